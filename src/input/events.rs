@@ -1,0 +1,106 @@
+//! `events/`: requests to act on the inventory (`refund`, `upgrade`, `renew`). Row rules:
+//! `missing_value`, `duplicate_event_id`. An unknown `kind` is a file-level error.
+
+use super::{ColSpec, ColType, InputFile, Interner, Violation};
+use crate::calendar::Ts;
+use crate::error::Result;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+pub const COLUMNS: &[ColSpec] = &[
+    ("event_id", ColType::Str),
+    ("kind", ColType::Str),
+    ("target_id", ColType::Str),
+    ("at", ColType::Ts),
+    ("new_plan", ColType::Str),
+    ("months", ColType::Int),
+];
+
+const KINDS: [&str; 3] = ["refund", "upgrade", "renew"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    Refund,
+    Upgrade,
+    Renew,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        KINDS[self as usize]
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub event_id: Arc<str>,
+    pub kind: EventKind,
+    pub target_id: Arc<str>,
+    pub at: Ts,
+    pub new_plan: Option<Arc<str>>,
+    pub months: Option<i64>,
+}
+
+pub fn from_files(
+    files: &[InputFile],
+    interner: &mut Interner,
+    violations: &mut Vec<Violation>,
+) -> Result<Vec<Event>> {
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    for f in files {
+        let eid = f.strs("event_id")?;
+        let kind = f.strs("kind")?;
+        let target = f.strs("target_id")?;
+        let at = f.ts("at")?;
+        let plan = f.strs("new_plan")?;
+        let months = f.ints("months")?;
+        for i in 0..f.df.height() {
+            let k = match kind[i] {
+                Some("refund") => EventKind::Refund,
+                Some("upgrade") => EventKind::Upgrade,
+                Some("renew") => EventKind::Renew,
+                Some(o) => return Err(f.unknown_enum("kind", i, o, &KINDS)),
+                None => {
+                    violations.push(Violation::new(
+                        "events",
+                        eid[i].unwrap_or(""),
+                        "missing_value",
+                        format!("{} row {i}: kind is null", f.name),
+                        at[i],
+                    ));
+                    continue;
+                }
+            };
+            let (Some(id), Some(t), Some(ts)) = (eid[i], target[i], at[i]) else {
+                violations.push(Violation::new(
+                    "events",
+                    eid[i].unwrap_or(""),
+                    "missing_value",
+                    format!("{} row {i}: event_id, target_id or at is null", f.name),
+                    at[i],
+                ));
+                continue;
+            };
+            if !seen.insert(id.to_string()) {
+                violations.push(Violation::new(
+                    "events",
+                    id,
+                    "duplicate_event_id",
+                    format!("{} row {i}: event listed again", f.name),
+                    Some(ts),
+                ));
+                continue;
+            }
+            out.push(Event {
+                event_id: Arc::from(id),
+                kind: k,
+                target_id: interner.get(t),
+                at: ts,
+                new_plan: plan[i].map(|p| interner.get(p)),
+                months: months[i],
+            });
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,410 @@
+//! Loading of the input tables of CONTRACT.md: discovery of Parquet files (any number, optional
+//! Hive partitions `key=value/`), schema validation, and typed rows.
+//!
+//! Two kinds of problems, kept apart:
+//! - File-level (a missing column, a wrong type, an unknown enum value, an unreadable file):
+//!   the run stops with an [`Error`] naming the file, column, row and value.
+//! - Row-level (duplicate id, negative quantity, unaligned hour, …): the row becomes a
+//!   [`Violation`] — an `exceptions` row with a rule code — and is left out of billing.
+//!   Nothing vanishes: every usage row is either valid or a violation.
+//!
+//! Files are read in sorted path order, so "first occurrence" is deterministic.
+
+pub mod accounts;
+pub mod events;
+pub mod packages;
+pub mod subscriptions;
+pub mod usage;
+
+use crate::calendar::Ts;
+use crate::error::{Error, Result};
+use polars::prelude::*;
+use sha2::{Digest, Sha256};
+use std::collections::HashSet;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use accounts::{Account, Payment};
+pub use events::{Event, EventKind};
+pub use packages::{Package, PackageKind, PackageSource, Scope};
+pub use subscriptions::{BillingMode, Subscription};
+pub use usage::{Direction, Usage};
+
+/// A row-level problem: one `exceptions` row.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Violation {
+    pub source_table: String,
+    pub source_id: String,
+    pub rule: String,
+    pub detail: String,
+    pub at: Option<Ts>,
+}
+
+impl Violation {
+    pub fn new(
+        table: &str,
+        id: impl Into<String>,
+        rule: &str,
+        detail: impl Into<String>,
+        at: Option<Ts>,
+    ) -> Violation {
+        Violation {
+            source_table: table.to_string(),
+            source_id: id.into(),
+            rule: rule.to_string(),
+            detail: detail.into(),
+            at,
+        }
+    }
+}
+
+/// One input file as recorded in the manifest.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FileInfo {
+    pub table: String,
+    pub path: String,
+    pub bytes: u64,
+    pub sha256: String,
+    pub rows: usize,
+}
+
+/// Every input table, typed and validated.
+#[derive(Debug, Default)]
+pub struct Inputs {
+    pub usage: Vec<Usage>,
+    pub packages: Vec<Package>,
+    pub accounts: Vec<Account>,
+    pub payments: Vec<Payment>,
+    pub subscriptions: Vec<Subscription>,
+    pub events: Vec<Event>,
+    pub violations: Vec<Violation>,
+    pub files: Vec<FileInfo>,
+    /// Usage rows read from the files, valid or not.
+    pub usage_rows_read: usize,
+}
+
+/// Loads every input table under `dir`.
+pub fn load(dir: &Path) -> Result<Inputs> {
+    let mut interner = Interner::default();
+    let mut inputs = Inputs::default();
+    let mut violations = Vec::new();
+
+    let files = read_table(dir, "usage", usage::COLUMNS, true)?;
+    inputs.usage_rows_read = files.iter().map(|f| f.df.height()).sum();
+    inputs.usage = usage::from_files(&files, &mut interner, &mut violations)?;
+    record(&mut inputs.files, "usage", &files)?;
+    drop(files);
+
+    let files = read_table(dir, "packages", packages::COLUMNS, true)?;
+    let mut pkgs = packages::from_files(&files, &mut interner, &mut violations)?;
+    record(&mut inputs.files, "packages", &files)?;
+    let files = read_table(dir, "package_scope", packages::SCOPE_COLUMNS, true)?;
+    packages::attach_scopes(&files, &mut pkgs, &mut interner, &mut violations)?;
+    record(&mut inputs.files, "package_scope", &files)?;
+    inputs.packages = pkgs;
+
+    let files = read_table(dir, "accounts", accounts::ACCOUNT_COLUMNS, true)?;
+    inputs.accounts = accounts::accounts_from_files(&files, &mut interner, &mut violations)?;
+    record(&mut inputs.files, "accounts", &files)?;
+    let files = read_table(dir, "payments", accounts::PAYMENT_COLUMNS, false)?;
+    inputs.payments = accounts::payments_from_files(&files, &mut interner, &mut violations)?;
+    record(&mut inputs.files, "payments", &files)?;
+    let files = read_table(dir, "subscriptions", subscriptions::COLUMNS, false)?;
+    inputs.subscriptions = subscriptions::from_files(&files, &mut interner, &mut violations)?;
+    record(&mut inputs.files, "subscriptions", &files)?;
+    let files = read_table(dir, "events", events::COLUMNS, false)?;
+    inputs.events = events::from_files(&files, &mut interner, &mut violations)?;
+    record(&mut inputs.files, "events", &files)?;
+
+    inputs.violations = violations;
+    Ok(inputs)
+}
+
+fn record(out: &mut Vec<FileInfo>, table: &str, files: &[InputFile]) -> Result<()> {
+    for f in files {
+        let (bytes, sha256) = hash_file(&f.path)?;
+        out.push(FileInfo {
+            table: table.to_string(),
+            path: f.name.to_string(),
+            bytes,
+            sha256,
+            rows: f.df.height(),
+        });
+    }
+    Ok(())
+}
+
+/// Size and SHA-256 of a file, streamed.
+pub fn hash_file(path: &Path) -> Result<(u64, String)> {
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut n = 0u64;
+    loop {
+        let k = f.read(&mut buf).map_err(|e| Error::io(path, e))?;
+        if k == 0 {
+            break;
+        }
+        n += k as u64;
+        h.update(&buf[..k]);
+    }
+    Ok((n, hex::encode(h.finalize())))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Columns and files.
+
+/// Logical column types of CONTRACT.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColType {
+    Str,
+    /// Timestamp; any precision, UTC-adjusted (or naive, read as UTC).
+    Ts,
+    /// Decimal128 of any precision and scale (floats are refused for money and quantities).
+    Dec,
+    Bool,
+    /// int32 or int64.
+    Int,
+}
+
+impl ColType {
+    fn name(self) -> &'static str {
+        match self {
+            ColType::Str => "string",
+            ColType::Ts => "timestamp (UTC)",
+            ColType::Dec => "decimal",
+            ColType::Bool => "bool",
+            ColType::Int => "int32/int64",
+        }
+    }
+
+    fn accepts(self, dt: &DataType) -> bool {
+        match (self, dt) {
+            (ColType::Str, DataType::String) => true,
+            (ColType::Ts, DataType::Datetime(_, tz)) => tz
+                .as_ref()
+                .is_none_or(|tz| tz.as_str() == "UTC" || tz.as_str() == "Etc/UTC"),
+            (ColType::Dec, DataType::Decimal(_, _)) => true,
+            (ColType::Bool, DataType::Boolean) => true,
+            (ColType::Int, DataType::Int32 | DataType::Int64) => true,
+            // An all-null column written without a type reads as Null: accept it for any type.
+            (_, DataType::Null) => true,
+            _ => false,
+        }
+    }
+}
+
+pub type ColSpec = (&'static str, ColType);
+
+/// One Parquet file of a table, with its columns checked against the contract.
+pub struct InputFile {
+    pub path: PathBuf,
+    /// The path relative to the input directory, e.g. `usage/month=2024-01/part-0.parquet`:
+    /// what row-level messages name, so they do not depend on where the input lives.
+    pub name: String,
+    pub df: DataFrame,
+}
+
+/// Every `*.parquet` file below `root`, sorted; hidden and `_`-prefixed entries skipped.
+pub fn parquet_files(root: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let rd = std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))?;
+        for entry in rd {
+            let entry = entry.map_err(|e| Error::io(&dir, e))?;
+            let name = entry.file_name().to_string_lossy().to_string();
+            if name.starts_with('.') || name.starts_with('_') {
+                continue;
+            }
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if name.ends_with(".parquet") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Hive partition values `key=value` on the path between `root` and the file.
+fn hive_values(root: &Path, file: &Path) -> Vec<(String, String)> {
+    let rel = file.strip_prefix(root).unwrap_or(file);
+    rel.parent()
+        .into_iter()
+        .flat_map(|p| p.components())
+        .filter_map(|c| {
+            let s = c.as_os_str().to_string_lossy();
+            s.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
+        .collect()
+}
+
+/// Reads and checks every file of a table. A required table must exist as a directory.
+pub fn read_table(
+    dir: &Path,
+    table: &str,
+    specs: &[ColSpec],
+    required: bool,
+) -> Result<Vec<InputFile>> {
+    let root = dir.join(table);
+    if !root.is_dir() {
+        if required {
+            return Err(Error::MissingTable {
+                table: table.to_string(),
+                path: root,
+            });
+        }
+        return Ok(Vec::new());
+    }
+    parquet_files(&root)?
+        .into_iter()
+        .map(|path| read_file(&root, &path, table, specs))
+        .collect()
+}
+
+fn read_file(root: &Path, path: &Path, table: &str, specs: &[ColSpec]) -> Result<InputFile> {
+    let perr = |e: PolarsError| Error::Parquet {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut reader = ParquetReader::new(file);
+    let schema = reader.schema().map_err(perr)?;
+    let present: Vec<String> = specs
+        .iter()
+        .filter(|(n, _)| schema.contains(n))
+        .map(|(n, _)| n.to_string())
+        .collect();
+    let mut df = reader.with_columns(Some(present)).finish().map_err(perr)?;
+    let hive = hive_values(root, path);
+    for (name, ty) in specs {
+        match df.schema().get(name) {
+            Some(dt) if ty.accepts(dt) => {}
+            Some(dt) => {
+                return Err(Error::WrongType {
+                    path: path.to_path_buf(),
+                    column: name.to_string(),
+                    expected: ty.name().to_string(),
+                    found: dt.to_string(),
+                })
+            }
+            None => match hive.iter().find(|(k, _)| k == name) {
+                Some((_, v)) if *ty == ColType::Str => {
+                    let col = Column::new((*name).into(), vec![v.as_str(); df.height()]);
+                    df.with_column(col).map_err(perr)?;
+                }
+                _ => {
+                    return Err(Error::MissingColumn {
+                        path: path.to_path_buf(),
+                        table: table.to_string(),
+                        column: name.to_string(),
+                    })
+                }
+            },
+        }
+    }
+    let name = path
+        .strip_prefix(root.parent().unwrap_or(root))
+        .unwrap_or(path)
+        .display()
+        .to_string();
+    Ok(InputFile {
+        path: path.to_path_buf(),
+        name,
+        df,
+    })
+}
+
+impl InputFile {
+    fn series(&self, col: &str) -> Result<&Series> {
+        Ok(self.df.column(col)?.as_materialized_series())
+    }
+
+    fn is_null_typed(&self, col: &str) -> Result<bool> {
+        Ok(self.series(col)?.dtype() == &DataType::Null)
+    }
+
+    pub fn strs(&self, col: &str) -> Result<Vec<Option<&str>>> {
+        if self.is_null_typed(col)? {
+            return Ok(vec![None; self.df.height()]);
+        }
+        Ok(self.series(col)?.str()?.iter().collect())
+    }
+
+    pub fn ts(&self, col: &str) -> Result<Vec<Option<Ts>>> {
+        if self.is_null_typed(col)? {
+            return Ok(vec![None; self.df.height()]);
+        }
+        let ca = self.series(col)?.datetime()?;
+        let mul: fn(i64) -> i64 = match ca.time_unit() {
+            TimeUnit::Nanoseconds => |v| v.div_euclid(1000),
+            TimeUnit::Microseconds => |v| v,
+            TimeUnit::Milliseconds => |v| v * 1000,
+        };
+        Ok(ca.physical().iter().map(|v| v.map(mul)).collect())
+    }
+
+    /// Decimal column as (mantissa, scale) pairs.
+    pub fn decs(&self, col: &str) -> Result<(u32, Vec<Option<i128>>)> {
+        if self.is_null_typed(col)? {
+            return Ok((0, vec![None; self.df.height()]));
+        }
+        let ca = self.series(col)?.decimal()?;
+        Ok((ca.scale() as u32, ca.physical().iter().collect()))
+    }
+
+    pub fn bools(&self, col: &str) -> Result<Vec<Option<bool>>> {
+        if self.is_null_typed(col)? {
+            return Ok(vec![None; self.df.height()]);
+        }
+        Ok(self.series(col)?.bool()?.iter().collect())
+    }
+
+    pub fn ints(&self, col: &str) -> Result<Vec<Option<i64>>> {
+        let s = self.series(col)?;
+        Ok(match s.dtype() {
+            DataType::Null => vec![None; self.df.height()],
+            DataType::Int32 => s.i32()?.iter().map(|v| v.map(i64::from)).collect(),
+            _ => s.i64()?.iter().collect(),
+        })
+    }
+
+    /// A file-level error for an unknown enum value.
+    pub fn unknown_enum(&self, col: &str, row: usize, value: &str, allowed: &[&str]) -> Error {
+        Error::UnknownEnum {
+            path: self.path.clone(),
+            column: col.to_string(),
+            row,
+            value: value.to_string(),
+            allowed: allowed.join(", "),
+        }
+    }
+}
+
+/// Deduplicates low-cardinality strings (accounts, regions, products) into shared `Arc<str>`s.
+#[derive(Debug, Default)]
+pub struct Interner(HashSet<Arc<str>>);
+
+impl Interner {
+    pub fn get(&mut self, s: &str) -> Arc<str> {
+        if let Some(a) = self.0.get(s) {
+            return a.clone();
+        }
+        let a: Arc<str> = Arc::from(s);
+        self.0.insert(a.clone());
+        a
+    }
+}
+
+/// Converts a decimal mantissa; `None` when it exceeds the 96-bit range used for arithmetic.
+pub fn dec_value(scale: u32, m: Option<i128>) -> Option<Option<rust_decimal::Decimal>> {
+    match m {
+        None => Some(None),
+        Some(m) => crate::money::from_mantissa(m, scale).map(Some),
+    }
+}

@@ -1,0 +1,147 @@
+//! `subscriptions/`: instances and plans billed by time. Row rules: `missing_value`,
+//! `value_out_of_range`, `duplicate_subscription_id`, `expiry_before_effect`. An unknown
+//! `billing_mode` is a file-level error.
+
+use super::{dec_value, ColSpec, ColType, InputFile, Interner, Violation};
+use crate::calendar::Ts;
+use crate::error::Result;
+use rust_decimal::Decimal;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+pub const COLUMNS: &[ColSpec] = &[
+    ("subscription_id", ColType::Str),
+    ("owner_uin", ColType::Str),
+    ("product", ColType::Str),
+    ("plan", ColType::Str),
+    ("region", ColType::Str),
+    ("billing_mode", ColType::Str),
+    ("started_at", ColType::Ts),
+    ("expires_at", ColType::Ts),
+    ("released_at", ColType::Ts),
+    ("list_price", ColType::Dec),
+    ("discount", ColType::Dec),
+    ("price_paid", ColType::Dec),
+    ("elastic_on_at", ColType::Ts),
+    ("elastic_off_at", ColType::Ts),
+    ("attached_apps", ColType::Int),
+];
+
+const MODES: [&str; 2] = ["monthly", "hourly"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BillingMode {
+    Monthly,
+    Hourly,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subscription {
+    pub subscription_id: Arc<str>,
+    pub owner_uin: Arc<str>,
+    pub product: Arc<str>,
+    pub plan: Arc<str>,
+    pub region: Arc<str>,
+    pub billing_mode: BillingMode,
+    pub started_at: Ts,
+    pub expires_at: Option<Ts>,
+    pub released_at: Option<Ts>,
+    pub list_price: Decimal,
+    pub discount: Decimal,
+    pub price_paid: Decimal,
+    pub elastic_on_at: Option<Ts>,
+    pub elastic_off_at: Option<Ts>,
+    pub attached_apps: i64,
+}
+
+pub fn from_files(
+    files: &[InputFile],
+    interner: &mut Interner,
+    violations: &mut Vec<Violation>,
+) -> Result<Vec<Subscription>> {
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    for f in files {
+        let s = |c| f.strs(c);
+        let (sid, uin, product, plan, region, mode) = (
+            s("subscription_id")?,
+            s("owner_uin")?,
+            s("product")?,
+            s("plan")?,
+            s("region")?,
+            s("billing_mode")?,
+        );
+        let (started, expires, released, eon, eoff) = (
+            f.ts("started_at")?,
+            f.ts("expires_at")?,
+            f.ts("released_at")?,
+            f.ts("elastic_on_at")?,
+            f.ts("elastic_off_at")?,
+        );
+        let (ls, list) = f.decs("list_price")?;
+        let (ds, disc) = f.decs("discount")?;
+        let (ps, paid) = f.decs("price_paid")?;
+        let apps = f.ints("attached_apps")?;
+        for i in 0..f.df.height() {
+            let billing_mode = match mode[i] {
+                Some("monthly") => BillingMode::Monthly,
+                Some("hourly") => BillingMode::Hourly,
+                Some(o) => return Err(f.unknown_enum("billing_mode", i, o, &MODES)),
+                None => BillingMode::Monthly,
+            };
+            let id = sid[i].unwrap_or("");
+            let mut bad = |rule: &str, detail: &str| {
+                violations.push(Violation::new(
+                    "subscriptions",
+                    id,
+                    rule,
+                    format!("{} row {i}: {detail}", f.name),
+                    started[i],
+                ))
+            };
+            let (Some(id), Some(u), Some(p), Some(pl), Some(r), Some(_), Some(st)) = (
+                sid[i], uin[i], product[i], plan[i], region[i], mode[i], started[i],
+            ) else {
+                bad("missing_value", "a required column is null");
+                continue;
+            };
+            let (Some(Some(list_price)), Some(discount), Some(Some(price_paid))) = (
+                dec_value(ls, list[i]),
+                dec_value(ds, disc[i]),
+                dec_value(ps, paid[i]),
+            ) else {
+                bad(
+                    "missing_value",
+                    "list_price or price_paid is null or out of range",
+                );
+                continue;
+            };
+            if expires[i].is_some_and(|e| e <= st) {
+                bad("expiry_before_effect", "expires_at is not after started_at");
+                continue;
+            }
+            if !seen.insert(id.to_string()) {
+                bad("duplicate_subscription_id", "subscription listed again");
+                continue;
+            }
+            out.push(Subscription {
+                subscription_id: Arc::from(id),
+                owner_uin: interner.get(u),
+                product: interner.get(p),
+                plan: interner.get(pl),
+                region: interner.get(r),
+                billing_mode,
+                started_at: st,
+                expires_at: expires[i],
+                released_at: released[i],
+                list_price,
+                discount: discount.unwrap_or(Decimal::ONE),
+                price_paid,
+                elastic_on_at: eon[i],
+                elastic_off_at: eoff[i],
+                attached_apps: apps[i].unwrap_or(0),
+            });
+        }
+    }
+    Ok(out)
+}

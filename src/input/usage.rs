@@ -1,0 +1,207 @@
+//! `usage/`: hourly metered usage. Row rules (each a `Violation`, the row left out of billing):
+//! `missing_value`, `value_out_of_range`, `duplicate_usage_id` (later occurrences in path/row
+//! order), `negative_quantity`, `unaligned_hour` (`usage_start` not on an hour),
+//! `bad_usage_end` (`usage_end` ≠ `usage_start` + 1 h), `unknown_unit`.
+//! An unknown `direction` is a file-level error (an enum of the contract).
+
+use super::{dec_value, ColSpec, ColType, InputFile, Interner, Violation};
+use crate::calendar::{Ts, HOUR};
+use crate::error::Result;
+use crate::money::Unit;
+use rust_decimal::Decimal;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+pub const TABLE: &str = "usage";
+
+pub const COLUMNS: &[ColSpec] = &[
+    ("usage_id", ColType::Str),
+    ("owner_uin", ColType::Str),
+    ("region", ColType::Str),
+    ("product", ColType::Str),
+    ("sub_product", ColType::Str),
+    ("instance_id", ColType::Str),
+    ("billing_item", ColType::Str),
+    ("usage_start", ColType::Ts),
+    ("usage_end", ColType::Ts),
+    ("quantity", ColType::Dec),
+    ("unit", ColType::Str),
+    ("direction", ColType::Str),
+    ("accelerated", ColType::Bool),
+];
+
+pub const DIRECTIONS: [&str; 4] = ["outbound", "to_mainland", "inbound", "internal"];
+
+/// Traffic direction; null means outbound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    Outbound,
+    ToMainland,
+    Inbound,
+    Internal,
+}
+
+impl Direction {
+    pub fn parse(s: &str) -> Option<Direction> {
+        Some(match s {
+            "outbound" => Direction::Outbound,
+            "to_mainland" => Direction::ToMainland,
+            "inbound" => Direction::Inbound,
+            "internal" => Direction::Internal,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        DIRECTIONS[self as usize]
+    }
+}
+
+/// One valid usage row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Usage {
+    pub usage_id: Arc<str>,
+    pub owner_uin: Arc<str>,
+    pub region: Arc<str>,
+    pub product: Arc<str>,
+    pub sub_product: Arc<str>,
+    pub instance_id: Arc<str>,
+    pub billing_item: Arc<str>,
+    pub usage_start: Ts,
+    pub usage_end: Ts,
+    pub quantity: Decimal,
+    pub unit: Unit,
+    pub direction: Direction,
+    pub accelerated: bool,
+}
+
+pub fn from_files(
+    files: &[InputFile],
+    interner: &mut Interner,
+    violations: &mut Vec<Violation>,
+) -> Result<Vec<Usage>> {
+    let mut out = Vec::with_capacity(files.iter().map(|f| f.df.height()).sum());
+    let mut seen: HashSet<Arc<str>> = HashSet::with_capacity(out.capacity());
+    for f in files {
+        let ids = f.strs("usage_id")?;
+        let owner = f.strs("owner_uin")?;
+        let region = f.strs("region")?;
+        let product = f.strs("product")?;
+        let sub = f.strs("sub_product")?;
+        let inst = f.strs("instance_id")?;
+        let item = f.strs("billing_item")?;
+        let start = f.ts("usage_start")?;
+        let end = f.ts("usage_end")?;
+        let (scale, qty) = f.decs("quantity")?;
+        let unit = f.strs("unit")?;
+        let dir = f.strs("direction")?;
+        let acc = f.bools("accelerated")?;
+        for i in 0..f.df.height() {
+            let direction = match dir[i] {
+                None => Direction::Outbound,
+                Some(d) => Direction::parse(d)
+                    .ok_or_else(|| f.unknown_enum("direction", i, d, &DIRECTIONS))?,
+            };
+            let id = ids[i].unwrap_or("");
+            let at = start[i];
+            let mut bad = |rule: &str, detail: String| {
+                violations.push(Violation::new(
+                    TABLE,
+                    id,
+                    rule,
+                    format!("{} row {i}: {detail}", f.name),
+                    at,
+                ));
+            };
+            let required = [
+                ("usage_id", ids[i]),
+                ("owner_uin", owner[i]),
+                ("region", region[i]),
+                ("product", product[i]),
+                ("sub_product", sub[i]),
+                ("instance_id", inst[i]),
+                ("billing_item", item[i]),
+                ("unit", unit[i]),
+            ];
+            if let Some((col, _)) = required.iter().find(|(_, v)| v.is_none()) {
+                bad("missing_value", format!("`{col}` is null"));
+                continue;
+            }
+            let (Some(s), Some(e)) = (start[i], end[i]) else {
+                bad(
+                    "missing_value",
+                    "`usage_start` or `usage_end` is null".into(),
+                );
+                continue;
+            };
+            let quantity = match dec_value(scale, qty[i]) {
+                Some(Some(q)) => q,
+                Some(None) => {
+                    bad("missing_value", "`quantity` is null".into());
+                    continue;
+                }
+                None => {
+                    bad(
+                        "value_out_of_range",
+                        "`quantity` exceeds 28 significant digits".into(),
+                    );
+                    continue;
+                }
+            };
+            let id = ids[i].expect("checked");
+            if seen.contains(id) {
+                bad(
+                    "duplicate_usage_id",
+                    format!("usage_id `{id}` appears again"),
+                );
+                continue;
+            }
+            if quantity.is_sign_negative() && !quantity.is_zero() {
+                bad("negative_quantity", format!("quantity {quantity} < 0"));
+                continue;
+            }
+            if s.rem_euclid(HOUR) != 0 {
+                bad(
+                    "unaligned_hour",
+                    "usage_start is not on a whole hour".into(),
+                );
+                continue;
+            }
+            if e != s + HOUR {
+                bad(
+                    "bad_usage_end",
+                    "usage_end is not usage_start + 1 hour".into(),
+                );
+                continue;
+            }
+            let Some(u) = Unit::parse(unit[i].expect("checked")) else {
+                bad(
+                    "unknown_unit",
+                    format!(
+                        "unit `{}` is not one of B KB MB GB TB call QPS Mbps",
+                        unit[i].unwrap_or("")
+                    ),
+                );
+                continue;
+            };
+            let id: Arc<str> = Arc::from(id);
+            seen.insert(id.clone());
+            out.push(Usage {
+                usage_id: id,
+                owner_uin: interner.get(owner[i].expect("checked")),
+                region: interner.get(region[i].expect("checked")),
+                product: interner.get(product[i].expect("checked")),
+                sub_product: interner.get(sub[i].expect("checked")),
+                instance_id: interner.get(inst[i].expect("checked")),
+                billing_item: interner.get(item[i].expect("checked")),
+                usage_start: s,
+                usage_end: e,
+                quantity,
+                unit: u,
+                direction,
+                accelerated: acc[i].unwrap_or(false),
+            });
+        }
+    }
+    Ok(out)
+}

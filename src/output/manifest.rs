@@ -1,0 +1,55 @@
+//! `_manifest.json`: what a run read and wrote. Written last — its presence means the output
+//! is complete. It holds no wall-clock time except the run's duration, which is not part of any
+//! table (so tables stay byte-identical between runs; the manifest differs only in `duration_ms`).
+
+use super::Written;
+use crate::error::{Error, Result};
+use crate::input::FileInfo;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UsageAccounting {
+    /// Usage rows read from the input files.
+    pub read: u64,
+    /// Rows rejected by row rules (each has an `exceptions` row).
+    pub invalid: u64,
+    /// Valid rows at or after the as-of moment: not used by this run.
+    pub after_as_of: u64,
+    /// Valid rows before the window: replayed for state, not written as detail.
+    pub history_only: u64,
+    /// Valid rows inside the window that were billed (have bill lines).
+    pub billed: u64,
+    /// Valid rows inside the window without a price (each has a `no_price` exception).
+    pub unpriced: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Manifest {
+    pub tool: String,
+    pub tool_version: String,
+    pub as_of_date: String,
+    pub window_start: String,
+    pub window_end: String,
+    pub months: Vec<String>,
+    pub catalog_path: String,
+    pub catalog_version: String,
+    pub catalog_sha256: String,
+    pub inputs: Vec<FileInfo>,
+    pub usage: UsageAccounting,
+    pub outputs: BTreeMap<String, Written>,
+    /// Sums of money columns, as decimal strings.
+    pub totals: BTreeMap<String, String>,
+    pub threads: usize,
+    pub duration_ms: u128,
+}
+
+pub fn write(out: &Path, m: &Manifest) -> Result<()> {
+    let path = out.join("_manifest.json");
+    let text = serde_json::to_string_pretty(m).map_err(|e| Error::Output {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
+    std::fs::write(&path, text + "\n").map_err(|e| Error::io(&path, e))
+}

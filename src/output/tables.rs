@@ -1,0 +1,455 @@
+//! Output rows of CONTRACT.md, one struct per table, each with its total sort order and schema.
+//!
+//! Sort orders (ties impossible: each ends in a unique key):
+//! - `deduction_details`: `(usage_start, usage_id, draw_seq)` — draws of a row in draw order.
+//! - `bill_lines`: `(charge_start, line_id)`.
+//! - `bills`: `(month, owner_uin, product)`.
+//! - `package_status`: `(package_id)`.
+//! - `account_events`: `(at, owner_uin, product, event, subscription_id, detail)`.
+//! - `refunds`: `(at, event_id)`.
+//! - `exceptions`: `(source_table, source_id, rule, at, detail)`.
+
+use super::{bool_col, dec_col, frame, i32_col, i64_col, str_col, ts_col, Table};
+use crate::calendar::{Month, Ts};
+use crate::error::Result;
+use crate::input::{PackageKind, Violation};
+use crate::money::Unit;
+use polars::prelude::DataFrame;
+use rust_decimal::Decimal;
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+// ----- deduction_details ---------------------------------------------------------------------
+
+/// One draw of a usage row on a package.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeductionDetail {
+    pub package_owner_uin: Arc<str>,
+    pub package_id: Arc<str>,
+    pub package_name: Arc<str>,
+    pub product: Arc<str>,
+    pub sub_product: Arc<str>,
+    pub package_kind: PackageKind,
+    pub cycle_start: Option<Ts>,
+    pub cycle_end: Option<Ts>,
+    pub deducted_at: Ts,
+    pub remaining_before: Option<Decimal>,
+    pub deducted: Decimal,
+    pub remaining_after: Option<Decimal>,
+    pub package_unit: Unit,
+    pub resource_owner_uin: Arc<str>,
+    pub resource_product: Arc<str>,
+    pub resource_sub_product: Arc<str>,
+    pub resource_billing_item: Arc<str>,
+    pub region: Arc<str>,
+    pub instance_id: Arc<str>,
+    pub usage_id: Arc<str>,
+    pub original_usage: Decimal,
+    pub original_usage_unit: Unit,
+    pub coefficient: Decimal,
+    pub usage_start: Ts,
+    pub usage_end: Ts,
+    /// Position of this draw among the row's draws (0 first).
+    pub draw_seq: i32,
+}
+
+impl Table for DeductionDetail {
+    const NAME: &'static str = "deduction_details";
+    const PARTITIONED: bool = true;
+    fn month(&self) -> Option<Month> {
+        Some(Month::of(self.usage_start))
+    }
+    fn sort_key_cmp(a: &Self, b: &Self) -> Ordering {
+        (a.usage_start, &a.usage_id, a.draw_seq).cmp(&(b.usage_start, &b.usage_id, b.draw_seq))
+    }
+    fn to_frame(r: &[Self]) -> Result<DataFrame> {
+        let s = |n, f: fn(&Self) -> &str| str_col(n, r.iter().map(|x| Some(f(x))));
+        frame(
+            r.len(),
+            vec![
+                s("package_owner_uin", |x| &x.package_owner_uin),
+                s("package_id", |x| &x.package_id),
+                s("package_name", |x| &x.package_name),
+                s("product", |x| &x.product),
+                s("sub_product", |x| &x.sub_product),
+                s("package_kind", |x| x.package_kind.as_str()),
+                ts_col("cycle_start", r.iter().map(|x| x.cycle_start)),
+                ts_col("cycle_end", r.iter().map(|x| x.cycle_end)),
+                ts_col("deducted_at", r.iter().map(|x| Some(x.deducted_at))),
+                dec_col("remaining_before", 9, r.iter().map(|x| x.remaining_before)),
+                dec_col("deducted", 9, r.iter().map(|x| Some(x.deducted))),
+                dec_col("remaining_after", 9, r.iter().map(|x| x.remaining_after)),
+                s("package_unit", |x| x.package_unit.as_str()),
+                s("resource_owner_uin", |x| &x.resource_owner_uin),
+                s("resource_product", |x| &x.resource_product),
+                s("resource_sub_product", |x| &x.resource_sub_product),
+                s("resource_billing_item", |x| &x.resource_billing_item),
+                s("region", |x| &x.region),
+                s("instance_id", |x| &x.instance_id),
+                s("usage_id", |x| &x.usage_id),
+                dec_col(
+                    "original_usage",
+                    9,
+                    r.iter().map(|x| Some(x.original_usage)),
+                ),
+                s("original_usage_unit", |x| x.original_usage_unit.as_str()),
+                dec_col("coefficient", 9, r.iter().map(|x| Some(x.coefficient))),
+                ts_col("usage_start", r.iter().map(|x| Some(x.usage_start))),
+                ts_col("usage_end", r.iter().map(|x| Some(x.usage_end))),
+                i32_col("draw_seq", r.iter().map(|x| Some(x.draw_seq))),
+            ],
+        )
+    }
+}
+
+// ----- bill_lines ----------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ChargeKind {
+    Usage,
+    Purchase,
+    Subscription,
+    Elastic,
+    Refund,
+    Upgrade,
+}
+
+impl ChargeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChargeKind::Usage => "usage",
+            ChargeKind::Purchase => "purchase",
+            ChargeKind::Subscription => "subscription",
+            ChargeKind::Elastic => "elastic",
+            ChargeKind::Refund => "refund",
+            ChargeKind::Upgrade => "upgrade",
+        }
+    }
+}
+
+/// One charge part.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BillLine {
+    pub line_id: String,
+    pub owner_uin: Arc<str>,
+    pub region: Arc<str>,
+    pub product: Arc<str>,
+    pub sub_product: Arc<str>,
+    pub instance_id: Arc<str>,
+    pub billing_item: Arc<str>,
+    pub charge_kind: ChargeKind,
+    pub charge_start: Ts,
+    pub charge_end: Ts,
+    pub usage_id: Option<Arc<str>>,
+    pub metered_quantity: Decimal,
+    pub deducted_quantity: Decimal,
+    pub billable_quantity: Decimal,
+    pub unit: Arc<str>,
+    pub tier: Option<i32>,
+    pub unit_price: Decimal,
+    pub price_unit: Arc<str>,
+    pub amount: Decimal,
+    pub charged_at: Ts,
+}
+
+impl Table for BillLine {
+    const NAME: &'static str = "bill_lines";
+    const PARTITIONED: bool = true;
+    fn month(&self) -> Option<Month> {
+        Some(Month::of(self.charge_start))
+    }
+    fn sort_key_cmp(a: &Self, b: &Self) -> Ordering {
+        (a.charge_start, &a.line_id).cmp(&(b.charge_start, &b.line_id))
+    }
+    fn to_frame(r: &[Self]) -> Result<DataFrame> {
+        let s = |n, f: fn(&Self) -> &str| str_col(n, r.iter().map(|x| Some(f(x))));
+        frame(
+            r.len(),
+            vec![
+                s("line_id", |x| &x.line_id),
+                s("owner_uin", |x| &x.owner_uin),
+                s("region", |x| &x.region),
+                s("product", |x| &x.product),
+                s("sub_product", |x| &x.sub_product),
+                s("instance_id", |x| &x.instance_id),
+                s("billing_item", |x| &x.billing_item),
+                s("charge_kind", |x| x.charge_kind.as_str()),
+                ts_col("charge_start", r.iter().map(|x| Some(x.charge_start))),
+                ts_col("charge_end", r.iter().map(|x| Some(x.charge_end))),
+                str_col("usage_id", r.iter().map(|x| x.usage_id.as_deref())),
+                dec_col(
+                    "metered_quantity",
+                    9,
+                    r.iter().map(|x| Some(x.metered_quantity)),
+                ),
+                dec_col(
+                    "deducted_quantity",
+                    9,
+                    r.iter().map(|x| Some(x.deducted_quantity)),
+                ),
+                dec_col(
+                    "billable_quantity",
+                    9,
+                    r.iter().map(|x| Some(x.billable_quantity)),
+                ),
+                s("unit", |x| &x.unit),
+                i32_col("tier", r.iter().map(|x| x.tier)),
+                dec_col("unit_price", 8, r.iter().map(|x| Some(x.unit_price))),
+                s("price_unit", |x| &x.price_unit),
+                dec_col("amount", 8, r.iter().map(|x| Some(x.amount))),
+                ts_col("charged_at", r.iter().map(|x| Some(x.charged_at))),
+            ],
+        )
+    }
+}
+
+// ----- bills ---------------------------------------------------------------------------------
+
+/// One account × product × natural month.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bill {
+    pub month: Month,
+    pub owner_uin: Arc<str>,
+    pub product: Arc<str>,
+    pub usage_amount: Decimal,
+    pub purchase_amount: Decimal,
+    pub subscription_amount: Decimal,
+    pub elastic_amount: Decimal,
+    pub refund_amount: Decimal,
+    /// Extra column: upgrade charges (part of `total_amount`).
+    pub upgrade_amount: Decimal,
+    pub total_amount: Decimal,
+    pub payable: Decimal,
+    pub line_count: i64,
+    pub complete: bool,
+}
+
+impl Table for Bill {
+    const NAME: &'static str = "bills";
+    const PARTITIONED: bool = true;
+    fn month(&self) -> Option<Month> {
+        Some(self.month)
+    }
+    fn sort_key_cmp(a: &Self, b: &Self) -> Ordering {
+        (a.month, &a.owner_uin, &a.product).cmp(&(b.month, &b.owner_uin, &b.product))
+    }
+    fn to_frame(r: &[Self]) -> Result<DataFrame> {
+        let d = |n, f: fn(&Self) -> Decimal| dec_col(n, 8, r.iter().map(|x| Some(f(x))));
+        let months: Vec<String> = r.iter().map(|x| x.month.to_string()).collect();
+        frame(
+            r.len(),
+            vec![
+                str_col("month", months.iter().map(|m| Some(m.as_str()))),
+                str_col("owner_uin", r.iter().map(|x| Some(&*x.owner_uin))),
+                str_col("product", r.iter().map(|x| Some(&*x.product))),
+                d("usage_amount", |x| x.usage_amount),
+                d("purchase_amount", |x| x.purchase_amount),
+                d("subscription_amount", |x| x.subscription_amount),
+                d("elastic_amount", |x| x.elastic_amount),
+                d("refund_amount", |x| x.refund_amount),
+                d("upgrade_amount", |x| x.upgrade_amount),
+                d("total_amount", |x| x.total_amount),
+                dec_col("payable", 2, r.iter().map(|x| Some(x.payable))),
+                i64_col("line_count", r.iter().map(|x| Some(x.line_count))),
+                bool_col("complete", r.iter().map(|x| Some(x.complete))),
+            ],
+        )
+    }
+}
+
+// ----- package_status ------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PackageStatus {
+    pub package_id: Arc<str>,
+    pub package_name: Arc<str>,
+    pub owner_uin: Arc<str>,
+    pub product: Arc<str>,
+    pub sub_product: Arc<str>,
+    pub region: Arc<str>,
+    pub kind: PackageKind,
+    pub status: &'static str,
+    pub unit: Unit,
+    pub capacity: Option<Decimal>,
+    pub total_remaining: Option<Decimal>,
+    pub cycle_remaining: Option<Decimal>,
+    pub cycle_start: Option<Ts>,
+    pub cycle_end: Option<Ts>,
+    pub cycles_total: Option<i64>,
+    pub cycles_remaining: Option<i64>,
+    pub effective_at: Ts,
+    pub expires_at: Ts,
+    pub invalid_at: Option<Ts>,
+}
+
+impl Table for PackageStatus {
+    const NAME: &'static str = "package_status";
+    const PARTITIONED: bool = false;
+    fn month(&self) -> Option<Month> {
+        None
+    }
+    fn sort_key_cmp(a: &Self, b: &Self) -> Ordering {
+        a.package_id.cmp(&b.package_id)
+    }
+    fn to_frame(r: &[Self]) -> Result<DataFrame> {
+        let s = |n, f: fn(&Self) -> &str| str_col(n, r.iter().map(|x| Some(f(x))));
+        frame(
+            r.len(),
+            vec![
+                s("package_id", |x| &x.package_id),
+                s("package_name", |x| &x.package_name),
+                s("owner_uin", |x| &x.owner_uin),
+                s("product", |x| &x.product),
+                s("sub_product", |x| &x.sub_product),
+                s("region", |x| &x.region),
+                s("kind", |x| x.kind.as_str()),
+                s("status", |x| x.status),
+                s("unit", |x| x.unit.as_str()),
+                dec_col("capacity", 9, r.iter().map(|x| x.capacity)),
+                dec_col("total_remaining", 9, r.iter().map(|x| x.total_remaining)),
+                dec_col("cycle_remaining", 9, r.iter().map(|x| x.cycle_remaining)),
+                ts_col("cycle_start", r.iter().map(|x| x.cycle_start)),
+                ts_col("cycle_end", r.iter().map(|x| x.cycle_end)),
+                i64_col("cycles_total", r.iter().map(|x| x.cycles_total)),
+                i64_col("cycles_remaining", r.iter().map(|x| x.cycles_remaining)),
+                ts_col("effective_at", r.iter().map(|x| Some(x.effective_at))),
+                ts_col("expires_at", r.iter().map(|x| Some(x.expires_at))),
+                ts_col("invalid_at", r.iter().map(|x| x.invalid_at)),
+            ],
+        )
+    }
+}
+
+// ----- account_events ------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountEvent {
+    pub owner_uin: Arc<str>,
+    pub product: Option<Arc<str>>,
+    pub event: &'static str,
+    pub at: Ts,
+    pub balance: Decimal,
+    pub subscription_id: Option<Arc<str>>,
+    pub detail: String,
+}
+
+impl Table for AccountEvent {
+    const NAME: &'static str = "account_events";
+    const PARTITIONED: bool = true;
+    fn month(&self) -> Option<Month> {
+        Some(Month::of(self.at))
+    }
+    fn sort_key_cmp(a: &Self, b: &Self) -> Ordering {
+        (
+            a.at,
+            &a.owner_uin,
+            &a.product,
+            a.event,
+            &a.subscription_id,
+            &a.detail,
+        )
+            .cmp(&(
+                b.at,
+                &b.owner_uin,
+                &b.product,
+                b.event,
+                &b.subscription_id,
+                &b.detail,
+            ))
+    }
+    fn to_frame(r: &[Self]) -> Result<DataFrame> {
+        frame(
+            r.len(),
+            vec![
+                str_col("owner_uin", r.iter().map(|x| Some(&*x.owner_uin))),
+                str_col("product", r.iter().map(|x| x.product.as_deref())),
+                str_col("event", r.iter().map(|x| Some(x.event))),
+                ts_col("at", r.iter().map(|x| Some(x.at))),
+                dec_col("balance", 8, r.iter().map(|x| Some(x.balance))),
+                str_col(
+                    "subscription_id",
+                    r.iter().map(|x| x.subscription_id.as_deref()),
+                ),
+                str_col("detail", r.iter().map(|x| Some(x.detail.as_str()))),
+            ],
+        )
+    }
+}
+
+// ----- refunds -------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefundRow {
+    pub event_id: Arc<str>,
+    pub target_id: Arc<str>,
+    pub kind: String,
+    pub at: Ts,
+    pub eligible: bool,
+    pub reason: String,
+    pub paid: Decimal,
+    pub used_value: Decimal,
+    pub amount: Decimal,
+    pub payable: Decimal,
+}
+
+impl Table for RefundRow {
+    const NAME: &'static str = "refunds";
+    const PARTITIONED: bool = true;
+    fn month(&self) -> Option<Month> {
+        Some(Month::of(self.at))
+    }
+    fn sort_key_cmp(a: &Self, b: &Self) -> Ordering {
+        (a.at, &a.event_id).cmp(&(b.at, &b.event_id))
+    }
+    fn to_frame(r: &[Self]) -> Result<DataFrame> {
+        frame(
+            r.len(),
+            vec![
+                str_col("event_id", r.iter().map(|x| Some(&*x.event_id))),
+                str_col("target_id", r.iter().map(|x| Some(&*x.target_id))),
+                str_col("kind", r.iter().map(|x| Some(x.kind.as_str()))),
+                ts_col("at", r.iter().map(|x| Some(x.at))),
+                bool_col("eligible", r.iter().map(|x| Some(x.eligible))),
+                str_col("reason", r.iter().map(|x| Some(x.reason.as_str()))),
+                dec_col("paid", 8, r.iter().map(|x| Some(x.paid))),
+                dec_col("used_value", 8, r.iter().map(|x| Some(x.used_value))),
+                dec_col("amount", 8, r.iter().map(|x| Some(x.amount))),
+                dec_col("payable", 2, r.iter().map(|x| Some(x.payable))),
+            ],
+        )
+    }
+}
+
+// ----- exceptions ----------------------------------------------------------------------------
+
+impl Table for Violation {
+    const NAME: &'static str = "exceptions";
+    const PARTITIONED: bool = false;
+    fn month(&self) -> Option<Month> {
+        None
+    }
+    fn sort_key_cmp(a: &Self, b: &Self) -> Ordering {
+        (&a.source_table, &a.source_id, &a.rule, a.at, &a.detail).cmp(&(
+            &b.source_table,
+            &b.source_id,
+            &b.rule,
+            b.at,
+            &b.detail,
+        ))
+    }
+    fn to_frame(r: &[Self]) -> Result<DataFrame> {
+        frame(
+            r.len(),
+            vec![
+                str_col(
+                    "source_table",
+                    r.iter().map(|x| Some(x.source_table.as_str())),
+                ),
+                str_col("source_id", r.iter().map(|x| Some(x.source_id.as_str()))),
+                str_col("rule", r.iter().map(|x| Some(x.rule.as_str()))),
+                str_col("detail", r.iter().map(|x| Some(x.detail.as_str()))),
+                ts_col("at", r.iter().map(|x| x.at)),
+            ],
+        )
+    }
+}

@@ -1,0 +1,985 @@
+//! Package deduction: free quota → resource packages → pay-as-you-go (RULES.md §2–3).
+//!
+//! Packages only interact inside a *pool*: the accounts linked by package ownership and share
+//! lists (union-find). Pools are independent, so they run in parallel (rayon); inside a pool one
+//! sequential sweep walks usage rows in the total order `(usage_start, usage_id)`, interleaved
+//! with refund requests (a request at `t` is applied before rows whose `usage_end > t`).
+//!
+//! For each row the eligible packages (§3.3) are ordered (§3.4) by
+//! `(class, expires_at, remaining in base units, effective_at, package_id)` — class 0 free quota,
+//! 1 idle-only, 2 the rest — and drawn one after another with the arithmetic of §3.6.
+//!
+//! Invariants (tested, also by proptest):
+//! - conservation: for every row, `Σ covered parts + payg = quantity`, exactly;
+//! - remaining never negative; per package and cycle, each draw's `remaining_before` equals the
+//!   previous draw's `remaining_after`;
+//! - no draw outside a package's validity, and a later-expiring package is never drawn while an
+//!   earlier-expiring eligible package of the same class has capacity.
+//! Output does not depend on the number of threads: pools are processed independently and the
+//! results are concatenated in pool order.
+
+use crate::calendar::{natural_slice, periodic_cycle, Cycle, Ts};
+use crate::catalog::Catalog;
+use crate::input::{Event, EventKind, Package, PackageKind, PackageSource, Usage, Violation};
+use crate::money::{q9, Unit};
+use crate::output::tables::DeductionDetail;
+use rayon::prelude::*;
+use rust_decimal::Decimal;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+/// The state of one package at the end of the sweep (or at a refund request).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PackageState {
+    /// Cycle/slice index the `remaining` belongs to (periodic/sliced), 0 otherwise.
+    pub cycle_index: Option<i64>,
+    /// Remaining in the current cycle/slice (periodic/sliced) or in total; `None` = untouched.
+    pub remaining: Option<Decimal>,
+    /// Everything deducted over the package's life, package units.
+    pub used: Decimal,
+    /// When a total package (or the last cycle of a periodic one) reached 0.
+    pub exhausted_at: Option<Ts>,
+    /// Effective refund instant: `refunded_at` or an eligible refund request, the earlier.
+    pub refund_at: Option<Ts>,
+}
+
+/// What the sweep saw when a refund request for a package arrived; `refunds` prices it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefundRequest {
+    pub event_index: usize,
+    pub package_index: usize,
+    /// Package units used before the request.
+    pub used: Decimal,
+    /// Whether the package had any draw before the request.
+    pub ever_used: bool,
+    /// Remaining (total or current cycle) at the request, `None` for unlimited.
+    pub remaining: Option<Decimal>,
+    pub eligible: bool,
+    pub reason: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Deduction {
+    pub details: Vec<DeductionDetail>,
+    /// Per usage row (index into the input slice): covered quantity in the usage unit.
+    pub covered: Vec<Decimal>,
+    /// Per package (index into the input slice): state after the sweep.
+    pub states: Vec<PackageState>,
+    pub refund_requests: Vec<RefundRequest>,
+    pub violations: Vec<Violation>,
+}
+
+/// Decides whether a refund request for a package is honoured, given what the sweep saw.
+/// Returns `(eligible, reason)`; see `rules::refunds` for the rules of RULES.md §6.
+pub type RefundPolicy<'a> = dyn Fn(&Package, &PackageState, Ts) -> (bool, String) + Sync + 'a;
+
+/// Runs deduction for `usage` (sorted by `(usage_start, usage_id)`, all before the as-of moment)
+/// against `packages`, applying the refund requests among `events`.
+pub fn run(
+    usage: &[Usage],
+    packages: &[Package],
+    events: &[Event],
+    catalog: &Catalog,
+    refund_policy: &RefundPolicy,
+) -> Deduction {
+    debug_assert!(usage
+        .windows(2)
+        .all(|w| (w[0].usage_start, &w[0].usage_id) <= (w[1].usage_start, &w[1].usage_id)));
+    let pools = build_pools(usage, packages, events);
+    let results: Vec<PoolResult> = pools
+        .par_iter()
+        .map(|pool| sweep(pool, usage, packages, events, catalog, refund_policy))
+        .collect();
+    let mut out = Deduction {
+        covered: vec![Decimal::ZERO; usage.len()],
+        states: packages
+            .iter()
+            .map(|p| PackageState {
+                refund_at: p.refunded_at,
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    };
+    for r in results {
+        out.details.extend(r.details);
+        for (i, c) in r.covered {
+            out.covered[i] = c;
+        }
+        for (i, s) in r.states {
+            out.states[i] = s;
+        }
+        out.refund_requests.extend(r.refund_requests);
+        out.violations.extend(r.violations);
+    }
+    out
+}
+
+/// One pool: the usage rows, packages and refund requests of a set of linked accounts.
+#[derive(Debug, Default)]
+struct Pool {
+    usage: Vec<usize>,
+    packages: Vec<usize>,
+    refunds: Vec<usize>,
+}
+
+fn build_pools(usage: &[Usage], packages: &[Package], events: &[Event]) -> Vec<Pool> {
+    // Union-find over account ids, numbered in first-seen order (deterministic).
+    let mut ids: HashMap<Arc<str>, usize> = HashMap::new();
+    let mut parent: Vec<usize> = Vec::new();
+    fn find(parent: &mut [usize], mut x: usize) -> usize {
+        while parent[x] != x {
+            parent[x] = parent[parent[x]];
+            x = parent[x];
+        }
+        x
+    }
+    fn id_of(s: &Arc<str>, ids: &mut HashMap<Arc<str>, usize>, parent: &mut Vec<usize>) -> usize {
+        *ids.entry(s.clone()).or_insert_with(|| {
+            parent.push(parent.len());
+            parent.len() - 1
+        })
+    }
+    let mut unions = Vec::new();
+    for p in packages {
+        let a = id_of(&p.owner_uin, &mut ids, &mut parent);
+        for s in &p.share_uins {
+            unions.push((a, id_of(s, &mut ids, &mut parent)));
+        }
+    }
+    for u in usage {
+        id_of(&u.owner_uin, &mut ids, &mut parent);
+    }
+    for (a, b) in unions {
+        let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
+        if ra != rb {
+            parent[ra.max(rb)] = ra.min(rb);
+        }
+    }
+    // Pools keyed by their root id.
+    let mut pools: BTreeMap<usize, Pool> = BTreeMap::new();
+    let pkg_index: HashMap<&str, usize> = packages
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (&*p.package_id, i))
+        .collect();
+    for (i, p) in packages.iter().enumerate() {
+        let r = find(&mut parent, ids[&p.owner_uin]);
+        pools.entry(r).or_default().packages.push(i);
+    }
+    for (i, u) in usage.iter().enumerate() {
+        let r = find(&mut parent, ids[&u.owner_uin]);
+        pools.entry(r).or_default().usage.push(i);
+    }
+    let mut refunds: Vec<usize> = events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.kind == EventKind::Refund && pkg_index.contains_key(&*e.target_id))
+        .map(|(i, _)| i)
+        .collect();
+    refunds.sort_by(|&a, &b| {
+        (events[a].at, &events[a].event_id).cmp(&(events[b].at, &events[b].event_id))
+    });
+    for i in refunds {
+        let p = pkg_index[&*events[i].target_id];
+        let r = find(&mut parent, ids[&packages[p].owner_uin]);
+        pools.entry(r).or_default().refunds.push(i);
+    }
+    pools.into_values().collect()
+}
+
+#[derive(Default)]
+struct PoolResult {
+    details: Vec<DeductionDetail>,
+    covered: Vec<(usize, Decimal)>,
+    states: Vec<(usize, PackageState)>,
+    refund_requests: Vec<RefundRequest>,
+    violations: Vec<Violation>,
+}
+
+/// Order class of §3.4.
+fn class(p: &Package) -> u8 {
+    if p.source == PackageSource::Free {
+        0
+    } else if p.idle_only {
+        1
+    } else {
+        2
+    }
+}
+
+/// The cycle/slice of `p` containing `t`, or `None` for total/unlimited packages.
+pub fn cycle_at(p: &Package, t: Ts) -> Option<Cycle> {
+    match (p.kind, p.cycle) {
+        (PackageKind::Periodic, Some(len)) => periodic_cycle(p.effective_at, p.expires_at, len, t),
+        (PackageKind::Sliced, Some(len)) => natural_slice(p.effective_at, p.expires_at, len, t),
+        _ => None,
+    }
+}
+
+/// Remaining capacity of `p` for an hour starting at `t`, rolling over to a fresh cycle/slice
+/// when `t` is in a later one. `None` = unlimited.
+fn remaining_at(p: &Package, st: &mut PackageState, t: Ts) -> Option<Decimal> {
+    let cap = p.capacity?;
+    match p.kind {
+        PackageKind::Periodic | PackageKind::Sliced => {
+            let idx = cycle_at(p, t).map(|c| c.index);
+            if st.cycle_index != idx {
+                st.cycle_index = idx;
+                st.remaining = Some(cap);
+            }
+            st.remaining
+        }
+        _ => Some(*st.remaining.get_or_insert(cap)),
+    }
+}
+
+/// Is `p` eligible for `u` (RULES.md §3.3), apart from scope and remaining capacity?
+fn eligible(p: &Package, st: &PackageState, u: &Usage, catalog: &Catalog) -> bool {
+    let owner_ok = p.owner_uin == u.owner_uin || p.share_uins.iter().any(|s| *s == u.owner_uin);
+    let region_ok = &*p.region == "*" || p.region == u.region;
+    let time_ok = p.effective_at <= u.usage_start
+        && u.usage_end <= p.expires_at
+        && p.activated
+        && st.refund_at.is_none_or(|r| r >= u.usage_end);
+    let idle_ok = !p.idle_only || catalog.idle_window(&u.region).contains(u.usage_start);
+    let quality_ok = !catalog.quality_package_products.contains(&*p.product)
+        || (u.direction.as_str() == catalog.quality_direction
+            && catalog.quality_origin_regions.contains(&*u.region)
+            && u.accelerated);
+    owner_ok && region_ok && time_ok && idle_ok && quality_ok
+}
+
+fn sweep(
+    pool: &Pool,
+    usage: &[Usage],
+    packages: &[Package],
+    events: &[Event],
+    catalog: &Catalog,
+    refund_policy: &RefundPolicy,
+) -> PoolResult {
+    let mut res = PoolResult::default();
+    // Local state per package of the pool.
+    let mut state: Vec<PackageState> = pool
+        .packages
+        .iter()
+        .map(|&i| PackageState {
+            refund_at: packages[i].refunded_at,
+            ..Default::default()
+        })
+        .collect();
+    let local_of: HashMap<usize, usize> = pool
+        .packages
+        .iter()
+        .enumerate()
+        .map(|(l, &g)| (g, l))
+        .collect();
+    // Scope index: (product, billing_item) → [(local package, coefficient)].
+    let mut scope: HashMap<(&str, &str), Vec<(usize, Decimal)>> = HashMap::new();
+    for (l, &g) in pool.packages.iter().enumerate() {
+        for s in &packages[g].scopes {
+            scope
+                .entry((&s.product, &s.billing_item))
+                .or_default()
+                .push((l, s.coefficient));
+        }
+    }
+    let mut unit_reported: HashSet<(usize, Unit)> = HashSet::new();
+    let mut next_refund = 0;
+    let mut candidates: Vec<(usize, Decimal)> = Vec::new();
+
+    let apply_refunds_before = |until: Ts,
+                                state: &mut Vec<PackageState>,
+                                res: &mut PoolResult,
+                                next_refund: &mut usize| {
+        while *next_refund < pool.refunds.len() && events[pool.refunds[*next_refund]].at < until {
+            let ei = pool.refunds[*next_refund];
+            let e = &events[ei];
+            let g = packages
+                .iter()
+                .position(|p| p.package_id == e.target_id)
+                .expect("refund targets a package of this pool");
+            let l = local_of[&g];
+            let p = &packages[g];
+            let st = &mut state[l];
+            let remaining = remaining_at(p, st, e.at);
+            let (ok, reason) = refund_policy(p, st, e.at);
+            if ok {
+                st.refund_at = Some(st.refund_at.map_or(e.at, |r| r.min(e.at)));
+            }
+            res.refund_requests.push(RefundRequest {
+                event_index: ei,
+                package_index: g,
+                used: st.used,
+                ever_used: !st.used.is_zero(),
+                remaining,
+                eligible: ok,
+                reason,
+            });
+            *next_refund += 1;
+        }
+    };
+
+    for &ui in &pool.usage {
+        let u = &usage[ui];
+        apply_refunds_before(u.usage_end, &mut state, &mut res, &mut next_refund);
+        if u.quantity.is_zero() {
+            continue;
+        }
+        candidates.clear();
+        if let Some(list) = scope.get(&(&*u.product, &*u.billing_item)) {
+            for &(l, c) in list {
+                let p = &packages[pool.packages[l]];
+                if !eligible(p, &state[l], u, catalog) {
+                    continue;
+                }
+                if !u.unit.compatible(p.unit) {
+                    if unit_reported.insert((l, u.unit)) {
+                        res.violations.push(Violation::new(
+                            "package_scope",
+                            format!("{}/{}/{}", p.package_id, u.product, u.billing_item),
+                            "incompatible_unit",
+                            format!(
+                                "package unit {} cannot cover usage in {} (first: usage {})",
+                                p.unit, u.unit, u.usage_id
+                            ),
+                            Some(u.usage_start),
+                        ));
+                    }
+                    continue;
+                }
+                candidates.push((l, c));
+            }
+        }
+        // Order of §3.4; remaining is compared in base units, unlimited as infinite.
+        let mut keyed: Vec<(u8, Ts, Option<Decimal>, Ts, &str, usize, Decimal)> = candidates
+            .iter()
+            .map(|&(l, c)| {
+                let p = &packages[pool.packages[l]];
+                let rem =
+                    remaining_at(p, &mut state[l], u.usage_start).map(|r| r * p.unit.factor());
+                (
+                    class(p),
+                    p.expires_at,
+                    rem,
+                    p.effective_at,
+                    &*p.package_id,
+                    l,
+                    c,
+                )
+            })
+            .collect();
+        keyed.sort_by(|a, b| {
+            let rem = |r: &Option<Decimal>| (r.is_none(), r.unwrap_or_default());
+            (a.0, a.1, rem(&a.2), a.3, a.4).cmp(&(b.0, b.1, rem(&b.2), b.3, b.4))
+        });
+
+        let mut left = u.quantity; // usage unit, not yet covered
+        let mut seq = 0;
+        for &(_, _, _, _, _, l, c) in &keyed {
+            if left.is_zero() {
+                break;
+            }
+            let p = &packages[pool.packages[l]];
+            let st = &mut state[l];
+            let before = remaining_at(p, st, u.usage_start);
+            if before.is_some_and(|r| r.is_zero()) {
+                continue;
+            }
+            let need = q9(q9(left * u.unit.factor() / p.unit.factor()) * c);
+            let (deducted, covered) = match before {
+                None => (need, left),
+                Some(r) if need <= r => (need, left),
+                Some(r) => (r, left.min(q9(r / c * p.unit.factor() / u.unit.factor()))),
+            };
+            let after = before.map(|r| r - deducted);
+            if p.kind != PackageKind::Unlimited {
+                st.remaining = after;
+            }
+            st.used += deducted;
+            if after.is_some_and(|a| a.is_zero()) {
+                let last_cycle = match p.kind {
+                    PackageKind::Total => true,
+                    PackageKind::Periodic => {
+                        cycle_at(p, u.usage_start).is_some_and(|c| c.end >= p.expires_at)
+                    }
+                    _ => false,
+                };
+                if last_cycle && st.exhausted_at.is_none() {
+                    st.exhausted_at = Some(u.usage_end);
+                }
+            }
+            left -= covered;
+            let cyc = cycle_at(p, u.usage_start);
+            res.details.push(DeductionDetail {
+                package_owner_uin: p.owner_uin.clone(),
+                package_id: p.package_id.clone(),
+                package_name: p.package_name.clone(),
+                product: p.product.clone(),
+                sub_product: p.sub_product.clone(),
+                package_kind: p.kind,
+                cycle_start: cyc.map(|c| c.start),
+                cycle_end: cyc.map(|c| c.end),
+                deducted_at: u.usage_end,
+                remaining_before: before,
+                deducted,
+                remaining_after: after,
+                package_unit: p.unit,
+                resource_owner_uin: u.owner_uin.clone(),
+                resource_product: u.product.clone(),
+                resource_sub_product: u.sub_product.clone(),
+                resource_billing_item: u.billing_item.clone(),
+                region: u.region.clone(),
+                instance_id: u.instance_id.clone(),
+                usage_id: u.usage_id.clone(),
+                original_usage: covered,
+                original_usage_unit: u.unit,
+                coefficient: c,
+                usage_start: u.usage_start,
+                usage_end: u.usage_end,
+                draw_seq: seq,
+            });
+            seq += 1;
+        }
+        res.covered.push((ui, u.quantity - left));
+    }
+    apply_refunds_before(Ts::MAX, &mut state, &mut res, &mut next_refund);
+    res.states = pool.packages.iter().copied().zip(state).collect();
+    res
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::calendar::{parse_local, CycleLen, HOUR};
+    use crate::input::{Direction, Scope};
+    use rust_decimal_macros::dec;
+
+    pub fn t(s: &str) -> Ts {
+        parse_local(s).unwrap()
+    }
+
+    pub fn catalog() -> Catalog {
+        Catalog::load(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/sample_data/catalog.toml"
+        )))
+        .unwrap()
+    }
+
+    pub fn usage(id: &str, start: &str, qty: Decimal, unit: Unit) -> Usage {
+        let s = t(start);
+        Usage {
+            usage_id: id.into(),
+            owner_uin: "acct-1".into(),
+            region: "ap-guangzhou".into(),
+            product: "eip".into(),
+            sub_product: "eip".into(),
+            instance_id: "eip-1".into(),
+            billing_item: "public_traffic".into(),
+            usage_start: s,
+            usage_end: s + HOUR,
+            quantity: qty,
+            unit,
+            direction: Direction::Outbound,
+            accelerated: false,
+        }
+    }
+
+    pub fn package(
+        id: &str,
+        kind: PackageKind,
+        cap: Option<Decimal>,
+        unit: Unit,
+        eff: &str,
+        exp: &str,
+    ) -> Package {
+        Package {
+            package_id: id.into(),
+            package_name: format!("pkg {id}").into(),
+            owner_uin: "acct-1".into(),
+            product: "tp".into(),
+            sub_product: "full-time".into(),
+            kind,
+            source: PackageSource::Purchased,
+            order_is_new: true,
+            region: "ap-guangzhou".into(),
+            capacity: cap,
+            unit,
+            cycle: None,
+            idle_only: false,
+            purchased_at: t(eff),
+            effective_at: t(eff),
+            expires_at: t(exp),
+            activated: true,
+            refunded_at: None,
+            price_paid: dec!(10),
+            voucher_amount: Decimal::ZERO,
+            share_uins: vec![],
+            scopes: vec![Scope {
+                product: "eip".into(),
+                billing_item: "public_traffic".into(),
+                coefficient: Decimal::ONE,
+            }],
+        }
+    }
+
+    fn no_refunds(_: &Package, _: &PackageState, _: Ts) -> (bool, String) {
+        (true, String::new())
+    }
+
+    pub fn deduct(usage: &[Usage], packages: &[Package]) -> Deduction {
+        run(usage, packages, &[], &catalog(), &no_refunds)
+    }
+
+    /// (package_id, remaining_before, deducted, remaining_after, original_usage) of each draw.
+    fn draws(d: &Deduction) -> Vec<(String, Option<Decimal>, Decimal, Option<Decimal>, Decimal)> {
+        d.details
+            .iter()
+            .map(|x| {
+                (
+                    x.package_id.to_string(),
+                    x.remaining_before,
+                    x.deducted,
+                    x.remaining_after,
+                    x.original_usage,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn example_8_earliest_expiry_first_then_least_remaining() {
+        // A expires 07-01 with 3 GB, B expires 06-01 with 5 GB; 6 GB takes 5 from B, 1 from A.
+        let a = package(
+            "A",
+            PackageKind::Total,
+            Some(dec!(3)),
+            Unit::GB,
+            "2024-01-01",
+            "2024-07-01",
+        );
+        let b = package(
+            "B",
+            PackageKind::Total,
+            Some(dec!(5)),
+            Unit::GB,
+            "2024-01-01",
+            "2024-06-01",
+        );
+        let d = deduct(
+            &[usage("u1", "2024-05-01 10:00:00", dec!(6), Unit::GB)],
+            &[a.clone(), b],
+        );
+        assert_eq!(
+            draws(&d),
+            vec![
+                ("B".into(), Some(dec!(5)), dec!(5), Some(dec!(0)), dec!(5)),
+                ("A".into(), Some(dec!(3)), dec!(1), Some(dec!(2)), dec!(1)),
+            ]
+        );
+        assert_eq!(d.covered, vec![dec!(6)]);
+        // Equal expiry: the package with less remaining goes first.
+        let c = package(
+            "C",
+            PackageKind::Total,
+            Some(dec!(1)),
+            Unit::GB,
+            "2024-01-01",
+            "2024-07-01",
+        );
+        let d = deduct(
+            &[usage("u1", "2024-05-01 10:00:00", dec!(2), Unit::GB)],
+            &[a, c],
+        );
+        assert_eq!(
+            draws(&d),
+            vec![
+                ("C".into(), Some(dec!(1)), dec!(1), Some(dec!(0)), dec!(1)),
+                ("A".into(), Some(dec!(3)), dec!(1), Some(dec!(2)), dec!(1)),
+            ]
+        );
+    }
+
+    #[test]
+    fn least_remaining_compares_base_units_then_effective_then_id() {
+        // 1000 MB < 1 GB in bytes, although 1000 > 1 as numbers.
+        let a = package(
+            "A",
+            PackageKind::Total,
+            Some(dec!(1)),
+            Unit::GB,
+            "2024-01-01",
+            "2024-07-01",
+        );
+        let b = package(
+            "B",
+            PackageKind::Total,
+            Some(dec!(1000)),
+            Unit::MB,
+            "2024-01-01",
+            "2024-07-01",
+        );
+        let d = deduct(
+            &[usage("u1", "2024-05-01 10:00:00", dec!(1), Unit::MB)],
+            &[a.clone(), b],
+        );
+        assert_eq!(d.details[0].package_id.as_ref(), "B");
+        let mut c = a.clone();
+        c.package_id = "C".into();
+        c.effective_at = t("2023-12-01");
+        let d = deduct(
+            &[usage("u1", "2024-05-01 10:00:00", dec!(1), Unit::MB)],
+            &[a.clone(), c],
+        );
+        assert_eq!(d.details[0].package_id.as_ref(), "C");
+        let mut z = a.clone();
+        z.package_id = "0".into();
+        let d = deduct(
+            &[usage("u1", "2024-05-01 10:00:00", dec!(1), Unit::MB)],
+            &[a, z],
+        );
+        assert_eq!(d.details[0].package_id.as_ref(), "0");
+    }
+
+    #[test]
+    fn free_quota_first_then_idle_then_others() {
+        let mut free = package(
+            "F",
+            PackageKind::Total,
+            Some(dec!(1)),
+            Unit::GB,
+            "2024-01-01",
+            "2025-01-01",
+        );
+        free.source = PackageSource::Free;
+        let mut idle = package(
+            "I",
+            PackageKind::Total,
+            Some(dec!(1)),
+            Unit::GB,
+            "2024-01-01",
+            "2025-01-01",
+        );
+        idle.idle_only = true;
+        let other = package(
+            "O",
+            PackageKind::Total,
+            Some(dec!(5)),
+            Unit::GB,
+            "2024-01-01",
+            "2024-06-01",
+        );
+        // 03:00 UTC+8 in Guangzhou is idle (0–8).
+        let d = deduct(
+            &[usage("u1", "2024-05-01 03:00:00", dec!(3), Unit::GB)],
+            &[other.clone(), idle.clone(), free.clone()],
+        );
+        let ids: Vec<_> = d.details.iter().map(|x| x.package_id.to_string()).collect();
+        assert_eq!(ids, ["F", "I", "O"]);
+        // 10:00 is not idle: the idle-only package is not eligible.
+        let d = deduct(
+            &[usage("u2", "2024-05-01 10:00:00", dec!(3), Unit::GB)],
+            &[other, idle, free],
+        );
+        let ids: Vec<_> = d.details.iter().map(|x| x.package_id.to_string()).collect();
+        assert_eq!(ids, ["F", "O"]);
+    }
+
+    #[test]
+    fn idle_window_is_the_usage_regions_even_for_all_region_packages() {
+        let mut idle = package(
+            "I",
+            PackageKind::Total,
+            Some(dec!(10)),
+            Unit::GB,
+            "2024-01-01",
+            "2025-01-01",
+        );
+        idle.idle_only = true;
+        idle.region = "*".into();
+        let mut u = usage("u1", "2024-05-01 03:00:00", dec!(1), Unit::GB);
+        u.region = "ap-tokyo".into(); // Tokyo idle 23–7
+        assert_eq!(deduct(&[u.clone()], &[idle.clone()]).details.len(), 1);
+        u.region = "na-ashburn".into(); // Virginia idle 12–20
+        assert_eq!(deduct(&[u.clone()], &[idle.clone()]).details.len(), 0);
+        u.usage_start = t("2024-05-01 12:00:00");
+        u.usage_end = u.usage_start + HOUR;
+        assert_eq!(deduct(&[u], &[idle]).details.len(), 1);
+    }
+
+    #[test]
+    fn eligibility_owner_share_region_scope_time_activation_refund() {
+        let base = package(
+            "P",
+            PackageKind::Total,
+            Some(dec!(10)),
+            Unit::GB,
+            "2024-05-01 10:00:00",
+            "2024-05-02",
+        );
+        let u = usage("u1", "2024-05-01 10:00:00", dec!(1), Unit::GB);
+        assert_eq!(deduct(&[u.clone()], &[base.clone()]).details.len(), 1);
+        let mut other_owner = u.clone();
+        other_owner.owner_uin = "acct-2".into();
+        assert_eq!(
+            deduct(&[other_owner.clone()], &[base.clone()])
+                .details
+                .len(),
+            0
+        );
+        let mut shared = base.clone();
+        shared.share_uins = vec!["acct-2".into()];
+        assert_eq!(deduct(&[other_owner], &[shared]).details.len(), 1);
+        let mut other_region = u.clone();
+        other_region.region = "ap-shanghai".into();
+        assert_eq!(
+            deduct(&[other_region.clone()], &[base.clone()])
+                .details
+                .len(),
+            0
+        );
+        let mut all = base.clone();
+        all.region = "*".into();
+        assert_eq!(deduct(&[other_region], &[all]).details.len(), 1);
+        let mut other_item = u.clone();
+        other_item.billing_item = "calls".into();
+        assert_eq!(deduct(&[other_item], &[base.clone()]).details.len(), 0);
+        // Valid for the whole hour only.
+        let mut late = base.clone();
+        late.effective_at = t("2024-05-01 10:30:00");
+        assert_eq!(deduct(&[u.clone()], &[late]).details.len(), 0);
+        let mut early_exp = base.clone();
+        early_exp.expires_at = t("2024-05-01 10:59:59");
+        assert_eq!(deduct(&[u.clone()], &[early_exp]).details.len(), 0);
+        let mut exact_exp = base.clone();
+        exact_exp.expires_at = t("2024-05-01 11:00:00");
+        assert_eq!(deduct(&[u.clone()], &[exact_exp]).details.len(), 1);
+        let mut inactive = base.clone();
+        inactive.activated = false;
+        assert_eq!(deduct(&[u.clone()], &[inactive]).details.len(), 0);
+        // Refunded before usage_end: not eligible; refunded exactly at usage_end: eligible.
+        let mut refunded = base.clone();
+        refunded.refunded_at = Some(t("2024-05-01 10:30:00"));
+        assert_eq!(deduct(&[u.clone()], &[refunded]).details.len(), 0);
+        let mut refunded_at_end = base;
+        refunded_at_end.refunded_at = Some(t("2024-05-01 11:00:00"));
+        assert_eq!(deduct(&[u], &[refunded_at_end]).details.len(), 1);
+    }
+
+    #[test]
+    fn quality_packages_need_to_mainland_from_hk_or_sg_accelerated() {
+        let mut q = package(
+            "Q",
+            PackageKind::Total,
+            Some(dec!(10)),
+            Unit::GB,
+            "2024-01-01",
+            "2025-01-01",
+        );
+        q.product = "qtp".into();
+        q.region = "*".into();
+        let mut u = usage("u1", "2024-05-01 10:00:00", dec!(1), Unit::GB);
+        u.region = "ap-hongkong".into();
+        u.direction = Direction::ToMainland;
+        u.accelerated = true;
+        assert_eq!(deduct(&[u.clone()], &[q.clone()]).details.len(), 1);
+        let mut v = u.clone();
+        v.accelerated = false;
+        assert_eq!(deduct(&[v], &[q.clone()]).details.len(), 0);
+        let mut v = u.clone();
+        v.direction = Direction::Outbound;
+        assert_eq!(deduct(&[v], &[q.clone()]).details.len(), 0);
+        let mut v = u;
+        v.region = "ap-tokyo".into();
+        assert_eq!(deduct(&[v], &[q]).details.len(), 0);
+    }
+
+    #[test]
+    fn coefficient_and_unit_conversion_with_partial_cover() {
+        // 2 GB of usage, coefficient 1.5, package of 1024 MB: need = 3072 MB > 1024 MB.
+        let mut p = package(
+            "P",
+            PackageKind::Total,
+            Some(dec!(1024)),
+            Unit::MB,
+            "2024-01-01",
+            "2025-01-01",
+        );
+        p.scopes[0].coefficient = dec!(1.5);
+        let d = deduct(
+            &[usage("u1", "2024-05-01 10:00:00", dec!(2), Unit::GB)],
+            &[p],
+        );
+        // covered = round9(1024 / 1.5 × 2^20 / 2^30) = 0.666666667 GB
+        assert_eq!(
+            draws(&d),
+            vec![(
+                "P".into(),
+                Some(dec!(1024)),
+                dec!(1024),
+                Some(dec!(0)),
+                dec!(0.666666667)
+            )]
+        );
+        assert_eq!(d.details[0].coefficient, dec!(1.5));
+        assert_eq!(d.covered, vec![dec!(0.666666667)]);
+    }
+
+    #[test]
+    fn incompatible_units_are_reported_once_and_skipped() {
+        let p = package(
+            "P",
+            PackageKind::Total,
+            Some(dec!(10)),
+            Unit::Call,
+            "2024-01-01",
+            "2025-01-01",
+        );
+        let d = deduct(
+            &[
+                usage("u1", "2024-05-01 10:00:00", dec!(1), Unit::GB),
+                usage("u2", "2024-05-01 11:00:00", dec!(1), Unit::GB),
+            ],
+            &[p],
+        );
+        assert!(d.details.is_empty());
+        assert_eq!(d.violations.len(), 1);
+        assert_eq!(d.violations[0].rule, "incompatible_unit");
+    }
+
+    #[test]
+    fn periodic_cycles_refill_and_do_not_carry_over() {
+        let mut p = package(
+            "P",
+            PackageKind::Periodic,
+            Some(dec!(2)),
+            Unit::GB,
+            "2024-05-01",
+            "2024-05-04",
+        );
+        p.cycle = Some(CycleLen::Day);
+        let rows = [
+            usage("a", "2024-05-01 10:00:00", dec!(1), Unit::GB),
+            usage("b", "2024-05-02 10:00:00", dec!(3), Unit::GB),
+            usage("c", "2024-05-03 10:00:00", dec!(2), Unit::GB),
+        ];
+        let d = deduct(&rows, &[p]);
+        assert_eq!(
+            draws(&d),
+            vec![
+                ("P".into(), Some(dec!(2)), dec!(1), Some(dec!(1)), dec!(1)),
+                ("P".into(), Some(dec!(2)), dec!(2), Some(dec!(0)), dec!(2)),
+                ("P".into(), Some(dec!(2)), dec!(2), Some(dec!(0)), dec!(2)),
+            ]
+        );
+        assert_eq!(d.details[1].cycle_start, Some(t("2024-05-02")));
+        assert_eq!(d.details[1].cycle_end, Some(t("2024-05-03")));
+        assert_eq!(d.covered, vec![dec!(1), dec!(2), dec!(2)]);
+        // Exhausted only when the last cycle is used up.
+        assert_eq!(d.states[0].exhausted_at, Some(t("2024-05-03 11:00:00")));
+    }
+
+    #[test]
+    fn sliced_packages_refill_each_natural_hour() {
+        let mut p = package(
+            "S",
+            PackageKind::Sliced,
+            Some(dec!(1)),
+            Unit::GB,
+            "2024-05-01 10:30:00",
+            "2024-05-01 13:00:00",
+        );
+        p.cycle = Some(CycleLen::Hour);
+        let rows = [
+            usage("a", "2024-05-01 11:00:00", dec!(2), Unit::GB),
+            usage("b", "2024-05-01 12:00:00", dec!(2), Unit::GB),
+        ];
+        let d = deduct(&rows, &[p]);
+        assert_eq!(d.covered, vec![dec!(1), dec!(1)]);
+        assert_eq!(d.details[1].cycle_start, Some(t("2024-05-01 12:00:00")));
+    }
+
+    #[test]
+    fn unlimited_covers_everything_and_records_no_remaining() {
+        let p = package(
+            "U",
+            PackageKind::Unlimited,
+            None,
+            Unit::GB,
+            "2024-01-01",
+            "2025-01-01",
+        );
+        let d = deduct(
+            &[usage("a", "2024-05-01 11:00:00", dec!(7), Unit::GB)],
+            &[p],
+        );
+        assert_eq!(draws(&d), vec![("U".into(), None, dec!(7), None, dec!(7))]);
+    }
+
+    #[test]
+    fn zero_quantity_rows_draw_nothing() {
+        let p = package(
+            "P",
+            PackageKind::Total,
+            Some(dec!(1)),
+            Unit::GB,
+            "2024-01-01",
+            "2025-01-01",
+        );
+        let d = deduct(
+            &[usage("a", "2024-05-01 11:00:00", dec!(0), Unit::GB)],
+            &[p],
+        );
+        assert!(d.details.is_empty());
+        assert_eq!(d.covered, vec![dec!(0)]);
+    }
+
+    #[test]
+    fn rows_in_one_hour_draw_in_usage_id_order() {
+        let p = package(
+            "P",
+            PackageKind::Total,
+            Some(dec!(1)),
+            Unit::GB,
+            "2024-01-01",
+            "2025-01-01",
+        );
+        let rows = [
+            usage("a", "2024-05-01 11:00:00", dec!(1), Unit::GB),
+            usage("b", "2024-05-01 11:00:00", dec!(1), Unit::GB),
+        ];
+        let d = deduct(&rows, &[p]);
+        assert_eq!(d.covered, vec![dec!(1), dec!(0)]);
+        assert_eq!(d.details[0].usage_id.as_ref(), "a");
+    }
+
+    #[test]
+    fn refund_requests_stop_coverage_from_their_instant() {
+        let p = package(
+            "P",
+            PackageKind::Total,
+            Some(dec!(10)),
+            Unit::GB,
+            "2024-01-01",
+            "2025-01-01",
+        );
+        let ev = Event {
+            event_id: "e1".into(),
+            kind: EventKind::Refund,
+            target_id: "P".into(),
+            at: t("2024-05-01 11:30:00"),
+            new_plan: None,
+            months: None,
+        };
+        let rows = [
+            usage("a", "2024-05-01 10:00:00", dec!(1), Unit::GB),
+            usage("b", "2024-05-01 11:00:00", dec!(1), Unit::GB),
+        ];
+        let d = run(&rows, &[p], &[ev], &catalog(), &no_refunds);
+        assert_eq!(d.covered, vec![dec!(1), dec!(0)]);
+        assert_eq!(d.refund_requests.len(), 1);
+        assert_eq!(d.refund_requests[0].used, dec!(1));
+        assert_eq!(d.states[0].refund_at, Some(t("2024-05-01 11:30:00")));
+    }
+}

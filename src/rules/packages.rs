@@ -1,0 +1,252 @@
+//! Package inventory view as of the run's as-of moment (RULES.md §3.2, §3.7, §7).
+//!
+//! Status precedence: `inactive` → `refunded` (refund instant ≤ T) → `expired` (expires_at ≤ T)
+//! → `exhausted` (total remaining 0, or periodic with its last cycle at 0) → `valid`.
+//! `invalid_at` is the earliest of exhaustion, expiry and refund, for packages no longer usable.
+//! Packages valid at any time in `[window start, as-of)` are listed.
+//! §3.7: more than the catalog's limit of valid traffic packages per account and region gives one
+//! `too_many_packages` exception per account and region (the inventory is still billed).
+
+use super::deduction::{cycle_at, PackageState};
+use crate::calendar::{periodic_cycle_count, Window};
+use crate::catalog::Catalog;
+use crate::input::{Package, PackageKind, Violation};
+use crate::output::tables::PackageStatus;
+use std::collections::BTreeMap;
+
+pub fn status_of(p: &Package, st: &PackageState, w: &Window) -> PackageStatus {
+    let t = w.as_of;
+    let refund = st.refund_at.filter(|r| *r < t);
+    // Current cycle/slice as of T: its remaining is the swept one if the sweep reached it.
+    let cycle = cycle_at(p, t);
+    let cycle_remaining = match (p.kind, cycle) {
+        (PackageKind::Periodic | PackageKind::Sliced, Some(c)) => {
+            if st.cycle_index == Some(c.index) {
+                st.remaining
+            } else {
+                p.capacity
+            }
+        }
+        _ => None,
+    };
+    let (cycles_total, cycles_remaining) = match (p.kind, p.cycle) {
+        (PackageKind::Periodic, Some(len)) => {
+            let total = periodic_cycle_count(p.effective_at, p.expires_at, len);
+            let remaining = if t < p.effective_at {
+                total
+            } else {
+                cycle.map_or(0, |c| total - c.index)
+            };
+            (Some(total), Some(remaining))
+        }
+        _ => (None, None),
+    };
+    let total_remaining = match p.kind {
+        PackageKind::Total => Some(st.remaining.or(p.capacity).unwrap_or_default()),
+        PackageKind::Periodic => {
+            let cap = p.capacity.unwrap_or_default();
+            let future = cycles_remaining.unwrap_or(0) - i64::from(cycle.is_some());
+            Some(
+                cycle_remaining.unwrap_or_default()
+                    + cap * rust_decimal::Decimal::from(future.max(0)),
+            )
+        }
+        _ => None,
+    };
+    let exhausted = st.exhausted_at.filter(|e| *e <= t);
+    let status = if !p.activated {
+        "inactive"
+    } else if refund.is_some() {
+        "refunded"
+    } else if p.expires_at <= t {
+        "expired"
+    } else if exhausted.is_some() {
+        "exhausted"
+    } else {
+        "valid"
+    };
+    let invalid_at = match status {
+        "valid" | "inactive" => None,
+        _ => [
+            exhausted,
+            refund,
+            (p.expires_at <= t).then_some(p.expires_at),
+        ]
+        .into_iter()
+        .flatten()
+        .min(),
+    };
+    PackageStatus {
+        package_id: p.package_id.clone(),
+        package_name: p.package_name.clone(),
+        owner_uin: p.owner_uin.clone(),
+        product: p.product.clone(),
+        sub_product: p.sub_product.clone(),
+        region: p.region.clone(),
+        kind: p.kind,
+        status,
+        unit: p.unit,
+        capacity: p.capacity,
+        total_remaining,
+        cycle_remaining,
+        cycle_start: cycle.map(|c| c.start),
+        cycle_end: cycle.map(|c| c.end),
+        cycles_total,
+        cycles_remaining,
+        effective_at: p.effective_at,
+        expires_at: p.expires_at,
+        invalid_at,
+    }
+}
+
+/// The inventory view: packages usable at some time in the window.
+pub fn snapshot(packages: &[Package], states: &[PackageState], w: &Window) -> Vec<PackageStatus> {
+    packages
+        .iter()
+        .zip(states)
+        .filter_map(|(p, st)| {
+            let s = status_of(p, st, w);
+            let end = s.invalid_at.unwrap_or(p.expires_at).min(p.expires_at);
+            (p.effective_at < w.as_of && end > w.start).then_some(s)
+        })
+        .collect()
+}
+
+/// §3.7: too many valid traffic packages per account and region at the as-of moment.
+pub fn limit_violations(status: &[PackageStatus], catalog: &Catalog, w: &Window) -> Vec<Violation> {
+    let mut counts: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for s in status {
+        if s.status == "valid" && catalog.limit_traffic_products.contains(&*s.product) {
+            *counts.entry((&s.owner_uin, &s.region)).or_default() += 1;
+        }
+    }
+    counts
+        .into_iter()
+        .filter(|(_, n)| *n > catalog.max_valid_traffic_packages)
+        .map(|((owner, region), n)| {
+            Violation::new(
+                "packages",
+                format!("{owner}/{region}"),
+                "too_many_packages",
+                format!(
+                    "{n} valid traffic packages in {region} (limit {})",
+                    catalog.max_valid_traffic_packages
+                ),
+                Some(w.as_of),
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calendar::{parse_date, CycleLen};
+    use crate::money::Unit;
+    use crate::rules::deduction::tests::{catalog, deduct, package, t, usage};
+    use rust_decimal_macros::dec;
+
+    fn window(d: &str) -> Window {
+        Window::new(parse_date(d).unwrap())
+    }
+
+    #[test]
+    fn status_precedence_and_invalid_at() {
+        let w = window("2024-06-01");
+        let p = package(
+            "P",
+            PackageKind::Total,
+            Some(dec!(1)),
+            Unit::GB,
+            "2024-01-01",
+            "2024-07-01",
+        );
+        let d = deduct(
+            &[usage("u", "2024-05-01 10:00:00", dec!(1), Unit::GB)],
+            &[p.clone()],
+        );
+        let s = status_of(&p, &d.states[0], &w);
+        assert_eq!(
+            (s.status, s.total_remaining, s.invalid_at),
+            ("exhausted", Some(dec!(0)), Some(t("2024-05-01 11:00:00")))
+        );
+        let mut r = p.clone();
+        r.refunded_at = Some(t("2024-05-20"));
+        let d = deduct(
+            &[usage("u", "2024-05-01 10:00:00", dec!(1), Unit::GB)],
+            &[r.clone()],
+        );
+        // Refunded outranks exhausted; invalid_at is the earliest instant.
+        let s = status_of(&r, &d.states[0], &w);
+        assert_eq!(
+            (s.status, s.invalid_at),
+            ("refunded", Some(t("2024-05-01 11:00:00")))
+        );
+        let mut e = p.clone();
+        e.expires_at = t("2024-05-15");
+        let s = status_of(&e, &PackageState::default(), &w);
+        assert_eq!(
+            (s.status, s.invalid_at, s.total_remaining),
+            ("expired", Some(t("2024-05-15")), Some(dec!(1)))
+        );
+        let mut i = p.clone();
+        i.activated = false;
+        assert_eq!(
+            status_of(&i, &PackageState::default(), &w).status,
+            "inactive"
+        );
+        assert_eq!(status_of(&p, &PackageState::default(), &w).status, "valid");
+    }
+
+    #[test]
+    fn periodic_status_reports_current_cycle_and_cycles_left() {
+        let mut p = package(
+            "P",
+            PackageKind::Periodic,
+            Some(dec!(2)),
+            Unit::GB,
+            "2024-05-01",
+            "2024-06-05",
+        );
+        p.cycle = Some(CycleLen::Days30);
+        let d = deduct(
+            &[usage("u", "2024-05-31 10:00:00", dec!(0.5), Unit::GB)],
+            &[p.clone()],
+        );
+        let s = status_of(&p, &d.states[0], &window("2024-06-01"));
+        assert_eq!(s.status, "valid");
+        assert_eq!((s.cycles_total, s.cycles_remaining), (Some(2), Some(1)));
+        assert_eq!(
+            (s.cycle_start, s.cycle_end),
+            (Some(t("2024-05-31")), Some(t("2024-06-05")))
+        );
+        assert_eq!(s.cycle_remaining, Some(dec!(1.5)));
+        assert_eq!(s.total_remaining, Some(dec!(1.5)));
+    }
+
+    #[test]
+    fn too_many_traffic_packages_per_account_region() {
+        let w = window("2024-06-01");
+        let pkgs: Vec<_> = (0..21)
+            .map(|i| {
+                package(
+                    &format!("P{i:02}"),
+                    PackageKind::Total,
+                    Some(dec!(1)),
+                    Unit::GB,
+                    "2024-01-01",
+                    "2024-07-01",
+                )
+            })
+            .collect();
+        let states = vec![PackageState::default(); pkgs.len()];
+        let snap = snapshot(&pkgs, &states, &w);
+        let v = limit_violations(&snap, &catalog(), &w);
+        assert_eq!(v.len(), 1);
+        assert_eq!(
+            (v[0].rule.as_str(), v[0].source_id.as_str()),
+            ("too_many_packages", "acct-1/ap-guangzhou")
+        );
+        assert!(limit_violations(&snap[..20], &catalog(), &w).is_empty());
+    }
+}
