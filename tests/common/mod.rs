@@ -1,0 +1,208 @@
+//! Test support: a tiny valid dataset built column by column, which tests then break on purpose.
+#![allow(dead_code)]
+
+use polars::prelude::*;
+use reckon::calendar::{parse_local, Ts, HOUR};
+use reckon::output::{bool_col, dec_col, frame, i32_col, str_col, ts_col, write_parquet};
+use rust_decimal::Decimal;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+pub fn t(s: &str) -> Ts {
+    parse_local(s).unwrap()
+}
+
+pub fn d(s: &str) -> Option<Decimal> {
+    Some(Decimal::from_str(s).unwrap())
+}
+
+fn s<'a>(name: &str, v: &[Option<&'a str>]) -> Column {
+    str_col(name, v.iter().copied())
+}
+
+/// Each input table as named columns, in file order.
+pub struct Dataset {
+    pub tables: BTreeMap<&'static str, Vec<Column>>,
+}
+
+impl Dataset {
+    /// Two usage rows of one account in May 2024, one total traffic package, one account.
+    pub fn valid() -> Dataset {
+        let h = |x: &str| Some(t(x));
+        let starts = [h("2024-05-01 07:00:00"), h("2024-05-01 07:00:00")];
+        let ends: Vec<Option<Ts>> = starts.iter().map(|x| x.map(|v| v + HOUR)).collect();
+        let usage = vec![
+            s("usage_id", &[Some("u-1"), Some("u-2")]),
+            s("owner_uin", &[Some("acct-1"), Some("acct-1")]),
+            s("region", &[Some("ap-guangzhou"), Some("ap-guangzhou")]),
+            s("product", &[Some("eip"), Some("apigw")]),
+            s("sub_product", &[Some("eip"), Some("shared-instance")]),
+            s("instance_id", &[Some("eip-1"), Some("gw-1")]),
+            s("billing_item", &[Some("public_traffic"), Some("calls")]),
+            ts_col("usage_start", starts.iter().copied()),
+            ts_col("usage_end", ends.iter().copied()),
+            dec_col("quantity", 9, [d("10"), d("20000")].into_iter()),
+            s("unit", &[Some("GB"), Some("call")]),
+            s("direction", &[None, None]),
+            bool_col("accelerated", [Some(false), Some(false)].into_iter()),
+        ];
+        let packages = vec![
+            s("package_id", &[Some("pkg-1")]),
+            s("package_name", &[Some("5 GB traffic")]),
+            s("owner_uin", &[Some("acct-1")]),
+            s("product", &[Some("tp")]),
+            s("sub_product", &[Some("full-time")]),
+            s("kind", &[Some("total")]),
+            s("source", &[Some("purchased")]),
+            s("order_type", &[Some("new")]),
+            s("region", &[Some("ap-guangzhou")]),
+            dec_col("capacity", 9, [d("5")].into_iter()),
+            s("unit", &[Some("GB")]),
+            s("cycle", &[None]),
+            bool_col("idle_only", [Some(false)].into_iter()),
+            ts_col("purchased_at", [h("2024-04-01")].into_iter()),
+            ts_col("effective_at", [h("2024-04-01")].into_iter()),
+            ts_col("expires_at", [h("2024-10-01")].into_iter()),
+            bool_col("activated", [Some(true)].into_iter()),
+            ts_col("refunded_at", [None].into_iter()),
+            dec_col("price_paid", 8, [d("3.75")].into_iter()),
+            dec_col("voucher_amount", 8, [d("0")].into_iter()),
+            s("share_uins", &[None]),
+        ];
+        let scope = vec![
+            s("package_id", &[Some("pkg-1")]),
+            s("product", &[Some("eip")]),
+            s("billing_item", &[Some("public_traffic")]),
+            dec_col("coefficient", 9, [d("1")].into_iter()),
+        ];
+        let accounts = vec![
+            s("owner_uin", &[Some("acct-1")]),
+            dec_col("opening_balance", 8, [d("100")].into_iter()),
+            ts_col("opening_at", [h("2024-01-01")].into_iter()),
+            ts_col("apigw_activated_at", [h("2022-01-01")].into_iter()),
+        ];
+        let none_s: [Option<&str>; 0] = [];
+        let payments = vec![
+            s("payment_id", &none_s),
+            s("owner_uin", &none_s),
+            ts_col("paid_at", std::iter::empty()),
+            dec_col("amount", 8, std::iter::empty()),
+        ];
+        let subscriptions = vec![
+            s("subscription_id", &none_s),
+            s("owner_uin", &none_s),
+            s("product", &none_s),
+            s("plan", &none_s),
+            s("region", &none_s),
+            s("billing_mode", &none_s),
+            ts_col("started_at", std::iter::empty()),
+            ts_col("expires_at", std::iter::empty()),
+            ts_col("released_at", std::iter::empty()),
+            dec_col("list_price", 8, std::iter::empty()),
+            dec_col("discount", 6, std::iter::empty()),
+            dec_col("price_paid", 8, std::iter::empty()),
+            ts_col("elastic_on_at", std::iter::empty()),
+            ts_col("elastic_off_at", std::iter::empty()),
+            i32_col("attached_apps", std::iter::empty()),
+        ];
+        let events = vec![
+            s("event_id", &none_s),
+            s("kind", &none_s),
+            s("target_id", &none_s),
+            ts_col("at", std::iter::empty()),
+            s("new_plan", &none_s),
+            i32_col("months", std::iter::empty()),
+        ];
+        let mut tables = BTreeMap::new();
+        tables.insert("usage", usage);
+        tables.insert("packages", packages);
+        tables.insert("package_scope", scope);
+        tables.insert("accounts", accounts);
+        tables.insert("payments", payments);
+        tables.insert("subscriptions", subscriptions);
+        tables.insert("events", events);
+        Dataset { tables }
+    }
+
+    pub fn drop_col(&mut self, table: &str, col: &str) -> &mut Self {
+        self.tables.get_mut(table).unwrap().retain(|c| c.name().as_str() != col);
+        self
+    }
+
+    pub fn set_col(&mut self, table: &str, col: Column) -> &mut Self {
+        let cols = self.tables.get_mut(table).unwrap();
+        let i = cols.iter().position(|c| c.name() == col.name()).expect("known column");
+        cols[i] = col;
+        self
+    }
+
+    /// Appends rows to a table from another dataset's table of the same schema.
+    pub fn append_rows(&mut self, table: &str, extra: Vec<Column>) -> &mut Self {
+        let cols = self.tables.get_mut(table).unwrap();
+        for (c, e) in cols.iter_mut().zip(extra) {
+            c.append(&e).unwrap();
+        }
+        self
+    }
+
+    /// Writes every table as `<dir>/<table>/part-0.parquet` and copies the sample catalog.
+    pub fn write(&self, dir: &Path) -> PathBuf {
+        for (name, cols) in &self.tables {
+            let h = cols.first().map_or(0, |c| c.len());
+            let mut df = frame(h, cols.clone()).unwrap();
+            write_parquet(&dir.join(name).join("part-0.parquet"), &mut df).unwrap();
+        }
+        std::fs::copy(catalog_path(), dir.join("catalog.toml")).unwrap();
+        dir.to_path_buf()
+    }
+}
+
+pub fn catalog_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_data/catalog.toml")
+}
+
+pub fn run_config(input: &Path, output: &Path, as_of: &str) -> reckon::cli::RunConfig {
+    reckon::cli::RunConfig {
+        as_of: reckon::calendar::parse_date(as_of),
+        input: input.to_path_buf(),
+        catalog: input.join("catalog.toml"),
+        output: output.to_path_buf(),
+        threads: None,
+    }
+}
+
+/// Reads every Parquet file of an output table (sorted paths) into one frame.
+pub fn read_table(out: &Path, table: &str) -> DataFrame {
+    let files = reckon::input::parquet_files(&out.join(table)).unwrap();
+    let mut acc: Option<DataFrame> = None;
+    for f in files {
+        let df = ParquetReader::new(std::fs::File::open(&f).unwrap()).finish().unwrap();
+        acc = Some(match acc {
+            None => df,
+            Some(mut a) => {
+                a.vstack_mut(&df).unwrap();
+                a
+            }
+        });
+    }
+    acc.expect("table has at least one file")
+}
+
+/// Every file below `dir` with its bytes, keyed by relative path.
+pub fn tree_bytes(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().display().to_string();
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}

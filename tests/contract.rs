@@ -1,0 +1,144 @@
+//! Contract validation: one test per error class, each asserting that the message names the
+//! file, the column and the value; row-level problems land in `exceptions` with their rule code.
+
+mod common;
+
+use common::*;
+use polars::prelude::*;
+use reckon::output::{dec_col, str_col, ts_col};
+
+fn run_err(ds: &Dataset) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    ds.write(dir.path());
+    let e = reckon::pipeline::run(&run_config(dir.path(), out.path(), "2024-06-01")).unwrap_err();
+    assert!(e.is_input_error(), "{e}");
+    e.to_string()
+}
+
+#[test]
+fn missing_column_names_file_and_column() {
+    let mut ds = Dataset::valid();
+    ds.drop_col("usage", "quantity");
+    let e = run_err(&ds);
+    assert!(e.contains("usage/part-0.parquet") && e.contains("`quantity`") && e.contains("missing"), "{e}");
+}
+
+#[test]
+fn wrong_type_names_file_column_and_types() {
+    let mut ds = Dataset::valid();
+    ds.set_col("usage", Column::new("quantity".into(), [10.0f64, 2.0]));
+    let e = run_err(&ds);
+    assert!(e.contains("usage/part-0.parquet") && e.contains("`quantity`"), "{e}");
+    assert!(e.contains("f64") && e.contains("decimal"), "{e}");
+}
+
+#[test]
+fn unknown_enum_names_file_column_row_and_value() {
+    let mut ds = Dataset::valid();
+    ds.set_col("packages", str_col("kind", [Some("weird")].into_iter()));
+    let e = run_err(&ds);
+    assert!(e.contains("packages/part-0.parquet") && e.contains("`kind`"), "{e}");
+    assert!(e.contains("`weird`") && e.contains("row 0") && e.contains("periodic"), "{e}");
+}
+
+#[test]
+fn missing_required_table_is_an_input_error() {
+    let dir = tempfile::tempdir().unwrap();
+    Dataset::valid().write(dir.path());
+    std::fs::remove_dir_all(dir.path().join("packages")).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let e = reckon::pipeline::run(&run_config(dir.path(), out.path(), "2024-06-01")).unwrap_err();
+    assert!(e.to_string().contains("packages"), "{e}");
+}
+
+#[test]
+fn row_level_problems_become_exceptions_and_every_usage_row_is_accounted_for() {
+    let mut ds = Dataset::valid();
+    let h = |x: &str| Some(t(x));
+    // duplicate id, negative quantity, unaligned hour, bad end, unknown unit.
+    let extra = vec![
+        str_col("usage_id", ["u-1", "u-neg", "u-unaligned", "u-end", "u-unit"].map(Some).into_iter()),
+        str_col("owner_uin", ["acct-1"; 5].map(Some).into_iter()),
+        str_col("region", ["ap-guangzhou"; 5].map(Some).into_iter()),
+        str_col("product", ["eip"; 5].map(Some).into_iter()),
+        str_col("sub_product", ["eip"; 5].map(Some).into_iter()),
+        str_col("instance_id", ["eip-1"; 5].map(Some).into_iter()),
+        str_col("billing_item", ["public_traffic"; 5].map(Some).into_iter()),
+        ts_col(
+            "usage_start",
+            [h("2024-05-02 07:00:00"), h("2024-05-02 07:00:00"), h("2024-05-02 07:30:00"), h("2024-05-02 07:00:00"), h("2024-05-02 07:00:00")].into_iter(),
+        ),
+        ts_col(
+            "usage_end",
+            [h("2024-05-02 08:00:00"), h("2024-05-02 08:00:00"), h("2024-05-02 08:30:00"), h("2024-05-02 09:00:00"), h("2024-05-02 08:00:00")].into_iter(),
+        ),
+        dec_col("quantity", 9, [d("1"), d("-1"), d("1"), d("1"), d("1")].into_iter()),
+        str_col("unit", [Some("GB"), Some("GB"), Some("GB"), Some("GB"), Some("bytes")].into_iter()),
+        str_col("direction", [None::<&str>; 5].into_iter()),
+        reckon::output::bool_col("accelerated", [Some(false); 5].into_iter()),
+    ];
+    ds.append_rows("usage", extra);
+    // A scope row for a package that does not exist, and a package that expires before it starts.
+    ds.append_rows(
+        "package_scope",
+        vec![
+            str_col("package_id", [Some("ghost")].into_iter()),
+            str_col("product", [Some("eip")].into_iter()),
+            str_col("billing_item", [Some("public_traffic")].into_iter()),
+            dec_col("coefficient", 9, [d("1")].into_iter()),
+        ],
+    );
+    let mut pk = ds.tables["packages"].clone();
+    for c in pk.iter_mut() {
+        let name = c.name().to_string();
+        *c = match name.as_str() {
+            "package_id" => str_col("package_id", [Some("pkg-bad")].into_iter()),
+            "effective_at" => ts_col("effective_at", [h("2024-05-01")].into_iter()),
+            "expires_at" => ts_col("expires_at", [h("2024-04-01")].into_iter()),
+            _ => c.clone(),
+        };
+    }
+    ds.append_rows("packages", pk);
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    ds.write(dir.path());
+    let m = reckon::pipeline::run(&run_config(dir.path(), out.path(), "2024-06-01")).unwrap();
+    let ex = read_table(out.path(), "exceptions");
+    let rules: Vec<String> = ex.column("rule").unwrap().str().unwrap().iter().map(|r| r.unwrap().to_string()).collect();
+    for rule in [
+        "duplicate_usage_id",
+        "negative_quantity",
+        "unaligned_hour",
+        "bad_usage_end",
+        "unknown_unit",
+        "unknown_package",
+        "expiry_before_effect",
+    ] {
+        assert!(rules.contains(&rule.to_string()), "{rule} missing from {rules:?}");
+    }
+    let details: Vec<String> = ex.column("detail").unwrap().str().unwrap().iter().map(|r| r.unwrap().to_string()).collect();
+    assert!(details.iter().any(|d| d.contains("usage/part-0.parquet row 6") && d.contains("`bytes`")), "{details:?}");
+    // 7 usage rows read: 2 billed, 5 invalid; nothing vanished.
+    let u = &m.usage;
+    assert_eq!((u.read, u.invalid, u.billed), (7, 5, 2));
+    assert_eq!(u.read, u.invalid + u.after_as_of + u.history_only + u.billed + u.unpriced);
+}
+
+#[test]
+fn hive_partition_columns_fill_missing_string_columns() {
+    let mut ds = Dataset::valid();
+    ds.drop_col("usage", "region");
+    let dir = tempfile::tempdir().unwrap();
+    ds.write(dir.path());
+    let usage = dir.path().join("usage");
+    std::fs::create_dir_all(usage.join("region=ap-guangzhou")).unwrap();
+    std::fs::rename(usage.join("part-0.parquet"), usage.join("region=ap-guangzhou/part-0.parquet")).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let m = reckon::pipeline::run(&run_config(dir.path(), out.path(), "2024-06-01")).unwrap();
+    assert_eq!(m.usage.billed, 2);
+    let lines = read_table(out.path(), "bill_lines");
+    let regions = lines.column("region").unwrap().str().unwrap();
+    assert!(regions.iter().all(|r| r == Some("ap-guangzhou")));
+}
