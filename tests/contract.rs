@@ -21,7 +21,10 @@ fn missing_column_names_file_and_column() {
     let mut ds = Dataset::valid();
     ds.drop_col("usage", "quantity");
     let e = run_err(&ds);
-    assert!(e.contains("usage/part-0.parquet") && e.contains("`quantity`") && e.contains("missing"), "{e}");
+    assert!(
+        e.contains("usage/part-0.parquet") && e.contains("`quantity`") && e.contains("missing"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -29,7 +32,10 @@ fn wrong_type_names_file_column_and_types() {
     let mut ds = Dataset::valid();
     ds.set_col("usage", Column::new("quantity".into(), [10.0f64, 2.0]));
     let e = run_err(&ds);
-    assert!(e.contains("usage/part-0.parquet") && e.contains("`quantity`"), "{e}");
+    assert!(
+        e.contains("usage/part-0.parquet") && e.contains("`quantity`"),
+        "{e}"
+    );
     assert!(e.contains("f64") && e.contains("decimal"), "{e}");
 }
 
@@ -38,8 +44,14 @@ fn unknown_enum_names_file_column_row_and_value() {
     let mut ds = Dataset::valid();
     ds.set_col("packages", str_col("kind", [Some("weird")].into_iter()));
     let e = run_err(&ds);
-    assert!(e.contains("packages/part-0.parquet") && e.contains("`kind`"), "{e}");
-    assert!(e.contains("`weird`") && e.contains("row 0") && e.contains("periodic"), "{e}");
+    assert!(
+        e.contains("packages/part-0.parquet") && e.contains("`kind`"),
+        "{e}"
+    );
+    assert!(
+        e.contains("`weird`") && e.contains("row 0") && e.contains("periodic"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -58,7 +70,12 @@ fn row_level_problems_become_exceptions_and_every_usage_row_is_accounted_for() {
     let h = |x: &str| Some(t(x));
     // duplicate id, negative quantity, unaligned hour, bad end, unknown unit.
     let extra = vec![
-        str_col("usage_id", ["u-1", "u-neg", "u-unaligned", "u-end", "u-unit"].map(Some).into_iter()),
+        str_col(
+            "usage_id",
+            ["u-1", "u-neg", "u-unaligned", "u-end", "u-unit"]
+                .map(Some)
+                .into_iter(),
+        ),
         str_col("owner_uin", ["acct-1"; 5].map(Some).into_iter()),
         str_col("region", ["ap-guangzhou"; 5].map(Some).into_iter()),
         str_col("product", ["eip"; 5].map(Some).into_iter()),
@@ -67,14 +84,42 @@ fn row_level_problems_become_exceptions_and_every_usage_row_is_accounted_for() {
         str_col("billing_item", ["public_traffic"; 5].map(Some).into_iter()),
         ts_col(
             "usage_start",
-            [h("2024-05-02 07:00:00"), h("2024-05-02 07:00:00"), h("2024-05-02 07:30:00"), h("2024-05-02 07:00:00"), h("2024-05-02 07:00:00")].into_iter(),
+            [
+                h("2024-05-02 07:00:00"),
+                h("2024-05-02 07:00:00"),
+                h("2024-05-02 07:30:00"),
+                h("2024-05-02 07:00:00"),
+                h("2024-05-02 07:00:00"),
+            ]
+            .into_iter(),
         ),
         ts_col(
             "usage_end",
-            [h("2024-05-02 08:00:00"), h("2024-05-02 08:00:00"), h("2024-05-02 08:30:00"), h("2024-05-02 09:00:00"), h("2024-05-02 08:00:00")].into_iter(),
+            [
+                h("2024-05-02 08:00:00"),
+                h("2024-05-02 08:00:00"),
+                h("2024-05-02 08:30:00"),
+                h("2024-05-02 09:00:00"),
+                h("2024-05-02 08:00:00"),
+            ]
+            .into_iter(),
         ),
-        dec_col("quantity", 9, [d("1"), d("-1"), d("1"), d("1"), d("1")].into_iter()),
-        str_col("unit", [Some("GB"), Some("GB"), Some("GB"), Some("GB"), Some("bytes")].into_iter()),
+        dec_col(
+            "quantity",
+            9,
+            [d("1"), d("-1"), d("1"), d("1"), d("1")].into_iter(),
+        ),
+        str_col(
+            "unit",
+            [
+                Some("GB"),
+                Some("GB"),
+                Some("GB"),
+                Some("GB"),
+                Some("bytes"),
+            ]
+            .into_iter(),
+        ),
         str_col("direction", [None::<&str>; 5].into_iter()),
         reckon::output::bool_col("accelerated", [Some(false); 5].into_iter()),
     ];
@@ -106,7 +151,14 @@ fn row_level_problems_become_exceptions_and_every_usage_row_is_accounted_for() {
     ds.write(dir.path());
     let m = reckon::pipeline::run(&run_config(dir.path(), out.path(), "2024-06-01")).unwrap();
     let ex = read_table(out.path(), "exceptions");
-    let rules: Vec<String> = ex.column("rule").unwrap().str().unwrap().iter().map(|r| r.unwrap().to_string()).collect();
+    let rules: Vec<String> = ex
+        .column("rule")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(|r| r.unwrap().to_string())
+        .collect();
     for rule in [
         "duplicate_usage_id",
         "negative_quantity",
@@ -116,14 +168,32 @@ fn row_level_problems_become_exceptions_and_every_usage_row_is_accounted_for() {
         "unknown_package",
         "expiry_before_effect",
     ] {
-        assert!(rules.contains(&rule.to_string()), "{rule} missing from {rules:?}");
+        assert!(
+            rules.contains(&rule.to_string()),
+            "{rule} missing from {rules:?}"
+        );
     }
-    let details: Vec<String> = ex.column("detail").unwrap().str().unwrap().iter().map(|r| r.unwrap().to_string()).collect();
-    assert!(details.iter().any(|d| d.contains("usage/part-0.parquet row 6") && d.contains("`bytes`")), "{details:?}");
+    let details: Vec<String> = ex
+        .column("detail")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(|r| r.unwrap().to_string())
+        .collect();
+    assert!(
+        details
+            .iter()
+            .any(|d| d.contains("usage/part-0.parquet row 6") && d.contains("`bytes`")),
+        "{details:?}"
+    );
     // 7 usage rows read: 2 billed, 5 invalid; nothing vanished.
     let u = &m.usage;
     assert_eq!((u.read, u.invalid, u.billed), (7, 5, 2));
-    assert_eq!(u.read, u.invalid + u.after_as_of + u.history_only + u.billed + u.unpriced);
+    assert_eq!(
+        u.read,
+        u.invalid + u.after_as_of + u.history_only + u.billed + u.unpriced
+    );
 }
 
 #[test]
@@ -134,7 +204,11 @@ fn hive_partition_columns_fill_missing_string_columns() {
     ds.write(dir.path());
     let usage = dir.path().join("usage");
     std::fs::create_dir_all(usage.join("region=ap-guangzhou")).unwrap();
-    std::fs::rename(usage.join("part-0.parquet"), usage.join("region=ap-guangzhou/part-0.parquet")).unwrap();
+    std::fs::rename(
+        usage.join("part-0.parquet"),
+        usage.join("region=ap-guangzhou/part-0.parquet"),
+    )
+    .unwrap();
     let out = tempfile::tempdir().unwrap();
     let m = reckon::pipeline::run(&run_config(dir.path(), out.path(), "2024-06-01")).unwrap();
     assert_eq!(m.usage.billed, 2);

@@ -18,7 +18,10 @@ const TABLES: [&str; 7] = [
 fn run_into(input: &std::path::Path, out: &std::path::Path, threads: Option<usize>) {
     let mut cfg = run_config(input, out, "2024-06-01");
     cfg.threads = threads;
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads.unwrap_or(4)).build().unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.unwrap_or(4))
+        .build()
+        .unwrap();
     pool.install(|| reckon::pipeline::run(&cfg)).unwrap();
 }
 
@@ -33,20 +36,44 @@ fn every_table_is_written_with_its_schema_and_partitions() {
     }
     assert!(out.path().join("_manifest.json").is_file());
     // Usage of 2024-05 lands in month=2024-05; empty tables still have a file with a schema.
-    assert!(out.path().join("bill_lines/month=2024-05/part-00000.parquet").is_file());
-    assert!(out.path().join("deduction_details/month=2024-05/part-00000.parquet").is_file());
-    assert!(out.path().join("refunds/month=2024-05/part-00000.parquet").is_file());
-    assert!(out.path().join("package_status/part-00000.parquet").is_file());
+    assert!(out
+        .path()
+        .join("bill_lines/month=2024-05/part-00000.parquet")
+        .is_file());
+    assert!(out
+        .path()
+        .join("deduction_details/month=2024-05/part-00000.parquet")
+        .is_file());
+    assert!(out
+        .path()
+        .join("refunds/month=2024-05/part-00000.parquet")
+        .is_file());
+    assert!(out
+        .path()
+        .join("package_status/part-00000.parquet")
+        .is_file());
     let refunds = read_table(out.path(), "refunds");
     assert_eq!(refunds.height(), 0);
-    assert_eq!(refunds.schema().get("amount"), Some(&DataType::Decimal(38, 8)));
-    assert_eq!(refunds.schema().get("payable"), Some(&DataType::Decimal(38, 2)));
+    assert_eq!(
+        refunds.schema().get("amount"),
+        Some(&DataType::Decimal(38, 8))
+    );
+    assert_eq!(
+        refunds.schema().get("payable"),
+        Some(&DataType::Decimal(38, 2))
+    );
     let lines = read_table(out.path(), "bill_lines");
     assert_eq!(
         lines.schema().get("charge_start"),
-        Some(&DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC)))
+        Some(&DataType::Datetime(
+            TimeUnit::Microseconds,
+            Some(TimeZone::UTC)
+        ))
     );
-    assert_eq!(lines.schema().get("billable_quantity"), Some(&DataType::Decimal(38, 9)));
+    assert_eq!(
+        lines.schema().get("billable_quantity"),
+        Some(&DataType::Decimal(38, 9))
+    );
     assert_eq!(lines.schema().get("tier"), Some(&DataType::Int32));
     let bills = read_table(out.path(), "bills");
     assert_eq!(bills.schema().get("line_count"), Some(&DataType::Int64));
@@ -58,8 +85,20 @@ fn a_usage_row_at_the_month_edge_is_partitioned_by_its_utc8_start() {
     // 2024-04-30 16:00 UTC = 2024-05-01 00:00 UTC+8 → month=2024-05.
     let mut ds = Dataset::valid();
     let s = t("2024-05-01 00:00:00");
-    ds.set_col("usage", reckon::output::ts_col("usage_start", [Some(s), Some(s - reckon::calendar::HOUR)].into_iter()));
-    ds.set_col("usage", reckon::output::ts_col("usage_end", [Some(s + reckon::calendar::HOUR), Some(s)].into_iter()));
+    ds.set_col(
+        "usage",
+        reckon::output::ts_col(
+            "usage_start",
+            [Some(s), Some(s - reckon::calendar::HOUR)].into_iter(),
+        ),
+    );
+    ds.set_col(
+        "usage",
+        reckon::output::ts_col(
+            "usage_end",
+            [Some(s + reckon::calendar::HOUR), Some(s)].into_iter(),
+        ),
+    );
     let dir = tempfile::tempdir().unwrap();
     ds.write(dir.path());
     let out = tempfile::tempdir().unwrap();
@@ -67,7 +106,14 @@ fn a_usage_row_at_the_month_edge_is_partitioned_by_its_utc8_start() {
     let may = read_table(&out.path().join("bill_lines"), "month=2024-05");
     let apr = read_table(&out.path().join("bill_lines"), "month=2024-04");
     let ids = |df: &DataFrame| -> Vec<String> {
-        df.column("usage_id").unwrap().str().unwrap().iter().flatten().map(String::from).collect()
+        df.column("usage_id")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .flatten()
+            .map(String::from)
+            .collect()
     };
     assert_eq!(ids(&may), ["u-1"]);
     // April also holds the package purchase line (no usage id).

@@ -982,4 +982,131 @@ pub(crate) mod tests {
         assert_eq!(d.refund_requests[0].used, dec!(1));
         assert_eq!(d.states[0].refund_at, Some(t("2024-05-01 11:30:00")));
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn arb_package(i: usize) -> impl Strategy<Value = Package> {
+            (
+                0u8..4,
+                0i64..4000,
+                1i64..4,
+                0i64..96,
+                24i64..120,
+                1u32..20,
+                any::<bool>(),
+                any::<bool>(),
+                any::<bool>(),
+            )
+                .prop_map(
+                    move |(kind, cap, unit, eff_h, len_h, coef, idle, free, mb)| {
+                        let kind = [
+                            PackageKind::Total,
+                            PackageKind::Periodic,
+                            PackageKind::Sliced,
+                            PackageKind::Unlimited,
+                        ][kind as usize];
+                        let eff = t("2024-05-01") + eff_h * HOUR;
+                        let mut p = package(
+                            &format!("P{i}"),
+                            kind,
+                            Some(Decimal::new(cap, 3)),
+                            if mb { Unit::MB } else { Unit::GB },
+                            "2024-05-01",
+                            "2024-05-02",
+                        );
+                        p.effective_at = eff;
+                        p.expires_at = eff + len_h * HOUR;
+                        p.cycle = match kind {
+                            PackageKind::Periodic => Some(CycleLen::Day),
+                            PackageKind::Sliced => Some(CycleLen::Hour),
+                            _ => None,
+                        };
+                        if kind == PackageKind::Unlimited {
+                            p.capacity = None;
+                        }
+                        let _ = unit;
+                        p.scopes[0].coefficient = Decimal::new(coef as i64, 1);
+                        p.idle_only = idle;
+                        if free {
+                            p.source = PackageSource::Free;
+                        }
+                        p
+                    },
+                )
+        }
+
+        fn arb_usage() -> impl Strategy<Value = Vec<Usage>> {
+            prop::collection::vec((0i64..200, 0i64..5000, any::<bool>()), 1..40).prop_map(|rows| {
+                let mut v: Vec<Usage> = rows
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, (h, q, gb))| {
+                        let mut u = usage(
+                            &format!("u{i:03}"),
+                            "2024-05-01",
+                            Decimal::new(q, 3),
+                            if gb { Unit::GB } else { Unit::MB },
+                        );
+                        u.usage_start += h * HOUR;
+                        u.usage_end += h * HOUR;
+                        u
+                    })
+                    .collect();
+                v.sort_by(|a, b| (a.usage_start, &a.usage_id).cmp(&(b.usage_start, &b.usage_id)));
+                v
+            })
+        }
+
+        fn arb_packages() -> impl Strategy<Value = Vec<Package>> {
+            (1usize..7).prop_flat_map(|n| (0..n).map(arb_package).collect::<Vec<_>>())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(200))]
+            #[test]
+            fn deduction_invariants(rows in arb_usage(), pkgs in arb_packages()) {
+                let d = deduct(&rows, &pkgs);
+                // Conservation per usage row, exact.
+                for (i, u) in rows.iter().enumerate() {
+                    let parts: Decimal = d.details.iter().filter(|x| x.usage_id == u.usage_id).map(|x| x.original_usage).sum();
+                    prop_assert_eq!(parts, d.covered[i]);
+                    prop_assert!(d.covered[i] <= u.quantity && d.covered[i] >= Decimal::ZERO);
+                }
+                // Remaining never negative; chained per package and cycle; validity respected.
+                let mut last: HashMap<(String, Option<Ts>), Decimal> = HashMap::new();
+                for x in &d.details {
+                    let p = pkgs.iter().find(|p| p.package_id == x.package_id).unwrap();
+                    prop_assert!(p.effective_at <= x.usage_start && x.usage_end <= p.expires_at);
+                    if let (Some(b), Some(a)) = (x.remaining_before, x.remaining_after) {
+                        prop_assert!(a >= Decimal::ZERO);
+                        prop_assert_eq!(b - x.deducted, a);
+                        let key = (x.package_id.to_string(), x.cycle_start);
+                        if let Some(prev) = last.get(&key) {
+                            prop_assert_eq!(*prev, b);
+                        } else {
+                            prop_assert_eq!(Some(b), p.capacity);
+                        }
+                        last.insert(key, a);
+                    }
+                }
+                // Order: within a row, (class, expiry) never decreases, and every draw but the
+                // last empties its package — a later package is drawn only when earlier ones are empty.
+                for u in &rows {
+                    let ds: Vec<_> = d.details.iter().filter(|x| x.usage_id == u.usage_id).collect();
+                    for w in ds.windows(2) {
+                        let (p0, p1) = (
+                            pkgs.iter().find(|p| p.package_id == w[0].package_id).unwrap(),
+                            pkgs.iter().find(|p| p.package_id == w[1].package_id).unwrap(),
+                        );
+                        prop_assert!((class(p0), p0.expires_at) <= (class(p1), p1.expires_at));
+                        prop_assert!(w[0].remaining_after == Some(Decimal::ZERO));
+                    }
+                }
+                // Deterministic: the same inputs give the same draws.
+                prop_assert_eq!(&deduct(&rows, &pkgs).details, &d.details);
+            }
+        }
+    }
 }

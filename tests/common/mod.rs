@@ -126,13 +126,19 @@ impl Dataset {
     }
 
     pub fn drop_col(&mut self, table: &str, col: &str) -> &mut Self {
-        self.tables.get_mut(table).unwrap().retain(|c| c.name().as_str() != col);
+        self.tables
+            .get_mut(table)
+            .unwrap()
+            .retain(|c| c.name().as_str() != col);
         self
     }
 
     pub fn set_col(&mut self, table: &str, col: Column) -> &mut Self {
         let cols = self.tables.get_mut(table).unwrap();
-        let i = cols.iter().position(|c| c.name() == col.name()).expect("known column");
+        let i = cols
+            .iter()
+            .position(|c| c.name() == col.name())
+            .expect("known column");
         cols[i] = col;
         self
     }
@@ -177,7 +183,9 @@ pub fn read_table(out: &Path, table: &str) -> DataFrame {
     let files = reckon::input::parquet_files(&out.join(table)).unwrap();
     let mut acc: Option<DataFrame> = None;
     for f in files {
-        let df = ParquetReader::new(std::fs::File::open(&f).unwrap()).finish().unwrap();
+        let df = ParquetReader::new(std::fs::File::open(&f).unwrap())
+            .finish()
+            .unwrap();
         acc = Some(match acc {
             None => df,
             Some(mut a) => {
