@@ -214,3 +214,125 @@ pub fn tree_bytes(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     }
     out
 }
+
+/// A usage row for tests: (id, owner, region, product, item, UTC+8 start, quantity, unit).
+pub type U<'a> = (
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+);
+
+pub fn usage_cols(rows: &[U]) -> Vec<Column> {
+    fn col<'a>(rows: &'a [U<'a>], name: &str, f: fn(&'a U<'a>) -> &'a str) -> Column {
+        str_col(name, rows.iter().map(|r| Some(f(r))))
+    }
+    let starts: Vec<Option<Ts>> = rows.iter().map(|r| Some(t(r.5))).collect();
+    vec![
+        col(rows, "usage_id", |r| r.0),
+        col(rows, "owner_uin", |r| r.1),
+        col(rows, "region", |r| r.2),
+        col(rows, "product", |r| r.3),
+        col(rows, "sub_product", |r| r.3),
+        col(rows, "instance_id", |r| r.1),
+        col(rows, "billing_item", |r| r.4),
+        ts_col("usage_start", starts.iter().copied()),
+        ts_col("usage_end", starts.iter().map(|s| s.map(|v| v + HOUR))),
+        dec_col("quantity", 9, rows.iter().map(|r| d(r.6))),
+        col(rows, "unit", |r| r.7),
+        str_col("direction", rows.iter().map(|_| None)),
+        bool_col("accelerated", rows.iter().map(|_| Some(false))),
+    ]
+}
+
+/// A total traffic package scoped to eip/public_traffic: (id, owner, GB, effective, expires).
+pub fn total_packages(ds: &mut Dataset, pkgs: &[(&str, &str, &str, &str, &str)]) {
+    let n = pkgs.len();
+    let col = |name: &str, v: Vec<&str>| str_col(name, v.into_iter().map(Some));
+    ds.tables.insert(
+        "packages",
+        vec![
+            col("package_id", pkgs.iter().map(|p| p.0).collect()),
+            col("package_name", pkgs.iter().map(|p| p.0).collect()),
+            col("owner_uin", pkgs.iter().map(|p| p.1).collect()),
+            col("product", vec!["tp"; n]),
+            col("sub_product", vec!["full-time"; n]),
+            col("kind", vec!["total"; n]),
+            col("source", vec!["purchased"; n]),
+            col("order_type", vec!["new"; n]),
+            col("region", vec!["ap-guangzhou"; n]),
+            dec_col("capacity", 9, pkgs.iter().map(|p| d(p.2))),
+            col("unit", vec!["GB"; n]),
+            str_col("cycle", pkgs.iter().map(|_| None)),
+            bool_col("idle_only", pkgs.iter().map(|_| Some(false))),
+            ts_col("purchased_at", pkgs.iter().map(|p| Some(t(p.3)))),
+            ts_col("effective_at", pkgs.iter().map(|p| Some(t(p.3)))),
+            ts_col("expires_at", pkgs.iter().map(|p| Some(t(p.4)))),
+            bool_col("activated", pkgs.iter().map(|_| Some(true))),
+            ts_col("refunded_at", pkgs.iter().map(|_| None)),
+            dec_col("price_paid", 8, pkgs.iter().map(|_| d("0"))),
+            dec_col("voucher_amount", 8, pkgs.iter().map(|_| d("0"))),
+            str_col("share_uins", pkgs.iter().map(|_| None)),
+        ],
+    );
+    ds.tables.insert(
+        "package_scope",
+        vec![
+            col("package_id", pkgs.iter().map(|p| p.0).collect()),
+            col("product", vec!["eip"; n]),
+            col("billing_item", vec!["public_traffic"; n]),
+            dec_col("coefficient", 9, pkgs.iter().map(|_| d("1"))),
+        ],
+    );
+}
+
+/// Runs the `reckon` binary; returns (exit code, stderr).
+pub fn run_binary(args: &[&str]) -> (i32, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_reckon"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+/// Runs the binary on a dataset for an as-of date; returns the output dir (kept alive by the guard).
+pub fn run_dataset(ds: &Dataset, as_of: &str) -> (tempfile::TempDir, tempfile::TempDir) {
+    let input = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    ds.write(input.path());
+    let (code, err) = run_binary(&[
+        "run",
+        "--as-of",
+        as_of,
+        "--input",
+        input.path().to_str().unwrap(),
+        "--output",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    (input, out)
+}
+
+/// Rows of a table as text, one string per row (columns joined by `|`), in file order.
+pub fn rows_text(df: &DataFrame, cols: &[&str]) -> Vec<String> {
+    let df = df.select(cols.iter().copied()).unwrap();
+    (0..df.height())
+        .map(|i| {
+            df.columns()
+                .iter()
+                .map(|c| match c.get(i).unwrap() {
+                    AnyValue::Null => String::new(),
+                    v => v.get_str().map_or_else(|| v.to_string(), String::from),
+                })
+                .collect::<Vec<_>>()
+                .join("|")
+        })
+        .collect()
+}
