@@ -197,7 +197,8 @@ fn example_8_deduction_order_5_from_b_then_1_from_a() {
     let status = read_table(out.path(), "package_status");
     assert_eq!(
         rows_text(&status, &["package_id", "status", "total_remaining"]),
-        ["A|valid|2.000000000", "B|exhausted|0.000000000"]
+        // B expires at the as-of moment: `expired` outranks `exhausted` (§3.2 precedence).
+        ["A|valid|2.000000000", "B|expired|0.000000000"]
     );
 }
 
