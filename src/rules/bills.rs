@@ -60,6 +60,7 @@ pub fn monthly_bills(lines: &[BillLine], w: &Window) -> Vec<Bill> {
 }
 
 #[cfg(test)]
+#[allow(clippy::cloned_ref_to_slice_refs)]
 mod tests {
     use super::*;
     use crate::calendar::parse_date;

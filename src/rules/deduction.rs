@@ -15,6 +15,7 @@
 //!   previous draw's `remaining_after`;
 //! - no draw outside a package's validity, and a later-expiring package is never drawn while an
 //!   earlier-expiring eligible package of the same class has capacity.
+//!
 //! Output does not depend on the number of threads: pools are processed independently and the
 //! results are concatenated in pool order.
 
@@ -236,7 +237,7 @@ fn remaining_at(p: &Package, st: &mut PackageState, t: Ts) -> Option<Decimal> {
 
 /// Is `p` eligible for `u` (RULES.md §3.3), apart from scope and remaining capacity?
 fn eligible(p: &Package, st: &PackageState, u: &Usage, catalog: &Catalog) -> bool {
-    let owner_ok = p.owner_uin == u.owner_uin || p.share_uins.iter().any(|s| *s == u.owner_uin);
+    let owner_ok = p.owner_uin == u.owner_uin || p.share_uins.contains(&u.owner_uin);
     let region_ok = &*p.region == "*" || p.region == u.region;
     let time_ok = p.effective_at <= u.usage_start
         && u.usage_end <= p.expires_at
@@ -249,6 +250,9 @@ fn eligible(p: &Package, st: &PackageState, u: &Usage, catalog: &Catalog) -> boo
             && u.accelerated);
     owner_ok && region_ok && time_ok && idle_ok && quality_ok
 }
+
+/// `(class, expires_at, remaining in base units, effective_at, package_id, local index, coefficient)`.
+type OrderKey<'a> = (u8, Ts, Option<Decimal>, Ts, &'a str, usize, Decimal);
 
 fn sweep(
     pool: &Pool,
@@ -352,7 +356,7 @@ fn sweep(
             }
         }
         // Order of §3.4; remaining is compared in base units, unlimited as infinite.
-        let mut keyed: Vec<(u8, Ts, Option<Decimal>, Ts, &str, usize, Decimal)> = candidates
+        let mut keyed: Vec<OrderKey> = candidates
             .iter()
             .map(|&(l, c)| {
                 let p = &packages[pool.packages[l]];
@@ -449,6 +453,7 @@ fn sweep(
 }
 
 #[cfg(test)]
+#[allow(clippy::cloned_ref_to_slice_refs)]
 pub(crate) mod tests {
     use super::*;
     use crate::calendar::{parse_local, CycleLen, HOUR};
@@ -533,7 +538,9 @@ pub(crate) mod tests {
     }
 
     /// (package_id, remaining_before, deducted, remaining_after, original_usage) of each draw.
-    fn draws(d: &Deduction) -> Vec<(String, Option<Decimal>, Decimal, Option<Decimal>, Decimal)> {
+    type Draw = (String, Option<Decimal>, Decimal, Option<Decimal>, Decimal);
+
+    fn draws(d: &Deduction) -> Vec<Draw> {
         d.details
             .iter()
             .map(|x| {

@@ -139,6 +139,7 @@ pub fn limit_violations(status: &[PackageStatus], catalog: &Catalog, w: &Window)
 }
 
 #[cfg(test)]
+#[allow(clippy::cloned_ref_to_slice_refs)]
 mod tests {
     use super::*;
     use crate::calendar::{parse_date, CycleLen};

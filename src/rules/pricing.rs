@@ -8,6 +8,7 @@
 //!   prices divide by 10,000; traffic whose direction is free (inbound, internal) is a zero line;
 //! - meter-only items (peaks for the elastic fee) are zero lines;
 //! - no price → a `no_price` exception, and the row is not billed.
+//!
 //! Every line amount is rounded once to scale 8; `metered_quantity` and `deducted_quantity` sit on
 //! a row's first line only. Line ids are `u:<usage_id>:<tier or 0>`.
 
@@ -204,6 +205,7 @@ pub fn charged_at(u: &Usage) -> Ts {
 }
 
 #[cfg(test)]
+#[allow(clippy::cloned_ref_to_slice_refs)]
 mod tests {
     use super::*;
     use crate::rules::deduction::tests::{catalog, usage};

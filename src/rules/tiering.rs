@@ -79,6 +79,7 @@ pub fn cost_at_once(volume: Decimal, tiers: &[Tier], per: Decimal) -> Decimal {
 }
 
 #[cfg(test)]
+#[allow(clippy::cloned_ref_to_slice_refs)]
 mod tests {
     use super::*;
     use proptest::prelude::*;

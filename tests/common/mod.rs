@@ -17,7 +17,7 @@ pub fn d(s: &str) -> Option<Decimal> {
     Some(Decimal::from_str(s).unwrap())
 }
 
-fn s<'a>(name: &str, v: &[Option<&'a str>]) -> Column {
+fn s(name: &str, v: &[Option<&str>]) -> Column {
     str_col(name, v.iter().copied())
 }
 
