@@ -15,7 +15,6 @@ pub mod calendar;
 pub mod catalog;
 pub mod cli;
 pub mod error;
-pub mod generate;
 pub mod input;
 pub mod money;
 pub mod output;
@@ -50,6 +49,5 @@ pub fn run(cli: cli::Cli) -> Result<()> {
                 None => go(),
             }
         }
-        cli::Command::Generate(args) => generate::run(&args),
     }
 }

@@ -329,6 +329,9 @@ pub fn rows_text(df: &DataFrame, cols: &[&str]) -> Vec<String> {
                 .iter()
                 .map(|c| match c.get(i).unwrap() {
                     AnyValue::Null => String::new(),
+                    AnyValue::Datetime(us, _, _) | AnyValue::DatetimeOwned(us, _, _) => {
+                        reckon::calendar::format_local(us)
+                    }
                     v => v.get_str().map_or_else(|| v.to_string(), String::from),
                 })
                 .collect::<Vec<_>>()
