@@ -7,16 +7,6 @@ mod common;
 use common::*;
 use std::path::Path;
 
-const TABLES: [&str; 7] = [
-    "deduction_details",
-    "bill_lines",
-    "bills",
-    "package_status",
-    "account_events",
-    "refunds",
-    "exceptions",
-];
-
 fn dump(out: &Path, table: &str) -> String {
     let df = read_table(out, table);
     let cols: Vec<String> = df
@@ -48,7 +38,7 @@ fn sample_data_golden_outputs() {
     let golden = root.join("tests/golden/sample");
     let update = std::env::var_os("UPDATE_GOLDEN").is_some();
     let mut mismatched = Vec::new();
-    for table in TABLES {
+    for table in OUTPUT_TABLES {
         let got = dump(out.path(), table);
         let path = golden.join(format!("{table}.txt"));
         if update {

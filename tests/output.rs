@@ -5,16 +5,6 @@ mod common;
 use common::*;
 use polars::prelude::*;
 
-const TABLES: [&str; 7] = [
-    "deduction_details",
-    "bill_lines",
-    "bills",
-    "package_status",
-    "account_events",
-    "refunds",
-    "exceptions",
-];
-
 fn run_into(input: &std::path::Path, out: &std::path::Path, threads: Option<usize>) {
     let mut cfg = run_config(input, out, "2024-06-01");
     cfg.threads = threads;
@@ -31,7 +21,7 @@ fn every_table_is_written_with_its_schema_and_partitions() {
     Dataset::valid().write(dir.path());
     let out = tempfile::tempdir().unwrap();
     run_into(dir.path(), out.path(), None);
-    for t in TABLES {
+    for t in OUTPUT_TABLES {
         assert!(out.path().join(t).is_dir(), "{t} missing");
     }
     assert!(out.path().join("_manifest.json").is_file());

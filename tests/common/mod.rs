@@ -9,6 +9,17 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+/// Every output table of CONTRACT.md (the manifest aside).
+pub const OUTPUT_TABLES: [&str; 7] = [
+    "deduction_details",
+    "bill_lines",
+    "bills",
+    "package_status",
+    "account_events",
+    "refunds",
+    "exceptions",
+];
+
 pub fn t(s: &str) -> Ts {
     parse_local(s).unwrap()
 }
