@@ -19,6 +19,8 @@ pub struct Cli {
 pub enum Command {
     /// Recompute the last three months of billing as of a date and write every output table.
     Run(RunArgs),
+    /// Write a realistic synthetic dataset of every input table (deterministic per seed).
+    Generate(GenerateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -39,6 +41,31 @@ pub struct RunArgs {
     /// Worker threads (default: all cores). Output is identical for any value.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Number of ordinary accounts (sizes are heavy-tailed).
+    #[arg(long, default_value_t = 50)]
+    pub accounts: usize,
+    /// Days of hourly usage, ending the day before `--end`.
+    #[arg(long, default_value_t = 120)]
+    pub days: u32,
+    /// Random seed: the same seed gives the same files.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// First day after the generated usage (UTC+8), `YYYY-MM-DD`.
+    #[arg(long, default_value = "2024-07-01")]
+    pub end: String,
+    /// Add the hand-made scenario accounts that exercise every rule (as in `sample_data/`).
+    #[arg(long)]
+    pub scenarios: bool,
+    /// Usage rows per Parquet file.
+    #[arg(long, default_value_t = 2_000_000)]
+    pub rows_per_file: usize,
+    /// Output directory for the input tables.
+    #[arg(long, value_name = "DIR")]
+    pub output: PathBuf,
 }
 
 /// Validated settings of `reckon run`.

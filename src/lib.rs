@@ -15,6 +15,7 @@ pub mod calendar;
 pub mod catalog;
 pub mod cli;
 pub mod error;
+pub mod generate;
 pub mod input;
 pub mod money;
 pub mod output;
@@ -49,5 +50,6 @@ pub fn run(cli: cli::Cli) -> Result<()> {
                 None => go(),
             }
         }
+        cli::Command::Generate(args) => generate::run(&args),
     }
 }
