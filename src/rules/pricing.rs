@@ -13,7 +13,7 @@
 //! a row's first line only. Line ids are `u:<usage_id>:<tier or 0>`.
 
 use super::tiering;
-use crate::calendar::{Month, Ts};
+use crate::calendar::Month;
 use crate::catalog::{Catalog, Pricing};
 use crate::input::{Usage, Violation};
 use crate::money::{convert, m8, Unit};
@@ -197,11 +197,6 @@ fn no_price(u: &Usage, why: &str) -> Violation {
         format!("{} {} in {}: {why}", u.product, u.billing_item, u.region),
         Some(u.usage_start),
     )
-}
-
-/// When a row's hour is charged.
-pub fn charged_at(u: &Usage) -> Ts {
-    u.usage_end
 }
 
 #[cfg(test)]
