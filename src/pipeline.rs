@@ -1,18 +1,22 @@
 //! The one place where stages are ordered.
 //!
 //! load catalog → load and validate inputs → cut at the as-of moment → deduction (pools in
-//! parallel) → pricing of the PAYG remainder → purchases → package status → monthly bills →
+//! parallel, package refunds decided in the sweep) → pricing of the PAYG remainder → purchases →
+//! subscriptions (terms, hours, upgrades, refunds) → elastic fees → package refund amounts →
+//! package status → monthly bills →
 //! filter detail tables to the window → write every table → write the manifest last.
 
 use crate::calendar::{format_local, local_date, Month, Window, DAY};
 use crate::catalog::Catalog;
 use crate::cli::RunConfig;
 use crate::error::Result;
-use crate::input::{self, Package, Violation};
+use crate::input::{self, Violation};
 use crate::output::manifest::{self, Manifest, UsageAccounting};
-use crate::output::tables::{AccountEvent, RefundRow};
+use crate::output::tables::AccountEvent;
 use crate::output::{write_table, Written};
-use crate::rules::{bills, deduction, packages, pricing, purchases};
+use crate::rules::{
+    bills, deduction, elastic, packages, pricing, purchases, refunds, subscriptions,
+};
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -24,22 +28,45 @@ pub struct RunMetrics {
     pub duration_ms: u128,
 }
 
-/// Refund eligibility as the deduction sweep needs it (amounts come later, in `refunds`).
-fn refund_policy(
-    p: &Package,
-    st: &deduction::PackageState,
-    at: crate::calendar::Ts,
-) -> (bool, String) {
-    if !p.activated {
-        return (false, "package not activated".into());
+/// Events whose target is neither a package nor a subscription.
+fn unknown_targets(inputs: &input::Inputs) -> Vec<Violation> {
+    let known: std::collections::HashSet<&str> = inputs
+        .packages
+        .iter()
+        .map(|p| &*p.package_id)
+        .chain(inputs.subscriptions.iter().map(|s| &*s.subscription_id))
+        .collect();
+    let packages: std::collections::HashSet<&str> =
+        inputs.packages.iter().map(|p| &*p.package_id).collect();
+    let mut out = Vec::new();
+    for e in &inputs.events {
+        if !known.contains(&*e.target_id) {
+            out.push(Violation::new(
+                "events",
+                &*e.event_id,
+                "unknown_target",
+                format!(
+                    "{} of unknown package or subscription {}",
+                    e.kind.as_str(),
+                    e.target_id
+                ),
+                Some(e.at),
+            ));
+        } else if e.kind != input::EventKind::Refund && packages.contains(&*e.target_id) {
+            out.push(Violation::new(
+                "events",
+                &*e.event_id,
+                "invalid_event",
+                format!(
+                    "{} of package {}: packages are only refunded",
+                    e.kind.as_str(),
+                    e.target_id
+                ),
+                Some(e.at),
+            ));
+        }
     }
-    if p.expires_at <= at {
-        return (false, "package already expired".into());
-    }
-    if st.refund_at.is_some_and(|r| r <= at) {
-        return (false, "package already refunded".into());
-    }
-    (true, "refund accepted".into())
+    out
 }
 
 pub fn run(cfg: &RunConfig) -> Result<RunMetrics> {
@@ -83,11 +110,32 @@ pub fn run(cfg: &RunConfig) -> Result<RunMetrics> {
         &inputs.packages,
         &inputs.events,
         &catalog,
-        &refund_policy,
+        &refunds::package_policy(&catalog),
     );
     let priced = pricing::price_usage(&inputs.usage, &ded.covered, &catalog);
     let mut lines = priced.lines;
     lines.extend(purchases::purchase_lines(&inputs.packages, w.as_of));
+    let subs = subscriptions::replay(&inputs.subscriptions, &inputs.events, &catalog, w.as_of);
+    let (elastic_lines, elastic_violations) = elastic::elastic_lines(
+        &inputs.usage,
+        &inputs.subscriptions,
+        &subs.lives,
+        &catalog,
+        w.as_of,
+    );
+    let (package_refunds, refund_lines, refund_violations) = refunds::package_refunds(
+        &ded.refund_requests,
+        &inputs.packages,
+        &inputs.events,
+        &ded.details,
+        &catalog,
+    );
+    lines.extend(subs.lines);
+    lines.extend(elastic_lines);
+    lines.extend(refund_lines);
+    let mut refund_rows = subs.refunds;
+    refund_rows.extend(package_refunds);
+    refund_rows.retain(|r| w.contains(r.at));
 
     let status = packages::snapshot(&inputs.packages, &ded.states, &w);
     let bills = bills::monthly_bills(&lines, &w);
@@ -113,9 +161,14 @@ pub fn run(cfg: &RunConfig) -> Result<RunMetrics> {
         .into_iter()
         .filter(|l| w.contains(l.charge_start))
         .collect();
+    let event_violations = unknown_targets(&inputs);
     let mut exceptions: Vec<Violation> = inputs.violations;
+    exceptions.extend(event_violations);
     exceptions.extend(ded.violations);
     exceptions.extend(priced.violations);
+    exceptions.extend(subs.violations);
+    exceptions.extend(elastic_violations);
+    exceptions.extend(refund_violations);
     exceptions.extend(packages::limit_violations(&status, &catalog, &w));
     exceptions.retain(|v| v.at.is_none_or(|t| w.contains(t) || t == w.as_of));
 
@@ -140,7 +193,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunMetrics> {
     );
     outputs.insert(
         "refunds".into(),
-        write_table::<RefundRow>(out, Vec::new(), as_of_month)?,
+        write_table(out, refund_rows, as_of_month)?,
     );
     outputs.insert(
         "exceptions".into(),

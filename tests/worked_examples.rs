@@ -1,10 +1,10 @@
-//! RULES.md §9 worked examples, end to end through the `reckon` binary.
-//! (Examples 1–5 and 9's refunds/upgrades/elastic fees belong to later issues; example 9's cycle
-//! arithmetic is tested in `calendar`.)
+//! RULES.md §9 worked examples, end to end through the `reckon` binary: every example, each
+//! asserting the lines, rows or draws it names.
 
 mod common;
 
 use common::*;
+use reckon::output::{bool_col, dec_col, str_col};
 
 fn empty_packages(ds: &mut Dataset) {
     total_packages(ds, &[]);
@@ -243,4 +243,386 @@ fn bad_input_exits_2_with_a_message() {
     assert!(err.contains("--input"), "{err}");
     let (code, err) = run_binary(&["run", "--as-of", "2024-13-01"]);
     assert_eq!(code, 2, "{err}");
+}
+
+/// A dataset with one package (product, region, paid) of `gb` GB and the given usage rows.
+fn refund_dataset(product: &str, region: &str, paid: &str, usage: Vec<U>) -> Dataset {
+    let mut ds = Dataset::valid();
+    ds.tables.insert("usage", usage_cols(&usage));
+    total_packages(
+        &mut ds,
+        &[("P", "acct-1", "10", "2024-04-01", "2024-10-01")],
+    );
+    ds.set_col("packages", str_col("product", [Some(product)].into_iter()))
+        .set_col("packages", str_col("region", [Some(region)].into_iter()))
+        .set_col("packages", dec_col("price_paid", 8, [d(paid)].into_iter()));
+    ds.tables.insert(
+        "events",
+        event_cols(&[("ev-1", "refund", "P", "2024-05-20 12:00:00", None, None)]),
+    );
+    ds
+}
+
+fn refunds_text(out: &std::path::Path) -> Vec<String> {
+    rows_text(
+        &read_table(out, "refunds"),
+        &[
+            "event_id",
+            "kind",
+            "eligible",
+            "paid",
+            "used_value",
+            "amount",
+            "payable",
+        ],
+    )
+}
+
+/// Example 1: a quality traffic package, 10 GB bought for 19.50, 5 GB used (Hong Kong to the
+/// mainland with acceleration) → 19.50 − 2.15 × 5 = 8.75; usage after the refund is PAYG.
+#[test]
+fn example_1_quality_traffic_package_refund_8_75() {
+    let usage = vec![
+        (
+            "q1",
+            "acct-1",
+            "ap-hongkong",
+            "eip",
+            "public_traffic",
+            "2024-05-10 10:00:00",
+            "5",
+            "GB",
+        ),
+        (
+            "q2",
+            "acct-1",
+            "ap-hongkong",
+            "eip",
+            "public_traffic",
+            "2024-05-21 10:00:00",
+            "1",
+            "GB",
+        ),
+    ];
+    let mut ds = refund_dataset("qtp", "ap-hongkong", "19.50", usage);
+    ds.set_col(
+        "usage",
+        str_col(
+            "direction",
+            [Some("to_mainland"), Some("to_mainland")].into_iter(),
+        ),
+    )
+    .set_col(
+        "usage",
+        bool_col("accelerated", [Some(true), Some(true)].into_iter()),
+    );
+    let (_i, out) = run_dataset(&ds, "2024-06-01");
+    assert_eq!(
+        refunds_text(out.path()),
+        ["ev-1|quality_traffic_package|true|19.50000000|10.75000000|8.75000000|8.75"]
+    );
+    let details = read_table(out.path(), "deduction_details");
+    assert_eq!(
+        rows_text(&details, &["usage_id", "deducted"]),
+        ["q1|5.000000000"]
+    );
+    let lines = read_table(out.path(), "bill_lines");
+    assert!(rows_text(&lines, &["line_id", "amount"]).contains(&"r:ev-1|-8.75000000".to_string()));
+}
+
+/// Example 2: a shared traffic package, 7.50 paid, 5 GB used in Guangzhou at 0.80 → 3.50.
+#[test]
+fn example_2_shared_traffic_package_refund_3_50() {
+    let usage = vec![(
+        "t1",
+        "acct-1",
+        "ap-guangzhou",
+        "eip",
+        "public_traffic",
+        "2024-05-10 10:00:00",
+        "5",
+        "GB",
+    )];
+    let ds = refund_dataset("tp", "ap-guangzhou", "7.50", usage);
+    let (_i, out) = run_dataset(&ds, "2024-06-01");
+    assert_eq!(
+        refunds_text(out.path()),
+        ["ev-1|shared_traffic_package|true|7.50000000|4.00000000|3.50000000|3.50"]
+    );
+}
+
+/// Example 3: plan 500 QPS / 10 Mbps at 0.999 per QPS: 599.4, 999.0 and 799.2 (not the
+/// source's 699.3 for day 3).
+#[test]
+fn example_3_elastic_fee_three_days() {
+    let mut ds = Dataset::valid();
+    let rows: Vec<U> = vec![
+        (
+            "p1",
+            "acct-1",
+            "ap-guangzhou",
+            "mpgw",
+            "peak_qps",
+            "2024-09-02 10:00:00",
+            "1100",
+            "QPS",
+        ),
+        (
+            "b1",
+            "acct-1",
+            "ap-guangzhou",
+            "mpgw",
+            "peak_bandwidth",
+            "2024-09-02 10:00:00",
+            "12",
+            "Mbps",
+        ),
+        (
+            "p2",
+            "acct-1",
+            "ap-guangzhou",
+            "mpgw",
+            "peak_qps",
+            "2024-09-03 10:00:00",
+            "1200",
+            "QPS",
+        ),
+        (
+            "b2",
+            "acct-1",
+            "ap-guangzhou",
+            "mpgw",
+            "peak_bandwidth",
+            "2024-09-03 11:00:00",
+            "30",
+            "Mbps",
+        ),
+        (
+            "p3",
+            "acct-1",
+            "ap-guangzhou",
+            "mpgw",
+            "peak_qps",
+            "2024-09-04 10:00:00",
+            "1250",
+            "QPS",
+        ),
+        (
+            "b3",
+            "acct-1",
+            "ap-guangzhou",
+            "mpgw",
+            "peak_bandwidth",
+            "2024-09-04 10:00:00",
+            "10",
+            "Mbps",
+        ),
+    ];
+    let n = rows.len();
+    ds.tables.insert("usage", usage_cols(&rows));
+    ds.set_col(
+        "usage",
+        str_col("instance_id", std::iter::repeat_n(Some("mp-1"), n)),
+    );
+    ds.tables.insert(
+        "subscriptions",
+        subscription_cols(&[SubRow {
+            elastic_on: Some("2024-09-01 12:00:00"),
+            attached: 1,
+            ..Default::default()
+        }]),
+    );
+    let (_i, out) = run_dataset(&ds, "2024-09-05");
+    let lines = read_table(out.path(), "bill_lines");
+    let elastic: Vec<String> = rows_text(
+        &lines,
+        &[
+            "line_id",
+            "charge_kind",
+            "billable_quantity",
+            "unit_price",
+            "price_unit",
+            "amount",
+        ],
+    )
+    .into_iter()
+    .filter(|l| l.contains("|elastic|"))
+    .collect();
+    assert_eq!(
+        elastic,
+        [
+            "e:mp-1:2024-09-02|elastic|600.000000000|0.99900000|QPS-day|599.40000000",
+            "e:mp-1:2024-09-03|elastic|1000.000000000|0.99900000|QPS-day|999.00000000",
+            "e:mp-1:2024-09-04|elastic|800.000000000|0.99900000|QPS-day|799.20000000",
+        ]
+    );
+}
+
+/// Example 4: upgrade 4999 → 8999 with 20 of 30 days remaining → 2666.67 payable.
+#[test]
+fn example_4_upgrade_with_20_of_30_days_left() {
+    let mut ds = Dataset::valid();
+    ds.tables
+        .insert("subscriptions", subscription_cols(&[SubRow::default()]));
+    ds.tables.insert(
+        "events",
+        event_cols(&[(
+            "up-1",
+            "upgrade",
+            "mp-1",
+            "2024-09-10 15:00:00",
+            Some("starter"),
+            None,
+        )]),
+    );
+    let (_i, out) = run_dataset(&ds, "2024-10-01");
+    let lines = read_table(out.path(), "bill_lines");
+    let kept: Vec<String> = rows_text(&lines, &["line_id", "charge_kind", "amount"])
+        .into_iter()
+        .filter(|l| l.contains("mp-1") || l.starts_with("g:"))
+        .collect();
+    assert_eq!(
+        kept,
+        [
+            "s:mp-1:0000|subscription|4999.00000000",
+            "g:up-1|upgrade|2666.66666667",
+        ]
+    );
+    let bills = read_table(out.path(), "bills");
+    assert_eq!(
+        rows_text(
+            &bills,
+            &[
+                "month",
+                "product",
+                "subscription_amount",
+                "upgrade_amount",
+                "payable"
+            ]
+        )
+        .into_iter()
+        .filter(|b| b.contains("mpgw"))
+        .collect::<Vec<_>>(),
+        ["2024-09|mpgw|4999.00000000|2666.66666667|7665.67"]
+    );
+}
+
+/// Example 5: a plan bought 09-01 10:00 and unsubscribed 09-10 10:00 counts 10 of 30 days:
+/// 4999 − 10/30 × 4999 = 3332.67.
+#[test]
+fn example_5_plan_refund_after_10_of_30_days() {
+    let mut ds = Dataset::valid();
+    ds.tables
+        .insert("subscriptions", subscription_cols(&[SubRow::default()]));
+    ds.tables.insert(
+        "events",
+        event_cols(&[("rf-1", "refund", "mp-1", "2024-09-10 10:00:00", None, None)]),
+    );
+    let (_i, out) = run_dataset(&ds, "2024-10-01");
+    assert_eq!(
+        refunds_text(out.path()),
+        ["rf-1|mini_program_plan|true|4999.00000000|1666.33333333|3332.66666667|3332.67"]
+    );
+}
+
+/// Example 9: the free quota activated 2019-11-10 17:13:14 is a periodic package of 30-day
+/// cycles; the 17:00 hour of that day starts before it and is not covered; calls left in the
+/// first cycle do not carry over; the hour starting 2019-12-10 17:00 (before the boundary at
+/// 17:13:14) belongs to the first cycle, the 18:00 hour to the second.
+#[test]
+fn example_9_free_quota_cycles() {
+    let mut ds = Dataset::valid();
+    let rows: Vec<U> = vec![
+        (
+            "a",
+            "acct-1",
+            "ap-guangzhou",
+            "apigw",
+            "calls",
+            "2019-11-10 17:00:00",
+            "1000",
+            "call",
+        ),
+        (
+            "b",
+            "acct-1",
+            "ap-guangzhou",
+            "apigw",
+            "calls",
+            "2019-11-10 18:00:00",
+            "400000",
+            "call",
+        ),
+        (
+            "c",
+            "acct-1",
+            "ap-guangzhou",
+            "apigw",
+            "calls",
+            "2019-12-10 17:00:00",
+            "700000",
+            "call",
+        ),
+        (
+            "d",
+            "acct-1",
+            "ap-guangzhou",
+            "apigw",
+            "calls",
+            "2019-12-10 18:00:00",
+            "300000",
+            "call",
+        ),
+    ];
+    ds.tables.insert("usage", usage_cols(&rows));
+    total_packages(
+        &mut ds,
+        &[(
+            "free",
+            "acct-1",
+            "1000000",
+            "2019-11-10 17:13:14",
+            "2020-11-04 17:13:14",
+        )],
+    );
+    ds.set_col("packages", str_col("kind", [Some("periodic")].into_iter()))
+        .set_col("packages", str_col("cycle", [Some("30d")].into_iter()))
+        .set_col("packages", str_col("source", [Some("free")].into_iter()))
+        .set_col("packages", str_col("product", [Some("apigw")].into_iter()))
+        .set_col("packages", str_col("region", [Some("*")].into_iter()))
+        .set_col("packages", str_col("unit", [Some("call")].into_iter()))
+        .set_col(
+            "package_scope",
+            str_col("product", [Some("apigw")].into_iter()),
+        )
+        .set_col(
+            "package_scope",
+            str_col("billing_item", [Some("calls")].into_iter()),
+        );
+    let (_i, out) = run_dataset(&ds, "2019-12-11");
+    let details = read_table(out.path(), "deduction_details");
+    assert_eq!(
+        rows_text(
+            &details,
+            &["usage_id", "cycle_start", "cycle_end", "remaining_before", "deducted", "remaining_after"]
+        ),
+        [
+            "b|2019-11-10 17:13:14+08:00|2019-12-10 17:13:14+08:00|1000000.000000000|400000.000000000|600000.000000000",
+            "c|2019-11-10 17:13:14+08:00|2019-12-10 17:13:14+08:00|600000.000000000|600000.000000000|0.000000000",
+            "d|2019-12-10 17:13:14+08:00|2020-01-09 17:13:14+08:00|1000000.000000000|300000.000000000|700000.000000000",
+        ]
+    );
+    let lines = read_table(out.path(), "bill_lines");
+    assert_eq!(
+        rows_text(
+            &lines,
+            &["line_id", "deducted_quantity", "billable_quantity"]
+        ),
+        [
+            "u:a:1|0.000000000|1000.000000000",
+            "u:b:1|400000.000000000|0.000000000",
+            "u:c:1|600000.000000000|100000.000000000",
+            "u:d:1|300000.000000000|0.000000000",
+        ]
+    );
 }

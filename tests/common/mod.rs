@@ -350,3 +350,83 @@ pub fn rows_text(df: &DataFrame, cols: &[&str]) -> Vec<String> {
         })
         .collect()
 }
+
+/// One subscription row for tests; `Default` gives a monthly mpgw `test` plan in Guangzhou.
+#[derive(Clone, Debug)]
+pub struct SubRow {
+    pub id: &'static str,
+    pub owner: &'static str,
+    pub product: &'static str,
+    pub plan: &'static str,
+    pub mode: &'static str,
+    pub started: &'static str,
+    pub expires: Option<&'static str>,
+    pub list: &'static str,
+    pub discount: &'static str,
+    pub paid: &'static str,
+    pub elastic_on: Option<&'static str>,
+    pub elastic_off: Option<&'static str>,
+    pub attached: i32,
+}
+
+impl Default for SubRow {
+    fn default() -> Self {
+        SubRow {
+            id: "mp-1",
+            owner: "acct-1",
+            product: "mpgw",
+            plan: "test",
+            mode: "monthly",
+            started: "2024-09-01 10:00:00",
+            expires: Some("2024-10-01 10:00:00"),
+            list: "4999",
+            discount: "1",
+            paid: "4999",
+            elastic_on: None,
+            elastic_off: None,
+            attached: 0,
+        }
+    }
+}
+
+pub fn subscription_cols(rows: &[SubRow]) -> Vec<Column> {
+    let s = |name: &str, f: fn(&SubRow) -> &str| str_col(name, rows.iter().map(|r| Some(f(r))));
+    vec![
+        s("subscription_id", |r| r.id),
+        s("owner_uin", |r| r.owner),
+        s("product", |r| r.product),
+        s("plan", |r| r.plan),
+        s("region", |_| "ap-guangzhou"),
+        s("billing_mode", |r| r.mode),
+        ts_col("started_at", rows.iter().map(|r| Some(t(r.started)))),
+        ts_col("expires_at", rows.iter().map(|r| r.expires.map(t))),
+        ts_col("released_at", rows.iter().map(|_| None)),
+        dec_col("list_price", 8, rows.iter().map(|r| d(r.list))),
+        dec_col("discount", 6, rows.iter().map(|r| d(r.discount))),
+        dec_col("price_paid", 8, rows.iter().map(|r| d(r.paid))),
+        ts_col("elastic_on_at", rows.iter().map(|r| r.elastic_on.map(t))),
+        ts_col("elastic_off_at", rows.iter().map(|r| r.elastic_off.map(t))),
+        i32_col("attached_apps", rows.iter().map(|r| Some(r.attached))),
+    ]
+}
+
+/// Events: (event_id, kind, target_id, UTC+8 at, new_plan, months).
+pub type E<'a> = (
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+    Option<&'a str>,
+    Option<i32>,
+);
+
+pub fn event_cols(rows: &[E]) -> Vec<Column> {
+    vec![
+        str_col("event_id", rows.iter().map(|r| Some(r.0))),
+        str_col("kind", rows.iter().map(|r| Some(r.1))),
+        str_col("target_id", rows.iter().map(|r| Some(r.2))),
+        ts_col("at", rows.iter().map(|r| Some(t(r.3)))),
+        str_col("new_plan", rows.iter().map(|r| r.4)),
+        i32_col("months", rows.iter().map(|r| r.5)),
+    ]
+}

@@ -1,0 +1,243 @@
+//! The elastic resource fee of mini-program gateway plans (RULES.md §4.3), one line per plan and
+//! UTC+8 day.
+//!
+//! `base = max(peak QPS, peak Mbps × qps_per_mbps)` of the day (the largest hourly peak row of
+//! the plan's instance, `instance_id = subscription_id`), rounded **up** to a multiple of
+//! `round_up_to`, minus the plan's QPS, floored at 0; `fee = base × unit price` (the catalog's
+//! `elastic.default_unit_price`: the order carries no price of its own). Charged at the end of
+//! the day.
+//!
+//! A day is charged when the elastic switch was on at some moment of it: `elastic_on_at` before
+//! the day's end, and `elastic_off_at` absent or on that day or later (switching off takes
+//! effect the next day). **Decisions:** the plan QPS is the plan in force at the end of the day
+//! (an upgrade counts for the whole day it happens on); days after the subscription ended
+//! (released or refunded) or outside its paid terms are not charged; a day is only charged once
+//! it has ended before the as-of moment; days with no peak rows get no line.
+//!
+//! Invariants: one line per (subscription, day); `amount = billable_quantity × unit_price`
+//! exactly (both exact decimals) and never negative.
+
+use crate::calendar::{day_start, local_date, Ts, DAY};
+use crate::catalog::{Catalog, Elastic};
+use crate::input::{Subscription, Usage, Violation};
+use crate::money::m8;
+use crate::output::tables::{BillLine, ChargeKind};
+use crate::rules::subscriptions::Life;
+use rust_decimal::Decimal;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+/// The elastic base of one day: QPS above the plan, rounded up first.
+pub fn base(peak_qps: Decimal, peak_mbps: Decimal, plan_qps: u32, cfg: &Elastic) -> Decimal {
+    let peak = peak_qps.max(peak_mbps * Decimal::from(cfg.qps_per_mbps));
+    let step = Decimal::from(cfg.round_up_to);
+    let rounded = (peak / step).ceil() * step;
+    (rounded - Decimal::from(plan_qps)).max(Decimal::ZERO)
+}
+
+/// Whether the switch was on at some moment of the day starting at `day`.
+fn switched_on(s: &Subscription, day: Ts) -> bool {
+    let Some(on) = s.elastic_on_at else {
+        return false;
+    };
+    on < day + DAY && s.elastic_off_at.is_none_or(|off| day_start(off) >= day)
+}
+
+/// Daily elastic fee lines of every plan with the switch on, up to the as-of moment.
+pub fn elastic_lines(
+    usage: &[Usage],
+    subs: &[Subscription],
+    lives: &[Life],
+    catalog: &Catalog,
+    as_of: Ts,
+) -> (Vec<BillLine>, Vec<Violation>) {
+    let cfg = &catalog.elastic;
+    let by_instance: HashMap<(&str, &str), usize> = subs
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.product.as_ref() == cfg.product && s.elastic_on_at.is_some())
+        .map(|(i, s)| ((&*s.owner_uin, &*s.subscription_id), i))
+        .collect();
+    // (subscription, day start) → (peak QPS, peak Mbps).
+    let mut peaks: BTreeMap<(usize, Ts), (Decimal, Decimal)> = BTreeMap::new();
+    if !by_instance.is_empty() {
+        for u in usage {
+            if u.product.as_ref() != cfg.product {
+                continue;
+            }
+            let Some(&i) = by_instance.get(&(&*u.owner_uin, &*u.instance_id)) else {
+                continue;
+            };
+            let e = peaks
+                .entry((i, day_start(u.usage_start)))
+                .or_insert((Decimal::ZERO, Decimal::ZERO));
+            if u.billing_item.as_ref() == cfg.peak_qps_item {
+                e.0 = e.0.max(u.quantity);
+            } else if u.billing_item.as_ref() == cfg.peak_bandwidth_item {
+                e.1 = e.1.max(u.quantity);
+            }
+        }
+    }
+    let (mut lines, mut violations) = (Vec::new(), Vec::new());
+    for ((i, day), (qps, mbps)) in peaks {
+        let (s, life) = (&subs[i], &lives[i]);
+        let end = day + DAY;
+        let alive = life.ended_at.is_none_or(|x| x > day)
+            && life.terms.iter().any(|t| t.start < end && day < t.end);
+        if end > as_of || !alive || !switched_on(s, day) {
+            continue;
+        }
+        let plan = life.plan_at(end - 1);
+        let Some(p) = catalog.plan(&s.product, plan) else {
+            violations.push(Violation::new(
+                "subscriptions",
+                &*s.subscription_id,
+                "no_price",
+                format!("no plan {}/{plan} for the elastic fee", s.product),
+                Some(day),
+            ));
+            continue;
+        };
+        let b = base(qps, mbps, p.max_qps, cfg);
+        let price = cfg.default_unit_price;
+        lines.push(BillLine {
+            line_id: format!("e:{}:{}", s.subscription_id, local_date(day)),
+            owner_uin: s.owner_uin.clone(),
+            region: s.region.clone(),
+            product: s.product.clone(),
+            sub_product: Arc::from("elastic"),
+            instance_id: s.subscription_id.clone(),
+            billing_item: Arc::from("elastic_qps"),
+            charge_kind: ChargeKind::Elastic,
+            charge_start: day,
+            charge_end: end,
+            usage_id: None,
+            metered_quantity: qps.max(mbps * Decimal::from(cfg.qps_per_mbps)),
+            deducted_quantity: Decimal::ZERO,
+            billable_quantity: b,
+            unit: Arc::from("QPS"),
+            tier: None,
+            unit_price: price,
+            price_unit: Arc::from("QPS-day"),
+            amount: m8(b * price),
+            charged_at: end,
+        });
+    }
+    (lines, violations)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calendar::HOUR;
+    use crate::input::{BillingMode, Direction};
+    use crate::money::Unit;
+    use crate::rules::deduction::tests::{catalog, t};
+    use crate::rules::subscriptions::replay;
+    use rust_decimal_macros::dec;
+
+    /// RULES.md §9 example 3: plan 500 QPS / 10 Mbps, price 0.999.
+    #[test]
+    fn example_3_three_days() {
+        let c = catalog();
+        let cfg = &c.elastic;
+        assert_eq!(cfg.default_unit_price, dec!(0.999));
+        let day1 = base(dec!(1100), dec!(12), 500, cfg);
+        let day2 = base(dec!(1200), dec!(30), 500, cfg);
+        let day3 = base(dec!(1250), dec!(10), 500, cfg);
+        assert_eq!((day1, day2, day3), (dec!(600), dec!(1000), dec!(800)));
+        assert_eq!(day1 * cfg.default_unit_price, dec!(599.4));
+        assert_eq!(day2 * cfg.default_unit_price, dec!(999.0));
+        // The source says 700 / 699.3 for day 3; its own rule gives 800 / 799.2.
+        assert_eq!(day3 * cfg.default_unit_price, dec!(799.2));
+        assert_eq!(base(dec!(400), dec!(2), 500, cfg), dec!(0));
+    }
+
+    fn plan(on: &str, off: Option<&str>) -> Subscription {
+        Subscription {
+            subscription_id: Arc::from("mp1"),
+            owner_uin: Arc::from("u1"),
+            product: Arc::from("mpgw"),
+            plan: Arc::from("test"),
+            region: Arc::from("ap-guangzhou"),
+            billing_mode: BillingMode::Monthly,
+            started_at: t("2024-05-01 00:00:00"),
+            expires_at: Some(t("2024-06-01 00:00:00")),
+            released_at: None,
+            list_price: dec!(4999),
+            discount: dec!(1),
+            price_paid: dec!(4999),
+            elastic_on_at: Some(t(on)),
+            elastic_off_at: off.map(t),
+            attached_apps: 1,
+        }
+    }
+
+    fn peak(id: &str, start: &str, item: &str, q: Decimal) -> Usage {
+        let s = t(start);
+        Usage {
+            usage_id: Arc::from(id),
+            owner_uin: Arc::from("u1"),
+            region: Arc::from("ap-guangzhou"),
+            product: Arc::from("mpgw"),
+            sub_product: Arc::from("elastic"),
+            instance_id: Arc::from("mp1"),
+            billing_item: Arc::from(item),
+            usage_start: s,
+            usage_end: s + HOUR,
+            quantity: q,
+            unit: if item == "peak_qps" {
+                Unit::Qps
+            } else {
+                Unit::Mbps
+            },
+            direction: Direction::Outbound,
+            accelerated: false,
+        }
+    }
+
+    /// Example 3 through the usage rows: the day's largest peaks; switching off on day 3 still
+    /// charges day 3, not day 4; days after the as-of moment are not charged.
+    #[test]
+    fn daily_lines_from_peak_rows_and_the_switch() {
+        let c = catalog();
+        let s = plan("2024-05-10 12:00:00", Some("2024-05-12 09:00:00"));
+        let usage = vec![
+            peak("a", "2024-05-10 08:00:00", "peak_qps", dec!(900)),
+            peak("b", "2024-05-10 20:00:00", "peak_qps", dec!(1100)),
+            peak("c", "2024-05-10 20:00:00", "peak_bandwidth", dec!(12)),
+            peak("d", "2024-05-11 03:00:00", "peak_qps", dec!(1200)),
+            peak("e", "2024-05-11 04:00:00", "peak_bandwidth", dec!(30)),
+            peak("f", "2024-05-12 03:00:00", "peak_qps", dec!(1250)),
+            peak("g", "2024-05-12 03:00:00", "peak_bandwidth", dec!(10)),
+            peak("h", "2024-05-13 03:00:00", "peak_qps", dec!(5000)),
+            peak("i", "2024-05-09 03:00:00", "peak_qps", dec!(5000)),
+        ];
+        let r = replay(std::slice::from_ref(&s), &[], &c, t("2024-06-01 00:00:00"));
+        let (lines, v) = elastic_lines(
+            &usage,
+            std::slice::from_ref(&s),
+            &r.lives,
+            &c,
+            t("2024-06-01 00:00:00"),
+        );
+        assert!(v.is_empty());
+        let got: Vec<_> = lines
+            .iter()
+            .map(|l| (l.line_id.as_str(), l.billable_quantity, l.amount))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("e:mp1:2024-05-10", dec!(600), dec!(599.4)),
+                ("e:mp1:2024-05-11", dec!(1000), dec!(999.0)),
+                ("e:mp1:2024-05-12", dec!(800), dec!(799.2)),
+            ]
+        );
+        assert_eq!(lines[0].charged_at, t("2024-05-11 00:00:00"));
+        assert_eq!(lines[0].price_unit.as_ref(), "QPS-day");
+        // As of 2024-05-12: only the two finished days.
+        let (lines, _) = elastic_lines(&usage, &[s], &r.lives, &c, t("2024-05-12 00:00:00"));
+        assert_eq!(lines.len(), 2);
+    }
+}

@@ -1,0 +1,772 @@
+//! Refunds (RULES.md §6): who may get money back for a package or a subscription, and how much.
+//!
+//! | what | rule |
+//! |---|---|
+//! | quality traffic package (`refunds.quality_traffic_products`) | only while not expired; paid − price per GB × used GB |
+//! | shared traffic package (`refunds.shared_traffic_products`) | only while not expired; paid − Σ used GB × the standard pay-by-traffic price of the region it was used in, at the refund instant |
+//! | API gateway package (`refunds.self_service_products`) | self-service only if not free quota, a `new` order, never used and still valid: everything paid; otherwise refused with the reason |
+//! | dedicated monthly instance (`refunds.instance_products`) | the customer's first refund within `instance_full_refund_days` of purchase: everything paid; otherwise paid − used time / total time × paid |
+//! | mini-program plan (`refunds.plan_products`) | only with no mini program attached; paid − used days / total days × list price × discount, any started day counting whole |
+//!
+//! **Decisions:** `paid` is what the customer paid in cash — a package's `price_paid` minus its
+//! `voucher_amount` (vouchers are never refunded), a subscription's charges so far (terms and
+//! upgrades). Every amount is floored at 0, kept at scale 8, and `payable` is rounded once to
+//! 0.01. A package refund is decided inside the deduction sweep (`package_policy`), so usage up
+//! to the refund instant counts as used and nothing after it is covered. Requests for products
+//! with no rule, for refunded, expired or ended targets, and for hourly instances (billed per
+//! hour: release instead) are refused with the reason. A refused request is still written, with
+//! `eligible = false` and amount 0.
+//!
+//! Invariants: `0 ≤ amount ≤ paid`; `payable = round2(amount)`; an eligible refund yields one
+//! `refund` bill line of `−amount` at its instant.
+
+use crate::calendar::{local_date, Ts, DAY};
+use crate::catalog::{Catalog, Pricing};
+use crate::input::{Event, Package, PackageSource, Subscription, Violation};
+use crate::money::{convert, m8, pay2, Unit};
+use crate::output::tables::{BillLine, ChargeKind, DeductionDetail, RefundRow};
+use crate::rules::deduction::{PackageState, RefundRequest};
+use rust_decimal::Decimal;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Which refund rule of §6 applies to a package product.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PackageRule {
+    QualityTraffic,
+    SharedTraffic,
+    SelfService,
+    None,
+}
+
+impl PackageRule {
+    pub fn of(catalog: &Catalog, product: &str) -> PackageRule {
+        let r = &catalog.refunds;
+        let has = |v: &[String]| v.iter().any(|p| p == product);
+        if has(&r.quality_traffic_products) {
+            PackageRule::QualityTraffic
+        } else if has(&r.shared_traffic_products) {
+            PackageRule::SharedTraffic
+        } else if has(&r.self_service_products) {
+            PackageRule::SelfService
+        } else {
+            PackageRule::None
+        }
+    }
+
+    /// The `kind` written to `refunds`.
+    pub fn kind(self) -> &'static str {
+        match self {
+            PackageRule::QualityTraffic => "quality_traffic_package",
+            PackageRule::SharedTraffic => "shared_traffic_package",
+            PackageRule::SelfService => "api_gateway_package",
+            PackageRule::None => "package",
+        }
+    }
+}
+
+/// Eligibility of a package refund request at `at`, given the package state the sweep saw.
+pub fn package_eligibility(
+    catalog: &Catalog,
+    p: &Package,
+    st: &PackageState,
+    at: Ts,
+) -> (bool, String) {
+    if st.refund_at.is_some_and(|r| r <= at) {
+        return (false, "package already refunded".into());
+    }
+    let expired = p.expires_at <= at;
+    match PackageRule::of(catalog, &p.product) {
+        PackageRule::QualityTraffic | PackageRule::SharedTraffic => {
+            if expired {
+                (false, "package already expired".into())
+            } else {
+                (
+                    true,
+                    "refund while not expired: paid − value of used traffic".into(),
+                )
+            }
+        }
+        PackageRule::SelfService => {
+            let why_not = if p.source == PackageSource::Free {
+                Some("free-quota package")
+            } else if !p.order_is_new {
+                Some("renewal order")
+            } else if st.used > Decimal::ZERO {
+                Some("package already used")
+            } else if expired {
+                Some("package already expired")
+            } else if !p.activated || p.effective_at > at {
+                Some("package not valid yet")
+            } else if st.exhausted_at.is_some_and(|x| x <= at) {
+                Some("package exhausted")
+            } else {
+                None
+            };
+            match why_not {
+                Some(w) => (false, format!("not self-service refundable: {w}")),
+                None => (true, "self-service refund of an unused package".into()),
+            }
+        }
+        PackageRule::None => (false, format!("no refund rule for product {}", p.product)),
+    }
+}
+
+/// The refund policy the deduction sweep calls for each package refund request.
+pub fn package_policy(
+    catalog: &Catalog,
+) -> impl Fn(&Package, &PackageState, Ts) -> (bool, String) + Sync + '_ {
+    move |p, st, at| package_eligibility(catalog, p, st, at)
+}
+
+/// Amount of an eligible refund: `paid − used_value`, floored at 0, scale 8.
+pub fn refund_amount(paid: Decimal, used_value: Decimal) -> Decimal {
+    m8((paid - used_value).max(Decimal::ZERO))
+}
+
+/// Cash part of a package's price (vouchers are never refunded).
+pub fn cash_paid(p: &Package) -> Decimal {
+    (p.price_paid - p.voucher_amount).max(Decimal::ZERO)
+}
+
+/// Prices the package refund requests of the sweep: rows for `refunds/`, `refund` bill lines for
+/// the eligible ones, and exceptions where the value of used traffic cannot be priced.
+pub fn package_refunds(
+    requests: &[RefundRequest],
+    packages: &[Package],
+    events: &[Event],
+    details: &[DeductionDetail],
+    catalog: &Catalog,
+) -> (Vec<RefundRow>, Vec<BillLine>, Vec<Violation>) {
+    // Draws of shared traffic packages that were refunded, by package id (valued per region).
+    let shared: HashMap<&str, ()> = requests
+        .iter()
+        .filter(|r| {
+            PackageRule::of(catalog, &packages[r.package_index].product)
+                == PackageRule::SharedTraffic
+        })
+        .map(|r| (&*packages[r.package_index].package_id, ()))
+        .collect();
+    let mut draws: HashMap<&str, Vec<&DeductionDetail>> = HashMap::new();
+    if !shared.is_empty() {
+        for d in details {
+            if shared.contains_key(&*d.package_id) {
+                draws.entry(&d.package_id).or_default().push(d);
+            }
+        }
+    }
+    let (mut rows, mut lines, mut violations) = (Vec::new(), Vec::new(), Vec::new());
+    for r in requests {
+        let p = &packages[r.package_index];
+        let e = &events[r.event_index];
+        let rule = PackageRule::of(catalog, &p.product);
+        let paid = cash_paid(p);
+        let mut reason = r.reason.clone();
+        if p.voucher_amount > Decimal::ZERO {
+            reason.push_str(&format!("; voucher {} not refunded", p.voucher_amount));
+        }
+        let used_value = match rule {
+            PackageRule::QualityTraffic => {
+                let gb = convert(r.used, p.unit, Unit::GB);
+                m8(gb * catalog.refunds.quality_traffic_price_per_gb)
+            }
+            PackageRule::SharedTraffic => {
+                let mut value = Decimal::ZERO;
+                let mut unpriced = false;
+                for d in draws.get(&*p.package_id).into_iter().flatten() {
+                    if d.deducted_at > e.at {
+                        continue;
+                    }
+                    let gb = convert(d.deducted, d.package_unit, Unit::GB);
+                    match standard_traffic_price(catalog, &d.region, e.at) {
+                        Some(price) => value += gb * price,
+                        None => unpriced = true,
+                    }
+                }
+                if unpriced {
+                    // Used traffic that cannot be valued: refund nothing and ask a person.
+                    violations.push(Violation::new(
+                        "events",
+                        &*e.event_id,
+                        "no_price",
+                        format!(
+                            "refund of {}: a region it was used in has no standard {}/{} price; used value taken as the whole price",
+                            p.package_id,
+                            catalog.refunds.shared_traffic_price_product,
+                            catalog.refunds.shared_traffic_price_item,
+                        ),
+                        Some(e.at),
+                    ));
+                    value = value.max(paid);
+                }
+                m8(value)
+            }
+            PackageRule::SelfService | PackageRule::None => Decimal::ZERO,
+        };
+        let amount = if r.eligible {
+            refund_amount(paid, used_value)
+        } else {
+            Decimal::ZERO
+        };
+        let row = RefundRow {
+            event_id: e.event_id.clone(),
+            target_id: p.package_id.clone(),
+            kind: rule.kind().to_string(),
+            at: e.at,
+            eligible: r.eligible,
+            reason,
+            paid,
+            used_value,
+            amount,
+            payable: pay2(amount),
+        };
+        if row.eligible {
+            lines.push(refund_line(
+                &row,
+                &p.owner_uin,
+                &p.region,
+                &p.product,
+                &p.sub_product,
+            ));
+        }
+        rows.push(row);
+    }
+    (rows, lines, violations)
+}
+
+/// The standard pay-by-traffic price per GB of a region at `at` (shared-package refunds).
+fn standard_traffic_price(catalog: &Catalog, region: &str, at: Ts) -> Option<Decimal> {
+    let r = &catalog.refunds;
+    let e = catalog.price(
+        &r.shared_traffic_price_product,
+        &r.shared_traffic_price_item,
+        region,
+        at,
+    )?;
+    match (&e.pricing, e.price_unit.as_str()) {
+        (Pricing::Flat { unit_price }, "GB") => Some(*unit_price),
+        _ => None,
+    }
+}
+
+/// What a subscription refund request needs to know about the subscription's life so far.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubscriptionFacts {
+    /// Charges so far (terms and upgrades), CNY.
+    pub paid: Decimal,
+    /// Current expiry (end of the last paid term); `None` for hourly instances.
+    pub expires_at: Option<Ts>,
+    /// List price × discount of the whole paid time at the current plan (plans).
+    pub list_value: Decimal,
+    /// Whether the subscription already ended (released or refunded) before the request.
+    pub ended: bool,
+    /// Whether the customer already used the full-refund-within-days rule on an instance.
+    pub full_refund_used: bool,
+}
+
+/// Which refund rule of §6 applies to a subscription.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubscriptionRule {
+    Instance,
+    Plan,
+    None,
+}
+
+impl SubscriptionRule {
+    pub fn of(catalog: &Catalog, product: &str) -> SubscriptionRule {
+        let r = &catalog.refunds;
+        if r.instance_products.iter().any(|p| p == product) {
+            SubscriptionRule::Instance
+        } else if r.plan_products.iter().any(|p| p == product) {
+            SubscriptionRule::Plan
+        } else {
+            SubscriptionRule::None
+        }
+    }
+
+    pub fn kind(self) -> &'static str {
+        match self {
+            SubscriptionRule::Instance => "dedicated_instance",
+            SubscriptionRule::Plan => "mini_program_plan",
+            SubscriptionRule::None => "subscription",
+        }
+    }
+}
+
+/// The decision on one subscription refund request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubscriptionRefund {
+    pub row: RefundRow,
+    /// This refund used the customer's one full refund within the first days.
+    pub used_full_refund: bool,
+}
+
+/// Decides and prices a subscription refund request at `at`.
+pub fn subscription_refund(
+    catalog: &Catalog,
+    sub: &Subscription,
+    facts: &SubscriptionFacts,
+    e: &Event,
+) -> SubscriptionRefund {
+    let rule = SubscriptionRule::of(catalog, &sub.product);
+    let at = e.at;
+    let refuse = |reason: String| (false, reason, Decimal::ZERO, false);
+    let (eligible, reason, used_value, used_full) = if facts.ended {
+        refuse("subscription already ended".into())
+    } else if facts.expires_at.is_none() {
+        refuse("hourly instances are billed per started hour: release instead".into())
+    } else if facts.expires_at.is_some_and(|x| x <= at) {
+        refuse("subscription already expired".into())
+    } else {
+        let expires = facts.expires_at.expect("checked above");
+        match rule {
+            SubscriptionRule::Instance => {
+                let days = catalog.refunds.instance_full_refund_days;
+                if !facts.full_refund_used && at - sub.started_at <= days * DAY {
+                    (
+                        true,
+                        format!("first instance refund within {days} days of purchase: full"),
+                        Decimal::ZERO,
+                        true,
+                    )
+                } else {
+                    let used = Decimal::from(at - sub.started_at);
+                    let total = Decimal::from(expires - sub.started_at);
+                    let why = if facts.full_refund_used {
+                        "full refund already used by this customer"
+                    } else {
+                        "more than the full-refund days after purchase"
+                    };
+                    (
+                        true,
+                        format!("{why}: paid − used time / total time × paid"),
+                        m8(used / total * facts.paid),
+                        false,
+                    )
+                }
+            }
+            SubscriptionRule::Plan => {
+                if sub.attached_apps > 0 {
+                    refuse(format!(
+                        "{} mini program(s) still attached",
+                        sub.attached_apps
+                    ))
+                } else {
+                    let (used, total) = plan_days(sub.started_at, expires, at);
+                    (
+                        true,
+                        format!("{used} of {total} days used: paid − used/total × list × discount"),
+                        m8(Decimal::from(used) / Decimal::from(total) * facts.list_value),
+                        false,
+                    )
+                }
+            }
+            SubscriptionRule::None => refuse(format!("no refund rule for product {}", sub.product)),
+        }
+    };
+    let amount = if eligible {
+        refund_amount(facts.paid, used_value)
+    } else {
+        Decimal::ZERO
+    };
+    SubscriptionRefund {
+        row: RefundRow {
+            event_id: e.event_id.clone(),
+            target_id: sub.subscription_id.clone(),
+            kind: rule.kind().to_string(),
+            at,
+            eligible,
+            reason,
+            paid: facts.paid,
+            used_value,
+            amount,
+            payable: pay2(amount),
+        },
+        used_full_refund: used_full,
+    }
+}
+
+/// Days of a plan `[start, expires)` used at `at`, counted in UTC+8 calendar days with any
+/// started day counting whole (the purchase day through the day of `at`), and its total days.
+pub fn plan_days(start: Ts, expires: Ts, at: Ts) -> (i64, i64) {
+    let total = (local_date(expires) - local_date(start)).num_days().max(1);
+    let used = ((local_date(at) - local_date(start)).num_days() + 1).clamp(0, total);
+    (used, total)
+}
+
+/// The `refund` bill line of an eligible refund: quantity 1 at a negative unit price.
+pub fn refund_line(
+    row: &RefundRow,
+    owner: &Arc<str>,
+    region: &Arc<str>,
+    product: &Arc<str>,
+    sub_product: &Arc<str>,
+) -> BillLine {
+    BillLine {
+        line_id: format!("r:{}", row.event_id),
+        owner_uin: owner.clone(),
+        region: region.clone(),
+        product: product.clone(),
+        sub_product: sub_product.clone(),
+        instance_id: row.target_id.clone(),
+        billing_item: Arc::from("refund"),
+        charge_kind: ChargeKind::Refund,
+        charge_start: row.at,
+        charge_end: row.at,
+        usage_id: None,
+        metered_quantity: Decimal::ONE,
+        deducted_quantity: Decimal::ZERO,
+        billable_quantity: Decimal::ONE,
+        unit: Arc::from("each"),
+        tier: None,
+        unit_price: -row.amount,
+        price_unit: Arc::from("each"),
+        amount: -row.amount,
+        charged_at: row.at,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::EventKind;
+    use crate::input::PackageKind;
+    use crate::rules::deduction::tests::{catalog, t};
+    use rust_decimal_macros::dec;
+
+    fn package(id: &str, owner: &str, region: &str, cap: Decimal, unit: Unit) -> Package {
+        let mut p = crate::rules::deduction::tests::package(
+            id,
+            PackageKind::Total,
+            Some(cap),
+            unit,
+            "2024-01-01 00:00:00",
+            "2024-12-01 00:00:00",
+        );
+        p.owner_uin = Arc::from(owner);
+        p.region = Arc::from(region);
+        p
+    }
+
+    fn state(used: Decimal) -> PackageState {
+        PackageState {
+            used,
+            ..Default::default()
+        }
+    }
+
+    fn qtp(paid: Decimal) -> Package {
+        let mut p = package("Q", "u1", "ap-hongkong", dec!(10), Unit::GB);
+        p.product = Arc::from("qtp");
+        p.price_paid = paid;
+        p
+    }
+
+    fn request(used: Decimal, eligible: bool) -> RefundRequest {
+        RefundRequest {
+            event_index: 0,
+            package_index: 0,
+            used,
+            ever_used: used > Decimal::ZERO,
+            remaining: None,
+            eligible,
+            reason: "r".into(),
+        }
+    }
+
+    fn refund_event(target: &str, at: &str) -> Event {
+        Event {
+            event_id: Arc::from("e1"),
+            kind: EventKind::Refund,
+            target_id: Arc::from(target),
+            at: t(at),
+            new_plan: None,
+            months: None,
+        }
+    }
+
+    /// RULES.md §9 example 1: 10 GB bought for 19.50, 5 GB used → 19.50 − 2.15 × 5 = 8.75.
+    #[test]
+    fn example_1_quality_traffic_package() {
+        let c = catalog();
+        let p = qtp(dec!(19.50));
+        let e = refund_event("Q", "2024-05-10 00:00:00");
+        let (rows, lines, v) = package_refunds(&[request(dec!(5), true)], &[p], &[e], &[], &c);
+        assert!(v.is_empty());
+        assert_eq!(rows[0].kind, "quality_traffic_package");
+        assert_eq!(rows[0].paid, dec!(19.50));
+        assert_eq!(rows[0].used_value, dec!(10.75));
+        assert_eq!(rows[0].amount, dec!(8.75));
+        assert_eq!(rows[0].payable, dec!(8.75));
+        assert_eq!(lines[0].amount, dec!(-8.75));
+        assert_eq!(lines[0].charge_kind, ChargeKind::Refund);
+    }
+
+    #[test]
+    fn exhausted_but_valid_quality_package_refunds_zero() {
+        let c = catalog();
+        let p = qtp(dec!(19.50));
+        let e = refund_event("Q", "2024-05-10 00:00:00");
+        let (ok, _) = package_eligibility(&c, &p, &state(dec!(10)), e.at);
+        assert!(ok);
+        let (rows, _, _) = package_refunds(&[request(dec!(10), true)], &[p], &[e], &[], &c);
+        assert_eq!(rows[0].used_value, dec!(21.50));
+        assert_eq!(rows[0].amount, dec!(0));
+        assert!(rows[0].eligible);
+    }
+
+    #[test]
+    fn expired_package_is_not_refunded() {
+        let c = catalog();
+        let p = qtp(dec!(19.50));
+        let (ok, reason) = package_eligibility(&c, &p, &state(dec!(1)), p.expires_at);
+        assert!(!ok);
+        assert_eq!(reason, "package already expired");
+        let (rows, lines, _) = package_refunds(
+            &[request(dec!(1), false)],
+            std::slice::from_ref(&p),
+            &[refund_event("Q", "2030-01-01 00:00:00")],
+            &[],
+            &c,
+        );
+        assert!(!rows[0].eligible);
+        assert_eq!(rows[0].amount, dec!(0));
+        assert!(lines.is_empty());
+    }
+
+    fn draw(region: &str, gb: Decimal, at: &str) -> DeductionDetail {
+        DeductionDetail {
+            package_owner_uin: Arc::from("u1"),
+            package_id: Arc::from("S"),
+            package_name: Arc::from("S"),
+            product: Arc::from("tp"),
+            sub_product: Arc::from("full-time"),
+            package_kind: PackageKind::Total,
+            cycle_start: None,
+            cycle_end: None,
+            deducted_at: t(at),
+            remaining_before: None,
+            deducted: gb,
+            remaining_after: None,
+            package_unit: Unit::GB,
+            resource_owner_uin: Arc::from("u1"),
+            resource_product: Arc::from("eip"),
+            resource_sub_product: Arc::from("eip"),
+            resource_billing_item: Arc::from("public_traffic"),
+            region: Arc::from(region),
+            instance_id: Arc::from("i"),
+            usage_id: Arc::from("u"),
+            original_usage: gb,
+            original_usage_unit: Unit::GB,
+            coefficient: Decimal::ONE,
+            usage_start: t(at) - crate::calendar::HOUR,
+            usage_end: t(at),
+            draw_seq: 0,
+        }
+    }
+
+    /// RULES.md §9 example 2: 7.50 paid, 5 GB used, region price 0.80 → 3.50. Draws after the
+    /// refund instant do not count; an all-region package values each draw at its region's price.
+    #[test]
+    fn example_2_shared_traffic_package() {
+        let c = catalog();
+        let mut p = package("S", "u1", "*", dec!(10), Unit::GB);
+        p.product = Arc::from("tp");
+        p.price_paid = dec!(7.50);
+        let e = refund_event("S", "2024-05-10 00:00:00");
+        let details = [
+            draw("ap-guangzhou", dec!(3), "2024-05-01 01:00:00"),
+            draw("ap-guangzhou", dec!(2), "2024-05-02 01:00:00"),
+            draw("ap-guangzhou", dec!(4), "2024-05-11 01:00:00"),
+        ];
+        let (rows, _, _) = package_refunds(
+            &[request(dec!(5), true)],
+            &[p.clone()],
+            std::slice::from_ref(&e),
+            &details,
+            &c,
+        );
+        assert_eq!(rows[0].used_value, dec!(4.00));
+        assert_eq!(rows[0].amount, dec!(3.50));
+        // 1 GB in Hong Kong (1.00) + 4 GB in Guangzhou (0.80) = 4.20 → 3.30.
+        let details = [
+            draw("ap-hongkong", dec!(1), "2024-05-01 01:00:00"),
+            draw("ap-guangzhou", dec!(4), "2024-05-02 01:00:00"),
+        ];
+        let (rows, _, _) = package_refunds(&[request(dec!(5), true)], &[p], &[e], &details, &c);
+        assert_eq!(rows[0].used_value, dec!(4.20));
+        assert_eq!(rows[0].amount, dec!(3.30));
+    }
+
+    #[test]
+    fn api_gateway_package_self_service_rules() {
+        let c = catalog();
+        let mut p = package("A", "u1", "*", dec!(1000000), Unit::Call);
+        p.product = Arc::from("apigw");
+        p.price_paid = dec!(9);
+        p.voucher_amount = dec!(2);
+        let at = t("2024-05-10 00:00:00");
+        let (ok, _) = package_eligibility(&c, &p, &state(dec!(0)), at);
+        assert!(ok);
+        let (rows, _, _) = package_refunds(
+            &[request(dec!(0), true)],
+            &[p.clone()],
+            &[refund_event("A", "2024-05-10 00:00:00")],
+            &[],
+            &c,
+        );
+        // Vouchers are never refunded: 9 paid, 2 of it by voucher → 7.
+        assert_eq!(rows[0].paid, dec!(7));
+        assert_eq!(rows[0].amount, dec!(7));
+        let (ok, why) = package_eligibility(&c, &p, &state(dec!(1)), at);
+        assert!(!ok);
+        assert_eq!(why, "not self-service refundable: package already used");
+        let mut free = p.clone();
+        free.source = PackageSource::Free;
+        assert_eq!(
+            package_eligibility(&c, &free, &state(dec!(0)), at).1,
+            "not self-service refundable: free-quota package"
+        );
+        let mut renew = p.clone();
+        renew.order_is_new = false;
+        assert_eq!(
+            package_eligibility(&c, &renew, &state(dec!(0)), at).1,
+            "not self-service refundable: renewal order"
+        );
+        let mut refunded = state(dec!(0));
+        refunded.refund_at = Some(at - DAY);
+        assert_eq!(
+            package_eligibility(&c, &p, &refunded, at).1,
+            "package already refunded"
+        );
+    }
+
+    fn sub(product: &str, started: &str, expires: &str) -> Subscription {
+        Subscription {
+            subscription_id: Arc::from("s1"),
+            owner_uin: Arc::from("u1"),
+            product: Arc::from(product),
+            plan: Arc::from("test"),
+            region: Arc::from("ap-guangzhou"),
+            billing_mode: crate::input::BillingMode::Monthly,
+            started_at: t(started),
+            expires_at: Some(t(expires)),
+            released_at: None,
+            list_price: dec!(4999),
+            discount: dec!(1),
+            price_paid: dec!(4999),
+            elastic_on_at: None,
+            elastic_off_at: None,
+            attached_apps: 0,
+        }
+    }
+
+    fn facts(paid: Decimal, expires: &str, full_used: bool) -> SubscriptionFacts {
+        SubscriptionFacts {
+            paid,
+            expires_at: Some(t(expires)),
+            list_value: paid,
+            ended: false,
+            full_refund_used: full_used,
+        }
+    }
+
+    /// RULES.md §9 example 5: bought 09-01 10:00, unsubscribed 09-10 10:00 → 10 of 30 days;
+    /// 4999 − 10/30 × 4999 = 3332.67 payable.
+    #[test]
+    fn example_5_mini_program_plan() {
+        let c = catalog();
+        let s = sub("mpgw", "2024-09-01 10:00:00", "2024-10-01 10:00:00");
+        assert_eq!(
+            plan_days(
+                s.started_at,
+                s.expires_at.unwrap(),
+                t("2024-09-10 10:00:00")
+            ),
+            (10, 30)
+        );
+        let r = subscription_refund(
+            &c,
+            &s,
+            &facts(dec!(4999), "2024-10-01 10:00:00", false),
+            &refund_event("s1", "2024-09-10 10:00:00"),
+        );
+        assert!(r.row.eligible);
+        assert_eq!(r.row.kind, "mini_program_plan");
+        assert_eq!(r.row.used_value, dec!(1666.33333333));
+        assert_eq!(r.row.amount, dec!(3332.66666667));
+        assert_eq!(r.row.payable, dec!(3332.67));
+        // A mini program still attached: refused.
+        let mut attached = s.clone();
+        attached.attached_apps = 1;
+        let r = subscription_refund(
+            &c,
+            &attached,
+            &facts(dec!(4999), "2024-10-01 10:00:00", false),
+            &refund_event("s1", "2024-09-10 10:00:00"),
+        );
+        assert!(!r.row.eligible);
+        assert_eq!(r.row.amount, dec!(0));
+    }
+
+    /// The 5-day rule: full refund for the customer's first instance refund within 5 days;
+    /// a second one (even within 5 days) is prorated by time.
+    #[test]
+    fn five_day_rule_once_per_customer() {
+        let c = catalog();
+        let s = sub("apigw", "2024-05-01 00:00:00", "2024-05-31 00:00:00");
+        let e = refund_event("s1", "2024-05-04 00:00:00");
+        let first =
+            subscription_refund(&c, &s, &facts(dec!(3000), "2024-05-31 00:00:00", false), &e);
+        assert!(first.used_full_refund);
+        assert_eq!(first.row.amount, dec!(3000));
+        let second =
+            subscription_refund(&c, &s, &facts(dec!(3000), "2024-05-31 00:00:00", true), &e);
+        assert!(!second.used_full_refund);
+        // 3 of 30 days used → 3000 − 300 = 2700.
+        assert_eq!(second.row.used_value, dec!(300));
+        assert_eq!(second.row.amount, dec!(2700));
+        // After 5 days: prorated even for a first refund.
+        let late = refund_event("s1", "2024-05-07 00:00:00");
+        let r = subscription_refund(
+            &c,
+            &s,
+            &facts(dec!(3000), "2024-05-31 00:00:00", false),
+            &late,
+        );
+        assert!(!r.used_full_refund);
+        assert_eq!(r.row.amount, dec!(2400));
+    }
+
+    #[test]
+    fn expired_ended_and_hourly_subscriptions_are_refused() {
+        let c = catalog();
+        let s = sub("apigw", "2024-05-01 00:00:00", "2024-05-31 00:00:00");
+        let late = refund_event("s1", "2024-06-01 00:00:00");
+        let r = subscription_refund(
+            &c,
+            &s,
+            &facts(dec!(3000), "2024-05-31 00:00:00", false),
+            &late,
+        );
+        assert_eq!(
+            (r.row.eligible, r.row.reason.as_str()),
+            (false, "subscription already expired")
+        );
+        let mut f = facts(dec!(3000), "2024-05-31 00:00:00", false);
+        f.ended = true;
+        let r = subscription_refund(&c, &s, &f, &refund_event("s1", "2024-05-02 00:00:00"));
+        assert!(!r.row.eligible);
+        f.ended = false;
+        f.expires_at = None;
+        let r = subscription_refund(&c, &s, &f, &refund_event("s1", "2024-05-02 00:00:00"));
+        assert!(!r.row.eligible);
+        assert!(r.row.reason.contains("hourly"));
+    }
+
+    #[test]
+    fn refund_is_never_negative() {
+        assert_eq!(refund_amount(dec!(5), dec!(7)), dec!(0));
+        assert_eq!(refund_amount(dec!(5), dec!(1.123456789)), dec!(3.87654321));
+    }
+}

@@ -1,0 +1,749 @@
+//! Subscriptions billed by time (RULES.md §4.3): API gateway dedicated instances and
+//! mini-program gateway plans, with their `renew`, `upgrade` and `refund` events.
+//!
+//! Each subscription's life is replayed from its events in the total order `(at, event_id)`
+//! (all subscriptions together, because the 5-day refund rule is per customer):
+//! - **monthly**: the first term `[started_at, expires_at)` is charged at `started_at`, at the
+//!   monthly price in force then (instances: `instance_prices` by effective date; plans: `plans`)
+//!   × `discount` × the term's whole months. Each `renew` adds `months` months after the current
+//!   expiry (the 1mo step clamps to month end), charged at the renewal instant at the price in
+//!   force then — so an instance bought before a price change keeps its price until renewed.
+//! - **hourly**: every started hour of existence (hours anchored at `started_at`) at the hourly
+//!   price in force at the hour's start × `discount`, charged at the hour's end, or at release
+//!   for the last, partial hour. An hour not settled before the as-of moment is not charged.
+//! - **upgrade** (plans only go up): `(new − old) × remaining days / cycle days`, where the cycle
+//!   is the paid term containing the upgrade, `old`/`new` are the term's prices of the old and new
+//!   plan (new at the price in force at the upgrade), and days are UTC+8 calendar days with the
+//!   upgrade day counting as used (**Decision**: the same day counting as plan refunds, so an
+//!   upgrade on the last day costs 0). The expiry does not change; later renewals and hours use
+//!   the new plan. An hourly instance's upgrade only changes the price of later hours.
+//! - **refund**: decided by `rules::refunds`; an eligible refund ends the subscription at its
+//!   instant (no later hours, renewals, elastic fees or expiry steps).
+//!
+//! Prepaid lines (`charge_kind = subscription`/`upgrade`) have `charge_start` = the payment
+//! instant (their bill month) and `charge_end` = the end of the paid term. A first term whose
+//! recomputed price differs from `price_paid` by a cent or more is billed at the recomputed
+//! price and reported (`price_mismatch`).
+//!
+//! Invariants: every charge is at scale 8 and `amount = unit_price × billable_quantity` up to the
+//! scale-8 rounding; terms of one subscription are contiguous and never overlap; nothing is
+//! charged at or after the as-of moment or after the subscription ended.
+
+use crate::calendar::{add_months_clamped, from_local, local, Ts, HOUR};
+use crate::catalog::Catalog;
+use crate::input::{BillingMode, Event, EventKind, Subscription, Violation};
+use crate::money::{m8, pay2};
+use crate::output::tables::{BillLine, ChargeKind, RefundRow};
+use crate::rules::refunds::{self, SubscriptionFacts};
+use rust_decimal::Decimal;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+/// One paid term of a monthly subscription.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Term {
+    pub start: Ts,
+    pub end: Ts,
+    pub months: i64,
+    /// When it was paid (purchase or renewal instant).
+    pub paid_at: Ts,
+}
+
+/// A subscription's replayed life.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Life {
+    /// Paid terms in time order (monthly only).
+    pub terms: Vec<Term>,
+    /// Plan in force from each instant, in time order (the first from `started_at`).
+    pub plans: Vec<(Ts, Arc<str>)>,
+    /// When it stopped existing: released, or refunded.
+    pub ended_at: Option<Ts>,
+    /// Charges so far (terms, upgrades and hours), CNY.
+    pub paid: Decimal,
+}
+
+impl Life {
+    /// The plan in force at `t`.
+    pub fn plan_at(&self, t: Ts) -> &Arc<str> {
+        let i = self.plans.partition_point(|(from, _)| *from <= t);
+        &self.plans[i.saturating_sub(1)].1
+    }
+
+    /// End of the last paid term (monthly), `None` for hourly.
+    pub fn expires_at(&self) -> Option<Ts> {
+        self.terms.last().map(|t| t.end)
+    }
+
+    /// The term containing `t`.
+    pub fn term_at(&self, t: Ts) -> Option<&Term> {
+        self.terms.iter().find(|x| x.start <= t && t < x.end)
+    }
+}
+
+/// Everything the subscriptions produce.
+#[derive(Debug, Default)]
+pub struct Replayed {
+    /// One per input subscription, same order.
+    pub lives: Vec<Life>,
+    pub lines: Vec<BillLine>,
+    pub refunds: Vec<RefundRow>,
+    pub violations: Vec<Violation>,
+}
+
+/// Whole months from `start` to `end` (1mo steps clamped to month end), if exact.
+pub fn whole_months(start: Ts, end: Ts) -> Option<i64> {
+    (1..=120).find(|&m| add_months(start, m) == end)
+}
+
+/// `t` plus `n` months in UTC+8, the day clamped to the month's end.
+pub fn add_months(t: Ts, n: i64) -> Ts {
+    from_local(add_months_clamped(local(t), n as i32))
+}
+
+/// `sub_product` of a subscription's lines.
+fn sub_product(catalog: &Catalog, sub: &Subscription) -> &'static str {
+    if is_instance(catalog, &sub.product) {
+        "dedicated-instance"
+    } else {
+        "plan"
+    }
+}
+
+fn is_instance(catalog: &Catalog, product: &str) -> bool {
+    catalog.instance_prices.iter().any(|p| p.product == product)
+}
+
+/// Monthly list price of a plan at `at`: instance prices by effective date, else the plan table.
+pub fn monthly_price(catalog: &Catalog, product: &str, plan: &str, at: Ts) -> Option<Decimal> {
+    if is_instance(catalog, product) {
+        catalog.instance_price(product, plan, at).map(|p| p.monthly)
+    } else {
+        catalog.plan(product, plan).map(|p| p.monthly)
+    }
+}
+
+/// Replays every subscription and its events up to the as-of moment.
+pub fn replay(subs: &[Subscription], events: &[Event], catalog: &Catalog, as_of: Ts) -> Replayed {
+    let mut out = Replayed::default();
+    let index: HashMap<&str, usize> = subs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (&*s.subscription_id, i))
+        .collect();
+    for s in subs {
+        let life = first_term(s, catalog, as_of, &mut out);
+        out.lives.push(life);
+    }
+    let mut evs: Vec<&Event> = events
+        .iter()
+        .filter(|e| e.at < as_of && index.contains_key(&*e.target_id))
+        .collect();
+    evs.sort_by(|a, b| (a.at, &a.event_id).cmp(&(b.at, &b.event_id)));
+    let mut full_refund_used: HashSet<Arc<str>> = HashSet::new();
+    for e in evs {
+        let i = index[&*e.target_id];
+        let s = &subs[i];
+        if e.at < s.started_at {
+            out.violations.push(Violation::new(
+                "events",
+                &*e.event_id,
+                "event_before_start",
+                format!(
+                    "{} of {} before it started",
+                    e.kind.as_str(),
+                    s.subscription_id
+                ),
+                Some(e.at),
+            ));
+            continue;
+        }
+        match e.kind {
+            EventKind::Renew => renew(s, &mut out, i, e, catalog),
+            EventKind::Upgrade => upgrade(s, &mut out, i, e, catalog),
+            EventKind::Refund => {
+                let life = &out.lives[i];
+                let plan = life.plan_at(e.at).clone();
+                let months: i64 = life.terms.iter().map(|t| t.months).sum();
+                let list_value = monthly_price(catalog, &s.product, &plan, e.at)
+                    .map_or(Decimal::ZERO, |p| p * s.discount * Decimal::from(months));
+                let facts = SubscriptionFacts {
+                    paid: life.paid,
+                    expires_at: life.expires_at(),
+                    list_value,
+                    ended: life.ended_at.is_some_and(|x| x <= e.at),
+                    full_refund_used: full_refund_used.contains(&s.owner_uin),
+                };
+                let r = refunds::subscription_refund(catalog, s, &facts, e);
+                if r.used_full_refund {
+                    full_refund_used.insert(s.owner_uin.clone());
+                }
+                if r.row.eligible {
+                    out.lives[i].ended_at = Some(e.at);
+                    let sp = Arc::from(sub_product(catalog, s));
+                    out.lines.push(refunds::refund_line(
+                        &r.row,
+                        &s.owner_uin,
+                        &s.region,
+                        &s.product,
+                        &sp,
+                    ));
+                }
+                out.refunds.push(r.row);
+            }
+        }
+    }
+    for (s, life) in subs.iter().zip(&out.lives) {
+        if s.billing_mode == BillingMode::Hourly {
+            hourly_lines(s, life, catalog, as_of, &mut out.lines, &mut out.violations);
+        }
+    }
+    out
+}
+
+/// The life before any event: the plan, the release, and for monthly subscriptions the first
+/// term and its charge.
+fn first_term(s: &Subscription, catalog: &Catalog, as_of: Ts, out: &mut Replayed) -> Life {
+    let mut life = Life {
+        terms: Vec::new(),
+        plans: vec![(s.started_at, s.plan.clone())],
+        ended_at: s.released_at,
+        paid: Decimal::ZERO,
+    };
+    if s.billing_mode == BillingMode::Hourly || s.started_at >= as_of {
+        return life;
+    }
+    let Some(expires) = s.expires_at else {
+        out.violations.push(Violation::new(
+            "subscriptions",
+            &*s.subscription_id,
+            "missing_value",
+            "a monthly subscription has no expires_at",
+            Some(s.started_at),
+        ));
+        return life;
+    };
+    let Some(months) = whole_months(s.started_at, expires) else {
+        out.violations.push(Violation::new(
+            "subscriptions",
+            &*s.subscription_id,
+            "term_not_whole_months",
+            "expires_at is not a whole number of months after started_at",
+            Some(s.started_at),
+        ));
+        return life;
+    };
+    let term = Term {
+        start: s.started_at,
+        end: expires,
+        months,
+        paid_at: s.started_at,
+    };
+    if let Some(amount) = charge_term(s, &s.plan, &term, 0, catalog, out) {
+        if (pay2(amount) - pay2(s.price_paid)).abs() >= Decimal::new(1, 2) {
+            out.violations.push(Violation::new(
+                "subscriptions",
+                &*s.subscription_id,
+                "price_mismatch",
+                format!(
+                    "price_paid {} but the catalog gives {amount} ({months} month(s) of {} at discount {})",
+                    s.price_paid, s.plan, s.discount
+                ),
+                Some(s.started_at),
+            ));
+        }
+        life.paid += amount;
+    }
+    life.terms.push(term);
+    life
+}
+
+/// Charges one paid term; `None` (and an exception) when the plan has no price.
+fn charge_term(
+    s: &Subscription,
+    plan: &str,
+    term: &Term,
+    k: usize,
+    catalog: &Catalog,
+    out: &mut Replayed,
+) -> Option<Decimal> {
+    let Some(monthly) = monthly_price(catalog, &s.product, plan, term.paid_at) else {
+        out.violations.push(Violation::new(
+            "subscriptions",
+            &*s.subscription_id,
+            "no_price",
+            format!("no monthly price for {}/{plan}", s.product),
+            Some(term.paid_at),
+        ));
+        return None;
+    };
+    let unit_price = monthly * s.discount;
+    let amount = m8(unit_price * Decimal::from(term.months));
+    out.lines.push(line(
+        s,
+        catalog,
+        format!("s:{}:{k:04}", s.subscription_id),
+        ChargeKind::Subscription,
+        (term.paid_at, term.end, term.paid_at),
+        Decimal::from(term.months),
+        "month",
+        m8(unit_price),
+        amount,
+    ));
+    Some(amount)
+}
+
+fn renew(s: &Subscription, out: &mut Replayed, i: usize, e: &Event, catalog: &Catalog) {
+    let refuse = |out: &mut Replayed, why: &str| {
+        out.violations.push(Violation::new(
+            "events",
+            &*e.event_id,
+            "invalid_event",
+            format!("renew of {}: {why}", s.subscription_id),
+            Some(e.at),
+        ))
+    };
+    let life = &out.lives[i];
+    if s.billing_mode == BillingMode::Hourly {
+        return refuse(out, "hourly subscriptions are not renewed");
+    }
+    if life.ended_at.is_some_and(|x| x <= e.at) {
+        return refuse(out, "the subscription already ended");
+    }
+    let (Some(months), Some(last)) = (e.months.filter(|m| *m > 0), life.terms.last()) else {
+        return refuse(out, "no positive `months` or no paid term to extend");
+    };
+    let term = Term {
+        start: last.end,
+        end: add_months(last.end, months),
+        months,
+        paid_at: e.at,
+    };
+    let k = life.terms.len();
+    let plan = life.plan_at(e.at).clone();
+    if let Some(amount) = charge_term(s, &plan, &term, k, catalog, out) {
+        out.lives[i].paid += amount;
+        out.lives[i].terms.push(term);
+    }
+}
+
+fn upgrade(s: &Subscription, out: &mut Replayed, i: usize, e: &Event, catalog: &Catalog) {
+    let refuse = |out: &mut Replayed, why: String| {
+        out.violations.push(Violation::new(
+            "events",
+            &*e.event_id,
+            "invalid_event",
+            format!("upgrade of {}: {why}", s.subscription_id),
+            Some(e.at),
+        ))
+    };
+    let life = &out.lives[i];
+    if life.ended_at.is_some_and(|x| x <= e.at) {
+        return refuse(out, "the subscription already ended".into());
+    }
+    let Some(new_plan) = e.new_plan.clone() else {
+        return refuse(out, "no new_plan".into());
+    };
+    let old_plan = life.plan_at(e.at).clone();
+    if s.billing_mode == BillingMode::Hourly {
+        let (old, new) = (
+            catalog.instance_price(&s.product, &old_plan, e.at),
+            catalog.instance_price(&s.product, &new_plan, e.at),
+        );
+        match (old, new) {
+            (Some(o), Some(n)) if n.hourly > o.hourly => {
+                out.lives[i].plans.push((e.at, new_plan));
+            }
+            (_, None) => refuse(out, format!("no price for plan {new_plan}")),
+            _ => refuse(out, format!("{new_plan} is not above {old_plan}")),
+        }
+        return;
+    }
+    let Some(term) = life.term_at(e.at).cloned() else {
+        return refuse(out, "not inside a paid term".into());
+    };
+    // Old: the price the term was paid at; new: the price in force at the upgrade.
+    let old = monthly_price(catalog, &s.product, &old_plan, term.paid_at);
+    let new = monthly_price(catalog, &s.product, &new_plan, e.at);
+    let (Some(old), Some(new)) = (old, new) else {
+        return refuse(out, format!("no price for {old_plan} or {new_plan}"));
+    };
+    if new <= old {
+        return refuse(
+            out,
+            format!("{new_plan} is not above {old_plan}: plans only go up"),
+        );
+    }
+    let (used, total) = refunds::plan_days(term.start, term.end, e.at);
+    let remaining = total - used;
+    let amount = upgrade_amount(
+        old * s.discount * Decimal::from(term.months),
+        new * s.discount * Decimal::from(term.months),
+        remaining,
+        total,
+    );
+    out.lines.push(line(
+        s,
+        catalog,
+        format!("g:{}", e.event_id),
+        ChargeKind::Upgrade,
+        (e.at, term.end, e.at),
+        Decimal::ONE,
+        "each",
+        amount,
+        amount,
+    ));
+    out.lives[i].paid += amount;
+    out.lives[i].plans.push((e.at, new_plan));
+}
+
+/// RULES.md §4.3: `(new − old) × remaining days / cycle days`, at scale 8.
+pub fn upgrade_amount(old: Decimal, new: Decimal, remaining_days: i64, cycle_days: i64) -> Decimal {
+    if cycle_days <= 0 || remaining_days <= 0 {
+        return Decimal::ZERO;
+    }
+    m8((new - old) * Decimal::from(remaining_days) / Decimal::from(cycle_days))
+}
+
+/// Every started hour of an hourly instance, settled before the as-of moment.
+fn hourly_lines(
+    s: &Subscription,
+    life: &Life,
+    catalog: &Catalog,
+    as_of: Ts,
+    lines: &mut Vec<BillLine>,
+    violations: &mut Vec<Violation>,
+) {
+    let end = life.ended_at.unwrap_or(Ts::MAX).min(as_of);
+    let mut k = 0i64;
+    loop {
+        let start = s.started_at + k * HOUR;
+        if start >= end {
+            break;
+        }
+        let nominal_end = start + HOUR;
+        let charged_at = nominal_end.min(life.ended_at.unwrap_or(Ts::MAX));
+        if charged_at > as_of {
+            break;
+        }
+        let plan = life.plan_at(start);
+        let Some(price) = catalog.instance_price(&s.product, plan, start) else {
+            violations.push(Violation::new(
+                "subscriptions",
+                &*s.subscription_id,
+                "no_price",
+                format!("no hourly price for {}/{plan}", s.product),
+                Some(start),
+            ));
+            break;
+        };
+        let unit_price = m8(price.hourly * s.discount);
+        lines.push(line(
+            s,
+            catalog,
+            format!("h:{}:{k:06}", s.subscription_id),
+            ChargeKind::Subscription,
+            (start, nominal_end, charged_at),
+            Decimal::ONE,
+            "hour",
+            unit_price,
+            unit_price,
+        ));
+        k += 1;
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn line(
+    s: &Subscription,
+    catalog: &Catalog,
+    line_id: String,
+    kind: ChargeKind,
+    (charge_start, charge_end, charged_at): (Ts, Ts, Ts),
+    quantity: Decimal,
+    unit: &str,
+    unit_price: Decimal,
+    amount: Decimal,
+) -> BillLine {
+    let fee = if unit == "hour" {
+        "hourly_fee"
+    } else {
+        "monthly_fee"
+    };
+    BillLine {
+        line_id,
+        owner_uin: s.owner_uin.clone(),
+        region: s.region.clone(),
+        product: s.product.clone(),
+        sub_product: Arc::from(sub_product(catalog, s)),
+        instance_id: s.subscription_id.clone(),
+        billing_item: Arc::from(if kind == ChargeKind::Upgrade {
+            "upgrade"
+        } else {
+            fee
+        }),
+        charge_kind: kind,
+        charge_start,
+        charge_end,
+        usage_id: None,
+        metered_quantity: quantity,
+        deducted_quantity: Decimal::ZERO,
+        billable_quantity: quantity,
+        unit: Arc::from(unit),
+        tier: None,
+        unit_price,
+        price_unit: Arc::from(unit),
+        amount,
+        charged_at,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::deduction::tests::{catalog, t};
+    use rust_decimal_macros::dec;
+
+    fn sub(id: &str, product: &str, plan: &str, mode: BillingMode, start: &str) -> Subscription {
+        Subscription {
+            subscription_id: Arc::from(id),
+            owner_uin: Arc::from("u1"),
+            product: Arc::from(product),
+            plan: Arc::from(plan),
+            region: Arc::from("ap-guangzhou"),
+            billing_mode: mode,
+            started_at: t(start),
+            expires_at: (mode == BillingMode::Monthly).then(|| add_months(t(start), 1)),
+            released_at: None,
+            list_price: dec!(0),
+            discount: dec!(1),
+            price_paid: dec!(0),
+            elastic_on_at: None,
+            elastic_off_at: None,
+            attached_apps: 0,
+        }
+    }
+
+    fn ev(id: &str, kind: EventKind, target: &str, at: &str) -> Event {
+        Event {
+            event_id: Arc::from(id),
+            kind,
+            target_id: Arc::from(target),
+            at: t(at),
+            new_plan: None,
+            months: None,
+        }
+    }
+
+    fn amounts(r: &Replayed) -> Vec<(String, Decimal)> {
+        r.lines
+            .iter()
+            .map(|l| (l.line_id.clone(), l.amount))
+            .collect()
+    }
+
+    /// A monthly instance bought before the 2022-03-24 18:00 price change keeps the list price
+    /// for its term; its renewal after the change pays the discounted price.
+    #[test]
+    fn monthly_instance_keeps_its_price_until_renewed() {
+        let c = catalog();
+        let mut s = sub(
+            "i1",
+            "apigw",
+            "professional",
+            BillingMode::Monthly,
+            "2022-03-10 00:00:00",
+        );
+        s.price_paid = dec!(9980);
+        let mut r = ev("e1", EventKind::Renew, "i1", "2022-04-05 00:00:00");
+        r.months = Some(2);
+        let out = replay(&[s], &[r], &c, t("2022-07-01 00:00:00"));
+        assert_eq!(
+            amounts(&out),
+            vec![
+                ("s:i1:0000".to_string(), dec!(9980.00)),
+                ("s:i1:0001".to_string(), dec!(14570.80)),
+            ]
+        );
+        let l = &out.lines[1];
+        assert_eq!(
+            (l.billable_quantity, l.unit_price),
+            (dec!(2), dec!(7285.40))
+        );
+        assert_eq!(l.charged_at, t("2022-04-05 00:00:00"));
+        assert_eq!(out.lives[0].expires_at(), Some(t("2022-06-10 00:00:00")));
+        assert!(out.violations.is_empty(), "{:?}", out.violations);
+    }
+
+    #[test]
+    fn price_paid_that_disagrees_with_the_catalog_is_reported() {
+        let c = catalog();
+        let mut s = sub(
+            "p1",
+            "mpgw",
+            "test",
+            BillingMode::Monthly,
+            "2024-05-01 00:00:00",
+        );
+        s.price_paid = dec!(4000);
+        let out = replay(&[s], &[], &c, t("2024-07-01 00:00:00"));
+        assert_eq!(amounts(&out), vec![("s:p1:0000".to_string(), dec!(4999))]);
+        assert_eq!(out.violations[0].rule, "price_mismatch");
+    }
+
+    /// Hourly instances: every started hour, at the price in force at the hour's start; the
+    /// partial last hour is charged at release.
+    #[test]
+    fn hourly_instance_across_the_price_change_and_release() {
+        let c = catalog();
+        let mut s = sub(
+            "h1",
+            "apigw",
+            "professional",
+            BillingMode::Hourly,
+            "2022-03-24 16:30:00",
+        );
+        s.released_at = Some(t("2022-03-24 19:10:00"));
+        let out = replay(&[s], &[], &c, t("2022-04-01 00:00:00"));
+        // Hours start 16:30 (list 16.11), 17:30 (16:11: before 18:00), 18:30 (11.76).
+        assert_eq!(
+            amounts(&out),
+            vec![
+                ("h:h1:000000".to_string(), dec!(16.11)),
+                ("h:h1:000001".to_string(), dec!(16.11)),
+                ("h:h1:000002".to_string(), dec!(11.76)),
+            ]
+        );
+        assert_eq!(out.lines[2].charged_at, t("2022-03-24 19:10:00"));
+        assert_eq!(out.lines[2].charge_end, t("2022-03-24 19:30:00"));
+    }
+
+    #[test]
+    fn hourly_hours_stop_at_the_as_of_moment() {
+        let c = catalog();
+        let s = sub(
+            "h1",
+            "apigw",
+            "basic",
+            BillingMode::Hourly,
+            "2024-05-31 22:30:00",
+        );
+        let out = replay(&[s], &[], &c, t("2024-06-01 00:00:00"));
+        // 22:30–23:30 settled; 23:30–00:30 not yet.
+        assert_eq!(out.lines.len(), 1);
+        assert_eq!(out.lines[0].amount, dec!(5.94));
+    }
+
+    /// RULES.md §9 example 4: 4999 → 8999 with 20 of 30 days remaining → 2666.67 payable.
+    #[test]
+    fn example_4_upgrade_formula() {
+        let a = upgrade_amount(dec!(4999), dec!(8999), 20, 30);
+        assert_eq!(a, dec!(2666.66666667));
+        assert_eq!(pay2(a), dec!(2666.67));
+    }
+
+    #[test]
+    fn upgrade_through_events_and_on_the_last_day() {
+        let c = catalog();
+        // September has 30 days: bought 09-01 10:00, upgraded 09-10 (10 days used, 20 left).
+        let mut s = sub(
+            "p1",
+            "mpgw",
+            "test",
+            BillingMode::Monthly,
+            "2024-09-01 10:00:00",
+        );
+        s.price_paid = dec!(4999);
+        let mut up = ev("u1", EventKind::Upgrade, "p1", "2024-09-10 12:00:00");
+        up.new_plan = Some(Arc::from("starter"));
+        let mut last = ev("u2", EventKind::Upgrade, "p1", "2024-09-30 23:00:00");
+        last.new_plan = Some(Arc::from("basic"));
+        let mut down = ev("u3", EventKind::Upgrade, "p1", "2024-09-30 23:30:00");
+        down.new_plan = Some(Arc::from("trial"));
+        let out = replay(&[s], &[up, last, down], &c, t("2024-11-01 00:00:00"));
+        assert_eq!(
+            amounts(&out),
+            vec![
+                ("s:p1:0000".to_string(), dec!(4999)),
+                ("g:u1".to_string(), dec!(2666.66666667)),
+                // Upgrade on the last day of the term: nothing left to pay for.
+                ("g:u2".to_string(), dec!(0)),
+            ]
+        );
+        assert_eq!(out.lines[1].charge_kind, ChargeKind::Upgrade);
+        let life = &out.lives[0];
+        assert_eq!(&**life.plan_at(t("2024-09-10 11:00:00")), "test");
+        assert_eq!(&**life.plan_at(t("2024-09-10 12:00:00")), "starter");
+        assert_eq!(&**life.plan_at(t("2024-09-30 23:59:00")), "basic");
+        assert_eq!(life.expires_at(), Some(t("2024-10-01 10:00:00")));
+        // Plans only go up.
+        assert_eq!(out.violations.len(), 1, "{:?}", out.violations);
+        assert_eq!(out.violations[0].rule, "invalid_event");
+    }
+
+    #[test]
+    fn refund_ends_the_subscription_and_the_5_day_rule_is_per_customer() {
+        let c = catalog();
+        let a = sub(
+            "a",
+            "apigw",
+            "basic",
+            BillingMode::Monthly,
+            "2024-05-01 00:00:00",
+        );
+        let b = sub(
+            "b",
+            "apigw",
+            "basic",
+            BillingMode::Monthly,
+            "2024-05-02 00:00:00",
+        );
+        let mut a = a;
+        a.price_paid = dec!(3680);
+        let mut b = b;
+        b.price_paid = dec!(3680);
+        let ra = ev("ra", EventKind::Refund, "a", "2024-05-03 00:00:00");
+        let rb = ev("rb", EventKind::Refund, "b", "2024-05-04 00:00:00");
+        let mut renew_after = ev("rn", EventKind::Renew, "a", "2024-05-20 00:00:00");
+        renew_after.months = Some(1);
+        let out = replay(
+            &[a, b],
+            &[rb, ra, renew_after],
+            &c,
+            t("2024-07-01 00:00:00"),
+        );
+        assert_eq!(out.refunds[0].event_id.as_ref(), "ra");
+        assert_eq!(out.refunds[0].amount, dec!(3680));
+        // Second refund of the same customer within 5 days: prorated, 2 of 31 days used.
+        assert_eq!(out.refunds[1].event_id.as_ref(), "rb");
+        assert_eq!(
+            out.refunds[1].used_value,
+            m8(dec!(3680) * dec!(2) / dec!(31))
+        );
+        assert_eq!(out.lives[0].ended_at, Some(t("2024-05-03 00:00:00")));
+        // No renewal of an ended subscription.
+        assert_eq!(out.violations.len(), 1);
+        let refund_lines: Vec<_> = out
+            .lines
+            .iter()
+            .filter(|l| l.charge_kind == ChargeKind::Refund)
+            .map(|l| (l.line_id.clone(), l.amount))
+            .collect();
+        assert_eq!(refund_lines[0], ("r:ra".to_string(), dec!(-3680)));
+    }
+
+    #[test]
+    fn months_clamp_to_month_end() {
+        assert_eq!(
+            add_months(t("2024-01-31 10:00:00"), 1),
+            t("2024-02-29 10:00:00")
+        );
+        assert_eq!(
+            whole_months(t("2024-01-15 00:00:00"), t("2024-04-15 00:00:00")),
+            Some(3)
+        );
+        assert_eq!(
+            whole_months(t("2024-01-15 00:00:00"), t("2024-04-16 00:00:00")),
+            None
+        );
+    }
+}
