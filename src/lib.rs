@@ -4,8 +4,11 @@
 //! are loaded and validated — bad files stop the run, bad rows become `exceptions`. Valid usage
 //! before the as-of moment is sorted by `(usage_start, usage_id)` and swept through the package
 //! pools (`rules::deduction`: free quota → packages → pay-as-you-go, in parallel across pools);
-//! the pay-as-you-go remainder is priced (`rules::pricing`, graduated tiers in `rules::tiering`),
-//! package purchases are charged (`rules::purchases`), the inventory is snapshotted
+//! package refund requests are decided inside that sweep (`rules::refunds`); the pay-as-you-go
+//! remainder is priced (`rules::pricing`, graduated tiers in `rules::tiering`), package purchases
+//! are charged (`rules::purchases`), subscriptions are replayed with their renewals, upgrades and
+//! refunds (`rules::subscriptions`), daily elastic fees computed (`rules::elastic`), the inventory
+//! is snapshotted
 //! (`rules::packages`) and monthly bills are summed (`rules::bills`). Detail tables are cut to
 //! the window `[as-of − 3 months, as-of)` and every table is written as Hive-partitioned Parquet
 //! in a total order (`output`), with `_manifest.json` last. Money is `Decimal` throughout

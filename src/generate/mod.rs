@@ -2415,7 +2415,7 @@ mod tests {
         let mut a = args(dir.path(), 1, true);
         (a.accounts, a.days) = (0, 120);
         let s = generate(&a).unwrap();
-        assert_eq!((s.accounts, s.usage_files), (6, 1));
+        assert_eq!((s.accounts, s.usage_files), (10, 1));
         let inp = input::load(dir.path()).unwrap();
         let w = crate::calendar::Window::new(parse_date("2024-07-01").unwrap());
         let t = |s: &str| crate::calendar::parse_local(s).unwrap();

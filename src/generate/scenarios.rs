@@ -22,11 +22,23 @@
 //!   with its two periodic free packages; hourly calls around the activation instant (the 17:00
 //!   hour starts before it and is not covered) and around the first 30-day cycle boundary when
 //!   the range reaches it.
+//! - `scn-refund` (examples 1 and 2): a quality traffic package (10 GB in ap-hongkong for 19.50)
+//!   with 5 GB of accelerated Hong Kong → mainland traffic, and a shared traffic package (10 GB
+//!   in ap-guangzhou for 7.50) with 5 GB used; both refunded three days later → 8.75 and 3.50.
+//! - `scn-plan` (examples 3 and 4): a mini-program `test` plan (500 QPS) with the elastic switch
+//!   on, three days of peaks 1100 QPS/12 Mbps, 1200/30, 1250/10 → 599.4, 999.0, 799.2, the switch
+//!   off on the third day (the fourth day's peak is not charged); then upgraded to `starter`.
+//! - `scn-plan-2` (example 5): a `test` plan unsubscribed on its tenth day → 10 days used.
+//! - `scn-inst`: two dedicated monthly instances refunded within 5 days of purchase: the first
+//!   is refunded in full, the second pro rata (the 5-day rule is once per customer).
 //! - `scn-bad`: five invalid usage rows on the last day, one per row rule — `duplicate_usage_id` (reuses
 //!   `scn-eip-1`), `negative_quantity`, `unaligned_hour`, `bad_usage_end`, `unknown_unit`
 //!   (`bytes`).
 
-use super::{free_quota, AccountRow, PackageRow, Range, ScopeRow, Tables, UsageRow};
+use super::{
+    free_quota, AccountRow, EventRow, PackageRow, Range, ScopeRow, SubscriptionRow, Tables,
+    UsageRow,
+};
 use crate::calendar::{day_start, Month, Ts, DAY, HOUR, MICROS_PER_SECOND};
 use rust_decimal::Decimal;
 
@@ -273,6 +285,168 @@ pub(crate) fn add(range: Range, t: &mut Tables, usage: &mut Vec<UsageRow>) {
             "MB",
         );
         usage.push(mb);
+    }
+
+    // Examples 1 and 2: package refunds.
+    t.accounts
+        .push(account("scn-refund", 1000, opening_at, None));
+    let used = at(before_last(15), 10);
+    let refund_at = at(before_last(12), 10);
+    let bought = range.start - 10 * DAY;
+    let far = range.end + 180 * DAY;
+    let mut q = tp_total("scn-refund-Q", 10, 1950, bought, far);
+    q.owner_uin = "scn-refund".into();
+    q.product = "qtp";
+    q.sub_product = "quality";
+    q.region = "ap-hongkong";
+    q.package_name = "qtp/quality 10 GB (ap-hongkong)".into();
+    let mut sh = tp_total("scn-refund-S", 10, 750, bought, far);
+    sh.owner_uin = "scn-refund".into();
+    for p in [q, sh] {
+        t.scopes.push(ScopeRow {
+            package_id: p.package_id.clone(),
+            product: "eip",
+            billing_item: "public_traffic",
+            coefficient: Decimal::ONE,
+        });
+        t.events.push(EventRow {
+            event_id: format!("scn-refund-{}", &p.package_id[11..]),
+            kind: "refund",
+            target_id: p.package_id.clone(),
+            at: refund_at,
+            new_plan: None,
+            months: None,
+        });
+        t.packages.push(p);
+    }
+    let mut r = row(
+        "scn-refund-q",
+        "scn-refund",
+        "ap-hongkong",
+        ("eip", "eip", "eip-scn00001"),
+        "public_traffic",
+        used,
+        d(5),
+        "GB",
+    );
+    r.direction = Some("to_mainland");
+    r.accelerated = true;
+    usage.push(r);
+    usage.push(row(
+        "scn-refund-s",
+        "scn-refund",
+        GZ,
+        ("eip", "eip", "eip-scn00002"),
+        "public_traffic",
+        used,
+        d(5),
+        "GB",
+    ));
+
+    // Examples 3, 4 and 5: mini-program plans; the 5-day rule twice for one customer.
+    let plan = |id: &str, owner: &str, product: &'static str, name: &'static str, start: Ts| {
+        let monthly = if product == "mpgw" { 4999 } else { 3680 };
+        SubscriptionRow {
+            subscription_id: id.to_string(),
+            owner_uin: owner.to_string(),
+            product,
+            plan: name,
+            region: GZ,
+            billing_mode: "monthly",
+            started_at: start,
+            expires_at: Some(crate::rules::subscriptions::add_months(start, 1)),
+            released_at: None,
+            list_price: d(monthly),
+            discount: Decimal::ONE,
+            price_paid: d(monthly),
+            elastic_on_at: None,
+            elastic_off_at: None,
+            attached_apps: 0,
+        }
+    };
+    let event = |id: &str, kind: &'static str, target: &str, at: Ts, new_plan| EventRow {
+        event_id: id.to_string(),
+        kind,
+        target_id: target.to_string(),
+        at,
+        new_plan,
+        months: None,
+    };
+    t.accounts
+        .push(account("scn-plan", 100_000, opening_at, None));
+    let mut p3 = plan(
+        "scn-plan-1",
+        "scn-plan",
+        "mpgw",
+        "test",
+        at(before_last(35), 10),
+    );
+    p3.elastic_on_at = Some(p3.started_at);
+    p3.elastic_off_at = Some(at(before_last(28), 12));
+    p3.attached_apps = 1;
+    t.subscriptions.push(p3);
+    let peaks = [
+        (30, 1100, 12),
+        (29, 1200, 30),
+        (28, 1250, 10),
+        (27, 5000, 10),
+    ];
+    for (k, (n, qps, mbps)) in peaks.into_iter().enumerate() {
+        let h = at(before_last(n), 10);
+        for (item, q, unit) in [("peak_qps", qps, "QPS"), ("peak_bandwidth", mbps, "Mbps")] {
+            usage.push(row(
+                format!("scn-plan-{k}{}", &item[5..6]),
+                "scn-plan",
+                GZ,
+                ("mpgw", "elastic", "scn-plan-1"),
+                item,
+                h,
+                d(q),
+                unit,
+            ));
+        }
+    }
+    t.events.push(event(
+        "scn-plan-up",
+        "upgrade",
+        "scn-plan-1",
+        at(before_last(26), 15),
+        Some("starter"),
+    ));
+    t.accounts
+        .push(account("scn-plan-2", 100_000, opening_at, None));
+    t.subscriptions.push(plan(
+        "scn-plan-2",
+        "scn-plan-2",
+        "mpgw",
+        "test",
+        at(before_last(30), 10),
+    ));
+    t.events.push(event(
+        "scn-plan-2-refund",
+        "refund",
+        "scn-plan-2",
+        at(before_last(21), 10),
+        None,
+    ));
+    t.accounts
+        .push(account("scn-inst", 100_000, opening_at, None));
+    for (k, n) in [(1, 20), (2, 19)] {
+        let id = format!("scn-inst-{k}");
+        t.subscriptions.push(plan(
+            &id,
+            "scn-inst",
+            "apigw",
+            "basic",
+            at(before_last(n), 9),
+        ));
+        t.events.push(event(
+            &format!("{id}-refund"),
+            "refund",
+            &id,
+            at(before_last(17), 9),
+            None,
+        ));
     }
 
     // Invalid rows, one rule each.
