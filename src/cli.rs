@@ -3,6 +3,7 @@
 
 use crate::calendar::parse_date;
 use crate::error::{Error, Result};
+use crate::shard::ShardSpec;
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -26,7 +27,8 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// As-of date (UTC+8) `YYYY-MM-DD`: the run uses nothing at or after its midnight.
-    /// Default: the day after the latest usage day.
+    /// Default: the day after the latest usage day (the latest `usage_start` of a row that
+    /// passes the row rules, over all shards).
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub as_of: Option<String>,
     /// Directory holding the input tables (`usage/`, `packages/`, …).
@@ -41,6 +43,16 @@ pub struct RunArgs {
     /// Worker threads (default: all cores). Output is identical for any value.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// Process only shard K of N (`K/N`, 0-based): the pools of accounts whose stable hash falls
+    /// in shard K. Each shard writes its own files; the union of all N outputs is the output of
+    /// one run without `--shard`.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    /// Usage rows per chunk: a run processes its accounts in chunks of about this many rows, one
+    /// after another, so memory stays bounded whatever the input size. Output does not depend on
+    /// it.
+    #[arg(long, value_name = "ROWS", default_value_t = crate::input::chunks::DEFAULT_CHUNK_ROWS)]
+    pub chunk_rows: u64,
 }
 
 #[derive(Debug, Args)]
@@ -76,6 +88,8 @@ pub struct RunConfig {
     pub catalog: PathBuf,
     pub output: PathBuf,
     pub threads: Option<usize>,
+    pub shard: ShardSpec,
+    pub chunk_rows: u64,
 }
 
 impl TryFrom<RunArgs> for RunConfig {
@@ -105,12 +119,21 @@ impl TryFrom<RunArgs> for RunConfig {
         if a.threads == Some(0) {
             return Err(Error::Usage("--threads must be at least 1".into()));
         }
+        if a.chunk_rows == 0 {
+            return Err(Error::Usage("--chunk-rows must be at least 1".into()));
+        }
+        let shard = match a.shard.as_deref() {
+            Some(s) => ShardSpec::parse(s)?,
+            None => ShardSpec::ALL,
+        };
         Ok(RunConfig {
             as_of,
             input: a.input,
             catalog,
             output: a.output,
             threads: a.threads,
+            shard,
+            chunk_rows: a.chunk_rows,
         })
     }
 }

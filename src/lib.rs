@@ -24,6 +24,7 @@ pub mod money;
 pub mod output;
 pub mod pipeline;
 pub mod rules;
+pub mod shard;
 
 pub use error::{Error, Result};
 

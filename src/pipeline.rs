@@ -1,23 +1,33 @@
 //! The one place where stages are ordered.
 //!
-//! load catalog → load and validate inputs → cut at the as-of moment → deduction (pools in
-//! parallel, package refunds decided in the sweep) → pricing of the PAYG remainder → purchases →
-//! subscriptions (terms, hours, upgrades, refunds) → elastic fees → package refund amounts →
-//! package status → monthly bills →
-//! filter detail tables to the window → write every table → write the manifest last.
+//! load the catalog and every input table but usage → split accounts into shards and chunks by
+//! pool (`shard`) → for each chunk of this run's shard, in turn: read its usage
+//! (`input::chunks`), cut at the as-of moment → deduction (pools in parallel, package refunds
+//! decided in the sweep) → pricing of the PAYG remainder → purchases → subscriptions (terms,
+//! hours, upgrades, refunds) → elastic fees → package refund amounts → package status → monthly
+//! bills → cut detail tables to the window → write the chunk's files → after the last chunk,
+//! write the schema of tables that stayed empty, and the manifest last.
+//!
+//! Memory is bounded by one chunk: nothing of a chunk outlives its iteration but counters.
 
-use crate::calendar::{format_local, local_date, Month, Window, DAY};
+use crate::calendar::{format_local, local_date, Month, Ts, Window, DAY};
 use crate::catalog::Catalog;
 use crate::cli::RunConfig;
-use crate::error::Result;
-use crate::input::{self, Violation};
+use crate::error::{Error, Result};
+use crate::input::chunks::{self, UsageSource};
+use crate::input::{self, Inputs, Violation};
 use crate::output::manifest::{self, Manifest, UsageAccounting};
-use crate::output::tables::AccountEvent;
-use crate::output::{write_table, Written};
+use crate::output::tables::{
+    AccountEvent, Bill, BillLine, DeductionDetail, PackageStatus, RefundRow,
+};
+use crate::output::{finish_table, part_name, write_rows, Table, Written};
 use crate::rules::{
     bills, deduction, elastic, packages, pricing, purchases, refunds, subscriptions,
 };
-use std::collections::BTreeMap;
+use crate::shard::Partitioner;
+use rust_decimal::Decimal;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
 use std::time::Instant;
 
 /// Figures of one run, also written to the manifest.
@@ -25,11 +35,332 @@ use std::time::Instant;
 pub struct RunMetrics {
     pub usage: UsageAccounting,
     pub outputs: BTreeMap<String, Written>,
+    pub chunks: u32,
     pub duration_ms: u128,
 }
 
+/// What one chunk hands to the writers.
+#[derive(Default)]
+struct ChunkOut {
+    details: Vec<DeductionDetail>,
+    lines: Vec<BillLine>,
+    bills: Vec<Bill>,
+    status: Vec<PackageStatus>,
+    events: Vec<AccountEvent>,
+    refunds: Vec<RefundRow>,
+    exceptions: Vec<Violation>,
+    usage: UsageAccounting,
+}
+
+/// Running sums over chunks.
+#[derive(Default)]
+struct Totals {
+    lines: Decimal,
+    bills_total: Decimal,
+    bills_payable: Decimal,
+}
+
+pub fn run(cfg: &RunConfig) -> Result<RunMetrics> {
+    let started = Instant::now();
+    let catalog = Catalog::load(&cfg.catalog)?;
+    let mut base = input::load_base(&cfg.input)?;
+    let rows = chunks::count_rows(&cfg.input)?;
+    let n_chunks = chunks::chunks_for(rows, cfg.shard.count, cfg.chunk_rows);
+    let part = Partitioner::new(&base.packages, cfg.shard, n_chunks);
+    let out = &cfg.output;
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let spill_in = out.parent().filter(|p| !p.as_os_str().is_empty());
+    let mut source =
+        UsageSource::open(&cfg.input, &part, Some(spill_in.unwrap_or(Path::new("."))))?;
+
+    // Input-level findings not tied to a chunk's accounts go with shard 0's first chunk.
+    let mut base_violations = std::mem::take(&mut base.violations);
+    base_violations.extend(unknown_targets(&base));
+    let owners = Owners::new(&base);
+
+    let mut w: Option<Window> = None;
+    let mut outputs: BTreeMap<String, Written> = BTreeMap::new();
+    let mut usage = UsageAccounting::default();
+    let mut totals = Totals::default();
+    for chunk in 0..n_chunks {
+        let files = source.load_chunk(chunk, &part)?;
+        let w = *w.get_or_insert(window(cfg, source.latest_start)?);
+        let ctx = Ctx {
+            catalog: &catalog,
+            base: &base,
+            owners: &owners,
+            part: &part,
+            duplicates: &source.duplicates,
+            w: &w,
+        };
+        let mut c = process_chunk(&ctx, chunk, files)?;
+        if chunk == 0 && part.shard.index == 0 {
+            c.exceptions.extend(std::mem::take(&mut base_violations));
+        }
+        c.exceptions
+            .retain(|v| v.at.is_none_or(|t| w.contains(t) || t == w.as_of));
+        usage.add(&c.usage);
+        totals.lines += c.lines.iter().map(|l| l.amount).sum::<Decimal>();
+        totals.bills_total += c.bills.iter().map(|b| b.total_amount).sum::<Decimal>();
+        totals.bills_payable += c.bills.iter().map(|b| b.payable).sum::<Decimal>();
+        let file = part_name(part.shard.index, chunk);
+        write_rows(
+            out,
+            c.details,
+            &file,
+            slot(&mut outputs, DeductionDetail::NAME),
+        )?;
+        write_rows(out, c.lines, &file, slot(&mut outputs, BillLine::NAME))?;
+        write_rows(out, c.bills, &file, slot(&mut outputs, Bill::NAME))?;
+        write_rows(
+            out,
+            c.status,
+            &file,
+            slot(&mut outputs, PackageStatus::NAME),
+        )?;
+        write_rows(out, c.events, &file, slot(&mut outputs, AccountEvent::NAME))?;
+        write_rows(out, c.refunds, &file, slot(&mut outputs, RefundRow::NAME))?;
+        write_rows(
+            out,
+            c.exceptions,
+            &file,
+            slot(&mut outputs, Violation::NAME),
+        )?;
+    }
+    let w = match w {
+        Some(w) => w,
+        None => window(cfg, source.latest_start)?,
+    };
+    let as_of_month = Month::of(w.as_of - 1);
+    let file = part_name(part.shard.index, 0);
+    finish_table::<DeductionDetail>(
+        out,
+        as_of_month,
+        &file,
+        slot(&mut outputs, DeductionDetail::NAME),
+    )?;
+    finish_table::<BillLine>(out, as_of_month, &file, slot(&mut outputs, BillLine::NAME))?;
+    finish_table::<Bill>(out, as_of_month, &file, slot(&mut outputs, Bill::NAME))?;
+    finish_table::<PackageStatus>(
+        out,
+        as_of_month,
+        &file,
+        slot(&mut outputs, PackageStatus::NAME),
+    )?;
+    finish_table::<AccountEvent>(
+        out,
+        as_of_month,
+        &file,
+        slot(&mut outputs, AccountEvent::NAME),
+    )?;
+    finish_table::<RefundRow>(out, as_of_month, &file, slot(&mut outputs, RefundRow::NAME))?;
+    finish_table::<Violation>(out, as_of_month, &file, slot(&mut outputs, Violation::NAME))?;
+    for wr in outputs.values_mut() {
+        wr.files.sort();
+    }
+
+    let mut inputs = source.file_infos()?;
+    inputs.append(&mut base.files);
+    drop(source);
+    let mut t = BTreeMap::new();
+    t.insert("bill_lines.amount".into(), totals.lines.to_string());
+    t.insert("bills.total_amount".into(), totals.bills_total.to_string());
+    t.insert("bills.payable".into(), totals.bills_payable.to_string());
+    let duration_ms = started.elapsed().as_millis();
+    let m = Manifest {
+        tool: "reckon".into(),
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        as_of_date: local_date(w.as_of).to_string(),
+        window_start: format_local(w.start),
+        window_end: format_local(w.as_of),
+        months: w.months().iter().map(|m| m.to_string()).collect(),
+        shard: part.shard.to_string(),
+        chunks: n_chunks,
+        catalog_path: cfg.catalog.display().to_string(),
+        catalog_version: catalog.version.clone(),
+        catalog_sha256: catalog.hash.clone(),
+        inputs,
+        usage: usage.clone(),
+        outputs: outputs.clone(),
+        totals: t,
+        threads: rayon::current_num_threads(),
+        duration_ms,
+    };
+    manifest::write(out, &m)?;
+    Ok(RunMetrics {
+        usage,
+        outputs,
+        chunks: n_chunks,
+        duration_ms,
+    })
+}
+
+fn slot<'a>(outputs: &'a mut BTreeMap<String, Written>, table: &str) -> &'a mut Written {
+    outputs.entry(table.to_string()).or_default()
+}
+
+/// The window of the run: the given as-of date, or the day after the latest usage day.
+fn window(cfg: &RunConfig, latest_start: Option<Ts>) -> Result<Window> {
+    let d = match (cfg.as_of, latest_start) {
+        (Some(d), _) => d,
+        (None, Some(ts)) => local_date(ts + DAY),
+        (None, None) => {
+            return Err(Error::Usage(
+                "no valid usage rows: give --as-of YYYY-MM-DD".into(),
+            ))
+        }
+    };
+    Ok(Window::new(d))
+}
+
+/// Owners of packages and subscriptions, to send each event to its target's chunk.
+struct Owners<'a>(HashMap<&'a str, &'a str>);
+
+impl<'a> Owners<'a> {
+    fn new(base: &'a Inputs) -> Owners<'a> {
+        Owners(
+            base.packages
+                .iter()
+                .map(|p| (&*p.package_id, &*p.owner_uin))
+                .chain(
+                    base.subscriptions
+                        .iter()
+                        .map(|s| (&*s.subscription_id, &*s.owner_uin)),
+                )
+                .collect(),
+        )
+    }
+}
+
+/// What every chunk shares.
+struct Ctx<'a> {
+    catalog: &'a Catalog,
+    base: &'a Inputs,
+    owners: &'a Owners<'a>,
+    part: &'a Partitioner,
+    duplicates: &'a HashMap<String, HashSet<u32>>,
+    w: &'a Window,
+}
+
+/// Every stage for the accounts of one chunk.
+fn process_chunk(ctx: &Ctx, chunk: u32, files: Vec<input::InputFile>) -> Result<ChunkOut> {
+    let Ctx {
+        catalog,
+        base,
+        owners,
+        part,
+        duplicates,
+        w,
+    } = *ctx;
+    let holds = |a: &str| part.holds(a, chunk);
+    let mut interner = input::Interner::default();
+    let mut violations = Vec::new();
+    let read = files.iter().map(|f| f.df.height() as u64).sum::<u64>();
+    let mut usage = input::usage::from_files(&files, &mut interner, &mut violations, duplicates)?;
+    drop(files);
+    let mut packages: Vec<_> = base
+        .packages
+        .iter()
+        .filter(|p| holds(&p.owner_uin))
+        .cloned()
+        .collect();
+    let subs: Vec<_> = base
+        .subscriptions
+        .iter()
+        .filter(|s| holds(&s.owner_uin))
+        .cloned()
+        .collect();
+    let mut events: Vec<_> = base
+        .events
+        .iter()
+        .filter(|e| owners.0.get(&*e.target_id).is_some_and(|o| holds(o)))
+        .cloned()
+        .collect();
+
+    // Nothing at or after the as-of moment is used.
+    let valid = usage.len() as u64;
+    usage.retain(|u| u.usage_end <= w.as_of);
+    let after_as_of = valid - usage.len() as u64;
+    usage.sort_by(|a, b| (a.usage_start, &a.usage_id).cmp(&(b.usage_start, &b.usage_id)));
+    events.retain(|e| e.at < w.as_of);
+    for p in &mut packages {
+        if p.refunded_at.is_some_and(|r| r >= w.as_of) {
+            p.refunded_at = None;
+        }
+    }
+
+    let ded = deduction::run(
+        &usage,
+        &packages,
+        &events,
+        catalog,
+        &refunds::package_policy(catalog),
+    );
+    let priced = pricing::price_usage(&usage, &ded.covered, catalog);
+    let mut lines = priced.lines;
+    lines.extend(purchases::purchase_lines(&packages, w.as_of));
+    let subs_out = subscriptions::replay(&subs, &events, catalog, w.as_of);
+    let (elastic_lines, elastic_violations) =
+        elastic::elastic_lines(&usage, &subs, &subs_out.lives, catalog, w.as_of);
+    let (package_refunds, refund_lines, refund_violations) = refunds::package_refunds(
+        &ded.refund_requests,
+        &packages,
+        &events,
+        &ded.details,
+        catalog,
+    );
+    lines.extend(subs_out.lines);
+    lines.extend(elastic_lines);
+    lines.extend(refund_lines);
+    let mut refund_rows = subs_out.refunds;
+    refund_rows.extend(package_refunds);
+    refund_rows.retain(|r| w.contains(r.at));
+
+    let status = packages::snapshot(&packages, &ded.states, w);
+    let bills = bills::monthly_bills(&lines, w);
+
+    // Detail tables: the window only.
+    let in_window = usage.iter().filter(|u| w.contains(u.usage_start)).count() as u64;
+    let billed = usage
+        .iter()
+        .zip(&priced.billed)
+        .filter(|(u, b)| **b && w.contains(u.usage_start))
+        .count() as u64;
+    let details: Vec<_> = ded
+        .details
+        .into_iter()
+        .filter(|d| w.contains(d.usage_start))
+        .collect();
+    lines.retain(|l| w.contains(l.charge_start));
+    let mut exceptions = violations;
+    exceptions.extend(ded.violations);
+    exceptions.extend(priced.violations);
+    exceptions.extend(subs_out.violations);
+    exceptions.extend(elastic_violations);
+    exceptions.extend(refund_violations);
+    exceptions.extend(packages::limit_violations(&status, catalog, w));
+
+    Ok(ChunkOut {
+        details,
+        lines,
+        bills,
+        status,
+        events: Vec::new(),
+        refunds: refund_rows,
+        exceptions,
+        usage: UsageAccounting {
+            read,
+            invalid: read - valid,
+            after_as_of,
+            history_only: usage.len() as u64 - in_window,
+            billed,
+            unpriced: in_window - billed,
+        },
+    })
+}
+
 /// Events whose target is neither a package nor a subscription.
-fn unknown_targets(inputs: &input::Inputs) -> Vec<Violation> {
+fn unknown_targets(inputs: &Inputs) -> Vec<Violation> {
     let known: std::collections::HashSet<&str> = inputs
         .packages
         .iter()
@@ -67,183 +398,4 @@ fn unknown_targets(inputs: &input::Inputs) -> Vec<Violation> {
         }
     }
     out
-}
-
-pub fn run(cfg: &RunConfig) -> Result<RunMetrics> {
-    let started = Instant::now();
-    let catalog = Catalog::load(&cfg.catalog)?;
-    let mut inputs = input::load(&cfg.input)?;
-
-    // The as-of date: given, or the day after the latest usage day.
-    let as_of_date = match cfg.as_of {
-        Some(d) => d,
-        None => {
-            let last = inputs.usage.iter().map(|u| u.usage_start).max();
-            match last {
-                Some(ts) => local_date(ts + DAY),
-                None => {
-                    return Err(crate::error::Error::Usage(
-                        "no valid usage rows: give --as-of YYYY-MM-DD".into(),
-                    ))
-                }
-            }
-        }
-    };
-    let w = Window::new(as_of_date);
-
-    // Nothing at or after the as-of moment is used.
-    let valid = inputs.usage.len() as u64;
-    inputs.usage.retain(|u| u.usage_end <= w.as_of);
-    let after_as_of = valid - inputs.usage.len() as u64;
-    inputs
-        .usage
-        .sort_by(|a, b| (a.usage_start, &a.usage_id).cmp(&(b.usage_start, &b.usage_id)));
-    inputs.events.retain(|e| e.at < w.as_of);
-    for p in &mut inputs.packages {
-        if p.refunded_at.is_some_and(|r| r >= w.as_of) {
-            p.refunded_at = None;
-        }
-    }
-
-    let ded = deduction::run(
-        &inputs.usage,
-        &inputs.packages,
-        &inputs.events,
-        &catalog,
-        &refunds::package_policy(&catalog),
-    );
-    let priced = pricing::price_usage(&inputs.usage, &ded.covered, &catalog);
-    let mut lines = priced.lines;
-    lines.extend(purchases::purchase_lines(&inputs.packages, w.as_of));
-    let subs = subscriptions::replay(&inputs.subscriptions, &inputs.events, &catalog, w.as_of);
-    let (elastic_lines, elastic_violations) = elastic::elastic_lines(
-        &inputs.usage,
-        &inputs.subscriptions,
-        &subs.lives,
-        &catalog,
-        w.as_of,
-    );
-    let (package_refunds, refund_lines, refund_violations) = refunds::package_refunds(
-        &ded.refund_requests,
-        &inputs.packages,
-        &inputs.events,
-        &ded.details,
-        &catalog,
-    );
-    lines.extend(subs.lines);
-    lines.extend(elastic_lines);
-    lines.extend(refund_lines);
-    let mut refund_rows = subs.refunds;
-    refund_rows.extend(package_refunds);
-    refund_rows.retain(|r| w.contains(r.at));
-
-    let status = packages::snapshot(&inputs.packages, &ded.states, &w);
-    let bills = bills::monthly_bills(&lines, &w);
-
-    // Detail tables: the window only.
-    let in_window_rows = inputs
-        .usage
-        .iter()
-        .filter(|u| w.contains(u.usage_start))
-        .count() as u64;
-    let billed_in_window = inputs
-        .usage
-        .iter()
-        .zip(&priced.billed)
-        .filter(|(u, b)| **b && w.contains(u.usage_start))
-        .count() as u64;
-    let details: Vec<_> = ded
-        .details
-        .into_iter()
-        .filter(|d| w.contains(d.usage_start))
-        .collect();
-    let lines: Vec<_> = lines
-        .into_iter()
-        .filter(|l| w.contains(l.charge_start))
-        .collect();
-    let event_violations = unknown_targets(&inputs);
-    let mut exceptions: Vec<Violation> = inputs.violations;
-    exceptions.extend(event_violations);
-    exceptions.extend(ded.violations);
-    exceptions.extend(priced.violations);
-    exceptions.extend(subs.violations);
-    exceptions.extend(elastic_violations);
-    exceptions.extend(refund_violations);
-    exceptions.extend(packages::limit_violations(&status, &catalog, &w));
-    exceptions.retain(|v| v.at.is_none_or(|t| w.contains(t) || t == w.as_of));
-
-    let as_of_month = Month::of(w.as_of - 1);
-    let totals = totals(&lines, &bills);
-    let mut outputs = BTreeMap::new();
-    let out = &cfg.output;
-    std::fs::create_dir_all(out).map_err(|e| crate::error::Error::io(out, e))?;
-    outputs.insert(
-        "deduction_details".into(),
-        write_table(out, details, as_of_month)?,
-    );
-    outputs.insert("bill_lines".into(), write_table(out, lines, as_of_month)?);
-    outputs.insert("bills".into(), write_table(out, bills, as_of_month)?);
-    outputs.insert(
-        "package_status".into(),
-        write_table(out, status, as_of_month)?,
-    );
-    outputs.insert(
-        "account_events".into(),
-        write_table::<AccountEvent>(out, Vec::new(), as_of_month)?,
-    );
-    outputs.insert(
-        "refunds".into(),
-        write_table(out, refund_rows, as_of_month)?,
-    );
-    outputs.insert(
-        "exceptions".into(),
-        write_table(out, exceptions, as_of_month)?,
-    );
-
-    let usage = UsageAccounting {
-        read: inputs.usage_rows_read as u64,
-        invalid: inputs.usage_rows_read as u64 - valid,
-        after_as_of,
-        history_only: inputs.usage.len() as u64 - in_window_rows,
-        billed: billed_in_window,
-        unpriced: in_window_rows - billed_in_window,
-    };
-    let duration_ms = started.elapsed().as_millis();
-    let m = Manifest {
-        tool: "reckon".into(),
-        tool_version: env!("CARGO_PKG_VERSION").into(),
-        as_of_date: as_of_date.to_string(),
-        window_start: format_local(w.start),
-        window_end: format_local(w.as_of),
-        months: w.months().iter().map(|m| m.to_string()).collect(),
-        catalog_path: cfg.catalog.display().to_string(),
-        catalog_version: catalog.version.clone(),
-        catalog_sha256: catalog.hash.clone(),
-        inputs: inputs.files,
-        usage: usage.clone(),
-        outputs: outputs.clone(),
-        totals,
-        threads: rayon::current_num_threads(),
-        duration_ms,
-    };
-    manifest::write(out, &m)?;
-    Ok(RunMetrics {
-        usage,
-        outputs,
-        duration_ms,
-    })
-}
-
-fn totals(
-    lines: &[crate::output::tables::BillLine],
-    bills: &[crate::output::tables::Bill],
-) -> BTreeMap<String, String> {
-    let mut t = BTreeMap::new();
-    let sum_lines: rust_decimal::Decimal = lines.iter().map(|l| l.amount).sum();
-    let sum_total: rust_decimal::Decimal = bills.iter().map(|b| b.total_amount).sum();
-    let sum_payable: rust_decimal::Decimal = bills.iter().map(|b| b.payable).sum();
-    t.insert("bill_lines.amount".into(), sum_lines.to_string());
-    t.insert("bills.total_amount".into(), sum_total.to_string());
-    t.insert("bills.payable".into(), sum_payable.to_string());
-    t
 }

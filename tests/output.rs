@@ -28,19 +28,19 @@ fn every_table_is_written_with_its_schema_and_partitions() {
     // Usage of 2024-05 lands in month=2024-05; empty tables still have a file with a schema.
     assert!(out
         .path()
-        .join("bill_lines/month=2024-05/part-00000.parquet")
+        .join("bill_lines/month=2024-05/part-000-0000.parquet")
         .is_file());
     assert!(out
         .path()
-        .join("deduction_details/month=2024-05/part-00000.parquet")
+        .join("deduction_details/month=2024-05/part-000-0000.parquet")
         .is_file());
     assert!(out
         .path()
-        .join("refunds/month=2024-05/part-00000.parquet")
+        .join("refunds/month=2024-05/part-000-0000.parquet")
         .is_file());
     assert!(out
         .path()
-        .join("package_status/part-00000.parquet")
+        .join("package_status/part-000-0000.parquet")
         .is_file());
     let refunds = read_table(out.path(), "refunds");
     assert_eq!(refunds.height(), 0);

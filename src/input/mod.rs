@@ -11,6 +11,7 @@
 //! Files are read in sorted path order, so "first occurrence" is deterministic.
 
 pub mod accounts;
+pub mod chunks;
 pub mod events;
 pub mod packages;
 pub mod subscriptions;
@@ -84,17 +85,11 @@ pub struct Inputs {
     pub usage_rows_read: usize,
 }
 
-/// Loads every input table under `dir`.
-pub fn load(dir: &Path) -> Result<Inputs> {
+/// Loads every input table under `dir` except usage, which is read chunk by chunk (`chunks`).
+pub fn load_base(dir: &Path) -> Result<Inputs> {
     let mut interner = Interner::default();
     let mut inputs = Inputs::default();
     let mut violations = Vec::new();
-
-    let files = read_table(dir, "usage", usage::COLUMNS, true)?;
-    inputs.usage_rows_read = files.iter().map(|f| f.df.height()).sum();
-    inputs.usage = usage::from_files(&files, &mut interner, &mut violations)?;
-    record(&mut inputs.files, "usage", &files)?;
-    drop(files);
 
     let files = read_table(dir, "packages", packages::COLUMNS, true)?;
     let mut pkgs = packages::from_files(&files, &mut interner, &mut violations)?;
@@ -121,7 +116,27 @@ pub fn load(dir: &Path) -> Result<Inputs> {
     Ok(inputs)
 }
 
-fn record(out: &mut Vec<FileInfo>, table: &str, files: &[InputFile]) -> Result<()> {
+/// Loads every input table under `dir`, usage included, as one chunk (tests and small tools).
+pub fn load(dir: &Path) -> Result<Inputs> {
+    let mut inputs = load_base(dir)?;
+    let part = crate::shard::Partitioner::new(&inputs.packages, crate::shard::ShardSpec::ALL, 1);
+    let mut source = chunks::UsageSource::open(dir, &part, None)?;
+    let files = source.load_chunk(0, &part)?;
+    let mut interner = Interner::default();
+    inputs.usage_rows_read = files.iter().map(|f| f.df.height()).sum();
+    inputs.usage = usage::from_files(
+        &files,
+        &mut interner,
+        &mut inputs.violations,
+        &source.duplicates,
+    )?;
+    let mut infos = source.file_infos()?;
+    infos.append(&mut inputs.files);
+    inputs.files = infos;
+    Ok(inputs)
+}
+
+pub(crate) fn record(out: &mut Vec<FileInfo>, table: &str, files: &[InputFile]) -> Result<()> {
     for f in files {
         let (bytes, sha256) = hash_file(&f.path)?;
         out.push(FileInfo {
@@ -204,6 +219,8 @@ pub struct InputFile {
     /// what row-level messages name, so they do not depend on where the input lives.
     pub name: String,
     pub df: DataFrame,
+    /// Row numbers in the original file when `df` is a subset of it (a chunk of usage).
+    pub rows: Option<Vec<u32>>,
 }
 
 /// Every `*.parquet` file below `root`, sorted; hidden and `_`-prefixed entries skipped.
@@ -317,10 +334,16 @@ fn read_file(root: &Path, path: &Path, table: &str, specs: &[ColSpec]) -> Result
         path: path.to_path_buf(),
         name,
         df,
+        rows: None,
     })
 }
 
 impl InputFile {
+    /// The row number in the original file of row `i` of `df`, for messages.
+    pub fn row(&self, i: usize) -> usize {
+        self.rows.as_ref().map_or(i, |r| r[i] as usize)
+    }
+
     fn series(&self, col: &str) -> Result<&Series> {
         Ok(self.df.column(col)?.as_materialized_series())
     }

@@ -9,7 +9,7 @@ use crate::calendar::{Ts, HOUR};
 use crate::error::Result;
 use crate::money::Unit;
 use rust_decimal::Decimal;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 pub const TABLE: &str = "usage";
@@ -75,13 +75,50 @@ pub struct Usage {
     pub accelerated: bool,
 }
 
+/// Checks what must hold for a whole usage file, before it is split into chunks (an unknown
+/// `direction` stops the run whichever shard the row belongs to), and returns the latest
+/// `usage_start` among its rows that pass the row rules (duplicates aside): the default as-of
+/// date is the day after it.
+pub fn check_file(f: &InputFile) -> Result<Option<Ts>> {
+    let dir = f.strs("direction")?;
+    for (i, d) in dir.iter().enumerate() {
+        if let Some(d) = d {
+            if Direction::parse(d).is_none() {
+                return Err(f.unknown_enum("direction", f.row(i), d, &DIRECTIONS));
+            }
+        }
+    }
+    let start = f.ts("usage_start")?;
+    let end = f.ts("usage_end")?;
+    let (scale, qty) = f.decs("quantity")?;
+    let unit = f.strs("unit")?;
+    let mut latest: Option<Ts> = None;
+    for i in 0..f.df.height() {
+        let (Some(s), Some(e)) = (start[i], end[i]) else {
+            continue;
+        };
+        let ok = s.rem_euclid(HOUR) == 0
+            && e == s + HOUR
+            && matches!(dec_value(scale, qty[i]), Some(Some(q)) if !q.is_sign_negative() || q.is_zero())
+            && unit[i].and_then(Unit::parse).is_some();
+        if ok && latest.is_none_or(|l| s > l) {
+            latest = Some(s);
+        }
+    }
+    Ok(latest)
+}
+
+/// Converts usage files to valid rows; bad rows become violations. `duplicates` holds, per input
+/// file name, the rows whose `usage_id` appeared on an earlier row of the whole input (found
+/// over every file before chunking, see `chunks`).
 pub fn from_files(
     files: &[InputFile],
     interner: &mut Interner,
     violations: &mut Vec<Violation>,
+    duplicates: &HashMap<String, HashSet<u32>>,
 ) -> Result<Vec<Usage>> {
     let mut out = Vec::with_capacity(files.iter().map(|f| f.df.height()).sum());
-    let mut seen: HashSet<Arc<str>> = HashSet::with_capacity(out.capacity());
+    let none = HashSet::new();
     for f in files {
         let ids = f.strs("usage_id")?;
         let owner = f.strs("owner_uin")?;
@@ -96,11 +133,12 @@ pub fn from_files(
         let unit = f.strs("unit")?;
         let dir = f.strs("direction")?;
         let acc = f.bools("accelerated")?;
+        let dups = duplicates.get(&f.name).unwrap_or(&none);
         for i in 0..f.df.height() {
             let direction = match dir[i] {
                 None => Direction::Outbound,
                 Some(d) => Direction::parse(d)
-                    .ok_or_else(|| f.unknown_enum("direction", i, d, &DIRECTIONS))?,
+                    .ok_or_else(|| f.unknown_enum("direction", f.row(i), d, &DIRECTIONS))?,
             };
             let id = ids[i].unwrap_or("");
             let at = start[i];
@@ -109,7 +147,7 @@ pub fn from_files(
                     TABLE,
                     id,
                     rule,
-                    format!("{} row {i}: {detail}", f.name),
+                    format!("{} row {}: {detail}", f.name, f.row(i)),
                     at,
                 ));
             };
@@ -149,7 +187,7 @@ pub fn from_files(
                 }
             };
             let id = ids[i].expect("checked");
-            if seen.contains(id) {
+            if dups.contains(&(f.row(i) as u32)) {
                 bad(
                     "duplicate_usage_id",
                     format!("usage_id `{id}` appears again"),
@@ -185,7 +223,6 @@ pub fn from_files(
                 continue;
             };
             let id: Arc<str> = Arc::from(id);
-            seen.insert(id.clone());
             out.push(Usage {
                 usage_id: id,
                 owner_uin: interner.get(owner[i].expect("checked")),

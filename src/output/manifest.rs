@@ -9,7 +9,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct UsageAccounting {
     /// Usage rows read from the input files.
     pub read: u64,
@@ -25,6 +25,18 @@ pub struct UsageAccounting {
     pub unpriced: u64,
 }
 
+impl UsageAccounting {
+    /// Adds another chunk's counts.
+    pub fn add(&mut self, o: &UsageAccounting) {
+        self.read += o.read;
+        self.invalid += o.invalid;
+        self.after_as_of += o.after_as_of;
+        self.history_only += o.history_only;
+        self.billed += o.billed;
+        self.unpriced += o.unpriced;
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Manifest {
     pub tool: String,
@@ -33,6 +45,10 @@ pub struct Manifest {
     pub window_start: String,
     pub window_end: String,
     pub months: Vec<String>,
+    /// `K/N`: the shard this output holds (`0/1`: everything).
+    pub shard: String,
+    /// Chunks the shard was processed in (memory bound; does not change any row).
+    pub chunks: u32,
     pub catalog_path: String,
     pub catalog_version: String,
     pub catalog_sha256: String,

@@ -3,9 +3,12 @@
 //! Invariants:
 //! - Every table is written, even when empty, with its full schema.
 //! - Rows are put in the table's documented total order (see `tables`) before writing.
-//! - Partitioned tables go to `<out>/<table>/month=YYYY-MM/part-00000.parquet` (the UTC+8 month
-//!   of the table's partition column); unpartitioned ones to `<out>/<table>/part-00000.parquet`.
-//!   An empty partitioned table is written as one empty file in the as-of month's partition.
+//! - Partitioned tables go to `<out>/<table>/month=YYYY-MM/part-<shard>-<chunk>.parquet` (the
+//!   UTC+8 month of the table's partition column); unpartitioned ones to
+//!   `<out>/<table>/part-<shard>-<chunk>.parquet`. A run processes its accounts in chunks (see
+//!   `shard`); each chunk writes its own file, so an account's rows are all in one file and a
+//!   file's rows are in the table's total order. A table with no rows is written as one empty
+//!   file (in the as-of month's partition when partitioned).
 //! - Money and quantities are Decimal128(38, s); instants are UTC microsecond timestamps.
 //! - No wall clock reaches a file: identical inputs give byte-identical files.
 
@@ -19,9 +22,6 @@ use polars::prelude::*;
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-
-/// Name of the single file in each partition directory.
-pub const PART_FILE: &str = "part-00000.parquet";
 
 pub fn str_col<'a>(name: &str, v: impl Iterator<Item = Option<&'a str>>) -> Column {
     StringChunked::from_iter_options(name.into(), v).into_column()
@@ -92,12 +92,27 @@ pub trait Table: Sized + Send + Sync {
     const PARTITIONED: bool;
 }
 
-/// Sorts `rows` into their total order and writes them, partitioned by month when the table is.
-pub fn write_table<T: Table>(out: &Path, mut rows: Vec<T>, as_of_month: Month) -> Result<Written> {
+/// The file name of one shard's chunk of a table: `part-<shard>-<chunk>.parquet`. Rows of one
+/// account never span two files of a partition; inside a file, rows are in the total order.
+pub fn part_name(shard: u32, chunk: u32) -> String {
+    format!("part-{shard:03}-{chunk:04}.parquet")
+}
+
+/// Sorts `rows` into their total order and writes them as `file` in each month partition they
+/// touch (or under the table directory when it is not partitioned). Nothing is written for no
+/// rows: `finish_table` writes the schema of a table that stayed empty.
+pub fn write_rows<T: Table>(
+    out: &Path,
+    mut rows: Vec<T>,
+    file: &str,
+    written: &mut Written,
+) -> Result<()> {
     use rayon::prelude::*;
+    if rows.is_empty() {
+        return Ok(());
+    }
     rows.par_sort_by(T::sort_key_cmp);
     let dir = out.join(T::NAME);
-    let mut written = Written::default();
     let mut emit = |path: PathBuf, key: String, chunk: &[T]| -> Result<()> {
         let mut df = T::to_frame(chunk)?;
         write_parquet(&path, &mut df)?;
@@ -112,13 +127,7 @@ pub fn write_table<T: Table>(out: &Path, mut rows: Vec<T>, as_of_month: Month) -
         Ok(())
     };
     if !T::PARTITIONED {
-        emit(dir.join(PART_FILE), String::new(), &rows)?;
-        return Ok(written);
-    }
-    if rows.is_empty() {
-        let key = format!("month={as_of_month}");
-        emit(dir.join(&key).join(PART_FILE), key, &rows)?;
-        return Ok(written);
+        return emit(dir.join(file), String::new(), &rows);
     }
     // Stable partition: keep the total order inside each month.
     let mut by_month: BTreeMap<Month, Vec<T>> = BTreeMap::new();
@@ -130,7 +139,37 @@ pub fn write_table<T: Table>(out: &Path, mut rows: Vec<T>, as_of_month: Month) -
     }
     for (m, chunk) in by_month {
         let key = format!("month={m}");
-        emit(dir.join(&key).join(PART_FILE), key, &chunk)?;
+        emit(dir.join(&key).join(file), key, &chunk)?;
     }
-    Ok(written)
+    Ok(())
+}
+
+/// After the last chunk: a table with no rows at all is still written, empty, with its schema
+/// (in the as-of month's partition when partitioned), so readers never guess.
+pub fn finish_table<T: Table>(
+    out: &Path,
+    as_of_month: Month,
+    file: &str,
+    written: &mut Written,
+) -> Result<()> {
+    if !written.files.is_empty() {
+        return Ok(());
+    }
+    let dir = out.join(T::NAME);
+    let (path, key) = if T::PARTITIONED {
+        let key = format!("month={as_of_month}");
+        (dir.join(&key).join(file), key)
+    } else {
+        (dir.join(file), String::new())
+    };
+    let mut df = T::to_frame(&[])?;
+    write_parquet(&path, &mut df)?;
+    written.partitions.entry(key).or_default();
+    written.files.push(
+        path.strip_prefix(out)
+            .unwrap_or(&path)
+            .display()
+            .to_string(),
+    );
+    Ok(())
 }

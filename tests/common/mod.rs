@@ -186,6 +186,8 @@ pub fn run_config(input: &Path, output: &Path, as_of: &str) -> reckon::cli::RunC
         catalog: input.join("catalog.toml"),
         output: output.to_path_buf(),
         threads: None,
+        shard: reckon::shard::ShardSpec::ALL,
+        chunk_rows: reckon::input::chunks::DEFAULT_CHUNK_ROWS,
     }
 }
 

@@ -1,0 +1,324 @@
+//! Usage, chunk by chunk: memory is bounded by one chunk of accounts, not by the input.
+//!
+//! With one chunk per shard, each usage file is read once, checked whole (`usage::check_file`),
+//! and cut to the rows of this run's shard. With several chunks, one pass reads each file once,
+//! checks it, and *spills* the rows of each of this shard's chunks to a private directory
+//! (`<spill>/<chunk>/<file>.parquet`, with the original row numbers so messages still name the
+//! input file and row); each chunk is then read back on its own. The spill directory is removed
+//! when the run ends, however it ends.
+//!
+//! `usage_id` must be unique in the whole input, whichever shard or chunk a row falls in: the
+//! pass over whole files records a 64-bit hash, file and row of every id (16 bytes a row: 1.6 GB
+//! for 100M rows, the one per-row cost that is not bounded by a chunk); equal hashes are then
+//! compared as strings, and every occurrence after the first (in file and row order) is a
+//! duplicate.
+//!
+//! Invariants: every usage row of the input is read exactly once into exactly one shard and one
+//! chunk (the pool of its owner, see `shard`); rows keep their file and row order inside a chunk;
+//! the duplicates found do not depend on the number of shards or chunks.
+
+use super::{hash_file, parquet_files, read_file, usage, FileInfo, InputFile};
+use crate::calendar::Ts;
+use crate::error::{Error, Result};
+use crate::output::write_parquet;
+use crate::shard::Partitioner;
+use polars::prelude::*;
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use xxhash_rust::xxh3::xxh3_64;
+
+/// Rows per chunk when `--chunk-rows` is not given: about 1.5 GB of working memory.
+pub const DEFAULT_CHUNK_ROWS: u64 = 4_000_000;
+
+/// The usage files of a run and, when chunked, their spilled chunks.
+pub struct UsageSource {
+    root: PathBuf,
+    files: Vec<PathBuf>,
+    /// Latest valid `usage_start` over every row of every file (all shards).
+    pub latest_start: Option<Ts>,
+    spill: Option<tempfile::TempDir>,
+    /// Per chunk: the spilled files and the input file each came from.
+    spilled: Vec<Vec<(PathBuf, String)>>,
+    ids: IdIndex,
+    /// Rows (by input file name, original row) whose `usage_id` appeared on an earlier row.
+    pub duplicates: HashMap<String, HashSet<u32>>,
+}
+
+/// `(hash of usage_id, file index, row)` of every row with an id.
+#[derive(Default)]
+struct IdIndex(Vec<(u64, u32, u32)>);
+
+impl IdIndex {
+    fn add(&mut self, file: usize, f: &InputFile) -> Result<()> {
+        let ids = f.strs("usage_id")?;
+        self.0.reserve(ids.len());
+        for (row, id) in ids.iter().enumerate() {
+            if let Some(id) = id {
+                self.0
+                    .push((xxh3_64(id.as_bytes()), file as u32, row as u32));
+            }
+        }
+        Ok(())
+    }
+
+    /// Rows whose id appeared earlier; `ids_of(file)` gives a file's `usage_id` column.
+    fn duplicates(
+        &mut self,
+        mut ids_of: impl FnMut(usize) -> Result<Vec<Option<String>>>,
+    ) -> Result<Vec<(u32, u32)>> {
+        let mut v = std::mem::take(&mut self.0);
+        v.sort_unstable();
+        // Candidates: rows sharing a hash with another row.
+        let mut cand: Vec<(u32, u32)> = Vec::new();
+        for g in v.chunk_by(|a, b| a.0 == b.0) {
+            if g.len() > 1 {
+                cand.extend(g.iter().map(|&(_, f, r)| (f, r)));
+            }
+        }
+        drop(v);
+        if cand.is_empty() {
+            return Ok(Vec::new());
+        }
+        cand.sort_unstable();
+        let mut by_id: HashMap<String, Vec<(u32, u32)>> = HashMap::new();
+        for g in cand.chunk_by(|a, b| a.0 == b.0) {
+            let col = ids_of(g[0].0 as usize)?;
+            for &(f, r) in g {
+                if let Some(id) = col[r as usize].clone() {
+                    by_id.entry(id).or_default().push((f, r));
+                }
+            }
+        }
+        let mut dups = Vec::new();
+        for (_, mut at) in by_id {
+            at.sort_unstable();
+            dups.extend(at.into_iter().skip(1));
+        }
+        Ok(dups)
+    }
+}
+
+/// Usage rows in the input, from the Parquet footers (no data read).
+pub fn count_rows(dir: &Path) -> Result<u64> {
+    let root = dir.join("usage");
+    if !root.is_dir() {
+        return Ok(0);
+    }
+    let mut n = 0u64;
+    for path in parquet_files(&root)? {
+        let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
+        n += ParquetReader::new(file)
+            .num_rows()
+            .map_err(|e| Error::Parquet {
+                path: path.clone(),
+                message: e.to_string(),
+            })? as u64;
+    }
+    Ok(n)
+}
+
+/// How many chunks a shard needs for `rows` usage rows in all.
+pub fn chunks_for(rows: u64, shards: u32, chunk_rows: u64) -> u32 {
+    let per_shard = rows.div_ceil(u64::from(shards.max(1)));
+    per_shard.div_ceil(chunk_rows.max(1)).clamp(1, 4096) as u32
+}
+
+impl UsageSource {
+    /// Lists the usage files; with several chunks, spills them under `spill_in` (a directory
+    /// on the output's file system), or the system temp directory when `None`.
+    pub fn open(dir: &Path, part: &Partitioner, spill_in: Option<&Path>) -> Result<UsageSource> {
+        let root = dir.join("usage");
+        if !root.is_dir() {
+            return Err(Error::MissingTable {
+                table: "usage".into(),
+                path: root,
+            });
+        }
+        let mut src = UsageSource {
+            files: parquet_files(&root)?,
+            root,
+            latest_start: None,
+            spill: None,
+            spilled: Vec::new(),
+            ids: IdIndex::default(),
+            duplicates: HashMap::new(),
+        };
+        if part.chunks > 1 {
+            src.spill_chunks(part, spill_in)?;
+        }
+        Ok(src)
+    }
+
+    fn spill_chunks(&mut self, part: &Partitioner, spill_in: Option<&Path>) -> Result<()> {
+        let tmp = match spill_in {
+            Some(d) => {
+                std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
+                tempfile::Builder::new()
+                    .prefix(".reckon-spill-")
+                    .tempdir_in(d)
+            }
+            None => tempfile::Builder::new().prefix("reckon-spill-").tempdir(),
+        }
+        .map_err(|e| Error::io(spill_in.unwrap_or(Path::new("tmp")), e))?;
+        self.spilled = vec![Vec::new(); part.chunks as usize];
+        for (k, path) in self.files.clone().iter().enumerate() {
+            let f = read_file(&self.root, path, "usage", usage::COLUMNS)?;
+            self.note_latest(usage::check_file(&f)?);
+            self.ids.add(k, &f)?;
+            let places = places(&f, part)?;
+            for chunk in 0..part.chunks {
+                let keep: Vec<u32> = (0..f.df.height() as u32)
+                    .filter(|&i| places[i as usize] == Some(chunk))
+                    .collect();
+                if keep.is_empty() {
+                    continue;
+                }
+                let mut df = take(&f.df, &keep)?;
+                df.with_column(Column::new("__row".into(), keep))?;
+                let out = tmp
+                    .path()
+                    .join(chunk.to_string())
+                    .join(format!("{k:06}.parquet"));
+                write_parquet(&out, &mut df)?;
+                self.spilled[chunk as usize].push((out, f.name.clone()));
+            }
+        }
+        self.spill = Some(tmp);
+        let (root, files) = (self.root.clone(), self.files.clone());
+        let dups = self.ids.duplicates(|k| {
+            let f = read_file(&root, &files[k], "usage", &usage::COLUMNS[..1])?;
+            Ok(f.strs("usage_id")?
+                .into_iter()
+                .map(|s| s.map(str::to_string))
+                .collect())
+        })?;
+        self.note_duplicates(dups);
+        Ok(())
+    }
+
+    fn note_duplicates(&mut self, dups: Vec<(u32, u32)>) {
+        let prefix = self.root.parent().unwrap_or(&self.root).to_path_buf();
+        for (f, r) in dups {
+            let name = self.files[f as usize]
+                .strip_prefix(&prefix)
+                .unwrap_or(&self.files[f as usize])
+                .display()
+                .to_string();
+            self.duplicates.entry(name).or_default().insert(r);
+        }
+    }
+
+    fn note_latest(&mut self, t: Option<Ts>) {
+        if let Some(t) = t {
+            self.latest_start = Some(self.latest_start.map_or(t, |l| l.max(t)));
+        }
+    }
+
+    /// The usage files of chunk `chunk` of this run's shard, rows in file and row order.
+    pub fn load_chunk(&mut self, chunk: u32, part: &Partitioner) -> Result<Vec<InputFile>> {
+        if self.spill.is_none() {
+            // One chunk: read each file, check it whole, keep this shard's rows.
+            let mut out = Vec::with_capacity(self.files.len());
+            let mut whole = Vec::with_capacity(self.files.len());
+            for (k, path) in self.files.clone().into_iter().enumerate() {
+                let f = read_file(&self.root, &path, "usage", usage::COLUMNS)?;
+                self.note_latest(usage::check_file(&f)?);
+                self.ids.add(k, &f)?;
+                whole.push(f);
+            }
+            let dups = self.ids.duplicates(|k| {
+                Ok(whole[k]
+                    .strs("usage_id")?
+                    .into_iter()
+                    .map(|s| s.map(str::to_string))
+                    .collect())
+            })?;
+            self.note_duplicates(dups);
+            for mut f in whole {
+                if !part.shard.is_all() {
+                    let places = places(&f, part)?;
+                    let keep: Vec<u32> = (0..f.df.height() as u32)
+                        .filter(|&i| places[i as usize] == Some(chunk))
+                        .collect();
+                    f.df = take(&f.df, &keep)?;
+                    f.rows = Some(keep);
+                }
+                out.push(f);
+            }
+            return Ok(out);
+        }
+        let mut out = Vec::new();
+        for (path, name) in &self.spilled[chunk as usize] {
+            let perr = |e: PolarsError| Error::Parquet {
+                path: path.clone(),
+                message: e.to_string(),
+            };
+            let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+            let mut df = ParquetReader::new(file).finish().map_err(perr)?;
+            let rows: Vec<u32> = df.column("__row")?.u32()?.into_no_null_iter().collect();
+            df = df.drop("__row")?;
+            out.push(InputFile {
+                path: path.clone(),
+                name: name.clone(),
+                df,
+                rows: Some(rows),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Size and hash of every usage file, for the manifest (rows: the whole file).
+    pub fn file_infos(&self) -> Result<Vec<FileInfo>> {
+        let prefix = self.root.parent().unwrap_or(&self.root);
+        self.files
+            .iter()
+            .map(|path| {
+                let (bytes, sha256) = hash_file(path)?;
+                let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+                let rows = ParquetReader::new(file)
+                    .num_rows()
+                    .map_err(|e| Error::Parquet {
+                        path: path.clone(),
+                        message: e.to_string(),
+                    })?;
+                Ok(FileInfo {
+                    table: "usage".into(),
+                    path: path
+                        .strip_prefix(prefix)
+                        .unwrap_or(path)
+                        .display()
+                        .to_string(),
+                    bytes,
+                    sha256,
+                    rows,
+                })
+            })
+            .collect()
+    }
+}
+
+/// The chunk of this run's shard each row's owner belongs to (`None`: another shard, or no
+/// owner — a row with no owner is kept by shard 0, chunk 0, where it becomes an exception).
+fn places(f: &InputFile, part: &Partitioner) -> Result<Vec<Option<u32>>> {
+    let owners = f.strs("owner_uin")?;
+    let mut last: Option<(&str, Option<u32>)> = None;
+    Ok(owners
+        .iter()
+        .map(|o| match o {
+            None => (part.shard.index == 0).then_some(0),
+            Some(o) => match last {
+                Some((prev, c)) if prev == *o => c,
+                _ => {
+                    let c = part.chunk_of(o);
+                    last = Some((o, c));
+                    c
+                }
+            },
+        })
+        .collect())
+}
+
+fn take(df: &DataFrame, rows: &[u32]) -> Result<DataFrame> {
+    let idx = IdxCa::from_vec("idx".into(), rows.to_vec());
+    Ok(df.take(&idx)?)
+}
