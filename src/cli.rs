@@ -22,6 +22,18 @@ pub enum Command {
     Run(RunArgs),
     /// Write a realistic synthetic dataset of every input table (deterministic per seed).
     Generate(GenerateArgs),
+    /// Merge the outputs of `run --shard K/N` for every K into one output.
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Directory for the merged output (`_manifest.json` written last).
+    #[arg(long, value_name = "DIR")]
+    pub output: PathBuf,
+    /// The shard output directories, one per shard, in any order.
+    #[arg(required = true, value_name = "SHARD_DIR")]
+    pub shards: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]

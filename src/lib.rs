@@ -55,5 +55,13 @@ pub fn run(cli: cli::Cli) -> Result<()> {
             }
         }
         cli::Command::Generate(args) => generate::run(&args),
+        cli::Command::Merge(args) => output::merge::merge(&args.shards, &args.output).map(|m| {
+            eprintln!(
+                "reckon: merged {} shard outputs ({} usage rows read) into {}",
+                args.shards.len(),
+                m.usage.read,
+                args.output.display()
+            );
+        }),
     }
 }

@@ -61,7 +61,7 @@ impl Violation {
 }
 
 /// One input file as recorded in the manifest.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FileInfo {
     pub table: String,
     pub path: String,

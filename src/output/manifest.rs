@@ -5,11 +5,11 @@
 use super::Written;
 use crate::error::{Error, Result};
 use crate::input::FileInfo;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct UsageAccounting {
     /// Usage rows read from the input files.
     pub read: u64,
@@ -37,7 +37,7 @@ impl UsageAccounting {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
     pub tool: String,
     pub tool_version: String,
@@ -68,4 +68,14 @@ pub fn write(out: &Path, m: &Manifest) -> Result<()> {
         message: e.to_string(),
     })?;
     std::fs::write(&path, text + "\n").map_err(|e| Error::io(&path, e))
+}
+
+/// Reads `_manifest.json` of a complete output directory.
+pub fn read(out: &Path) -> Result<Manifest> {
+    let path = out.join("_manifest.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    serde_json::from_str(&text).map_err(|e| Error::Output {
+        path,
+        message: format!("not a reckon manifest: {e}"),
+    })
 }

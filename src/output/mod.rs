@@ -13,6 +13,7 @@
 //! - No wall clock reaches a file: identical inputs give byte-identical files.
 
 pub mod manifest;
+pub mod merge;
 pub mod tables;
 
 use crate::calendar::{Month, Ts};
@@ -74,7 +75,7 @@ pub fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<u64> {
 }
 
 /// What was written for one table: rows per partition (`""` for unpartitioned tables).
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Written {
     pub rows: u64,
     pub partitions: BTreeMap<String, u64>,
