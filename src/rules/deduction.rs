@@ -299,9 +299,10 @@ fn sweep(
         while *next_refund < pool.refunds.len() && events[pool.refunds[*next_refund]].at < until {
             let ei = pool.refunds[*next_refund];
             let e = &events[ei];
-            let g = packages
+            let g = *pool
+                .packages
                 .iter()
-                .position(|p| p.package_id == e.target_id)
+                .find(|&&g| packages[g].package_id == e.target_id)
                 .expect("refund targets a package of this pool");
             let l = local_of[&g];
             let p = &packages[g];
