@@ -23,11 +23,7 @@ const FULL_ROWS: usize = 400;
 
 fn dump(out: &Path, table: &str) -> String {
     let df = read_table(out, table);
-    let cols: Vec<String> = df
-        .get_column_names()
-        .iter()
-        .map(|c| c.to_string())
-        .collect();
+    let cols = column_names(&df);
     let names: Vec<&str> = cols.iter().map(String::as_str).collect();
     let rows = rows_text(&df, &names);
     let mut text = names.join("|") + "\n";

@@ -13,11 +13,7 @@ fn rows(out: &Path) -> Vec<(String, Vec<String>)> {
         .iter()
         .map(|t| {
             let df = read_table(out, t);
-            let cols: Vec<String> = df
-                .get_column_names()
-                .iter()
-                .map(|c| c.to_string())
-                .collect();
+            let cols = column_names(&df);
             let names: Vec<&str> = cols.iter().map(String::as_str).collect();
             let mut r = rows_text(&df, &names);
             r.sort();

@@ -22,7 +22,7 @@ use crate::money::to_mantissa;
 use polars::prelude::*;
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 pub fn str_col<'a>(name: &str, v: impl Iterator<Item = Option<&'a str>>) -> Column {
     StringChunked::from_iter_options(name.into(), v).into_column()
@@ -114,21 +114,8 @@ pub fn write_rows<T: Table>(
     }
     rows.par_sort_by(T::sort_key_cmp);
     let dir = out.join(T::NAME);
-    let mut emit = |path: PathBuf, key: String, chunk: &[T]| -> Result<()> {
-        let mut df = T::to_frame(chunk)?;
-        write_parquet(&path, &mut df)?;
-        written.rows += chunk.len() as u64;
-        *written.partitions.entry(key).or_default() += chunk.len() as u64;
-        written.files.push(
-            path.strip_prefix(out)
-                .unwrap_or(&path)
-                .display()
-                .to_string(),
-        );
-        Ok(())
-    };
     if !T::PARTITIONED {
-        return emit(dir.join(file), String::new(), &rows);
+        return emit(out, &dir.join(file), String::new(), &rows, written);
     }
     // Stable partition: keep the total order inside each month.
     let mut by_month: BTreeMap<Month, Vec<T>> = BTreeMap::new();
@@ -140,8 +127,26 @@ pub fn write_rows<T: Table>(
     }
     for (m, chunk) in by_month {
         let key = format!("month={m}");
-        emit(dir.join(&key).join(file), key, &chunk)?;
+        emit(out, &dir.join(&key).join(file), key, &chunk, written)?;
     }
+    Ok(())
+}
+
+/// Writes one file of `rows` (already in order) and records it.
+fn emit<T: Table>(
+    out: &Path,
+    path: &Path,
+    key: String,
+    rows: &[T],
+    written: &mut Written,
+) -> Result<()> {
+    let mut df = T::to_frame(rows)?;
+    write_parquet(path, &mut df)?;
+    written.rows += rows.len() as u64;
+    *written.partitions.entry(key).or_default() += rows.len() as u64;
+    written
+        .files
+        .push(path.strip_prefix(out).unwrap_or(path).display().to_string());
     Ok(())
 }
 
@@ -163,14 +168,5 @@ pub fn finish_table<T: Table>(
     } else {
         (dir.join(file), String::new())
     };
-    let mut df = T::to_frame(&[])?;
-    write_parquet(&path, &mut df)?;
-    written.partitions.entry(key).or_default();
-    written.files.push(
-        path.strip_prefix(out)
-            .unwrap_or(&path)
-            .display()
-            .to_string(),
-    );
-    Ok(())
+    emit::<T>(out, &path, key, &[], written)
 }

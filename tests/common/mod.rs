@@ -432,3 +432,11 @@ pub fn event_cols(rows: &[E]) -> Vec<Column> {
         i32_col("months", rows.iter().map(|r| r.5)),
     ]
 }
+
+/// Column names of a frame, as owned strings.
+pub fn column_names(df: &DataFrame) -> Vec<String> {
+    df.get_column_names()
+        .iter()
+        .map(|c| c.to_string())
+        .collect()
+}
