@@ -12,6 +12,12 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(name = "reckon", version, about)]
 pub struct Cli {
+    /// Print only warnings and errors on stderr (no progress).
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    /// Print more on stderr: `-v` debug detail, `-vv` trace.
+    #[arg(long, short, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -24,6 +30,58 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Merge the outputs of `run --shard K/N` for every K into one output.
     Merge(MergeArgs),
+    /// Compare two outputs: bills by (month, owner_uin, product), bill lines by line_id.
+    ///
+    /// Prints a summary (accounts and months changed, amount deltas, reasons) on stdout and
+    /// writes the `diff` table to `--output`. Only the months and charge times that both
+    /// outputs cover are compared.
+    ///
+    /// Exit codes: 0 no differences; 1 differences (with `--closed-only`: a month already closed
+    /// in OLD changed); 2 bad input or usage (e.g. a directory that is not an output);
+    /// 3 internal error.
+    #[command(verbatim_doc_comment)]
+    Diff(DiffArgs),
+    /// Export an output to another format.
+    #[command(subcommand)]
+    Export(ExportCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The earlier output directory (e.g. the previous run).
+    #[arg(value_name = "OLD_OUTPUT")]
+    pub old: PathBuf,
+    /// The later output directory.
+    #[arg(value_name = "NEW_OUTPUT")]
+    pub new: PathBuf,
+    /// Directory for the `diff` table (`DIR/diff/part-00000.parquet`) and `DIR/summary.txt`.
+    /// Default: `<NEW_OUTPUT>.diff` beside NEW_OUTPUT.
+    #[arg(long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    /// Exit 1 only when a month that was already closed (complete) in OLD changed — a
+    /// restatement; differences in open months are still reported and written.
+    #[arg(long)]
+    pub closed_only: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// FOCUS 1.2 cost and usage dataset from `bill_lines` (and `deduction_details` for the
+    /// usage covered by packages), written to `DIR/focus/month=YYYY-MM/part-00000.parquet`.
+    Focus(FocusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FocusArgs {
+    /// A reckon output directory (as written by `reckon run`).
+    #[arg(long, value_name = "OUTPUT_DIR")]
+    pub input: PathBuf,
+    /// Directory to write the FOCUS dataset into (published atomically).
+    #[arg(long, value_name = "DIR")]
+    pub output: PathBuf,
+    /// ProviderName, PublisherName and InvoiceIssuerName of every row.
+    #[arg(long, value_name = "NAME", default_value = "Cloud Provider")]
+    pub provider: String,
 }
 
 #[derive(Debug, Args)]

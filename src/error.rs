@@ -63,6 +63,13 @@ pub enum Error {
     #[error("output {path}: {message}")]
     Output { path: PathBuf, message: String },
 
+    /// Another run holds the output's lock (exit code 2: retry when it has finished).
+    #[error(
+        "output {path} is busy: another reckon run holds the lock {lock}; \
+         wait for it to finish (a killed run releases the lock by itself)"
+    )]
+    Busy { path: PathBuf, lock: PathBuf },
+
     #[error("polars: {0}")]
     Polars(#[from] polars::error::PolarsError),
 }

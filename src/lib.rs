@@ -17,33 +17,47 @@
 pub mod calendar;
 pub mod catalog;
 pub mod cli;
+pub mod diff;
 pub mod error;
+pub mod export;
 pub mod generate;
 pub mod input;
 pub mod money;
 pub mod output;
 pub mod pipeline;
+pub mod progress;
 pub mod rules;
 pub mod shard;
 
 pub use error::{Error, Result};
 
+/// How a command ended, for the binary's exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done (for `diff`: no differences).
+    Done,
+    /// `diff` found differences.
+    Differences,
+}
+
 /// Runs a parsed command line; the binary maps the result to an exit code.
-pub fn run(cli: cli::Cli) -> Result<()> {
+pub fn run(cli: cli::Cli) -> Result<Outcome> {
+    progress::init(progress::Verbosity::from_flags(cli.quiet, cli.verbose));
     match cli.command {
         cli::Command::Run(args) => {
             let cfg = cli::RunConfig::try_from(args)?;
             let go = || {
                 pipeline::run(&cfg).map(|m| {
-                eprintln!(
-                    "reckon: {} usage rows read, {} billed in window, {} invalid; wrote {} in {} ms",
-                    m.usage.read,
-                    m.usage.billed,
-                    m.usage.invalid,
-                    cfg.output.display(),
-                    m.duration_ms
-                );
-            })
+                    tracing::info!(
+                        read = m.usage.read,
+                        billed = m.usage.billed,
+                        invalid = m.usage.invalid,
+                        output = %cfg.output.display(),
+                        ms = m.duration_ms as u64,
+                        "run complete"
+                    );
+                    Outcome::Done
+                })
             };
             match cfg.threads {
                 Some(n) => rayon::ThreadPoolBuilder::new()
@@ -54,14 +68,19 @@ pub fn run(cli: cli::Cli) -> Result<()> {
                 None => go(),
             }
         }
-        cli::Command::Generate(args) => generate::run(&args),
+        cli::Command::Generate(args) => generate::run(&args).map(|()| Outcome::Done),
         cli::Command::Merge(args) => output::merge::merge(&args.shards, &args.output).map(|m| {
-            eprintln!(
-                "reckon: merged {} shard outputs ({} usage rows read) into {}",
-                args.shards.len(),
-                m.usage.read,
-                args.output.display()
+            tracing::info!(
+                shards = args.shards.len(),
+                read = m.usage.read,
+                output = %args.output.display(),
+                "merge complete"
             );
+            Outcome::Done
         }),
+        cli::Command::Diff(args) => diff::run(&args),
+        cli::Command::Export(cli::ExportCommand::Focus(args)) => {
+            export::focus::run(&args).map(|()| Outcome::Done)
+        }
     }
 }

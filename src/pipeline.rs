@@ -17,10 +17,12 @@ use crate::error::{Error, Result};
 use crate::input::chunks::{self, UsageSource};
 use crate::input::{self, Inputs, Violation};
 use crate::output::manifest::{self, Manifest, UsageAccounting};
+use crate::output::publish::Publish;
 use crate::output::tables::{
     AccountEvent, Bill, BillLine, DeductionDetail, PackageStatus, RefundRow,
 };
 use crate::output::{finish_table, part_name, write_rows, Table, Written};
+use crate::progress;
 use crate::rules::{
     bills, deduction, elastic, packages, pricing, purchases, refunds, subscriptions,
 };
@@ -62,14 +64,16 @@ struct Totals {
 
 pub fn run(cfg: &RunConfig) -> Result<RunMetrics> {
     let started = Instant::now();
+    let stage = progress::stage("load catalog and inputs", 0);
     let catalog = Catalog::load(&cfg.catalog)?;
     let mut base = input::load_base(&cfg.input)?;
     let rows = chunks::count_rows(&cfg.input)?;
     let n_chunks = chunks::chunks_for(rows, cfg.shard.count, cfg.chunk_rows);
     let part = Partitioner::new(&base.packages, cfg.shard, n_chunks);
-    let out = &cfg.output;
-    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
-    let spill_in = out.parent().filter(|p| !p.as_os_str().is_empty());
+    // Tables are written into a staging tree and published atomically at the end (`publish`).
+    let publish = Publish::begin(&cfg.output, cfg.as_of)?;
+    let out = publish.dir();
+    let spill_in = cfg.output.parent().filter(|p| !p.as_os_str().is_empty());
     let mut source =
         UsageSource::open(&cfg.input, &part, Some(spill_in.unwrap_or(Path::new("."))))?;
 
@@ -82,6 +86,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunMetrics> {
     let mut outputs: BTreeMap<String, Written> = BTreeMap::new();
     let mut usage = UsageAccounting::default();
     let mut totals = Totals::default();
+    let mut stage = stage.next("chunks: deduction, pricing, bills, write", n_chunks as u64);
     for chunk in 0..n_chunks {
         let files = source.load_chunk(chunk, &part)?;
         let w = *w.get_or_insert(window(cfg, source.latest_start)?);
@@ -126,7 +131,9 @@ pub fn run(cfg: &RunConfig) -> Result<RunMetrics> {
             &file,
             slot(&mut outputs, Violation::NAME),
         )?;
+        stage.advance();
     }
+    let stage = stage.next("finish tables, manifest, publish", 0);
     let w = match w {
         Some(w) => w,
         None => window(cfg, source.latest_start)?,
@@ -187,6 +194,8 @@ pub fn run(cfg: &RunConfig) -> Result<RunMetrics> {
         duration_ms,
     };
     manifest::write(out, &m)?;
+    publish.commit()?;
+    drop(stage);
     Ok(RunMetrics {
         usage,
         outputs,

@@ -53,7 +53,9 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<Manifest> {
         return Err(usage_err(format!("shard {k}/{n} is missing")));
     }
 
-    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    // Written into a staging tree, published atomically (`publish`).
+    let publish = super::publish::Publish::begin(out, None)?;
+    let staged = publish.dir();
     let mut merged = first.clone();
     merged.shard = ShardSpec::ALL.to_string();
     merged.chunks = manifests.iter().map(|m| m.chunks).sum();
@@ -77,7 +79,7 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<Manifest> {
                 *acc.partitions.entry(p.clone()).or_default() += r;
             }
             for f in &w.files {
-                let (from, to) = (dir.join(f), out.join(f));
+                let (from, to) = (dir.join(f), staged.join(f));
                 if let Some(parent) = to.parent() {
                     std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
                 }
@@ -93,6 +95,7 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<Manifest> {
         .into_iter()
         .map(|(k, v)| (k, v.to_string()))
         .collect();
-    manifest::write(out, &merged)?;
+    manifest::write(staged, &merged)?;
+    publish.commit()?;
     Ok(merged)
 }

@@ -14,6 +14,8 @@
 
 pub mod manifest;
 pub mod merge;
+pub mod publish;
+pub mod read;
 pub mod tables;
 
 use crate::calendar::{Month, Ts};

@@ -1,0 +1,342 @@
+//! Atomic, idempotent publication of an output directory.
+//!
+//! A run never writes into the output directory `<out>` itself. It writes a complete new tree
+//! into a staging directory beside it and then swaps the two in one step, so a reader — or a run
+//! killed at any instant, even by `kill -9` — sees either the previous complete output or the new
+//! complete one, never a half-written table or a mix of two runs' files.
+//!
+//! Layout (everything on the file system of `<out>`, so renames are atomic):
+//! ```text
+//! <parent>/<name>/                      the published output: tables + _manifest.json
+//! <parent>/.<name>.reckon/lock          advisory lock: one run (or merge) per output at a time
+//! <parent>/.<name>.reckon/staging-<as-of>-<pid>/   the tree being written by a live run
+//! <parent>/.<name>.reckon/previous/     the output that the last publish replaced
+//! ```
+//!
+//! Decisions:
+//! - **Swap, not symlink.** `<out>` stays a real directory (paths such as
+//!   `out/bills/month=2024-05/…` keep working for every reader and tool). On Linux the publish is
+//!   `renameat2(staging, out, RENAME_EXCHANGE)`: both names always exist and each points to a
+//!   complete tree; the swap is one atomic step. Where exchange is unsupported (another OS, or a
+//!   file system without it) the fallback is two renames (`out → previous`, `staging → out`):
+//!   a crash between them leaves `<out>` absent (never partial) and the next run puts `previous`
+//!   back before it starts.
+//! - **The previous output is kept** in `previous/` until the next publish, so an open reader
+//!   is not pulled out from under, and `reckon diff <parent>/.<name>.reckon/previous <out>`
+//!   audits what the last run changed (the Airflow DAG in `jobs/` does this).
+//! - **Lock.** `lock` is held with an OS advisory lock (`File::try_lock`, flock on Unix) for the
+//!   whole run: a second run on the same output is refused at once with a message naming the
+//!   lock; the kernel drops the lock when the process dies, so a `kill -9` never leaves a stale
+//!   lock behind.
+//! - **Cleanup.** Staging directories of killed runs are removed by the next run, after it holds
+//!   the lock (so no live run's staging is ever removed).
+//! - **Durability.** Before the swap every staged file and directory is fsynced; after it the
+//!   parent directory is, so a power loss right after a run also leaves a complete output.
+//! - **Idempotence.** The staging tree starts empty, so a rerun for the same as-of date produces
+//!   the same files (byte-identical tables) and nothing from an older run survives in `<out>`.
+//! - A non-empty `<out>` that is not a reckon output (no `_manifest.json`) is never replaced.
+
+use crate::error::{Error, Result};
+use chrono::NaiveDate;
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+
+/// The side directory of an output: `<parent>/.<name>.reckon`.
+pub fn side_dir(out: &Path) -> Result<PathBuf> {
+    let name = out.file_name().ok_or_else(|| {
+        Error::Usage(format!(
+            "--output {} must name a directory (not `.`, `..` or `/`)",
+            out.display()
+        ))
+    })?;
+    let parent = out.parent().filter(|p| !p.as_os_str().is_empty());
+    let side = format!(".{}.reckon", name.to_string_lossy());
+    Ok(parent.unwrap_or(Path::new(".")).join(side))
+}
+
+/// Where the output replaced by the last publish is kept.
+pub fn previous_dir(out: &Path) -> Result<PathBuf> {
+    Ok(side_dir(out)?.join("previous"))
+}
+
+/// An exclusive hold on an output directory and the staging tree a run writes into.
+/// Dropping it without [`Publish::commit`] leaves `<out>` untouched (the staging tree is
+/// removed by the next run).
+#[derive(Debug)]
+pub struct Publish {
+    out: PathBuf,
+    side: PathBuf,
+    staging: PathBuf,
+    /// Holds the advisory lock for as long as `self` lives.
+    _lock: File,
+}
+
+impl Publish {
+    /// Takes the output's lock (refusing if another run holds it), clears what killed runs left,
+    /// and creates an empty staging directory. `as_of` only names the staging directory.
+    pub fn begin(out: &Path, as_of: Option<NaiveDate>) -> Result<Publish> {
+        let side = side_dir(out)?;
+        fs::create_dir_all(&side).map_err(|e| Error::io(&side, e))?;
+        let lock_path = side.join("lock");
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| Error::io(&lock_path, e))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(Error::Busy {
+                    path: out.to_path_buf(),
+                    lock: lock_path,
+                })
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(Error::io(&lock_path, e)),
+        }
+        recover(out, &side)?;
+        let tag = as_of.map_or_else(|| "auto".to_string(), |d| d.to_string());
+        let staging = side.join(format!("staging-{tag}-{}", std::process::id()));
+        fs::create_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
+        tracing::debug!(staging = %staging.display(), "staging directory created");
+        Ok(Publish {
+            out: out.to_path_buf(),
+            side,
+            staging,
+            _lock: lock,
+        })
+    }
+
+    /// The directory to write the new output into.
+    pub fn dir(&self) -> &Path {
+        &self.staging
+    }
+
+    /// Makes the staged tree the output in one atomic step; the replaced output goes to
+    /// `previous/`. The lock is released when this returns.
+    pub fn commit(self) -> Result<()> {
+        sync_tree(&self.staging)?;
+        let previous = self.side.join("previous");
+        let out_exists = fs::symlink_metadata(&self.out).is_ok();
+        if out_exists {
+            check_replaceable(&self.out)?;
+        }
+        if !out_exists {
+            fs::rename(&self.staging, &self.out).map_err(|e| Error::io(&self.out, e))?;
+        } else if exchange(&self.staging, &self.out)? {
+            // The old output now sits at the staging path.
+            remove_dir_if_exists(&previous)?;
+            fs::rename(&self.staging, &previous).map_err(|e| Error::io(&previous, e))?;
+        } else {
+            remove_dir_if_exists(&previous)?;
+            fs::rename(&self.out, &previous).map_err(|e| Error::io(&self.out, e))?;
+            fs::rename(&self.staging, &self.out).map_err(|e| Error::io(&self.out, e))?;
+        }
+        if let Some(parent) = self.out.parent().filter(|p| !p.as_os_str().is_empty()) {
+            sync_dir(parent)?;
+        }
+        tracing::info!(output = %self.out.display(), "published");
+        Ok(())
+    }
+}
+
+/// Puts back an output lost between the two renames of the fallback publish, and removes the
+/// staging trees of killed runs. Called with the lock held.
+fn recover(out: &Path, side: &Path) -> Result<()> {
+    let previous = side.join("previous");
+    if fs::symlink_metadata(out).is_err() && previous.is_dir() {
+        tracing::warn!(output = %out.display(), "restoring the previous output (an earlier publish was interrupted)");
+        fs::rename(&previous, out).map_err(|e| Error::io(out, e))?;
+    }
+    for entry in fs::read_dir(side).map_err(|e| Error::io(side, e))? {
+        let entry = entry.map_err(|e| Error::io(side, e))?;
+        if entry.file_name().to_string_lossy().starts_with("staging-") {
+            let p = entry.path();
+            tracing::info!(path = %p.display(), "removing the staging directory of an interrupted run");
+            fs::remove_dir_all(&p).map_err(|e| Error::io(&p, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// `<out>` may be replaced when it is an empty directory or a reckon output.
+fn check_replaceable(out: &Path) -> Result<()> {
+    if !out.is_dir() {
+        return Err(Error::Usage(format!(
+            "--output {} exists and is not a directory",
+            out.display()
+        )));
+    }
+    let empty = fs::read_dir(out)
+        .map_err(|e| Error::io(out, e))?
+        .next()
+        .is_none();
+    if empty || out.join("_manifest.json").is_file() {
+        return Ok(());
+    }
+    Err(Error::Usage(format!(
+        "--output {} holds files but no _manifest.json: not a reckon output, refusing to replace it",
+        out.display()
+    )))
+}
+
+fn remove_dir_if_exists(p: &Path) -> Result<()> {
+    match fs::remove_dir_all(p) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io(p, e)),
+    }
+}
+
+/// Atomically exchanges two directories; `false` when the platform or file system cannot.
+#[cfg(target_os = "linux")]
+fn exchange(a: &Path, b: &Path) -> Result<bool> {
+    use rustix::fs::{renameat_with, RenameFlags, CWD};
+    match renameat_with(CWD, a, CWD, b, RenameFlags::EXCHANGE) {
+        Ok(()) => Ok(true),
+        Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => Ok(false),
+        Err(e) => Err(Error::io(b, e.into())),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn exchange(_a: &Path, _b: &Path) -> Result<bool> {
+    Ok(false)
+}
+
+/// fsyncs every file and directory below `root` (and `root`).
+fn sync_tree(root: &Path) -> Result<()> {
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
+            let p = entry.map_err(|e| Error::io(&dir, e))?.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                File::open(&p)
+                    .and_then(|f| f.sync_all())
+                    .map_err(|e| Error::io(&p, e))?;
+            }
+        }
+        sync_dir(&dir)?;
+    }
+    Ok(())
+}
+
+fn sync_dir(dir: &Path) -> Result<()> {
+    // Directories can be fsynced on Unix; elsewhere this is best effort.
+    match File::open(dir).and_then(|f| f.sync_all()) {
+        Ok(()) => Ok(()),
+        Err(e) if cfg!(unix) => Err(Error::io(dir, e)),
+        Err(_) => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) {
+        fs::write(dir.join(name), text).unwrap();
+    }
+
+    #[test]
+    fn side_dir_is_a_hidden_sibling() {
+        assert_eq!(
+            side_dir(Path::new("/data/out")).unwrap(),
+            Path::new("/data/.out.reckon")
+        );
+        assert_eq!(
+            side_dir(Path::new("out")).unwrap(),
+            Path::new("./.out.reckon")
+        );
+        assert!(side_dir(Path::new("/")).is_err());
+    }
+
+    #[test]
+    fn commit_swaps_and_keeps_the_previous_output() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        let p = Publish::begin(&out, None).unwrap();
+        write(p.dir(), "_manifest.json", "one");
+        p.commit().unwrap();
+        assert_eq!(
+            fs::read_to_string(out.join("_manifest.json")).unwrap(),
+            "one"
+        );
+
+        let p = Publish::begin(&out, NaiveDate::from_ymd_opt(2024, 6, 1)).unwrap();
+        assert!(p
+            .dir()
+            .ends_with(format!("staging-2024-06-01-{}", std::process::id())));
+        write(p.dir(), "_manifest.json", "two");
+        // Until the commit the published output is untouched.
+        assert_eq!(
+            fs::read_to_string(out.join("_manifest.json")).unwrap(),
+            "one"
+        );
+        p.commit().unwrap();
+        assert_eq!(
+            fs::read_to_string(out.join("_manifest.json")).unwrap(),
+            "two"
+        );
+        let prev = previous_dir(&out).unwrap();
+        assert_eq!(
+            fs::read_to_string(prev.join("_manifest.json")).unwrap(),
+            "one"
+        );
+    }
+
+    #[test]
+    fn a_second_run_on_the_same_output_is_refused_while_the_first_holds_the_lock() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        let first = Publish::begin(&out, None).unwrap();
+        let err = Publish::begin(&out, None).unwrap_err();
+        assert!(matches!(err, Error::Busy { .. }), "{err}");
+        assert!(err.to_string().contains("another reckon run"), "{err}");
+        drop(first);
+        // Released with the holder.
+        Publish::begin(&out, None).unwrap();
+    }
+
+    #[test]
+    fn abandoned_staging_is_removed_and_never_published() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        let p = Publish::begin(&out, None).unwrap();
+        write(p.dir(), "half", "x");
+        let staged = p.dir().to_path_buf();
+        drop(p); // as if killed before the commit
+        assert!(!out.exists());
+        let p = Publish::begin(&out, None).unwrap();
+        assert!(staged != p.dir() || fs::read_dir(p.dir()).unwrap().next().is_none());
+        assert!(fs::read_dir(p.dir()).unwrap().next().is_none());
+    }
+
+    #[test]
+    fn an_output_lost_between_fallback_renames_is_restored() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        let prev = previous_dir(&out).unwrap();
+        fs::create_dir_all(&prev).unwrap();
+        write(&prev, "_manifest.json", "old");
+        let _p = Publish::begin(&out, None).unwrap();
+        assert_eq!(
+            fs::read_to_string(out.join("_manifest.json")).unwrap(),
+            "old"
+        );
+    }
+
+    #[test]
+    fn a_directory_that_is_not_an_output_is_not_replaced() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("home");
+        fs::create_dir_all(&out).unwrap();
+        write(&out, "notes.txt", "mine");
+        let p = Publish::begin(&out, None).unwrap();
+        write(p.dir(), "_manifest.json", "new");
+        assert!(p.commit().is_err());
+        assert_eq!(fs::read_to_string(out.join("notes.txt")).unwrap(), "mine");
+    }
+}

@@ -1,0 +1,127 @@
+//! Reading a written output back (for `diff` and `export`): every file of a table into one
+//! frame, and columns as exact values (decimals as `Decimal`, never floats).
+
+use crate::calendar::{format_local, Ts};
+use crate::error::{Error, Result};
+use crate::money::from_mantissa;
+use polars::prelude::*;
+use rust_decimal::Decimal;
+use std::path::Path;
+
+/// Checks that `out` is a complete output (its `_manifest.json` exists) — a usage error if not.
+pub fn check_output(out: &Path) -> Result<()> {
+    if out.join("_manifest.json").is_file() {
+        return Ok(());
+    }
+    Err(Error::Usage(format!(
+        "{} is not a complete reckon output (no _manifest.json)",
+        out.display()
+    )))
+}
+
+/// Every Parquet file of `<out>/<table>` (sorted paths) in one frame; `None` when the table
+/// directory is absent.
+pub fn table(out: &Path, table: &str) -> Result<Option<DataFrame>> {
+    let dir = out.join(table);
+    if !dir.is_dir() {
+        return Ok(None);
+    }
+    let mut acc: Option<DataFrame> = None;
+    for f in crate::input::parquet_files(&dir)? {
+        let perr = |e: PolarsError| Error::Parquet {
+            path: f.clone(),
+            message: e.to_string(),
+        };
+        let file = std::fs::File::open(&f).map_err(|e| Error::io(&f, e))?;
+        let df = ParquetReader::new(file).finish().map_err(perr)?;
+        acc = Some(match acc {
+            None => df,
+            Some(mut a) => {
+                a.vstack_mut(&df).map_err(perr)?;
+                a
+            }
+        });
+    }
+    Ok(acc)
+}
+
+fn series<'a>(df: &'a DataFrame, col: &str) -> Result<&'a Series> {
+    Ok(df.column(col)?.as_materialized_series())
+}
+
+/// A column as text: decimals exact at their scale, instants as UTC+8 wall-clock text.
+pub fn text(df: &DataFrame, col: &str) -> Result<Vec<Option<String>>> {
+    let s = series(df, col)?;
+    Ok(match s.dtype() {
+        DataType::Decimal(_, _) => decimals(df, col)?
+            .into_iter()
+            .map(|d| d.map(|d| d.to_string()))
+            .collect(),
+        DataType::Datetime(_, _) => instants(df, col)?
+            .into_iter()
+            .map(|t| t.map(format_local))
+            .collect(),
+        DataType::String => s.str()?.iter().map(|v| v.map(String::from)).collect(),
+        DataType::Null => vec![None; s.len()],
+        _ => (0..s.len())
+            .map(|i| {
+                s.get(i)
+                    .map(|v| (!v.is_null()).then(|| v.to_string()))
+                    .map_err(Error::from)
+            })
+            .collect::<Result<_>>()?,
+    })
+}
+
+/// A decimal column as exact `Decimal`s.
+pub fn decimals(df: &DataFrame, col: &str) -> Result<Vec<Option<Decimal>>> {
+    let s = series(df, col)?;
+    if s.dtype() == &DataType::Null {
+        return Ok(vec![None; s.len()]);
+    }
+    let ca = s.decimal()?;
+    let scale = ca.scale() as u32;
+    ca.physical()
+        .iter()
+        .map(|m| match m {
+            None => Ok(None),
+            Some(m) => from_mantissa(m, scale).map(Some).ok_or_else(|| {
+                Error::Usage(format!("column `{col}`: decimal {m}e-{scale} out of range"))
+            }),
+        })
+        .collect()
+}
+
+/// A timestamp column as instants (µs UTC).
+pub fn instants(df: &DataFrame, col: &str) -> Result<Vec<Option<Ts>>> {
+    let s = series(df, col)?;
+    if s.dtype() == &DataType::Null {
+        return Ok(vec![None; s.len()]);
+    }
+    let ca = s.datetime()?;
+    let f: fn(i64) -> i64 = match ca.time_unit() {
+        TimeUnit::Nanoseconds => |v| v.div_euclid(1000),
+        TimeUnit::Microseconds => |v| v,
+        TimeUnit::Milliseconds => |v| v * 1000,
+    };
+    Ok(ca.physical().iter().map(|v| v.map(f)).collect())
+}
+
+/// A string column.
+pub fn strings(df: &DataFrame, col: &str) -> Result<Vec<Option<String>>> {
+    let s = series(df, col)?;
+    if s.dtype() == &DataType::Null {
+        return Ok(vec![None; s.len()]);
+    }
+    Ok(s.str()?.iter().map(|v| v.map(String::from)).collect())
+}
+
+/// An integer column (int32 or int64).
+pub fn ints(df: &DataFrame, col: &str) -> Result<Vec<Option<i64>>> {
+    let s = series(df, col)?;
+    Ok(match s.dtype() {
+        DataType::Null => vec![None; s.len()],
+        DataType::Int32 => s.i32()?.iter().map(|v| v.map(i64::from)).collect(),
+        _ => s.i64()?.iter().collect(),
+    })
+}
