@@ -116,14 +116,13 @@ pub fn stage(name: &'static str, steps: u64) -> Stage {
     let ticker = (!bars && tracing::enabled!(tracing::Level::INFO)).then(|| {
         let (tx, rx) = mpsc::channel::<()>();
         let started = Instant::now();
-        let h = std::thread::spawn(move || loop {
-            match rx.recv_timeout(TICK) {
-                Err(RecvTimeoutError::Timeout) => tracing::info!(
+        let h = std::thread::spawn(move || {
+            while let Err(RecvTimeoutError::Timeout) = rx.recv_timeout(TICK) {
+                tracing::info!(
                     stage = name,
                     elapsed_s = started.elapsed().as_secs(),
                     "stage still running"
-                ),
-                _ => break,
+                );
             }
         });
         (tx, h)

@@ -1,0 +1,531 @@
+//! Operations: atomic publish under `kill -9`, idempotent reruns, the output lock, `reckon diff`
+//! reason codes, the FOCUS 1.2 export's columns and types, and the syntax of `jobs/`.
+
+mod common;
+
+use common::*;
+use polars::prelude::*;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_reckon"))
+}
+
+fn reckon(args: &[&str]) -> (i32, String, String) {
+    let o = bin().args(args).output().unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).to_string(),
+        String::from_utf8_lossy(&o.stderr).to_string(),
+    )
+}
+
+/// Every table file of an output (the manifest aside: it records duration and threads).
+fn tables(out: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut t = tree_bytes(out);
+    t.remove("_manifest.json");
+    t
+}
+
+fn run_to(input: &Path, out: &Path, as_of: &str) -> Duration {
+    let catalog = catalog_path();
+    let started = Instant::now();
+    let (code, _, err) = reckon(&[
+        "-q",
+        "run",
+        "--as-of",
+        as_of,
+        "--input",
+        input.to_str().unwrap(),
+        "--catalog",
+        catalog.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    started.elapsed()
+}
+
+#[test]
+fn kill_9_at_any_moment_leaves_the_old_or_the_new_complete_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    let (code, _, err) = reckon(&[
+        "-q",
+        "generate",
+        "--accounts",
+        "8",
+        "--days",
+        "40",
+        "--seed",
+        "11",
+        "--output",
+        input.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    // References: the old output (as of 06-20) and the new one (as of 07-01).
+    let (ref_old, ref_new) = (tmp.path().join("ref-old"), tmp.path().join("ref-new"));
+    run_to(&input, &ref_old, "2024-06-20");
+    let took = run_to(&input, &ref_new, "2024-07-01");
+    let (old, new) = (tables(&ref_old), tables(&ref_new));
+    assert!(!old.is_empty() && old != new);
+
+    let out = tmp.path().join("out");
+    run_to(&input, &out, "2024-06-20");
+    assert_eq!(
+        tables(&out),
+        old,
+        "a rerun elsewhere gives byte-identical tables"
+    );
+    let catalog = catalog_path();
+    let mut seen_new = false;
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for trial in 0..5 {
+        // A deterministic spread of kill delays over the run's duration (and a bit beyond).
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let frac = (x % 1000) as f64 / 1000.0;
+        let delay = took.mul_f64(if trial == 4 { 1.5 } else { frac * 1.1 });
+        let mut child = bin()
+            .args([
+                "-q",
+                "run",
+                "--as-of",
+                "2024-07-01",
+                "--input",
+                input.to_str().unwrap(),
+                "--catalog",
+                catalog.to_str().unwrap(),
+                "--output",
+                out.to_str().unwrap(),
+            ])
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        let _ = child.kill(); // SIGKILL on Unix
+        let _ = child.wait();
+        let now = tables(&out);
+        assert!(
+            now == old || now == new,
+            "trial {trial} (killed after {delay:?}): the output is neither the old nor the new one"
+        );
+        assert!(out.join("_manifest.json").is_file(), "trial {trial}");
+        seen_new |= now == new;
+    }
+    // A rerun to completion (cleaning what killed runs left) publishes the new output, and a
+    // second rerun of the same as-of date replaces it with byte-identical tables.
+    run_to(&input, &out, "2024-07-01");
+    assert_eq!(tables(&out), new);
+    run_to(&input, &out, "2024-07-01");
+    assert_eq!(tables(&out), new);
+    let side = tmp.path().join(".out.reckon");
+    let leftovers: Vec<_> = std::fs::read_dir(&side)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with("staging-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    eprintln!("kill test: a killed run had already published in some trial: {seen_new}");
+}
+
+#[test]
+fn a_second_run_on_a_locked_output_is_refused_with_exit_code_2() {
+    let input = tempfile::tempdir().unwrap();
+    Dataset::valid().write(input.path());
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let held = reckon::output::publish::Publish::begin(&out, None).unwrap();
+    let (code, _, err) = reckon(&[
+        "run",
+        "--as-of",
+        "2024-06-01",
+        "--input",
+        input.path().to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("busy") && err.contains("another reckon run"),
+        "{err}"
+    );
+    assert!(!out.exists(), "a refused run writes nothing");
+    drop(held);
+    let (code, _, err) = reckon(&[
+        "-q",
+        "run",
+        "--as-of",
+        "2024-06-01",
+        "--input",
+        input.path().to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+}
+
+/// Runs a dataset into `dir/name` (with an optional catalog text) for as-of 2024-06-01.
+fn run_ds(ds: &Dataset, dir: &Path, name: &str, catalog: Option<&str>) -> std::path::PathBuf {
+    let input = dir.join(format!("{name}-in"));
+    ds.write(&input);
+    if let Some(text) = catalog {
+        std::fs::write(input.join("catalog.toml"), text).unwrap();
+    }
+    let out = dir.join(name);
+    let (code, _, err) = reckon(&[
+        "-q",
+        "run",
+        "--as-of",
+        "2024-06-01",
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    out
+}
+
+fn diff_rows(dir: &Path) -> Vec<String> {
+    let df = read_table(dir, "diff");
+    rows_text(
+        &df,
+        &["table", "key", "change", "reason", "closed_in_old", "delta"],
+    )
+}
+
+#[test]
+fn diff_finds_a_planted_late_usage_row_and_a_planted_price_change() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = Dataset::valid();
+    let old = run_ds(&base, tmp.path(), "old", None);
+
+    // Same inputs: no differences, exit 0.
+    let same = run_ds(&base, tmp.path(), "same", None);
+    let (code, stdout, err) = reckon(&[
+        "diff",
+        old.to_str().unwrap(),
+        same.to_str().unwrap(),
+        "--output",
+        tmp.path().join("d0").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}{err}");
+    assert!(stdout.contains("no differences"), "{stdout}");
+
+    // Late usage: an EIP hour of 2024-05-10 (a month closed in OLD) that arrived after OLD ran.
+    let mut late = Dataset::valid();
+    late.append_rows(
+        "usage",
+        usage_cols(&[(
+            "u-late",
+            "acct-1",
+            "ap-guangzhou",
+            "eip",
+            "public_traffic",
+            "2024-05-10 10:00:00",
+            "2",
+            "GB",
+        )]),
+    );
+    let new = run_ds(&late, tmp.path(), "late", None);
+    let d1 = tmp.path().join("d1");
+    let (code, stdout, err) = reckon(&[
+        "diff",
+        old.to_str().unwrap(),
+        new.to_str().unwrap(),
+        "--output",
+        d1.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{stdout}{err}");
+    assert!(
+        stdout.contains("restatements of closed months: 1"),
+        "{stdout}"
+    );
+    let rows = diff_rows(&d1);
+    // The package had 5 GB, 10 GB were used on 05-01: the late 2 GB are all pay-as-you-go.
+    assert!(
+        rows.contains(&"bill_lines|u:u-late|added|late_usage|true|1.60000000".to_string())
+            || rows
+                .iter()
+                .any(|r| r.contains("|added|late_usage|true|1.60000000")),
+        "{rows:#?}"
+    );
+    assert!(
+        rows.contains(&"bills|2024-05|acct-1|eip|changed|late_usage|true|1.60000000".to_string()),
+        "{rows:#?}"
+    );
+    let (code, _, _) = reckon(&[
+        "diff",
+        "--closed-only",
+        old.to_str().unwrap(),
+        new.to_str().unwrap(),
+        "--output",
+        d1.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        code, 1,
+        "a restatement of a closed month fails --closed-only"
+    );
+
+    // Price change: EIP traffic in ap-guangzhou 0.80 → 0.90 per GB.
+    let text = std::fs::read_to_string(catalog_path()).unwrap();
+    let at = text.find("billing_item = \"public_traffic\"").unwrap();
+    let changed = text[..at].to_string()
+        + &text[at..].replacen("unit_price = \"0.80\"", "unit_price = \"0.90\"", 1);
+    assert_ne!(text, changed);
+    let priced = run_ds(&base, tmp.path(), "priced", Some(&changed));
+    let d2 = tmp.path().join("d2");
+    let (code, stdout, err) = reckon(&[
+        "diff",
+        old.to_str().unwrap(),
+        priced.to_str().unwrap(),
+        "--output",
+        d2.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{stdout}{err}");
+    assert!(stdout.contains("catalog: changed"), "{stdout}");
+    let rows = diff_rows(&d2);
+    // 10 GB − 5 GB from the package = 5 GB at +0.10.
+    assert!(
+        rows.iter().any(|r| r.starts_with("bill_lines|")
+            && r.ends_with("|changed|catalog_change|true|0.50000000")),
+        "{rows:#?}"
+    );
+    assert!(
+        rows.contains(
+            &"bills|2024-05|acct-1|eip|changed|catalog_change|true|0.50000000".to_string()
+        ),
+        "{rows:#?}"
+    );
+
+    // Bad input: not an output → 2.
+    let (code, _, err) = reckon(&["diff", tmp.path().to_str().unwrap(), new.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+}
+
+/// FOCUS 1.2 columns the export must carry, with their data types (from the specification:
+/// Mandatory columns, and the Conditional ones that apply to reckon's data).
+const FOCUS_COLUMNS: [(&str, &str); 33] = [
+    ("BilledCost", "Decimal"),
+    ("BillingAccountId", "String"),
+    ("BillingAccountName", "String"),
+    ("BillingCurrency", "String"),
+    ("BillingPeriodEnd", "DateTime"),
+    ("BillingPeriodStart", "DateTime"),
+    ("ChargeCategory", "String"),
+    ("ChargeClass", "String"),
+    ("ChargeDescription", "String"),
+    ("ChargeFrequency", "String"),
+    ("ChargePeriodEnd", "DateTime"),
+    ("ChargePeriodStart", "DateTime"),
+    ("CommitmentDiscountCategory", "String"),
+    ("CommitmentDiscountId", "String"),
+    ("CommitmentDiscountName", "String"),
+    ("CommitmentDiscountStatus", "String"),
+    ("CommitmentDiscountType", "String"),
+    ("ConsumedQuantity", "Decimal"),
+    ("ConsumedUnit", "String"),
+    ("ContractedCost", "Decimal"),
+    ("ContractedUnitPrice", "Decimal"),
+    ("EffectiveCost", "Decimal"),
+    ("InvoiceIssuerName", "String"),
+    ("ListCost", "Decimal"),
+    ("ListUnitPrice", "Decimal"),
+    ("PricingQuantity", "Decimal"),
+    ("PricingUnit", "String"),
+    ("ProviderName", "String"),
+    ("PublisherName", "String"),
+    ("RegionId", "String"),
+    ("ResourceId", "String"),
+    ("ServiceCategory", "String"),
+    ("ServiceName", "String"),
+];
+
+const SERVICE_CATEGORIES: [&str; 19] = [
+    "AI and Machine Learning",
+    "Analytics",
+    "Business Applications",
+    "Compute",
+    "Databases",
+    "Developer Tools",
+    "Multicloud",
+    "Identity",
+    "Integration",
+    "Internet of Things",
+    "Management and Governance",
+    "Media",
+    "Migration",
+    "Mobile",
+    "Networking",
+    "Security",
+    "Storage",
+    "Web",
+    "Other",
+];
+
+#[test]
+fn focus_export_has_the_focus_columns_types_and_allowed_values() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run_ds(&Dataset::valid(), tmp.path(), "out", None);
+    let focus = tmp.path().join("focus");
+    let (code, _, err) = reckon(&[
+        "-q",
+        "export",
+        "focus",
+        "--input",
+        out.to_str().unwrap(),
+        "--output",
+        focus.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let df = read_table(&focus, "focus");
+    let schema = df.schema();
+    for (name, ty) in FOCUS_COLUMNS {
+        let dt = schema
+            .get(name)
+            .unwrap_or_else(|| panic!("FOCUS column {name} missing"));
+        let ok = match ty {
+            "Decimal" => matches!(dt, DataType::Decimal(_, _)),
+            "DateTime" => matches!(dt, DataType::Datetime(_, Some(tz)) if tz.as_str() == "UTC"),
+            _ => matches!(dt, DataType::String | DataType::Null),
+        };
+        assert!(ok, "{name}: {dt} is not a FOCUS {ty}");
+    }
+    // Custom columns carry the x_ prefix.
+    for c in df.get_column_names() {
+        assert!(
+            FOCUS_COLUMNS.iter().any(|(n, _)| *n == c.as_str())
+                || c.starts_with("x_")
+                || [
+                    "CommitmentDiscountQuantity",
+                    "CommitmentDiscountUnit",
+                    "PricingCategory",
+                    "RegionName",
+                    "ResourceType",
+                    "SkuId",
+                    "SkuPriceId"
+                ]
+                .contains(&c.as_str()),
+            "unexpected column {c}"
+        );
+    }
+    let col = |c: &str| rows_text(&df, &[c]);
+    for v in col("ChargeCategory") {
+        assert!(
+            ["Usage", "Purchase", "Tax", "Credit", "Adjustment"].contains(&v.as_str()),
+            "{v}"
+        );
+    }
+    for v in col("ChargeClass") {
+        assert!(v.is_empty() || v == "Correction", "{v}");
+    }
+    for v in col("ServiceCategory") {
+        assert!(SERVICE_CATEGORIES.contains(&v.as_str()), "{v}");
+    }
+    for v in col("BillingCurrency") {
+        assert_eq!(v, "CNY");
+    }
+    // CommitmentDiscountStatus: null when the id is null; Used/Unused on Usage rows with an id.
+    let rows = rows_text(
+        &df,
+        &[
+            "CommitmentDiscountId",
+            "CommitmentDiscountStatus",
+            "ChargeCategory",
+            "BilledCost",
+            "x_UsageId",
+        ],
+    );
+    let mut draws = 0;
+    for r in &rows {
+        let f: Vec<&str> = r.split('|').collect();
+        if f[0].is_empty() {
+            assert!(f[1].is_empty(), "{r}");
+        } else if f[2] == "Usage" {
+            assert!(f[1] == "Used" || f[1] == "Unused", "{r}");
+            draws += 1;
+            // The package covered 5 GB of u-1: billed through the package purchase, not here.
+            assert_eq!((f[3], f[4]), ("0.00000000", "u-1"), "{r}");
+        }
+    }
+    assert_eq!(draws, 1, "{rows:#?}");
+    // BilledCost sums to the bill lines' amounts.
+    let sum = |df: &DataFrame, c: &str| -> rust_decimal::Decimal {
+        reckon::output::read::decimals(df, c)
+            .unwrap()
+            .into_iter()
+            .flatten()
+            .sum()
+    };
+    let lines = read_table(&out, "bill_lines");
+    assert_eq!(sum(&df, "BilledCost"), sum(&lines, "amount"));
+    assert!(sum(&lines, "amount") > rust_decimal::Decimal::ZERO);
+    // The EIP row: 10 GB, 5 covered → 5 GB at 0.80 per GB.
+    let eip = rows_text(
+        &df,
+        &[
+            "x_UsageId",
+            "CommitmentDiscountId",
+            "PricingQuantity",
+            "PricingUnit",
+            "BilledCost",
+            "ListUnitPrice",
+        ],
+    );
+    assert!(
+        eip.contains(&"u-1||5.000000000|GB|4.00000000|0.80000000".to_string()),
+        "{eip:#?}"
+    );
+}
+
+#[test]
+fn jobs_parse() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("jobs");
+    let cron = std::fs::read_to_string(root.join("crontab")).unwrap();
+    let lines: Vec<&str> = cron
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#') && !l.contains('='))
+        .collect();
+    assert!(!lines.is_empty());
+    for l in lines {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        assert!(
+            f.len() > 5,
+            "crontab line needs 5 time fields and a command: {l}"
+        );
+        for t in &f[..5] {
+            assert!(
+                t.chars().all(|c| c.is_ascii_digit() || ",-*/".contains(c)),
+                "bad time field {t} in {l}"
+            );
+        }
+        assert!(l.contains("reckon"), "{l}");
+    }
+    let Ok(py) = Command::new("python3").arg("--version").output() else {
+        eprintln!("note: python3 not found; skipping the Airflow DAG syntax check");
+        return;
+    };
+    assert!(py.status.success());
+    for entry in std::fs::read_dir(root.join("airflow")).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().is_some_and(|e| e == "py") {
+            let o = Command::new("python3")
+                .args([
+                    "-c",
+                    "import ast,sys; ast.parse(open(sys.argv[1]).read(), sys.argv[1])",
+                ])
+                .arg(&p)
+                .output()
+                .unwrap();
+            assert!(
+                o.status.success(),
+                "{}: {}",
+                p.display(),
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+    }
+}
