@@ -13,6 +13,12 @@
 //! the window `[as-of − 3 months, as-of)` and every table is written as Hive-partitioned Parquet
 //! in a total order (`output`), with `_manifest.json` last. Money is `Decimal` throughout
 //! (`money`), calendar logic is UTC+8 (`calendar`).
+//!
+//! Operations: every table is written into a staging tree and published by an atomic swap under
+//! an advisory lock (`output::publish`), so a killed run never leaves a partial output and two
+//! runs never share one. `diff` compares two outputs with a reason per change (late usage,
+//! package or catalog change, refund); `export::focus` maps an output to FOCUS 1.2; `progress`
+//! holds the logs (`tracing`, stderr) and progress display.
 
 pub mod calendar;
 pub mod catalog;
