@@ -1,0 +1,464 @@
+//! Arrears policies per product (RULES.md §5, catalog `[[arrears_policies]]`): what happens to an
+//! account's products while it is in arrears, and the usage metered while a product is out of
+//! service (`usage_while_suspended`).
+//!
+//! For each arrears episode `[start, cleared)` of the ledger (`rules::ledger`) and each product
+//! the account has that has a policy:
+//! - the action (`suspended`, `stopped`, `elastic_unavailable`, …) at `start + grace_hours`;
+//! - the final action (`destroyed`, `released`), if the policy has one, `final_after_hours` after
+//!   the action (`final_from = "action"`) or after `start` (`final_from = "arrears_start"`), never
+//!   before the action;
+//! - `restored` at `cleared` when the action happened and the final action did not.
+//!
+//! A step happens only if the episode has not cleared by then. **Decision:** inputs at an instant
+//! come before steps due at that instant, so a top-up exactly at the due instant prevents the step
+//! (and a clear exactly at the final instant restores). Nothing at or after the as-of moment
+//! happens. Several episodes each get their own steps.
+//!
+//! **Decision (which products an account has):** a product is the account's from the first
+//! instant it has a usage row of it (`usage_start`) or a subscription of it (`started_at`); a step
+//! applies to the products the account has by the step's instant. Products without a policy
+//! (e.g. packages) get no steps.
+//!
+//! **Decision (out of service):** a product is out of service from a `suspended` or `stopped`
+//! action until the episode clears (through `destroyed`/`released`, which keep it out). Once the
+//! arrears clear, usage is not flagged again even after a final action: the account may have
+//! created new resources, which product-level data cannot tell apart. `elastic_unavailable` does
+//! not stop the plan itself, so it flags nothing. Usage rows whose `usage_start` falls in an
+//! out-of-service interval stay billed and each gets one `exceptions` row (`usage`, usage_id,
+//! `usage_while_suspended`, at = `usage_start`). Plan expiry (`rules::plan_expiry`) adds its own
+//! out-of-service intervals for one subscription's instance.
+
+use crate::calendar::{format_local, Ts, HOUR};
+use crate::catalog::Catalog;
+use crate::input::{Subscription, Usage, Violation};
+use crate::output::tables::AccountEvent;
+use crate::rules::ledger::{Episode, Ledger};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Policy actions that stop the product's service (usage during them is an exception).
+pub const OUT_OF_SERVICE: [&str; 2] = ["suspended", "stopped"];
+
+/// An interval `[from, until)` during which a product (or one instance of it) does not serve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outage {
+    pub product: Arc<str>,
+    /// Only this instance (a subscription), or every instance of the product.
+    pub instance_id: Option<Arc<str>>,
+    /// Why: e.g. `suspended (arrears since …)`.
+    pub cause: String,
+    pub from: Ts,
+    pub until: Option<Ts>,
+}
+
+impl Outage {
+    fn covers(&self, u: &Usage) -> bool {
+        self.product == u.product
+            && self
+                .instance_id
+                .as_ref()
+                .is_none_or(|i| *i == u.instance_id)
+            && self.from <= u.usage_start
+            && self.until.is_none_or(|t| u.usage_start < t)
+    }
+}
+
+/// Product events of one account and the out-of-service intervals they imply.
+#[derive(Debug, Clone, Default)]
+pub struct ProductTimeline {
+    pub events: Vec<AccountEvent>,
+    pub outages: Vec<Outage>,
+}
+
+/// The products an account has, each with the first instant it had it.
+pub fn products_held(usage: &[&Usage], subs: &[&Subscription]) -> BTreeMap<Arc<str>, Ts> {
+    let mut held: BTreeMap<Arc<str>, Ts> = BTreeMap::new();
+    let seen = usage
+        .iter()
+        .map(|u| (&u.product, u.usage_start))
+        .chain(subs.iter().map(|s| (&s.product, s.started_at)));
+    for (p, at) in seen {
+        match held.get_mut(p) {
+            Some(t) => *t = (*t).min(at),
+            None => {
+                held.insert(p.clone(), at);
+            }
+        }
+    }
+    held
+}
+
+/// Applies the catalog's policies to every episode of `ledger` (all history before `as_of`).
+pub fn product_events(
+    ledger: &Ledger,
+    episodes: &[Episode],
+    held: &BTreeMap<Arc<str>, Ts>,
+    catalog: &Catalog,
+    as_of: Ts,
+) -> ProductTimeline {
+    let mut out = ProductTimeline::default();
+    for ep in episodes {
+        // Whether the episode is still open at `t` (a clear at `t` comes first).
+        let open_at = |t: Ts| t < as_of && ep.cleared.is_none_or(|c| c > t);
+        let since = format_local(ep.start);
+        for (product, &first) in held {
+            let Some(p) = catalog.arrears_policy(product) else {
+                continue;
+            };
+            let action_at = ep.start + p.grace_hours * HOUR;
+            if first > action_at || !open_at(action_at) {
+                continue;
+            }
+            let prod = Some(product.clone());
+            out.events.push(ledger.event(
+                prod.clone(),
+                event_name(&p.action),
+                action_at,
+                None,
+                format!("{} h after arrears started {since}", p.grace_hours),
+            ));
+            let final_step = p.final_action.as_deref().map(|f| {
+                let base = if p.final_from_arrears_start {
+                    ep.start
+                } else {
+                    action_at
+                };
+                (f, (base + p.final_after_hours * HOUR).max(action_at))
+            });
+            let final_done = match final_step {
+                Some((f, at)) if open_at(at) => {
+                    let from = if p.final_from_arrears_start {
+                        "arrears started"
+                    } else {
+                        p.action.as_str()
+                    };
+                    out.events.push(ledger.event(
+                        prod.clone(),
+                        event_name(f),
+                        at,
+                        None,
+                        format!(
+                            "{} h after {from}; arrears since {since}",
+                            p.final_after_hours
+                        ),
+                    ));
+                    true
+                }
+                _ => false,
+            };
+            if let (Some(c), false) = (ep.cleared, final_done) {
+                out.events.push(ledger.event(
+                    prod.clone(),
+                    "restored",
+                    c,
+                    None,
+                    format!(
+                        "arrears cleared; {} since {}",
+                        p.action,
+                        format_local(action_at)
+                    ),
+                ));
+            }
+            if OUT_OF_SERVICE.contains(&p.action.as_str()) {
+                out.outages.push(Outage {
+                    product: product.clone(),
+                    instance_id: None,
+                    cause: format!("{} (arrears since {since})", p.action),
+                    from: action_at,
+                    until: ep.cleared,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The contract's event names are static strings; policy actions are catalog data.
+fn event_name(action: &str) -> &'static str {
+    const KNOWN: [&str; 6] = [
+        "suspended",
+        "destroyed",
+        "stopped",
+        "released",
+        "elastic_unavailable",
+        "restored",
+    ];
+    KNOWN
+        .iter()
+        .find(|k| **k == action)
+        .copied()
+        .unwrap_or("unknown_action")
+}
+
+/// One `usage_while_suspended` exception per usage row metered inside an outage (the first
+/// outage in `outages` order that covers it names the cause).
+pub fn usage_while_suspended(usage: &[&Usage], outages: &[Outage]) -> Vec<Violation> {
+    if outages.is_empty() {
+        return Vec::new();
+    }
+    usage
+        .iter()
+        .filter_map(|u| {
+            let o = outages.iter().find(|o| o.covers(u))?;
+            Some(Violation::new(
+                "usage",
+                &*u.usage_id,
+                "usage_while_suspended",
+                format!(
+                    "{} {} metered while {} from {}; still billed",
+                    u.product,
+                    u.instance_id,
+                    o.cause,
+                    format_local(o.from)
+                ),
+                Some(u.usage_start),
+            ))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calendar::DAY;
+    use crate::input::Direction;
+    use crate::money::Unit;
+    use crate::output::tables::{BillLine, ChargeKind};
+    use crate::rules::ledger::tests::{account, dec, line, payment, t};
+    use rust_decimal::Decimal;
+
+    fn catalog() -> Catalog {
+        crate::rules::deduction::tests::catalog()
+    }
+
+    fn usage(id: &str, product: &str, start: &str) -> Usage {
+        let s = t(start);
+        Usage {
+            usage_id: id.into(),
+            owner_uin: "acct-1".into(),
+            region: "ap-guangzhou".into(),
+            product: product.into(),
+            sub_product: product.into(),
+            instance_id: format!("{product}-1").into(),
+            billing_item: "x".into(),
+            usage_start: s,
+            usage_end: s + HOUR,
+            quantity: Decimal::ONE,
+            unit: Unit::GB,
+            direction: Direction::Outbound,
+            accelerated: false,
+        }
+    }
+
+    /// (product, event, at, balance) of one product event.
+    type Step = (Option<String>, &'static str, Ts, Decimal);
+
+    /// Opening 10 on 05-01; a 15 charge at 2024-05-10 10:00 puts the account at −5.
+    fn run(products: &[&str], pays: &[(&str, &str, &str)]) -> (Vec<Step>, Vec<Outage>) {
+        let a = account("10", "2024-05-01 00:00:00");
+        let lines = [line(
+            "u:1",
+            ChargeKind::Usage,
+            "eip",
+            t("2024-05-10 10:00:00"),
+            "15",
+        )];
+        let pays: Vec<_> = pays.iter().map(|p| payment(p.0, p.1, p.2)).collect();
+        let lr: Vec<&BillLine> = lines.iter().collect();
+        let pr: Vec<_> = pays.iter().collect();
+        let l = Ledger::new("acct-1".into(), Some(&a), &pr, &lr, t("2024-07-01"));
+        let us: Vec<Usage> = products
+            .iter()
+            .map(|p| usage(p, p, "2024-05-02 00:00:00"))
+            .collect();
+        let ur: Vec<&Usage> = us.iter().collect();
+        let held = products_held(&ur, &[]);
+        let eps = l.episodes();
+        let pt = product_events(&l, &eps, &held, &catalog(), t("2024-07-01"));
+        let mut ev: Vec<_> = pt
+            .events
+            .iter()
+            .map(|e| {
+                (
+                    e.product.as_deref().map(String::from),
+                    e.event,
+                    e.at,
+                    e.balance,
+                )
+            })
+            .collect();
+        ev.sort_by_key(|e| (e.2, e.0.clone()));
+        (ev, pt.outages)
+    }
+
+    fn p(s: &str) -> Option<String> {
+        Some(s.to_string())
+    }
+
+    #[test]
+    fn top_up_inside_grace_no_suspension() {
+        let (ev, outages) = run(&["apigw"], &[("pay-1", "2024-05-11 09:59:59", "5")]);
+        assert!(ev.is_empty(), "{ev:?}");
+        assert!(outages.is_empty());
+        // A top-up exactly at the due instant comes first: still no suspension.
+        let (ev, _) = run(&["apigw"], &[("pay-1", "2024-05-11 10:00:00", "5")]);
+        assert!(ev.is_empty(), "{ev:?}");
+    }
+
+    #[test]
+    fn top_up_after_suspension_before_destruction_restores() {
+        let (ev, outages) = run(&["apigw"], &[("pay-1", "2024-05-15 08:00:00", "6")]);
+        assert_eq!(
+            ev,
+            [
+                (p("apigw"), "suspended", t("2024-05-11 10:00:00"), dec("-5")),
+                (p("apigw"), "restored", t("2024-05-15 08:00:00"), dec("1")),
+            ]
+        );
+        assert_eq!(outages.len(), 1);
+        assert_eq!(
+            (outages[0].from, outages[0].until),
+            (t("2024-05-11 10:00:00"), Some(t("2024-05-15 08:00:00")))
+        );
+    }
+
+    #[test]
+    fn no_top_up_destroyed_exactly_seven_days_after_suspension() {
+        let (ev, outages) = run(&["apigw"], &[]);
+        assert_eq!(
+            ev,
+            [
+                (p("apigw"), "suspended", t("2024-05-11 10:00:00"), dec("-5")),
+                (p("apigw"), "destroyed", t("2024-05-18 10:00:00"), dec("-5")),
+            ]
+        );
+        assert_eq!(t("2024-05-18 10:00:00") - t("2024-05-11 10:00:00"), 7 * DAY);
+        assert_eq!(outages[0].until, None);
+        // Cleared after destruction: no `restored`.
+        let (ev, _) = run(&["apigw"], &[("pay-1", "2024-05-20 00:00:00", "6")]);
+        assert_eq!(ev.len(), 2);
+        assert_eq!(ev[1].1, "destroyed");
+    }
+
+    #[test]
+    fn eip_release_measured_from_arrears_start_cvm_from_stop() {
+        let (ev, _) = run(&["cvm", "eip", "mpgw"], &[]);
+        assert_eq!(
+            ev,
+            [
+                (p("cvm"), "stopped", t("2024-05-10 12:00:00"), dec("-5")),
+                (p("eip"), "stopped", t("2024-05-10 12:00:00"), dec("-5")),
+                // eip: 24 h after the arrears start; cvm: 24 h after the stop.
+                (p("eip"), "released", t("2024-05-11 10:00:00"), dec("-5")),
+                (
+                    p("mpgw"),
+                    "elastic_unavailable",
+                    t("2024-05-11 10:00:00"),
+                    dec("-5")
+                ),
+                (p("cvm"), "released", t("2024-05-11 12:00:00"), dec("-5")),
+            ]
+        );
+        // Cleared between the eip release and the cvm release: only cvm and mpgw are restored.
+        let (ev, _) = run(
+            &["cvm", "eip", "mpgw"],
+            &[("pay-1", "2024-05-11 11:00:00", "5")],
+        );
+        let restored: Vec<_> = ev.iter().filter(|e| e.1 == "restored").collect();
+        assert_eq!(
+            restored,
+            [
+                &(p("cvm"), "restored", t("2024-05-11 11:00:00"), dec("0")),
+                &(p("mpgw"), "restored", t("2024-05-11 11:00:00"), dec("0")),
+            ]
+        );
+    }
+
+    #[test]
+    fn products_only_from_their_first_instant_and_none_for_packages() {
+        let a = account("10", "2024-05-01 00:00:00");
+        let lines = [line(
+            "p:1",
+            ChargeKind::Purchase,
+            "tp",
+            t("2024-05-10 10:00:00"),
+            "15",
+        )];
+        let lr: Vec<&BillLine> = lines.iter().collect();
+        let l = Ledger::new("acct-1".into(), Some(&a), &[], &lr, t("2024-07-01"));
+        // cvm appears after its stop would have been due, apigw before its suspension.
+        let us = [
+            usage("c", "cvm", "2024-05-10 13:00:00"),
+            usage("g", "apigw", "2024-05-11 09:00:00"),
+            usage("t", "tp", "2024-05-01 00:00:00"),
+        ];
+        let ur: Vec<&Usage> = us.iter().collect();
+        let held = products_held(&ur, &[]);
+        let pt = product_events(&l, &l.episodes(), &held, &catalog(), t("2024-07-01"));
+        let ev: Vec<_> = pt
+            .events
+            .iter()
+            .map(|e| (&**e.product.as_ref().unwrap(), e.event, e.at))
+            .collect();
+        assert_eq!(
+            ev,
+            [
+                ("apigw", "suspended", t("2024-05-11 10:00:00")),
+                ("apigw", "destroyed", t("2024-05-18 10:00:00")),
+            ]
+        );
+    }
+
+    #[test]
+    fn usage_while_suspended_flags_rows_in_outages_only() {
+        let (_, outages) = run(&["apigw", "eip"], &[("pay-1", "2024-05-15 08:00:00", "6")]);
+        let us = [
+            usage("before", "apigw", "2024-05-11 09:00:00"),
+            usage("first", "apigw", "2024-05-11 10:00:00"),
+            usage("last", "apigw", "2024-05-15 07:00:00"),
+            usage("after", "apigw", "2024-05-15 08:00:00"),
+            usage("eip-stopped", "eip", "2024-05-10 12:00:00"),
+            usage("cvm", "cvm", "2024-05-12 00:00:00"),
+        ];
+        let ur: Vec<&Usage> = us.iter().collect();
+        let v = usage_while_suspended(&ur, &outages);
+        let got: Vec<(&str, &str, &str, Option<Ts>)> = v
+            .iter()
+            .map(|x| {
+                (
+                    x.source_table.as_str(),
+                    x.source_id.as_str(),
+                    x.rule.as_str(),
+                    x.at,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "usage",
+                    "first",
+                    "usage_while_suspended",
+                    Some(t("2024-05-11 10:00:00"))
+                ),
+                (
+                    "usage",
+                    "last",
+                    "usage_while_suspended",
+                    Some(t("2024-05-15 07:00:00"))
+                ),
+                (
+                    "usage",
+                    "eip-stopped",
+                    "usage_while_suspended",
+                    Some(t("2024-05-10 12:00:00"))
+                ),
+            ]
+        );
+        assert!(v[0]
+            .detail
+            .contains("suspended (arrears since 2024-05-10 10:00:00+08:00)"));
+    }
+}

@@ -1,0 +1,481 @@
+//! The account ledger (RULES.md §5): per account, every movement of the balance in time order,
+//! the running balance, and the arrears episodes it implies.
+//!
+//! Movements: the opening balance at `opening_at` (`accounts`), top-ups at `paid_at`
+//! (`payments`), and every bill line at its `charged_at`, whatever its kind — usage at
+//! `usage_end`, purchases at `purchased_at`, subscription, elastic and upgrade fees, refunds
+//! (negative amounts, so they raise the balance). A line's `amount` is subtracted from the balance.
+//! The ledger reads all lines, before the pipeline cuts them to the window, and nothing at or
+//! after the as-of moment.
+//!
+//! **Decision (tie order):** entries are kept in the total order `(at, rank, source, id)` where
+//! rank 0 is the opening balance, rank 1 a credit (top-up, or a line with a negative amount),
+//! rank 2 a debit (a line with amount ≥ 0); `source` orders opening < top-up < line kind
+//! (`usage`, `purchase`, `subscription`, `elastic`, `refund`, `upgrade`), `id` is the payment id or
+//! line id. The running balance follows that order.
+//!
+//! **Decision (state per instant):** arrears are decided on the balance after *all* entries of an
+//! instant, never between two entries of the same instant; so the tie order changes intermediate
+//! running balances only, never an event, and the balance of an event at instant `t` is always
+//! opening + credits − debits of the entries at or before `t`. An account is in arrears from the
+//! first instant its balance is below 0 (exactly 0 is not arrears) until an instant where it is
+//! ≥ 0 again (only a credit can do that: a top-up or a refund).
+//!
+//! **Decision:** entries before `opening_at` are not in the ledger (the opening balance already
+//! holds them). An account with charges but no `accounts` row starts from 0 with no opening entry.
+
+use crate::calendar::{format_local, Ts};
+use crate::input::{Account, Payment};
+use crate::output::tables::{AccountEvent, BillLine, ChargeKind};
+use rust_decimal::Decimal;
+use std::sync::Arc;
+
+/// Where a ledger entry comes from; the order is part of the tie order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Source {
+    Opening,
+    TopUp,
+    Line(ChargeKind),
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Opening => "opening",
+            Source::TopUp => "top_up",
+            Source::Line(k) => k.as_str(),
+        }
+    }
+}
+
+/// One movement of the balance; `amount` is signed (positive raises the balance).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry<'a> {
+    pub at: Ts,
+    pub amount: Decimal,
+    pub source: Source,
+    pub id: &'a str,
+}
+
+impl Entry<'_> {
+    fn rank(&self) -> u8 {
+        match self.source {
+            Source::Opening => 0,
+            _ if self.amount > Decimal::ZERO => 1,
+            _ => 2,
+        }
+    }
+
+    fn key(&self) -> (Ts, u8, Source, &str) {
+        (self.at, self.rank(), self.source, self.id)
+    }
+}
+
+/// A run of instants with a negative balance: `[start, cleared)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Episode {
+    pub start: Ts,
+    /// The instant the balance was back at ≥ 0; `None` while still in arrears at the as-of moment.
+    pub cleared: Option<Ts>,
+}
+
+/// One account's ledger.
+#[derive(Debug, Clone)]
+pub struct Ledger<'a> {
+    pub owner_uin: Arc<str>,
+    /// Entries in the total order of the module doc.
+    pub entries: Vec<Entry<'a>>,
+    /// Balance after each entry.
+    pub running: Vec<Decimal>,
+    /// Balance after the last entry of each distinct instant, ascending.
+    instants: Vec<(Ts, Decimal)>,
+}
+
+impl<'a> Ledger<'a> {
+    /// Builds the ledger of one account from its rows (any order); entries at or after `as_of`
+    /// are left out.
+    pub fn new(
+        owner_uin: Arc<str>,
+        account: Option<&'a Account>,
+        payments: &[&'a Payment],
+        lines: &[&'a BillLine],
+        as_of: Ts,
+    ) -> Ledger<'a> {
+        let from = account.map_or(Ts::MIN, |a| a.opening_at);
+        let mut entries: Vec<Entry<'a>> = Vec::with_capacity(lines.len() + payments.len() + 1);
+        if let Some(a) = account {
+            entries.push(Entry {
+                at: a.opening_at,
+                amount: a.opening_balance,
+                source: Source::Opening,
+                id: &a.owner_uin,
+            });
+        }
+        entries.extend(payments.iter().map(|p| Entry {
+            at: p.paid_at,
+            amount: p.amount,
+            source: Source::TopUp,
+            id: &p.payment_id,
+        }));
+        entries.extend(lines.iter().map(|l| Entry {
+            at: l.charged_at,
+            amount: -l.amount,
+            source: Source::Line(l.charge_kind),
+            id: &l.line_id,
+        }));
+        entries.retain(|e| e.at >= from && e.at < as_of);
+        entries.sort_unstable_by(|a, b| a.key().cmp(&b.key()));
+        let mut running = Vec::with_capacity(entries.len());
+        let mut instants: Vec<(Ts, Decimal)> = Vec::new();
+        let mut bal = Decimal::ZERO;
+        for e in &entries {
+            bal += e.amount;
+            running.push(bal);
+            match instants.last_mut() {
+                Some((t, b)) if *t == e.at => *b = bal,
+                _ => instants.push((e.at, bal)),
+            }
+        }
+        Ledger {
+            owner_uin,
+            entries,
+            running,
+            instants,
+        }
+    }
+
+    /// Balance after every entry at or before `t` (0 before the first entry).
+    pub fn balance_at(&self, t: Ts) -> Decimal {
+        let n = self.instants.partition_point(|(at, _)| *at <= t);
+        if n == 0 {
+            Decimal::ZERO
+        } else {
+            self.instants[n - 1].1
+        }
+    }
+
+    /// The arrears episodes, oldest first; only the last may be uncleared.
+    pub fn episodes(&self) -> Vec<Episode> {
+        let mut out = Vec::new();
+        let mut open: Option<Ts> = None;
+        for &(t, bal) in &self.instants {
+            match open {
+                None if bal < Decimal::ZERO => open = Some(t),
+                Some(start) if bal >= Decimal::ZERO => {
+                    out.push(Episode {
+                        start,
+                        cleared: Some(t),
+                    });
+                    open = None;
+                }
+                _ => {}
+            }
+        }
+        if let Some(start) = open {
+            out.push(Episode {
+                start,
+                cleared: None,
+            });
+        }
+        out
+    }
+
+    /// An account-level (or product-level) event with the balance at its instant.
+    pub fn event(
+        &self,
+        product: Option<Arc<str>>,
+        event: &'static str,
+        at: Ts,
+        subscription_id: Option<Arc<str>>,
+        detail: String,
+    ) -> AccountEvent {
+        AccountEvent {
+            owner_uin: self.owner_uin.clone(),
+            product,
+            event,
+            at,
+            balance: self.balance_at(at),
+            subscription_id,
+            detail,
+        }
+    }
+
+    /// `arrears_started` / `arrears_cleared` for every episode (all history; the caller cuts to
+    /// the window).
+    pub fn arrears_events(&self, episodes: &[Episode]) -> Vec<AccountEvent> {
+        let mut out = Vec::new();
+        for ep in episodes {
+            out.push(self.event(
+                None,
+                "arrears_started",
+                ep.start,
+                None,
+                "balance below 0".into(),
+            ));
+            if let Some(c) = ep.cleared {
+                out.push(self.event(
+                    None,
+                    "arrears_cleared",
+                    c,
+                    None,
+                    format!(
+                        "balance back to ≥ 0; in arrears since {}",
+                        format_local(ep.start)
+                    ),
+                ));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::calendar::{parse_local, HOUR};
+    use proptest::prelude::*;
+    use std::str::FromStr;
+
+    pub fn t(s: &str) -> Ts {
+        parse_local(s).unwrap()
+    }
+
+    pub fn dec(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    pub fn account(balance: &str, at: &str) -> Account {
+        Account {
+            owner_uin: "acct-1".into(),
+            opening_balance: dec(balance),
+            opening_at: t(at),
+            apigw_activated_at: None,
+        }
+    }
+
+    pub fn payment(id: &str, at: &str, amount: &str) -> Payment {
+        Payment {
+            payment_id: id.into(),
+            owner_uin: "acct-1".into(),
+            paid_at: t(at),
+            amount: dec(amount),
+        }
+    }
+
+    /// A bill line of `product` charged at `at` (the kind decides nothing but the tie order).
+    pub fn line(id: &str, kind: ChargeKind, product: &str, at: Ts, amount: &str) -> BillLine {
+        BillLine {
+            line_id: id.into(),
+            owner_uin: "acct-1".into(),
+            region: "ap-guangzhou".into(),
+            product: product.into(),
+            sub_product: product.into(),
+            instance_id: "i-1".into(),
+            billing_item: "x".into(),
+            charge_kind: kind,
+            charge_start: at - HOUR,
+            charge_end: at,
+            usage_id: None,
+            metered_quantity: Decimal::ONE,
+            deducted_quantity: Decimal::ZERO,
+            billable_quantity: Decimal::ONE,
+            unit: "each".into(),
+            tier: None,
+            unit_price: dec(amount),
+            price_unit: "each".into(),
+            amount: dec(amount),
+            charged_at: at,
+        }
+    }
+
+    fn summary(evs: &[AccountEvent]) -> Vec<(&'static str, Ts, Decimal)> {
+        evs.iter().map(|e| (e.event, e.at, e.balance)).collect()
+    }
+
+    #[test]
+    fn running_balance_in_tie_order_and_events_per_instant() {
+        let a = account("10", "2024-05-01 00:00:00");
+        let noon = t("2024-05-02 12:00:00");
+        // At noon: a usage debit of 15, a purchase debit of 5, a refund credit of 2 and a
+        // top-up of 1 — credits first (top-up, then refund), then debits by kind.
+        let lines = [
+            line("u:1", ChargeKind::Usage, "eip", noon, "15"),
+            line("p:1", ChargeKind::Purchase, "tp", noon, "5"),
+            line("r:1", ChargeKind::Refund, "tp", noon, "-2"),
+        ];
+        let pays = [payment("pay-1", "2024-05-02 12:00:00", "1")];
+        let lr: Vec<&BillLine> = lines.iter().collect();
+        let pr: Vec<&Payment> = pays.iter().collect();
+        let l = Ledger::new("acct-1".into(), Some(&a), &pr, &lr, t("2024-06-01"));
+        let order: Vec<(&str, Decimal)> = l.entries.iter().map(|e| (e.id, e.amount)).collect();
+        assert_eq!(
+            order,
+            [
+                ("acct-1", dec("10")),
+                ("pay-1", dec("1")),
+                ("r:1", dec("2")),
+                ("u:1", dec("-15")),
+                ("p:1", dec("-5")),
+            ]
+        );
+        assert_eq!(
+            l.running,
+            [dec("10"), dec("11"), dec("13"), dec("-2"), dec("-7")]
+        );
+        assert_eq!(l.balance_at(noon - 1), dec("10"));
+        assert_eq!(l.balance_at(noon), dec("-7"));
+        let ev = l.arrears_events(&l.episodes());
+        assert_eq!(summary(&ev), [("arrears_started", noon, dec("-7"))]);
+        assert_eq!(ev[0].product, None);
+    }
+
+    #[test]
+    fn balance_exactly_zero_is_not_arrears() {
+        let a = account("10", "2024-05-01 00:00:00");
+        let lines = [line(
+            "u:1",
+            ChargeKind::Usage,
+            "eip",
+            t("2024-05-02 08:00:00"),
+            "10",
+        )];
+        let lr: Vec<&BillLine> = lines.iter().collect();
+        let l = Ledger::new("acct-1".into(), Some(&a), &[], &lr, t("2024-06-01"));
+        assert_eq!(l.balance_at(t("2024-05-31")), Decimal::ZERO);
+        assert!(l.episodes().is_empty());
+    }
+
+    #[test]
+    fn several_episodes_in_a_month_each_start_and_clear() {
+        let a = account("1", "2024-05-01 00:00:00");
+        let lines = [
+            line(
+                "u:1",
+                ChargeKind::Usage,
+                "eip",
+                t("2024-05-03 10:00:00"),
+                "3",
+            ),
+            line(
+                "u:2",
+                ChargeKind::Usage,
+                "eip",
+                t("2024-05-10 10:00:00"),
+                "4",
+            ),
+            line(
+                "u:3",
+                ChargeKind::Usage,
+                "eip",
+                t("2024-05-20 10:00:00"),
+                "1",
+            ),
+        ];
+        let pays = [
+            payment("pay-1", "2024-05-05 09:00:00", "2"), // back to exactly 0: cleared
+            payment("pay-2", "2024-05-12 09:00:00", "3"), // -4 → -1: still in arrears
+            payment("pay-3", "2024-05-13 09:00:00", "5"), // → 4
+        ];
+        let lr: Vec<&BillLine> = lines.iter().collect();
+        let pr: Vec<&Payment> = pays.iter().collect();
+        let l = Ledger::new("acct-1".into(), Some(&a), &pr, &lr, t("2024-06-01"));
+        let ev = l.arrears_events(&l.episodes());
+        assert_eq!(
+            summary(&ev),
+            [
+                ("arrears_started", t("2024-05-03 10:00:00"), dec("-2")),
+                ("arrears_cleared", t("2024-05-05 09:00:00"), dec("0")),
+                ("arrears_started", t("2024-05-10 10:00:00"), dec("-4")),
+                ("arrears_cleared", t("2024-05-13 09:00:00"), dec("4")),
+            ]
+        );
+    }
+
+    #[test]
+    fn before_opening_and_at_as_of_are_left_out_and_no_account_starts_at_zero() {
+        let a = account("5", "2024-05-01 00:00:00");
+        let lines = [
+            line(
+                "u:0",
+                ChargeKind::Usage,
+                "eip",
+                t("2024-04-30 10:00:00"),
+                "100",
+            ),
+            line(
+                "u:1",
+                ChargeKind::Usage,
+                "eip",
+                t("2024-06-01 00:00:00"),
+                "100",
+            ),
+        ];
+        let lr: Vec<&BillLine> = lines.iter().collect();
+        let l = Ledger::new("acct-1".into(), Some(&a), &[], &lr, t("2024-06-01"));
+        assert_eq!(l.entries.len(), 1);
+        assert!(l.episodes().is_empty());
+        let l = Ledger::new("acct-1".into(), None, &[], &lr, t("2024-06-01"));
+        assert_eq!(
+            l.episodes(),
+            [Episode {
+                start: t("2024-04-30 10:00:00"),
+                cleared: None
+            }]
+        );
+    }
+
+    proptest! {
+        /// The balance of every arrears event is opening + credits − debits up to its instant;
+        /// started/cleared alternate, started below 0, cleared at ≥ 0.
+        #[test]
+        fn event_balances_and_alternation(
+            opening in -50i64..50,
+            moves in proptest::collection::vec((0i64..48, -30i64..30, 0u8..3), 0..40),
+        ) {
+            let base = t("2024-05-01 00:00:00");
+            let a = Account {
+                owner_uin: "acct-1".into(),
+                opening_balance: Decimal::from(opening),
+                opening_at: base,
+                apigw_activated_at: None,
+            };
+            let mut pays = Vec::new();
+            let mut lines = Vec::new();
+            for (i, (h, amt, kind)) in moves.iter().enumerate() {
+                let at = base + h * HOUR;
+                if *kind == 0 && *amt > 0 {
+                    pays.push(Payment {
+                        payment_id: format!("pay-{i}").into(),
+                        owner_uin: "acct-1".into(),
+                        paid_at: at,
+                        amount: Decimal::from(*amt),
+                    });
+                } else {
+                    let k = if *kind == 2 { ChargeKind::Refund } else { ChargeKind::Usage };
+                    lines.push(line(&format!("l-{i}"), k, "eip", at, &amt.to_string()));
+                }
+            }
+            let lr: Vec<&BillLine> = lines.iter().collect();
+            let pr: Vec<&Payment> = pays.iter().collect();
+            let l = Ledger::new("acct-1".into(), Some(&a), &pr, &lr, base + 100 * HOUR);
+            let ev = l.arrears_events(&l.episodes());
+            for (i, e) in ev.iter().enumerate() {
+                let credits: Decimal = pays.iter().filter(|p| p.paid_at <= e.at).map(|p| p.amount).sum();
+                let debits: Decimal = lines.iter().filter(|x| x.charged_at <= e.at).map(|x| x.amount).sum();
+                prop_assert_eq!(e.balance, Decimal::from(opening) + credits - debits);
+                let want = if i % 2 == 0 { "arrears_started" } else { "arrears_cleared" };
+                prop_assert_eq!(e.event, want);
+                if i % 2 == 0 {
+                    prop_assert!(e.balance < Decimal::ZERO);
+                } else {
+                    prop_assert!(e.balance >= Decimal::ZERO);
+                    prop_assert!(e.at > ev[i - 1].at);
+                }
+            }
+            // The running balance ends at the total.
+            let total = Decimal::from(opening) + pays.iter().map(|p| p.amount).sum::<Decimal>()
+                - lines.iter().map(|x| x.amount).sum::<Decimal>();
+            prop_assert_eq!(l.running.last().copied().unwrap_or(Decimal::ZERO), total);
+        }
+    }
+}
