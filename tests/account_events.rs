@@ -1,0 +1,136 @@
+//! RULES.md §5 end to end through the `reckon` binary: an account falls into arrears, its EIP is
+//! stopped, usage metered while stopped is reported, a top-up restores it; its mini-program
+//! gateway plan expires and is renewed on the buffer day.
+
+mod common;
+
+use common::*;
+use reckon::output::{dec_col, i32_col, str_col, ts_col};
+
+fn strs(name: &str, v: &[&str]) -> polars::prelude::Column {
+    str_col(name, v.iter().map(|s| Some(*s)))
+}
+
+#[test]
+fn arrears_stop_restore_and_plan_renewal_on_buffer_day() {
+    let mut ds = Dataset::valid();
+    ds.tables.insert(
+        "usage",
+        usage_cols(&[
+            // 20 GB at 0.80 = 16.00 charged at 10:00: balance 10 → −6.
+            (
+                "e-1",
+                "acct-1",
+                "ap-guangzhou",
+                "eip",
+                "public_traffic",
+                "2024-05-10 09:00:00",
+                "20",
+                "GB",
+            ),
+            // Metered while stopped (from 12:00): still billed (0.80 at 14:00), reported.
+            (
+                "e-2",
+                "acct-1",
+                "ap-guangzhou",
+                "eip",
+                "public_traffic",
+                "2024-05-10 13:00:00",
+                "1",
+                "GB",
+            ),
+            // After the top-up: normal (0.80 at 22:00: balance 3.20 → 2.40).
+            (
+                "e-3",
+                "acct-1",
+                "ap-guangzhou",
+                "eip",
+                "public_traffic",
+                "2024-05-10 21:00:00",
+                "1",
+                "GB",
+            ),
+        ]),
+    );
+    total_packages(&mut ds, &[]);
+    ds.set_col(
+        "accounts",
+        dec_col("opening_balance", 8, [d("10")].into_iter()),
+    );
+    ds.set_col(
+        "accounts",
+        ts_col("opening_at", [Some(t("2024-04-01 00:00:00"))].into_iter()),
+    );
+    ds.tables.insert(
+        "payments",
+        vec![
+            strs("payment_id", &["pay-1"]),
+            strs("owner_uin", &["acct-1"]),
+            ts_col("paid_at", [Some(t("2024-05-10 20:00:00"))].into_iter()),
+            dec_col("amount", 8, [d("10")].into_iter()),
+        ],
+    );
+    ds.tables.insert(
+        "subscriptions",
+        vec![
+            strs("subscription_id", &["mp-1"]),
+            strs("owner_uin", &["acct-1"]),
+            strs("product", &["mpgw"]),
+            strs("plan", &["test"]),
+            strs("region", &["ap-guangzhou"]),
+            strs("billing_mode", &["monthly"]),
+            ts_col("started_at", [Some(t("2024-04-15 10:00:00"))].into_iter()),
+            ts_col("expires_at", [Some(t("2024-05-15 10:00:00"))].into_iter()),
+            ts_col("released_at", [None].into_iter()),
+            dec_col("list_price", 8, [d("4999")].into_iter()),
+            dec_col("discount", 6, [d("1")].into_iter()),
+            dec_col("price_paid", 8, [d("0")].into_iter()),
+            ts_col("elastic_on_at", [None].into_iter()),
+            ts_col("elastic_off_at", [None].into_iter()),
+            i32_col("attached_apps", [Some(1)].into_iter()),
+        ],
+    );
+    ds.tables.insert(
+        "events",
+        vec![
+            strs("event_id", &["r-1"]),
+            strs("kind", &["renew"]),
+            strs("target_id", &["mp-1"]),
+            ts_col("at", [Some(t("2024-05-16 09:00:00"))].into_iter()),
+            str_col("new_plan", [None].into_iter()),
+            i32_col("months", [Some(1)].into_iter()),
+        ],
+    );
+    let (_i, out) = run_dataset(&ds, "2024-06-01");
+    let ev = read_table(out.path(), "account_events");
+    assert_eq!(
+        rows_text(
+            &ev,
+            &["at", "product", "event", "balance", "subscription_id"]
+        ),
+        [
+            "2024-05-08 00:00:00+08:00|mpgw|expiry_warning|10.00000000|mp-1",
+            "2024-05-10 00:00:00+08:00|mpgw|expiry_warning|10.00000000|mp-1",
+            "2024-05-10 10:00:00+08:00||arrears_started|-6.00000000|",
+            "2024-05-10 12:00:00+08:00|eip|stopped|-6.00000000|",
+            "2024-05-10 20:00:00+08:00||arrears_cleared|3.20000000|",
+            "2024-05-10 20:00:00+08:00|eip|restored|3.20000000|",
+            "2024-05-12 00:00:00+08:00|mpgw|expiry_warning|2.40000000|mp-1",
+            "2024-05-14 00:00:00+08:00|mpgw|expiry_warning|2.40000000|mp-1",
+            "2024-05-15 00:00:00+08:00|mpgw|expiry_warning|2.40000000|mp-1",
+            "2024-05-15 10:00:00+08:00|mpgw|buffer_started|3.20000000|mp-1",
+            "2024-05-16 09:00:00+08:00|mpgw|restored|3.20000000|mp-1",
+        ]
+    );
+    let ex = read_table(out.path(), "exceptions");
+    assert_eq!(
+        rows_text(&ex, &["source_table", "source_id", "rule", "at"]),
+        ["usage|e-2|usage_while_suspended|2024-05-10 13:00:00+08:00"]
+    );
+    // The stopped hour is still billed.
+    let lines = read_table(out.path(), "bill_lines");
+    assert_eq!(
+        rows_text(&lines, &["usage_id", "amount"]),
+        ["e-1|16.00000000", "e-2|0.80000000", "e-3|0.80000000"]
+    );
+}
