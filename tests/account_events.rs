@@ -118,8 +118,8 @@ fn arrears_stop_restore_and_plan_renewal_on_buffer_day() {
             "2024-05-12 00:00:00+08:00|mpgw|expiry_warning|2.40000000|mp-1",
             "2024-05-14 00:00:00+08:00|mpgw|expiry_warning|2.40000000|mp-1",
             "2024-05-15 00:00:00+08:00|mpgw|expiry_warning|2.40000000|mp-1",
-            "2024-05-15 10:00:00+08:00|mpgw|buffer_started|3.20000000|mp-1",
-            "2024-05-16 09:00:00+08:00|mpgw|restored|3.20000000|mp-1",
+            "2024-05-15 10:00:00+08:00|mpgw|buffer_started|2.40000000|mp-1",
+            "2024-05-16 09:00:00+08:00|mpgw|restored|2.40000000|mp-1",
         ]
     );
     let ex = read_table(out.path(), "exceptions");
