@@ -16,9 +16,11 @@
 //! happens. Several episodes each get their own steps.
 //!
 //! **Decision (which products an account has):** a product is the account's from the first
-//! instant it has a usage row of it (`usage_start`) or a subscription of it (`started_at`); a step
-//! applies to the products the account has by the step's instant. Products without a policy
-//! (e.g. packages) get no steps.
+//! instant it has a usage row of it (`usage_start`) or a subscription of it (`started_at`). A
+//! product that first appears after its grace has run out, while the episode is still open, takes
+//! the action at that first instant (so its first usage is already out of service); its final
+//! step counts from there too (or from the arrears start, never before the action). Products
+//! without a policy (e.g. packages) get no steps.
 //!
 //! **Decision (out of service):** a product is out of service from a `suspended` or `stopped`
 //! action until the episode clears (through `destroyed`/`released`, which keep it out). Once the
@@ -73,20 +75,26 @@ pub struct ProductTimeline {
 
 /// The products an account has, each with the first instant it had it.
 pub fn products_held(usage: &[&Usage], subs: &[&Subscription]) -> BTreeMap<Arc<str>, Ts> {
-    let mut held: BTreeMap<Arc<str>, Ts> = BTreeMap::new();
+    // Few products per account, long runs of one product: a short list with a pointer fast path.
+    let mut held: Vec<(&Arc<str>, Ts)> = Vec::new();
+    let mut last = usize::MAX;
     let seen = usage
         .iter()
         .map(|u| (&u.product, u.usage_start))
         .chain(subs.iter().map(|s| (&s.product, s.started_at)));
     for (p, at) in seen {
-        match held.get_mut(p) {
-            Some(t) => *t = (*t).min(at),
-            None => {
-                held.insert(p.clone(), at);
-            }
+        if last >= held.len() || !Arc::ptr_eq(held[last].0, p) {
+            last = match held.iter().position(|(q, _)| q == &p) {
+                Some(i) => i,
+                None => {
+                    held.push((p, at));
+                    held.len() - 1
+                }
+            };
         }
+        held[last].1 = held[last].1.min(at);
     }
-    held
+    held.into_iter().map(|(p, t)| (p.clone(), t)).collect()
 }
 
 /// Applies the catalog's policies to every episode of `ledger` (all history before `as_of`).
@@ -106,8 +114,9 @@ pub fn product_events(
             let Some(p) = catalog.arrears_policy(product) else {
                 continue;
             };
-            let action_at = ep.start + p.grace_hours * HOUR;
-            if first > action_at || !open_at(action_at) {
+            let due = ep.start + p.grace_hours * HOUR;
+            let action_at = due.max(first);
+            if !open_at(action_at) {
                 continue;
             }
             let prod = Some(product.clone());
@@ -116,7 +125,11 @@ pub fn product_events(
                 event_name(&p.action),
                 action_at,
                 None,
-                format!("{} h after arrears started {since}", p.grace_hours),
+                if action_at == due {
+                    format!("{} h after arrears started {since}", p.grace_hours)
+                } else {
+                    format!("first {product} usage or subscription while in arrears since {since}")
+                },
             ));
             let final_step = p.final_action.as_deref().map(|f| {
                 let base = if p.final_from_arrears_start {
@@ -387,7 +400,8 @@ mod tests {
         )];
         let lr: Vec<&BillLine> = lines.iter().collect();
         let l = Ledger::new("acct-1".into(), Some(&a), &[], &lr, t("2024-07-01"));
-        // cvm appears after its stop would have been due, apigw before its suspension.
+        // cvm appears after its stop was due (stopped at once), apigw before its suspension;
+        // `tp` (packages) has no policy.
         let us = [
             usage("c", "cvm", "2024-05-10 13:00:00"),
             usage("g", "apigw", "2024-05-11 09:00:00"),
@@ -396,17 +410,24 @@ mod tests {
         let ur: Vec<&Usage> = us.iter().collect();
         let held = products_held(&ur, &[]);
         let pt = product_events(&l, &l.episodes(), &held, &catalog(), t("2024-07-01"));
-        let ev: Vec<_> = pt
+        let mut ev: Vec<_> = pt
             .events
             .iter()
             .map(|e| (&**e.product.as_ref().unwrap(), e.event, e.at))
             .collect();
+        ev.sort_by_key(|e| e.2);
         assert_eq!(
             ev,
             [
+                ("cvm", "stopped", t("2024-05-10 13:00:00")),
                 ("apigw", "suspended", t("2024-05-11 10:00:00")),
+                ("cvm", "released", t("2024-05-11 13:00:00")),
                 ("apigw", "destroyed", t("2024-05-18 10:00:00")),
             ]
+        );
+        assert_eq!(
+            pt.events[2].detail,
+            "first cvm usage or subscription while in arrears since 2024-05-10 10:00:00+08:00"
         );
     }
 

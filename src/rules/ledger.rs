@@ -55,19 +55,33 @@ pub struct Entry<'a> {
     pub amount: Decimal,
     pub source: Source,
     pub id: &'a str,
+    /// 0 opening, 1 credit, 2 debit (the tie order of the module doc).
+    rank: u8,
 }
 
-impl Entry<'_> {
-    fn rank(&self) -> u8 {
-        match self.source {
+impl<'a> Entry<'a> {
+    pub fn new(at: Ts, amount: Decimal, source: Source, id: &'a str) -> Entry<'a> {
+        let rank = match source {
             Source::Opening => 0,
-            _ if self.amount > Decimal::ZERO => 1,
+            _ if amount > Decimal::ZERO => 1,
             _ => 2,
+        };
+        Entry {
+            at,
+            amount,
+            source,
+            id,
+            rank,
         }
     }
 
-    fn key(&self) -> (Ts, u8, Source, &str) {
-        (self.at, self.rank(), self.source, self.id)
+    /// The total order of the module doc.
+    fn cmp_key(&self, o: &Self) -> std::cmp::Ordering {
+        self.at
+            .cmp(&o.at)
+            .then(self.rank.cmp(&o.rank))
+            .then_with(|| self.source.cmp(&o.source))
+            .then_with(|| self.id.cmp(o.id))
     }
 }
 
@@ -104,27 +118,31 @@ impl<'a> Ledger<'a> {
         let from = account.map_or(Ts::MIN, |a| a.opening_at);
         let mut entries: Vec<Entry<'a>> = Vec::with_capacity(lines.len() + payments.len() + 1);
         if let Some(a) = account {
-            entries.push(Entry {
-                at: a.opening_at,
-                amount: a.opening_balance,
-                source: Source::Opening,
-                id: &a.owner_uin,
-            });
+            entries.push(Entry::new(
+                a.opening_at,
+                a.opening_balance,
+                Source::Opening,
+                &a.owner_uin,
+            ));
         }
-        entries.extend(payments.iter().map(|p| Entry {
-            at: p.paid_at,
-            amount: p.amount,
-            source: Source::TopUp,
-            id: &p.payment_id,
+        let keep = |at: Ts| at >= from && at < as_of;
+        entries.extend(
+            payments
+                .iter()
+                .filter(|p| keep(p.paid_at))
+                .map(|p| Entry::new(p.paid_at, p.amount, Source::TopUp, &p.payment_id)),
+        );
+        entries.extend(lines.iter().filter(|l| keep(l.charged_at)).map(|l| {
+            Entry::new(
+                l.charged_at,
+                -l.amount,
+                Source::Line(l.charge_kind),
+                &l.line_id,
+            )
         }));
-        entries.extend(lines.iter().map(|l| Entry {
-            at: l.charged_at,
-            amount: -l.amount,
-            source: Source::Line(l.charge_kind),
-            id: &l.line_id,
-        }));
-        entries.retain(|e| e.at >= from && e.at < as_of);
-        entries.sort_unstable_by(|a, b| a.key().cmp(&b.key()));
+        entries.retain(|e| keep(e.at));
+        // Stable sort: lines mostly arrive in time order, which it exploits.
+        entries.sort_by(Entry::cmp_key);
         let mut running = Vec::with_capacity(entries.len());
         let mut instants: Vec<(Ts, Decimal)> = Vec::new();
         let mut bal = Decimal::ZERO;

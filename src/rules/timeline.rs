@@ -28,9 +28,8 @@ pub struct Timeline {
 }
 
 /// One account's input rows.
-#[derive(Default)]
 struct Group<'a> {
-    owner: Option<Arc<str>>,
+    owner: Arc<str>,
     account: Option<&'a Account>,
     payments: Vec<&'a Payment>,
     lines: Vec<&'a BillLine>,
@@ -41,37 +40,32 @@ struct Group<'a> {
 /// `lines`: every bill line of all history (before the window cut). `inputs.usage` must already
 /// be cut at the as-of moment and sorted.
 pub fn run(inputs: &Inputs, lines: &[BillLine], catalog: &Catalog, w: &Window) -> Timeline {
-    let mut groups: HashMap<&str, Group> = HashMap::new();
-    fn g<'m, 'a>(m: &'m mut HashMap<&'a str, Group<'a>>, owner: &'a Arc<str>) -> &'m mut Group<'a> {
-        let e = m.entry(owner).or_default();
-        e.owner.get_or_insert_with(|| owner.clone());
-        e
-    }
+    let mut grouper = Grouper::default();
     for a in &inputs.accounts {
-        g(&mut groups, &a.owner_uin).account = Some(a);
+        grouper.get(&a.owner_uin).account = Some(a);
     }
     for p in &inputs.payments {
-        g(&mut groups, &p.owner_uin).payments.push(p);
+        grouper.get(&p.owner_uin).payments.push(p);
     }
     for l in lines {
-        g(&mut groups, &l.owner_uin).lines.push(l);
+        grouper.get(&l.owner_uin).lines.push(l);
     }
     for u in &inputs.usage {
-        g(&mut groups, &u.owner_uin).usage.push(u);
+        grouper.get(&u.owner_uin).usage.push(u);
     }
     for s in &inputs.subscriptions {
-        g(&mut groups, &s.owner_uin).subs.push(s);
+        grouper.get(&s.owner_uin).subs.push(s);
     }
     let mut renewals: HashMap<&str, Vec<&Event>> = HashMap::new();
     for e in inputs.events.iter().filter(|e| e.kind == EventKind::Renew) {
         renewals.entry(&e.target_id).or_default().push(e);
     }
-    let mut groups: Vec<(&str, Group)> = groups.into_iter().collect();
-    groups.sort_unstable_by_key(|(k, _)| *k);
+    let mut groups = grouper.groups;
+    groups.sort_unstable_by(|a, b| a.owner.cmp(&b.owner));
     let accounts = groups.len();
     let per_account: Vec<(Vec<AccountEvent>, Vec<Violation>)> = groups
         .into_par_iter()
-        .map(|(_, grp)| account(&grp, &renewals, catalog, w))
+        .map(|grp| account(&grp, &renewals, catalog, w))
         .collect();
     let mut out = Timeline {
         accounts,
@@ -84,13 +78,48 @@ pub fn run(inputs: &Inputs, lines: &[BillLine], catalog: &Catalog, w: &Window) -
     out
 }
 
+/// Rows grouped by owner. Rows of one owner often come in runs, and owners are interned `Arc`s,
+/// so the previous row's group is tried first by pointer; the map by name decides otherwise.
+#[derive(Default)]
+struct Grouper<'a> {
+    index: HashMap<&'a str, usize>,
+    groups: Vec<Group<'a>>,
+    last: Option<(*const u8, usize)>,
+}
+
+impl<'a> Grouper<'a> {
+    fn get(&mut self, owner: &'a Arc<str>) -> &mut Group<'a> {
+        let ptr = owner.as_ptr();
+        let i = match self.last {
+            Some((p, i)) if p == ptr => i,
+            _ => {
+                let next = self.groups.len();
+                let i = *self.index.entry(owner).or_insert(next);
+                if i == next {
+                    self.groups.push(Group {
+                        owner: owner.clone(),
+                        account: None,
+                        payments: Vec::new(),
+                        lines: Vec::new(),
+                        usage: Vec::new(),
+                        subs: Vec::new(),
+                    });
+                }
+                self.last = Some((ptr, i));
+                i
+            }
+        };
+        &mut self.groups[i]
+    }
+}
+
 fn account(
     g: &Group,
     renewals: &HashMap<&str, Vec<&Event>>,
     catalog: &Catalog,
     w: &Window,
 ) -> (Vec<AccountEvent>, Vec<Violation>) {
-    let owner = g.owner.clone().expect("a group has an owner");
+    let owner = g.owner.clone();
     let ledger = Ledger::new(owner, g.account, &g.payments, &g.lines, w.as_of);
     let episodes = ledger.episodes();
     let mut events = ledger.arrears_events(&episodes);
