@@ -432,6 +432,77 @@ mod tests {
     }
 
     #[test]
+    fn several_episodes_in_a_month_each_get_their_own_steps() {
+        // −5 at 05-10 10:00; top-up 6 at 05-10 20:00 (→ 1); another 15 charge at 05-20 10:00
+        // (→ −14); top-up 20 at 05-20 11:00 (→ 6, inside the grace: no second stop).
+        let a = account("10", "2024-05-01 00:00:00");
+        let lines = [
+            line(
+                "u:1",
+                ChargeKind::Usage,
+                "cvm",
+                t("2024-05-10 10:00:00"),
+                "15",
+            ),
+            line(
+                "u:2",
+                ChargeKind::Usage,
+                "cvm",
+                t("2024-05-20 10:00:00"),
+                "15",
+            ),
+            line(
+                "u:3",
+                ChargeKind::Usage,
+                "cvm",
+                t("2024-05-25 10:00:00"),
+                "7",
+            ),
+        ];
+        let pays = [
+            payment("pay-1", "2024-05-10 20:00:00", "6"),
+            payment("pay-2", "2024-05-20 11:00:00", "20"),
+        ];
+        let lr: Vec<&BillLine> = lines.iter().collect();
+        let pr: Vec<_> = pays.iter().collect();
+        let l = Ledger::new("acct-1".into(), Some(&a), &pr, &lr, t("2024-06-01"));
+        let us = [usage("c", "cvm", "2024-05-02 00:00:00")];
+        let ur: Vec<&Usage> = us.iter().collect();
+        let eps = l.episodes();
+        assert_eq!(eps.len(), 3);
+        let pt = product_events(
+            &l,
+            &eps,
+            &products_held(&ur, &[]),
+            &catalog(),
+            t("2024-06-01"),
+        );
+        let got: Vec<_> = pt
+            .events
+            .iter()
+            .map(|e| (e.event, e.at, e.balance))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("stopped", t("2024-05-10 12:00:00"), dec("-5")),
+                ("restored", t("2024-05-10 20:00:00"), dec("1")),
+                // Third episode (05-25 10:00, −1, never cleared): stopped and released.
+                ("stopped", t("2024-05-25 12:00:00"), dec("-1")),
+                ("released", t("2024-05-26 12:00:00"), dec("-1")),
+            ]
+        );
+        let spans: Vec<_> = pt.outages.iter().map(|o| (o.from, o.until)).collect();
+        assert_eq!(
+            spans,
+            [
+                (t("2024-05-10 12:00:00"), Some(t("2024-05-10 20:00:00"))),
+                (t("2024-05-25 12:00:00"), None),
+            ]
+        );
+    }
+
+    #[test]
     fn usage_while_suspended_flags_rows_in_outages_only() {
         let (_, outages) = run(&["apigw", "eip"], &[("pay-1", "2024-05-15 08:00:00", "6")]);
         let us = [

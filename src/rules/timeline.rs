@@ -144,3 +144,87 @@ fn account(
     violations.retain(|v| v.at.is_none_or(|t| w.contains(t)));
     (events, violations)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calendar::{parse_date, HOUR};
+    use crate::output::tables::ChargeKind;
+    use crate::rules::ledger::tests::{account, line, payment, t};
+
+    fn catalog() -> Catalog {
+        crate::rules::deduction::tests::catalog()
+    }
+
+    #[test]
+    fn history_shapes_state_but_only_window_events_are_returned() {
+        // Window for as-of 2024-06-01: [2024-03-01, 2024-06-01).
+        let w = Window::new(parse_date("2024-06-01").unwrap());
+        let mut inputs = Inputs {
+            accounts: vec![account("10", "2024-01-01 00:00:00")],
+            ..Inputs::default()
+        };
+        inputs.payments = vec![payment("pay-1", "2024-05-31 23:00:00", "100")];
+        // Arrears from 2024-02-28 22:00 (before the window): apigw suspended 02-29 22:00, destroyed
+        // 03-07 22:00 (inside). A charge at the as-of moment is not in the ledger.
+        let lines = vec![
+            line(
+                "u:1",
+                ChargeKind::Usage,
+                "apigw",
+                t("2024-02-28 22:00:00"),
+                "11",
+            ),
+            line(
+                "u:2",
+                ChargeKind::Usage,
+                "apigw",
+                t("2024-06-01 00:00:00"),
+                "500",
+            ),
+        ];
+        let mut u = crate::rules::deduction::tests::usage(
+            "g-1",
+            "2024-02-28 21:00:00",
+            rust_decimal::Decimal::ONE,
+            crate::money::Unit::Call,
+        );
+        u.product = "apigw".into();
+        let mut late = u.clone();
+        late.usage_id = "g-2".into();
+        late.usage_start = t("2024-03-02 00:00:00");
+        late.usage_end = late.usage_start + HOUR;
+        let mut early = u.clone();
+        early.usage_id = "g-0".into();
+        early.usage_start = t("2024-02-29 23:00:00");
+        early.usage_end = early.usage_start + HOUR;
+        inputs.usage = vec![u, early, late];
+        let tl = run(&inputs, &lines, &catalog(), &w);
+        let ev: Vec<_> = tl
+            .events
+            .iter()
+            .map(|e| (e.product.as_deref(), e.event, e.at, e.balance.to_string()))
+            .collect();
+        assert_eq!(
+            ev,
+            [
+                (
+                    None,
+                    "arrears_cleared",
+                    t("2024-05-31 23:00:00"),
+                    "99".into()
+                ),
+                (
+                    Some("apigw"),
+                    "destroyed",
+                    t("2024-03-07 22:00:00"),
+                    "-1".into()
+                ),
+            ]
+        );
+        // Usage while suspended: 02-29 23:00 is before the window, 03-02 inside.
+        let v: Vec<_> = tl.violations.iter().map(|v| v.source_id.as_str()).collect();
+        assert_eq!(v, ["g-2"]);
+        assert_eq!(tl.accounts, 1);
+    }
+}
