@@ -8,8 +8,12 @@
 //! remainder is priced (`rules::pricing`, graduated tiers in `rules::tiering`), package purchases
 //! are charged (`rules::purchases`), subscriptions are replayed with their renewals, upgrades and
 //! refunds (`rules::subscriptions`), daily elastic fees computed (`rules::elastic`), the inventory
-//! is snapshotted
-//! (`rules::packages`) and monthly bills are summed (`rules::bills`). Detail tables are cut to
+//! is snapshotted (`rules::packages`) and monthly bills are summed (`rules::bills`). The account
+//! timeline (`rules::timeline`, in parallel across accounts) replays each account's ledger —
+//! opening balance, top-ups and every bill line of all history (`rules::ledger`) — into arrears
+//! episodes, the product steps of the catalog's arrears policies (`rules::arrears`) and the expiry
+//! timeline of prepaid plans with their renewals (`rules::plan_expiry`), giving `account_events`
+//! and the `usage_while_suspended` exceptions. Detail tables are cut to
 //! the window `[as-of − 3 months, as-of)` and every table is written as Hive-partitioned Parquet
 //! in a total order (`output`), with `_manifest.json` last. Money is `Decimal` throughout
 //! (`money`), calendar logic is UTC+8 (`calendar`).

@@ -4,8 +4,10 @@
 //! pool (`shard`) → for each chunk of this run's shard, in turn: read its usage
 //! (`input::chunks`), cut at the as-of moment → deduction (pools in parallel, package refunds
 //! decided in the sweep) → pricing of the PAYG remainder → purchases → subscriptions (terms,
-//! hours, upgrades, refunds) → elastic fees → package refund amounts → package status → monthly
-//! bills → cut detail tables to the window → write the chunk's files → after the last chunk,
+//! hours, upgrades, refunds) → elastic fees → package refund amounts → account timeline (ledger
+//! of every line of all history, arrears steps, plan expiry; accounts in parallel) → package
+//! status → monthly bills → cut detail tables to the window → write the chunk's files → after the
+//! last chunk,
 //! write the schema of tables that stayed empty, and the manifest last.
 //!
 //! Memory is bounded by one chunk: nothing of a chunk outlives its iteration but counters.
@@ -24,7 +26,7 @@ use crate::output::tables::{
 use crate::output::{finish_table, part_name, write_rows, Table, Written};
 use crate::progress;
 use crate::rules::{
-    bills, deduction, elastic, packages, pricing, purchases, refunds, subscriptions,
+    bills, deduction, elastic, packages, pricing, purchases, refunds, subscriptions, timeline,
 };
 use crate::shard::Partitioner;
 use rust_decimal::Decimal;
@@ -325,6 +327,36 @@ fn process_chunk(ctx: &Ctx, chunk: u32, files: Vec<input::InputFile>) -> Result<
     refund_rows.extend(package_refunds);
     refund_rows.retain(|r| w.contains(r.at));
 
+    // The account timeline reads every line of all history, before the window cut.
+    let timeline_started = Instant::now();
+    let tl = timeline::run(
+        &timeline::Rows {
+            accounts: base
+                .accounts
+                .iter()
+                .filter(|a| holds(&a.owner_uin))
+                .collect(),
+            payments: base
+                .payments
+                .iter()
+                .filter(|p| holds(&p.owner_uin))
+                .collect(),
+            usage: &usage,
+            subscriptions: &subs,
+            lives: &subs_out.lives,
+            lines: &lines,
+        },
+        catalog,
+        w,
+    );
+    tracing::debug!(
+        chunk,
+        accounts = tl.accounts,
+        events = tl.events.len(),
+        ms = timeline_started.elapsed().as_millis() as u64,
+        "account timeline"
+    );
+
     let status = packages::snapshot(&packages, &ded.states, w);
     let bills = bills::monthly_bills(&lines, w);
 
@@ -348,13 +380,14 @@ fn process_chunk(ctx: &Ctx, chunk: u32, files: Vec<input::InputFile>) -> Result<
     exceptions.extend(elastic_violations);
     exceptions.extend(refund_violations);
     exceptions.extend(packages::limit_violations(&status, catalog, w));
+    exceptions.extend(tl.violations);
 
     Ok(ChunkOut {
         details,
         lines,
         bills,
         status,
-        events: Vec::new(),
+        events: tl.events,
         refunds: refund_rows,
         exceptions,
         usage: UsageAccounting {

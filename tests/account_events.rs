@@ -1,6 +1,8 @@
 //! RULES.md §5 end to end through the `reckon` binary: an account falls into arrears, its EIP is
 //! stopped, usage metered while stopped is reported, a top-up restores it; its mini-program
-//! gateway plan expires and is renewed on the buffer day.
+//! gateway plan (4999 charged at purchase, opening balance 5009 → 10) expires and is renewed on
+//! the buffer day, the renewal fee (4999) and a top-up (5000) at the same instant netted before
+//! the balance is judged (2.40 + 5000 − 4999 = 3.40: no arrears).
 
 mod common;
 
@@ -55,7 +57,7 @@ fn arrears_stop_restore_and_plan_renewal_on_buffer_day() {
     total_packages(&mut ds, &[]);
     ds.set_col(
         "accounts",
-        dec_col("opening_balance", 8, [d("10")].into_iter()),
+        dec_col("opening_balance", 8, [d("5009")].into_iter()),
     );
     ds.set_col(
         "accounts",
@@ -64,10 +66,17 @@ fn arrears_stop_restore_and_plan_renewal_on_buffer_day() {
     ds.tables.insert(
         "payments",
         vec![
-            strs("payment_id", &["pay-1"]),
-            strs("owner_uin", &["acct-1"]),
-            ts_col("paid_at", [Some(t("2024-05-10 20:00:00"))].into_iter()),
-            dec_col("amount", 8, [d("10")].into_iter()),
+            strs("payment_id", &["pay-1", "pay-2"]),
+            strs("owner_uin", &["acct-1", "acct-1"]),
+            ts_col(
+                "paid_at",
+                [
+                    Some(t("2024-05-10 20:00:00")),
+                    Some(t("2024-05-16 09:00:00")),
+                ]
+                .into_iter(),
+            ),
+            dec_col("amount", 8, [d("10"), d("5000")].into_iter()),
         ],
     );
     ds.tables.insert(
@@ -84,7 +93,7 @@ fn arrears_stop_restore_and_plan_renewal_on_buffer_day() {
             ts_col("released_at", [None].into_iter()),
             dec_col("list_price", 8, [d("4999")].into_iter()),
             dec_col("discount", 6, [d("1")].into_iter()),
-            dec_col("price_paid", 8, [d("0")].into_iter()),
+            dec_col("price_paid", 8, [d("4999")].into_iter()),
             ts_col("elastic_on_at", [None].into_iter()),
             ts_col("elastic_off_at", [None].into_iter()),
             i32_col("attached_apps", [Some(1)].into_iter()),
@@ -119,7 +128,7 @@ fn arrears_stop_restore_and_plan_renewal_on_buffer_day() {
             "2024-05-14 00:00:00+08:00|mpgw|expiry_warning|2.40000000|mp-1",
             "2024-05-15 00:00:00+08:00|mpgw|expiry_warning|2.40000000|mp-1",
             "2024-05-15 10:00:00+08:00|mpgw|buffer_started|2.40000000|mp-1",
-            "2024-05-16 09:00:00+08:00|mpgw|restored|2.40000000|mp-1",
+            "2024-05-16 09:00:00+08:00|mpgw|restored|3.40000000|mp-1",
         ]
     );
     let ex = read_table(out.path(), "exceptions");
@@ -127,10 +136,16 @@ fn arrears_stop_restore_and_plan_renewal_on_buffer_day() {
         rows_text(&ex, &["source_table", "source_id", "rule", "at"]),
         ["usage|e-2|usage_while_suspended|2024-05-10 13:00:00+08:00"]
     );
-    // The stopped hour is still billed.
+    // The stopped hour is still billed; the plan and its renewal are charged.
     let lines = read_table(out.path(), "bill_lines");
     assert_eq!(
-        rows_text(&lines, &["usage_id", "amount"]),
-        ["e-1|16.00000000", "e-2|0.80000000", "e-3|0.80000000"]
+        rows_text(&lines, &["charge_kind", "usage_id", "amount", "charged_at"]),
+        [
+            "subscription||4999.00000000|2024-04-15 10:00:00+08:00",
+            "usage|e-1|16.00000000|2024-05-10 10:00:00+08:00",
+            "usage|e-2|0.80000000|2024-05-10 14:00:00+08:00",
+            "usage|e-3|0.80000000|2024-05-10 22:00:00+08:00",
+            "subscription||4999.00000000|2024-05-16 09:00:00+08:00",
+        ]
     );
 }

@@ -2,11 +2,12 @@
 //! `tests/golden/sample/<table>.txt`. Set `UPDATE_GOLDEN=1` to rewrite the expected files, then
 //! review the diff.
 //!
-//! A table is printed row by row in its written (total) order when it is small. The two big
-//! tables (bill lines and deduction details of the generated accounts, tens of thousands of rows)
-//! keep every row of the hand-made scenario accounts (`scn-*`) in full and print, for every other
-//! account, one digest line: row count, the sum of the table's money/quantity column, and the
-//! SHA-256 of the account's rows as text. Every byte of content is still compared; a change
+//! A table is printed row by row in its written (total) order when it is small. The big tables
+//! (bill lines and deduction details of the generated accounts, tens of thousands of rows, and
+//! `exceptions`, mostly `usage_while_suspended`) keep every row of the hand-made scenario accounts
+//! (`scn-*`) in full and print, for every other account (for `exceptions`: every source table and
+//! rule), one digest line: row count, the sum of the table's money/quantity column if it has one,
+//! and the SHA-256 of the rows as text. Every byte of content is still compared; a change
 //! names the account whose rows moved.
 
 mod common;
@@ -34,34 +35,46 @@ fn dump(out: &Path, table: &str) -> String {
         }
         return text;
     }
+    // Digest key: the owner; for `exceptions` (no owner column), the source table and rule.
+    let col = |c: &str| names.iter().position(|n| *n == c);
     let owner = ["owner_uin", "resource_owner_uin"]
         .iter()
-        .find_map(|c| names.iter().position(|n| n == c))
-        .expect("a big table has an owner column");
-    let sum_col = ["amount", "deducted"]
-        .iter()
-        .find_map(|c| names.iter().position(|n| n == c))
-        .expect("a big table has a money or quantity column");
+        .find_map(|c| col(c));
+    let key_cols: Vec<usize> = match owner {
+        Some(o) => vec![o],
+        None => ["source_table", "rule"]
+            .iter()
+            .map(|c| col(c).expect("a big table has an owner or a rule column"))
+            .collect(),
+    };
+    let scenario_col = owner.or_else(|| col("source_id")).expect("an id column");
+    let sum_col = ["amount", "deducted"].iter().find_map(|c| col(c));
     let mut digests: BTreeMap<String, (usize, Decimal, Sha256)> = BTreeMap::new();
     for row in rows {
         let fields: Vec<&str> = row.split('|').collect();
-        if fields[owner].starts_with("scn-") {
+        if fields[scenario_col].starts_with("scn-") {
             text.push_str(&row);
             text.push('\n');
             continue;
         }
+        let key: Vec<&str> = key_cols.iter().map(|&i| fields[i]).collect();
         let e = digests
-            .entry(fields[owner].to_string())
+            .entry(key.join("/"))
             .or_insert_with(|| (0, Decimal::ZERO, Sha256::new()));
         e.0 += 1;
-        e.1 += Decimal::from_str(fields[sum_col]).unwrap_or_default();
+        if let Some(c) = sum_col {
+            e.1 += Decimal::from_str(fields[c]).unwrap_or_default();
+        }
         e.2.update(row.as_bytes());
         e.2.update(b"\n");
     }
-    for (account, (n, sum, h)) in digests {
+    for (key, (n, sum, h)) in digests {
+        let sum = match sum_col {
+            Some(c) => format!(", sum({}) = {sum}", names[c]),
+            None => String::new(),
+        };
         text.push_str(&format!(
-            "# {account}: {n} rows, sum({}) = {sum}, sha256 {}\n",
-            names[sum_col],
+            "# {key}: {n} rows{sum}, sha256 {}\n",
             hex::encode(h.finalize())
         ));
     }

@@ -1,10 +1,13 @@
 //! Prepaid plan expiry (RULES.md §5, catalog `[plan_expiry]`): the timeline of a monthly plan of
-//! the mini-program gateway around each expiry, with renewals (`rules::renewals`).
+//! the mini-program gateway around each expiry, with its renewals.
 //!
-//! For each expiry `E` the plan reaches (the end of a term not renewed before it):
+//! The paid terms come from the subscription's replayed life (`rules::subscriptions::Life`: the
+//! first term and one term per accepted `renew`, each extending the previous expiry), so the
+//! timeline and the renewal charges always agree. For each expiry `E` the plan reaches (the end of
+//! a term not renewed before it):
 //! - `expiry_warning` at 00:00 UTC+8 of each warning day: `warning_days` (7, 5, 3, 1, 0) days
 //!   before the UTC+8 day of `E` — 0 is the expiry day itself; only warnings at or after the
-//!   instant the expiry became known (start or renewal) are sent;
+//!   instant the expiry became known (the purchase or the renewal) are sent;
 //! - `buffer_started` at `E` (still serving for `buffer_days`);
 //! - `stopped` at `E + buffer_days` days;
 //! - `reclaimed` at `E + stopped_days` days (configuration destroyed).
@@ -14,11 +17,13 @@
 //! reclaimed 8 days after expiry.
 //!
 //! A renewal at `R` cancels every step of the old expiry at or after `R` (inputs at an instant come
-//! before steps due at that instant); a renewal after `E` (during the buffer or the stopped days)
-//! also emits `restored` at `R`, and the new term extends from `E` (`rules::renewals`). A renewal
-//! exactly at `E` is seamless: no step, no `restored`. Renewals after the reclaim instant are
-//! rejected and reported in `exceptions` (`events`, event_id, `renewal_rejected`). Nothing happens
-//! at or after the subscription's `released_at` or the as-of moment.
+//! before steps due at that instant). A renewal after `E` — during the buffer or the stopped days —
+//! emits `restored` at `R`, and its term extends from `E` (**Decision**, as the charges do: the
+//! lapsed days are not given back). A renewal exactly at `E` is seamless: no step, no `restored`.
+//! A renewal after the reclaim instant is charged by `rules::subscriptions` all the same; here it
+//! also restores, and it is reported in `exceptions` (`subscriptions`, subscription_id,
+//! `renewal_after_reclaim`) for a person to check. Nothing happens at or after the end of the
+//! subscription (release or refund) or the as-of moment.
 //!
 //! From `stopped` until the renewal (or for good), the plan's instance (usage `instance_id` =
 //! `subscription_id`) is out of service: its usage becomes `usage_while_suspended` exceptions
@@ -26,19 +31,19 @@
 
 use crate::calendar::{day_start_of_date, format_local, local_date, Ts, DAY};
 use crate::catalog::PlanExpiry;
-use crate::input::{Subscription, Violation};
+use crate::input::{BillingMode, Subscription, Violation};
 use crate::output::tables::AccountEvent;
 use crate::rules::arrears::Outage;
 use crate::rules::ledger::Ledger;
-use crate::rules::renewals::Terms;
+use crate::rules::subscriptions::Life;
 use chrono::Days;
 
 /// Whether `sub` follows the plan expiry timeline.
 pub fn applies(pe: &PlanExpiry, sub: &Subscription) -> bool {
-    pe.products.iter().any(|p| **p == *sub.product)
+    sub.billing_mode == BillingMode::Monthly && pe.products.iter().any(|p| **p == *sub.product)
 }
 
-/// Events, out-of-service intervals and rejected renewals of one plan.
+/// Events, out-of-service intervals and findings of one plan.
 #[derive(Debug, Clone, Default)]
 pub struct PlanTimeline {
     pub events: Vec<AccountEvent>,
@@ -49,33 +54,32 @@ pub struct PlanTimeline {
 pub fn timeline(
     ledger: &Ledger,
     sub: &Subscription,
-    terms: &Terms,
+    life: &Life,
     pe: &PlanExpiry,
     as_of: Ts,
 ) -> PlanTimeline {
     let mut out = PlanTimeline::default();
     let product = Some(sub.product.clone());
     let sid = Some(sub.subscription_id.clone());
-    let end_of_life = sub.released_at.map_or(as_of, |r| r.min(as_of));
+    let end_of_life = life.ended_at.map_or(as_of, |r| r.min(as_of));
     let push = |out: &mut PlanTimeline, event: &'static str, at: Ts, detail: String| {
         out.events
             .push(ledger.event(product.clone(), event, at, sid.clone(), detail));
     };
-    for (k, term) in terms.terms.iter().enumerate() {
+    for (k, term) in life.terms.iter().enumerate() {
         let e = term.end;
-        let next = terms.terms.get(k + 1);
-        let renewal = next.and_then(|n| n.renewed_at);
-        // A step of this expiry happens before the next renewal, the release and the as-of moment.
+        let next = life.terms.get(k + 1);
+        let renewal = next.map(|n| n.paid_at);
+        // A step of this expiry happens before the next renewal, the end and the as-of moment.
         let cutoff = renewal.map_or(end_of_life, |r| r.min(end_of_life));
         let happens = |at: Ts| at < cutoff;
-        let known = term.known_at(sub);
         let expiry_day = local_date(e);
         for &d in &pe.warning_days {
             let Some(day) = expiry_day.checked_sub_days(Days::new(d.max(0) as u64)) else {
                 continue;
             };
             let at = day_start_of_date(day);
-            if at >= known && happens(at) {
+            if at >= term.paid_at && happens(at) {
                 let when = match d {
                     0 => "today".to_string(),
                     1 => "in 1 day".to_string(),
@@ -85,7 +89,11 @@ pub fn timeline(
                     &mut out,
                     "expiry_warning",
                     at,
-                    format!("plan {} expires {} ({when})", sub.plan, format_local(e)),
+                    format!(
+                        "plan {} expires {} ({when})",
+                        life.plan_at(at),
+                        format_local(e)
+                    ),
                 );
             }
         }
@@ -129,57 +137,92 @@ pub fn timeline(
         if let (Some(r), Some(n)) = (renewal, next) {
             if r > e && r < end_of_life {
                 let phase = if r < stop_at {
-                    "buffer"
+                    "the buffer"
+                } else if r <= reclaim_at {
+                    "the stopped days"
                 } else {
-                    "stopped days"
+                    "after reclaim"
                 };
                 push(
                     &mut out,
                     "restored",
                     r,
                     format!(
-                        "renewed {} month(s) during the {phase}; expires {}",
+                        "renewed {} month(s) {}{phase}; expires {}",
                         n.months,
+                        if r <= reclaim_at { "during " } else { "" },
                         format_local(n.end)
                     ),
                 );
+                if r > reclaim_at {
+                    out.violations.push(Violation::new(
+                        "subscriptions",
+                        &*sub.subscription_id,
+                        "renewal_after_reclaim",
+                        format!(
+                            "renewed at {} but reclaimed at {}",
+                            format_local(r),
+                            format_local(reclaim_at)
+                        ),
+                        Some(r),
+                    ));
+                }
             }
         }
     }
-    out.violations = terms
-        .rejected
-        .iter()
-        .map(|r| {
-            Violation::new(
-                "events",
-                &*r.event_id,
-                "renewal_rejected",
-                format!("renewal of {}: {}", sub.subscription_id, r.reason),
-                Some(r.at),
-            )
-        })
-        .collect();
     out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::input::Event;
-    use crate::rules::ledger::tests::{account, dec};
-    use crate::rules::renewals::tests::{plan, renew, t};
-    use crate::rules::renewals::{lapse, terms};
+    use crate::input::{Event, EventKind};
+    use crate::rules::ledger::tests::{account, dec, t};
+    use crate::rules::subscriptions;
+    use rust_decimal::Decimal;
 
-    fn pe() -> PlanExpiry {
-        crate::rules::deduction::tests::catalog().plan_expiry
+    fn catalog() -> crate::catalog::Catalog {
+        crate::rules::deduction::tests::catalog()
     }
 
+    fn plan(start: &str, expires: &str) -> Subscription {
+        Subscription {
+            subscription_id: "s".into(),
+            owner_uin: "acct-1".into(),
+            product: "mpgw".into(),
+            plan: "test".into(),
+            region: "ap-guangzhou".into(),
+            billing_mode: BillingMode::Monthly,
+            started_at: t(start),
+            expires_at: Some(t(expires)),
+            released_at: None,
+            list_price: Decimal::from(4999),
+            discount: Decimal::ONE,
+            price_paid: Decimal::from(4999),
+            elastic_on_at: None,
+            elastic_off_at: None,
+            attached_apps: 1,
+        }
+    }
+
+    fn renew(id: &str, at: &str, months: i64) -> Event {
+        Event {
+            event_id: id.into(),
+            kind: EventKind::Renew,
+            target_id: "s".into(),
+            at: t(at),
+            new_plan: None,
+            months: Some(months),
+        }
+    }
+
+    /// Replays the plan with `rules::subscriptions` (as the pipeline does), then the timeline.
     fn run(sub: &Subscription, renewals: &[Event], as_of: &str) -> PlanTimeline {
+        let c = catalog();
         let a = account("100", "2024-01-01 00:00:00");
         let l = Ledger::new("acct-1".into(), Some(&a), &[], &[], t(as_of));
-        let rs: Vec<&Event> = renewals.iter().collect();
-        let ts = terms(sub, &rs, lapse(&pe(), &sub.product));
-        timeline(&l, sub, &ts, &pe(), t(as_of))
+        let r = subscriptions::replay(std::slice::from_ref(sub), renewals, &c, t(as_of));
+        timeline(&l, sub, &r.lives[0], &c.plan_expiry, t(as_of))
     }
 
     fn evs(p: &PlanTimeline) -> Vec<(&'static str, Ts)> {
@@ -188,7 +231,7 @@ mod tests {
 
     #[test]
     fn unrenewed_plan_warnings_buffer_stop_reclaim() {
-        let s = plan("s", "2024-05-10 15:00:00", "2024-06-10 15:00:00");
+        let s = plan("2024-05-10 15:00:00", "2024-06-10 15:00:00");
         let p = run(&s, &[], "2024-08-01");
         assert_eq!(
             evs(&p),
@@ -224,12 +267,16 @@ mod tests {
             evs(&p).last(),
             Some(&("buffer_started", t("2024-06-10 15:00:00")))
         );
+        // A released plan has no steps after its release.
+        let mut released = s.clone();
+        released.released_at = Some(t("2024-06-08 00:00:00"));
+        assert_eq!(run(&released, &[], "2024-08-01").events.len(), 3);
     }
 
     #[test]
     fn renewal_on_buffer_day_restores_and_extends_from_old_expiry() {
-        let s = plan("s", "2024-05-10 15:00:00", "2024-06-10 15:00:00");
-        let r = renew("r1", "s", "2024-06-11 09:00:00", Some(1));
+        let s = plan("2024-05-10 15:00:00", "2024-06-10 15:00:00");
+        let r = renew("r1", "2024-06-11 09:00:00", 1);
         let p = run(&s, &[r], "2024-08-01");
         let got = evs(&p);
         assert_eq!(
@@ -259,9 +306,9 @@ mod tests {
 
     #[test]
     fn renewal_before_expiry_cancels_later_warnings_and_stopped_renewal_ends_outage() {
-        let s = plan("s", "2024-05-10 15:00:00", "2024-06-10 15:00:00");
+        let s = plan("2024-05-10 15:00:00", "2024-06-10 15:00:00");
         // Renewed on 06-06 (after the 7- and 5-day warnings): no more steps for 06-10.
-        let r = renew("r1", "s", "2024-06-06 12:00:00", Some(3));
+        let r = renew("r1", "2024-06-06 12:00:00", 3);
         let p = run(&s, &[r], "2024-08-01");
         assert_eq!(
             evs(&p),
@@ -271,7 +318,7 @@ mod tests {
             ]
         );
         // Renewed on day 4 after expiry: stopped from 06-11 15:00 to the renewal.
-        let r = renew("r1", "s", "2024-06-14 10:00:00", Some(1));
+        let r = renew("r1", "2024-06-14 10:00:00", 1);
         let p = run(&s, &[r], "2024-07-06");
         assert_eq!(
             evs(&p)[5..],
@@ -288,20 +335,27 @@ mod tests {
             (p.outages[0].from, p.outages[0].until),
             (t("2024-06-11 15:00:00"), Some(t("2024-06-14 10:00:00")))
         );
-        // Renewed after reclaim: rejected, reported.
-        let r = renew("r9", "s", "2024-06-20 10:00:00", Some(1));
+        assert!(p.violations.is_empty());
+        // Renewed after reclaim: charged by `subscriptions`, restored here, and reported.
+        let r = renew("r9", "2024-06-20 10:00:00", 1);
         let p = run(&s, &[r], "2024-07-01");
         assert_eq!(
-            evs(&p).last(),
-            Some(&("reclaimed", t("2024-06-18 15:00:00")))
+            evs(&p)[5..],
+            [
+                ("buffer_started", t("2024-06-10 15:00:00")),
+                ("stopped", t("2024-06-11 15:00:00")),
+                ("reclaimed", t("2024-06-18 15:00:00")),
+                ("restored", t("2024-06-20 10:00:00")),
+            ]
         );
-        assert_eq!(p.violations.len(), 1);
+        let v: Vec<_> = p
+            .violations
+            .iter()
+            .map(|v| (v.source_id.as_str(), v.rule.as_str(), v.at))
+            .collect();
         assert_eq!(
-            (
-                p.violations[0].source_id.as_str(),
-                p.violations[0].rule.as_str()
-            ),
-            ("r9", "renewal_rejected")
+            v,
+            [("s", "renewal_after_reclaim", Some(t("2024-06-20 10:00:00")))]
         );
     }
 }

@@ -1,7 +1,9 @@
 //! The account timeline (`account_events`, RULES.md §5): per account, the ledger
 //! (`rules::ledger`), its arrears episodes and the product steps they trigger (`rules::arrears`),
-//! and the expiry timeline of each prepaid plan (`rules::plan_expiry`, renewals from
-//! `rules::renewals`); plus the `usage_while_suspended` and `renewal_rejected` exceptions.
+//! and the expiry timeline of each prepaid plan (`rules::plan_expiry`, terms from the replayed
+//! subscriptions of `rules::subscriptions`); plus the `usage_while_suspended` and
+//! `renewal_after_reclaim` exceptions. It runs per chunk of accounts (`shard`): an account's rows
+//! are never split across chunks.
 //!
 //! Every run replays all history before the as-of moment, so state at the window start (balance,
 //! open arrears, stopped plans) comes from history; only events and exceptions whose instant lies
@@ -11,9 +13,10 @@
 
 use crate::calendar::Window;
 use crate::catalog::Catalog;
-use crate::input::{Account, Event, EventKind, Inputs, Payment, Subscription, Usage, Violation};
+use crate::input::{Account, Payment, Subscription, Usage, Violation};
 use crate::output::tables::{AccountEvent, BillLine};
-use crate::rules::{arrears, ledger::Ledger, plan_expiry, renewals};
+use crate::rules::subscriptions::Life;
+use crate::rules::{arrears, ledger::Ledger, plan_expiry};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -34,38 +37,45 @@ struct Group<'a> {
     payments: Vec<&'a Payment>,
     lines: Vec<&'a BillLine>,
     usage: Vec<&'a Usage>,
-    subs: Vec<&'a Subscription>,
+    subs: Vec<(&'a Subscription, &'a Life)>,
 }
 
-/// `lines`: every bill line of all history (before the window cut). `inputs.usage` must already
-/// be cut at the as-of moment and sorted.
-pub fn run(inputs: &Inputs, lines: &[BillLine], catalog: &Catalog, w: &Window) -> Timeline {
+/// The rows the timeline reads.
+pub struct Rows<'a> {
+    pub accounts: Vec<&'a Account>,
+    pub payments: Vec<&'a Payment>,
+    /// Valid usage cut at the as-of moment.
+    pub usage: &'a [Usage],
+    pub subscriptions: &'a [Subscription],
+    /// The replayed life of `subscriptions[i]` is `lives[i]`.
+    pub lives: &'a [Life],
+    /// Every bill line of all history (before the window cut).
+    pub lines: &'a [BillLine],
+}
+
+pub fn run(rows: &Rows, catalog: &Catalog, w: &Window) -> Timeline {
     let mut grouper = Grouper::default();
-    for a in &inputs.accounts {
+    for a in &rows.accounts {
         grouper.get(&a.owner_uin).account = Some(a);
     }
-    for p in &inputs.payments {
+    for p in &rows.payments {
         grouper.get(&p.owner_uin).payments.push(p);
     }
-    for l in lines {
+    for l in rows.lines {
         grouper.get(&l.owner_uin).lines.push(l);
     }
-    for u in &inputs.usage {
+    for u in rows.usage {
         grouper.get(&u.owner_uin).usage.push(u);
     }
-    for s in &inputs.subscriptions {
-        grouper.get(&s.owner_uin).subs.push(s);
-    }
-    let mut renewals: HashMap<&str, Vec<&Event>> = HashMap::new();
-    for e in inputs.events.iter().filter(|e| e.kind == EventKind::Renew) {
-        renewals.entry(&e.target_id).or_default().push(e);
+    for (s, l) in rows.subscriptions.iter().zip(rows.lives) {
+        grouper.get(&s.owner_uin).subs.push((s, l));
     }
     let mut groups = grouper.groups;
     groups.sort_unstable_by(|a, b| a.owner.cmp(&b.owner));
     let accounts = groups.len();
     let per_account: Vec<(Vec<AccountEvent>, Vec<Violation>)> = groups
         .into_par_iter()
-        .map(|grp| account(&grp, &renewals, catalog, w))
+        .map(|grp| account(&grp, catalog, w))
         .collect();
     let mut out = Timeline {
         accounts,
@@ -113,28 +123,20 @@ impl<'a> Grouper<'a> {
     }
 }
 
-fn account(
-    g: &Group,
-    renewals: &HashMap<&str, Vec<&Event>>,
-    catalog: &Catalog,
-    w: &Window,
-) -> (Vec<AccountEvent>, Vec<Violation>) {
+fn account(g: &Group, catalog: &Catalog, w: &Window) -> (Vec<AccountEvent>, Vec<Violation>) {
     let owner = g.owner.clone();
     let ledger = Ledger::new(owner, g.account, &g.payments, &g.lines, w.as_of);
     let episodes = ledger.episodes();
     let mut events = ledger.arrears_events(&episodes);
-    let held = arrears::products_held(&g.usage, &g.subs);
+    let subs: Vec<&Subscription> = g.subs.iter().map(|(s, _)| *s).collect();
+    let held = arrears::products_held(&g.usage, &subs);
     let pt = arrears::product_events(&ledger, &episodes, &held, catalog, w.as_of);
     events.extend(pt.events);
     let mut outages = pt.outages;
     let mut violations = Vec::new();
     let pe = &catalog.plan_expiry;
-    for sub in g.subs.iter().filter(|s| plan_expiry::applies(pe, s)) {
-        let rs = renewals
-            .get(&*sub.subscription_id)
-            .map_or(&[][..], |v| &v[..]);
-        let terms = renewals::terms(sub, rs, renewals::lapse(pe, &sub.product));
-        let p = plan_expiry::timeline(&ledger, sub, &terms, pe, w.as_of);
+    for (sub, life) in g.subs.iter().filter(|(s, _)| plan_expiry::applies(pe, s)) {
+        let p = plan_expiry::timeline(&ledger, sub, life, pe, w.as_of);
         events.extend(p.events);
         outages.extend(p.outages);
         violations.extend(p.violations);
@@ -160,11 +162,8 @@ mod tests {
     fn history_shapes_state_but_only_window_events_are_returned() {
         // Window for as-of 2024-06-01: [2024-03-01, 2024-06-01).
         let w = Window::new(parse_date("2024-06-01").unwrap());
-        let mut inputs = Inputs {
-            accounts: vec![account("10", "2024-01-01 00:00:00")],
-            ..Inputs::default()
-        };
-        inputs.payments = vec![payment("pay-1", "2024-05-31 23:00:00", "100")];
+        let accounts = [account("10", "2024-01-01 00:00:00")];
+        let payments = [payment("pay-1", "2024-05-31 23:00:00", "100")];
         // Arrears from 2024-02-28 22:00 (before the window): apigw suspended 02-29 22:00, destroyed
         // 03-07 22:00 (inside). A charge at the as-of moment is not in the ledger.
         let lines = vec![
@@ -198,8 +197,16 @@ mod tests {
         early.usage_id = "g-0".into();
         early.usage_start = t("2024-02-29 23:00:00");
         early.usage_end = early.usage_start + HOUR;
-        inputs.usage = vec![u, early, late];
-        let tl = run(&inputs, &lines, &catalog(), &w);
+        let usage = [u, early, late];
+        let rows = Rows {
+            accounts: accounts.iter().collect(),
+            payments: payments.iter().collect(),
+            usage: &usage,
+            subscriptions: &[],
+            lives: &[],
+            lines: &lines,
+        };
+        let tl = run(&rows, &catalog(), &w);
         let ev: Vec<_> = tl
             .events
             .iter()
