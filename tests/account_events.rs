@@ -13,8 +13,7 @@ fn strs(name: &str, v: &[&str]) -> polars::prelude::Column {
     str_col(name, v.iter().map(|s| Some(*s)))
 }
 
-#[test]
-fn arrears_stop_restore_and_plan_renewal_on_buffer_day() {
+fn dataset() -> Dataset {
     let mut ds = Dataset::valid();
     ds.tables.insert(
         "usage",
@@ -110,7 +109,12 @@ fn arrears_stop_restore_and_plan_renewal_on_buffer_day() {
             i32_col("months", [Some(1)].into_iter()),
         ],
     );
-    let (_i, out) = run_dataset(&ds, "2024-06-01");
+    ds
+}
+
+#[test]
+fn arrears_stop_restore_and_plan_renewal_on_buffer_day() {
+    let (_i, out) = run_dataset(&dataset(), "2024-06-01");
     let ev = read_table(out.path(), "account_events");
     assert_eq!(
         rows_text(
@@ -148,4 +152,35 @@ fn arrears_stop_restore_and_plan_renewal_on_buffer_day() {
             "subscription||4999.00000000|2024-05-16 09:00:00+08:00",
         ]
     );
+}
+
+#[test]
+fn account_timeline_is_byte_identical_with_one_or_two_threads() {
+    let input = tempfile::tempdir().unwrap();
+    dataset().write(input.path());
+    let outs: Vec<_> = ["1", "2"]
+        .iter()
+        .map(|n| {
+            let out = tempfile::tempdir().unwrap();
+            let (code, err) = run_binary(&[
+                "run",
+                "--as-of",
+                "2024-06-01",
+                "--threads",
+                n,
+                "--input",
+                input.path().to_str().unwrap(),
+                "--output",
+                out.path().to_str().unwrap(),
+            ]);
+            assert_eq!(code, 0, "{err}");
+            out
+        })
+        .collect();
+    for table in ["account_events", "exceptions"] {
+        let a = tree_bytes(&outs[0].path().join(table));
+        let b = tree_bytes(&outs[1].path().join(table));
+        assert!(!a.is_empty());
+        assert_eq!(a, b, "{table} differs between 1 and 2 threads");
+    }
 }

@@ -239,6 +239,7 @@ mod tests {
     use crate::money::Unit;
     use crate::output::tables::{BillLine, ChargeKind};
     use crate::rules::ledger::tests::{account, dec, line, payment, t};
+    use proptest::prelude::*;
     use rust_decimal::Decimal;
 
     fn catalog() -> Catalog {
@@ -552,5 +553,68 @@ mod tests {
         assert!(v[0]
             .detail
             .contains("suspended (arrears since 2024-05-10 10:00:00+08:00)"));
+    }
+
+    proptest! {
+        /// Every product event carries the balance of all entries up to its instant, and each
+        /// product's steps follow its policy: per episode, the action, then at most one of the
+        /// final action or `restored`, all in time order.
+        #[test]
+        fn product_steps_follow_the_policy(
+            moves in proptest::collection::vec((0i64..400, -20i64..20, any::<bool>()), 0..30),
+        ) {
+            let base = t("2024-05-01 00:00:00");
+            let a = account("5", "2024-05-01 00:00:00");
+            let mut pays = Vec::new();
+            let mut lines = Vec::new();
+            for (i, (h, amt, pay)) in moves.iter().enumerate() {
+                let at = base + h * HOUR;
+                if *pay && *amt > 0 {
+                    pays.push(crate::input::Payment {
+                        payment_id: format!("pay-{i}").into(),
+                        owner_uin: "acct-1".into(),
+                        paid_at: at,
+                        amount: Decimal::from(*amt),
+                    });
+                } else {
+                    lines.push(line(&format!("l-{i}"), ChargeKind::Usage, "eip", at, &amt.abs().to_string()));
+                }
+            }
+            let lr: Vec<&BillLine> = lines.iter().collect();
+            let pr: Vec<_> = pays.iter().collect();
+            let as_of = base + 400 * HOUR;
+            let l = Ledger::new("acct-1".into(), Some(&a), &pr, &lr, as_of);
+            let us = [usage("g", "apigw", "2024-05-01 00:00:00"), usage("c", "cvm", "2024-05-01 00:00:00"), usage("e", "eip", "2024-05-01 00:00:00")];
+            let ur: Vec<&Usage> = us.iter().collect();
+            let eps = l.episodes();
+            let pt = product_events(&l, &eps, &products_held(&ur, &[]), &catalog(), as_of);
+            for e in &pt.events {
+                let credits: Decimal = pays.iter().filter(|p| p.paid_at <= e.at).map(|p| p.amount).sum();
+                let debits: Decimal = lines.iter().filter(|x| x.charged_at <= e.at).map(|x| x.amount).sum();
+                prop_assert_eq!(e.balance, Decimal::from(5) + credits - debits);
+                prop_assert!(e.at < as_of);
+            }
+            for (product, action, last) in [("apigw", "suspended", "destroyed"), ("cvm", "stopped", "released"), ("eip", "stopped", "released")] {
+                let steps: Vec<(&str, Ts)> = pt.events.iter()
+                    .filter(|e| e.product.as_deref() == Some(product))
+                    .map(|e| (e.event, e.at)).collect();
+                let mut i = 0;
+                while i < steps.len() {
+                    prop_assert_eq!(steps[i].0, action);
+                    // The action happens in arrears, past the grace.
+                    prop_assert!(l.balance_at(steps[i].1) < Decimal::ZERO);
+                    if let Some(next) = steps.get(i + 1).filter(|s| s.0 != action) {
+                        prop_assert!(next.0 == last || next.0 == "restored");
+                        prop_assert!(next.1 >= steps[i].1);
+                        if next.0 == "restored" {
+                            prop_assert!(l.balance_at(next.1) >= Decimal::ZERO);
+                        }
+                        i += 2;
+                    } else {
+                        i += 1;
+                    }
+                }
+            }
+        }
     }
 }
