@@ -312,9 +312,11 @@ fn renew(s: &Subscription, out: &mut Replayed, i: usize, e: &Event, catalog: &Ca
     let (Some(months), Some(last)) = (e.months.filter(|m| *m > 0), life.terms.last()) else {
         return refuse(out, "no positive `months` or no paid term to extend");
     };
+    // Months count from the anchor, like 1mo package cycles: 01-31 → 02-29 → 03-31.
+    let total: i64 = life.terms.iter().map(|t| t.months).sum::<i64>() + months;
     let term = Term {
         start: last.end,
-        end: add_months(last.end, months),
+        end: add_months(s.started_at, total),
         months,
         paid_at: e.at,
     };
@@ -729,6 +731,33 @@ mod tests {
             .map(|l| (l.line_id.clone(), l.amount))
             .collect();
         assert_eq!(refund_lines[0], ("r:ra".to_string(), dec!(-3680)));
+    }
+
+    #[test]
+    fn renewals_count_months_from_the_anchor() {
+        let c = catalog();
+        let mut s = sub(
+            "p1",
+            "mpgw",
+            "test",
+            BillingMode::Monthly,
+            "2024-01-31 10:00:00",
+        );
+        s.price_paid = dec!(4999);
+        let mut r1 = ev("r1", EventKind::Renew, "p1", "2024-02-20 00:00:00");
+        r1.months = Some(1);
+        let mut r2 = ev("r2", EventKind::Renew, "p1", "2024-03-20 00:00:00");
+        r2.months = Some(1);
+        let out = replay(&[s], &[r1, r2], &c, t("2024-06-01 00:00:00"));
+        let ends: Vec<Ts> = out.lives[0].terms.iter().map(|t| t.end).collect();
+        assert_eq!(
+            ends,
+            vec![
+                t("2024-02-29 10:00:00"),
+                t("2024-03-31 10:00:00"),
+                t("2024-04-30 10:00:00")
+            ]
+        );
     }
 
     #[test]
