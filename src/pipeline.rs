@@ -307,7 +307,7 @@ fn process_chunk(ctx: &Ctx, chunk: u32, files: Vec<input::InputFile>) -> Result<
         catalog,
         &refunds::package_policy(catalog),
     );
-    let priced = pricing::price_usage(&usage, &ded.covered, catalog);
+    let priced = pricing::price_usage(&usage, &ded.covered, catalog)?;
     let mut lines = priced.lines;
     lines.extend(purchases::purchase_lines(&packages, w.as_of));
     let subs_out = subscriptions::replay(&subs, &events, catalog, w.as_of);

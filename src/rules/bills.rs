@@ -87,7 +87,7 @@ mod tests {
     fn example_6_api_gateway_calls_and_traffic_payable() {
         let c: Catalog = catalog();
         let rows = example_6_rows();
-        let p = price_usage(&rows, &[dec!(0); 3], &c);
+        let p = price_usage(&rows, &[dec!(0); 3], &c).unwrap();
         let amounts: Vec<_> = p
             .lines
             .iter()

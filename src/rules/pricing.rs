@@ -15,6 +15,7 @@
 use super::tiering;
 use crate::calendar::Month;
 use crate::catalog::{Catalog, Pricing};
+use crate::error::Result;
 use crate::input::{Usage, Violation};
 use crate::money::{convert, m8, Unit};
 use crate::output::tables::{BillLine, ChargeKind};
@@ -45,18 +46,18 @@ pub fn amount(q: Decimal, unit: Unit, unit_price: Decimal, price_unit: &str) -> 
 struct TierRow {
     row: usize,
     payg: Decimal,
-    counter: usize,
+    counter: u32,
     table: Arc<str>,
 }
 
 /// Prices `usage` (sorted by `(usage_start, usage_id)`), given each row's covered quantity.
-pub fn price_usage(usage: &[Usage], covered: &[Decimal], catalog: &Catalog) -> Priced {
+pub fn price_usage(usage: &[Usage], covered: &[Decimal], catalog: &Catalog) -> Result<Priced> {
     let mut out = Priced {
         billed: vec![false; usage.len()],
         ..Default::default()
     };
     let mut tier_rows: Vec<TierRow> = Vec::new();
-    let mut counters: HashMap<(Arc<str>, Month, Arc<str>), usize> = HashMap::new();
+    let mut counters: HashMap<(Arc<str>, Month, Arc<str>), u32> = HashMap::new();
     let line = |u: &Usage,
                 tier: Option<i32>,
                 first: bool,
@@ -144,7 +145,7 @@ pub fn price_usage(usage: &[Usage], covered: &[Decimal], catalog: &Catalog) -> P
             Pricing::Tiered { table } => {
                 let table: Arc<str> = Arc::from(table.as_str());
                 price_units.insert(table.clone(), Arc::from(entry.price_unit.as_str()));
-                let next = counters.len();
+                let next = counters.len() as u32;
                 let counter = *counters
                     .entry((u.owner_uin.clone(), Month::of(u.usage_start), table.clone()))
                     .or_insert(next);
@@ -165,10 +166,10 @@ pub fn price_usage(usage: &[Usage], covered: &[Decimal], catalog: &Catalog) -> P
     for table in tables {
         let rows: Vec<&TierRow> = tier_rows.iter().filter(|r| r.table == table).collect();
         let qs: Vec<Decimal> = rows.iter().map(|r| r.payg).collect();
-        let cs: Vec<usize> = rows.iter().map(|r| r.counter).collect();
+        let cs: Vec<u32> = rows.iter().map(|r| r.counter).collect();
         let price_unit = price_units[&table].clone();
         let mut prev_row = usize::MAX;
-        for part in tiering::split(&qs, &cs, catalog.tiers(&table)) {
+        for part in tiering::split_rows(&qs, &cs, catalog.tiers(&table))? {
             let i = rows[part.row].row;
             let u = &usage[i];
             let a = amount(part.quantity, u.unit, part.unit_price, &price_unit)
@@ -186,7 +187,7 @@ pub fn price_usage(usage: &[Usage], covered: &[Decimal], catalog: &Catalog) -> P
             prev_row = part.row;
         }
     }
-    out
+    Ok(out)
 }
 
 fn no_price(u: &Usage, why: &str) -> Violation {
@@ -210,7 +211,7 @@ mod tests {
     fn example_10_eip_traffic_in_guangzhou() {
         // 10 GB between 07:00 and 08:00 → 0.80 × 10 = 8.00, charged at 08:00.
         let u = usage("u1", "2024-05-01 07:00:00", dec!(10), Unit::GB);
-        let p = price_usage(&[u.clone()], &[dec!(0)], &catalog());
+        let p = price_usage(&[u.clone()], &[dec!(0)], &catalog()).unwrap();
         assert_eq!(p.lines.len(), 1);
         let l = &p.lines[0];
         assert_eq!(
@@ -228,14 +229,14 @@ mod tests {
     fn inbound_traffic_is_a_zero_line_and_unknown_region_has_no_price() {
         let mut u = usage("u1", "2024-05-01 07:00:00", dec!(10), Unit::GB);
         u.direction = crate::input::Direction::Inbound;
-        let p = price_usage(&[u.clone()], &[dec!(0)], &catalog());
+        let p = price_usage(&[u.clone()], &[dec!(0)], &catalog()).unwrap();
         assert_eq!(
             (p.lines[0].amount, p.lines[0].unit_price),
             (dec!(0), dec!(0))
         );
         let mut m = usage("u2", "2024-05-01 07:00:00", dec!(10), Unit::GB);
         m.region = "ap-mumbai".into();
-        let p = price_usage(&[m], &[dec!(0)], &catalog());
+        let p = price_usage(&[m], &[dec!(0)], &catalog()).unwrap();
         assert!(p.lines.is_empty());
         assert_eq!(p.violations[0].rule, "no_price");
         assert_eq!(p.billed, vec![false]);
@@ -252,7 +253,7 @@ mod tests {
         b.usage_end += crate::calendar::HOUR;
         b.quantity = dec!(1020000);
         // 1,000,000 of b's calls were covered by free quota: 20,000 billable.
-        let p = price_usage(&[a, b], &[dec!(0), dec!(1000000)], &catalog());
+        let p = price_usage(&[a, b], &[dec!(0), dec!(1000000)], &catalog()).unwrap();
         let got: Vec<_> = p
             .lines
             .iter()

@@ -1,17 +1,97 @@
-//! Graduated tiered pricing (RULES.md §4.1) as clipped cumulative sums.
+//! Graduated tiered pricing (RULES.md §4.1) as clipped differences of cumulative sums.
 //!
-//! For the rows of one counter (an account's natural UTC+8 month), in processing order, with
-//! billable quantities `q` and month-to-date totals `before = Σ q of earlier rows`,
-//! `after = before + q`, the part of a row in tier `(lo, hi]` is
-//! `clip(after, lo, hi) − clip(before, lo, hi)`. The computation is column at a time: one pass
-//! for the running sums, one vectorised pass per tier.
+//! For the rows of one counter (an account's natural UTC+8 month), in processing order
+//! `(usage_start, usage_id)`, with billable quantities `q`, `after = cum_sum(q)` over the counter
+//! and `before = after − q`, the part of a row in tier `(lo, hi]` is
+//! `max(min(after, hi) − max(before, lo), 0)`. The whole split is one polars lazy query on
+//! `Decimal(38, 9)` columns (exact: decimal sums and differences never round): a cumulative sum
+//! over the counter, one clipped difference per tier, the parts above zero kept, the tiers
+//! stacked and sorted — no per-row loop over tiers in Rust.
 //!
 //! Invariants: a row's parts sum exactly to its quantity; parts are non-negative; the month's
 //! total cost equals the cost of the month's volume priced at once; a zero row yields one
-//! zero part in the tier its counter is in.
+//! zero part in the tier its counter is in (`lo ≤ before < hi`).
 
 use crate::catalog::Tier;
+use crate::error::{Error, Result};
+use crate::money::{from_mantissa, to_mantissa, QTY_SCALE};
+use crate::output::{dec_col, frame};
+use polars::lazy::dsl::{max_horizontal, min_horizontal};
+use polars::prelude::*;
 use rust_decimal::Decimal;
+
+/// The billable quantity of a row (input) and of a tier part (output), `Decimal(38, 9)`.
+pub const QUANTITY: &str = "quantity";
+/// The tier of a part (output), `Int32`, numbered from 1.
+pub const TIER: &str = "tier";
+
+const AFTER: &str = "_after";
+const BEFORE: &str = "_before";
+
+/// A `Decimal(38, 9)` literal.
+fn dec_lit(d: Decimal) -> Expr {
+    lit(Scalar::new_decimal(
+        to_mantissa(d, QTY_SCALE),
+        38,
+        QTY_SCALE as usize,
+    ))
+}
+
+/// Splits each row's `quantity` at the tier boundaries.
+///
+/// `rows` holds the `counter` key columns, the `order` columns (a total processing order, e.g.
+/// `usage_start, usage_id` or a row number) and `quantity` (`Decimal(38, 9)`, ≥ 0). The result
+/// has one row per tier part: the `order` columns, [`TIER`] and the part's [`QUANTITY`], sorted
+/// by `(order…, tier)`. `tiers` must not be empty.
+pub fn split(
+    rows: LazyFrame,
+    counter: &[&str],
+    order: &[&str],
+    tiers: &[Tier],
+) -> Result<LazyFrame> {
+    let q = col(QUANTITY);
+    let counter: Vec<Expr> = counter.iter().map(|c| col(*c)).collect();
+    let base = rows
+        .sort(
+            order
+                .iter()
+                .map(|c| PlSmallStr::from(*c))
+                .collect::<Vec<_>>(),
+            SortMultipleOptions::default().with_maintain_order(true),
+        )
+        .with_column(q.clone().cum_sum(false).over(&counter)?.alias(AFTER))
+        .with_column((col(AFTER) - q.clone()).alias(BEFORE))
+        .cache();
+    let zero = dec_lit(Decimal::ZERO);
+    let mut parts = Vec::with_capacity(tiers.len());
+    for (k, t) in tiers.iter().enumerate() {
+        let lo = dec_lit(t.from);
+        let top = match t.to {
+            Some(hi) => min_horizontal([col(AFTER), dec_lit(hi)])?,
+            None => col(AFTER),
+        };
+        let part = max_horizontal([
+            top - max_horizontal([col(BEFORE), lo.clone()])?,
+            zero.clone(),
+        ])?;
+        // A zero row is charged in the tier its counter currently sits in.
+        let mut here = q.clone().eq(zero.clone()).and(col(BEFORE).gt_eq(lo));
+        if let Some(hi) = t.to {
+            here = here.and(col(BEFORE).lt(dec_lit(hi)));
+        }
+        let mut cols: Vec<Expr> = order.iter().map(|c| col(*c)).collect();
+        cols.push(lit(k as i32 + 1).alias(TIER));
+        cols.push(part.clone().alias(QUANTITY));
+        parts.push(
+            base.clone()
+                .filter(part.gt(zero.clone()).or(here))
+                .select(cols),
+        );
+    }
+    let mut by: Vec<PlSmallStr> = order.iter().map(|c| PlSmallStr::from(*c)).collect();
+    by.push(TIER.into());
+    Ok(concat(parts, UnionArgs::default())?.sort(by, SortMultipleOptions::default()))
+}
 
 /// One tier part of one row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,58 +104,49 @@ pub struct TierPart {
     pub unit_price: Decimal,
 }
 
-fn clip(x: Decimal, lo: Decimal, hi: Option<Decimal>) -> Decimal {
-    let x = x.max(lo);
-    hi.map_or(x, |h| x.min(h))
-}
-
-/// Month-to-date totals before each row; `counter[i]` names the row's counter (dense ids).
-pub fn running_before(quantities: &[Decimal], counter: &[usize]) -> Vec<Decimal> {
-    let n_counters = counter.iter().copied().max().map_or(0, |m| m + 1);
-    let mut sums = vec![Decimal::ZERO; n_counters];
-    quantities
-        .iter()
-        .zip(counter)
-        .map(|(q, &c)| {
-            let b = sums[c];
-            sums[c] += *q;
-            b
+/// [`split`] over slices in processing order: `counter[i]` names row `i`'s counter. Output is
+/// ordered by `(row, tier)`.
+pub fn split_rows(
+    quantities: &[Decimal],
+    counter: &[u32],
+    tiers: &[Tier],
+) -> Result<Vec<TierPart>> {
+    const ROW: &str = "row";
+    const COUNTER: &str = "counter";
+    let n = quantities.len();
+    if n == 0 || tiers.is_empty() {
+        return Ok(Vec::new());
+    }
+    let df = frame(
+        n,
+        vec![
+            UInt64Chunked::from_vec(ROW.into(), (0..n as u64).collect()).into_column(),
+            UInt32Chunked::from_slice(COUNTER.into(), counter).into_column(),
+            dec_col(QUANTITY, QTY_SCALE, quantities.iter().map(|q| Some(*q))),
+        ],
+    )?;
+    let out = split(df.lazy(), &[COUNTER], &[ROW], tiers)?.collect()?;
+    let rows = out.column(ROW)?.u64()?;
+    let tier = out.column(TIER)?.i32()?;
+    let qty = out.column(QUANTITY)?.decimal()?;
+    let scale = qty.scale() as u32;
+    rows.into_no_null_iter()
+        .zip(tier.into_no_null_iter())
+        .zip(qty.physical().into_no_null_iter())
+        .map(|((row, tier), m)| {
+            let quantity = from_mantissa(m, scale).ok_or_else(|| {
+                Error::Polars(PolarsError::ComputeError(
+                    format!("tier part {m}e-{scale} does not fit a decimal").into(),
+                ))
+            })?;
+            Ok(TierPart {
+                row: row as usize,
+                tier,
+                quantity,
+                unit_price: tiers[tier as usize - 1].unit_price,
+            })
         })
         .collect()
-}
-
-/// Splits each row at the tier boundaries. Output is ordered by `(row, tier)`.
-pub fn split(quantities: &[Decimal], counter: &[usize], tiers: &[Tier]) -> Vec<TierPart> {
-    let before = running_before(quantities, counter);
-    let after: Vec<Decimal> = before.iter().zip(quantities).map(|(b, q)| b + q).collect();
-    let mut parts: Vec<TierPart> = Vec::with_capacity(quantities.len());
-    for (k, t) in tiers.iter().enumerate() {
-        let tier = k as i32 + 1;
-        for (row, (b, a)) in before.iter().zip(&after).enumerate() {
-            let part = clip(*a, t.from, t.to) - clip(*b, t.from, t.to);
-            // A zero row is charged in the tier its counter currently sits in.
-            let zero_here =
-                quantities[row].is_zero() && *b >= t.from && t.to.is_none_or(|h| *b < h);
-            if part > Decimal::ZERO || zero_here {
-                parts.push(TierPart {
-                    row,
-                    tier,
-                    quantity: part,
-                    unit_price: t.unit_price,
-                });
-            }
-        }
-    }
-    parts.sort_by_key(|p| (p.row, p.tier));
-    parts
-}
-
-/// Cost of a whole volume priced at once through the tiers (per `per` units).
-pub fn cost_at_once(volume: Decimal, tiers: &[Tier], per: Decimal) -> Decimal {
-    tiers
-        .iter()
-        .map(|t| (clip(volume, t.from, t.to) - t.from) * t.unit_price / per)
-        .sum()
 }
 
 #[cfg(test)]
@@ -105,6 +176,43 @@ mod tests {
         ]
     }
 
+    fn clip(x: Decimal, lo: Decimal, hi: Option<Decimal>) -> Decimal {
+        let x = x.max(lo);
+        hi.map_or(x, |h| x.min(h))
+    }
+
+    /// Test oracle: the split row by row in plain Rust (`clip(after) − clip(before)` per tier).
+    fn oracle(quantities: &[Decimal], counter: &[u32], tiers: &[Tier]) -> Vec<TierPart> {
+        let mut sums = std::collections::HashMap::new();
+        let mut parts = Vec::new();
+        for (row, (q, c)) in quantities.iter().zip(counter).enumerate() {
+            let b: Decimal = *sums.get(c).unwrap_or(&Decimal::ZERO);
+            let a = b + q;
+            sums.insert(*c, a);
+            for (k, t) in tiers.iter().enumerate() {
+                let part = clip(a, t.from, t.to) - clip(b, t.from, t.to);
+                let zero_here = q.is_zero() && b >= t.from && t.to.is_none_or(|h| b < h);
+                if part > Decimal::ZERO || zero_here {
+                    parts.push(TierPart {
+                        row,
+                        tier: k as i32 + 1,
+                        quantity: part,
+                        unit_price: t.unit_price,
+                    });
+                }
+            }
+        }
+        parts
+    }
+
+    /// Cost of a whole volume priced at once through the tiers (per `per` units).
+    fn cost_at_once(volume: Decimal, tiers: &[Tier], per: Decimal) -> Decimal {
+        tiers
+            .iter()
+            .map(|t| (clip(volume, t.from, t.to) - t.from) * t.unit_price / per)
+            .sum()
+    }
+
     fn parts(p: &[TierPart]) -> Vec<(usize, i32, Decimal)> {
         p.iter().map(|p| (p.row, p.tier, p.quantity)).collect()
     }
@@ -112,7 +220,7 @@ mod tests {
     #[test]
     fn example_7_an_hour_crossing_a_boundary_gives_two_parts() {
         // Month-to-date 9,990,000, next hour 20,000 → 10,000 at 0.06 and 10,000 at 0.04.
-        let p = split(&[dec!(9990000), dec!(20000)], &[0, 0], &tiers());
+        let p = split_rows(&[dec!(9990000), dec!(20000)], &[0, 0], &tiers()).unwrap();
         assert_eq!(
             parts(&p),
             vec![
@@ -130,13 +238,13 @@ mod tests {
 
     #[test]
     fn exactly_at_the_boundary_stays_in_the_lower_tier() {
-        let p = split(&[dec!(10000000), dec!(1)], &[0, 0], &tiers());
+        let p = split_rows(&[dec!(10000000), dec!(1)], &[0, 0], &tiers()).unwrap();
         assert_eq!(parts(&p), vec![(0, 1, dec!(10000000)), (1, 2, dec!(1))]);
     }
 
     #[test]
     fn an_hour_spanning_two_boundaries_gives_three_parts() {
-        let p = split(&[dec!(5000000), dec!(100000000)], &[0, 0], &tiers());
+        let p = split_rows(&[dec!(5000000), dec!(100000000)], &[0, 0], &tiers()).unwrap();
         assert_eq!(
             parts(&p),
             vec![
@@ -150,13 +258,13 @@ mod tests {
 
     #[test]
     fn counters_are_independent_so_a_new_month_resets_n() {
-        let p = split(&[dec!(10000000), dec!(5)], &[0, 1], &tiers());
+        let p = split_rows(&[dec!(10000000), dec!(5)], &[0, 1], &tiers()).unwrap();
         assert_eq!(parts(&p), vec![(0, 1, dec!(10000000)), (1, 1, dec!(5))]);
     }
 
     #[test]
     fn a_zero_hour_is_one_zero_part_in_the_current_tier() {
-        let p = split(&[dec!(0), dec!(10000001), dec!(0)], &[0, 0, 0], &tiers());
+        let p = split_rows(&[dec!(0), dec!(10000001), dec!(0)], &[0, 0, 0], &tiers()).unwrap();
         assert_eq!(
             parts(&p),
             vec![
@@ -170,7 +278,7 @@ mod tests {
 
     #[test]
     fn fractional_billable_calls_split_exactly() {
-        let p = split(&[dec!(9999999.5), dec!(1.25)], &[0, 0], &tiers());
+        let p = split_rows(&[dec!(9999999.5), dec!(1.25)], &[0, 0], &tiers()).unwrap();
         assert_eq!(
             parts(&p),
             vec![
@@ -186,7 +294,7 @@ mod tests {
         fn parts_sum_to_each_hour_and_month_cost_matches(qs in prop::collection::vec(0u64..40_000_000, 1..40)) {
             let q: Vec<Decimal> = qs.iter().map(|&x| Decimal::from(x)).collect();
             let counter = vec![0; q.len()];
-            let p = split(&q, &counter, &tiers());
+            let p = split_rows(&q, &counter, &tiers()).unwrap();
             for (i, qi) in q.iter().enumerate() {
                 let s: Decimal = p.iter().filter(|x| x.row == i).map(|x| x.quantity).sum();
                 prop_assert_eq!(s, *qi);
@@ -196,6 +304,19 @@ mod tests {
             let hourly: Decimal = p.iter().map(|x| x.quantity * x.unit_price / per).sum();
             let total: Decimal = q.iter().sum();
             prop_assert_eq!(hourly, cost_at_once(total, &tiers(), per));
+        }
+
+        #[test]
+        fn polars_split_matches_the_row_by_row_oracle(
+            rows in prop::collection::vec((0u64..30_000_000_000_000_000, 0u32..3, prop::bool::weighted(0.1)), 1..60)
+        ) {
+            // Fractional quantities (scale 9) in three interleaved counters, some zero rows.
+            let q: Vec<Decimal> = rows
+                .iter()
+                .map(|&(m, _, zero)| if zero { Decimal::ZERO } else { Decimal::from_i128_with_scale(m as i128, 9) })
+                .collect();
+            let counter: Vec<u32> = rows.iter().map(|r| r.1).collect();
+            prop_assert_eq!(split_rows(&q, &counter, &tiers()).unwrap(), oracle(&q, &counter, &tiers()));
         }
 
         #[test]
