@@ -44,6 +44,9 @@ pub enum Command {
     /// Export an output to another format.
     #[command(subcommand)]
     Export(ExportCommand),
+    /// Run one stage alone and print its timings (for `bench/run.sh`).
+    #[command(hide = true)]
+    Bench(BenchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -82,6 +85,15 @@ pub struct FocusArgs {
     /// ProviderName, PublisherName and InvoiceIssuerName of every row.
     #[arg(long, value_name = "NAME", default_value = "Cloud Provider")]
     pub provider: String,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// The stage: `io` (read and write the inputs, no rules), `deduction` or `pricing`.
+    #[arg(value_enum)]
+    pub stage: crate::pipeline::bench::Stage,
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 #[derive(Debug, Args)]

@@ -56,7 +56,7 @@ pub fn run(cli: cli::Cli) -> Result<Outcome> {
     match cli.command {
         cli::Command::Run(args) => {
             let cfg = cli::RunConfig::try_from(args)?;
-            let go = || {
+            with_threads(cfg.threads, || {
                 pipeline::run(&cfg).map(|m| {
                     tracing::info!(
                         read = m.usage.read,
@@ -68,15 +68,13 @@ pub fn run(cli: cli::Cli) -> Result<Outcome> {
                     );
                     Outcome::Done
                 })
-            };
-            match cfg.threads {
-                Some(n) => rayon::ThreadPoolBuilder::new()
-                    .num_threads(n)
-                    .build()
-                    .map_err(|e| Error::Usage(e.to_string()))?
-                    .install(go),
-                None => go(),
-            }
+            })
+        }
+        cli::Command::Bench(args) => {
+            let cfg = cli::RunConfig::try_from(args.run)?;
+            with_threads(cfg.threads, || {
+                pipeline::bench::run(args.stage, &cfg).map(|_| Outcome::Done)
+            })
         }
         cli::Command::Generate(args) => generate::run(&args).map(|()| Outcome::Done),
         cli::Command::Merge(args) => output::merge::merge(&args.shards, &args.output).map(|m| {
@@ -92,5 +90,20 @@ pub fn run(cli: cli::Cli) -> Result<Outcome> {
         cli::Command::Export(cli::ExportCommand::Focus(args)) => {
             export::focus::run(&args).map(|()| Outcome::Done)
         }
+    }
+}
+
+/// Runs `go` on a pool of `threads` workers, or on the global pool when `None`.
+fn with_threads<T: Send>(
+    threads: Option<usize>,
+    go: impl FnOnce() -> Result<T> + Send,
+) -> Result<T> {
+    match threads {
+        Some(n) => rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .map_err(|e| Error::Usage(e.to_string()))?
+            .install(go),
+        None => go(),
     }
 }

@@ -34,6 +34,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::time::Instant;
 
+pub mod bench;
+
 /// Figures of one run, also written to the manifest.
 #[derive(Debug, Clone)]
 pub struct RunMetrics {
@@ -253,15 +255,28 @@ struct Ctx<'a> {
     w: &'a Window,
 }
 
-/// Every stage for the accounts of one chunk.
-fn process_chunk(ctx: &Ctx, chunk: u32, files: Vec<input::InputFile>) -> Result<ChunkOut> {
+/// One chunk's inputs: its valid usage cut at the as-of moment and sorted in processing order
+/// `(usage_start, usage_id)`, and the packages, subscriptions and events of its accounts.
+struct ChunkInputs {
+    usage: Vec<input::Usage>,
+    packages: Vec<input::Package>,
+    subs: Vec<input::Subscription>,
+    events: Vec<input::Event>,
+    violations: Vec<Violation>,
+    /// Usage rows read, valid usage rows, valid rows at or after the as-of moment.
+    read: u64,
+    valid: u64,
+    after_as_of: u64,
+}
+
+fn chunk_inputs(ctx: &Ctx, chunk: u32, files: Vec<input::InputFile>) -> Result<ChunkInputs> {
     let Ctx {
-        catalog,
         base,
         owners,
         part,
         duplicates,
         w,
+        ..
     } = *ctx;
     let holds = |a: &str| part.holds(a, chunk);
     let mut interner = input::Interner::default();
@@ -299,6 +314,32 @@ fn process_chunk(ctx: &Ctx, chunk: u32, files: Vec<input::InputFile>) -> Result<
             p.refunded_at = None;
         }
     }
+    Ok(ChunkInputs {
+        usage,
+        packages,
+        subs,
+        events,
+        violations,
+        read,
+        valid,
+        after_as_of,
+    })
+}
+
+/// Every stage for the accounts of one chunk.
+fn process_chunk(ctx: &Ctx, chunk: u32, files: Vec<input::InputFile>) -> Result<ChunkOut> {
+    let (catalog, base, w) = (ctx.catalog, ctx.base, ctx.w);
+    let holds = |a: &str| ctx.part.holds(a, chunk);
+    let ChunkInputs {
+        usage,
+        packages,
+        subs,
+        events,
+        violations,
+        read,
+        valid,
+        after_as_of,
+    } = chunk_inputs(ctx, chunk, files)?;
 
     let ded = deduction::run(
         &usage,

@@ -284,7 +284,12 @@ pub fn read_table(
         .collect()
 }
 
-fn read_file(root: &Path, path: &Path, table: &str, specs: &[ColSpec]) -> Result<InputFile> {
+pub(crate) fn read_file(
+    root: &Path,
+    path: &Path,
+    table: &str,
+    specs: &[ColSpec],
+) -> Result<InputFile> {
     let perr = |e: PolarsError| Error::Parquet {
         path: path.to_path_buf(),
         message: e.to_string(),

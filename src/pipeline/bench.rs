@@ -1,0 +1,198 @@
+//! `reckon bench STAGE`: one stage of the job alone, timed, for `bench/run.sh` (hidden from
+//! `--help`). Takes the options of `run` and prints one JSON line of figures on stdout:
+//! `{"stage", "rows", "chunks", "load_ms", "stage_ms", "write_ms", "total_ms"}`, where `rows`
+//! is what the stage worked on and `stage_ms` the time of the stage itself (no I/O).
+//!
+//! - `io`: the I/O floor. Every input table is read with the job's reader (schema checks, no
+//!   row rules) and written back unchanged with the job's writer, file by file: the same rows in
+//!   and out, no rules. `rows` counts usage rows.
+//! - `deduction`: usage read chunk by chunk exactly as `run` reads it (`chunk_inputs`), the
+//!   deduction sweep (`rules::deduction`), its details written. `rows` counts the usage rows
+//!   swept.
+//! - `pricing`: the same chunks; the rows priced by a tier table (API gateway calls), taken as
+//!   all pay-as-you-go (no packages), priced by `rules::pricing` (tier split in
+//!   `rules::tiering`, amounts), bill lines written. `rows` counts those call rows.
+//!
+//! The code path of each stage is the library's own; only the surrounding stages are left out.
+
+use super::{chunk_inputs, window, Ctx, Owners};
+use crate::catalog::{Catalog, Pricing};
+use crate::cli::RunConfig;
+use crate::error::{Error, Result};
+use crate::input::{self, chunks, ColSpec};
+use crate::output::{finish_table, part_name, write_parquet, write_rows, Written};
+use crate::rules::{deduction, pricing, refunds};
+use crate::shard::{Partitioner, ShardSpec};
+use rust_decimal::Decimal;
+use std::path::Path;
+use std::time::Instant;
+
+/// The stage to run alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Stage {
+    /// Read every input table and write it back: the I/O floor.
+    Io,
+    /// Deduction of usage against packages.
+    Deduction,
+    /// Tiered pricing of API gateway calls, all pay-as-you-go.
+    Pricing,
+}
+
+/// What `reckon bench` prints.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Figures {
+    pub stage: String,
+    pub rows: u64,
+    pub chunks: u32,
+    pub load_ms: u128,
+    pub stage_ms: u128,
+    pub write_ms: u128,
+    pub total_ms: u128,
+}
+
+/// The stages that read usage chunk by chunk.
+#[derive(Clone, Copy)]
+enum Chunked {
+    Deduction,
+    Pricing,
+}
+
+/// Runs one stage and prints its figures as one JSON line.
+pub fn run(stage: Stage, cfg: &RunConfig) -> Result<Figures> {
+    let started = Instant::now();
+    let mut f = Figures {
+        stage: format!("{stage:?}").to_lowercase(),
+        ..Default::default()
+    };
+    std::fs::create_dir_all(&cfg.output).map_err(|e| Error::io(&cfg.output, e))?;
+    match stage {
+        Stage::Io => io(cfg, &mut f)?,
+        Stage::Deduction => chunked(Chunked::Deduction, cfg, &mut f)?,
+        Stage::Pricing => chunked(Chunked::Pricing, cfg, &mut f)?,
+    }
+    f.total_ms = started.elapsed().as_millis();
+    println!(
+        "{}",
+        serde_json::to_string(&f).map_err(|e| Error::Usage(e.to_string()))?
+    );
+    Ok(f)
+}
+
+fn io(cfg: &RunConfig, f: &mut Figures) -> Result<()> {
+    use input::{accounts, events, packages, subscriptions, usage};
+    let tables: [(&str, &[ColSpec]); 7] = [
+        ("usage", usage::COLUMNS),
+        ("packages", packages::COLUMNS),
+        ("package_scope", packages::SCOPE_COLUMNS),
+        ("accounts", accounts::ACCOUNT_COLUMNS),
+        ("payments", accounts::PAYMENT_COLUMNS),
+        ("subscriptions", subscriptions::COLUMNS),
+        ("events", events::COLUMNS),
+    ];
+    f.chunks = 1;
+    for (table, specs) in tables {
+        let root = cfg.input.join(table);
+        if !root.is_dir() {
+            continue;
+        }
+        for path in input::parquet_files(&root)? {
+            let t = Instant::now();
+            let mut file = input::read_file(&root, &path, table, specs)?;
+            f.load_ms += t.elapsed().as_millis();
+            if table == "usage" {
+                f.rows += file.df.height() as u64;
+            }
+            let t = Instant::now();
+            write_parquet(&cfg.output.join(&file.name), &mut file.df)?;
+            f.write_ms += t.elapsed().as_millis();
+        }
+    }
+    Ok(())
+}
+
+/// Whether a usage row is priced by a tier table.
+fn tiered(catalog: &Catalog, u: &input::Usage) -> bool {
+    catalog
+        .price(&u.product, &u.billing_item, &u.region, u.usage_start)
+        .is_some_and(|e| matches!(e.pricing, Pricing::Tiered { .. }))
+}
+
+fn chunked(stage: Chunked, cfg: &RunConfig, f: &mut Figures) -> Result<()> {
+    let t = Instant::now();
+    let catalog = Catalog::load(&cfg.catalog)?;
+    let base = input::load_base(&cfg.input)?;
+    let rows = chunks::count_rows(&cfg.input)?;
+    let n_chunks = chunks::chunks_for(rows, 1, cfg.chunk_rows);
+    let part = Partitioner::new(&base.packages, ShardSpec::ALL, n_chunks);
+    let out = &cfg.output;
+    let spill_in = out.parent().filter(|p| !p.as_os_str().is_empty());
+    let mut source =
+        chunks::UsageSource::open(&cfg.input, &part, Some(spill_in.unwrap_or(Path::new("."))))?;
+    let owners = Owners::new(&base);
+    let policy = refunds::package_policy(&catalog);
+    f.chunks = n_chunks;
+    f.load_ms += t.elapsed().as_millis();
+    let mut written = Written::default();
+    let mut win = None;
+    for chunk in 0..n_chunks {
+        let t = Instant::now();
+        let files = source.load_chunk(chunk, &part)?;
+        let w = *win.get_or_insert(window(cfg, source.latest_start)?);
+        let ctx = Ctx {
+            catalog: &catalog,
+            base: &base,
+            owners: &owners,
+            part: &part,
+            duplicates: &source.duplicates,
+            w: &w,
+        };
+        let inp = chunk_inputs(&ctx, chunk, files)?;
+        f.load_ms += t.elapsed().as_millis();
+        let file = part_name(0, chunk);
+        let t = Instant::now();
+        match stage {
+            Chunked::Deduction => {
+                f.rows += inp.usage.len() as u64;
+                let ded = deduction::run(&inp.usage, &inp.packages, &inp.events, &catalog, &policy);
+                drop(inp);
+                f.stage_ms += t.elapsed().as_millis();
+                let t = Instant::now();
+                write_rows(out, ded.details, &file, &mut written)?;
+                f.write_ms += t.elapsed().as_millis();
+            }
+            Chunked::Pricing => {
+                let calls: Vec<_> = inp
+                    .usage
+                    .into_iter()
+                    .filter(|u| tiered(&catalog, u))
+                    .collect();
+                f.rows += calls.len() as u64;
+                let payg_all = vec![Decimal::ZERO; calls.len()];
+                let priced = pricing::price_usage(&calls, &payg_all, &catalog)?;
+                drop(calls);
+                f.stage_ms += t.elapsed().as_millis();
+                let t = Instant::now();
+                write_rows(out, priced.lines, &file, &mut written)?;
+                f.write_ms += t.elapsed().as_millis();
+            }
+        }
+    }
+    let w = match win {
+        Some(w) => w,
+        None => window(cfg, source.latest_start)?,
+    };
+    let as_of_month = crate::calendar::Month::of(w.as_of - 1);
+    let file = part_name(0, 0);
+    match stage {
+        Chunked::Deduction => finish_table::<crate::output::tables::DeductionDetail>(
+            out,
+            as_of_month,
+            &file,
+            &mut written,
+        )?,
+        Chunked::Pricing => {
+            finish_table::<crate::output::tables::BillLine>(out, as_of_month, &file, &mut written)?
+        }
+    }
+    Ok(())
+}
