@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# Benchmarks of reckon (issues #3, #4, #7). Run from anywhere: bash bench/run.sh
+#
+# Measures, one after another (never two at once), wall time and peak RSS (/usr/bin/time -v):
+#   (a) io         the I/O floor: reckon reads every input table and writes it back, no rules
+#                  (`reckon bench io`), at ROWS and at FULL_ROWS
+#   (b) duckdb     DuckDB prices the API gateway call rows with a window query (tier split and
+#                  amounts) on the same Parquet and writes bill lines (bench/duckdb_tiers.py)
+#   (c) full       reckon's whole job (`reckon run`) at FULL_ROWS, THREADS and 1 thread
+#   (d) pricing    reckon's pricing stage alone on the same rows as (b) (`reckon bench pricing`),
+#                  THREADS and 1 thread
+#   (e) deduction  reckon's deduction stage alone (`reckon bench deduction`)
+# and prints a table with rows/s, peak RSS and the ratios (c)/(a), (d)/(b), 1 vs THREADS threads.
+#
+# Settings (environment):
+#   ROWS=20000000      usage rows for (a) (b) (d) (e)   (≈127 rows per account and day)
+#   FULL_ROWS=5000000  usage rows for (c) and the (a) it is compared with
+#   DAYS=120           days of usage
+#   THREADS=2          threads of the multi-threaded runs (reckon --threads, POLARS_MAX_THREADS,
+#                      DuckDB threads)
+#   SKIP=""            steps to leave out, e.g. SKIP="c" or SKIP="b c"
+#   BIN=…              a reckon binary to use instead of building target/release/reckon
+# Data is generated once per size under bench/data/ (gitignored); results go to
+# bench/results/<ROWS>/ (gitignored): one .time, .out and .err file per step, table.md.
+set -euo pipefail
+
+ROWS=${ROWS:-20000000}
+FULL_ROWS=${FULL_ROWS:-5000000}
+DAYS=${DAYS:-120}
+THREADS=${THREADS:-2}
+SKIP=${SKIP:-}
+ROWS_PER_ACCOUNT_DAY=127
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+bin=${BIN:-$root/target/release/reckon}
+catalog=$root/sample_data/catalog.toml
+res=$here/results/$ROWS
+mkdir -p "$res"
+
+skip() { [[ " $SKIP " == *" $1 "* ]]; }
+
+if [[ -z ${BIN:-} ]]; then
+  echo "== building reckon (release)" >&2
+  (cd "$root" && cargo build --release --quiet)
+fi
+
+if ! skip b; then
+  if [[ ! -x $here/.venv/bin/python ]] || ! "$here/.venv/bin/python" -c 'import duckdb' 2>/dev/null; then
+    echo "== installing duckdb into bench/.venv" >&2
+    python3 -m venv "$here/.venv"
+    "$here/.venv/bin/pip" install --quiet duckdb
+  fi
+fi
+
+# Generates (once) a dataset of about $1 usage rows; prints its directory.
+dataset() {
+  local rows=$1
+  local accounts=$(( (rows + DAYS * ROWS_PER_ACCOUNT_DAY - 1) / (DAYS * ROWS_PER_ACCOUNT_DAY) ))
+  local dir=$here/data/a$accounts-d$DAYS
+  if [[ ! -f $dir/.done ]]; then
+    echo "== generating $accounts accounts x $DAYS days into $dir" >&2
+    rm -rf "$dir"
+    "$bin" generate --accounts "$accounts" --days "$DAYS" --output "$dir" >&2
+    touch "$dir/.done"
+  fi
+  echo "$dir"
+}
+
+# measure NAME CMD...: runs CMD under /usr/bin/time -v, output dir $res/NAME.dir (fresh).
+measure() {
+  local name=$1; shift
+  echo "== $name: $*" >&2
+  rm -rf "$res/$name.dir"
+  /usr/bin/time -v -o "$res/$name.time" "$@" >"$res/$name.out" 2>"$res/$name.err" || {
+    echo "!! $name failed, see $res/$name.err" >&2; tail -5 "$res/$name.err" >&2; return 1; }
+}
+
+data=$(dataset "$ROWS")
+full_data=$(dataset "$FULL_ROWS")
+
+skip a || {
+  measure io "$bin" bench io --input "$data" --catalog "$catalog" --output "$res/io.dir"
+  measure io_full "$bin" bench io --input "$full_data" --catalog "$catalog" --output "$res/io_full.dir"
+}
+skip b || measure duckdb "$here/.venv/bin/python" "$here/duckdb_tiers.py" "$data/usage" \
+  "$res/duckdb.dir" "$THREADS"
+skip c || {
+  POLARS_MAX_THREADS=$THREADS measure full "$bin" run --input "$full_data" --catalog "$catalog" \
+    --output "$res/full.dir" --threads "$THREADS"
+  POLARS_MAX_THREADS=1 measure full_1t "$bin" run --input "$full_data" --catalog "$catalog" \
+    --output "$res/full_1t.dir" --threads 1
+}
+skip d || {
+  POLARS_MAX_THREADS=$THREADS measure pricing "$bin" bench pricing --input "$data" \
+    --catalog "$catalog" --output "$res/pricing.dir" --threads "$THREADS"
+  POLARS_MAX_THREADS=1 measure pricing_1t "$bin" bench pricing --input "$data" \
+    --catalog "$catalog" --output "$res/pricing_1t.dir" --threads 1
+}
+# (b) and (d) must agree: per tier, the same parts, quantities and amounts.
+if ! skip b && ! skip d; then
+  "$here/.venv/bin/python" - "$res/duckdb.dir" "$res/pricing.dir" <<'EOF' | tee "$res/check.txt"
+import duckdb, sys
+q = ("select tier, count(*), sum(billable_quantity), sum(amount) from read_parquet('{}') "
+     "group by 1 order by 1")
+a = duckdb.sql(q.format(sys.argv[1])).fetchall()
+b = duckdb.sql(q.format(sys.argv[2] + "/bill_lines/**/*.parquet")).fetchall()
+print("check (b) = (d), parts/quantity/amount per tier:", "same" if a == b else f"DIFFERENT {a} {b}")
+EOF
+fi
+rm -rf "$res"/*.dir
+
+skip e || POLARS_MAX_THREADS=$THREADS measure deduction "$bin" bench deduction --input "$data" \
+  --catalog "$catalog" --output "$res/deduction.dir" --threads "$THREADS"
+rm -rf "$res"/*.dir
+
+# ---- the table -----------------------------------------------------------------------------
+python3 - "$res" "$THREADS" <<'EOF' | tee "$res/table.md"
+import json, os, re, sys
+res, threads = sys.argv[1], sys.argv[2]
+
+def time_v(name):
+    p = os.path.join(res, name + ".time")
+    if not os.path.exists(p):
+        return None
+    t = open(p).read()
+    wall = re.search(r"Elapsed \(wall clock\) time.*: (.*)", t).group(1).strip()
+    secs = 0.0
+    for part in wall.split(":"):
+        secs = secs * 60 + float(part)
+    rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", t).group(1))
+    return secs, rss / 1024
+
+def figures(name):
+    p = os.path.join(res, name + ".out")
+    for line in open(p).read().splitlines()[::-1]:
+        if line.startswith("{"):
+            return json.loads(line)
+    return {}
+
+def full_rows(name):
+    m = re.search(r"(\d+) usage rows read", open(os.path.join(res, name + ".err")).read())
+    return int(m.group(1)) if m else None
+
+rows = []
+def add(label, name, n, stage_ms=None):
+    tv = time_v(name)
+    if tv is None:
+        return None
+    wall, rss = tv
+    rows.append((label, n, wall, n / wall if n else None,
+                 stage_ms / 1000 if stage_ms else None,
+                 n / (stage_ms / 1000) if stage_ms and n else None, rss))
+    return wall, n
+
+r = {}
+if time_v("io"):
+    f = figures("io"); r["a"] = add("(a) io floor: read + write inputs", "io", f["rows"])
+    f = figures("io_full"); r["a_full"] = add("(a) io floor, size of (c)", "io_full", f["rows"])
+calls = figures("pricing").get("rows") if os.path.exists(os.path.join(res, "pricing.out")) else None
+if time_v("duckdb"):
+    r["b"] = add("(b) DuckDB tier split + amounts (call rows)", "duckdb", calls or 0)
+if time_v("full"):
+    r["c"] = add(f"(c) reckon run, {threads} threads", "full", full_rows("full"))
+    r["c1"] = add("(c) reckon run, 1 thread", "full_1t", full_rows("full_1t"))
+if time_v("pricing"):
+    f = figures("pricing"); r["d"] = add(f"(d) reckon pricing stage, {threads} threads (call rows)", "pricing", f["rows"], f["stage_ms"])
+    f = figures("pricing_1t"); r["d1"] = add("(d) reckon pricing stage, 1 thread (call rows)", "pricing_1t", f["rows"], f["stage_ms"])
+if time_v("deduction"):
+    f = figures("deduction"); r["e"] = add(f"(e) reckon deduction stage, {threads} threads", "deduction", f["rows"], f["stage_ms"])
+
+fmt = lambda v, p="{:,.0f}": "" if v is None else p.format(v)
+print("| step | rows | wall s | rows/s (wall) | stage s | rows/s (stage) | peak RSS MB |")
+print("|---|---:|---:|---:|---:|---:|---:|")
+for label, n, wall, rps, st, srps, rss in rows:
+    print(f"| {label} | {fmt(n)} | {wall:.1f} | {fmt(rps)} | {fmt(st, '{:.1f}')} | {fmt(srps)} | {rss:,.0f} |")
+print()
+def per_row(x):
+    return x[0] / x[1]
+if r.get("c") and r.get("a_full"):
+    print(f"- (c)/(a) at {r['c'][1]:,} rows, wall time per row: {per_row(r['c']) / per_row(r['a_full']):.1f}x")
+if r.get("d") and r.get("b"):
+    print(f"- (d)/(b) on the same {r['d'][1]:,} call rows, wall: {r['d'][0] / r['b'][0]:.1f}x")
+if r.get("c1") and r.get("c"):
+    print(f"- (c) 1 thread / {threads} threads, wall: {r['c1'][0] / r['c'][0]:.2f}x")
+if r.get("d1") and r.get("d"):
+    print(f"- (d) 1 thread / {threads} threads, wall: {r['d1'][0] / r['d'][0]:.2f}x")
+EOF
