@@ -27,6 +27,7 @@ pub const TIER: &str = "tier";
 
 const AFTER: &str = "_after";
 const BEFORE: &str = "_before";
+const ZERO_HERE: &str = "_zero_here";
 
 /// A `Decimal(38, 9)` literal.
 fn dec_lit(d: Decimal) -> Expr {
@@ -79,13 +80,19 @@ pub fn split(
         if let Some(hi) = t.to {
             here = here.and(col(BEFORE).lt(dec_lit(hi)));
         }
+        let mut kept: Vec<Expr> = order.iter().map(|c| col(*c)).collect();
+        kept.extend([col(TIER), col(QUANTITY)]);
         let mut cols: Vec<Expr> = order.iter().map(|c| col(*c)).collect();
-        cols.push(lit(k as i32 + 1).alias(TIER));
-        cols.push(part.clone().alias(QUANTITY));
+        cols.extend([
+            lit(k as i32 + 1).alias(TIER),
+            part.alias(QUANTITY),
+            here.alias(ZERO_HERE),
+        ]);
         parts.push(
             base.clone()
-                .filter(part.gt(zero.clone()).or(here))
-                .select(cols),
+                .select(cols)
+                .filter(col(QUANTITY).gt(zero.clone()).or(col(ZERO_HERE)))
+                .select(kept),
         );
     }
     let mut by: Vec<PlSmallStr> = order.iter().map(|c| PlSmallStr::from(*c)).collect();
