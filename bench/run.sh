@@ -108,11 +108,11 @@ b = duckdb.sql(q.format(sys.argv[2] + "/bill_lines/**/*.parquet")).fetchall()
 print("check (b) = (d), parts/quantity/amount per tier:", "same" if a == b else f"DIFFERENT {a} {b}")
 EOF
 fi
-rm -rf "$res"/*.dir
+rm -rf "$res"/*.dir "$res"/.*.reckon
 
 skip e || POLARS_MAX_THREADS=$THREADS measure deduction "$bin" bench deduction --input "$data" \
   --catalog "$catalog" --output "$res/deduction.dir" --threads "$THREADS"
-rm -rf "$res"/*.dir
+rm -rf "$res"/*.dir "$res"/.*.reckon
 
 # ---- the table -----------------------------------------------------------------------------
 python3 - "$res" "$THREADS" <<'EOF' | tee "$res/table.md"
@@ -139,7 +139,8 @@ def figures(name):
     return {}
 
 def full_rows(name):
-    m = re.search(r"(\d+) usage rows read", open(os.path.join(res, name + ".err")).read())
+    err = open(os.path.join(res, name + ".err")).read()
+    m = re.search(r"(\d+) usage rows read", err) or re.search(r"\bread=(\d+)", err)
     return int(m.group(1)) if m else None
 
 rows = []
