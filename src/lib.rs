@@ -93,17 +93,25 @@ pub fn run(cli: cli::Cli) -> Result<Outcome> {
     }
 }
 
-/// Runs `go` on a pool of `threads` workers, or on the global pool when `None`.
+/// Runs `go` on a pool of `threads` workers, or on the global pool when `None`. polars keeps a
+/// thread pool of its own, sized once from `POLARS_MAX_THREADS`: it gets the same number, unless
+/// the environment already sets it.
 fn with_threads<T: Send>(
     threads: Option<usize>,
     go: impl FnOnce() -> Result<T> + Send,
 ) -> Result<T> {
     match threads {
-        Some(n) => rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build()
-            .map_err(|e| Error::Usage(e.to_string()))?
-            .install(go),
+        Some(n) => {
+            if std::env::var_os("POLARS_MAX_THREADS").is_none() {
+                // Before any polars work, while this process has one thread.
+                std::env::set_var("POLARS_MAX_THREADS", n.to_string());
+            }
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build()
+                .map_err(|e| Error::Usage(e.to_string()))?
+                .install(go)
+        }
         None => go(),
     }
 }

@@ -87,56 +87,59 @@ pub fn run(cfg: &RunConfig) -> Result<RunMetrics> {
     let owners = Owners::new(&base);
 
     let mut w: Option<Window> = None;
-    let mut outputs: BTreeMap<String, Written> = BTreeMap::new();
     let mut usage = UsageAccounting::default();
     let mut totals = Totals::default();
     let mut stage = stage.next("chunks: deduction, pricing, bills, write", n_chunks as u64);
-    for chunk in 0..n_chunks {
-        let files = source.load_chunk(chunk, &part)?;
-        let w = *w.get_or_insert(window(cfg, source.latest_start)?);
-        let ctx = Ctx {
-            catalog: &catalog,
-            base: &base,
-            owners: &owners,
-            part: &part,
-            duplicates: &source.duplicates,
-            w: &w,
+    // A writer thread writes chunk k while chunk k + 1 is computed (at most one chunk waits).
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(u32, ChunkOut)>(0);
+    let shard_index = part.shard.index;
+    let mut outputs = std::thread::scope(|scope| -> Result<BTreeMap<String, Written>> {
+        let writer = scope.spawn(move || -> Result<BTreeMap<String, Written>> {
+            let mut outputs = BTreeMap::new();
+            for (chunk, c) in rx {
+                write_chunk(out, &part_name(shard_index, chunk), c, &mut outputs)?;
+            }
+            Ok(outputs)
+        });
+        let computed = (|| -> Result<()> {
+            for chunk in 0..n_chunks {
+                let files = source.load_chunk(chunk, &part)?;
+                let w = *w.get_or_insert(window(cfg, source.latest_start)?);
+                let ctx = Ctx {
+                    catalog: &catalog,
+                    base: &base,
+                    owners: &owners,
+                    part: &part,
+                    duplicates: &source.duplicates,
+                    w: &w,
+                };
+                let t = Instant::now();
+                let mut c = process_chunk(&ctx, chunk, files)?;
+                tracing::debug!(chunk, ms = t.elapsed().as_millis() as u64, "chunk rules");
+                if chunk == 0 && part.shard.index == 0 {
+                    c.exceptions.extend(std::mem::take(&mut base_violations));
+                }
+                c.exceptions
+                    .retain(|v| v.at.is_none_or(|t| w.contains(t) || t == w.as_of));
+                usage.add(&c.usage);
+                totals.lines += c.lines.iter().map(|l| l.amount).sum::<Decimal>();
+                totals.bills_total += c.bills.iter().map(|b| b.total_amount).sum::<Decimal>();
+                totals.bills_payable += c.bills.iter().map(|b| b.payable).sum::<Decimal>();
+                if tx.send((chunk, c)).is_err() {
+                    break; // the writer failed: its error is reported below
+                }
+                stage.advance();
+            }
+            Ok(())
+        })();
+        drop(tx);
+        let written = match writer.join() {
+            Ok(r) => r,
+            Err(panic) => std::panic::resume_unwind(panic),
         };
-        let mut c = process_chunk(&ctx, chunk, files)?;
-        if chunk == 0 && part.shard.index == 0 {
-            c.exceptions.extend(std::mem::take(&mut base_violations));
-        }
-        c.exceptions
-            .retain(|v| v.at.is_none_or(|t| w.contains(t) || t == w.as_of));
-        usage.add(&c.usage);
-        totals.lines += c.lines.iter().map(|l| l.amount).sum::<Decimal>();
-        totals.bills_total += c.bills.iter().map(|b| b.total_amount).sum::<Decimal>();
-        totals.bills_payable += c.bills.iter().map(|b| b.payable).sum::<Decimal>();
-        let file = part_name(part.shard.index, chunk);
-        write_rows(
-            out,
-            c.details,
-            &file,
-            slot(&mut outputs, DeductionDetail::NAME),
-        )?;
-        write_rows(out, c.lines, &file, slot(&mut outputs, BillLine::NAME))?;
-        write_rows(out, c.bills, &file, slot(&mut outputs, Bill::NAME))?;
-        write_rows(
-            out,
-            c.status,
-            &file,
-            slot(&mut outputs, PackageStatus::NAME),
-        )?;
-        write_rows(out, c.events, &file, slot(&mut outputs, AccountEvent::NAME))?;
-        write_rows(out, c.refunds, &file, slot(&mut outputs, RefundRow::NAME))?;
-        write_rows(
-            out,
-            c.exceptions,
-            &file,
-            slot(&mut outputs, Violation::NAME),
-        )?;
-        stage.advance();
-    }
+        computed?;
+        written
+    })?;
     let stage = stage.next("finish tables, manifest, publish", 0);
     let w = match w {
         Some(w) => w,
@@ -206,6 +209,25 @@ pub fn run(cfg: &RunConfig) -> Result<RunMetrics> {
         chunks: n_chunks,
         duration_ms,
     })
+}
+
+/// Writes one chunk's tables as `file` in each partition they touch.
+fn write_chunk(
+    out: &Path,
+    file: &str,
+    c: ChunkOut,
+    outputs: &mut BTreeMap<String, Written>,
+) -> Result<()> {
+    let t = Instant::now();
+    write_rows(out, c.details, file, slot(outputs, DeductionDetail::NAME))?;
+    write_rows(out, c.lines, file, slot(outputs, BillLine::NAME))?;
+    write_rows(out, c.bills, file, slot(outputs, Bill::NAME))?;
+    write_rows(out, c.status, file, slot(outputs, PackageStatus::NAME))?;
+    write_rows(out, c.events, file, slot(outputs, AccountEvent::NAME))?;
+    write_rows(out, c.refunds, file, slot(outputs, RefundRow::NAME))?;
+    write_rows(out, c.exceptions, file, slot(outputs, Violation::NAME))?;
+    tracing::debug!(file, ms = t.elapsed().as_millis() as u64, "chunk written");
+    Ok(())
 }
 
 fn slot<'a>(outputs: &'a mut BTreeMap<String, Written>, table: &str) -> &'a mut Written {
@@ -328,6 +350,7 @@ fn chunk_inputs(ctx: &Ctx, chunk: u32, files: Vec<input::InputFile>) -> Result<C
 
 /// Every stage for the accounts of one chunk.
 fn process_chunk(ctx: &Ctx, chunk: u32, files: Vec<input::InputFile>) -> Result<ChunkOut> {
+    let t = Instant::now();
     let (catalog, base, w) = (ctx.catalog, ctx.base, ctx.w);
     let holds = |a: &str| ctx.part.holds(a, chunk);
     let ChunkInputs {
@@ -340,7 +363,14 @@ fn process_chunk(ctx: &Ctx, chunk: u32, files: Vec<input::InputFile>) -> Result<
         valid,
         after_as_of,
     } = chunk_inputs(ctx, chunk, files)?;
+    tracing::debug!(
+        chunk,
+        ms = t.elapsed().as_millis() as u64,
+        rows = read,
+        "chunk usage converted"
+    );
 
+    let t = Instant::now();
     let ded = deduction::run(
         &usage,
         &packages,
@@ -348,7 +378,14 @@ fn process_chunk(ctx: &Ctx, chunk: u32, files: Vec<input::InputFile>) -> Result<
         catalog,
         &refunds::package_policy(catalog),
     );
+    tracing::debug!(
+        chunk,
+        ms = t.elapsed().as_millis() as u64,
+        "chunk deduction"
+    );
+    let t = Instant::now();
     let priced = pricing::price_usage(&usage, &ded.covered, catalog)?;
+    tracing::debug!(chunk, ms = t.elapsed().as_millis() as u64, "chunk pricing");
     let mut lines = priced.lines;
     lines.extend(purchases::purchase_lines(&packages, w.as_of));
     let subs_out = subscriptions::replay(&subs, &events, catalog, w.as_of);
