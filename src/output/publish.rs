@@ -141,7 +141,7 @@ impl Publish {
 }
 
 /// Puts back an output lost between the two renames of the fallback publish, and removes the
-/// staging trees of killed runs. Called with the lock held.
+/// staging trees and usage spills of killed runs. Called with the lock held.
 fn recover(out: &Path, side: &Path) -> Result<()> {
     let previous = side.join("previous");
     if fs::symlink_metadata(out).is_err() && previous.is_dir() {
@@ -150,7 +150,9 @@ fn recover(out: &Path, side: &Path) -> Result<()> {
     }
     for entry in fs::read_dir(side).map_err(|e| Error::io(side, e))? {
         let entry = entry.map_err(|e| Error::io(side, e))?;
-        if entry.file_name().to_string_lossy().starts_with("staging-") {
+        let name = entry.file_name().to_string_lossy().to_string();
+        // Staging trees, and usage spills (`input::chunks`), of runs that were killed.
+        if name.starts_with("staging-") || name.starts_with(".reckon-spill-") {
             let p = entry.path();
             tracing::info!(path = %p.display(), "removing the staging directory of an interrupted run");
             fs::remove_dir_all(&p).map_err(|e| Error::io(&p, e))?;
