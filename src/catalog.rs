@@ -612,6 +612,21 @@ impl Catalog {
         in_force(region).or_else(|| in_force("*"))
     }
 
+    /// The (product, billing item) pairs that some catalog entry prices with a tier table.
+    pub fn tiered_items(&self) -> Vec<(&str, &str)> {
+        let mut v: Vec<(&str, &str)> = self
+            .prices
+            .iter()
+            .filter(|(_, list)| {
+                list.iter()
+                    .any(|e| matches!(e.pricing, Pricing::Tiered { .. }))
+            })
+            .map(|((p, i), _)| (p.as_str(), i.as_str()))
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
     pub fn tiers(&self, table: &str) -> &[Tier] {
         self.tier_tables.get(table).map_or(&[], |v| v.as_slice())
     }

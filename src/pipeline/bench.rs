@@ -9,14 +9,15 @@
 //! - `deduction`: usage read chunk by chunk exactly as `run` reads it (`chunk_inputs`), the
 //!   deduction sweep (`rules::deduction`), its details written. `rows` counts the usage rows
 //!   swept.
-//! - `pricing`: the same chunks; the rows priced by a tier table (API gateway calls), taken as
-//!   all pay-as-you-go (no packages), priced by `rules::pricing` (tier split in
-//!   `rules::tiering`, amounts), bill lines written. `rows` counts those call rows.
+//! - `pricing`: the rows a tier table prices (API gateway calls) taken from each usage file as
+//!   it is read — the filter DuckDB pushes into its scan in (b) — checked by the job's row rules
+//!   (`input::usage::from_files`), all pay-as-you-go (no packages), priced by `rules::pricing`
+//!   (tier split in `rules::tiering`, amounts), bill lines written. `rows` counts those rows.
 //!
 //! The code path of each stage is the library's own; only the surrounding stages are left out.
 
 use super::{chunk_inputs, window, Ctx, Owners};
-use crate::catalog::{Catalog, Pricing};
+use crate::catalog::Catalog;
 use crate::cli::RunConfig;
 use crate::error::{Error, Result};
 use crate::input::{self, chunks, ColSpec};
@@ -50,13 +51,6 @@ pub struct Figures {
     pub total_ms: u128,
 }
 
-/// The stages that read usage chunk by chunk.
-#[derive(Clone, Copy)]
-enum Chunked {
-    Deduction,
-    Pricing,
-}
-
 /// Runs one stage and prints its figures as one JSON line.
 pub fn run(stage: Stage, cfg: &RunConfig) -> Result<Figures> {
     let started = Instant::now();
@@ -67,8 +61,8 @@ pub fn run(stage: Stage, cfg: &RunConfig) -> Result<Figures> {
     std::fs::create_dir_all(&cfg.output).map_err(|e| Error::io(&cfg.output, e))?;
     match stage {
         Stage::Io => io(cfg, &mut f)?,
-        Stage::Deduction => chunked(Chunked::Deduction, cfg, &mut f)?,
-        Stage::Pricing => chunked(Chunked::Pricing, cfg, &mut f)?,
+        Stage::Deduction => deduction_alone(cfg, &mut f)?,
+        Stage::Pricing => pricing_alone(cfg, &mut f)?,
     }
     f.total_ms = started.elapsed().as_millis();
     println!(
@@ -110,14 +104,65 @@ fn io(cfg: &RunConfig, f: &mut Figures) -> Result<()> {
     Ok(())
 }
 
-/// Whether a usage row is priced by a tier table.
-fn tiered(catalog: &Catalog, u: &input::Usage) -> bool {
-    catalog
-        .price(&u.product, &u.billing_item, &u.region, u.usage_start)
-        .is_some_and(|e| matches!(e.pricing, Pricing::Tiered { .. }))
+/// (d): the tier-priced rows of every usage file, priced as one chunk.
+fn pricing_alone(cfg: &RunConfig, f: &mut Figures) -> Result<()> {
+    use polars::prelude::IdxCa;
+    let t = Instant::now();
+    let catalog = Catalog::load(&cfg.catalog)?;
+    let items = catalog.tiered_items();
+    let root = cfg.input.join("usage");
+    let mut files = Vec::new();
+    for path in input::parquet_files(&root)? {
+        let mut file = input::read_file(&root, &path, "usage", input::usage::COLUMNS)?;
+        let keep: Vec<u32> = {
+            let (product, item) = (file.strs("product")?, file.strs("billing_item")?);
+            (0..file.df.height())
+                .filter(|&i| {
+                    matches!((product[i], item[i]), (Some(p), Some(b))
+                        if items.binary_search(&(p, b)).is_ok())
+                })
+                .map(|i| i as u32)
+                .collect()
+        };
+        file.df = file.df.take(&IdxCa::from_vec("idx".into(), keep.clone()))?;
+        file.rows = Some(keep);
+        files.push(file);
+    }
+    let mut interner = input::Interner::default();
+    let mut violations = Vec::new();
+    let duplicates = std::collections::HashMap::new();
+    let mut usage = input::usage::from_files(&files, &mut interner, &mut violations, &duplicates)?;
+    drop(files);
+    let latest = usage.iter().map(|u| u.usage_start).max();
+    let w = window(cfg, latest)?;
+    usage.retain(|u| u.usage_end <= w.as_of);
+    usage.sort_by(|a, b| (a.usage_start, &a.usage_id).cmp(&(b.usage_start, &b.usage_id)));
+    f.chunks = 1;
+    f.rows = usage.len() as u64;
+    f.load_ms += t.elapsed().as_millis();
+
+    let t = Instant::now();
+    let payg_all = vec![Decimal::ZERO; usage.len()];
+    let priced = pricing::price_usage(&usage, &payg_all, &catalog)?;
+    drop(usage);
+    f.stage_ms += t.elapsed().as_millis();
+
+    let t = Instant::now();
+    let mut written = Written::default();
+    let file = part_name(0, 0);
+    write_rows(&cfg.output, priced.lines, &file, &mut written)?;
+    finish_table::<crate::output::tables::BillLine>(
+        &cfg.output,
+        crate::calendar::Month::of(w.as_of - 1),
+        &file,
+        &mut written,
+    )?;
+    f.write_ms += t.elapsed().as_millis();
+    Ok(())
 }
 
-fn chunked(stage: Chunked, cfg: &RunConfig, f: &mut Figures) -> Result<()> {
+/// (e): usage read chunk by chunk exactly as `run` reads it, the deduction sweep alone.
+fn deduction_alone(cfg: &RunConfig, f: &mut Figures) -> Result<()> {
     let t = Instant::now();
     let catalog = Catalog::load(&cfg.catalog)?;
     let base = input::load_base(&cfg.input)?;
@@ -150,32 +195,13 @@ fn chunked(stage: Chunked, cfg: &RunConfig, f: &mut Figures) -> Result<()> {
         f.load_ms += t.elapsed().as_millis();
         let file = part_name(0, chunk);
         let t = Instant::now();
-        match stage {
-            Chunked::Deduction => {
-                f.rows += inp.usage.len() as u64;
-                let ded = deduction::run(&inp.usage, &inp.packages, &inp.events, &catalog, &policy);
-                drop(inp);
-                f.stage_ms += t.elapsed().as_millis();
-                let t = Instant::now();
-                write_rows(out, ded.details, &file, &mut written)?;
-                f.write_ms += t.elapsed().as_millis();
-            }
-            Chunked::Pricing => {
-                let calls: Vec<_> = inp
-                    .usage
-                    .into_iter()
-                    .filter(|u| tiered(&catalog, u))
-                    .collect();
-                f.rows += calls.len() as u64;
-                let payg_all = vec![Decimal::ZERO; calls.len()];
-                let priced = pricing::price_usage(&calls, &payg_all, &catalog)?;
-                drop(calls);
-                f.stage_ms += t.elapsed().as_millis();
-                let t = Instant::now();
-                write_rows(out, priced.lines, &file, &mut written)?;
-                f.write_ms += t.elapsed().as_millis();
-            }
-        }
+        f.rows += inp.usage.len() as u64;
+        let ded = deduction::run(&inp.usage, &inp.packages, &inp.events, &catalog, &policy);
+        drop(inp);
+        f.stage_ms += t.elapsed().as_millis();
+        let t = Instant::now();
+        write_rows(out, ded.details, &file, &mut written)?;
+        f.write_ms += t.elapsed().as_millis();
     }
     let w = match win {
         Some(w) => w,
@@ -183,16 +209,5 @@ fn chunked(stage: Chunked, cfg: &RunConfig, f: &mut Figures) -> Result<()> {
     };
     let as_of_month = crate::calendar::Month::of(w.as_of - 1);
     let file = part_name(0, 0);
-    match stage {
-        Chunked::Deduction => finish_table::<crate::output::tables::DeductionDetail>(
-            out,
-            as_of_month,
-            &file,
-            &mut written,
-        )?,
-        Chunked::Pricing => {
-            finish_table::<crate::output::tables::BillLine>(out, as_of_month, &file, &mut written)?
-        }
-    }
-    Ok(())
+    finish_table::<crate::output::tables::DeductionDetail>(out, as_of_month, &file, &mut written)
 }
