@@ -152,6 +152,52 @@ pub struct BillLine {
     pub charged_at: Ts,
 }
 
+/// Whom a line charges: (owner, region, product, sub_product, instance_id).
+pub type ChargedTo<'a> = (
+    &'a Arc<str>,
+    &'a Arc<str>,
+    &'a Arc<str>,
+    &'a Arc<str>,
+    &'a Arc<str>,
+);
+
+impl BillLine {
+    /// A one-off charge at one instant — a purchase or a refund: quantity 1 `each` at
+    /// `amount`.
+    pub fn one_off(
+        line_id: String,
+        who: ChargedTo,
+        billing_item: &str,
+        charge_kind: ChargeKind,
+        at: Ts,
+        amount: Decimal,
+    ) -> BillLine {
+        let each: Arc<str> = Arc::from("each");
+        BillLine {
+            line_id,
+            owner_uin: who.0.clone(),
+            region: who.1.clone(),
+            product: who.2.clone(),
+            sub_product: who.3.clone(),
+            instance_id: who.4.clone(),
+            billing_item: Arc::from(billing_item),
+            charge_kind,
+            charge_start: at,
+            charge_end: at,
+            usage_id: None,
+            metered_quantity: Decimal::ONE,
+            deducted_quantity: Decimal::ZERO,
+            billable_quantity: Decimal::ONE,
+            unit: each.clone(),
+            tier: None,
+            unit_price: amount,
+            price_unit: each,
+            amount,
+            charged_at: at,
+        }
+    }
+}
+
 impl Table for BillLine {
     const NAME: &'static str = "bill_lines";
     const PARTITIONED: bool = true;

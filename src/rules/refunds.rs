@@ -27,7 +27,7 @@ use crate::money::{convert, m8, pay2, Unit};
 use crate::output::tables::{BillLine, ChargeKind, DeductionDetail, RefundRow};
 use crate::rules::deduction::{PackageState, RefundRequest};
 use rust_decimal::Decimal;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// Which refund rule of §6 applies to a package product.
@@ -139,18 +139,18 @@ pub fn package_refunds(
     catalog: &Catalog,
 ) -> (Vec<RefundRow>, Vec<BillLine>, Vec<Violation>) {
     // Draws of shared traffic packages that were refunded, by package id (valued per region).
-    let shared: HashMap<&str, ()> = requests
+    let shared: HashSet<&str> = requests
         .iter()
         .filter(|r| {
             PackageRule::of(catalog, &packages[r.package_index].product)
                 == PackageRule::SharedTraffic
         })
-        .map(|r| (&*packages[r.package_index].package_id, ()))
+        .map(|r| &*packages[r.package_index].package_id)
         .collect();
     let mut draws: HashMap<&str, Vec<&DeductionDetail>> = HashMap::new();
     if !shared.is_empty() {
         for d in details {
-            if shared.contains_key(&*d.package_id) {
+            if shared.contains(&*d.package_id) {
                 draws.entry(&d.package_id).or_default().push(d);
             }
         }
@@ -402,28 +402,14 @@ pub fn refund_line(
     product: &Arc<str>,
     sub_product: &Arc<str>,
 ) -> BillLine {
-    BillLine {
-        line_id: format!("r:{}", row.event_id),
-        owner_uin: owner.clone(),
-        region: region.clone(),
-        product: product.clone(),
-        sub_product: sub_product.clone(),
-        instance_id: row.target_id.clone(),
-        billing_item: Arc::from("refund"),
-        charge_kind: ChargeKind::Refund,
-        charge_start: row.at,
-        charge_end: row.at,
-        usage_id: None,
-        metered_quantity: Decimal::ONE,
-        deducted_quantity: Decimal::ZERO,
-        billable_quantity: Decimal::ONE,
-        unit: Arc::from("each"),
-        tier: None,
-        unit_price: -row.amount,
-        price_unit: Arc::from("each"),
-        amount: -row.amount,
-        charged_at: row.at,
-    }
+    BillLine::one_off(
+        format!("r:{}", row.event_id),
+        (owner, region, product, sub_product, &row.target_id),
+        "refund",
+        ChargeKind::Refund,
+        row.at,
+        -row.amount,
+    )
 }
 
 #[cfg(test)]
