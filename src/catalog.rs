@@ -16,6 +16,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 // ---------------------------------------------------------------------------------------------
 // The file as written.
@@ -180,7 +181,7 @@ pub enum Pricing {
     /// One unit price per `price_unit`.
     Flat { unit_price: Decimal },
     /// Graduated tiers from a named table.
-    Tiered { table: String },
+    Tiered { table: Arc<str> },
     /// Metered for another fee (e.g. peaks for the elastic fee): a zero-amount line.
     MeterOnly,
 }
@@ -191,7 +192,7 @@ pub struct PriceEntry {
     pub billing_item: String,
     /// A region id or `*`.
     pub region: String,
-    pub price_unit: String,
+    pub price_unit: Arc<str>,
     pub pricing: Pricing,
     pub from: Ts,
     pub to: Ts,
@@ -276,7 +277,8 @@ pub struct Catalog {
     pub default_idle: IdleWindow,
     pub region_names: BTreeMap<String, String>,
     idle: HashMap<String, IdleWindow>,
-    prices: HashMap<(String, String), Vec<PriceEntry>>,
+    /// product → billing item → entries (nested so lookups by `&str` allocate nothing).
+    prices: HashMap<String, HashMap<String, Vec<PriceEntry>>>,
     pub tier_tables: HashMap<String, Vec<Tier>>,
     pub instance_prices: Vec<InstancePrice>,
     pub plans: Vec<Plan>,
@@ -415,7 +417,7 @@ impl Catalog {
             }
         }
 
-        let mut prices: HashMap<(String, String), Vec<PriceEntry>> = HashMap::new();
+        let mut prices: HashMap<String, HashMap<String, Vec<PriceEntry>>> = HashMap::new();
         for (i, p) in raw.prices.iter().enumerate() {
             let what = format!("prices[{i}] ({} {})", p.products.join(","), p.billing_item);
             if !PRICE_UNITS.contains(&p.price_unit.as_str()) {
@@ -432,7 +434,9 @@ impl Catalog {
                     if !tier_tables.contains_key(t) {
                         return Err(err(format!("{what}: unknown tier table `{t}`")));
                     }
-                    Pricing::Tiered { table: t.clone() }
+                    Pricing::Tiered {
+                        table: Arc::from(t.as_str()),
+                    }
                 }
                 (None, None, true) => Pricing::MeterOnly,
                 _ => {
@@ -455,13 +459,15 @@ impl Catalog {
                         product: product.clone(),
                         billing_item: p.billing_item.clone(),
                         region: region.clone(),
-                        price_unit: p.price_unit.clone(),
+                        price_unit: Arc::from(p.price_unit.as_str()),
                         pricing: pricing.clone(),
                         from,
                         to,
                     };
                     let list = prices
-                        .entry((product.clone(), p.billing_item.clone()))
+                        .entry(product.clone())
+                        .or_default()
+                        .entry(p.billing_item.clone())
                         .or_default();
                     if let Some(o) = list
                         .iter()
@@ -602,9 +608,7 @@ impl Catalog {
         region: &str,
         at: Ts,
     ) -> Option<&PriceEntry> {
-        let list = self
-            .prices
-            .get(&(product.to_string(), billing_item.to_string()))?;
+        let list = self.prices.get(product)?.get(billing_item)?;
         let in_force = |r: &str| {
             list.iter()
                 .find(|p| p.region == r && p.from <= at && at < p.to)
@@ -617,11 +621,12 @@ impl Catalog {
         let mut v: Vec<(&str, &str)> = self
             .prices
             .iter()
-            .filter(|(_, list)| {
+            .flat_map(|(p, items)| items.iter().map(move |(i, list)| (p, i, list)))
+            .filter(|(_, _, list)| {
                 list.iter()
                     .any(|e| matches!(e.pricing, Pricing::Tiered { .. }))
             })
-            .map(|((p, i), _)| (p.as_str(), i.as_str()))
+            .map(|(p, i, _)| (p.as_str(), i.as_str()))
             .collect();
         v.sort_unstable();
         v

@@ -20,7 +20,6 @@
 use super::{hash_file, parquet_files, read_file, usage, FileInfo, InputFile};
 use crate::calendar::Ts;
 use crate::error::{Error, Result};
-use crate::output::write_parquet;
 use crate::shard::Partitioner;
 use polars::prelude::*;
 use std::collections::{HashMap, HashSet};
@@ -166,10 +165,13 @@ impl UsageSource {
             self.note_latest(usage::check_file(&f)?);
             self.ids.add(k, &f)?;
             let places = places(&f, part)?;
-            for chunk in 0..part.chunks {
-                let keep: Vec<u32> = (0..f.df.height() as u32)
-                    .filter(|&i| places[i as usize] == Some(chunk))
-                    .collect();
+            let mut keep: Vec<Vec<u32>> = vec![Vec::new(); part.chunks as usize];
+            for (i, p) in places.iter().enumerate() {
+                if let Some(chunk) = p {
+                    keep[*chunk as usize].push(i as u32);
+                }
+            }
+            for (chunk, keep) in keep.into_iter().enumerate() {
                 if keep.is_empty() {
                     continue;
                 }
@@ -179,8 +181,8 @@ impl UsageSource {
                     .path()
                     .join(chunk.to_string())
                     .join(format!("{k:06}.parquet"));
-                write_parquet(&out, &mut df)?;
-                self.spilled[chunk as usize].push((out, f.name.clone()));
+                write_spill(&out, &mut df)?;
+                self.spilled[chunk].push((out, f.name.clone()));
             }
         }
         self.spill = Some(tmp);
@@ -321,4 +323,23 @@ fn places(f: &InputFile, part: &Partitioner) -> Result<Vec<Option<u32>>> {
 fn take(df: &DataFrame, rows: &[u32]) -> Result<DataFrame> {
     let idx = IdxCa::from_vec("idx".into(), rows.to_vec());
     Ok(df.take(&idx)?)
+}
+
+/// Writes a spilled chunk file: read back once by this run, so LZ4 (fast both ways) and no
+/// statistics, unlike the zstd output files.
+fn write_spill(path: &Path, df: &mut DataFrame) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+    ParquetWriter::new(file)
+        .with_compression(ParquetCompression::Lz4Raw)
+        .with_statistics(StatisticsOptions::empty())
+        .set_parallel(true)
+        .finish(df)
+        .map_err(|e| Error::Output {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+    Ok(())
 }

@@ -21,7 +21,6 @@ use crate::calendar::Ts;
 use crate::error::{Error, Result};
 use polars::prelude::*;
 use sha2::{Digest, Sha256};
-use std::collections::HashSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -416,7 +415,7 @@ impl InputFile {
 
 /// Deduplicates low-cardinality strings (accounts, regions, products) into shared `Arc<str>`s.
 #[derive(Debug, Default)]
-pub struct Interner(HashSet<Arc<str>>);
+pub struct Interner(rustc_hash::FxHashSet<Arc<str>>);
 
 impl Interner {
     pub fn get(&mut self, s: &str) -> Arc<str> {

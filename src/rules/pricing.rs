@@ -20,7 +20,7 @@ use crate::input::{Usage, Violation};
 use crate::money::{convert, m8, Unit};
 use crate::output::tables::{BillLine, ChargeKind};
 use rust_decimal::Decimal;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 #[derive(Debug, Default)]
@@ -48,25 +48,43 @@ struct TierRow {
     payg: Decimal,
     counter: u32,
     table: Arc<str>,
+    price_unit: Arc<str>,
+}
+
+/// `u:<usage_id>:<tier or 0>`, built without the formatting machinery (one allocation).
+fn usage_line_id(usage_id: &str, tier: Option<i32>) -> String {
+    let mut s = String::with_capacity(usage_id.len() + 6);
+    s.push_str("u:");
+    s.push_str(usage_id);
+    s.push(':');
+    match tier.unwrap_or(0) {
+        t @ 0..=9 => s.push(char::from(b'0' + t as u8)),
+        t => s.push_str(&t.to_string()),
+    }
+    s
 }
 
 /// Prices `usage` (sorted by `(usage_start, usage_id)`), given each row's covered quantity.
 pub fn price_usage(usage: &[Usage], covered: &[Decimal], catalog: &Catalog) -> Result<Priced> {
     let mut out = Priced {
         billed: vec![false; usage.len()],
+        lines: Vec::with_capacity(usage.len() + usage.len() / 8),
         ..Default::default()
     };
     let mut tier_rows: Vec<TierRow> = Vec::new();
-    let mut counters: HashMap<(Arc<str>, Month, Arc<str>), u32> = HashMap::new();
+    let mut counters: FxHashMap<(Arc<str>, Month, Arc<str>), u32> = FxHashMap::default();
+    // One shared `Arc` per unit name: lines clone it instead of allocating.
+    let units: Vec<Arc<str>> = Unit::ALL.iter().map(|u| Arc::from(u.as_str())).collect();
+    let unit_of = |u: Unit| units[Unit::ALL.iter().position(|x| *x == u).unwrap_or(0)].clone();
     let line = |u: &Usage,
                 tier: Option<i32>,
                 first: bool,
                 billable: Decimal,
                 unit_price: Decimal,
-                price_unit: &str,
+                price_unit: &Arc<str>,
                 amount: Decimal,
                 covered: Decimal| BillLine {
-        line_id: format!("u:{}:{}", u.usage_id, tier.unwrap_or(0)),
+        line_id: usage_line_id(&u.usage_id, tier),
         owner_uin: u.owner_uin.clone(),
         region: u.region.clone(),
         product: u.product.clone(),
@@ -80,14 +98,13 @@ pub fn price_usage(usage: &[Usage], covered: &[Decimal], catalog: &Catalog) -> R
         metered_quantity: if first { u.quantity } else { Decimal::ZERO },
         deducted_quantity: if first { covered } else { Decimal::ZERO },
         billable_quantity: billable,
-        unit: Arc::from(u.unit.as_str()),
+        unit: unit_of(u.unit),
         tier,
         unit_price,
-        price_unit: Arc::from(price_unit),
+        price_unit: price_unit.clone(),
         amount,
         charged_at: u.usage_end,
     };
-    let mut price_units: HashMap<Arc<str>, Arc<str>> = HashMap::new();
     for (i, u) in usage.iter().enumerate() {
         let payg = u.quantity - covered[i];
         let Some(entry) = catalog.price(&u.product, &u.billing_item, &u.region, u.usage_start)
@@ -143,8 +160,6 @@ pub fn price_usage(usage: &[Usage], covered: &[Decimal], catalog: &Catalog) -> R
                 }
             }
             Pricing::Tiered { table } => {
-                let table: Arc<str> = Arc::from(table.as_str());
-                price_units.insert(table.clone(), Arc::from(entry.price_unit.as_str()));
                 let next = counters.len() as u32;
                 let counter = *counters
                     .entry((u.owner_uin.clone(), Month::of(u.usage_start), table.clone()))
@@ -153,7 +168,8 @@ pub fn price_usage(usage: &[Usage], covered: &[Decimal], catalog: &Catalog) -> R
                     row: i,
                     payg,
                     counter,
-                    table,
+                    table: table.clone(),
+                    price_unit: entry.price_unit.clone(),
                 });
             }
         }
@@ -167,12 +183,11 @@ pub fn price_usage(usage: &[Usage], covered: &[Decimal], catalog: &Catalog) -> R
         let rows: Vec<&TierRow> = tier_rows.iter().filter(|r| r.table == table).collect();
         let qs: Vec<Decimal> = rows.iter().map(|r| r.payg).collect();
         let cs: Vec<u32> = rows.iter().map(|r| r.counter).collect();
-        let price_unit = price_units[&table].clone();
         let mut prev_row = usize::MAX;
         for part in tiering::split_rows(&qs, &cs, catalog.tiers(&table))? {
-            let i = rows[part.row].row;
-            let u = &usage[i];
-            let a = amount(part.quantity, u.unit, part.unit_price, &price_unit)
+            let r = rows[part.row];
+            let u = &usage[r.row];
+            let a = amount(part.quantity, u.unit, part.unit_price, &r.price_unit)
                 .unwrap_or_else(|| m8(part.quantity * part.unit_price));
             out.lines.push(line(
                 u,
@@ -180,9 +195,9 @@ pub fn price_usage(usage: &[Usage], covered: &[Decimal], catalog: &Catalog) -> R
                 part.row != prev_row,
                 part.quantity,
                 part.unit_price,
-                &price_unit,
+                &r.price_unit,
                 a,
-                covered[i],
+                covered[r.row],
             ));
             prev_row = part.row;
         }

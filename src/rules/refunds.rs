@@ -243,7 +243,7 @@ fn standard_traffic_price(catalog: &Catalog, region: &str, at: Ts) -> Option<Dec
         region,
         at,
     )?;
-    match (&e.pricing, e.price_unit.as_str()) {
+    match (&e.pricing, &*e.price_unit) {
         (Pricing::Flat { unit_price }, "GB") => Some(*unit_price),
         _ => None,
     }
