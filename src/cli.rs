@@ -92,6 +92,10 @@ pub struct BenchArgs {
     /// The stage: `io` (read and write the inputs, no rules), `deduction` or `pricing`.
     #[arg(value_enum)]
     pub stage: crate::pipeline::bench::Stage,
+    /// `io` only: a finished run's output directory. The floor then writes that run's output
+    /// tables (outputs of the job's size, read untimed) instead of writing the inputs back.
+    #[arg(long, value_name = "OUTPUT_DIR")]
+    pub like: Option<PathBuf>,
     #[command(flatten)]
     pub run: RunArgs,
 }

@@ -96,7 +96,7 @@ impl Table for DiffRow {
     fn sort_key_cmp(a: &Self, b: &Self) -> Ordering {
         (a.table, &a.month, &a.key).cmp(&(b.table, &b.month, &b.key))
     }
-    fn to_frame(r: &[Self]) -> Result<DataFrame> {
+    fn to_frame(r: &[&Self]) -> Result<DataFrame> {
         let s = |n, f: fn(&Self) -> &str| str_col(n, r.iter().map(|x| Some(f(x))));
         frame(
             r.len(),

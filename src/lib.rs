@@ -73,7 +73,7 @@ pub fn run(cli: cli::Cli) -> Result<Outcome> {
         cli::Command::Bench(args) => {
             let cfg = cli::RunConfig::try_from(args.run)?;
             with_threads(cfg.threads, || {
-                pipeline::bench::run(args.stage, &cfg).map(|_| Outcome::Done)
+                pipeline::bench::run(args.stage, args.like.as_deref(), &cfg).map(|_| Outcome::Done)
             })
         }
         cli::Command::Generate(args) => generate::run(&args).map(|()| Outcome::Done),

@@ -8,6 +8,10 @@ use reckon::cli::{Cli, Command};
 use reckon::Outcome;
 use std::process::ExitCode;
 
+#[cfg(target_os = "linux")]
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let is_diff = matches!(cli.command, Command::Diff(_));

@@ -301,10 +301,9 @@ fn chunk_inputs(ctx: &Ctx, chunk: u32, files: Vec<input::InputFile>) -> Result<C
         ..
     } = *ctx;
     let holds = |a: &str| part.holds(a, chunk);
-    let mut interner = input::Interner::default();
     let mut violations = Vec::new();
     let read = files.iter().map(|f| f.df.height() as u64).sum::<u64>();
-    let mut usage = input::usage::from_files(&files, &mut interner, &mut violations, duplicates)?;
+    let mut usage = input::usage::from_files(&files, &mut violations, duplicates)?;
     drop(files);
     let mut packages: Vec<_> = base
         .packages
@@ -329,7 +328,13 @@ fn chunk_inputs(ctx: &Ctx, chunk: u32, files: Vec<input::InputFile>) -> Result<C
     let valid = usage.len() as u64;
     usage.retain(|u| u.usage_end <= w.as_of);
     let after_as_of = valid - usage.len() as u64;
-    usage.sort_by(|a, b| (a.usage_start, &a.usage_id).cmp(&(b.usage_start, &b.usage_id)));
+    // `usage_id` is unique among valid rows (duplicates are exceptions), so the key is total.
+    {
+        use rayon::prelude::*;
+        usage.par_sort_unstable_by(|a, b| {
+            (a.usage_start, &a.usage_id).cmp(&(b.usage_start, &b.usage_id))
+        });
+    }
     events.retain(|e| e.at < w.as_of);
     for p in &mut packages {
         if p.refunded_at.is_some_and(|r| r >= w.as_of) {

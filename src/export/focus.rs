@@ -108,11 +108,11 @@ impl Table for FocusRow {
     fn sort_key_cmp(a: &Self, b: &Self) -> Ordering {
         (a.charge_start, &a.line_id).cmp(&(b.charge_start, &b.line_id))
     }
-    fn to_frame(r: &[Self]) -> Result<DataFrame> {
+    fn to_frame(r: &[&Self]) -> Result<DataFrame> {
         let s = |n, f: fn(&Self) -> &str| str_col(n, r.iter().map(|x| Some(f(x))));
-        let o = |n, f: fn(&Self) -> Option<&str>| str_col(n, r.iter().map(f));
+        let o = |n, f: fn(&Self) -> Option<&str>| str_col(n, r.iter().map(|x| f(x)));
         let m = |n, f: fn(&Self) -> Decimal| dec_col(n, 8, r.iter().map(|x| Some(f(x))));
-        let q = |n, f: fn(&Self) -> Option<Decimal>| dec_col(n, 9, r.iter().map(f));
+        let q = |n, f: fn(&Self) -> Option<Decimal>| dec_col(n, 9, r.iter().map(|x| f(x)));
         let period = |x: &Self, end: bool| {
             let mo = Month::of(x.charge_start);
             Some(if end { mo.end() } else { mo.start() })

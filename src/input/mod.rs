@@ -121,14 +121,8 @@ pub fn load(dir: &Path) -> Result<Inputs> {
     let part = crate::shard::Partitioner::new(&inputs.packages, crate::shard::ShardSpec::ALL, 1);
     let mut source = chunks::UsageSource::open(dir, &part, None)?;
     let files = source.load_chunk(0, &part)?;
-    let mut interner = Interner::default();
     inputs.usage_rows_read = files.iter().map(|f| f.df.height()).sum();
-    inputs.usage = usage::from_files(
-        &files,
-        &mut interner,
-        &mut inputs.violations,
-        &source.duplicates,
-    )?;
+    inputs.usage = usage::from_files(&files, &mut inputs.violations, &source.duplicates)?;
     let mut infos = source.file_infos()?;
     infos.append(&mut inputs.files);
     inputs.files = infos;

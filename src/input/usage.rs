@@ -113,13 +113,37 @@ pub fn check_file(f: &InputFile) -> Result<Option<Ts>> {
 /// over every file before chunking, see `chunks`).
 pub fn from_files(
     files: &[InputFile],
+    violations: &mut Vec<Violation>,
+    duplicates: &HashMap<String, HashSet<u32>>,
+) -> Result<Vec<Usage>> {
+    use rayon::prelude::*;
+    // Files convert independently (each with its own interner), in parallel; the results are
+    // put back in file order, so rows and violations keep their input order.
+    let parts: Vec<(Vec<Usage>, Vec<Violation>)> = files
+        .par_iter()
+        .map(|f| {
+            let mut v = Vec::new();
+            let rows = from_file(f, &mut Interner::default(), &mut v, duplicates)?;
+            Ok((rows, v))
+        })
+        .collect::<Result<_>>()?;
+    let mut out = Vec::with_capacity(parts.iter().map(|(u, _)| u.len()).sum());
+    for (rows, v) in parts {
+        out.extend(rows);
+        violations.extend(v);
+    }
+    Ok(out)
+}
+
+fn from_file(
+    f: &InputFile,
     interner: &mut Interner,
     violations: &mut Vec<Violation>,
     duplicates: &HashMap<String, HashSet<u32>>,
 ) -> Result<Vec<Usage>> {
-    let mut out = Vec::with_capacity(files.iter().map(|f| f.df.height()).sum());
+    let mut out = Vec::with_capacity(f.df.height());
     let none = HashSet::new();
-    for f in files {
+    {
         let ids = f.strs("usage_id")?;
         let owner = f.strs("owner_uin")?;
         let region = f.strs("region")?;

@@ -62,7 +62,7 @@ impl Table for DeductionDetail {
     fn sort_key_cmp(a: &Self, b: &Self) -> Ordering {
         (a.usage_start, &a.usage_id, a.draw_seq).cmp(&(b.usage_start, &b.usage_id, b.draw_seq))
     }
-    fn to_frame(r: &[Self]) -> Result<DataFrame> {
+    fn to_frame(r: &[&Self]) -> Result<DataFrame> {
         let s = |n, f: fn(&Self) -> &str| str_col(n, r.iter().map(|x| Some(f(x))));
         frame(
             r.len(),
@@ -207,7 +207,7 @@ impl Table for BillLine {
     fn sort_key_cmp(a: &Self, b: &Self) -> Ordering {
         (a.charge_start, &a.line_id).cmp(&(b.charge_start, &b.line_id))
     }
-    fn to_frame(r: &[Self]) -> Result<DataFrame> {
+    fn to_frame(r: &[&Self]) -> Result<DataFrame> {
         let s = |n, f: fn(&Self) -> &str| str_col(n, r.iter().map(|x| Some(f(x))));
         frame(
             r.len(),
@@ -279,7 +279,7 @@ impl Table for Bill {
     fn sort_key_cmp(a: &Self, b: &Self) -> Ordering {
         (a.month, &a.owner_uin, &a.product).cmp(&(b.month, &b.owner_uin, &b.product))
     }
-    fn to_frame(r: &[Self]) -> Result<DataFrame> {
+    fn to_frame(r: &[&Self]) -> Result<DataFrame> {
         let d = |n, f: fn(&Self) -> Decimal| dec_col(n, 8, r.iter().map(|x| Some(f(x))));
         let months: Vec<String> = r.iter().map(|x| x.month.to_string()).collect();
         frame(
@@ -337,7 +337,7 @@ impl Table for PackageStatus {
     fn sort_key_cmp(a: &Self, b: &Self) -> Ordering {
         a.package_id.cmp(&b.package_id)
     }
-    fn to_frame(r: &[Self]) -> Result<DataFrame> {
+    fn to_frame(r: &[&Self]) -> Result<DataFrame> {
         let s = |n, f: fn(&Self) -> &str| str_col(n, r.iter().map(|x| Some(f(x))));
         frame(
             r.len(),
@@ -403,7 +403,7 @@ impl Table for AccountEvent {
                 &b.detail,
             ))
     }
-    fn to_frame(r: &[Self]) -> Result<DataFrame> {
+    fn to_frame(r: &[&Self]) -> Result<DataFrame> {
         frame(
             r.len(),
             vec![
@@ -447,7 +447,7 @@ impl Table for RefundRow {
     fn sort_key_cmp(a: &Self, b: &Self) -> Ordering {
         (a.at, &a.event_id).cmp(&(b.at, &b.event_id))
     }
-    fn to_frame(r: &[Self]) -> Result<DataFrame> {
+    fn to_frame(r: &[&Self]) -> Result<DataFrame> {
         frame(
             r.len(),
             vec![
@@ -483,7 +483,7 @@ impl Table for Violation {
             &b.detail,
         ))
     }
-    fn to_frame(r: &[Self]) -> Result<DataFrame> {
+    fn to_frame(r: &[&Self]) -> Result<DataFrame> {
         frame(
             r.len(),
             vec![

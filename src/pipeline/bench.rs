@@ -4,8 +4,10 @@
 //! is what the stage worked on and `stage_ms` the time of the stage itself (no I/O).
 //!
 //! - `io`: the I/O floor. Every input table is read with the job's reader (schema checks, no
-//!   row rules) and written back unchanged with the job's writer, file by file: the same rows in
-//!   and out, no rules. `rows` counts usage rows.
+//!   row rules), file by file. With `--like DIR` (a finished run's output), every Parquet file
+//!   of DIR is then read (untimed: `reference_ms`) and written with the job's writer to the same
+//!   path: outputs of exactly the job's size, no rules. Without it, the inputs are written back
+//!   unchanged instead. `rows` counts usage rows; the floor is `total_ms − reference_ms`.
 //! - `deduction`: usage read chunk by chunk exactly as `run` reads it (`chunk_inputs`), the
 //!   deduction sweep (`rules::deduction`), its details written. `rows` counts the usage rows
 //!   swept.
@@ -48,11 +50,13 @@ pub struct Figures {
     pub load_ms: u128,
     pub stage_ms: u128,
     pub write_ms: u128,
+    /// `io --like`: time spent reading the reference outputs (not part of the floor).
+    pub reference_ms: u128,
     pub total_ms: u128,
 }
 
 /// Runs one stage and prints its figures as one JSON line.
-pub fn run(stage: Stage, cfg: &RunConfig) -> Result<Figures> {
+pub fn run(stage: Stage, like: Option<&Path>, cfg: &RunConfig) -> Result<Figures> {
     let started = Instant::now();
     let mut f = Figures {
         stage: format!("{stage:?}").to_lowercase(),
@@ -60,7 +64,7 @@ pub fn run(stage: Stage, cfg: &RunConfig) -> Result<Figures> {
     };
     std::fs::create_dir_all(&cfg.output).map_err(|e| Error::io(&cfg.output, e))?;
     match stage {
-        Stage::Io => io(cfg, &mut f)?,
+        Stage::Io => io(cfg, like, &mut f)?,
         Stage::Deduction => deduction_alone(cfg, &mut f)?,
         Stage::Pricing => pricing_alone(cfg, &mut f)?,
     }
@@ -72,8 +76,9 @@ pub fn run(stage: Stage, cfg: &RunConfig) -> Result<Figures> {
     Ok(f)
 }
 
-fn io(cfg: &RunConfig, f: &mut Figures) -> Result<()> {
+fn io(cfg: &RunConfig, like: Option<&Path>, f: &mut Figures) -> Result<()> {
     use input::{accounts, events, packages, subscriptions, usage};
+    use polars::prelude::SerReader;
     let tables: [(&str, &[ColSpec]); 7] = [
         ("usage", usage::COLUMNS),
         ("packages", packages::COLUMNS),
@@ -96,8 +101,27 @@ fn io(cfg: &RunConfig, f: &mut Figures) -> Result<()> {
             if table == "usage" {
                 f.rows += file.df.height() as u64;
             }
+            if like.is_none() {
+                let t = Instant::now();
+                write_parquet(&cfg.output.join(&file.name), &mut file.df)?;
+                f.write_ms += t.elapsed().as_millis();
+            }
+        }
+    }
+    if let Some(like) = like {
+        for path in input::parquet_files(like)? {
             let t = Instant::now();
-            write_parquet(&cfg.output.join(&file.name), &mut file.df)?;
+            let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
+            let mut df = polars::prelude::ParquetReader::new(file)
+                .finish()
+                .map_err(|e| Error::Parquet {
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?;
+            f.reference_ms += t.elapsed().as_millis();
+            let t = Instant::now();
+            let rel = path.strip_prefix(like).unwrap_or(&path);
+            write_parquet(&cfg.output.join(rel), &mut df)?;
             f.write_ms += t.elapsed().as_millis();
         }
     }
@@ -128,10 +152,9 @@ fn pricing_alone(cfg: &RunConfig, f: &mut Figures) -> Result<()> {
         file.rows = Some(keep);
         files.push(file);
     }
-    let mut interner = input::Interner::default();
     let mut violations = Vec::new();
     let duplicates = std::collections::HashMap::new();
-    let mut usage = input::usage::from_files(&files, &mut interner, &mut violations, &duplicates)?;
+    let mut usage = input::usage::from_files(&files, &mut violations, &duplicates)?;
     drop(files);
     let latest = usage.iter().map(|u| u.usage_start).max();
     let w = window(cfg, latest)?;

@@ -10,13 +10,13 @@ use crate::calendar::{Month, Window};
 use crate::money::pay2;
 use crate::output::tables::{Bill, BillLine, ChargeKind};
 use rust_decimal::Decimal;
-use std::collections::BTreeMap;
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 pub fn monthly_bills(lines: &[BillLine], w: &Window) -> Vec<Bill> {
     let months = w.months();
     let (first, last) = (months[0], *months.last().expect("at least one month"));
-    let mut acc: BTreeMap<(Month, Arc<str>, Arc<str>), Bill> = BTreeMap::new();
+    let mut acc: FxHashMap<(Month, Arc<str>, Arc<str>), Bill> = FxHashMap::default();
     for l in lines {
         let m = Month::of(l.charge_start);
         if m < first || m > last {
@@ -51,12 +51,17 @@ pub fn monthly_bills(lines: &[BillLine], w: &Window) -> Vec<Bill> {
         b.total_amount += l.amount;
         b.line_count += 1;
     }
-    acc.into_values()
+    let mut bills: Vec<Bill> = acc
+        .into_values()
         .map(|mut b| {
             b.payable = pay2(b.total_amount);
             b
         })
-        .collect()
+        .collect();
+    bills.sort_unstable_by(|a, b| {
+        (a.month, &a.owner_uin, &a.product).cmp(&(b.month, &b.owner_uin, &b.product))
+    });
+    bills
 }
 
 #[cfg(test)]
