@@ -91,13 +91,19 @@ pub fn run(cfg: &RunConfig) -> Result<RunMetrics> {
     let mut totals = Totals::default();
     let mut stage = stage.next("chunks: deduction, pricing, bills, write", n_chunks as u64);
     // A writer thread writes chunk k while chunk k + 1 is computed (at most one chunk waits).
+    // With `--threads 1` the two take turns instead: one thread of work at a time.
     let (tx, rx) = std::sync::mpsc::sync_channel::<(u32, ChunkOut)>(0);
+    let (done_tx, done_rx) = std::sync::mpsc::sync_channel::<()>(1);
+    let overlap = rayon::current_num_threads() > 1;
     let shard_index = part.shard.index;
     let mut outputs = std::thread::scope(|scope| -> Result<BTreeMap<String, Written>> {
         let writer = scope.spawn(move || -> Result<BTreeMap<String, Written>> {
             let mut outputs = BTreeMap::new();
             for (chunk, c) in rx {
                 write_chunk(out, &part_name(shard_index, chunk), c, &mut outputs)?;
+                if !overlap {
+                    let _ = done_tx.send(());
+                }
             }
             Ok(outputs)
         });
@@ -125,7 +131,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunMetrics> {
                 totals.lines += c.lines.iter().map(|l| l.amount).sum::<Decimal>();
                 totals.bills_total += c.bills.iter().map(|b| b.total_amount).sum::<Decimal>();
                 totals.bills_payable += c.bills.iter().map(|b| b.payable).sum::<Decimal>();
-                if tx.send((chunk, c)).is_err() {
+                if tx.send((chunk, c)).is_err() || (!overlap && done_rx.recv().is_err()) {
                     break; // the writer failed: its error is reported below
                 }
                 stage.advance();
