@@ -54,6 +54,17 @@ pub fn i64_col(name: &str, v: impl Iterator<Item = Option<i64>>) -> Column {
     Int64Chunked::from_iter_options(name.into(), v).into_column()
 }
 
+/// Builds one column of a frame from its rows.
+pub type ColumnOf<T> = Box<dyn Fn(&[&T]) -> Column + Send + Sync>;
+
+/// Builds a frame from `rows`, its columns in parallel; the frame is the same whatever the
+/// number of threads.
+pub fn par_frame<T: Sync>(rows: &[&T], columns: Vec<ColumnOf<T>>) -> Result<DataFrame> {
+    use rayon::prelude::*;
+    let cols: Vec<Column> = columns.par_iter().map(|f| f(rows)).collect();
+    frame(rows.len(), cols)
+}
+
 /// Builds a frame from columns of equal length.
 pub fn frame(height: usize, columns: Vec<Column>) -> Result<DataFrame> {
     Ok(DataFrame::new(height, columns)?)

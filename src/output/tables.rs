@@ -9,7 +9,9 @@
 //! - `refunds`: `(at, event_id)`.
 //! - `exceptions`: `(source_table, source_id, rule, at, detail)`.
 
-use super::{bool_col, dec_col, frame, i32_col, i64_col, str_col, ts_col, Table};
+use super::{
+    bool_col, dec_col, frame, i32_col, i64_col, par_frame, str_col, ts_col, ColumnOf, Table,
+};
 use crate::calendar::{Month, Ts};
 use crate::error::Result;
 use crate::input::{PackageKind, Violation};
@@ -208,9 +210,19 @@ impl Table for BillLine {
         (a.charge_start, &a.line_id).cmp(&(b.charge_start, &b.line_id))
     }
     fn to_frame(r: &[&Self]) -> Result<DataFrame> {
-        let s = |n, f: fn(&Self) -> &str| str_col(n, r.iter().map(|x| Some(f(x))));
-        frame(
-            r.len(),
+        // The biggest table: its columns are built in parallel (each column alone, so the
+        // frame does not depend on the number of threads).
+        fn s(n: &'static str, f: fn(&BillLine) -> &str) -> ColumnOf<BillLine> {
+            Box::new(move |r| str_col(n, r.iter().map(|x| Some(f(x)))))
+        }
+        fn d(n: &'static str, scale: u32, f: fn(&BillLine) -> Decimal) -> ColumnOf<BillLine> {
+            Box::new(move |r| dec_col(n, scale, r.iter().map(|x| Some(f(x)))))
+        }
+        fn t(n: &'static str, f: fn(&BillLine) -> Ts) -> ColumnOf<BillLine> {
+            Box::new(move |r| ts_col(n, r.iter().map(|x| Some(f(x)))))
+        }
+        par_frame(
+            r,
             vec![
                 s("line_id", |x| &x.line_id),
                 s("owner_uin", |x| &x.owner_uin),
@@ -220,30 +232,18 @@ impl Table for BillLine {
                 s("instance_id", |x| &x.instance_id),
                 s("billing_item", |x| &x.billing_item),
                 s("charge_kind", |x| x.charge_kind.as_str()),
-                ts_col("charge_start", r.iter().map(|x| Some(x.charge_start))),
-                ts_col("charge_end", r.iter().map(|x| Some(x.charge_end))),
-                str_col("usage_id", r.iter().map(|x| x.usage_id.as_deref())),
-                dec_col(
-                    "metered_quantity",
-                    9,
-                    r.iter().map(|x| Some(x.metered_quantity)),
-                ),
-                dec_col(
-                    "deducted_quantity",
-                    9,
-                    r.iter().map(|x| Some(x.deducted_quantity)),
-                ),
-                dec_col(
-                    "billable_quantity",
-                    9,
-                    r.iter().map(|x| Some(x.billable_quantity)),
-                ),
+                t("charge_start", |x| x.charge_start),
+                t("charge_end", |x| x.charge_end),
+                Box::new(|r| str_col("usage_id", r.iter().map(|x| x.usage_id.as_deref()))),
+                d("metered_quantity", 9, |x| x.metered_quantity),
+                d("deducted_quantity", 9, |x| x.deducted_quantity),
+                d("billable_quantity", 9, |x| x.billable_quantity),
                 s("unit", |x| &x.unit),
-                i32_col("tier", r.iter().map(|x| x.tier)),
-                dec_col("unit_price", 8, r.iter().map(|x| Some(x.unit_price))),
+                Box::new(|r| i32_col("tier", r.iter().map(|x| x.tier))),
+                d("unit_price", 8, |x| x.unit_price),
                 s("price_unit", |x| &x.price_unit),
-                dec_col("amount", 8, r.iter().map(|x| Some(x.amount))),
-                ts_col("charged_at", r.iter().map(|x| Some(x.charged_at))),
+                d("amount", 8, |x| x.amount),
+                t("charged_at", |x| x.charged_at),
             ],
         )
     }
