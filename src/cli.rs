@@ -126,7 +126,8 @@ pub struct RunArgs {
     /// Output directory (tables are written below it, `_manifest.json` last).
     #[arg(long, default_value = "out", value_name = "DIR")]
     pub output: PathBuf,
-    /// Worker threads (default: all cores). Output is identical for any value.
+    /// Worker threads (default: all cores). Output is identical for any value. With 1, writing a
+    /// chunk and computing the next take turns instead of overlapping.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
     /// Process only shard K of N (`K/N`, 0-based): the pools of accounts whose stable hash falls
