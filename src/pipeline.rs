@@ -334,13 +334,7 @@ fn chunk_inputs(ctx: &Ctx, chunk: u32, files: Vec<input::InputFile>) -> Result<C
     let valid = usage.len() as u64;
     usage.retain(|u| u.usage_end <= w.as_of);
     let after_as_of = valid - usage.len() as u64;
-    // `usage_id` is unique among valid rows (duplicates are exceptions), so the key is total.
-    {
-        use rayon::prelude::*;
-        usage.par_sort_unstable_by(|a, b| {
-            (a.usage_start, &a.usage_id).cmp(&(b.usage_start, &b.usage_id))
-        });
-    }
+    input::usage::sort_for_processing(&mut usage);
     events.retain(|e| e.at < w.as_of);
     for p in &mut packages {
         if p.refunded_at.is_some_and(|r| r >= w.as_of) {

@@ -17,7 +17,7 @@
 //! chunk (the pool of its owner, see `shard`); rows keep their file and row order inside a chunk;
 //! the duplicates found do not depend on the number of shards or chunks.
 
-use super::{hash_file, parquet_files, read_file, usage, FileInfo, InputFile};
+use super::{hash_file, parquet_files, read_file, read_parquet, usage, FileInfo, InputFile};
 use crate::calendar::Ts;
 use crate::error::{Error, Result};
 use crate::shard::Partitioner;
@@ -251,12 +251,7 @@ impl UsageSource {
         }
         let mut out = Vec::new();
         for (path, name) in &self.spilled[chunk as usize] {
-            let perr = |e: PolarsError| Error::Parquet {
-                path: path.clone(),
-                message: e.to_string(),
-            };
-            let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-            let mut df = ParquetReader::new(file).finish().map_err(perr)?;
+            let mut df = read_parquet(path)?;
             let rows: Vec<u32> = df.column("__row")?.u32()?.into_no_null_iter().collect();
             df = df.drop("__row")?;
             out.push(InputFile {

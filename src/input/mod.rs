@@ -240,6 +240,17 @@ pub fn parquet_files(root: &Path) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// Reads one whole Parquet file (every column), errors naming the file.
+pub fn read_parquet(path: &Path) -> Result<DataFrame> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    ParquetReader::new(file)
+        .finish()
+        .map_err(|e| Error::Parquet {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+}
+
 /// Hive partition values `key=value` on the path between `root` and the file.
 fn hive_values(root: &Path, file: &Path) -> Vec<(String, String)> {
     let rel = file.strip_prefix(root).unwrap_or(file);

@@ -123,7 +123,7 @@ pub fn from_files(
         .par_iter()
         .map(|f| {
             let mut v = Vec::new();
-            let rows = from_file(f, &mut Interner::default(), &mut v, duplicates)?;
+            let rows = from_file(f, &mut v, duplicates)?;
             Ok((rows, v))
         })
         .collect::<Result<_>>()?;
@@ -135,134 +135,143 @@ pub fn from_files(
     Ok(out)
 }
 
+/// Puts valid rows in processing order `(usage_start, usage_id)`. The key is total: `usage_id`
+/// is unique among valid rows (repeats are `duplicate_usage_id` exceptions), so an unstable
+/// parallel sort gives the one order.
+pub fn sort_for_processing(usage: &mut [Usage]) {
+    use rayon::prelude::*;
+    usage.par_sort_unstable_by(|a, b| {
+        (a.usage_start, &a.usage_id).cmp(&(b.usage_start, &b.usage_id))
+    });
+}
+
 fn from_file(
     f: &InputFile,
-    interner: &mut Interner,
     violations: &mut Vec<Violation>,
     duplicates: &HashMap<String, HashSet<u32>>,
 ) -> Result<Vec<Usage>> {
+    let mut interner = Interner::default();
     let mut out = Vec::with_capacity(f.df.height());
     let none = HashSet::new();
-    {
-        let ids = f.strs("usage_id")?;
-        let owner = f.strs("owner_uin")?;
-        let region = f.strs("region")?;
-        let product = f.strs("product")?;
-        let sub = f.strs("sub_product")?;
-        let inst = f.strs("instance_id")?;
-        let item = f.strs("billing_item")?;
-        let start = f.ts("usage_start")?;
-        let end = f.ts("usage_end")?;
-        let (scale, qty) = f.decs("quantity")?;
-        let unit = f.strs("unit")?;
-        let dir = f.strs("direction")?;
-        let acc = f.bools("accelerated")?;
-        let dups = duplicates.get(&f.name).unwrap_or(&none);
-        for i in 0..f.df.height() {
-            let direction = match dir[i] {
-                None => Direction::Outbound,
-                Some(d) => Direction::parse(d)
-                    .ok_or_else(|| f.unknown_enum("direction", f.row(i), d, &DIRECTIONS))?,
-            };
-            let id = ids[i].unwrap_or("");
-            let at = start[i];
-            let mut bad = |rule: &str, detail: String| {
-                violations.push(Violation::new(
-                    TABLE,
-                    id,
-                    rule,
-                    format!("{} row {}: {detail}", f.name, f.row(i)),
-                    at,
-                ));
-            };
-            let required = [
-                ("usage_id", ids[i]),
-                ("owner_uin", owner[i]),
-                ("region", region[i]),
-                ("product", product[i]),
-                ("sub_product", sub[i]),
-                ("instance_id", inst[i]),
-                ("billing_item", item[i]),
-                ("unit", unit[i]),
-            ];
-            if let Some((col, _)) = required.iter().find(|(_, v)| v.is_none()) {
-                bad("missing_value", format!("`{col}` is null"));
-                continue;
-            }
-            let (Some(s), Some(e)) = (start[i], end[i]) else {
-                bad(
-                    "missing_value",
-                    "`usage_start` or `usage_end` is null".into(),
-                );
-                continue;
-            };
-            let quantity = match dec_value(scale, qty[i]) {
-                Some(Some(q)) => q,
-                Some(None) => {
-                    bad("missing_value", "`quantity` is null".into());
-                    continue;
-                }
-                None => {
-                    bad(
-                        "value_out_of_range",
-                        "`quantity` exceeds 28 significant digits".into(),
-                    );
-                    continue;
-                }
-            };
-            let id = ids[i].expect("checked");
-            if dups.contains(&(f.row(i) as u32)) {
-                bad(
-                    "duplicate_usage_id",
-                    format!("usage_id `{id}` appears again"),
-                );
-                continue;
-            }
-            if quantity.is_sign_negative() && !quantity.is_zero() {
-                bad("negative_quantity", format!("quantity {quantity} < 0"));
-                continue;
-            }
-            if s.rem_euclid(HOUR) != 0 {
-                bad(
-                    "unaligned_hour",
-                    "usage_start is not on a whole hour".into(),
-                );
-                continue;
-            }
-            if e != s + HOUR {
-                bad(
-                    "bad_usage_end",
-                    "usage_end is not usage_start + 1 hour".into(),
-                );
-                continue;
-            }
-            let Some(u) = Unit::parse(unit[i].expect("checked")) else {
-                bad(
-                    "unknown_unit",
-                    format!(
-                        "unit `{}` is not one of B KB MB GB TB call QPS Mbps",
-                        unit[i].unwrap_or("")
-                    ),
-                );
-                continue;
-            };
-            let id: Arc<str> = Arc::from(id);
-            out.push(Usage {
-                usage_id: id,
-                owner_uin: interner.get(owner[i].expect("checked")),
-                region: interner.get(region[i].expect("checked")),
-                product: interner.get(product[i].expect("checked")),
-                sub_product: interner.get(sub[i].expect("checked")),
-                instance_id: interner.get(inst[i].expect("checked")),
-                billing_item: interner.get(item[i].expect("checked")),
-                usage_start: s,
-                usage_end: e,
-                quantity,
-                unit: u,
-                direction,
-                accelerated: acc[i].unwrap_or(false),
-            });
+    let ids = f.strs("usage_id")?;
+    let owner = f.strs("owner_uin")?;
+    let region = f.strs("region")?;
+    let product = f.strs("product")?;
+    let sub = f.strs("sub_product")?;
+    let inst = f.strs("instance_id")?;
+    let item = f.strs("billing_item")?;
+    let start = f.ts("usage_start")?;
+    let end = f.ts("usage_end")?;
+    let (scale, qty) = f.decs("quantity")?;
+    let unit = f.strs("unit")?;
+    let dir = f.strs("direction")?;
+    let acc = f.bools("accelerated")?;
+    let dups = duplicates.get(&f.name).unwrap_or(&none);
+    for i in 0..f.df.height() {
+        let direction = match dir[i] {
+            None => Direction::Outbound,
+            Some(d) => Direction::parse(d)
+                .ok_or_else(|| f.unknown_enum("direction", f.row(i), d, &DIRECTIONS))?,
+        };
+        let id = ids[i].unwrap_or("");
+        let at = start[i];
+        let mut bad = |rule: &str, detail: String| {
+            violations.push(Violation::new(
+                TABLE,
+                id,
+                rule,
+                format!("{} row {}: {detail}", f.name, f.row(i)),
+                at,
+            ));
+        };
+        let required = [
+            ("usage_id", ids[i]),
+            ("owner_uin", owner[i]),
+            ("region", region[i]),
+            ("product", product[i]),
+            ("sub_product", sub[i]),
+            ("instance_id", inst[i]),
+            ("billing_item", item[i]),
+            ("unit", unit[i]),
+        ];
+        if let Some((col, _)) = required.iter().find(|(_, v)| v.is_none()) {
+            bad("missing_value", format!("`{col}` is null"));
+            continue;
         }
+        let (Some(s), Some(e)) = (start[i], end[i]) else {
+            bad(
+                "missing_value",
+                "`usage_start` or `usage_end` is null".into(),
+            );
+            continue;
+        };
+        let quantity = match dec_value(scale, qty[i]) {
+            Some(Some(q)) => q,
+            Some(None) => {
+                bad("missing_value", "`quantity` is null".into());
+                continue;
+            }
+            None => {
+                bad(
+                    "value_out_of_range",
+                    "`quantity` exceeds 28 significant digits".into(),
+                );
+                continue;
+            }
+        };
+        let id = ids[i].expect("checked");
+        if dups.contains(&(f.row(i) as u32)) {
+            bad(
+                "duplicate_usage_id",
+                format!("usage_id `{id}` appears again"),
+            );
+            continue;
+        }
+        if quantity.is_sign_negative() && !quantity.is_zero() {
+            bad("negative_quantity", format!("quantity {quantity} < 0"));
+            continue;
+        }
+        if s.rem_euclid(HOUR) != 0 {
+            bad(
+                "unaligned_hour",
+                "usage_start is not on a whole hour".into(),
+            );
+            continue;
+        }
+        if e != s + HOUR {
+            bad(
+                "bad_usage_end",
+                "usage_end is not usage_start + 1 hour".into(),
+            );
+            continue;
+        }
+        let Some(u) = Unit::parse(unit[i].expect("checked")) else {
+            bad(
+                "unknown_unit",
+                format!(
+                    "unit `{}` is not one of B KB MB GB TB call QPS Mbps",
+                    unit[i].unwrap_or("")
+                ),
+            );
+            continue;
+        };
+        let id: Arc<str> = Arc::from(id);
+        out.push(Usage {
+            usage_id: id,
+            owner_uin: interner.get(owner[i].expect("checked")),
+            region: interner.get(region[i].expect("checked")),
+            product: interner.get(product[i].expect("checked")),
+            sub_product: interner.get(sub[i].expect("checked")),
+            instance_id: interner.get(inst[i].expect("checked")),
+            billing_item: interner.get(item[i].expect("checked")),
+            usage_start: s,
+            usage_end: e,
+            quantity,
+            unit: u,
+            direction,
+            accelerated: acc[i].unwrap_or(false),
+        });
     }
+
     Ok(out)
 }

@@ -133,23 +133,14 @@ pub fn write_rows<T: Table>(
     if !T::PARTITIONED {
         return emit(out, &dir.join(file), String::new(), &order, written);
     }
-    // Each table's order starts with the instant its month partition is taken from, so a
-    // month's rows are one run; a stable partition keeps the order should that ever change.
-    let runs: Vec<&[&T]> = order.chunk_by(|a, b| a.month() == b.month()).collect();
-    let ascending = runs.windows(2).all(|w| w[0][0].month() < w[1][0].month());
-    let by_month: BTreeMap<Month, Vec<&T>> = if ascending {
-        runs.into_iter()
-            .map(|r| (r[0].month().expect("partitioned"), r.to_vec()))
-            .collect()
-    } else {
-        let mut m: BTreeMap<Month, Vec<&T>> = BTreeMap::new();
-        for r in &order {
-            m.entry(r.month().expect("partitioned"))
-                .or_default()
-                .push(r);
-        }
-        m
-    };
+    // Stable partition of the references: the total order holds inside each month.
+    let mut by_month: BTreeMap<Month, Vec<&T>> = BTreeMap::new();
+    for r in order {
+        by_month
+            .entry(r.month().expect("partitioned"))
+            .or_default()
+            .push(r);
+    }
     for (m, chunk) in by_month {
         let key = format!("month={m}");
         emit(out, &dir.join(&key).join(file), key, &chunk, written)?;

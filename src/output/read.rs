@@ -28,16 +28,14 @@ pub fn table(out: &Path, table: &str) -> Result<Option<DataFrame>> {
     }
     let mut acc: Option<DataFrame> = None;
     for f in crate::input::parquet_files(&dir)? {
-        let perr = |e: PolarsError| Error::Parquet {
-            path: f.clone(),
-            message: e.to_string(),
-        };
-        let file = std::fs::File::open(&f).map_err(|e| Error::io(&f, e))?;
-        let df = ParquetReader::new(file).finish().map_err(perr)?;
+        let df = crate::input::read_parquet(&f)?;
         acc = Some(match acc {
             None => df,
             Some(mut a) => {
-                a.vstack_mut(&df).map_err(perr)?;
+                a.vstack_mut(&df).map_err(|e| Error::Parquet {
+                    path: f.clone(),
+                    message: e.to_string(),
+                })?;
                 a
             }
         });

@@ -78,7 +78,6 @@ pub fn run(stage: Stage, like: Option<&Path>, cfg: &RunConfig) -> Result<Figures
 
 fn io(cfg: &RunConfig, like: Option<&Path>, f: &mut Figures) -> Result<()> {
     use input::{accounts, events, packages, subscriptions, usage};
-    use polars::prelude::SerReader;
     let tables: [(&str, &[ColSpec]); 7] = [
         ("usage", usage::COLUMNS),
         ("packages", packages::COLUMNS),
@@ -111,13 +110,7 @@ fn io(cfg: &RunConfig, like: Option<&Path>, f: &mut Figures) -> Result<()> {
     if let Some(like) = like {
         for path in input::parquet_files(like)? {
             let t = Instant::now();
-            let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
-            let mut df = polars::prelude::ParquetReader::new(file)
-                .finish()
-                .map_err(|e| Error::Parquet {
-                    path: path.clone(),
-                    message: e.to_string(),
-                })?;
+            let mut df = input::read_parquet(&path)?;
             f.reference_ms += t.elapsed().as_millis();
             let t = Instant::now();
             let rel = path.strip_prefix(like).unwrap_or(&path);
@@ -159,7 +152,7 @@ fn pricing_alone(cfg: &RunConfig, f: &mut Figures) -> Result<()> {
     let latest = usage.iter().map(|u| u.usage_start).max();
     let w = window(cfg, latest)?;
     usage.retain(|u| u.usage_end <= w.as_of);
-    usage.sort_by(|a, b| (a.usage_start, &a.usage_id).cmp(&(b.usage_start, &b.usage_id)));
+    input::usage::sort_for_processing(&mut usage);
     f.chunks = 1;
     f.rows = usage.len() as u64;
     f.load_ms += t.elapsed().as_millis();

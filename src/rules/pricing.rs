@@ -223,6 +223,13 @@ mod tests {
     use rust_decimal_macros::dec;
 
     #[test]
+    fn usage_line_ids_name_the_row_and_tier() {
+        assert_eq!(usage_line_id("u1", None), "u:u1:0");
+        assert_eq!(usage_line_id("u1", Some(3)), "u:u1:3");
+        assert_eq!(usage_line_id("u1", Some(12)), "u:u1:12");
+    }
+
+    #[test]
     fn example_10_eip_traffic_in_guangzhou() {
         // 10 GB between 07:00 and 08:00 → 0.80 × 10 = 8.00, charged at 08:00.
         let u = usage("u1", "2024-05-01 07:00:00", dec!(10), Unit::GB);
