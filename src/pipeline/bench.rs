@@ -128,9 +128,13 @@ fn pricing_alone(cfg: &RunConfig, f: &mut Figures) -> Result<()> {
     let catalog = Catalog::load(&cfg.catalog)?;
     let items = catalog.tiered_items();
     let root = cfg.input.join("usage");
-    let mut files = Vec::new();
-    for path in input::parquet_files(&root)? {
-        let mut file = input::read_file(&root, &path, "usage", input::usage::COLUMNS)?;
+    // Files are converted a few at a time (as many as threads), so only those few are whole in
+    // memory next to the converted rows.
+    let (mut usage, mut files, mut violations) = (Vec::new(), Vec::new(), Vec::new());
+    let duplicates = std::collections::HashMap::new();
+    let paths = input::parquet_files(&root)?;
+    for (k, path) in paths.iter().enumerate() {
+        let mut file = input::read_file(&root, path, "usage", input::usage::COLUMNS)?;
         let keep: Vec<u32> = {
             let (product, item) = (file.strs("product")?, file.strs("billing_item")?);
             (0..file.df.height())
@@ -144,11 +148,15 @@ fn pricing_alone(cfg: &RunConfig, f: &mut Figures) -> Result<()> {
         file.df = file.df.take(&IdxCa::from_vec("idx".into(), keep.clone()))?;
         file.rows = Some(keep);
         files.push(file);
+        if files.len() == rayon::current_num_threads() || k + 1 == paths.len() {
+            usage.extend(input::usage::from_files(
+                &files,
+                &mut violations,
+                &duplicates,
+            )?);
+            files.clear();
+        }
     }
-    let mut violations = Vec::new();
-    let duplicates = std::collections::HashMap::new();
-    let mut usage = input::usage::from_files(&files, &mut violations, &duplicates)?;
-    drop(files);
     let latest = usage.iter().map(|u| u.usage_start).max();
     let w = window(cfg, latest)?;
     usage.retain(|u| u.usage_end <= w.as_of);

@@ -101,7 +101,7 @@ pub fn elastic_lines(
         let b = base(qps, mbps, p.max_qps, cfg);
         let price = cfg.default_unit_price;
         lines.push(BillLine {
-            line_id: format!("e:{}:{}", s.subscription_id, local_date(day)),
+            line_id: format!("e:{}:{}", s.subscription_id, local_date(day)).into(),
             owner_uin: s.owner_uin.clone(),
             region: s.region.clone(),
             product: s.product.clone(),

@@ -19,8 +19,10 @@ use crate::error::Result;
 use crate::input::{Usage, Violation};
 use crate::money::{convert, m8, Unit};
 use crate::output::tables::{BillLine, ChargeKind};
+use compact_str::CompactString;
 use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 #[derive(Debug, Default)]
@@ -43,17 +45,20 @@ pub fn amount(q: Decimal, unit: Unit, unit_price: Decimal, price_unit: &str) -> 
     Some(m8(billable_units * unit_price))
 }
 
-struct TierRow {
-    row: usize,
-    payg: Decimal,
-    counter: u32,
-    table: Arc<str>,
-    price_unit: Arc<str>,
+/// The rows one tier table prices, waiting for the column-wise split: one entry per row in
+/// each column (32 bytes a row).
+#[derive(Default)]
+struct TierRows<'c> {
+    row: Vec<usize>,
+    payg: Vec<Decimal>,
+    counter: Vec<u32>,
+    price_unit: Vec<&'c Arc<str>>,
 }
 
-/// `u:<usage_id>:<tier or 0>`, built without the formatting machinery (one allocation).
-fn usage_line_id(usage_id: &str, tier: Option<i32>) -> String {
-    let mut s = String::with_capacity(usage_id.len() + 6);
+/// `u:<usage_id>:<tier or 0>`, built without the formatting machinery; inline (no allocation)
+/// up to 24 bytes.
+fn usage_line_id(usage_id: &str, tier: Option<i32>) -> CompactString {
+    let mut s = CompactString::with_capacity(usage_id.len() + 6);
     s.push_str("u:");
     s.push_str(usage_id);
     s.push(':');
@@ -71,7 +76,8 @@ pub fn price_usage(usage: &[Usage], covered: &[Decimal], catalog: &Catalog) -> R
         lines: Vec::with_capacity(usage.len() + usage.len() / 8),
         ..Default::default()
     };
-    let mut tier_rows: Vec<TierRow> = Vec::new();
+    // Per tier table, in table-name order.
+    let mut tier_rows: BTreeMap<&Arc<str>, TierRows> = BTreeMap::new();
     let mut counters: FxHashMap<(Arc<str>, Month, Arc<str>), u32> = FxHashMap::default();
     // One shared `Arc` per unit name: lines clone it instead of allocating.
     let units: Vec<Arc<str>> = Unit::ALL.iter().map(|u| Arc::from(u.as_str())).collect();
@@ -164,43 +170,39 @@ pub fn price_usage(usage: &[Usage], covered: &[Decimal], catalog: &Catalog) -> R
                 let counter = *counters
                     .entry((u.owner_uin.clone(), Month::of(u.usage_start), table.clone()))
                     .or_insert(next);
-                tier_rows.push(TierRow {
-                    row: i,
-                    payg,
-                    counter,
-                    table: table.clone(),
-                    price_unit: entry.price_unit.clone(),
-                });
+                let t = tier_rows.entry(table).or_default();
+                t.row.push(i);
+                t.payg.push(payg);
+                t.counter.push(counter);
+                t.price_unit.push(&entry.price_unit);
             }
         }
         out.billed[i] = true;
     }
     // Graduated rows, one tier table at a time, column-wise.
-    let mut tables: Vec<Arc<str>> = tier_rows.iter().map(|r| r.table.clone()).collect();
-    tables.sort();
-    tables.dedup();
-    for table in tables {
-        let rows: Vec<&TierRow> = tier_rows.iter().filter(|r| r.table == table).collect();
-        let qs: Vec<Decimal> = rows.iter().map(|r| r.payg).collect();
-        let cs: Vec<u32> = rows.iter().map(|r| r.counter).collect();
-        let mut prev_row = usize::MAX;
-        for part in tiering::split_rows(&qs, &cs, catalog.tiers(&table))? {
-            let r = rows[part.row];
-            let u = &usage[r.row];
-            let a = amount(part.quantity, u.unit, part.unit_price, &r.price_unit)
-                .unwrap_or_else(|| m8(part.quantity * part.unit_price));
-            out.lines.push(line(
-                u,
-                Some(part.tier),
-                part.row != prev_row,
-                part.quantity,
-                part.unit_price,
-                &r.price_unit,
-                a,
-                covered[r.row],
-            ));
-            prev_row = part.row;
-        }
+    for (table, t) in tier_rows {
+        // Batch by batch (whole counters): one batch's tier parts in memory at a time.
+        tiering::split_batches(&t.payg, &t.counter, catalog.tiers(table), |parts| {
+            let mut prev_row = usize::MAX;
+            for part in parts {
+                let (i, price_unit) = (t.row[part.row], t.price_unit[part.row]);
+                let u = &usage[i];
+                let a = amount(part.quantity, u.unit, part.unit_price, price_unit)
+                    .unwrap_or_else(|| m8(part.quantity * part.unit_price));
+                out.lines.push(line(
+                    u,
+                    Some(part.tier),
+                    part.row != prev_row,
+                    part.quantity,
+                    part.unit_price,
+                    price_unit,
+                    a,
+                    covered[i],
+                ));
+                prev_row = part.row;
+            }
+            Ok(())
+        })?;
     }
     Ok(out)
 }

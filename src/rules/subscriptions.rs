@@ -472,7 +472,7 @@ fn line(
         "monthly_fee"
     };
     BillLine {
-        line_id,
+        line_id: line_id.into(),
         owner_uin: s.owner_uin.clone(),
         region: s.region.clone(),
         product: s.product.clone(),
@@ -539,7 +539,7 @@ mod tests {
     fn amounts(r: &Replayed) -> Vec<(String, Decimal)> {
         r.lines
             .iter()
-            .map(|l| (l.line_id.clone(), l.amount))
+            .map(|l| (l.line_id.to_string(), l.amount))
             .collect()
     }
 
@@ -728,7 +728,7 @@ mod tests {
             .lines
             .iter()
             .filter(|l| l.charge_kind == ChargeKind::Refund)
-            .map(|l| (l.line_id.clone(), l.amount))
+            .map(|l| (l.line_id.to_string(), l.amount))
             .collect();
         assert_eq!(refund_lines[0], ("r:ra".to_string(), dec!(-3680)));
     }

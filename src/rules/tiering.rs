@@ -6,7 +6,8 @@
 //! `max(min(after, hi) − max(before, lo), 0)`. The whole split is one polars lazy query on
 //! `Decimal(38, 9)` columns (exact: decimal sums and differences never round): a cumulative sum
 //! over the counter, one clipped difference per tier, the parts above zero kept, the tiers
-//! stacked and sorted — no per-row loop over tiers in Rust.
+//! stacked and sorted — no per-row loop over tiers in Rust. Counters are independent, so large
+//! inputs are split in batches of whole counters (bounded memory, batches in parallel).
 //!
 //! Invariants: a row's parts sum exactly to its quantity; parts are non-negative; the month's
 //! total cost equals the cost of the month's volume priced at once; a zero row yields one
@@ -18,6 +19,7 @@ use crate::money::{from_mantissa, to_mantissa, QTY_SCALE};
 use crate::output::{dec_col, frame};
 use polars::lazy::dsl::{max_horizontal, min_horizontal};
 use polars::prelude::*;
+use rayon::prelude::*;
 use rust_decimal::Decimal;
 
 /// The billable quantity of a row (input) and of a tier part (output), `Decimal(38, 9)`.
@@ -111,6 +113,11 @@ pub struct TierPart {
     pub unit_price: Decimal,
 }
 
+/// Rows per [`split`] query at most (a counter's rows are never divided, so a batch can be
+/// larger when one counter is): the query's working memory stays bounded whatever the number
+/// of rows, and batches run in parallel.
+pub const BATCH_ROWS: usize = 1 << 18;
+
 /// [`split`] over slices in processing order: `counter[i]` names row `i`'s counter. Output is
 /// ordered by `(row, tier)`.
 pub fn split_rows(
@@ -118,6 +125,81 @@ pub fn split_rows(
     counter: &[u32],
     tiers: &[Tier],
 ) -> Result<Vec<TierPart>> {
+    let mut parts = Vec::new();
+    split_batches_of(quantities, counter, tiers, BATCH_ROWS, |batch| {
+        parts.extend(batch);
+        Ok(())
+    })?;
+    // (row, tier) is unique: the unstable sort gives the one order.
+    parts.par_sort_unstable_by_key(|p| (p.row, p.tier));
+    Ok(parts)
+}
+
+/// [`split_rows`] handed over batch by batch, so the caller holds one batch's parts at a time:
+/// `each` gets the parts of whole counters (about [`BATCH_ROWS`] rows), ordered by
+/// `(row, tier)` within the batch; batches come in a fixed order whatever the thread count.
+pub fn split_batches(
+    quantities: &[Decimal],
+    counter: &[u32],
+    tiers: &[Tier],
+    each: impl FnMut(Vec<TierPart>) -> Result<()>,
+) -> Result<()> {
+    split_batches_of(quantities, counter, tiers, BATCH_ROWS, each)
+}
+
+fn split_batches_of(
+    quantities: &[Decimal],
+    counter: &[u32],
+    tiers: &[Tier],
+    batch_rows: usize,
+    mut each: impl FnMut(Vec<TierPart>) -> Result<()>,
+) -> Result<()> {
+    if quantities.len() <= batch_rows {
+        return each(split_batch(quantities, counter, tiers)?);
+    }
+    // Counters to batches, greedily in counter order; then each batch's rows, in order.
+    let n_counters = counter.iter().max().map_or(0, |&c| c as usize + 1);
+    let mut per_counter = vec![0usize; n_counters];
+    for &c in counter {
+        per_counter[c as usize] += 1;
+    }
+    let mut batch_of = vec![0u32; n_counters];
+    let (mut batch, mut filled) = (0u32, 0usize);
+    for (c, &n) in per_counter.iter().enumerate() {
+        if filled > 0 && filled + n > batch_rows {
+            batch += 1;
+            filled = 0;
+        }
+        batch_of[c] = batch;
+        filled += n;
+    }
+    let mut rows_of: Vec<Vec<usize>> = vec![Vec::new(); batch as usize + 1];
+    for (i, &c) in counter.iter().enumerate() {
+        rows_of[batch_of[c as usize] as usize].push(i);
+    }
+    // As many batches in flight as threads: parallel, and still bounded.
+    for group in rows_of.chunks(rayon::current_num_threads()) {
+        let split: Vec<Vec<TierPart>> = group
+            .par_iter()
+            .map(|rows| {
+                let qs: Vec<Decimal> = rows.iter().map(|&i| quantities[i]).collect();
+                let cs: Vec<u32> = rows.iter().map(|&i| counter[i]).collect();
+                let mut parts = split_batch(&qs, &cs, tiers)?;
+                for p in &mut parts {
+                    p.row = rows[p.row];
+                }
+                Ok(parts)
+            })
+            .collect::<Result<_>>()?;
+        for parts in split {
+            each(parts)?;
+        }
+    }
+    Ok(())
+}
+
+/// [`split`] over one batch of rows (whole counters).
+fn split_batch(quantities: &[Decimal], counter: &[u32], tiers: &[Tier]) -> Result<Vec<TierPart>> {
     const ROW: &str = "row";
     const COUNTER: &str = "counter";
     let n = quantities.len();
@@ -324,6 +406,24 @@ mod tests {
                 .collect();
             let counter: Vec<u32> = rows.iter().map(|r| r.1).collect();
             prop_assert_eq!(split_rows(&q, &counter, &tiers()).unwrap(), oracle(&q, &counter, &tiers()));
+        }
+
+        #[test]
+        fn batches_of_whole_counters_give_the_split_of_all_rows(
+            rows in prop::collection::vec((0u64..30_000_000, 0u32..7), 1..80), batch in 1usize..20
+        ) {
+            let q: Vec<Decimal> = rows.iter().map(|r| Decimal::from(r.0)).collect();
+            let counter: Vec<u32> = rows.iter().map(|r| r.1).collect();
+            let mut got = Vec::new();
+            split_batches_of(&q, &counter, &tiers(), batch, |parts| {
+                // Each batch is whole counters, ordered by (row, tier).
+                assert!(parts.windows(2).all(|w| (w[0].row, w[0].tier) < (w[1].row, w[1].tier)));
+                got.extend(parts);
+                Ok(())
+            })
+            .unwrap();
+            got.sort_by_key(|p| (p.row, p.tier));
+            prop_assert_eq!(got, oracle(&q, &counter, &tiers()));
         }
 
         #[test]
