@@ -12,9 +12,10 @@ use crate::calendar::{parse_local, IdleWindow, Ts};
 use crate::error::{Error, Result};
 use crate::money::parse_decimal;
 use rust_decimal::Decimal;
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -276,17 +277,17 @@ pub struct Catalog {
     pub path: PathBuf,
     pub default_idle: IdleWindow,
     pub region_names: BTreeMap<String, String>,
-    idle: HashMap<String, IdleWindow>,
+    idle: FxHashMap<String, IdleWindow>,
     /// product → billing item → entries (nested so lookups by `&str` allocate nothing).
-    prices: HashMap<String, HashMap<String, Vec<PriceEntry>>>,
-    pub tier_tables: HashMap<String, Vec<Tier>>,
+    prices: FxHashMap<String, FxHashMap<String, Vec<PriceEntry>>>,
+    pub tier_tables: FxHashMap<String, Vec<Tier>>,
     pub instance_prices: Vec<InstancePrice>,
     pub plans: Vec<Plan>,
-    pub free_directions: HashSet<String>,
-    pub quality_package_products: HashSet<String>,
-    pub quality_origin_regions: HashSet<String>,
+    pub free_directions: FxHashSet<String>,
+    pub quality_package_products: FxHashSet<String>,
+    pub quality_origin_regions: FxHashSet<String>,
     pub quality_direction: String,
-    pub limit_traffic_products: HashSet<String>,
+    pub limit_traffic_products: FxHashSet<String>,
     pub max_valid_traffic_packages: usize,
     pub elastic: Elastic,
     pub arrears_policies: Vec<ArrearsPolicy>,
@@ -355,7 +356,7 @@ impl Catalog {
 
         let default_idle = window("default_idle_window", raw.default_idle_window)?;
         let mut region_names = BTreeMap::new();
-        let mut idle = HashMap::new();
+        let mut idle = FxHashMap::default();
         for r in &raw.regions {
             if region_names.insert(r.id.clone(), r.name.clone()).is_some() {
                 return Err(err(format!("region `{}` listed twice", r.id)));
@@ -372,7 +373,7 @@ impl Catalog {
             }
         };
 
-        let mut tier_tables = HashMap::new();
+        let mut tier_tables = FxHashMap::default();
         for t in &raw.tier_tables {
             let mut tiers = Vec::new();
             let mut expect_from = Decimal::ZERO;
@@ -417,7 +418,8 @@ impl Catalog {
             }
         }
 
-        let mut prices: HashMap<String, HashMap<String, Vec<PriceEntry>>> = HashMap::new();
+        let mut prices: FxHashMap<String, FxHashMap<String, Vec<PriceEntry>>> =
+            FxHashMap::default();
         for (i, p) in raw.prices.iter().enumerate() {
             let what = format!("prices[{i}] ({} {})", p.products.join(","), p.billing_item);
             if !PRICE_UNITS.contains(&p.price_unit.as_str()) {

@@ -30,6 +30,7 @@ use crate::rules::{
 };
 use crate::shard::Partitioner;
 use rust_decimal::Decimal;
+use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::time::Instant;
@@ -255,7 +256,7 @@ fn window(cfg: &RunConfig, latest_start: Option<Ts>) -> Result<Window> {
 }
 
 /// Owners of packages and subscriptions, to send each event to its target's chunk.
-struct Owners<'a>(HashMap<&'a str, &'a str>);
+struct Owners<'a>(FxHashMap<&'a str, &'a str>);
 
 impl<'a> Owners<'a> {
     fn new(base: &'a Inputs) -> Owners<'a> {

@@ -26,7 +26,8 @@ use crate::money::{q9, Unit};
 use crate::output::tables::DeductionDetail;
 use rayon::prelude::*;
 use rust_decimal::Decimal;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use rustc_hash::FxHashMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 /// The state of one package at the end of the sweep (or at a refund request).
@@ -126,7 +127,7 @@ struct Pool {
 
 fn build_pools(usage: &[Usage], packages: &[Package], events: &[Event]) -> Vec<Pool> {
     // Union-find over account ids, numbered in first-seen order (deterministic).
-    let mut ids: HashMap<Arc<str>, usize> = HashMap::new();
+    let mut ids: FxHashMap<Arc<str>, usize> = FxHashMap::default();
     let mut parent: Vec<usize> = Vec::new();
     fn find(parent: &mut [usize], mut x: usize) -> usize {
         while parent[x] != x {
@@ -135,7 +136,10 @@ fn build_pools(usage: &[Usage], packages: &[Package], events: &[Event]) -> Vec<P
         }
         x
     }
-    fn id_of(s: &Arc<str>, ids: &mut HashMap<Arc<str>, usize>, parent: &mut Vec<usize>) -> usize {
+    fn id_of(s: &Arc<str>, ids: &mut FxHashMap<Arc<str>, usize>, parent: &mut Vec<usize>) -> usize {
+        if let Some(&id) = ids.get(s) {
+            return id;
+        }
         *ids.entry(s.clone()).or_insert_with(|| {
             parent.push(parent.len());
             parent.len() - 1
@@ -159,7 +163,7 @@ fn build_pools(usage: &[Usage], packages: &[Package], events: &[Event]) -> Vec<P
     }
     // Pools keyed by their root id.
     let mut pools: BTreeMap<usize, Pool> = BTreeMap::new();
-    let pkg_index: HashMap<&str, usize> = packages
+    let pkg_index: FxHashMap<&str, usize> = packages
         .iter()
         .enumerate()
         .map(|(i, p)| (&*p.package_id, i))
@@ -272,14 +276,14 @@ fn sweep(
             ..Default::default()
         })
         .collect();
-    let local_of: HashMap<usize, usize> = pool
+    let local_of: FxHashMap<usize, usize> = pool
         .packages
         .iter()
         .enumerate()
         .map(|(l, &g)| (g, l))
         .collect();
     // Scope index: (product, billing_item) → [(local package, coefficient)].
-    let mut scope: HashMap<(&str, &str), Vec<(usize, Decimal)>> = HashMap::new();
+    let mut scope: FxHashMap<(&str, &str), Vec<(usize, Decimal)>> = FxHashMap::default();
     for (l, &g) in pool.packages.iter().enumerate() {
         for s in &packages[g].scopes {
             scope
@@ -1083,7 +1087,7 @@ pub(crate) mod tests {
                     prop_assert!(d.covered[i] <= u.quantity && d.covered[i] >= Decimal::ZERO);
                 }
                 // Remaining never negative; chained per package and cycle; validity respected.
-                let mut last: HashMap<(String, Option<Ts>), Decimal> = HashMap::new();
+                let mut last: FxHashMap<(String, Option<Ts>), Decimal> = FxHashMap::default();
                 for x in &d.details {
                     let p = pkgs.iter().find(|p| p.package_id == x.package_id).unwrap();
                     prop_assert!(p.effective_at <= x.usage_start && x.usage_end <= p.expires_at);

@@ -24,7 +24,8 @@ use crate::money::m8;
 use crate::output::tables::{BillLine, ChargeKind};
 use crate::rules::subscriptions::Life;
 use rust_decimal::Decimal;
-use std::collections::{BTreeMap, HashMap};
+use rustc_hash::FxHashMap;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// The elastic base of one day: QPS above the plan, rounded up first.
@@ -52,7 +53,7 @@ pub fn elastic_lines(
     as_of: Ts,
 ) -> (Vec<BillLine>, Vec<Violation>) {
     let cfg = &catalog.elastic;
-    let by_instance: HashMap<(&str, &str), usize> = subs
+    let by_instance: FxHashMap<(&str, &str), usize> = subs
         .iter()
         .enumerate()
         .filter(|(_, s)| s.product.as_ref() == cfg.product && s.elastic_on_at.is_some())

@@ -18,7 +18,7 @@ use crate::output::tables::{AccountEvent, BillLine};
 use crate::rules::subscriptions::Life;
 use crate::rules::{arrears, ledger::Ledger, plan_expiry};
 use rayon::prelude::*;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 /// The timeline of every account, cut to the window.
@@ -92,7 +92,7 @@ pub fn run(rows: &Rows, catalog: &Catalog, w: &Window) -> Timeline {
 /// so the previous row's group is tried first by pointer; the map by name decides otherwise.
 #[derive(Default)]
 struct Grouper<'a> {
-    index: HashMap<&'a str, usize>,
+    index: FxHashMap<&'a str, usize>,
     groups: Vec<Group<'a>>,
     last: Option<(*const u8, usize)>,
 }
