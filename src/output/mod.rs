@@ -105,11 +105,17 @@ pub fn write_frames(
     Ok(())
 }
 
+/// The rows of each row group of a `len`-row file: at least one group (empty for no rows, so
+/// an empty table still gets its schema written).
+fn row_groups(len: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+    let n = len.div_ceil(ROW_GROUP).max(1);
+    (0..n).map(move |k| k * ROW_GROUP..((k + 1) * ROW_GROUP).min(len))
+}
+
 /// Writes one frame as a Parquet file of [`ROW_GROUP`]-row row groups (see [`write_frames`]).
 pub fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<()> {
     df.rechunk_mut_par();
-    let n = df.height().div_ceil(ROW_GROUP).max(1);
-    let slices = (0..n).map(|k| Ok(df.slice((k * ROW_GROUP) as i64, ROW_GROUP)));
+    let slices = row_groups(df.height()).map(|r| Ok(df.slice(r.start as i64, r.len())));
     write_frames(path, df.schema(), slices)
 }
 
@@ -181,14 +187,10 @@ fn emit<T: Table>(
     rows: &[&T],
     written: &mut Written,
 ) -> Result<()> {
-    // One row group's frame at a time: the file's frame is never whole in memory. An empty
-    // table is one empty frame (its schema).
+    // One row group's frame at a time: the file's frame is never whole in memory.
     let schema = T::to_frame(&[])?.schema().clone();
-    let groups: Vec<&[&T]> = match rows.len() {
-        0 => vec![rows],
-        _ => rows.chunks(ROW_GROUP).collect(),
-    };
-    write_frames(path, &schema, groups.into_iter().map(|g| T::to_frame(g)))?;
+    let frames = row_groups(rows.len()).map(|r| T::to_frame(&rows[r]));
+    write_frames(path, &schema, frames)?;
     written.rows += rows.len() as u64;
     *written.partitions.entry(key).or_default() += rows.len() as u64;
     written

@@ -78,7 +78,8 @@ pub fn price_usage(usage: &[Usage], covered: &[Decimal], catalog: &Catalog) -> R
     };
     // Per tier table, in table-name order.
     let mut tier_rows: BTreeMap<&Arc<str>, TierRows> = BTreeMap::new();
-    let mut counters: FxHashMap<(Arc<str>, Month, Arc<str>), u32> = FxHashMap::default();
+    // Keyed by borrowed names: looking a row's counter up clones nothing.
+    let mut counters: FxHashMap<(&str, Month, &str), u32> = FxHashMap::default();
     // One shared `Arc` per unit name: lines clone it instead of allocating.
     let units: Vec<Arc<str>> = Unit::ALL.iter().map(|u| Arc::from(u.as_str())).collect();
     let unit_of = |u: Unit| units[Unit::ALL.iter().position(|x| *x == u).unwrap_or(0)].clone();
@@ -168,7 +169,7 @@ pub fn price_usage(usage: &[Usage], covered: &[Decimal], catalog: &Catalog) -> R
             Pricing::Tiered { table } => {
                 let next = counters.len() as u32;
                 let counter = *counters
-                    .entry((u.owner_uin.clone(), Month::of(u.usage_start), table.clone()))
+                    .entry((&*u.owner_uin, Month::of(u.usage_start), &**table))
                     .or_insert(next);
                 let t = tier_rows.entry(table).or_default();
                 t.row.push(i);

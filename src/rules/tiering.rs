@@ -118,26 +118,10 @@ pub struct TierPart {
 /// of rows, and batches run in parallel.
 pub const BATCH_ROWS: usize = 1 << 18;
 
-/// [`split`] over slices in processing order: `counter[i]` names row `i`'s counter. Output is
-/// ordered by `(row, tier)`.
-pub fn split_rows(
-    quantities: &[Decimal],
-    counter: &[u32],
-    tiers: &[Tier],
-) -> Result<Vec<TierPart>> {
-    let mut parts = Vec::new();
-    split_batches_of(quantities, counter, tiers, BATCH_ROWS, |batch| {
-        parts.extend(batch);
-        Ok(())
-    })?;
-    // (row, tier) is unique: the unstable sort gives the one order.
-    parts.par_sort_unstable_by_key(|p| (p.row, p.tier));
-    Ok(parts)
-}
-
-/// [`split_rows`] handed over batch by batch, so the caller holds one batch's parts at a time:
-/// `each` gets the parts of whole counters (about [`BATCH_ROWS`] rows), ordered by
-/// `(row, tier)` within the batch; batches come in a fixed order whatever the thread count.
+/// [`split`] over slices in processing order (`counter[i]` names row `i`'s counter), handed
+/// over batch by batch so the caller holds one batch's parts at a time: `each` gets the parts of
+/// whole counters (about [`BATCH_ROWS`] rows), ordered by `(row, tier)` within the batch, with
+/// `row` indexing the input slices; batches come in a fixed order whatever the thread count.
 pub fn split_batches(
     quantities: &[Decimal],
     counter: &[u32],
@@ -244,6 +228,21 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use rust_decimal_macros::dec;
+
+    /// Every part of [`split_batches`], ordered by `(row, tier)`.
+    fn split_rows(
+        quantities: &[Decimal],
+        counter: &[u32],
+        tiers: &[Tier],
+    ) -> Result<Vec<TierPart>> {
+        let mut parts = Vec::new();
+        split_batches(quantities, counter, tiers, |batch| {
+            parts.extend(batch);
+            Ok(())
+        })?;
+        parts.sort_by_key(|p| (p.row, p.tier));
+        Ok(parts)
+    }
 
     fn tiers() -> Vec<Tier> {
         vec![
