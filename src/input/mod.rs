@@ -353,6 +353,28 @@ impl InputFile {
         self.rows.as_ref().map_or(i, |r| r[i] as usize)
     }
 
+    /// Keeps the rows whose `(a, b)` values are one of `pairs` (nulls match nothing),
+    /// remembering their original row numbers. Column-wise: one vectorized comparison per
+    /// pair and column, one filter of the frame.
+    pub fn retain_pairs(&mut self, a: &str, b: &str, pairs: &[(&str, &str)]) -> Result<()> {
+        let mut mask = BooleanChunked::full(PlSmallStr::EMPTY, false, self.df.height());
+        if !self.is_null_typed(a)? && !self.is_null_typed(b)? {
+            let (ca, cb) = (self.series(a)?.str()?, self.series(b)?.str()?);
+            for (x, y) in pairs {
+                mask = &mask | &(ca.equal(*x) & cb.equal(*y));
+            }
+        }
+        let kept: Vec<u32> = mask
+            .iter()
+            .enumerate()
+            .filter(|(_, k)| *k == Some(true))
+            .map(|(i, _)| self.row(i) as u32)
+            .collect();
+        self.df = self.df.filter(&mask)?;
+        self.rows = Some(kept);
+        Ok(())
+    }
+
     fn series(&self, col: &str) -> Result<&Series> {
         Ok(self.df.column(col)?.as_materialized_series())
     }
@@ -438,5 +460,48 @@ pub fn dec_value(scale: u32, m: Option<i128>) -> Option<Option<rust_decimal::Dec
     match m {
         None => Some(None),
         Some(m) => crate::money::from_mantissa(m, scale).map(Some),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retain_pairs_keeps_matching_rows_with_their_original_numbers() {
+        let df = df!(
+            "product" => [Some("apigw"), Some("cdn"), None, Some("apigw"), Some("apigw")],
+            "billing_item" => [Some("calls"), Some("calls"), Some("calls"), None, Some("calls")],
+            "n" => [0i32, 1, 2, 3, 4],
+        )
+        .unwrap();
+        let mut f = InputFile {
+            path: PathBuf::from("usage/x.parquet"),
+            name: "usage/x.parquet".into(),
+            df,
+            rows: None,
+        };
+        f.retain_pairs(
+            "product",
+            "billing_item",
+            &[("apigw", "calls"), ("cdn", "traffic")],
+        )
+        .unwrap();
+        assert_eq!(f.rows, Some(vec![0, 4]));
+        let n: Vec<i32> =
+            f.df.column("n")
+                .unwrap()
+                .i32()
+                .unwrap()
+                .into_no_null_iter()
+                .collect();
+        assert_eq!(n, vec![0, 4]);
+        // Row numbers stay those of the original file when a subset is filtered again.
+        f.retain_pairs("product", "billing_item", &[("apigw", "calls")])
+            .unwrap();
+        assert_eq!((f.row(0), f.row(1)), (0, 4));
+        f.retain_pairs("product", "billing_item", &[("cdn", "calls")])
+            .unwrap();
+        assert_eq!(f.df.height(), 0);
     }
 }

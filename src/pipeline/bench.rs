@@ -123,39 +123,33 @@ fn io(cfg: &RunConfig, like: Option<&Path>, f: &mut Figures) -> Result<()> {
 
 /// (d): the tier-priced rows of every usage file, priced as one chunk.
 fn pricing_alone(cfg: &RunConfig, f: &mut Figures) -> Result<()> {
-    use polars::prelude::IdxCa;
     let t = Instant::now();
     let catalog = Catalog::load(&cfg.catalog)?;
     let items = catalog.tiered_items();
     let root = cfg.input.join("usage");
     // Files are converted a few at a time (as many as threads), so only those few are whole in
     // memory next to the converted rows.
-    let (mut usage, mut files, mut violations) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut parts, mut files, mut violations) = (Vec::new(), Vec::new(), Vec::new());
     let duplicates = std::collections::HashMap::new();
     let paths = input::parquet_files(&root)?;
     for (k, path) in paths.iter().enumerate() {
         let mut file = input::read_file(&root, path, "usage", input::usage::COLUMNS)?;
-        let keep: Vec<u32> = {
-            let (product, item) = (file.strs("product")?, file.strs("billing_item")?);
-            (0..file.df.height())
-                .filter(|&i| {
-                    matches!((product[i], item[i]), (Some(p), Some(b))
-                        if items.binary_search(&(p, b)).is_ok())
-                })
-                .map(|i| i as u32)
-                .collect()
-        };
-        file.df = file.df.take(&IdxCa::from_vec("idx".into(), keep.clone()))?;
-        file.rows = Some(keep);
+        file.retain_pairs("product", "billing_item", &items)?;
         files.push(file);
         if files.len() == rayon::current_num_threads() || k + 1 == paths.len() {
-            usage.extend(input::usage::from_files(
+            parts.push(input::usage::from_files(
                 &files,
                 &mut violations,
                 &duplicates,
             )?);
             files.clear();
         }
+    }
+    // One allocation of the final size: growing one vector batch by batch would copy it
+    // again at every doubling.
+    let mut usage = Vec::with_capacity(parts.iter().map(Vec::len).sum());
+    for part in parts {
+        usage.extend(part);
     }
     let latest = usage.iter().map(|u| u.usage_start).max();
     let w = window(cfg, latest)?;
