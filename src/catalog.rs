@@ -11,13 +11,13 @@
 use crate::calendar::{parse_local, IdleWindow, Ts};
 use crate::error::{Error, Result};
 use crate::money::parse_decimal;
+use crate::name::Name;
 use rust_decimal::Decimal;
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 // ---------------------------------------------------------------------------------------------
 // The file as written.
@@ -182,7 +182,7 @@ pub enum Pricing {
     /// One unit price per `price_unit`.
     Flat { unit_price: Decimal },
     /// Graduated tiers from a named table.
-    Tiered { table: Arc<str> },
+    Tiered { table: Name },
     /// Metered for another fee (e.g. peaks for the elastic fee): a zero-amount line.
     MeterOnly,
 }
@@ -193,7 +193,7 @@ pub struct PriceEntry {
     pub billing_item: String,
     /// A region id or `*`.
     pub region: String,
-    pub price_unit: Arc<str>,
+    pub price_unit: Name,
     pub pricing: Pricing,
     pub from: Ts,
     pub to: Ts,
@@ -437,7 +437,7 @@ impl Catalog {
                         return Err(err(format!("{what}: unknown tier table `{t}`")));
                     }
                     Pricing::Tiered {
-                        table: Arc::from(t.as_str()),
+                        table: Name::from(t.as_str()),
                     }
                 }
                 (None, None, true) => Pricing::MeterOnly,
@@ -461,7 +461,7 @@ impl Catalog {
                         product: product.clone(),
                         billing_item: p.billing_item.clone(),
                         region: region.clone(),
-                        price_unit: Arc::from(p.price_unit.as_str()),
+                        price_unit: Name::from(p.price_unit.as_str()),
                         pricing: pricing.clone(),
                         from,
                         to,

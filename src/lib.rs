@@ -33,6 +33,7 @@ pub mod export;
 pub mod generate;
 pub mod input;
 pub mod money;
+pub mod name;
 pub mod output;
 pub mod pipeline;
 pub mod progress;

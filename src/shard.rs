@@ -17,8 +17,8 @@
 
 use crate::error::{Error, Result};
 use crate::input::Package;
+use crate::name::Name;
 use std::collections::HashMap;
-use std::sync::Arc;
 use xxhash_rust::xxh3::xxh3_64;
 
 /// `K/N`: this run processes shard `index` of `count`.
@@ -61,7 +61,7 @@ impl std::fmt::Display for ShardSpec {
 #[derive(Debug, Clone)]
 pub struct Partitioner {
     /// Pool key of every account that appears in a package (owner or share list).
-    pool_key: HashMap<Arc<str>, Arc<str>>,
+    pool_key: HashMap<Name, Name>,
     pub shard: ShardSpec,
     /// Chunks per shard (≥ 1).
     pub chunks: u32,
@@ -70,12 +70,12 @@ pub struct Partitioner {
 impl Partitioner {
     pub fn new(packages: &[Package], shard: ShardSpec, chunks: u32) -> Partitioner {
         // Union-find over the accounts named by packages.
-        let mut ids: HashMap<Arc<str>, usize> = HashMap::new();
-        let mut names: Vec<Arc<str>> = Vec::new();
+        let mut ids: HashMap<Name, usize> = HashMap::new();
+        let mut names: Vec<Name> = Vec::new();
         let mut parent: Vec<usize> = Vec::new();
-        let mut id = |s: &Arc<str>, names: &mut Vec<Arc<str>>, parent: &mut Vec<usize>| {
-            *ids.entry(s.clone()).or_insert_with(|| {
-                names.push(s.clone());
+        let mut id = |s: &Name, names: &mut Vec<Name>, parent: &mut Vec<usize>| {
+            *ids.entry(*s).or_insert_with(|| {
+                names.push(*s);
                 parent.push(parent.len());
                 parent.len() - 1
             })
@@ -101,18 +101,18 @@ impl Partitioner {
             }
         }
         // The key of a component is its smallest account id.
-        let mut smallest: HashMap<usize, Arc<str>> = HashMap::new();
+        let mut smallest: HashMap<usize, Name> = HashMap::new();
         for (i, name) in names.iter().enumerate() {
             let r = find(&mut parent, i);
-            let e = smallest.entry(r).or_insert_with(|| name.clone());
+            let e = smallest.entry(r).or_insert_with(|| *name);
             if name < e {
-                *e = name.clone();
+                *e = *name;
             }
         }
         let mut pool_key = HashMap::with_capacity(names.len());
         for (i, name) in names.iter().enumerate() {
             let r = find(&mut parent, i);
-            pool_key.insert(name.clone(), smallest[&r].clone());
+            pool_key.insert(*name, smallest[&r]);
         }
         Partitioner {
             pool_key,
@@ -161,8 +161,8 @@ mod tests {
             "2024-01-01 00:00:00",
             "2024-12-01 00:00:00",
         );
-        p.owner_uin = Arc::from(owner);
-        p.share_uins = shares.iter().map(|s| Arc::from(*s)).collect();
+        p.owner_uin = Name::from(owner);
+        p.share_uins = shares.iter().map(|s| Name::from(*s)).collect();
         p
     }
 

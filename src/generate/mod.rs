@@ -2203,12 +2203,7 @@ mod tests {
             assert!(range_start <= u.usage_start && u.usage_end <= range_end);
             assert!(!u.quantity.is_sign_negative());
             let dir = u.direction.as_str();
-            assert!(keys.insert((
-                u.instance_id.clone(),
-                u.billing_item.clone(),
-                u.usage_start,
-                dir
-            )));
+            assert!(keys.insert((u.instance_id, u.billing_item, u.usage_start, dir)));
         }
         let items: BTreeSet<(&str, &str, &str)> = inp
             .usage
@@ -2243,7 +2238,7 @@ mod tests {
             .usage
             .iter()
             .filter(|u| &*u.product == "mpgw")
-            .map(|u| (u.instance_id.clone(), u.usage_start))
+            .map(|u| (u.instance_id, u.usage_start))
             .collect();
         let peaks = inp.usage.iter().filter(|u| &*u.product == "mpgw").count();
         assert_eq!(peaks, 2 * mpgw.len());

@@ -4,9 +4,9 @@
 use super::{dec_value, ColSpec, ColType, InputFile, Interner, Violation};
 use crate::calendar::Ts;
 use crate::error::Result;
+use crate::name::Name;
 use rust_decimal::Decimal;
 use std::collections::HashSet;
-use std::sync::Arc;
 
 pub const ACCOUNT_COLUMNS: &[ColSpec] = &[
     ("owner_uin", ColType::Str),
@@ -24,7 +24,7 @@ pub const PAYMENT_COLUMNS: &[ColSpec] = &[
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Account {
-    pub owner_uin: Arc<str>,
+    pub owner_uin: Name,
     pub opening_balance: Decimal,
     pub opening_at: Ts,
     pub apigw_activated_at: Option<Ts>,
@@ -32,8 +32,8 @@ pub struct Account {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Payment {
-    pub payment_id: Arc<str>,
-    pub owner_uin: Arc<str>,
+    pub payment_id: Name,
+    pub owner_uin: Name,
     pub paid_at: Ts,
     pub amount: Decimal,
 }
@@ -126,7 +126,7 @@ pub fn payments_from_files(
                 continue;
             }
             out.push(Payment {
-                payment_id: Arc::from(p),
+                payment_id: Name::from(p),
                 owner_uin: interner.get(u),
                 paid_at: at,
                 amount,

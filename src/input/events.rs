@@ -4,8 +4,8 @@
 use super::{ColSpec, ColType, InputFile, Interner, Violation};
 use crate::calendar::Ts;
 use crate::error::Result;
+use crate::name::Name;
 use std::collections::HashSet;
-use std::sync::Arc;
 
 pub const COLUMNS: &[ColSpec] = &[
     ("event_id", ColType::Str),
@@ -33,11 +33,11 @@ impl EventKind {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
-    pub event_id: Arc<str>,
+    pub event_id: Name,
     pub kind: EventKind,
-    pub target_id: Arc<str>,
+    pub target_id: Name,
     pub at: Ts,
-    pub new_plan: Option<Arc<str>>,
+    pub new_plan: Option<Name>,
     pub months: Option<i64>,
 }
 
@@ -93,7 +93,7 @@ pub fn from_files(
                 continue;
             }
             out.push(Event {
-                event_id: Arc::from(id),
+                event_id: Name::from(id),
                 kind: k,
                 target_id: interner.get(t),
                 at: ts,

@@ -19,11 +19,11 @@ pub mod usage;
 
 use crate::calendar::Ts;
 use crate::error::{Error, Result};
+use crate::name::Name;
 use polars::prelude::*;
 use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 pub use accounts::{Account, Payment};
 pub use events::{Event, EventKind};
@@ -440,17 +440,18 @@ impl InputFile {
     }
 }
 
-/// Deduplicates low-cardinality strings (accounts, regions, products) into shared `Arc<str>`s.
+/// A per-file cache in front of the global name cache (`Name::new` takes a lock): the names of
+/// one file (accounts, regions, products, instances) are looked up without locking.
 #[derive(Debug, Default)]
-pub struct Interner(rustc_hash::FxHashSet<Arc<str>>);
+pub struct Interner(rustc_hash::FxHashSet<Name>);
 
 impl Interner {
-    pub fn get(&mut self, s: &str) -> Arc<str> {
+    pub fn get(&mut self, s: &str) -> Name {
         if let Some(a) = self.0.get(s) {
-            return a.clone();
+            return *a;
         }
-        let a: Arc<str> = Arc::from(s);
-        self.0.insert(a.clone());
+        let a = Name::new(s);
+        self.0.insert(a);
         a
     }
 }

@@ -11,9 +11,9 @@ use super::{dec_value, ColSpec, ColType, InputFile, Interner, Violation};
 use crate::calendar::{CycleLen, Ts};
 use crate::error::Result;
 use crate::money::Unit;
+use crate::name::Name;
 use rust_decimal::Decimal;
 use std::collections::HashMap;
-use std::sync::Arc;
 
 pub const TABLE: &str = "packages";
 pub const SCOPE_TABLE: &str = "package_scope";
@@ -84,22 +84,22 @@ impl PackageSource {
 /// One `(product, billing_item)` a package covers, with its deduction coefficient.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scope {
-    pub product: Arc<str>,
-    pub billing_item: Arc<str>,
+    pub product: Name,
+    pub billing_item: Name,
     pub coefficient: Decimal,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Package {
-    pub package_id: Arc<str>,
-    pub package_name: Arc<str>,
-    pub owner_uin: Arc<str>,
-    pub product: Arc<str>,
-    pub sub_product: Arc<str>,
+    pub package_id: Name,
+    pub package_name: Name,
+    pub owner_uin: Name,
+    pub product: Name,
+    pub sub_product: Name,
     pub kind: PackageKind,
     pub source: PackageSource,
     pub order_is_new: bool,
-    pub region: Arc<str>,
+    pub region: Name,
     /// Per cycle/slice (periodic/sliced) or whole (total); `None` for unlimited.
     pub capacity: Option<Decimal>,
     pub unit: Unit,
@@ -112,7 +112,7 @@ pub struct Package {
     pub refunded_at: Option<Ts>,
     pub price_paid: Decimal,
     pub voucher_amount: Decimal,
-    pub share_uins: Vec<Arc<str>>,
+    pub share_uins: Vec<Name>,
     pub scopes: Vec<Scope>,
 }
 
@@ -122,7 +122,7 @@ pub fn from_files(
     violations: &mut Vec<Violation>,
 ) -> Result<Vec<Package>> {
     let mut out: Vec<Package> = Vec::new();
-    let mut seen: HashMap<Arc<str>, ()> = HashMap::new();
+    let mut seen: HashMap<Name, ()> = HashMap::new();
     for f in files {
         let s = |c| f.strs(c);
         let (id, name, owner, product, sub) = (
@@ -267,8 +267,8 @@ pub fn from_files(
                 }
                 _ => {}
             }
-            let pid: Arc<str> = Arc::from(pid);
-            seen.insert(pid.clone(), ());
+            let pid: Name = Name::from(pid);
+            seen.insert(pid, ());
             out.push(Package {
                 package_id: pid,
                 package_name: interner.get(name[i].expect("checked")),
@@ -325,10 +325,10 @@ pub fn attach_scopes(
     interner: &mut Interner,
     violations: &mut Vec<Violation>,
 ) -> Result<()> {
-    let index: HashMap<Arc<str>, usize> = packages
+    let index: HashMap<Name, usize> = packages
         .iter()
         .enumerate()
-        .map(|(i, p)| (p.package_id.clone(), i))
+        .map(|(i, p)| (p.package_id, i))
         .collect();
     for f in files {
         let id = f.strs("package_id")?;

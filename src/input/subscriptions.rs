@@ -5,9 +5,9 @@
 use super::{dec_value, ColSpec, ColType, InputFile, Interner, Violation};
 use crate::calendar::Ts;
 use crate::error::Result;
+use crate::name::Name;
 use rust_decimal::Decimal;
 use std::collections::HashSet;
-use std::sync::Arc;
 
 pub const COLUMNS: &[ColSpec] = &[
     ("subscription_id", ColType::Str),
@@ -37,11 +37,11 @@ pub enum BillingMode {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Subscription {
-    pub subscription_id: Arc<str>,
-    pub owner_uin: Arc<str>,
-    pub product: Arc<str>,
-    pub plan: Arc<str>,
-    pub region: Arc<str>,
+    pub subscription_id: Name,
+    pub owner_uin: Name,
+    pub product: Name,
+    pub plan: Name,
+    pub region: Name,
     pub billing_mode: BillingMode,
     pub started_at: Ts,
     pub expires_at: Option<Ts>,
@@ -125,7 +125,7 @@ pub fn from_files(
                 continue;
             }
             out.push(Subscription {
-                subscription_id: Arc::from(id),
+                subscription_id: Name::from(id),
                 owner_uin: interner.get(u),
                 product: interner.get(p),
                 plan: interner.get(pl),

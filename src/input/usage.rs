@@ -8,6 +8,7 @@ use super::{dec_value, ColSpec, ColType, InputFile, Interner, Violation};
 use crate::calendar::{Ts, HOUR};
 use crate::error::Result;
 use crate::money::Unit;
+use crate::name::Name;
 use rust_decimal::Decimal;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -61,12 +62,12 @@ impl Direction {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Usage {
     pub usage_id: Arc<str>,
-    pub owner_uin: Arc<str>,
-    pub region: Arc<str>,
-    pub product: Arc<str>,
-    pub sub_product: Arc<str>,
-    pub instance_id: Arc<str>,
-    pub billing_item: Arc<str>,
+    pub owner_uin: Name,
+    pub region: Name,
+    pub product: Name,
+    pub sub_product: Name,
+    pub instance_id: Name,
+    pub billing_item: Name,
     pub usage_start: Ts,
     pub usage_end: Ts,
     pub quantity: Decimal,

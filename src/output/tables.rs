@@ -16,6 +16,7 @@ use crate::calendar::{Month, Ts};
 use crate::error::Result;
 use crate::input::{PackageKind, Violation};
 use crate::money::Unit;
+use crate::name::Name;
 use compact_str::CompactString;
 use polars::prelude::DataFrame;
 use rust_decimal::Decimal;
@@ -27,11 +28,11 @@ use std::sync::Arc;
 /// One draw of a usage row on a package.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeductionDetail {
-    pub package_owner_uin: Arc<str>,
-    pub package_id: Arc<str>,
-    pub package_name: Arc<str>,
-    pub product: Arc<str>,
-    pub sub_product: Arc<str>,
+    pub package_owner_uin: Name,
+    pub package_id: Name,
+    pub package_name: Name,
+    pub product: Name,
+    pub sub_product: Name,
     pub package_kind: PackageKind,
     pub cycle_start: Option<Ts>,
     pub cycle_end: Option<Ts>,
@@ -40,12 +41,12 @@ pub struct DeductionDetail {
     pub deducted: Decimal,
     pub remaining_after: Option<Decimal>,
     pub package_unit: Unit,
-    pub resource_owner_uin: Arc<str>,
-    pub resource_product: Arc<str>,
-    pub resource_sub_product: Arc<str>,
-    pub resource_billing_item: Arc<str>,
-    pub region: Arc<str>,
-    pub instance_id: Arc<str>,
+    pub resource_owner_uin: Name,
+    pub resource_product: Name,
+    pub resource_sub_product: Name,
+    pub resource_billing_item: Name,
+    pub region: Name,
+    pub instance_id: Name,
     pub usage_id: Arc<str>,
     pub original_usage: Decimal,
     pub original_usage_unit: Unit,
@@ -135,12 +136,12 @@ impl ChargeKind {
 pub struct BillLine {
     /// Inline up to 24 bytes (every usage line id of generated data): no allocation per line.
     pub line_id: CompactString,
-    pub owner_uin: Arc<str>,
-    pub region: Arc<str>,
-    pub product: Arc<str>,
-    pub sub_product: Arc<str>,
-    pub instance_id: Arc<str>,
-    pub billing_item: Arc<str>,
+    pub owner_uin: Name,
+    pub region: Name,
+    pub product: Name,
+    pub sub_product: Name,
+    pub instance_id: Name,
+    pub billing_item: Name,
     pub charge_kind: ChargeKind,
     pub charge_start: Ts,
     pub charge_end: Ts,
@@ -148,22 +149,16 @@ pub struct BillLine {
     pub metered_quantity: Decimal,
     pub deducted_quantity: Decimal,
     pub billable_quantity: Decimal,
-    pub unit: Arc<str>,
+    pub unit: Name,
     pub tier: Option<i32>,
     pub unit_price: Decimal,
-    pub price_unit: Arc<str>,
+    pub price_unit: Name,
     pub amount: Decimal,
     pub charged_at: Ts,
 }
 
 /// Whom a line charges: (owner, region, product, sub_product, instance_id).
-pub type ChargedTo<'a> = (
-    &'a Arc<str>,
-    &'a Arc<str>,
-    &'a Arc<str>,
-    &'a Arc<str>,
-    &'a Arc<str>,
-);
+pub type ChargedTo<'a> = (&'a Name, &'a Name, &'a Name, &'a Name, &'a Name);
 
 impl BillLine {
     /// A one-off charge at one instant — a purchase or a refund: quantity 1 `each` at
@@ -176,15 +171,15 @@ impl BillLine {
         at: Ts,
         amount: Decimal,
     ) -> BillLine {
-        let each: Arc<str> = Arc::from("each");
+        let each: Name = Name::from("each");
         BillLine {
             line_id: line_id.into(),
-            owner_uin: who.0.clone(),
-            region: who.1.clone(),
-            product: who.2.clone(),
-            sub_product: who.3.clone(),
-            instance_id: who.4.clone(),
-            billing_item: Arc::from(billing_item),
+            owner_uin: *who.0,
+            region: *who.1,
+            product: *who.2,
+            sub_product: *who.3,
+            instance_id: *who.4,
+            billing_item: Name::from(billing_item),
             charge_kind,
             charge_start: at,
             charge_end: at,
@@ -192,7 +187,7 @@ impl BillLine {
             metered_quantity: Decimal::ONE,
             deducted_quantity: Decimal::ZERO,
             billable_quantity: Decimal::ONE,
-            unit: each.clone(),
+            unit: each,
             tier: None,
             unit_price: amount,
             price_unit: each,
@@ -257,8 +252,8 @@ impl Table for BillLine {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bill {
     pub month: Month,
-    pub owner_uin: Arc<str>,
-    pub product: Arc<str>,
+    pub owner_uin: Name,
+    pub product: Name,
     pub usage_amount: Decimal,
     pub purchase_amount: Decimal,
     pub subscription_amount: Decimal,
@@ -309,12 +304,12 @@ impl Table for Bill {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct PackageStatus {
-    pub package_id: Arc<str>,
-    pub package_name: Arc<str>,
-    pub owner_uin: Arc<str>,
-    pub product: Arc<str>,
-    pub sub_product: Arc<str>,
-    pub region: Arc<str>,
+    pub package_id: Name,
+    pub package_name: Name,
+    pub owner_uin: Name,
+    pub product: Name,
+    pub sub_product: Name,
+    pub region: Name,
     pub kind: PackageKind,
     pub status: &'static str,
     pub unit: Unit,
@@ -372,12 +367,12 @@ impl Table for PackageStatus {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct AccountEvent {
-    pub owner_uin: Arc<str>,
-    pub product: Option<Arc<str>>,
+    pub owner_uin: Name,
+    pub product: Option<Name>,
     pub event: &'static str,
     pub at: Ts,
     pub balance: Decimal,
-    pub subscription_id: Option<Arc<str>>,
+    pub subscription_id: Option<Name>,
     pub detail: String,
 }
 
@@ -428,8 +423,8 @@ impl Table for AccountEvent {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RefundRow {
-    pub event_id: Arc<str>,
-    pub target_id: Arc<str>,
+    pub event_id: Name,
+    pub target_id: Name,
     pub kind: String,
     pub at: Ts,
     pub eligible: bool,

@@ -34,10 +34,10 @@
 use crate::calendar::{format_local, Ts, HOUR};
 use crate::catalog::Catalog;
 use crate::input::{Subscription, Usage, Violation};
+use crate::name::Name;
 use crate::output::tables::AccountEvent;
 use crate::rules::ledger::{Episode, Ledger};
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 /// Policy actions that stop the product's service (usage during them is an exception).
 pub const OUT_OF_SERVICE: [&str; 2] = ["suspended", "stopped"];
@@ -45,9 +45,9 @@ pub const OUT_OF_SERVICE: [&str; 2] = ["suspended", "stopped"];
 /// An interval `[from, until)` during which a product (or one instance of it) does not serve.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outage {
-    pub product: Arc<str>,
+    pub product: Name,
     /// Only this instance (a subscription), or every instance of the product.
-    pub instance_id: Option<Arc<str>>,
+    pub instance_id: Option<Name>,
     /// Why: e.g. `suspended (arrears since …)`.
     pub cause: String,
     pub from: Ts,
@@ -74,16 +74,16 @@ pub struct ProductTimeline {
 }
 
 /// The products an account has, each with the first instant it had it.
-pub fn products_held(usage: &[&Usage], subs: &[&Subscription]) -> BTreeMap<Arc<str>, Ts> {
+pub fn products_held(usage: &[&Usage], subs: &[&Subscription]) -> BTreeMap<Name, Ts> {
     // Few products per account, long runs of one product: a short list with a pointer fast path.
-    let mut held: Vec<(&Arc<str>, Ts)> = Vec::new();
+    let mut held: Vec<(&Name, Ts)> = Vec::new();
     let mut last = usize::MAX;
     let seen = usage
         .iter()
         .map(|u| (&u.product, u.usage_start))
         .chain(subs.iter().map(|s| (&s.product, s.started_at)));
     for (p, at) in seen {
-        if last >= held.len() || !Arc::ptr_eq(held[last].0, p) {
+        if last >= held.len() || *held[last].0 != *p {
             last = match held.iter().position(|(q, _)| q == &p) {
                 Some(i) => i,
                 None => {
@@ -94,14 +94,14 @@ pub fn products_held(usage: &[&Usage], subs: &[&Subscription]) -> BTreeMap<Arc<s
         }
         held[last].1 = held[last].1.min(at);
     }
-    held.into_iter().map(|(p, t)| (p.clone(), t)).collect()
+    held.into_iter().map(|(p, t)| (*p, t)).collect()
 }
 
 /// Applies the catalog's policies to every episode of `ledger` (all history before `as_of`).
 pub fn product_events(
     ledger: &Ledger,
     episodes: &[Episode],
-    held: &BTreeMap<Arc<str>, Ts>,
+    held: &BTreeMap<Name, Ts>,
     catalog: &Catalog,
     as_of: Ts,
 ) -> ProductTimeline {
@@ -119,9 +119,9 @@ pub fn product_events(
             if !open_at(action_at) {
                 continue;
             }
-            let prod = Some(product.clone());
+            let prod = Some(*product);
             out.events.push(ledger.event(
-                prod.clone(),
+                prod,
                 event_name(&p.action),
                 action_at,
                 None,
@@ -147,7 +147,7 @@ pub fn product_events(
                         p.action.as_str()
                     };
                     out.events.push(ledger.event(
-                        prod.clone(),
+                        prod,
                         event_name(f),
                         at,
                         None,
@@ -162,7 +162,7 @@ pub fn product_events(
             };
             if let (Some(c), false) = (ep.cleared, final_done) {
                 out.events.push(ledger.event(
-                    prod.clone(),
+                    prod,
                     "restored",
                     c,
                     None,
@@ -175,7 +175,7 @@ pub fn product_events(
             }
             if OUT_OF_SERVICE.contains(&p.action.as_str()) {
                 out.outages.push(Outage {
-                    product: product.clone(),
+                    product: *product,
                     instance_id: None,
                     cause: format!("{} (arrears since {since})", p.action),
                     from: action_at,

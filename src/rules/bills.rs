@@ -8,26 +8,26 @@
 
 use crate::calendar::{Month, Window};
 use crate::money::pay2;
+use crate::name::Name;
 use crate::output::tables::{Bill, BillLine, ChargeKind};
 use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
-use std::sync::Arc;
 
 pub fn monthly_bills(lines: &[BillLine], w: &Window) -> Vec<Bill> {
     let months = w.months();
     let (first, last) = (months[0], *months.last().expect("at least one month"));
-    let mut acc: FxHashMap<(Month, Arc<str>, Arc<str>), Bill> = FxHashMap::default();
+    let mut acc: FxHashMap<(Month, Name, Name), Bill> = FxHashMap::default();
     for l in lines {
         let m = Month::of(l.charge_start);
         if m < first || m > last {
             continue;
         }
         let b = acc
-            .entry((m, l.owner_uin.clone(), l.product.clone()))
+            .entry((m, l.owner_uin, l.product))
             .or_insert_with(|| Bill {
                 month: m,
-                owner_uin: l.owner_uin.clone(),
-                product: l.product.clone(),
+                owner_uin: l.owner_uin,
+                product: l.product,
                 usage_amount: Decimal::ZERO,
                 purchase_amount: Decimal::ZERO,
                 subscription_amount: Decimal::ZERO,

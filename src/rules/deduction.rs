@@ -23,12 +23,12 @@ use crate::calendar::{natural_slice, periodic_cycle, Cycle, Ts};
 use crate::catalog::Catalog;
 use crate::input::{Event, EventKind, Package, PackageKind, PackageSource, Usage, Violation};
 use crate::money::{q9, Unit};
+use crate::name::Name;
 use crate::output::tables::DeductionDetail;
 use rayon::prelude::*;
 use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
 
 /// The state of one package at the end of the sweep (or at a refund request).
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -127,7 +127,7 @@ struct Pool {
 
 fn build_pools(usage: &[Usage], packages: &[Package], events: &[Event]) -> Vec<Pool> {
     // Union-find over account ids, numbered in first-seen order (deterministic).
-    let mut ids: FxHashMap<Arc<str>, usize> = FxHashMap::default();
+    let mut ids: FxHashMap<Name, usize> = FxHashMap::default();
     let mut parent: Vec<usize> = Vec::new();
     fn find(parent: &mut [usize], mut x: usize) -> usize {
         while parent[x] != x {
@@ -136,11 +136,11 @@ fn build_pools(usage: &[Usage], packages: &[Package], events: &[Event]) -> Vec<P
         }
         x
     }
-    fn id_of(s: &Arc<str>, ids: &mut FxHashMap<Arc<str>, usize>, parent: &mut Vec<usize>) -> usize {
+    fn id_of(s: &Name, ids: &mut FxHashMap<Name, usize>, parent: &mut Vec<usize>) -> usize {
         if let Some(&id) = ids.get(s) {
             return id;
         }
-        *ids.entry(s.clone()).or_insert_with(|| {
+        *ids.entry(*s).or_insert_with(|| {
             parent.push(parent.len());
             parent.len() - 1
         })
@@ -421,11 +421,11 @@ fn sweep(
             left -= covered;
             let cyc = cycle_at(p, u.usage_start);
             res.details.push(DeductionDetail {
-                package_owner_uin: p.owner_uin.clone(),
-                package_id: p.package_id.clone(),
-                package_name: p.package_name.clone(),
-                product: p.product.clone(),
-                sub_product: p.sub_product.clone(),
+                package_owner_uin: p.owner_uin,
+                package_id: p.package_id,
+                package_name: p.package_name,
+                product: p.product,
+                sub_product: p.sub_product,
                 package_kind: p.kind,
                 cycle_start: cyc.map(|c| c.start),
                 cycle_end: cyc.map(|c| c.end),
@@ -434,12 +434,12 @@ fn sweep(
                 deducted,
                 remaining_after: after,
                 package_unit: p.unit,
-                resource_owner_uin: u.owner_uin.clone(),
-                resource_product: u.product.clone(),
-                resource_sub_product: u.sub_product.clone(),
-                resource_billing_item: u.billing_item.clone(),
-                region: u.region.clone(),
-                instance_id: u.instance_id.clone(),
+                resource_owner_uin: u.owner_uin,
+                resource_product: u.product,
+                resource_sub_product: u.sub_product,
+                resource_billing_item: u.billing_item,
+                region: u.region,
+                instance_id: u.instance_id,
                 usage_id: u.usage_id.clone(),
                 original_usage: covered,
                 original_usage_unit: u.unit,

@@ -21,12 +21,12 @@ use crate::calendar::{day_start, local_date, Ts, DAY};
 use crate::catalog::{Catalog, Elastic};
 use crate::input::{Subscription, Usage, Violation};
 use crate::money::m8;
+use crate::name::Name;
 use crate::output::tables::{BillLine, ChargeKind};
 use crate::rules::subscriptions::Life;
 use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 /// The elastic base of one day: QPS above the plan, rounded up first.
 pub fn base(peak_qps: Decimal, peak_mbps: Decimal, plan_qps: u32, cfg: &Elastic) -> Decimal {
@@ -103,12 +103,12 @@ pub fn elastic_lines(
         let price = cfg.default_unit_price;
         lines.push(BillLine {
             line_id: format!("e:{}:{}", s.subscription_id, local_date(day)).into(),
-            owner_uin: s.owner_uin.clone(),
-            region: s.region.clone(),
-            product: s.product.clone(),
-            sub_product: Arc::from("elastic"),
-            instance_id: s.subscription_id.clone(),
-            billing_item: Arc::from("elastic_qps"),
+            owner_uin: s.owner_uin,
+            region: s.region,
+            product: s.product,
+            sub_product: Name::from("elastic"),
+            instance_id: s.subscription_id,
+            billing_item: Name::from("elastic_qps"),
             charge_kind: ChargeKind::Elastic,
             charge_start: day,
             charge_end: end,
@@ -116,10 +116,10 @@ pub fn elastic_lines(
             metered_quantity: qps.max(mbps * Decimal::from(cfg.qps_per_mbps)),
             deducted_quantity: Decimal::ZERO,
             billable_quantity: b,
-            unit: Arc::from("QPS"),
+            unit: Name::from("QPS"),
             tier: None,
             unit_price: price,
-            price_unit: Arc::from("QPS-day"),
+            price_unit: Name::from("QPS-day"),
             amount: m8(b * price),
             charged_at: end,
         });
@@ -156,11 +156,11 @@ mod tests {
 
     fn plan(on: &str, off: Option<&str>) -> Subscription {
         Subscription {
-            subscription_id: Arc::from("mp1"),
-            owner_uin: Arc::from("u1"),
-            product: Arc::from("mpgw"),
-            plan: Arc::from("test"),
-            region: Arc::from("ap-guangzhou"),
+            subscription_id: Name::from("mp1"),
+            owner_uin: Name::from("u1"),
+            product: Name::from("mpgw"),
+            plan: Name::from("test"),
+            region: Name::from("ap-guangzhou"),
             billing_mode: BillingMode::Monthly,
             started_at: t("2024-05-01 00:00:00"),
             expires_at: Some(t("2024-06-01 00:00:00")),
@@ -177,13 +177,13 @@ mod tests {
     fn peak(id: &str, start: &str, item: &str, q: Decimal) -> Usage {
         let s = t(start);
         Usage {
-            usage_id: Arc::from(id),
-            owner_uin: Arc::from("u1"),
-            region: Arc::from("ap-guangzhou"),
-            product: Arc::from("mpgw"),
-            sub_product: Arc::from("elastic"),
-            instance_id: Arc::from("mp1"),
-            billing_item: Arc::from(item),
+            usage_id: std::sync::Arc::from(id),
+            owner_uin: Name::from("u1"),
+            region: Name::from("ap-guangzhou"),
+            product: Name::from("mpgw"),
+            sub_product: Name::from("elastic"),
+            instance_id: Name::from("mp1"),
+            billing_item: Name::from(item),
             usage_start: s,
             usage_end: s + HOUR,
             quantity: q,

@@ -26,9 +26,9 @@
 
 use crate::calendar::{format_local, Ts};
 use crate::input::{Account, Payment};
+use crate::name::Name;
 use crate::output::tables::{AccountEvent, BillLine, ChargeKind};
 use rust_decimal::Decimal;
-use std::sync::Arc;
 
 /// Where a ledger entry comes from; the order is part of the tie order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -96,7 +96,7 @@ pub struct Episode {
 /// One account's ledger.
 #[derive(Debug, Clone)]
 pub struct Ledger<'a> {
-    pub owner_uin: Arc<str>,
+    pub owner_uin: Name,
     /// Entries in the total order of the module doc.
     pub entries: Vec<Entry<'a>>,
     /// Balance after each entry.
@@ -109,7 +109,7 @@ impl<'a> Ledger<'a> {
     /// Builds the ledger of one account from its rows (any order); entries at or after `as_of`
     /// are left out.
     pub fn new(
-        owner_uin: Arc<str>,
+        owner_uin: Name,
         account: Option<&'a Account>,
         payments: &[&'a Payment],
         lines: &[&'a BillLine],
@@ -201,14 +201,14 @@ impl<'a> Ledger<'a> {
     /// An account-level (or product-level) event with the balance at its instant.
     pub fn event(
         &self,
-        product: Option<Arc<str>>,
+        product: Option<Name>,
         event: &'static str,
         at: Ts,
-        subscription_id: Option<Arc<str>>,
+        subscription_id: Option<Name>,
         detail: String,
     ) -> AccountEvent {
         AccountEvent {
-            owner_uin: self.owner_uin.clone(),
+            owner_uin: self.owner_uin,
             product,
             event,
             at,

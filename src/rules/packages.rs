@@ -77,12 +77,12 @@ pub fn status_of(p: &Package, st: &PackageState, w: &Window) -> PackageStatus {
         .min(),
     };
     PackageStatus {
-        package_id: p.package_id.clone(),
-        package_name: p.package_name.clone(),
-        owner_uin: p.owner_uin.clone(),
-        product: p.product.clone(),
-        sub_product: p.sub_product.clone(),
-        region: p.region.clone(),
+        package_id: p.package_id,
+        package_name: p.package_name,
+        owner_uin: p.owner_uin,
+        product: p.product,
+        sub_product: p.sub_product,
+        region: p.region,
         kind: p.kind,
         status,
         unit: p.unit,

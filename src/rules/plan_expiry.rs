@@ -59,12 +59,12 @@ pub fn timeline(
     as_of: Ts,
 ) -> PlanTimeline {
     let mut out = PlanTimeline::default();
-    let product = Some(sub.product.clone());
-    let sid = Some(sub.subscription_id.clone());
+    let product = Some(sub.product);
+    let sid = Some(sub.subscription_id);
     let end_of_life = life.ended_at.map_or(as_of, |r| r.min(as_of));
     let push = |out: &mut PlanTimeline, event: &'static str, at: Ts, detail: String| {
         out.events
-            .push(ledger.event(product.clone(), event, at, sid.clone(), detail));
+            .push(ledger.event(product, event, at, sid, detail));
     };
     for (k, term) in life.terms.iter().enumerate() {
         let e = term.end;
@@ -119,8 +119,8 @@ pub fn timeline(
                 format!("reclaimed at {} unless renewed", format_local(reclaim_at)),
             );
             out.outages.push(Outage {
-                product: sub.product.clone(),
-                instance_id: Some(sub.subscription_id.clone()),
+                product: sub.product,
+                instance_id: Some(sub.subscription_id),
                 cause: format!("plan {} stopped after expiry", sub.subscription_id),
                 from: stop_at,
                 until: renewal.filter(|r| *r < end_of_life),

@@ -18,12 +18,12 @@ use crate::catalog::{Catalog, Pricing};
 use crate::error::Result;
 use crate::input::{Usage, Violation};
 use crate::money::{convert, m8, Unit};
+use crate::name::Name;
 use crate::output::tables::{BillLine, ChargeKind};
 use compact_str::CompactString;
 use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 #[derive(Debug, Default)]
 pub struct Priced {
@@ -52,7 +52,7 @@ struct TierRows<'c> {
     row: Vec<usize>,
     payg: Vec<Decimal>,
     counter: Vec<u32>,
-    price_unit: Vec<&'c Arc<str>>,
+    price_unit: Vec<&'c Name>,
 }
 
 /// `u:<usage_id>:<tier or 0>`, built without the formatting machinery; inline (no allocation)
@@ -77,27 +77,27 @@ pub fn price_usage(usage: &[Usage], covered: &[Decimal], catalog: &Catalog) -> R
         ..Default::default()
     };
     // Per tier table, in table-name order.
-    let mut tier_rows: BTreeMap<&Arc<str>, TierRows> = BTreeMap::new();
+    let mut tier_rows: BTreeMap<&Name, TierRows> = BTreeMap::new();
     // Keyed by borrowed names: looking a row's counter up clones nothing.
     let mut counters: FxHashMap<(&str, Month, &str), u32> = FxHashMap::default();
     // One shared `Arc` per unit name: lines clone it instead of allocating.
-    let units: Vec<Arc<str>> = Unit::ALL.iter().map(|u| Arc::from(u.as_str())).collect();
-    let unit_of = |u: Unit| units[Unit::ALL.iter().position(|x| *x == u).unwrap_or(0)].clone();
+    let units: Vec<Name> = Unit::ALL.iter().map(|u| Name::from(u.as_str())).collect();
+    let unit_of = |u: Unit| units[Unit::ALL.iter().position(|x| *x == u).unwrap_or(0)];
     let line = |u: &Usage,
                 tier: Option<i32>,
                 first: bool,
                 billable: Decimal,
                 unit_price: Decimal,
-                price_unit: &Arc<str>,
+                price_unit: &Name,
                 amount: Decimal,
                 covered: Decimal| BillLine {
         line_id: usage_line_id(&u.usage_id, tier),
-        owner_uin: u.owner_uin.clone(),
-        region: u.region.clone(),
-        product: u.product.clone(),
-        sub_product: u.sub_product.clone(),
-        instance_id: u.instance_id.clone(),
-        billing_item: u.billing_item.clone(),
+        owner_uin: u.owner_uin,
+        region: u.region,
+        product: u.product,
+        sub_product: u.sub_product,
+        instance_id: u.instance_id,
+        billing_item: u.billing_item,
         charge_kind: ChargeKind::Usage,
         charge_start: u.usage_start,
         charge_end: u.usage_end,
@@ -108,7 +108,7 @@ pub fn price_usage(usage: &[Usage], covered: &[Decimal], catalog: &Catalog) -> R
         unit: unit_of(u.unit),
         tier,
         unit_price,
-        price_unit: price_unit.clone(),
+        price_unit: *price_unit,
         amount,
         charged_at: u.usage_end,
     };

@@ -24,11 +24,11 @@ use crate::calendar::{local_date, Ts, DAY};
 use crate::catalog::{Catalog, Pricing};
 use crate::input::{Event, Package, PackageSource, Subscription, Violation};
 use crate::money::{convert, m8, pay2, Unit};
+use crate::name::Name;
 use crate::output::tables::{BillLine, ChargeKind, DeductionDetail, RefundRow};
 use crate::rules::deduction::{PackageState, RefundRequest};
 use rust_decimal::Decimal;
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 
 /// Which refund rule of §6 applies to a package product.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -209,8 +209,8 @@ pub fn package_refunds(
             Decimal::ZERO
         };
         let row = RefundRow {
-            event_id: e.event_id.clone(),
-            target_id: p.package_id.clone(),
+            event_id: e.event_id,
+            target_id: p.package_id,
             kind: rule.kind().to_string(),
             at: e.at,
             eligible: r.eligible,
@@ -371,8 +371,8 @@ pub fn subscription_refund(
     };
     SubscriptionRefund {
         row: RefundRow {
-            event_id: e.event_id.clone(),
-            target_id: sub.subscription_id.clone(),
+            event_id: e.event_id,
+            target_id: sub.subscription_id,
             kind: rule.kind().to_string(),
             at,
             eligible,
@@ -397,10 +397,10 @@ pub fn plan_days(start: Ts, expires: Ts, at: Ts) -> (i64, i64) {
 /// The `refund` bill line of an eligible refund: quantity 1 at a negative unit price.
 pub fn refund_line(
     row: &RefundRow,
-    owner: &Arc<str>,
-    region: &Arc<str>,
-    product: &Arc<str>,
-    sub_product: &Arc<str>,
+    owner: &Name,
+    region: &Name,
+    product: &Name,
+    sub_product: &Name,
 ) -> BillLine {
     BillLine::one_off(
         format!("r:{}", row.event_id),
@@ -429,8 +429,8 @@ mod tests {
             "2024-01-01 00:00:00",
             "2024-12-01 00:00:00",
         );
-        p.owner_uin = Arc::from(owner);
-        p.region = Arc::from(region);
+        p.owner_uin = Name::from(owner);
+        p.region = Name::from(region);
         p
     }
 
@@ -443,7 +443,7 @@ mod tests {
 
     fn qtp(paid: Decimal) -> Package {
         let mut p = package("Q", "u1", "ap-hongkong", dec!(10), Unit::GB);
-        p.product = Arc::from("qtp");
+        p.product = Name::from("qtp");
         p.price_paid = paid;
         p
     }
@@ -462,9 +462,9 @@ mod tests {
 
     fn refund_event(target: &str, at: &str) -> Event {
         Event {
-            event_id: Arc::from("e1"),
+            event_id: Name::from("e1"),
             kind: EventKind::Refund,
-            target_id: Arc::from(target),
+            target_id: Name::from(target),
             at: t(at),
             new_plan: None,
             months: None,
@@ -522,11 +522,11 @@ mod tests {
 
     fn draw(region: &str, gb: Decimal, at: &str) -> DeductionDetail {
         DeductionDetail {
-            package_owner_uin: Arc::from("u1"),
-            package_id: Arc::from("S"),
-            package_name: Arc::from("S"),
-            product: Arc::from("tp"),
-            sub_product: Arc::from("full-time"),
+            package_owner_uin: Name::from("u1"),
+            package_id: Name::from("S"),
+            package_name: Name::from("S"),
+            product: Name::from("tp"),
+            sub_product: Name::from("full-time"),
             package_kind: PackageKind::Total,
             cycle_start: None,
             cycle_end: None,
@@ -535,13 +535,13 @@ mod tests {
             deducted: gb,
             remaining_after: None,
             package_unit: Unit::GB,
-            resource_owner_uin: Arc::from("u1"),
-            resource_product: Arc::from("eip"),
-            resource_sub_product: Arc::from("eip"),
-            resource_billing_item: Arc::from("public_traffic"),
-            region: Arc::from(region),
-            instance_id: Arc::from("i"),
-            usage_id: Arc::from("u"),
+            resource_owner_uin: Name::from("u1"),
+            resource_product: Name::from("eip"),
+            resource_sub_product: Name::from("eip"),
+            resource_billing_item: Name::from("public_traffic"),
+            region: Name::from(region),
+            instance_id: Name::from("i"),
+            usage_id: std::sync::Arc::from("u"),
             original_usage: gb,
             original_usage_unit: Unit::GB,
             coefficient: Decimal::ONE,
@@ -557,7 +557,7 @@ mod tests {
     fn example_2_shared_traffic_package() {
         let c = catalog();
         let mut p = package("S", "u1", "*", dec!(10), Unit::GB);
-        p.product = Arc::from("tp");
+        p.product = Name::from("tp");
         p.price_paid = dec!(7.50);
         let e = refund_event("S", "2024-05-10 00:00:00");
         let details = [
@@ -588,7 +588,7 @@ mod tests {
     fn api_gateway_package_self_service_rules() {
         let c = catalog();
         let mut p = package("A", "u1", "*", dec!(1000000), Unit::Call);
-        p.product = Arc::from("apigw");
+        p.product = Name::from("apigw");
         p.price_paid = dec!(9);
         p.voucher_amount = dec!(2);
         let at = t("2024-05-10 00:00:00");
@@ -629,11 +629,11 @@ mod tests {
 
     fn sub(product: &str, started: &str, expires: &str) -> Subscription {
         Subscription {
-            subscription_id: Arc::from("s1"),
-            owner_uin: Arc::from("u1"),
-            product: Arc::from(product),
-            plan: Arc::from("test"),
-            region: Arc::from("ap-guangzhou"),
+            subscription_id: Name::from("s1"),
+            owner_uin: Name::from("u1"),
+            product: Name::from(product),
+            plan: Name::from("test"),
+            region: Name::from("ap-guangzhou"),
             billing_mode: crate::input::BillingMode::Monthly,
             started_at: t(started),
             expires_at: Some(t(expires)),

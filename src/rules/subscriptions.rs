@@ -33,11 +33,11 @@ use crate::calendar::{add_months_clamped, from_local, local, Ts, HOUR};
 use crate::catalog::Catalog;
 use crate::input::{BillingMode, Event, EventKind, Subscription, Violation};
 use crate::money::{m8, pay2};
+use crate::name::Name;
 use crate::output::tables::{BillLine, ChargeKind, RefundRow};
 use crate::rules::refunds::{self, SubscriptionFacts};
 use rust_decimal::Decimal;
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 
 /// One paid term of a monthly subscription.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,7 +55,7 @@ pub struct Life {
     /// Paid terms in time order (monthly only).
     pub terms: Vec<Term>,
     /// Plan in force from each instant, in time order (the first from `started_at`).
-    pub plans: Vec<(Ts, Arc<str>)>,
+    pub plans: Vec<(Ts, Name)>,
     /// When it stopped existing: released, or refunded.
     pub ended_at: Option<Ts>,
     /// Charges so far (terms, upgrades and hours), CNY.
@@ -64,7 +64,7 @@ pub struct Life {
 
 impl Life {
     /// The plan in force at `t`.
-    pub fn plan_at(&self, t: Ts) -> &Arc<str> {
+    pub fn plan_at(&self, t: Ts) -> &Name {
         let i = self.plans.partition_point(|(from, _)| *from <= t);
         &self.plans[i.saturating_sub(1)].1
     }
@@ -139,7 +139,7 @@ pub fn replay(subs: &[Subscription], events: &[Event], catalog: &Catalog, as_of:
         .filter(|e| e.at < as_of && index.contains_key(&*e.target_id))
         .collect();
     evs.sort_by(|a, b| (a.at, &a.event_id).cmp(&(b.at, &b.event_id)));
-    let mut full_refund_used: HashSet<Arc<str>> = HashSet::new();
+    let mut full_refund_used: HashSet<Name> = HashSet::new();
     for e in evs {
         let i = index[&*e.target_id];
         let s = &subs[i];
@@ -162,7 +162,7 @@ pub fn replay(subs: &[Subscription], events: &[Event], catalog: &Catalog, as_of:
             EventKind::Upgrade => upgrade(s, &mut out, i, e, catalog),
             EventKind::Refund => {
                 let life = &out.lives[i];
-                let plan = life.plan_at(e.at).clone();
+                let plan = *life.plan_at(e.at);
                 let months: i64 = life.terms.iter().map(|t| t.months).sum();
                 let list_value = monthly_price(catalog, &s.product, &plan, e.at)
                     .map_or(Decimal::ZERO, |p| p * s.discount * Decimal::from(months));
@@ -175,11 +175,11 @@ pub fn replay(subs: &[Subscription], events: &[Event], catalog: &Catalog, as_of:
                 };
                 let r = refunds::subscription_refund(catalog, s, &facts, e);
                 if r.used_full_refund {
-                    full_refund_used.insert(s.owner_uin.clone());
+                    full_refund_used.insert(s.owner_uin);
                 }
                 if r.row.eligible {
                     out.lives[i].ended_at = Some(e.at);
-                    let sp = Arc::from(sub_product(catalog, s));
+                    let sp = Name::from(sub_product(catalog, s));
                     out.lines.push(refunds::refund_line(
                         &r.row,
                         &s.owner_uin,
@@ -205,7 +205,7 @@ pub fn replay(subs: &[Subscription], events: &[Event], catalog: &Catalog, as_of:
 fn first_term(s: &Subscription, catalog: &Catalog, as_of: Ts, out: &mut Replayed) -> Life {
     let mut life = Life {
         terms: Vec::new(),
-        plans: vec![(s.started_at, s.plan.clone())],
+        plans: vec![(s.started_at, s.plan)],
         ended_at: s.released_at,
         paid: Decimal::ZERO,
     };
@@ -321,7 +321,7 @@ fn renew(s: &Subscription, out: &mut Replayed, i: usize, e: &Event, catalog: &Ca
         paid_at: e.at,
     };
     let k = life.terms.len();
-    let plan = life.plan_at(e.at).clone();
+    let plan = *life.plan_at(e.at);
     if let Some(amount) = charge_term(s, &plan, &term, k, catalog, out) {
         out.lives[i].paid += amount;
         out.lives[i].terms.push(term);
@@ -342,10 +342,10 @@ fn upgrade(s: &Subscription, out: &mut Replayed, i: usize, e: &Event, catalog: &
     if life.ended_at.is_some_and(|x| x <= e.at) {
         return refuse(out, "the subscription already ended".into());
     }
-    let Some(new_plan) = e.new_plan.clone() else {
+    let Some(new_plan) = e.new_plan else {
         return refuse(out, "no new_plan".into());
     };
-    let old_plan = life.plan_at(e.at).clone();
+    let old_plan = *life.plan_at(e.at);
     if s.billing_mode == BillingMode::Hourly {
         let (old, new) = (
             catalog.instance_price(&s.product, &old_plan, e.at),
@@ -473,12 +473,12 @@ fn line(
     };
     BillLine {
         line_id: line_id.into(),
-        owner_uin: s.owner_uin.clone(),
-        region: s.region.clone(),
-        product: s.product.clone(),
-        sub_product: Arc::from(sub_product(catalog, s)),
-        instance_id: s.subscription_id.clone(),
-        billing_item: Arc::from(if kind == ChargeKind::Upgrade {
+        owner_uin: s.owner_uin,
+        region: s.region,
+        product: s.product,
+        sub_product: Name::from(sub_product(catalog, s)),
+        instance_id: s.subscription_id,
+        billing_item: Name::from(if kind == ChargeKind::Upgrade {
             "upgrade"
         } else {
             fee
@@ -490,10 +490,10 @@ fn line(
         metered_quantity: quantity,
         deducted_quantity: Decimal::ZERO,
         billable_quantity: quantity,
-        unit: Arc::from(unit),
+        unit: Name::from(unit),
         tier: None,
         unit_price,
-        price_unit: Arc::from(unit),
+        price_unit: Name::from(unit),
         amount,
         charged_at,
     }
@@ -507,11 +507,11 @@ mod tests {
 
     fn sub(id: &str, product: &str, plan: &str, mode: BillingMode, start: &str) -> Subscription {
         Subscription {
-            subscription_id: Arc::from(id),
-            owner_uin: Arc::from("u1"),
-            product: Arc::from(product),
-            plan: Arc::from(plan),
-            region: Arc::from("ap-guangzhou"),
+            subscription_id: Name::from(id),
+            owner_uin: Name::from("u1"),
+            product: Name::from(product),
+            plan: Name::from(plan),
+            region: Name::from("ap-guangzhou"),
             billing_mode: mode,
             started_at: t(start),
             expires_at: (mode == BillingMode::Monthly).then(|| add_months(t(start), 1)),
@@ -527,9 +527,9 @@ mod tests {
 
     fn ev(id: &str, kind: EventKind, target: &str, at: &str) -> Event {
         Event {
-            event_id: Arc::from(id),
+            event_id: Name::from(id),
             kind,
-            target_id: Arc::from(target),
+            target_id: Name::from(target),
             at: t(at),
             new_plan: None,
             months: None,
@@ -656,11 +656,11 @@ mod tests {
         );
         s.price_paid = dec!(4999);
         let mut up = ev("u1", EventKind::Upgrade, "p1", "2024-09-10 12:00:00");
-        up.new_plan = Some(Arc::from("starter"));
+        up.new_plan = Some(Name::from("starter"));
         let mut last = ev("u2", EventKind::Upgrade, "p1", "2024-09-30 23:00:00");
-        last.new_plan = Some(Arc::from("basic"));
+        last.new_plan = Some(Name::from("basic"));
         let mut down = ev("u3", EventKind::Upgrade, "p1", "2024-09-30 23:30:00");
-        down.new_plan = Some(Arc::from("trial"));
+        down.new_plan = Some(Name::from("trial"));
         let out = replay(&[s], &[up, last, down], &c, t("2024-11-01 00:00:00"));
         assert_eq!(
             amounts(&out),

@@ -14,12 +14,12 @@
 use crate::calendar::Window;
 use crate::catalog::Catalog;
 use crate::input::{Account, Payment, Subscription, Usage, Violation};
+use crate::name::Name;
 use crate::output::tables::{AccountEvent, BillLine};
 use crate::rules::subscriptions::Life;
 use crate::rules::{arrears, ledger::Ledger, plan_expiry};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
-use std::sync::Arc;
 
 /// The timeline of every account, cut to the window.
 #[derive(Debug, Clone, Default)]
@@ -32,7 +32,7 @@ pub struct Timeline {
 
 /// One account's input rows.
 struct Group<'a> {
-    owner: Arc<str>,
+    owner: Name,
     account: Option<&'a Account>,
     payments: Vec<&'a Payment>,
     lines: Vec<&'a BillLine>,
@@ -71,7 +71,7 @@ pub fn run(rows: &Rows, catalog: &Catalog, w: &Window) -> Timeline {
         grouper.get(&s.owner_uin).subs.push((s, l));
     }
     let mut groups = grouper.groups;
-    groups.sort_unstable_by(|a, b| a.owner.cmp(&b.owner));
+    groups.sort_unstable_by_key(|a| a.owner);
     let accounts = groups.len();
     let per_account: Vec<(Vec<AccountEvent>, Vec<Violation>)> = groups
         .into_par_iter()
@@ -98,7 +98,7 @@ struct Grouper<'a> {
 }
 
 impl<'a> Grouper<'a> {
-    fn get(&mut self, owner: &'a Arc<str>) -> &mut Group<'a> {
+    fn get(&mut self, owner: &'a Name) -> &mut Group<'a> {
         let ptr = owner.as_ptr();
         let i = match self.last {
             Some((p, i)) if p == ptr => i,
@@ -107,7 +107,7 @@ impl<'a> Grouper<'a> {
                 let i = *self.index.entry(owner).or_insert(next);
                 if i == next {
                     self.groups.push(Group {
-                        owner: owner.clone(),
+                        owner: *owner,
                         account: None,
                         payments: Vec::new(),
                         lines: Vec::new(),
@@ -124,7 +124,7 @@ impl<'a> Grouper<'a> {
 }
 
 fn account(g: &Group, catalog: &Catalog, w: &Window) -> (Vec<AccountEvent>, Vec<Violation>) {
-    let owner = g.owner.clone();
+    let owner = g.owner;
     let ledger = Ledger::new(owner, g.account, &g.payments, &g.lines, w.as_of);
     let episodes = ledger.episodes();
     let mut events = ledger.arrears_events(&episodes);
