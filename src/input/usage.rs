@@ -82,11 +82,16 @@ pub struct Usage {
 /// date is the day after it.
 pub fn check_file(f: &InputFile) -> Result<Option<Ts>> {
     let dir = f.strs("direction")?;
+    let mut known: Option<&str> = None; // the last value found valid: runs repeat it
     for (i, d) in dir.iter().enumerate() {
-        if let Some(d) = d {
+        if let Some(d) = *d {
+            if known == Some(d) {
+                continue;
+            }
             if Direction::parse(d).is_none() {
                 return Err(f.unknown_enum("direction", f.row(i), d, &DIRECTIONS));
             }
+            known = Some(d);
         }
     }
     let start = f.ts("usage_start")?;
@@ -98,11 +103,15 @@ pub fn check_file(f: &InputFile) -> Result<Option<Ts>> {
         let (Some(s), Some(e)) = (start[i], end[i]) else {
             continue;
         };
+        // Only a row that would move the latest start needs the full check.
+        if latest.is_some_and(|l| s <= l) {
+            continue;
+        }
         let ok = s.rem_euclid(HOUR) == 0
             && e == s + HOUR
             && matches!(dec_value(scale, qty[i]), Some(Some(q)) if !q.is_sign_negative() || q.is_zero())
             && unit[i].and_then(Unit::parse).is_some();
-        if ok && latest.is_none_or(|l| s > l) {
+        if ok {
             latest = Some(s);
         }
     }

@@ -46,13 +46,13 @@ pub fn amount(q: Decimal, unit: Unit, unit_price: Decimal, price_unit: &str) -> 
 }
 
 /// The rows one tier table prices, waiting for the column-wise split: one entry per row in
-/// each column (32 bytes a row).
+/// each column (36 bytes a row).
 #[derive(Default)]
-struct TierRows<'c> {
+struct TierRows {
     row: Vec<usize>,
     payg: Vec<Decimal>,
     counter: Vec<u32>,
-    price_unit: Vec<&'c Name>,
+    price_unit: Vec<Name>,
 }
 
 /// `u:<usage_id>:<tier or 0>`, built without the formatting machinery; inline (no allocation)
@@ -71,24 +71,16 @@ fn usage_line_id(usage_id: &str, tier: Option<i32>) -> CompactString {
 
 /// Prices `usage` (sorted by `(usage_start, usage_id)`), given each row's covered quantity.
 pub fn price_usage(usage: &[Usage], covered: &[Decimal], catalog: &Catalog) -> Result<Priced> {
-    let mut out = Priced {
-        billed: vec![false; usage.len()],
-        lines: Vec::with_capacity(usage.len() + usage.len() / 8),
-        ..Default::default()
-    };
-    // Per tier table, in table-name order.
-    let mut tier_rows: BTreeMap<&Name, TierRows> = BTreeMap::new();
-    // Keyed by borrowed names: looking a row's counter up clones nothing.
-    let mut counters: FxHashMap<(&str, Month, &str), u32> = FxHashMap::default();
-    // One shared `Arc` per unit name: lines clone it instead of allocating.
-    let units: Vec<Name> = Unit::ALL.iter().map(|u| Name::from(u.as_str())).collect();
+    use rayon::prelude::*;
+    // One shared name per unit: lines copy it.
+    let units: Vec<Name> = Unit::ALL.iter().map(|u| Name::new(u.as_str())).collect();
     let unit_of = |u: Unit| units[Unit::ALL.iter().position(|x| *x == u).unwrap_or(0)];
     let line = |u: &Usage,
                 tier: Option<i32>,
                 first: bool,
                 billable: Decimal,
                 unit_price: Decimal,
-                price_unit: &Name,
+                price_unit: Name,
                 amount: Decimal,
                 covered: Decimal| BillLine {
         line_id: usage_line_id(&u.usage_id, tier),
@@ -108,104 +100,155 @@ pub fn price_usage(usage: &[Usage], covered: &[Decimal], catalog: &Catalog) -> R
         unit: unit_of(u.unit),
         tier,
         unit_price,
-        price_unit: *price_unit,
+        price_unit,
         amount,
         charged_at: u.usage_end,
     };
-    for (i, u) in usage.iter().enumerate() {
-        let payg = u.quantity - covered[i];
-        let Some(entry) = catalog.price(&u.product, &u.billing_item, &u.region, u.usage_start)
-        else {
-            out.violations.push(no_price(u, "no price in the catalog"));
-            continue;
-        };
-        let free = u.unit.is_traffic() && catalog.free_directions.contains(u.direction.as_str());
-        match &entry.pricing {
-            _ if free => {
-                out.lines.push(line(
-                    u,
-                    None,
-                    true,
-                    payg,
-                    Decimal::ZERO,
-                    &entry.price_unit,
-                    Decimal::ZERO,
-                    covered[i],
-                ));
-            }
-            Pricing::MeterOnly => {
-                out.lines.push(line(
-                    u,
-                    None,
-                    true,
-                    payg,
-                    Decimal::ZERO,
-                    &entry.price_unit,
-                    Decimal::ZERO,
-                    covered[i],
-                ));
-            }
-            Pricing::Flat { unit_price } => {
-                match amount(payg, u.unit, *unit_price, &entry.price_unit) {
-                    Some(a) => out.lines.push(line(
+
+    // Row by row, in parallel over fixed blocks of rows (results joined in block order, so
+    // the lines do not depend on the thread count): the price in force, and the line of every
+    // row not priced by tiers. Tier-priced rows wait for the column-wise split below.
+    let blocks: Vec<Block> = usage
+        .par_chunks(BLOCK_ROWS)
+        .enumerate()
+        .map(|(b, rows)| {
+            let mut out = Block::default();
+            for (k, u) in rows.iter().enumerate() {
+                let i = b * BLOCK_ROWS + k;
+                let payg = u.quantity - covered[i];
+                let Some(entry) =
+                    catalog.price(&u.product, &u.billing_item, &u.region, u.usage_start)
+                else {
+                    out.violations.push(no_price(u, "no price in the catalog"));
+                    out.billed.push(false);
+                    continue;
+                };
+                let free =
+                    u.unit.is_traffic() && catalog.free_directions.contains(u.direction.as_str());
+                let pu = entry.price_unit;
+                let flat = |unit_price| {
+                    line(
                         u,
                         None,
                         true,
                         payg,
-                        *unit_price,
-                        &entry.price_unit,
-                        a,
+                        unit_price,
+                        pu,
+                        Decimal::ZERO,
                         covered[i],
-                    )),
-                    None => {
-                        out.violations.push(no_price(
+                    )
+                };
+                match &entry.pricing {
+                    _ if free => out.lines.push(flat(Decimal::ZERO)),
+                    Pricing::MeterOnly => out.lines.push(flat(Decimal::ZERO)),
+                    Pricing::Flat { unit_price } => match amount(payg, u.unit, *unit_price, &pu) {
+                        Some(a) => out.lines.push(line(
                             u,
-                            &format!("a price per {} cannot price {}", entry.price_unit, u.unit),
-                        ));
-                        continue;
-                    }
+                            None,
+                            true,
+                            payg,
+                            *unit_price,
+                            pu,
+                            a,
+                            covered[i],
+                        )),
+                        None => {
+                            out.violations.push(no_price(
+                                u,
+                                &format!("a price per {pu} cannot price {}", u.unit),
+                            ));
+                            out.billed.push(false);
+                            continue;
+                        }
+                    },
+                    Pricing::Tiered { table } => out.tiered.push((i, *table, payg, pu)),
                 }
+                out.billed.push(true);
             }
-            Pricing::Tiered { table } => {
-                let next = counters.len() as u32;
-                let counter = *counters
-                    .entry((&*u.owner_uin, Month::of(u.usage_start), &**table))
-                    .or_insert(next);
-                let t = tier_rows.entry(table).or_default();
-                t.row.push(i);
-                t.payg.push(payg);
-                t.counter.push(counter);
-                t.price_unit.push(&entry.price_unit);
-            }
+            out
+        })
+        .collect();
+
+    let mut out = Priced {
+        billed: Vec::with_capacity(usage.len()),
+        lines: Vec::with_capacity(usage.len() + usage.len() / 8),
+        ..Default::default()
+    };
+    // Per tier table, in table-name order; counters numbered in row order.
+    let mut tier_rows: BTreeMap<Name, TierRows> = BTreeMap::new();
+    let mut counters: FxHashMap<(Name, Month, Name), u32> = FxHashMap::default();
+    for block in blocks {
+        out.lines.extend(block.lines);
+        out.violations.extend(block.violations);
+        out.billed.extend(block.billed);
+        for (i, table, payg, price_unit) in block.tiered {
+            let u = &usage[i];
+            let next = counters.len() as u32;
+            let counter = *counters
+                .entry((u.owner_uin, Month::of(u.usage_start), table))
+                .or_insert(next);
+            let t = tier_rows.entry(table).or_default();
+            t.row.push(i);
+            t.payg.push(payg);
+            t.counter.push(counter);
+            t.price_unit.push(price_unit);
         }
-        out.billed[i] = true;
     }
     // Graduated rows, one tier table at a time, column-wise.
     for (table, t) in tier_rows {
-        // Batch by batch (whole counters): one batch's tier parts in memory at a time.
-        tiering::split_batches(&t.payg, &t.counter, catalog.tiers(table), |parts| {
-            let mut prev_row = usize::MAX;
-            for part in parts {
-                let (i, price_unit) = (t.row[part.row], t.price_unit[part.row]);
-                let u = &usage[i];
-                let a = amount(part.quantity, u.unit, part.unit_price, price_unit)
-                    .unwrap_or_else(|| m8(part.quantity * part.unit_price));
-                out.lines.push(line(
-                    u,
-                    Some(part.tier),
-                    part.row != prev_row,
-                    part.quantity,
-                    part.unit_price,
-                    price_unit,
-                    a,
-                    covered[i],
-                ));
-                prev_row = part.row;
-            }
+        // Batch by batch (whole counters): one batch's tier parts in memory at a time; each
+        // batch's lines built in parallel over fixed slices of its parts, joined in order.
+        tiering::split_batches(&t.payg, &t.counter, catalog.tiers(&table), |parts| {
+            let built: Vec<Vec<BillLine>> = parts
+                .par_chunks(BLOCK_ROWS)
+                .enumerate()
+                .map(|(c, slice)| {
+                    // A row's first part carries its quantities; the part before a slice
+                    // tells whether its first part continues a row.
+                    let mut prev_row = match c {
+                        0 => usize::MAX,
+                        _ => parts[c * BLOCK_ROWS - 1].row,
+                    };
+                    let mut lines = Vec::with_capacity(slice.len());
+                    for part in slice {
+                        let (i, price_unit) = (t.row[part.row], t.price_unit[part.row]);
+                        let u = &usage[i];
+                        let a = amount(part.quantity, u.unit, part.unit_price, &price_unit)
+                            .unwrap_or_else(|| m8(part.quantity * part.unit_price));
+                        lines.push(line(
+                            u,
+                            Some(part.tier),
+                            part.row != prev_row,
+                            part.quantity,
+                            part.unit_price,
+                            price_unit,
+                            a,
+                            covered[i],
+                        ));
+                        prev_row = part.row;
+                    }
+                    lines
+                })
+                .collect();
+            out.lines.extend(built.into_iter().flatten());
             Ok(())
         })?;
     }
     Ok(out)
+}
+
+/// Rows per parallel block of the row-by-row pass (and parts per slice of a tier batch): fixed,
+/// so the order of lines does not depend on the number of threads.
+const BLOCK_ROWS: usize = 1 << 15;
+
+/// What one block of rows gives: its lines and exceptions in row order, whether each row was
+/// billed, and its tier-priced rows `(row, tier table, pay-as-you-go quantity, price unit)`.
+#[derive(Default)]
+struct Block {
+    lines: Vec<BillLine>,
+    violations: Vec<Violation>,
+    billed: Vec<bool>,
+    tiered: Vec<(usize, Name, Decimal, Name)>,
 }
 
 fn no_price(u: &Usage, why: &str) -> Violation {
@@ -224,6 +267,70 @@ mod tests {
     use super::*;
     use crate::rules::deduction::tests::{catalog, usage};
     use rust_decimal_macros::dec;
+
+    #[test]
+    fn blocks_and_slices_give_the_same_lines_with_any_thread_count() {
+        // 70,000 rows of one account and month (three blocks of rows): 60,000 call rows of 999
+        // calls, whose 10,011th crosses tier 1's 10,000,000 calls, and 10,000 traffic rows
+        // between them (flat prices).
+        let mut rows = Vec::new();
+        for k in 0..70_000i64 {
+            let mut u = usage(
+                &format!("r{k:06}"),
+                "2024-05-01 00:00:00",
+                dec!(999),
+                Unit::Call,
+            );
+            u.usage_start += (k / 100) * crate::calendar::HOUR;
+            u.usage_end = u.usage_start + crate::calendar::HOUR;
+            if k % 7 == 0 {
+                u.quantity = dec!(2);
+                u.unit = Unit::GB;
+            } else {
+                u.product = "apigw".into();
+                u.billing_item = "calls".into();
+            }
+            rows.push(u);
+        }
+        let covered = vec![Decimal::ZERO; rows.len()];
+        let price_in = |threads| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| price_usage(&rows, &covered, &catalog()).unwrap())
+        };
+        let (one, many) = (price_in(1), price_in(3));
+        assert_eq!(one.lines, many.lines);
+        assert_eq!(one.billed, many.billed);
+        assert!(one.billed.iter().all(|b| *b));
+        // Flat lines first, in row order; then the tier parts, the crossing row in two parts.
+        let flat = rows.iter().filter(|u| u.unit == Unit::GB).count();
+        assert_eq!(one.lines.len(), rows.len() + 1);
+        assert!(one.lines[..flat]
+            .iter()
+            .all(|l| l.tier.is_none() && l.amount == dec!(1.60)));
+        let tiered = &one.lines[flat..];
+        // 10,010 rows fill tier 1 to 9,999,990 calls; the next takes 10 calls there and 989
+        // in tier 2.
+        let t1 = tiered.iter().filter(|l| l.tier == Some(1)).count();
+        assert_eq!((t1, tiered.len() - t1), (10_011, 49_990));
+        assert_eq!(
+            (
+                tiered[t1 - 1].billable_quantity,
+                tiered[t1].billable_quantity
+            ),
+            (dec!(10), dec!(989))
+        );
+        assert_eq!(tiered[t1 - 1].usage_id, tiered[t1].usage_id);
+        assert!(tiered[t1..].iter().all(|l| l.tier == Some(2)));
+        // Every row's quantities sit on its first line only.
+        let mut seen = std::collections::HashSet::new();
+        for l in tiered {
+            let first = seen.insert(l.usage_id.clone());
+            assert_eq!(l.metered_quantity, if first { dec!(999) } else { dec!(0) });
+        }
+    }
 
     #[test]
     fn usage_line_ids_name_the_row_and_tier() {
