@@ -171,17 +171,24 @@ impl UsageSource {
                     keep[*chunk as usize].push(i as u32);
                 }
             }
-            for (chunk, keep) in keep.into_iter().enumerate() {
-                if keep.is_empty() {
-                    continue;
-                }
-                let mut df = take(&f.df, &keep)?;
-                df.with_column(Column::new("__row".into(), keep))?;
-                let out = tmp
-                    .path()
-                    .join(chunk.to_string())
-                    .join(format!("{k:06}.parquet"));
-                write_spill(&out, &mut df)?;
+            // The chunks' rows of this file, taken and written in parallel.
+            use rayon::prelude::*;
+            let written: Vec<(usize, PathBuf)> = keep
+                .into_par_iter()
+                .enumerate()
+                .filter(|(_, keep)| !keep.is_empty())
+                .map(|(chunk, keep)| {
+                    let mut df = take(&f.df, &keep)?;
+                    df.with_column(Column::new("__row".into(), keep))?;
+                    let out = tmp
+                        .path()
+                        .join(chunk.to_string())
+                        .join(format!("{k:06}.parquet"));
+                    write_spill(&out, &mut df)?;
+                    Ok((chunk, out))
+                })
+                .collect::<Result<_>>()?;
+            for (chunk, out) in written {
                 self.spilled[chunk].push((out, f.name.clone()));
             }
         }
@@ -320,21 +327,41 @@ fn take(df: &DataFrame, rows: &[u32]) -> Result<DataFrame> {
     Ok(df.take(&idx)?)
 }
 
-/// Writes a spilled chunk file: read back once by this run, so LZ4 (fast both ways) and no
-/// statistics, unlike the zstd output files.
+/// Writes a spilled chunk file, read back once by this run: LZ4 (fast both ways), no
+/// statistics, and every column plain-encoded. polars' own writer always tries a dictionary
+/// for strings — hashing every value, most of the cost of writing a spill — and has no option
+/// to leave it out, so the file is written with `polars_parquet` (the encoder polars writes
+/// with) directly; polars reads it back as any Parquet file.
 fn write_spill(path: &Path, df: &mut DataFrame) -> Result<()> {
+    use polars_parquet::write::{
+        row_group_iter, to_parquet_schema, CompressionOptions, Encoding, FileWriter,
+        StatisticsOptions, Version, WriteOptions,
+    };
+    let perr = |e: PolarsError| Error::Output {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
+    df.align_chunks();
+    let schema = df.schema().to_arrow(CompatLevel::newest());
+    let options = WriteOptions {
+        statistics: StatisticsOptions::empty(),
+        version: Version::V2,
+        compression: CompressionOptions::Lz4Raw,
+        data_page_size: None,
+    };
+    let fields = to_parquet_schema(&schema).map_err(perr)?.fields().to_vec();
     let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
-    ParquetWriter::new(file)
-        .with_compression(ParquetCompression::Lz4Raw)
-        .with_statistics(StatisticsOptions::empty())
-        .set_parallel(true)
-        .finish(df)
-        .map_err(|e| Error::Output {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
-    Ok(())
+    let mut w =
+        FileWriter::try_new(std::io::BufWriter::new(file), schema, options).map_err(perr)?;
+    for batch in df.iter_chunks(CompatLevel::newest(), false) {
+        let rows = batch.len() as u64;
+        let plain = fields.iter().map(|_| vec![Encoding::Plain]).collect();
+        w.write(rows, row_group_iter(batch, plain, fields.clone(), options))
+            .map_err(perr)?;
+    }
+    w.end(None).map_err(perr)?;
+    std::io::Write::flush(&mut w.into_inner()).map_err(|e| Error::io(path, e))
 }
