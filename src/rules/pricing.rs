@@ -14,7 +14,7 @@
 
 use super::tiering;
 use crate::calendar::Month;
-use crate::catalog::{Catalog, Pricing};
+use crate::catalog::{Catalog, PriceEntry, Pricing};
 use crate::error::Result;
 use crate::input::{Usage, Violation};
 use crate::money::{convert, m8, Unit};
@@ -33,13 +33,15 @@ pub struct Priced {
     pub billed: Vec<bool>,
 }
 
-/// Amount of `q` (in `unit`) at `unit_price` per `price_unit`, rounded to scale 8.
+/// Amount of `q` (in `unit`) at `unit_price` per `price_unit`, rounded to scale 8; `None` when
+/// the price unit does not measure the quantity's unit (see [`priceable`]).
 pub fn amount(q: Decimal, unit: Unit, unit_price: Decimal, price_unit: &str) -> Option<Decimal> {
+    if !priceable(unit, price_unit) {
+        return None;
+    }
     let billable_units = match price_unit {
-        "GB" if unit.is_traffic() => convert(q, unit, Unit::GB),
-        "GB" => return None,
-        "10000 call" if unit == Unit::Call => q / Decimal::from(10_000),
-        "10000 call" => return None,
+        "GB" => convert(q, unit, Unit::GB),
+        "10000 call" => q / Decimal::from(10_000),
         _ => q,
     };
     Some(m8(billable_units * unit_price))
@@ -105,150 +107,119 @@ pub fn price_usage(usage: &[Usage], covered: &[Decimal], catalog: &Catalog) -> R
         charged_at: u.usage_end,
     };
 
-    // Row by row, in parallel over fixed blocks of rows (results joined in block order, so
-    // the lines do not depend on the thread count): the price in force, and the line of every
-    // row not priced by tiers. Tier-priced rows wait for the column-wise split below.
-    let blocks: Vec<Block> = usage
-        .par_chunks(BLOCK_ROWS)
-        .enumerate()
-        .map(|(b, rows)| {
-            let mut out = Block::default();
-            for (k, u) in rows.iter().enumerate() {
-                let i = b * BLOCK_ROWS + k;
-                let payg = u.quantity - covered[i];
-                let Some(entry) =
-                    catalog.price(&u.product, &u.billing_item, &u.region, u.usage_start)
-                else {
-                    out.violations.push(no_price(u, "no price in the catalog"));
-                    out.billed.push(false);
-                    continue;
-                };
-                let free =
-                    u.unit.is_traffic() && catalog.free_directions.contains(u.direction.as_str());
-                let pu = entry.price_unit;
-                let flat = |unit_price| {
-                    line(
-                        u,
-                        None,
-                        true,
-                        payg,
-                        unit_price,
-                        pu,
-                        Decimal::ZERO,
-                        covered[i],
-                    )
-                };
-                match &entry.pricing {
-                    _ if free => out.lines.push(flat(Decimal::ZERO)),
-                    Pricing::MeterOnly => out.lines.push(flat(Decimal::ZERO)),
-                    Pricing::Flat { unit_price } => match amount(payg, u.unit, *unit_price, &pu) {
-                        Some(a) => out.lines.push(line(
-                            u,
-                            None,
-                            true,
-                            payg,
-                            *unit_price,
-                            pu,
-                            a,
-                            covered[i],
-                        )),
-                        None => {
-                            out.violations.push(no_price(
-                                u,
-                                &format!("a price per {pu} cannot price {}", u.unit),
-                            ));
-                            out.billed.push(false);
-                            continue;
-                        }
-                    },
-                    Pricing::Tiered { table } => out.tiered.push((i, *table, payg, pu)),
-                }
-                out.billed.push(true);
-            }
-            out
-        })
+    // 1. The price in force for every row, in parallel (an indexed collect: written in place).
+    let entries: Vec<Option<&PriceEntry>> = usage
+        .par_iter()
+        .map(|u| catalog.price(&u.product, &u.billing_item, &u.region, u.usage_start))
         .collect();
-
+    // 2. In row order: exceptions, which rows get a line of their own, and the tier-priced
+    //    rows, which wait for the column-wise split (counters numbered in row order).
     let mut out = Priced {
-        billed: Vec::with_capacity(usage.len()),
+        billed: vec![true; usage.len()],
         lines: Vec::with_capacity(usage.len() + usage.len() / 8),
         ..Default::default()
     };
-    // Per tier table, in table-name order; counters numbered in row order.
+    let mut flat: Vec<u32> = Vec::with_capacity(usage.len());
     let mut tier_rows: BTreeMap<Name, TierRows> = BTreeMap::new();
     let mut counters: FxHashMap<(Name, Month, Name), u32> = FxHashMap::default();
-    for block in blocks {
-        out.lines.extend(block.lines);
-        out.violations.extend(block.violations);
-        out.billed.extend(block.billed);
-        for (i, table, payg, price_unit) in block.tiered {
-            let u = &usage[i];
-            let next = counters.len() as u32;
-            let counter = *counters
-                .entry((u.owner_uin, Month::of(u.usage_start), table))
-                .or_insert(next);
-            let t = tier_rows.entry(table).or_default();
-            t.row.push(i);
-            t.payg.push(payg);
-            t.counter.push(counter);
-            t.price_unit.push(price_unit);
+    for (i, (u, entry)) in usage.iter().zip(&entries).enumerate() {
+        let Some(entry) = entry else {
+            out.violations.push(no_price(u, "no price in the catalog"));
+            out.billed[i] = false;
+            continue;
+        };
+        match &entry.pricing {
+            Pricing::Tiered { table } if !is_free(u, catalog) => {
+                let next = counters.len() as u32;
+                let counter = *counters
+                    .entry((u.owner_uin, Month::of(u.usage_start), *table))
+                    .or_insert(next);
+                let t = tier_rows.entry(*table).or_default();
+                t.row.push(i);
+                t.payg.push(u.quantity - covered[i]);
+                t.counter.push(counter);
+                t.price_unit.push(entry.price_unit);
+            }
+            Pricing::Flat { .. }
+                if !is_free(u, catalog) && !priceable(u.unit, &entry.price_unit) =>
+            {
+                out.violations.push(no_price(
+                    u,
+                    &format!("a price per {} cannot price {}", entry.price_unit, u.unit),
+                ));
+                out.billed[i] = false;
+            }
+            _ => flat.push(i as u32),
         }
     }
-    // Graduated rows, one tier table at a time, column-wise.
+    // 3. One line per row priced alone (free traffic and meter-only items at zero, flat
+    //    prices), built in parallel straight into the lines (indexed: in row order).
+    out.lines.par_extend(flat.par_iter().map(|&i| {
+        let (i, u) = (i as usize, &usage[i as usize]);
+        let entry = entries[i].expect("priced");
+        let payg = u.quantity - covered[i];
+        let (unit_price, a) = match &entry.pricing {
+            Pricing::Flat { unit_price } if !is_free(u, catalog) => (
+                *unit_price,
+                amount(payg, u.unit, *unit_price, &entry.price_unit).expect("priceable"),
+            ),
+            _ => (Decimal::ZERO, Decimal::ZERO),
+        };
+        line(
+            u,
+            None,
+            true,
+            payg,
+            unit_price,
+            entry.price_unit,
+            a,
+            covered[i],
+        )
+    }));
+    drop(flat);
+    // 4. Graduated rows, one tier table at a time, column-wise.
     for (table, t) in tier_rows {
-        // Batch by batch (whole counters): one batch's tier parts in memory at a time; each
-        // batch's lines built in parallel over fixed slices of its parts, joined in order.
+        // Batch by batch (whole counters): one batch's tier parts in memory at a time; its
+        // lines built in parallel straight into the lines, in part order. A row's first part
+        // (the one after a part of another row) carries the row's quantities.
         tiering::split_batches(&t.payg, &t.counter, catalog.tiers(&table), |parts| {
-            let built: Vec<Vec<BillLine>> = parts
-                .par_chunks(BLOCK_ROWS)
-                .enumerate()
-                .map(|(c, slice)| {
-                    // A row's first part carries its quantities; the part before a slice
-                    // tells whether its first part continues a row.
-                    let mut prev_row = match c {
-                        0 => usize::MAX,
-                        _ => parts[c * BLOCK_ROWS - 1].row,
-                    };
-                    let mut lines = Vec::with_capacity(slice.len());
-                    for part in slice {
-                        let (i, price_unit) = (t.row[part.row], t.price_unit[part.row]);
-                        let u = &usage[i];
-                        let a = amount(part.quantity, u.unit, part.unit_price, &price_unit)
-                            .unwrap_or_else(|| m8(part.quantity * part.unit_price));
-                        lines.push(line(
-                            u,
-                            Some(part.tier),
-                            part.row != prev_row,
-                            part.quantity,
-                            part.unit_price,
-                            price_unit,
-                            a,
-                            covered[i],
-                        ));
-                        prev_row = part.row;
-                    }
-                    lines
-                })
-                .collect();
-            out.lines.extend(built.into_iter().flatten());
+            out.lines
+                .par_extend(parts.par_iter().enumerate().map(|(k, part)| {
+                    let (i, price_unit) = (t.row[part.row], t.price_unit[part.row]);
+                    let u = &usage[i];
+                    let a = amount(part.quantity, u.unit, part.unit_price, &price_unit)
+                        .unwrap_or_else(|| m8(part.quantity * part.unit_price));
+                    let first = k == 0 || parts[k - 1].row != part.row;
+                    line(
+                        u,
+                        Some(part.tier),
+                        first,
+                        part.quantity,
+                        part.unit_price,
+                        price_unit,
+                        a,
+                        covered[i],
+                    )
+                }));
             Ok(())
         })?;
     }
     Ok(out)
 }
 
-/// Rows per parallel block of the row-by-row pass (and parts per slice of a tier batch): fixed,
-/// so the order of lines does not depend on the number of threads.
-const BLOCK_ROWS: usize = 1 << 15;
+/// Traffic in a direction the catalog does not charge (inbound, internal): a zero line.
+fn is_free(u: &Usage, catalog: &Catalog) -> bool {
+    u.unit.is_traffic() && catalog.free_directions.contains(u.direction.as_str())
+}
 
-/// What one block of rows gives: its lines and exceptions in row order, whether each row was
-/// billed, and its tier-priced rows `(row, tier table, pay-as-you-go quantity, price unit)`.
-#[derive(Default)]
-struct Block {
-    lines: Vec<BillLine>,
-    violations: Vec<Violation>,
-    billed: Vec<bool>,
-    tiered: Vec<(usize, Name, Decimal, Name)>,
+/// Whether a price per `price_unit` can price a quantity in `unit`: `GB` prices traffic,
+/// `10000 call` prices calls, any other unit prices the quantity as it is.
+fn priceable(unit: Unit, price_unit: &str) -> bool {
+    match price_unit {
+        "GB" => unit.is_traffic(),
+        "10000 call" => unit == Unit::Call,
+        _ => true,
+    }
 }
 
 fn no_price(u: &Usage, why: &str) -> Violation {
@@ -269,8 +240,8 @@ mod tests {
     use rust_decimal_macros::dec;
 
     #[test]
-    fn blocks_and_slices_give_the_same_lines_with_any_thread_count() {
-        // 70,000 rows of one account and month (three blocks of rows): 60,000 call rows of 999
+    fn lines_do_not_depend_on_the_thread_count() {
+        // 70,000 rows of one account and month: 60,000 call rows of 999
         // calls, whose 10,011th crosses tier 1's 10,000,000 calls, and 10,000 traffic rows
         // between them (flat prices).
         let mut rows = Vec::new();
