@@ -81,10 +81,10 @@ pub struct Usage {
 /// `usage_start` among its rows that pass the row rules (duplicates aside): the default as-of
 /// date is the day after it.
 pub fn check_file(f: &InputFile) -> Result<Option<Ts>> {
-    let dir = f.strs("direction")?;
-    let mut known: Option<&str> = None; // the last value found valid: runs repeat it
-    for (i, d) in dir.iter().enumerate() {
-        if let Some(d) = *d {
+    if !f.is_null_typed("direction")? {
+        let mut known: Option<&str> = None; // the last value found valid: runs repeat it
+        for (i, d) in f.series("direction")?.str()?.iter().enumerate() {
+            let Some(d) = d else { continue };
             if known == Some(d) {
                 continue;
             }
@@ -94,23 +94,28 @@ pub fn check_file(f: &InputFile) -> Result<Option<Ts>> {
             known = Some(d);
         }
     }
+    if f.is_null_typed("quantity")? || f.is_null_typed("unit")? {
+        return Ok(None); // no row passes the row rules
+    }
     let start = f.ts("usage_start")?;
     let end = f.ts("usage_end")?;
-    let (scale, qty) = f.decs("quantity")?;
-    let unit = f.strs("unit")?;
+    let qty = f.series("quantity")?.decimal()?;
+    let (scale, qty_m) = (qty.scale() as u32, qty.physical());
+    let unit = f.series("unit")?.str()?;
     let mut latest: Option<Ts> = None;
     for i in 0..f.df.height() {
         let (Some(s), Some(e)) = (start[i], end[i]) else {
             continue;
         };
-        // Only a row that would move the latest start needs the full check.
+        // Only a row that would move the latest start needs the full check (quantity and
+        // unit are looked up for those rows only).
         if latest.is_some_and(|l| s <= l) {
             continue;
         }
         let ok = s.rem_euclid(HOUR) == 0
             && e == s + HOUR
-            && matches!(dec_value(scale, qty[i]), Some(Some(q)) if !q.is_sign_negative() || q.is_zero())
-            && unit[i].and_then(Unit::parse).is_some();
+            && matches!(dec_value(scale, qty_m.get(i)), Some(Some(q)) if !q.is_sign_negative() || q.is_zero())
+            && unit.get(i).and_then(Unit::parse).is_some();
         if ok {
             latest = Some(s);
         }
@@ -284,4 +289,107 @@ fn from_file(
     }
 
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calendar::parse_local;
+    use crate::output::{dec_col, str_col, ts_col};
+    use polars::prelude::*;
+    use rust_decimal_macros::dec;
+
+    /// A usage file of `(start, end, quantity, unit, direction)` rows.
+    fn file(rows: &[(&str, &str, Decimal, &str, &str)]) -> InputFile {
+        let t = |s: &str| Some(parse_local(s).unwrap());
+        let cols = vec![
+            ts_col("usage_start", rows.iter().map(|r| t(r.0))),
+            ts_col("usage_end", rows.iter().map(|r| t(r.1))),
+            dec_col("quantity", 9, rows.iter().map(|r| Some(r.2))),
+            str_col("unit", rows.iter().map(|r| Some(r.3))),
+            str_col("direction", rows.iter().map(|r| Some(r.4))),
+        ];
+        InputFile {
+            path: "usage/part-0.parquet".into(),
+            name: "usage/part-0.parquet".into(),
+            df: DataFrame::new(rows.len(), cols).unwrap(),
+            rows: None,
+        }
+    }
+
+    #[test]
+    fn check_file_gives_the_latest_start_of_a_row_that_passes_the_row_rules() {
+        let f = file(&[
+            (
+                "2024-05-01 10:00:00",
+                "2024-05-01 11:00:00",
+                dec!(1),
+                "GB",
+                "outbound",
+            ),
+            (
+                "2024-05-01 09:00:00",
+                "2024-05-01 10:00:00",
+                dec!(1),
+                "GB",
+                "inbound",
+            ),
+            // Later, but each breaks a row rule: negative, unknown unit, not a whole hour,
+            // not one hour long.
+            (
+                "2024-05-01 12:00:00",
+                "2024-05-01 13:00:00",
+                dec!(-1),
+                "GB",
+                "outbound",
+            ),
+            (
+                "2024-05-01 13:00:00",
+                "2024-05-01 14:00:00",
+                dec!(1),
+                "PB",
+                "outbound",
+            ),
+            (
+                "2024-05-01 14:30:00",
+                "2024-05-01 15:30:00",
+                dec!(1),
+                "GB",
+                "outbound",
+            ),
+            (
+                "2024-05-01 15:00:00",
+                "2024-05-01 17:00:00",
+                dec!(1),
+                "GB",
+                "outbound",
+            ),
+            (
+                "2024-05-01 11:00:00",
+                "2024-05-01 12:00:00",
+                dec!(0),
+                "GB",
+                "internal",
+            ),
+        ]);
+        assert_eq!(check_file(&f).unwrap(), parse_local("2024-05-01 11:00:00"));
+        let bad = file(&[
+            (
+                "2024-05-01 10:00:00",
+                "2024-05-01 11:00:00",
+                dec!(1),
+                "GB",
+                "outbound",
+            ),
+            (
+                "2024-05-01 11:00:00",
+                "2024-05-01 12:00:00",
+                dec!(1),
+                "GB",
+                "sideways",
+            ),
+        ]);
+        let e = check_file(&bad).unwrap_err().to_string();
+        assert!(e.contains("sideways") && e.contains("direction"), "{e}");
+    }
 }
