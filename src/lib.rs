@@ -16,7 +16,8 @@
 //! and the `usage_while_suspended` exceptions. Detail tables are cut to
 //! the window `[as-of − 3 months, as-of)` and every table is written as Hive-partitioned Parquet
 //! in a total order (`output`), with `_manifest.json` last. Money is `Decimal` throughout
-//! (`money`), calendar logic is UTC+8 (`calendar`).
+//! (`money`), calendar logic is UTC+8 (`calendar`), and the names rows repeat (accounts,
+//! regions, products, instances) are interned once per run (`name`).
 //!
 //! Operations: every table is written into a staging tree and published by an atomic swap under
 //! an advisory lock (`output::publish`), so a killed run never leaves a partial output and two

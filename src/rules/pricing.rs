@@ -11,6 +11,10 @@
 //!
 //! Every line amount is rounded once to scale 8; `metered_quantity` and `deducted_quantity` sit on
 //! a row's first line only. Line ids are `u:<usage_id>:<tier or 0>`.
+//!
+//! Lookups and lines are computed in parallel but land in one fixed order whatever the thread
+//! count: the lines of rows priced alone in row order, then the tier parts by table, batch and
+//! `(row, tier)`.
 
 use super::tiering;
 use crate::calendar::Month;
