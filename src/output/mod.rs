@@ -75,34 +75,107 @@ pub fn frame(height: usize, columns: Vec<Column>) -> Result<DataFrame> {
 pub const ROW_GROUP: usize = 512 * 512;
 
 /// Writes one Parquet file (zstd, statistics on) from frames of one schema, one row group per
-/// frame (callers cut them at [`ROW_GROUP`] rows). Columns are encoded in parallel; the bytes do
-/// not depend on the number of threads (tested: 1 thread vs many give identical files).
+/// frame (callers cut them at [`ROW_GROUP`] rows). The bytes do not depend on the number of
+/// threads (tested: 1 thread vs many give identical files).
+///
+/// polars' writer encodes a row group's columns in parallel but compresses their pages one
+/// after another as it writes them; here each column is encoded *and* compressed in parallel
+/// (`polars_parquet`, the encoder polars writes with, with polars' own encodings and options),
+/// and the finished pages are handed to polars' writer: the same file, with zstd spread over
+/// the threads.
 pub fn write_frames(
     path: &Path,
     schema: &Schema,
     frames: impl Iterator<Item = Result<DataFrame>>,
 ) -> Result<()> {
+    use polars_parquet::write::{
+        array_to_columns, compress, get_dtype_encoding, CompressedPage, Version, WriteOptions,
+    };
+    use rayon::prelude::*;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
-    let output = |e: PolarsError| Error::Output {
+    let output = |message: String| Error::Output {
         path: path.to_path_buf(),
-        message: e.to_string(),
+        message,
     };
+    let compression = ParquetCompression::Zstd(None);
+    let statistics = StatisticsOptions::default();
     let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
     let mut writer = ParquetWriter::new(std::io::BufWriter::new(file))
-        .with_compression(ParquetCompression::Zstd(None))
-        .with_statistics(StatisticsOptions::default())
-        .set_parallel(true)
+        .with_compression(compression)
+        .with_statistics(statistics)
         .batched(schema)
-        .map_err(output)?;
+        .map_err(|e| output(e.to_string()))?;
+    // What `ParquetWriter` itself writes with.
+    let options = WriteOptions {
+        statistics,
+        compression: compression.into(),
+        version: Version::V1,
+        data_page_size: None,
+    };
+    let fields = writer.parquet_schema().fields().to_vec();
+    let encodings: Vec<_> = schema
+        .to_arrow(CompatLevel::newest())
+        .iter_values()
+        .map(|f| get_dtype_encoding(&f.dtype))
+        .collect();
     for df in frames {
         let mut df = df?;
-        df.align_chunks_par();
-        writer.write_batch(&df).map_err(output)?;
+        if df.height() == 0 {
+            continue; // no row group, as polars' writer does for an empty frame
+        }
+        df.rechunk_mut_par();
+        let rows = df.height() as u64;
+        let batch = df
+            .iter_chunks(CompatLevel::newest(), false)
+            .next()
+            .expect("a frame with rows has a chunk");
+        let columns: Vec<Vec<Vec<CompressedPage>>> = encoder_pool().install(|| {
+            batch
+                .columns()
+                .par_iter()
+                .zip(&fields)
+                .zip(&encodings)
+                .map(|((array, type_), encoding)| {
+                    let leaves = array_to_columns(array, type_.clone(), options, encoding)
+                        .map_err(|e| output(e.to_string()))?;
+                    leaves
+                        .into_iter()
+                        .map(|pages| {
+                            pages
+                                .map(|page| {
+                                    let page = page.map_err(|e| output(e.to_string()))?;
+                                    compress(page, Vec::new(), options.compression)
+                                        .map_err(|e| output(e.to_string()))
+                                })
+                                .collect::<Result<Vec<_>>>()
+                        })
+                        .collect::<Result<Vec<_>>>()
+                })
+                .collect::<Result<_>>()
+        })?;
+        let columns: Vec<Vec<CompressedPage>> = columns.into_iter().flatten().collect();
+        writer
+            .write_row_group(rows, &columns)
+            .map_err(|e| output(e.to_string()))?;
     }
-    writer.finish().map_err(output)?;
+    writer.finish().map_err(|e| output(e.to_string()))?;
     Ok(())
+}
+
+/// The threads that encode and compress columns: a pool of their own, as polars' writer has,
+/// so a writer thread's columns and the next chunk's rules (on the global pool) share the cores
+/// instead of queueing behind each other. Sized like the global pool at first use.
+fn encoder_pool() -> &'static rayon::ThreadPool {
+    static POOL: std::sync::OnceLock<rayon::ThreadPool> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(rayon::current_num_threads())
+            .thread_name(|i| format!("reckon-encode-{i}"))
+            .build()
+            .expect("encoder threads")
+    })
 }
 
 /// The rows of each row group of a `len`-row file: at least one group (empty for no rows, so
