@@ -131,7 +131,7 @@ pub fn write_frames(
             .iter_chunks(CompatLevel::newest(), false)
             .next()
             .expect("a frame with rows has a chunk");
-        let columns: Vec<Vec<Vec<CompressedPage>>> = encoder_pool().install(|| {
+        let columns: Vec<Vec<Vec<CompressedPage>>> = on_encoder_pool(|| {
             batch
                 .columns()
                 .par_iter()
@@ -164,18 +164,23 @@ pub fn write_frames(
     Ok(())
 }
 
-/// The threads that encode and compress columns: a pool of their own, as polars' writer has,
-/// so a writer thread's columns and the next chunk's rules (on the global pool) share the cores
-/// instead of queueing behind each other. Sized like the global pool at first use.
-fn encoder_pool() -> &'static rayon::ThreadPool {
-    static POOL: std::sync::OnceLock<rayon::ThreadPool> = std::sync::OnceLock::new();
-    POOL.get_or_init(|| {
+/// Runs `op` on the threads that encode and compress columns: a pool of their own, as polars'
+/// writer has, so a writer thread's columns and the next chunk's rules (on the global pool)
+/// share the cores instead of queueing behind each other. Sized like the global pool at first
+/// use; if its threads cannot be started, `op` runs on the global pool instead.
+fn on_encoder_pool<R: Send>(op: impl FnOnce() -> R + Send) -> R {
+    static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
+    let pool = POOL.get_or_init(|| {
         rayon::ThreadPoolBuilder::new()
             .num_threads(rayon::current_num_threads())
             .thread_name(|i| format!("reckon-encode-{i}"))
             .build()
-            .expect("encoder threads")
-    })
+            .ok()
+    });
+    match pool {
+        Some(pool) => pool.install(op),
+        None => op(),
+    }
 }
 
 /// The rows of each row group of a `len`-row file: at least one group (empty for no rows, so
