@@ -20,6 +20,7 @@
 use super::{hash_file, parquet_files, read_file, read_parquet, usage, FileInfo, InputFile};
 use crate::calendar::Ts;
 use crate::error::{Error, Result};
+use crate::output::write_spill;
 use crate::shard::Partitioner;
 use polars::prelude::*;
 use std::collections::{HashMap, HashSet};
@@ -325,43 +326,4 @@ fn places(f: &InputFile, part: &Partitioner) -> Result<Vec<Option<u32>>> {
 fn take(df: &DataFrame, rows: &[u32]) -> Result<DataFrame> {
     let idx = IdxCa::from_vec("idx".into(), rows.to_vec());
     Ok(df.take(&idx)?)
-}
-
-/// Writes a spilled chunk file, read back once by this run: LZ4 (fast both ways), no
-/// statistics, and every column plain-encoded. polars' own writer always tries a dictionary
-/// for strings — hashing every value, most of the cost of writing a spill — and has no option
-/// to leave it out, so the file is written with `polars_parquet` (the encoder polars writes
-/// with) directly; polars reads it back as any Parquet file.
-fn write_spill(path: &Path, df: &mut DataFrame) -> Result<()> {
-    use polars_parquet::write::{
-        row_group_iter, to_parquet_schema, CompressionOptions, Encoding, FileWriter,
-        StatisticsOptions, Version, WriteOptions,
-    };
-    let perr = |e: PolarsError| Error::Output {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    };
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    }
-    df.align_chunks();
-    let schema = df.schema().to_arrow(CompatLevel::newest());
-    let options = WriteOptions {
-        statistics: StatisticsOptions::empty(),
-        version: Version::V2,
-        compression: CompressionOptions::Lz4Raw,
-        data_page_size: None,
-    };
-    let fields = to_parquet_schema(&schema).map_err(perr)?.fields().to_vec();
-    let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
-    let mut w =
-        FileWriter::try_new(std::io::BufWriter::new(file), schema, options).map_err(perr)?;
-    for batch in df.iter_chunks(CompatLevel::newest(), false) {
-        let rows = batch.len() as u64;
-        let plain = fields.iter().map(|_| vec![Encoding::Plain]).collect();
-        w.write(rows, row_group_iter(batch, plain, fields.clone(), options))
-            .map_err(perr)?;
-    }
-    w.end(None).map_err(perr)?;
-    std::io::Write::flush(&mut w.into_inner()).map_err(|e| Error::io(path, e))
 }

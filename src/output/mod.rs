@@ -77,19 +77,51 @@ pub const ROW_GROUP: usize = 512 * 512;
 /// Writes one Parquet file (zstd, statistics on) from frames of one schema, one row group per
 /// frame (callers cut them at [`ROW_GROUP`] rows). The bytes do not depend on the number of
 /// threads (tested: 1 thread vs many give identical files).
-///
-/// polars' writer encodes a row group's columns in parallel but compresses their pages one
-/// after another as it writes them; here each column is encoded *and* compressed in parallel
-/// (`polars_parquet`, the encoder polars writes with, with polars' own encodings and options),
-/// and the finished pages are handed to polars' writer: the same file, with zstd spread over
-/// the threads.
 pub fn write_frames(
     path: &Path,
     schema: &Schema,
     frames: impl Iterator<Item = Result<DataFrame>>,
 ) -> Result<()> {
+    write_pages(Pages::Output, path, schema, frames)
+}
+
+/// Writes a spill file (the usage of one chunk from one input file), read back once by this
+/// run: every column plain-encoded, LZ4, no statistics (see [`Pages::Spill`]).
+pub fn write_spill(path: &Path, df: &mut DataFrame) -> Result<()> {
+    df.rechunk_mut_par();
+    let slices = row_groups(df.height()).map(|r| Ok(df.slice(r.start as i64, r.len())));
+    write_pages(Pages::Spill, path, df.schema(), slices)
+}
+
+/// How a file's pages are encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pages {
+    /// Output tables, as polars writes them: its encodings (dictionaries for strings), zstd,
+    /// statistics.
+    Output,
+    /// The usage spill: plain encoding, LZ4, no statistics. polars' writer always tries a
+    /// dictionary for strings — hashing every value, most of the cost of a file read back once
+    /// — and has no option to leave it out.
+    Spill,
+}
+
+/// Writes frames as row groups, `pages` deciding encodings, compression and statistics.
+///
+/// polars' writer encodes a row group's columns in parallel but compresses their pages one
+/// after another as it writes them, and offers no choice of encoding; here each column is
+/// encoded *and* compressed in parallel (`polars_parquet`, the encoder polars writes with; for
+/// outputs with polars' own encodings and options) and the finished pages are handed to
+/// polars' writer: for outputs the same file polars would write, with zstd spread over the
+/// threads.
+fn write_pages(
+    pages: Pages,
+    path: &Path,
+    schema: &Schema,
+    frames: impl Iterator<Item = Result<DataFrame>>,
+) -> Result<()> {
     use polars_parquet::write::{
-        array_to_columns, compress, get_dtype_encoding, CompressedPage, Version, WriteOptions,
+        array_to_columns, compress, get_dtype_encoding, CompressedPage, Encoding, Version,
+        WriteOptions,
     };
     use rayon::prelude::*;
     if let Some(dir) = path.parent() {
@@ -99,8 +131,10 @@ pub fn write_frames(
         path: path.to_path_buf(),
         message,
     };
-    let compression = ParquetCompression::Zstd(None);
-    let statistics = StatisticsOptions::default();
+    let (compression, statistics) = match pages {
+        Pages::Output => (ParquetCompression::Zstd(None), StatisticsOptions::default()),
+        Pages::Spill => (ParquetCompression::Lz4Raw, StatisticsOptions::empty()),
+    };
     let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
     let mut writer = ParquetWriter::new(std::io::BufWriter::new(file))
         .with_compression(compression)
@@ -115,10 +149,16 @@ pub fn write_frames(
         data_page_size: None,
     };
     let fields = writer.parquet_schema().fields().to_vec();
-    let encodings: Vec<_> = schema
+    let encodings: Vec<Vec<Encoding>> = schema
         .to_arrow(CompatLevel::newest())
         .iter_values()
-        .map(|f| get_dtype_encoding(&f.dtype))
+        .map(|f| {
+            let own = get_dtype_encoding(&f.dtype);
+            match pages {
+                Pages::Output => own,
+                Pages::Spill => vec![Encoding::Plain; own.len()],
+            }
+        })
         .collect();
     for df in frames {
         let mut df = df?;

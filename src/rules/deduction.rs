@@ -137,9 +137,6 @@ fn build_pools(usage: &[Usage], packages: &[Package], events: &[Event]) -> Vec<P
         x
     }
     fn id_of(s: &Name, ids: &mut FxHashMap<Name, usize>, parent: &mut Vec<usize>) -> usize {
-        if let Some(&id) = ids.get(s) {
-            return id;
-        }
         *ids.entry(*s).or_insert_with(|| {
             parent.push(parent.len());
             parent.len() - 1
