@@ -54,15 +54,122 @@ pub fn i64_col(name: &str, v: impl Iterator<Item = Option<i64>>) -> Column {
     Int64Chunked::from_iter_options(name.into(), v).into_column()
 }
 
-/// Builds one column of a frame from its rows.
-pub type ColumnOf<T> = Box<dyn Fn(&[&T]) -> Column + Send + Sync>;
+/// One column of an output row group.
+pub enum Piece {
+    Column(Column),
+    /// Strings that repeat from row to row — interned names ([`crate::name::Name`]), enum
+    /// labels — kept as a dictionary: the distinct values in order of first appearance and each
+    /// row's index into them. It is built from the strings' addresses (each distinct value of
+    /// these has exactly one), so no string is hashed or copied per row, and it is written as
+    /// the same dictionary the encoder would have built from the strings.
+    Repeated {
+        name: &'static str,
+        keys: Vec<u32>,
+        values: Vec<&'static str>,
+    },
+}
 
-/// Builds a frame from `rows`, its columns in parallel; the frame is the same whatever the
-/// number of threads.
-pub fn par_frame<T: Sync>(rows: &[&T], columns: Vec<ColumnOf<T>>) -> Result<DataFrame> {
+/// A column of strings that repeat (see [`Piece::Repeated`]): every distinct value must have
+/// one address — an interned name's or an enum label's. (Were one value at two addresses, the
+/// file would still read back the same strings, with that value twice in the dictionary.)
+pub fn repeated_col(name: &'static str, v: impl Iterator<Item = &'static str>) -> Piece {
+    // Keyed by address and length: a literal may sit inside a longer one.
+    let mut index: rustc_hash::FxHashMap<(usize, usize), u32> = Default::default();
+    let mut values: Vec<&'static str> = Vec::new();
+    let keys = v
+        .map(|s| {
+            *index
+                .entry((s.as_ptr() as usize, s.len()))
+                .or_insert_with(|| {
+                    values.push(s);
+                    (values.len() - 1) as u32
+                })
+        })
+        .collect();
+    Piece::Repeated { name, keys, values }
+}
+
+impl Piece {
+    /// The piece as a polars column.
+    pub fn into_column(self) -> Column {
+        match self {
+            Piece::Column(c) => c,
+            Piece::Repeated { name, keys, values } => {
+                str_col(name, keys.iter().map(|&k| Some(values[k as usize])))
+            }
+        }
+    }
+
+    /// The piece as the Arrow array the Parquet encoder takes.
+    fn into_array(self) -> Result<ArrayRef> {
+        use polars_arrow::array::{DictionaryArray, PrimitiveArray, Utf8ViewArray};
+        match self {
+            Piece::Column(c) => Ok(c
+                .as_materialized_series()
+                .rechunk()
+                .to_arrow(0, CompatLevel::newest())),
+            // Written as a dictionary when the encoder would choose one for certain (it falls
+            // back to plain strings above 75 % distinct values, by an estimate; 50 % keeps
+            // clear of that estimate's error); otherwise as strings, for the encoder to decide.
+            Piece::Repeated { name, keys, values }
+                if keys.len() > 128 && values.len() * 2 > keys.len() =>
+            {
+                Ok(Piece::Repeated { name, keys, values }
+                    .into_column()
+                    .as_materialized_series()
+                    .to_arrow(0, CompatLevel::newest()))
+            }
+            Piece::Repeated { keys, values, .. } => {
+                let array = DictionaryArray::<u32>::try_from_keys(
+                    PrimitiveArray::from_vec(keys),
+                    Utf8ViewArray::from_slice_values(&values).boxed(),
+                    false,
+                )?;
+                Ok(Box::new(array))
+            }
+        }
+    }
+}
+
+/// Builds one piece of a row group from its rows.
+pub type PieceOf<T> = Box<dyn Fn(&[&T]) -> Piece + Send + Sync>;
+
+/// Builds the pieces of `rows`, in parallel; they are the same whatever the number of threads.
+pub fn par_pieces<T: Sync>(rows: &[&T], pieces: Vec<PieceOf<T>>) -> Vec<Piece> {
     use rayon::prelude::*;
-    let cols: Vec<Column> = columns.par_iter().map(|f| f(rows)).collect();
-    frame(rows.len(), cols)
+    pieces.par_iter().map(|f| f(rows)).collect()
+}
+
+/// A frame of `height` rows from pieces.
+pub fn pieces_frame(height: usize, pieces: Vec<Piece>) -> Result<DataFrame> {
+    frame(height, pieces.into_iter().map(Piece::into_column).collect())
+}
+
+/// One row group as the Parquet encoder takes it: its rows and one Arrow array per column, in
+/// schema order.
+pub struct RowGroup {
+    rows: usize,
+    arrays: Vec<ArrayRef>,
+}
+
+impl RowGroup {
+    pub fn from_pieces(rows: usize, pieces: Vec<Piece>) -> Result<RowGroup> {
+        let arrays = pieces
+            .into_iter()
+            .map(Piece::into_array)
+            .collect::<Result<_>>()?;
+        Ok(RowGroup { rows, arrays })
+    }
+
+    pub fn from_frame(mut df: DataFrame) -> RowGroup {
+        df.rechunk_mut_par();
+        let rows = df.height();
+        let arrays = match df.iter_chunks(CompatLevel::newest(), false).next() {
+            Some(batch) => batch.into_arrays(),
+            None => Vec::new(),
+        };
+        RowGroup { rows, arrays }
+    }
 }
 
 /// Builds a frame from columns of equal length.
@@ -82,14 +189,16 @@ pub fn write_frames(
     schema: &Schema,
     frames: impl Iterator<Item = Result<DataFrame>>,
 ) -> Result<()> {
-    write_pages(Pages::Output, path, schema, frames)
+    let groups = frames.map(|df| df.map(RowGroup::from_frame));
+    write_pages(Pages::Output, path, schema, groups)
 }
 
 /// Writes a spill file (the usage of one chunk from one input file), read back once by this
 /// run: every column plain-encoded, LZ4, no statistics (see [`Pages::Spill`]).
 pub fn write_spill(path: &Path, df: &mut DataFrame) -> Result<()> {
     df.rechunk_mut_par();
-    let slices = row_groups(df.height()).map(|r| Ok(df.slice(r.start as i64, r.len())));
+    let slices = row_groups(df.height())
+        .map(|r| Ok(RowGroup::from_frame(df.slice(r.start as i64, r.len()))));
     write_pages(Pages::Spill, path, df.schema(), slices)
 }
 
@@ -105,7 +214,7 @@ enum Pages {
     Spill,
 }
 
-/// Writes frames as row groups, `pages` deciding encodings, compression and statistics.
+/// Writes row groups, `pages` deciding encodings, compression and statistics.
 ///
 /// polars' writer encodes a row group's columns in parallel but compresses their pages one
 /// after another as it writes them, and offers no choice of encoding; here each column is
@@ -117,7 +226,7 @@ fn write_pages(
     pages: Pages,
     path: &Path,
     schema: &Schema,
-    frames: impl Iterator<Item = Result<DataFrame>>,
+    groups: impl Iterator<Item = Result<RowGroup>>,
 ) -> Result<()> {
     use polars_parquet::write::{
         array_to_columns, compress, get_dtype_encoding, CompressedPage, Encoding, Version,
@@ -160,20 +269,15 @@ fn write_pages(
             }
         })
         .collect();
-    for df in frames {
-        let mut df = df?;
-        if df.height() == 0 {
+    for group in groups {
+        let group = group?;
+        if group.rows == 0 {
             continue; // no row group, as polars' writer does for an empty frame
         }
-        df.rechunk_mut_par();
-        let rows = df.height() as u64;
-        let batch = df
-            .iter_chunks(CompatLevel::newest(), false)
-            .next()
-            .expect("a frame with rows has a chunk");
+        let rows = group.rows as u64;
         let columns: Vec<Vec<Vec<CompressedPage>>> = on_encoder_pool(|| {
-            batch
-                .columns()
+            group
+                .arrays
                 .par_iter()
                 .zip(&fields)
                 .zip(&encodings)
@@ -253,6 +357,12 @@ pub trait Table: Sized + Send + Sync {
     /// The documented total order.
     fn sort_key_cmp(a: &Self, b: &Self) -> std::cmp::Ordering;
     fn to_frame(rows: &[&Self]) -> Result<DataFrame>;
+    /// One row group's columns as written: by default `to_frame`'s. Tables with many strings
+    /// that repeat give them as [`Piece::Repeated`] (written dictionary-encoded from their
+    /// addresses).
+    fn to_row_group(rows: &[&Self]) -> Result<RowGroup> {
+        Ok(RowGroup::from_frame(Self::to_frame(rows)?))
+    }
     const PARTITIONED: bool;
 }
 
@@ -307,8 +417,8 @@ fn emit<T: Table>(
 ) -> Result<()> {
     // One row group's frame at a time: the file's frame is never whole in memory.
     let schema = T::to_frame(&[])?.schema().clone();
-    let frames = row_groups(rows.len()).map(|r| T::to_frame(&rows[r]));
-    write_frames(path, &schema, frames)?;
+    let groups = row_groups(rows.len()).map(|r| T::to_row_group(&rows[r]));
+    write_pages(Pages::Output, path, &schema, groups)?;
     written.rows += rows.len() as u64;
     *written.partitions.entry(key).or_default() += rows.len() as u64;
     written
@@ -336,4 +446,67 @@ pub fn finish_table<T: Table>(
         (dir.join(file), String::new())
     };
     emit::<T>(out, &path, key, &[], written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::name::Name;
+
+    fn names(n: usize, distinct: usize) -> Vec<Name> {
+        (0..n)
+            .map(|i| Name::new(&format!("instance-{:05}", (i * 7) % distinct)))
+            .collect()
+    }
+
+    #[test]
+    fn repeated_col_numbers_values_in_order_of_first_appearance() {
+        let v = ["b", "a", "b", "c", "a"].map(Name::new);
+        let Piece::Repeated { name, keys, values } =
+            repeated_col("x", v.iter().map(|n| n.as_str()))
+        else {
+            panic!("a repeated column")
+        };
+        assert_eq!(name, "x");
+        assert_eq!(keys, vec![0, 1, 0, 2, 1]);
+        assert_eq!(values, vec!["b", "a", "c"]);
+        // As a polars column: the strings themselves.
+        let c = repeated_col("x", v.iter().map(|n| n.as_str())).into_column();
+        let got: Vec<_> = c.str().unwrap().iter().map(Option::unwrap).collect();
+        assert_eq!(got, vec!["b", "a", "b", "c", "a"]);
+    }
+
+    /// A file written from dictionary pieces is byte for byte the file polars' own string
+    /// dictionary gives: few distinct values (the dictionary is handed over), many (> 50 %:
+    /// strings, the encoder decides), and at most 128 rows (always a dictionary).
+    #[test]
+    fn repeated_pieces_write_the_same_file_as_strings() {
+        let dir = tempfile::tempdir().unwrap();
+        for (k, (rows, distinct)) in [(5000, 40), (5000, 4000), (100, 90), (1, 1)]
+            .into_iter()
+            .enumerate()
+        {
+            let v = names(rows, distinct);
+            let pieces = || {
+                vec![
+                    repeated_col("instance_id", v.iter().map(|n| n.as_str())),
+                    Piece::Column(i64_col("n", (0..rows as i64).map(Some))),
+                ]
+            };
+            let df = pieces_frame(rows, pieces()).unwrap();
+            let (a, b) = (
+                dir.path().join(format!("a{k}")),
+                dir.path().join(format!("b{k}")),
+            );
+            write_frames(&a, df.schema(), std::iter::once(Ok(df.clone()))).unwrap();
+            let group = RowGroup::from_pieces(rows, pieces());
+            write_pages(Pages::Output, &b, df.schema(), std::iter::once(group)).unwrap();
+            let (a, b) = (std::fs::read(a).unwrap(), std::fs::read(b).unwrap());
+            assert!(a == b, "{rows} rows, {distinct} distinct: files differ");
+            // And it reads back as the strings.
+            let file = std::fs::File::open(dir.path().join(format!("b{k}"))).unwrap();
+            let back = ParquetReader::new(file).finish().unwrap();
+            assert!(back.equals(&df), "{rows} rows, {distinct} distinct");
+        }
+    }
 }

@@ -10,7 +10,8 @@
 //! - `exceptions`: `(source_table, source_id, rule, at, detail)`.
 
 use super::{
-    bool_col, dec_col, frame, i32_col, i64_col, par_frame, str_col, ts_col, ColumnOf, Table,
+    bool_col, dec_col, frame, i32_col, i64_col, par_pieces, pieces_frame, repeated_col, str_col,
+    ts_col, Piece, PieceOf, RowGroup, Table,
 };
 use crate::calendar::{Month, Ts};
 use crate::error::Result;
@@ -67,40 +68,63 @@ impl Table for DeductionDetail {
         (a.usage_start, &a.usage_id, a.draw_seq).cmp(&(b.usage_start, &b.usage_id, b.draw_seq))
     }
     fn to_frame(r: &[&Self]) -> Result<DataFrame> {
-        let s = |n, f: fn(&Self) -> &str| str_col(n, r.iter().map(|x| Some(f(x))));
-        frame(
-            r.len(),
+        pieces_frame(r.len(), Self::pieces(r))
+    }
+    fn to_row_group(r: &[&Self]) -> Result<RowGroup> {
+        RowGroup::from_pieces(r.len(), Self::pieces(r))
+    }
+}
+
+impl DeductionDetail {
+    /// The columns, in parallel (each alone: the same whatever the number of threads).
+    fn pieces(r: &[&Self]) -> Vec<Piece> {
+        fn n(c: &'static str, f: fn(&DeductionDetail) -> &'static str) -> PieceOf<DeductionDetail> {
+            Box::new(move |r| repeated_col(c, r.iter().map(|x| f(x))))
+        }
+        fn d(
+            c: &'static str,
+            f: fn(&DeductionDetail) -> Option<Decimal>,
+        ) -> PieceOf<DeductionDetail> {
+            Box::new(move |r| Piece::Column(dec_col(c, 9, r.iter().map(|x| f(x)))))
+        }
+        fn t(c: &'static str, f: fn(&DeductionDetail) -> Option<Ts>) -> PieceOf<DeductionDetail> {
+            Box::new(move |r| Piece::Column(ts_col(c, r.iter().map(|x| f(x)))))
+        }
+        par_pieces(
+            r,
             vec![
-                s("package_owner_uin", |x| &x.package_owner_uin),
-                s("package_id", |x| &x.package_id),
-                s("package_name", |x| &x.package_name),
-                s("product", |x| &x.product),
-                s("sub_product", |x| &x.sub_product),
-                s("package_kind", |x| x.package_kind.as_str()),
-                ts_col("cycle_start", r.iter().map(|x| x.cycle_start)),
-                ts_col("cycle_end", r.iter().map(|x| x.cycle_end)),
-                ts_col("deducted_at", r.iter().map(|x| Some(x.deducted_at))),
-                dec_col("remaining_before", 9, r.iter().map(|x| x.remaining_before)),
-                dec_col("deducted", 9, r.iter().map(|x| Some(x.deducted))),
-                dec_col("remaining_after", 9, r.iter().map(|x| x.remaining_after)),
-                s("package_unit", |x| x.package_unit.as_str()),
-                s("resource_owner_uin", |x| &x.resource_owner_uin),
-                s("resource_product", |x| &x.resource_product),
-                s("resource_sub_product", |x| &x.resource_sub_product),
-                s("resource_billing_item", |x| &x.resource_billing_item),
-                s("region", |x| &x.region),
-                s("instance_id", |x| &x.instance_id),
-                s("usage_id", |x| &x.usage_id),
-                dec_col(
-                    "original_usage",
-                    9,
-                    r.iter().map(|x| Some(x.original_usage)),
-                ),
-                s("original_usage_unit", |x| x.original_usage_unit.as_str()),
-                dec_col("coefficient", 9, r.iter().map(|x| Some(x.coefficient))),
-                ts_col("usage_start", r.iter().map(|x| Some(x.usage_start))),
-                ts_col("usage_end", r.iter().map(|x| Some(x.usage_end))),
-                i32_col("draw_seq", r.iter().map(|x| Some(x.draw_seq))),
+                n("package_owner_uin", |x| x.package_owner_uin.as_str()),
+                n("package_id", |x| x.package_id.as_str()),
+                n("package_name", |x| x.package_name.as_str()),
+                n("product", |x| x.product.as_str()),
+                n("sub_product", |x| x.sub_product.as_str()),
+                n("package_kind", |x| x.package_kind.as_str()),
+                t("cycle_start", |x| x.cycle_start),
+                t("cycle_end", |x| x.cycle_end),
+                t("deducted_at", |x| Some(x.deducted_at)),
+                d("remaining_before", |x| x.remaining_before),
+                d("deducted", |x| Some(x.deducted)),
+                d("remaining_after", |x| x.remaining_after),
+                n("package_unit", |x| x.package_unit.as_str()),
+                n("resource_owner_uin", |x| x.resource_owner_uin.as_str()),
+                n("resource_product", |x| x.resource_product.as_str()),
+                n("resource_sub_product", |x| x.resource_sub_product.as_str()),
+                n("resource_billing_item", |x| {
+                    x.resource_billing_item.as_str()
+                }),
+                n("region", |x| x.region.as_str()),
+                n("instance_id", |x| x.instance_id.as_str()),
+                Box::new(|r| {
+                    Piece::Column(str_col("usage_id", r.iter().map(|x| Some(&*x.usage_id))))
+                }),
+                d("original_usage", |x| Some(x.original_usage)),
+                n("original_usage_unit", |x| x.original_usage_unit.as_str()),
+                d("coefficient", |x| Some(x.coefficient)),
+                t("usage_start", |x| Some(x.usage_start)),
+                t("usage_end", |x| Some(x.usage_end)),
+                Box::new(|r| {
+                    Piece::Column(i32_col("draw_seq", r.iter().map(|x| Some(x.draw_seq))))
+                }),
             ],
         )
     }
@@ -207,38 +231,51 @@ impl Table for BillLine {
         (a.charge_start, &a.line_id).cmp(&(b.charge_start, &b.line_id))
     }
     fn to_frame(r: &[&Self]) -> Result<DataFrame> {
-        // The biggest table: its columns are built in parallel (each column alone, so the
-        // frame does not depend on the number of threads).
-        fn s(n: &'static str, f: fn(&BillLine) -> &str) -> ColumnOf<BillLine> {
-            Box::new(move |r| str_col(n, r.iter().map(|x| Some(f(x)))))
+        pieces_frame(r.len(), Self::pieces(r))
+    }
+    fn to_row_group(r: &[&Self]) -> Result<RowGroup> {
+        RowGroup::from_pieces(r.len(), Self::pieces(r))
+    }
+}
+
+impl BillLine {
+    /// The columns of the biggest table, in parallel (each alone: the same whatever the number
+    /// of threads).
+    fn pieces(r: &[&Self]) -> Vec<Piece> {
+        fn n(c: &'static str, f: fn(&BillLine) -> &'static str) -> PieceOf<BillLine> {
+            Box::new(move |r| repeated_col(c, r.iter().map(|x| f(x))))
         }
-        fn d(n: &'static str, scale: u32, f: fn(&BillLine) -> Decimal) -> ColumnOf<BillLine> {
-            Box::new(move |r| dec_col(n, scale, r.iter().map(|x| Some(f(x)))))
+        fn d(c: &'static str, scale: u32, f: fn(&BillLine) -> Decimal) -> PieceOf<BillLine> {
+            Box::new(move |r| Piece::Column(dec_col(c, scale, r.iter().map(|x| Some(f(x))))))
         }
-        fn t(n: &'static str, f: fn(&BillLine) -> Ts) -> ColumnOf<BillLine> {
-            Box::new(move |r| ts_col(n, r.iter().map(|x| Some(f(x)))))
+        fn t(c: &'static str, f: fn(&BillLine) -> Ts) -> PieceOf<BillLine> {
+            Box::new(move |r| Piece::Column(ts_col(c, r.iter().map(|x| Some(f(x))))))
         }
-        par_frame(
+        par_pieces(
             r,
             vec![
-                s("line_id", |x| &x.line_id),
-                s("owner_uin", |x| &x.owner_uin),
-                s("region", |x| &x.region),
-                s("product", |x| &x.product),
-                s("sub_product", |x| &x.sub_product),
-                s("instance_id", |x| &x.instance_id),
-                s("billing_item", |x| &x.billing_item),
-                s("charge_kind", |x| x.charge_kind.as_str()),
+                Box::new(|r| {
+                    Piece::Column(str_col("line_id", r.iter().map(|x| Some(&*x.line_id))))
+                }),
+                n("owner_uin", |x| x.owner_uin.as_str()),
+                n("region", |x| x.region.as_str()),
+                n("product", |x| x.product.as_str()),
+                n("sub_product", |x| x.sub_product.as_str()),
+                n("instance_id", |x| x.instance_id.as_str()),
+                n("billing_item", |x| x.billing_item.as_str()),
+                n("charge_kind", |x| x.charge_kind.as_str()),
                 t("charge_start", |x| x.charge_start),
                 t("charge_end", |x| x.charge_end),
-                Box::new(|r| str_col("usage_id", r.iter().map(|x| x.usage_id.as_deref()))),
+                Box::new(|r| {
+                    Piece::Column(str_col("usage_id", r.iter().map(|x| x.usage_id.as_deref())))
+                }),
                 d("metered_quantity", 9, |x| x.metered_quantity),
                 d("deducted_quantity", 9, |x| x.deducted_quantity),
                 d("billable_quantity", 9, |x| x.billable_quantity),
-                s("unit", |x| &x.unit),
-                Box::new(|r| i32_col("tier", r.iter().map(|x| x.tier))),
+                n("unit", |x| x.unit.as_str()),
+                Box::new(|r| Piece::Column(i32_col("tier", r.iter().map(|x| x.tier)))),
                 d("unit_price", 8, |x| x.unit_price),
-                s("price_unit", |x| &x.price_unit),
+                n("price_unit", |x| x.price_unit.as_str()),
                 d("amount", 8, |x| x.amount),
                 t("charged_at", |x| x.charged_at),
             ],

@@ -92,6 +92,9 @@ pub fn run(
         .par_iter()
         .map(|pool| sweep(pool, usage, packages, events, catalog, refund_policy))
         .collect();
+    // One allocation of the final size: extending pool by pool would copy the details (often
+    // hundreds of megabytes) each time the vector grows.
+    let mut details = Vec::with_capacity(results.iter().map(|r| r.details.len()).sum());
     let mut out = Deduction {
         covered: vec![Decimal::ZERO; usage.len()],
         states: packages
@@ -104,7 +107,7 @@ pub fn run(
         ..Default::default()
     };
     for r in results {
-        out.details.extend(r.details);
+        details.extend(r.details);
         for (i, c) in r.covered {
             out.covered[i] = c;
         }
@@ -114,6 +117,7 @@ pub fn run(
         out.refund_requests.extend(r.refund_requests);
         out.violations.extend(r.violations);
     }
+    out.details = details;
     out
 }
 
