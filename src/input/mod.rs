@@ -34,9 +34,10 @@ pub use usage::{Direction, Usage};
 /// A row-level problem: one `exceptions` row.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Violation {
-    pub source_table: String,
+    /// Table and rule names come from a fixed set: interned (and written as a dictionary).
+    pub source_table: Name,
     pub source_id: String,
-    pub rule: String,
+    pub rule: Name,
     pub detail: String,
     pub at: Option<Ts>,
 }
@@ -50,9 +51,9 @@ impl Violation {
         at: Option<Ts>,
     ) -> Violation {
         Violation {
-            source_table: table.to_string(),
+            source_table: Name::new(table),
             source_id: id.into(),
-            rule: rule.to_string(),
+            rule: Name::new(rule),
             detail: detail.into(),
             at,
         }

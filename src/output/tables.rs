@@ -518,18 +518,24 @@ impl Table for Violation {
         ))
     }
     fn to_frame(r: &[&Self]) -> Result<DataFrame> {
-        frame(
-            r.len(),
-            vec![
-                str_col(
-                    "source_table",
-                    r.iter().map(|x| Some(x.source_table.as_str())),
-                ),
-                str_col("source_id", r.iter().map(|x| Some(x.source_id.as_str()))),
-                str_col("rule", r.iter().map(|x| Some(x.rule.as_str()))),
-                str_col("detail", r.iter().map(|x| Some(x.detail.as_str()))),
-                ts_col("at", r.iter().map(|x| x.at)),
-            ],
-        )
+        pieces_frame(r.len(), Self::pieces(r))
+    }
+    fn to_row_group(r: &[&Self]) -> Result<RowGroup> {
+        RowGroup::from_pieces(r.len(), Self::pieces(r))
+    }
+}
+
+impl Violation {
+    fn pieces(r: &[&Self]) -> Vec<Piece> {
+        vec![
+            repeated_col("source_table", r.iter().map(|x| x.source_table.as_str())),
+            Piece::Column(str_col(
+                "source_id",
+                r.iter().map(|x| Some(x.source_id.as_str())),
+            )),
+            repeated_col("rule", r.iter().map(|x| x.rule.as_str())),
+            Piece::Column(str_col("detail", r.iter().map(|x| Some(x.detail.as_str())))),
+            Piece::Column(ts_col("at", r.iter().map(|x| x.at))),
+        ]
     }
 }
