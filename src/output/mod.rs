@@ -137,6 +137,25 @@ impl Piece {
 /// Builds one piece of a row group from its rows.
 pub type PieceOf<T> = Box<dyn Fn(&[&T]) -> Piece + Send + Sync>;
 
+/// A [`Piece::Repeated`] column of `T`'s rows.
+pub fn names_of<T: 'static>(c: &'static str, f: fn(&T) -> &'static str) -> PieceOf<T> {
+    Box::new(move |r| repeated_col(c, r.iter().map(|x| f(x))))
+}
+
+/// A Decimal128(38, `scale`) column of `T`'s rows.
+pub fn decimals_of<T: 'static>(
+    c: &'static str,
+    scale: u32,
+    f: fn(&T) -> Option<Decimal>,
+) -> PieceOf<T> {
+    Box::new(move |r| Piece::Column(dec_col(c, scale, r.iter().map(|x| f(x)))))
+}
+
+/// A timestamp column of `T`'s rows.
+pub fn instants_of<T: 'static>(c: &'static str, f: fn(&T) -> Option<Ts>) -> PieceOf<T> {
+    Box::new(move |r| Piece::Column(ts_col(c, r.iter().map(|x| f(x)))))
+}
+
 /// Builds the pieces of `rows`, in parallel; they are the same whatever the number of threads.
 pub fn par_pieces<T: Sync>(rows: &[&T], pieces: Vec<PieceOf<T>>) -> Vec<Piece> {
     use rayon::prelude::*;

@@ -10,8 +10,8 @@
 //! - `exceptions`: `(source_table, source_id, rule, at, detail)`.
 
 use super::{
-    bool_col, dec_col, frame, i32_col, i64_col, par_pieces, pieces_frame, repeated_col, str_col,
-    ts_col, Piece, PieceOf, RowGroup, Table,
+    bool_col, dec_col, decimals_of, frame, i32_col, i64_col, instants_of, names_of, par_pieces,
+    pieces_frame, repeated_col, str_col, ts_col, Piece, RowGroup, Table,
 };
 use crate::calendar::{Month, Ts};
 use crate::error::Result;
@@ -78,18 +78,8 @@ impl Table for DeductionDetail {
 impl DeductionDetail {
     /// The columns, in parallel (each alone: the same whatever the number of threads).
     fn pieces(r: &[&Self]) -> Vec<Piece> {
-        fn n(c: &'static str, f: fn(&DeductionDetail) -> &'static str) -> PieceOf<DeductionDetail> {
-            Box::new(move |r| repeated_col(c, r.iter().map(|x| f(x))))
-        }
-        fn d(
-            c: &'static str,
-            f: fn(&DeductionDetail) -> Option<Decimal>,
-        ) -> PieceOf<DeductionDetail> {
-            Box::new(move |r| Piece::Column(dec_col(c, 9, r.iter().map(|x| f(x)))))
-        }
-        fn t(c: &'static str, f: fn(&DeductionDetail) -> Option<Ts>) -> PieceOf<DeductionDetail> {
-            Box::new(move |r| Piece::Column(ts_col(c, r.iter().map(|x| f(x)))))
-        }
+        let (n, t) = (names_of::<Self>, instants_of::<Self>);
+        let d = |c, f| decimals_of::<Self>(c, 9, f);
         par_pieces(
             r,
             vec![
@@ -242,15 +232,7 @@ impl BillLine {
     /// The columns of the biggest table, in parallel (each alone: the same whatever the number
     /// of threads).
     fn pieces(r: &[&Self]) -> Vec<Piece> {
-        fn n(c: &'static str, f: fn(&BillLine) -> &'static str) -> PieceOf<BillLine> {
-            Box::new(move |r| repeated_col(c, r.iter().map(|x| f(x))))
-        }
-        fn d(c: &'static str, scale: u32, f: fn(&BillLine) -> Decimal) -> PieceOf<BillLine> {
-            Box::new(move |r| Piece::Column(dec_col(c, scale, r.iter().map(|x| Some(f(x))))))
-        }
-        fn t(c: &'static str, f: fn(&BillLine) -> Ts) -> PieceOf<BillLine> {
-            Box::new(move |r| Piece::Column(ts_col(c, r.iter().map(|x| Some(f(x))))))
-        }
+        let (n, d, t) = (names_of::<Self>, decimals_of::<Self>, instants_of::<Self>);
         par_pieces(
             r,
             vec![
@@ -264,20 +246,20 @@ impl BillLine {
                 n("instance_id", |x| x.instance_id.as_str()),
                 n("billing_item", |x| x.billing_item.as_str()),
                 n("charge_kind", |x| x.charge_kind.as_str()),
-                t("charge_start", |x| x.charge_start),
-                t("charge_end", |x| x.charge_end),
+                t("charge_start", |x| Some(x.charge_start)),
+                t("charge_end", |x| Some(x.charge_end)),
                 Box::new(|r| {
                     Piece::Column(str_col("usage_id", r.iter().map(|x| x.usage_id.as_deref())))
                 }),
-                d("metered_quantity", 9, |x| x.metered_quantity),
-                d("deducted_quantity", 9, |x| x.deducted_quantity),
-                d("billable_quantity", 9, |x| x.billable_quantity),
+                d("metered_quantity", 9, |x| Some(x.metered_quantity)),
+                d("deducted_quantity", 9, |x| Some(x.deducted_quantity)),
+                d("billable_quantity", 9, |x| Some(x.billable_quantity)),
                 n("unit", |x| x.unit.as_str()),
                 Box::new(|r| Piece::Column(i32_col("tier", r.iter().map(|x| x.tier)))),
-                d("unit_price", 8, |x| x.unit_price),
+                d("unit_price", 8, |x| Some(x.unit_price)),
                 n("price_unit", |x| x.price_unit.as_str()),
-                d("amount", 8, |x| x.amount),
-                t("charged_at", |x| x.charged_at),
+                d("amount", 8, |x| Some(x.amount)),
+                t("charged_at", |x| Some(x.charged_at)),
             ],
         )
     }
