@@ -164,10 +164,11 @@ impl UsageSource {
         .map_err(|e| Error::io(spill_in.unwrap_or(Path::new("tmp")), e))?;
         self.spilled = vec![Vec::new(); part.chunks as usize];
         for (k, path) in self.files.clone().iter().enumerate() {
-            let f = read_file(&self.root, path, "usage", usage::COLUMNS)?;
+            let mut f = read_file(&self.root, path, "usage", usage::COLUMNS)?;
             self.note_latest(usage::check_file(&f)?);
             self.ids.add(k, &f)?;
             let places = places(&f, part)?;
+            let pieces = Pieces::of(&mut f.df);
             let mut keep: Vec<Vec<u32>> = vec![Vec::new(); part.chunks as usize];
             for (i, p) in places.iter().enumerate() {
                 if let Some(chunk) = p {
@@ -181,7 +182,7 @@ impl UsageSource {
                 .enumerate()
                 .filter(|(_, keep)| !keep.is_empty())
                 .map(|(chunk, keep)| {
-                    let mut df = take(&f.df, &keep)?;
+                    let mut df = pieces.take(&keep)?;
                     df.with_column(Column::new("__row".into(), keep))?;
                     let out = tmp
                         .path()
@@ -252,7 +253,7 @@ impl UsageSource {
                     let keep: Vec<u32> = (0..f.df.height() as u32)
                         .filter(|&i| places[i as usize] == Some(chunk))
                         .collect();
-                    f.df = take(&f.df, &keep)?;
+                    f.df = Pieces::of(&mut f.df).take(&keep)?;
                     f.rows = Some(keep);
                 }
                 out.push(f);
@@ -325,7 +326,90 @@ fn places(f: &InputFile, part: &Partitioner) -> Result<Vec<Option<u32>>> {
         .collect())
 }
 
-fn take(df: &DataFrame, rows: &[u32]) -> Result<DataFrame> {
-    let idx = IdxCa::from_vec("idx".into(), rows.to_vec());
-    Ok(df.take(&idx)?)
+/// A frame as read, cut at its chunks (one per row group read), to gather rows from.
+///
+/// polars gathers a string column of several chunks value by value into new buffers, but a
+/// one-chunk column by copying its 16-byte views only (the strings stay where they are): so
+/// rows are gathered from each chunk on its own and the pieces stacked.
+struct Pieces {
+    /// Each chunk with its first row.
+    pieces: Vec<(u32, DataFrame)>,
+    /// No rows, the frame's columns.
+    empty: DataFrame,
+}
+
+impl Pieces {
+    fn of(df: &mut DataFrame) -> Pieces {
+        let mut at = 0u32;
+        let empty = df.clear();
+        let pieces = df
+            .split_chunks()
+            .map(|piece| {
+                let start = at;
+                at += piece.height() as u32;
+                (start, piece)
+            })
+            .collect();
+        Pieces { pieces, empty }
+    }
+
+    /// Rows `rows` (ascending, in range) in their order.
+    fn take(&self, rows: &[u32]) -> Result<DataFrame> {
+        let mut out: Option<DataFrame> = None;
+        let mut rest = rows;
+        for (start, piece) in &self.pieces {
+            let end = start + piece.height() as u32;
+            let n = rest.partition_point(|&r| r < end);
+            let (mine, later) = rest.split_at(n);
+            rest = later;
+            if mine.is_empty() {
+                continue;
+            }
+            let idx = IdxCa::from_vec("idx".into(), mine.iter().map(|r| r - start).collect());
+            let part = piece.take(&idx)?;
+            match &mut out {
+                None => out = Some(part),
+                Some(df) => {
+                    df.vstack_mut_owned(part)?;
+                }
+            }
+        }
+        Ok(out.unwrap_or_else(|| self.empty.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pieces_gather_the_rows_polars_would_across_chunks() {
+        let part = |from: u32, n: u32| {
+            df!(
+                "id" => (from..from + n).map(|i| format!("usage-{i:08}-long-enough")).collect::<Vec<_>>(),
+                "n" => (from..from + n).collect::<Vec<_>>(),
+            )
+            .unwrap()
+        };
+        let mut df = part(0, 10);
+        df.vstack_mut_owned(part(10, 5)).unwrap();
+        df.vstack_mut_owned(part(15, 7)).unwrap();
+        assert_eq!(df.first_col_n_chunks(), 3);
+        let whole = df.clone();
+        let pieces = Pieces::of(&mut df);
+        for rows in [
+            vec![],
+            vec![0],
+            vec![3, 9, 10, 14, 15, 21],
+            vec![11, 12],
+            (0..22).collect(),
+        ] {
+            let want = whole
+                .take(&IdxCa::from_vec("idx".into(), rows.clone()))
+                .unwrap();
+            let got = pieces.take(&rows).unwrap();
+            assert!(got.equals(&want), "rows {rows:?}: {got} vs {want}");
+            assert_eq!(got.schema(), want.schema());
+        }
+    }
 }
