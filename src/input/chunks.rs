@@ -68,8 +68,10 @@ impl IdIndex {
         &mut self,
         mut ids_of: impl FnMut(usize) -> Result<Vec<Option<String>>>,
     ) -> Result<Vec<(u32, u32)>> {
+        use rayon::prelude::*;
         let mut v = std::mem::take(&mut self.0);
-        v.sort_unstable();
+        // By hash alone: rows of one hash are put in file and row order below.
+        v.par_sort_unstable_by_key(|e| e.0);
         // Candidates: rows sharing a hash with another row.
         let mut cand: Vec<(u32, u32)> = Vec::new();
         for g in v.chunk_by(|a, b| a.0 == b.0) {
@@ -164,10 +166,15 @@ impl UsageSource {
         .map_err(|e| Error::io(spill_in.unwrap_or(Path::new("tmp")), e))?;
         self.spilled = vec![Vec::new(); part.chunks as usize];
         for (k, path) in self.files.clone().iter().enumerate() {
+            let t = std::time::Instant::now();
             let mut f = read_file(&self.root, path, "usage", usage::COLUMNS)?;
+            let read_ms = t.elapsed().as_millis() as u64;
             self.note_latest(usage::check_file(&f)?);
+            let check_ms = t.elapsed().as_millis() as u64;
             self.ids.add(k, &f)?;
+            let ids_ms = t.elapsed().as_millis() as u64;
             let places = places(&f, part)?;
+            let places_ms = t.elapsed().as_millis() as u64;
             let pieces = Pieces::of(&mut f.df);
             let mut keep: Vec<Vec<u32>> = vec![Vec::new(); part.chunks as usize];
             for (i, p) in places.iter().enumerate() {
@@ -192,11 +199,21 @@ impl UsageSource {
                     Ok((chunk, out))
                 })
                 .collect::<Result<_>>()?;
+            tracing::debug!(
+                file = %f.name,
+                read_ms,
+                check_ms,
+                ids_ms,
+                places_ms,
+                spilled_ms = t.elapsed().as_millis() as u64,
+                "usage file spilled (times since the file's start)"
+            );
             for (chunk, out) in written {
                 self.spilled[chunk].push((out, f.name.clone()));
             }
         }
         self.spill = Some(tmp);
+        let t = std::time::Instant::now();
         let (root, files) = (self.root.clone(), self.files.clone());
         let dups = self.ids.duplicates(|k| {
             let f = read_file(&root, &files[k], "usage", &usage::COLUMNS[..1])?;
@@ -206,6 +223,7 @@ impl UsageSource {
                 .collect())
         })?;
         self.note_duplicates(dups);
+        tracing::debug!(ms = t.elapsed().as_millis() as u64, "usage ids checked for repeats");
         Ok(())
     }
 
