@@ -19,6 +19,9 @@ pub const MONEY_SCALE: u32 = 8;
 pub const PAYABLE_SCALE: u32 = 2;
 
 fn round_to(d: Decimal, scale: u32) -> Decimal {
+    if d.scale() == scale {
+        return d; // the common case on hot paths: already at the scale, nothing to round
+    }
     let mut r = d.round_dp_with_strategy(scale, RoundingStrategy::MidpointAwayFromZero);
     r.rescale(scale);
     r
@@ -39,9 +42,27 @@ pub fn pay2(d: Decimal) -> Decimal {
     round_to(d, PAYABLE_SCALE)
 }
 
+/// 10^k for k = 0..=28 (the largest scale of a `Decimal`).
+const POW10: [i128; 29] = {
+    let mut t = [1i128; 29];
+    let mut k = 1;
+    while k < 29 {
+        t[k] = t[k - 1] * 10;
+        k += 1;
+    }
+    t
+};
+
 /// Mantissa of `d` at `scale` (exact: `d` must already have at most `scale` decimals,
 /// otherwise it is rounded half away from zero first).
 pub fn to_mantissa(d: Decimal, scale: u32) -> i128 {
+    // At most `scale` decimals (nearly always): widening the mantissa is exact, no rounding.
+    if let Some(up) = scale.checked_sub(d.scale()) {
+        let factor = POW10.get(up as usize).copied();
+        if let Some(m) = factor.and_then(|f| d.mantissa().checked_mul(f)) {
+            return m;
+        }
+    }
     round_to(d, scale).mantissa()
 }
 
@@ -184,6 +205,20 @@ mod tests {
         assert_eq!(m, 12_345_678_901);
         assert_eq!(from_mantissa(m, 9), Some(d));
         assert_eq!(from_mantissa(i128::MAX, 9), None);
+        // Fewer decimals widen exactly; more are rounded half away from zero.
+        assert_eq!(to_mantissa(dec!(3), 8), 300_000_000);
+        assert_eq!(to_mantissa(dec!(-1.5), 2), -150);
+        assert_eq!(to_mantissa(dec!(0.125), 2), 13);
+        assert_eq!(to_mantissa(dec!(-0.125), 2), -13);
+        assert_eq!(
+            to_mantissa(Decimal::MAX, 9),
+            Decimal::MAX.mantissa() * 1_000_000_000
+        );
+        // Past i128, the old way (rust_decimal's rescale) decides.
+        assert_eq!(
+            to_mantissa(Decimal::MAX, 28),
+            round_to(Decimal::MAX, 28).mantissa()
+        );
     }
 
     #[test]

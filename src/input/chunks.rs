@@ -223,7 +223,10 @@ impl UsageSource {
                 .collect())
         })?;
         self.note_duplicates(dups);
-        tracing::debug!(ms = t.elapsed().as_millis() as u64, "usage ids checked for repeats");
+        tracing::debug!(
+            ms = t.elapsed().as_millis() as u64,
+            "usage ids checked for repeats"
+        );
         Ok(())
     }
 

@@ -210,23 +210,30 @@ pub fn usage_while_suspended(usage: &[&Usage], outages: &[Outage]) -> Vec<Violat
     if outages.is_empty() {
         return Vec::new();
     }
+    // An outage covers many hours of each instance: its text is made once per instance.
+    let (table, rule) = (Name::new("usage"), Name::new("usage_while_suspended"));
+    let froms: Vec<String> = outages.iter().map(|o| format_local(o.from)).collect();
+    let mut details: rustc_hash::FxHashMap<(usize, Name, Name), String> = Default::default();
     usage
         .iter()
         .filter_map(|u| {
-            let o = outages.iter().find(|o| o.covers(u))?;
-            Some(Violation::new(
-                "usage",
-                &*u.usage_id,
-                "usage_while_suspended",
-                format!(
-                    "{} {} metered while {} from {}; still billed",
-                    u.product,
-                    u.instance_id,
-                    o.cause,
-                    format_local(o.from)
-                ),
-                Some(u.usage_start),
-            ))
+            let k = outages.iter().position(|o| o.covers(u))?;
+            let detail = details
+                .entry((k, u.product, u.instance_id))
+                .or_insert_with(|| {
+                    format!(
+                        "{} {} metered while {} from {}; still billed",
+                        u.product, u.instance_id, outages[k].cause, froms[k]
+                    )
+                })
+                .clone();
+            Some(Violation {
+                source_table: table,
+                source_id: u.usage_id.to_string(),
+                rule,
+                detail,
+                at: Some(u.usage_start),
+            })
         })
         .collect()
 }

@@ -8,7 +8,8 @@
 //! The ledger reads all lines, before the pipeline cuts them to the window, and nothing at or
 //! after the as-of moment.
 //!
-//! **Decision (tie order):** entries are kept in the total order `(at, rank, source, id)` where
+//! **Decision (tie order):** entries are listed (`Ledger::in_tie_order`, with the running
+//! balance after each) in the total order `(at, rank, source, id)` where
 //! rank 0 is the opening balance, rank 1 a credit (top-up, or a line with a negative amount),
 //! rank 2 a debit (a line with amount ≥ 0); `source` orders opening < top-up < line kind
 //! (`usage`, `purchase`, `subscription`, `elastic`, `refund`, `upgrade`), `id` is the payment id or
@@ -97,10 +98,9 @@ pub struct Episode {
 #[derive(Debug, Clone)]
 pub struct Ledger<'a> {
     pub owner_uin: Name,
-    /// Entries in the total order of the module doc.
-    pub entries: Vec<Entry<'a>>,
-    /// Balance after each entry.
-    pub running: Vec<Decimal>,
+    /// Entries by instant; inside an instant in the order given (see [`Ledger::in_tie_order`]
+    /// for the total order).
+    entries: Vec<Entry<'a>>,
     /// Balance after the last entry of each distinct instant, ascending.
     instants: Vec<(Ts, Decimal)>,
 }
@@ -141,14 +141,15 @@ impl<'a> Ledger<'a> {
             )
         }));
         entries.retain(|e| keep(e.at));
-        // Stable sort: lines mostly arrive in time order, which it exploits.
-        entries.sort_by(Entry::cmp_key);
-        let mut running = Vec::with_capacity(entries.len());
+        // By instant only: the balance after an instant is the same sum in any order (amounts
+        // have at most 8 decimals, so every sum is exact), and no decision looks inside an
+        // instant. A stable sort on the integer instant exploits that lines mostly arrive in
+        // time order; the full tie order compares line ids and is kept for `in_tie_order`.
+        entries.sort_by_key(|e| e.at);
         let mut instants: Vec<(Ts, Decimal)> = Vec::new();
         let mut bal = Decimal::ZERO;
         for e in &entries {
             bal += e.amount;
-            running.push(bal);
             match instants.last_mut() {
                 Some((t, b)) if *t == e.at => *b = bal,
                 _ => instants.push((e.at, bal)),
@@ -157,9 +158,23 @@ impl<'a> Ledger<'a> {
         Ledger {
             owner_uin,
             entries,
-            running,
             instants,
         }
+    }
+
+    /// The entries in the total order of the module doc, each with the running balance after
+    /// it.
+    pub fn in_tie_order(&self) -> Vec<(Entry<'a>, Decimal)> {
+        let mut entries = self.entries.clone();
+        entries.sort_by(Entry::cmp_key);
+        let mut bal = Decimal::ZERO;
+        entries
+            .into_iter()
+            .map(|e| {
+                bal += e.amount;
+                (e, bal)
+            })
+            .collect()
     }
 
     /// Balance after every entry at or before `t` (0 before the first entry).
@@ -325,7 +340,8 @@ pub(crate) mod tests {
         let lr: Vec<&BillLine> = lines.iter().collect();
         let pr: Vec<&Payment> = pays.iter().collect();
         let l = Ledger::new("acct-1".into(), Some(&a), &pr, &lr, t("2024-06-01"));
-        let order: Vec<(&str, Decimal)> = l.entries.iter().map(|e| (e.id, e.amount)).collect();
+        let ordered = l.in_tie_order();
+        let order: Vec<(&str, Decimal)> = ordered.iter().map(|(e, _)| (e.id, e.amount)).collect();
         assert_eq!(
             order,
             [
@@ -336,8 +352,9 @@ pub(crate) mod tests {
                 ("p:1", dec("-5")),
             ]
         );
+        let running: Vec<Decimal> = ordered.iter().map(|(_, b)| *b).collect();
         assert_eq!(
-            l.running,
+            running,
             [dec("10"), dec("11"), dec("13"), dec("-2"), dec("-7")]
         );
         assert_eq!(l.balance_at(noon - 1), dec("10"));
@@ -430,7 +447,7 @@ pub(crate) mod tests {
         ];
         let lr: Vec<&BillLine> = lines.iter().collect();
         let l = Ledger::new("acct-1".into(), Some(&a), &[], &lr, t("2024-06-01"));
-        assert_eq!(l.entries.len(), 1);
+        assert_eq!(l.in_tie_order().len(), 1);
         assert!(l.episodes().is_empty());
         let l = Ledger::new("acct-1".into(), None, &[], &lr, t("2024-06-01"));
         assert_eq!(
@@ -490,10 +507,17 @@ pub(crate) mod tests {
                     prop_assert!(e.at > ev[i - 1].at);
                 }
             }
-            // The running balance ends at the total.
+            // The running balance in tie order ends at the total, and agrees with the balance
+            // per instant after each instant's last entry.
             let total = Decimal::from(opening) + pays.iter().map(|p| p.amount).sum::<Decimal>()
                 - lines.iter().map(|x| x.amount).sum::<Decimal>();
-            prop_assert_eq!(l.running.last().copied().unwrap_or(Decimal::ZERO), total);
+            let ordered = l.in_tie_order();
+            prop_assert_eq!(ordered.last().map_or(Decimal::ZERO, |(_, b)| *b), total);
+            for (k, (e, bal)) in ordered.iter().enumerate() {
+                if ordered.get(k + 1).is_none_or(|(next, _)| next.at != e.at) {
+                    prop_assert_eq!(*bal, l.balance_at(e.at));
+                }
+            }
         }
     }
 }
