@@ -4,7 +4,10 @@
 //! and cut to the rows of this run's shard. With several chunks, one pass reads each file once,
 //! checks it, and *spills* the rows of each of this shard's chunks to a private directory
 //! (`<spill>/<chunk>/<file>.parquet`, with the original row numbers so messages still name the
-//! input file and row); each chunk is then read back on its own. The spill directory is removed
+//! input file and row); each chunk is then read back on its own. Columns of names (accounts,
+//! regions, products, instances, units…) are spilled as `u32` ids numbered over the run
+//! (`NameIds`), so the spill never encodes, compresses or decodes those strings and a chunk's
+//! names are looked up by index, not hashed again. The spill directory is removed
 //! when the run ends, however it ends.
 //!
 //! `usage_id` must be unique in the whole input, whichever shard or chunk a row falls in: the
@@ -17,7 +20,9 @@
 //! chunk (the pool of its owner, see `shard`); rows keep their file and row order inside a chunk;
 //! the duplicates found do not depend on the number of shards or chunks.
 
-use super::{hash_file, parquet_files, read_file, read_parquet, usage, FileInfo, InputFile};
+use super::{
+    hash_file, parquet_files, read_file, read_parquet, usage, FileInfo, InputFile, NameIds,
+};
 use crate::calendar::Ts;
 use crate::error::{Error, Result};
 use crate::output::write_spill;
@@ -25,6 +30,7 @@ use crate::shard::Partitioner;
 use polars::prelude::*;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use xxhash_rust::xxh3::xxh3_64;
 
 /// Rows per chunk when `--chunk-rows` is not given. Measured on 22.2M generated rows (2 cores):
@@ -41,6 +47,8 @@ pub struct UsageSource {
     spill: Option<tempfile::TempDir>,
     /// Per chunk: the spilled files and the input file each came from.
     spilled: Vec<Vec<(PathBuf, String)>>,
+    /// What the ids of the spilled name columns stand for.
+    name_ids: Arc<NameIds>,
     ids: IdIndex,
     /// Rows (by input file name, original row) whose `usage_id` appeared on an earlier row.
     pub duplicates: HashMap<String, HashSet<u32>>,
@@ -144,6 +152,7 @@ impl UsageSource {
             latest_start: None,
             spill: None,
             spilled: Vec::new(),
+            name_ids: Arc::default(),
             ids: IdIndex::default(),
             duplicates: HashMap::new(),
         };
@@ -165,6 +174,7 @@ impl UsageSource {
         }
         .map_err(|e| Error::io(spill_in.unwrap_or(Path::new("tmp")), e))?;
         self.spilled = vec![Vec::new(); part.chunks as usize];
+        let mut name_ids = NameIds::new(usage::NAME_COLUMNS);
         for (k, path) in self.files.clone().iter().enumerate() {
             let t = std::time::Instant::now();
             let mut f = read_file(&self.root, path, "usage", usage::COLUMNS)?;
@@ -175,6 +185,10 @@ impl UsageSource {
             let ids_ms = t.elapsed().as_millis() as u64;
             let places = places(&f, part)?;
             let places_ms = t.elapsed().as_millis() as u64;
+            // Names are spilled as ids: 4 bytes a row instead of the string, no string to
+            // encode, compress or decode, and read back without hashing.
+            name_ids.replace_by_ids(&mut f)?;
+            let names_ms = t.elapsed().as_millis() as u64;
             let pieces = Pieces::of(&mut f.df);
             let mut keep: Vec<Vec<u32>> = vec![Vec::new(); part.chunks as usize];
             for (i, p) in places.iter().enumerate() {
@@ -205,6 +219,7 @@ impl UsageSource {
                 check_ms,
                 ids_ms,
                 places_ms,
+                names_ms,
                 spilled_ms = t.elapsed().as_millis() as u64,
                 "usage file spilled (times since the file's start)"
             );
@@ -213,6 +228,7 @@ impl UsageSource {
             }
         }
         self.spill = Some(tmp);
+        self.name_ids = Arc::new(name_ids);
         let t = std::time::Instant::now();
         let (root, files) = (self.root.clone(), self.files.clone());
         let dups = self.ids.duplicates(|k| {
@@ -291,6 +307,7 @@ impl UsageSource {
                 name: name.clone(),
                 df,
                 rows: Some(rows),
+                name_ids: Some(self.name_ids.clone()),
             });
         }
         Ok(out)

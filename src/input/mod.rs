@@ -215,6 +215,92 @@ pub struct InputFile {
     pub df: DataFrame,
     /// Row numbers in the original file when `df` is a subset of it (a chunk of usage).
     pub rows: Option<Vec<u32>>,
+    /// When columns of names hold ids instead of strings (a spilled chunk of usage): what the
+    /// ids stand for.
+    pub name_ids: Option<std::sync::Arc<NameIds>>,
+}
+
+/// Columns of names stored as `u32` ids (see `chunks`): per column, the name of each id.
+/// Ids are numbered per column in order of first appearance over the files spilled.
+#[derive(Debug, Default)]
+pub struct NameIds {
+    columns: Vec<(&'static str, NameIdColumn)>,
+}
+
+/// One column's ids: the names by id, and the id of each name.
+#[derive(Debug, Default)]
+struct NameIdColumn {
+    names: Vec<Name>,
+    index: rustc_hash::FxHashMap<Name, u32>,
+}
+
+impl NameIds {
+    pub fn new(columns: &[&'static str]) -> NameIds {
+        NameIds {
+            columns: columns
+                .iter()
+                .map(|c| (*c, NameIdColumn::default()))
+                .collect(),
+        }
+    }
+
+    /// Replaces each of the columns (when they hold strings) of `f` by their ids, numbering
+    /// names not seen before; columns in parallel.
+    pub fn replace_by_ids(&mut self, f: &mut InputFile) -> Result<()> {
+        use rayon::prelude::*;
+        let df = &f.df;
+        let replaced: Vec<Option<Column>> = self
+            .columns
+            .par_iter_mut()
+            .map(|(col, ids)| -> Result<Option<Column>> {
+                let s = df.column(col)?.as_materialized_series();
+                if s.dtype() != &DataType::String {
+                    return Ok(None); // all null (Null-typed): left as it is
+                }
+                let mut last: Option<(&str, u32)> = None;
+                let v: UInt32Chunked = s
+                    .str()?
+                    .iter()
+                    .map(|v| {
+                        v.map(|v| match last {
+                            // Runs of one value (an account's rows) skip the lookup.
+                            Some((prev, id)) if prev == v => id,
+                            _ => {
+                                let id = ids.id(v);
+                                last = Some((v, id));
+                                id
+                            }
+                        })
+                    })
+                    .collect();
+                Ok(Some(v.with_name((*col).into()).into_column()))
+            })
+            .collect::<Result<_>>()?;
+        for c in replaced.into_iter().flatten() {
+            f.df.with_column(c)?;
+        }
+        Ok(())
+    }
+
+    fn column(&self, col: &str) -> Option<&[Name]> {
+        self.columns
+            .iter()
+            .find(|(c, _)| *c == col)
+            .map(|(_, ids)| ids.names.as_slice())
+    }
+}
+
+impl NameIdColumn {
+    fn id(&mut self, s: &str) -> u32 {
+        if let Some(&id) = self.index.get(s) {
+            return id;
+        }
+        let id = self.names.len() as u32;
+        let name = Name::new(s);
+        self.names.push(name);
+        self.index.insert(name, id);
+        id
+    }
 }
 
 /// Every `*.parquet` file below `root`, sorted; hidden and `_`-prefixed entries skipped.
@@ -345,6 +431,7 @@ pub(crate) fn read_file(
         name,
         df,
         rows: None,
+        name_ids: None,
     })
 }
 
@@ -382,6 +469,29 @@ impl InputFile {
 
     fn is_null_typed(&self, col: &str) -> Result<bool> {
         Ok(self.series(col)?.dtype() == &DataType::Null)
+    }
+
+    /// A column of names: strings interned, or ids looked up (see [`NameIds`]).
+    pub fn names(&self, col: &str, interner: &mut Interner) -> Result<Vec<Option<Name>>> {
+        if self.is_null_typed(col)? {
+            return Ok(vec![None; self.df.height()]);
+        }
+        let s = self.series(col)?;
+        if let (DataType::UInt32, Some(ids)) = (s.dtype(), &self.name_ids) {
+            let names = ids.column(col).ok_or_else(|| Error::Output {
+                path: self.path.clone(),
+                message: format!("no names for the ids of column `{col}`"),
+            })?;
+            return Ok(s
+                .u32()?
+                .iter()
+                .map(|id| id.map(|id| names[id as usize]))
+                .collect());
+        }
+        Ok(s.str()?
+            .iter()
+            .map(|v| v.map(|v| interner.get(v)))
+            .collect())
     }
 
     pub fn strs(&self, col: &str) -> Result<Vec<Option<&str>>> {
@@ -470,6 +580,55 @@ mod tests {
     use super::*;
 
     #[test]
+    fn names_read_back_from_ids_as_from_strings() {
+        let df = df!(
+            "owner_uin" => [Some("a"), Some("a"), None, Some("b"), Some("a")],
+            "region" => [Some("r1"), Some("r2"), Some("r1"), Some("r1"), None],
+        )
+        .unwrap();
+        let mut df2 = df!("owner_uin" => [Some("c"), Some("a")]).unwrap();
+        df2.with_column(Column::full_null("region".into(), 2, &DataType::Null))
+            .unwrap();
+        let file = |df: DataFrame| InputFile {
+            path: PathBuf::from("usage/x.parquet"),
+            name: "usage/x.parquet".into(),
+            df,
+            rows: None,
+            name_ids: None,
+        };
+        let mut ids = NameIds::new(&["owner_uin", "region"]);
+        let (mut f1, mut f2) = (file(df.clone()), file(df2.clone()));
+        ids.replace_by_ids(&mut f1).unwrap();
+        ids.replace_by_ids(&mut f2).unwrap();
+        assert_eq!(
+            f1.df.column("owner_uin").unwrap().dtype(),
+            &DataType::UInt32
+        );
+        // Numbered per column in order of first appearance, across files.
+        let owner: Vec<Option<u32>> = f2
+            .df
+            .column("owner_uin")
+            .unwrap()
+            .u32()
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(owner, [Some(2), Some(0)]);
+        let ids = std::sync::Arc::new(ids);
+        for (spilled, plain) in [(f1, df), (f2, df2)] {
+            let spilled = InputFile {
+                name_ids: Some(ids.clone()),
+                ..spilled
+            };
+            let plain = file(plain);
+            for col in ["owner_uin", "region"] {
+                let want = plain.names(col, &mut Interner::default()).unwrap();
+                assert_eq!(spilled.names(col, &mut Interner::default()).unwrap(), want);
+            }
+        }
+    }
+
+    #[test]
     fn retain_pairs_keeps_matching_rows_with_their_original_numbers() {
         let df = df!(
             "product" => [Some("apigw"), Some("cdn"), None, Some("apigw"), Some("apigw")],
@@ -482,6 +641,7 @@ mod tests {
             name: "usage/x.parquet".into(),
             df,
             rows: None,
+            name_ids: None,
         };
         f.retain_pairs(
             "product",

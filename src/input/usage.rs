@@ -31,6 +31,19 @@ pub const COLUMNS: &[ColSpec] = &[
     ("accelerated", ColType::Bool),
 ];
 
+/// The columns of names (and enum labels) of usage: a chunk's spill holds them as ids
+/// (`super::NameIds`).
+pub const NAME_COLUMNS: &[&str] = &[
+    "owner_uin",
+    "region",
+    "product",
+    "sub_product",
+    "instance_id",
+    "billing_item",
+    "unit",
+    "direction",
+];
+
 pub const DIRECTIONS: [&str; 4] = ["outbound", "to_mainland", "inbound", "internal"];
 
 /// Traffic direction; null means outbound.
@@ -169,24 +182,25 @@ fn from_file(
     let mut out = Vec::with_capacity(f.df.height());
     let none = HashSet::new();
     let ids = f.strs("usage_id")?;
-    let owner = f.strs("owner_uin")?;
-    let region = f.strs("region")?;
-    let product = f.strs("product")?;
-    let sub = f.strs("sub_product")?;
-    let inst = f.strs("instance_id")?;
-    let item = f.strs("billing_item")?;
+    let mut names = |col| f.names(col, &mut interner);
+    let owner = names("owner_uin")?;
+    let region = names("region")?;
+    let product = names("product")?;
+    let sub = names("sub_product")?;
+    let inst = names("instance_id")?;
+    let item = names("billing_item")?;
+    let unit = names("unit")?;
+    let dir = names("direction")?;
     let start = f.ts("usage_start")?;
     let end = f.ts("usage_end")?;
     let (scale, qty) = f.decs("quantity")?;
-    let unit = f.strs("unit")?;
-    let dir = f.strs("direction")?;
     let acc = f.bools("accelerated")?;
     let dups = duplicates.get(&f.name).unwrap_or(&none);
     for i in 0..f.df.height() {
         let direction = match dir[i] {
             None => Direction::Outbound,
-            Some(d) => Direction::parse(d)
-                .ok_or_else(|| f.unknown_enum("direction", f.row(i), d, &DIRECTIONS))?,
+            Some(d) => Direction::parse(&d)
+                .ok_or_else(|| f.unknown_enum("direction", f.row(i), &d, &DIRECTIONS))?,
         };
         let id = ids[i].unwrap_or("");
         let at = start[i];
@@ -200,16 +214,16 @@ fn from_file(
             ));
         };
         let required = [
-            ("usage_id", ids[i]),
-            ("owner_uin", owner[i]),
-            ("region", region[i]),
-            ("product", product[i]),
-            ("sub_product", sub[i]),
-            ("instance_id", inst[i]),
-            ("billing_item", item[i]),
-            ("unit", unit[i]),
+            ("usage_id", ids[i].is_some()),
+            ("owner_uin", owner[i].is_some()),
+            ("region", region[i].is_some()),
+            ("product", product[i].is_some()),
+            ("sub_product", sub[i].is_some()),
+            ("instance_id", inst[i].is_some()),
+            ("billing_item", item[i].is_some()),
+            ("unit", unit[i].is_some()),
         ];
-        if let Some((col, _)) = required.iter().find(|(_, v)| v.is_none()) {
+        if let Some((col, _)) = required.iter().find(|(_, present)| !present) {
             bad("missing_value", format!("`{col}` is null"));
             continue;
         }
@@ -260,25 +274,23 @@ fn from_file(
             );
             continue;
         }
-        let Some(u) = Unit::parse(unit[i].expect("checked")) else {
+        let unit = unit[i].expect("checked");
+        let Some(u) = Unit::parse(&unit) else {
             bad(
                 "unknown_unit",
-                format!(
-                    "unit `{}` is not one of B KB MB GB TB call QPS Mbps",
-                    unit[i].unwrap_or("")
-                ),
+                format!("unit `{unit}` is not one of B KB MB GB TB call QPS Mbps"),
             );
             continue;
         };
         let id: Arc<str> = Arc::from(id);
         out.push(Usage {
             usage_id: id,
-            owner_uin: interner.get(owner[i].expect("checked")),
-            region: interner.get(region[i].expect("checked")),
-            product: interner.get(product[i].expect("checked")),
-            sub_product: interner.get(sub[i].expect("checked")),
-            instance_id: interner.get(inst[i].expect("checked")),
-            billing_item: interner.get(item[i].expect("checked")),
+            owner_uin: owner[i].expect("checked"),
+            region: region[i].expect("checked"),
+            product: product[i].expect("checked"),
+            sub_product: sub[i].expect("checked"),
+            instance_id: inst[i].expect("checked"),
+            billing_item: item[i].expect("checked"),
             usage_start: s,
             usage_end: e,
             quantity,
@@ -314,6 +326,7 @@ mod tests {
             name: "usage/part-0.parquet".into(),
             df: DataFrame::new(rows.len(), cols).unwrap(),
             rows: None,
+            name_ids: None,
         }
     }
 
