@@ -177,18 +177,19 @@ impl UsageSource {
         let mut name_ids = NameIds::new(usage::NAME_COLUMNS);
         for (k, path) in self.files.clone().iter().enumerate() {
             let t = std::time::Instant::now();
+            let ms = || t.elapsed().as_millis() as u64;
             let mut f = read_file(&self.root, path, "usage", usage::COLUMNS)?;
-            let read_ms = t.elapsed().as_millis() as u64;
+            let read_ms = ms();
             self.note_latest(usage::check_file(&f)?);
-            let check_ms = t.elapsed().as_millis() as u64;
+            let check_ms = ms();
             self.ids.add(k, &f)?;
-            let ids_ms = t.elapsed().as_millis() as u64;
+            let ids_ms = ms();
             let places = places(&f, part)?;
-            let places_ms = t.elapsed().as_millis() as u64;
+            let places_ms = ms();
             // Names are spilled as ids: 4 bytes a row instead of the string, no string to
             // encode, compress or decode, and read back without hashing.
             name_ids.replace_by_ids(&mut f)?;
-            let names_ms = t.elapsed().as_millis() as u64;
+            let names_ms = ms();
             let pieces = Pieces::of(&mut f.df);
             let mut keep: Vec<Vec<u32>> = vec![Vec::new(); part.chunks as usize];
             for (i, p) in places.iter().enumerate() {
@@ -220,7 +221,7 @@ impl UsageSource {
                 ids_ms,
                 places_ms,
                 names_ms,
-                spilled_ms = t.elapsed().as_millis() as u64,
+                spilled_ms = ms(),
                 "usage file spilled (times since the file's start)"
             );
             for (chunk, out) in written {

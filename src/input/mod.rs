@@ -478,9 +478,9 @@ impl InputFile {
         }
         let s = self.series(col)?;
         if let (DataType::UInt32, Some(ids)) = (s.dtype(), &self.name_ids) {
-            let names = ids.column(col).ok_or_else(|| Error::Output {
+            let names = ids.column(col).ok_or_else(|| Error::Parquet {
                 path: self.path.clone(),
-                message: format!("no names for the ids of column `{col}`"),
+                message: format!("column `{col}` holds ids of names not recorded"),
             })?;
             return Ok(s
                 .u32()?

@@ -151,6 +151,16 @@ pub fn decimals_of<T: 'static>(
     Box::new(move |r| Piece::Column(dec_col(c, scale, r.iter().map(|x| f(x)))))
 }
 
+/// A plain string column of `T`'s rows (ids that do not repeat).
+pub fn strings_of<T: 'static>(c: &'static str, f: fn(&T) -> Option<&str>) -> PieceOf<T> {
+    Box::new(move |r| Piece::Column(str_col(c, r.iter().map(|x| f(x)))))
+}
+
+/// An Int32 column of `T`'s rows.
+pub fn ints_of<T: 'static>(c: &'static str, f: fn(&T) -> Option<i32>) -> PieceOf<T> {
+    Box::new(move |r| Piece::Column(i32_col(c, r.iter().map(|x| f(x)))))
+}
+
 /// A timestamp column of `T`'s rows.
 pub fn instants_of<T: 'static>(c: &'static str, f: fn(&T) -> Option<Ts>) -> PieceOf<T> {
     Box::new(move |r| Piece::Column(ts_col(c, r.iter().map(|x| f(x)))))

@@ -10,8 +10,8 @@
 //! - `exceptions`: `(source_table, source_id, rule, at, detail)`.
 
 use super::{
-    bool_col, dec_col, decimals_of, frame, i32_col, i64_col, instants_of, names_of, par_pieces,
-    pieces_frame, repeated_col, str_col, ts_col, Piece, RowGroup, Table,
+    bool_col, dec_col, decimals_of, frame, i64_col, instants_of, ints_of, names_of, par_pieces,
+    pieces_frame, repeated_col, str_col, strings_of, ts_col, Piece, RowGroup, Table,
 };
 use crate::calendar::{Month, Ts};
 use crate::error::Result;
@@ -104,17 +104,13 @@ impl DeductionDetail {
                 }),
                 n("region", |x| x.region.as_str()),
                 n("instance_id", |x| x.instance_id.as_str()),
-                Box::new(|r| {
-                    Piece::Column(str_col("usage_id", r.iter().map(|x| Some(&*x.usage_id))))
-                }),
+                strings_of("usage_id", |x| Some(&*x.usage_id)),
                 d("original_usage", |x| Some(x.original_usage)),
                 n("original_usage_unit", |x| x.original_usage_unit.as_str()),
                 d("coefficient", |x| Some(x.coefficient)),
                 t("usage_start", |x| Some(x.usage_start)),
                 t("usage_end", |x| Some(x.usage_end)),
-                Box::new(|r| {
-                    Piece::Column(i32_col("draw_seq", r.iter().map(|x| Some(x.draw_seq))))
-                }),
+                ints_of("draw_seq", |x| Some(x.draw_seq)),
             ],
         )
     }
@@ -236,9 +232,7 @@ impl BillLine {
         par_pieces(
             r,
             vec![
-                Box::new(|r| {
-                    Piece::Column(str_col("line_id", r.iter().map(|x| Some(&*x.line_id))))
-                }),
+                strings_of("line_id", |x| Some(&*x.line_id)),
                 n("owner_uin", |x| x.owner_uin.as_str()),
                 n("region", |x| x.region.as_str()),
                 n("product", |x| x.product.as_str()),
@@ -248,14 +242,12 @@ impl BillLine {
                 n("charge_kind", |x| x.charge_kind.as_str()),
                 t("charge_start", |x| Some(x.charge_start)),
                 t("charge_end", |x| Some(x.charge_end)),
-                Box::new(|r| {
-                    Piece::Column(str_col("usage_id", r.iter().map(|x| x.usage_id.as_deref())))
-                }),
+                strings_of("usage_id", |x| x.usage_id.as_deref()),
                 d("metered_quantity", 9, |x| Some(x.metered_quantity)),
                 d("deducted_quantity", 9, |x| Some(x.deducted_quantity)),
                 d("billable_quantity", 9, |x| Some(x.billable_quantity)),
                 n("unit", |x| x.unit.as_str()),
-                Box::new(|r| Piece::Column(i32_col("tier", r.iter().map(|x| x.tier)))),
+                ints_of("tier", |x| x.tier),
                 d("unit_price", 8, |x| Some(x.unit_price)),
                 n("price_unit", |x| x.price_unit.as_str()),
                 d("amount", 8, |x| Some(x.amount)),
