@@ -25,6 +25,7 @@
 //! package or catalog change, refund); `export::focus` maps an output to FOCUS 1.2; `progress`
 //! holds the logs (`tracing`, stderr) and progress display.
 
+pub mod buffers;
 pub mod calendar;
 pub mod catalog;
 pub mod cli;

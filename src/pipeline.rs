@@ -12,12 +12,13 @@
 //!
 //! Memory is bounded by one chunk: nothing of a chunk outlives its iteration but counters.
 
+use crate::buffers::{with_room, Spare};
 use crate::calendar::{format_local, local_date, Month, Ts, Window, DAY};
 use crate::catalog::Catalog;
 use crate::cli::RunConfig;
 use crate::error::{Error, Result};
 use crate::input::chunks::{self, UsageSource};
-use crate::input::{self, Inputs, Violation};
+use crate::input::{self, Inputs, Usage, Violation};
 use crate::output::manifest::{self, Manifest, UsageAccounting};
 use crate::output::publish::Publish;
 use crate::output::tables::{
@@ -95,13 +96,17 @@ pub fn run(cfg: &RunConfig) -> Result<RunMetrics> {
     // With `--threads 1` the two take turns instead: one thread of work at a time.
     let (tx, rx) = std::sync::mpsc::sync_channel::<(u32, ChunkOut)>(0);
     let (done_tx, done_rx) = std::sync::mpsc::sync_channel::<()>(1);
+    // The writer hands each written chunk's emptied vectors back for a later chunk to fill
+    // (`buffers`); one waits at most, any other is freed.
+    let (spare_tx, spare_rx) = std::sync::mpsc::sync_channel::<Spare>(1);
     let overlap = rayon::current_num_threads() > 1;
     let shard_index = part.shard.index;
     let mut outputs = std::thread::scope(|scope| -> Result<BTreeMap<String, Written>> {
         let writer = scope.spawn(move || -> Result<BTreeMap<String, Written>> {
             let mut outputs = BTreeMap::new();
             for (chunk, c) in rx {
-                write_chunk(out, &part_name(shard_index, chunk), c, &mut outputs)?;
+                let spare = write_chunk(out, &part_name(shard_index, chunk), c, &mut outputs)?;
+                let _ = spare_tx.try_send(spare);
                 if !overlap {
                     let _ = done_tx.send(());
                 }
@@ -109,6 +114,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunMetrics> {
             Ok(outputs)
         });
         let computed = (|| -> Result<()> {
+            let mut usage_buf = Vec::new();
             for chunk in 0..n_chunks {
                 let files = source.load_chunk(chunk, &part)?;
                 let w = *w.get_or_insert(window(cfg, source.latest_start)?);
@@ -121,7 +127,10 @@ pub fn run(cfg: &RunConfig) -> Result<RunMetrics> {
                     w: &w,
                 };
                 let t = Instant::now();
-                let mut c = process_chunk(&ctx, chunk, files)?;
+                let mut spare = spare_rx.try_recv().unwrap_or_default();
+                spare.usage = std::mem::take(&mut usage_buf);
+                let (mut c, used) = process_chunk(&ctx, chunk, files, spare)?;
+                usage_buf = used;
                 tracing::debug!(chunk, ms = t.elapsed().as_millis() as u64, "chunk rules");
                 if chunk == 0 && part.shard.index == 0 {
                     c.exceptions.extend(std::mem::take(&mut base_violations));
@@ -218,23 +227,28 @@ pub fn run(cfg: &RunConfig) -> Result<RunMetrics> {
     })
 }
 
-/// Writes one chunk's tables as `file` in each partition they touch.
+/// Writes one chunk's tables as `file` in each partition they touch; gives back its largest
+/// vectors emptied.
 fn write_chunk(
     out: &Path,
     file: &str,
     c: ChunkOut,
     outputs: &mut BTreeMap<String, Written>,
-) -> Result<()> {
+) -> Result<Spare> {
     let t = Instant::now();
-    write_rows(out, c.details, file, slot(outputs, DeductionDetail::NAME))?;
-    write_rows(out, c.lines, file, slot(outputs, BillLine::NAME))?;
+    let details = write_rows(out, c.details, file, slot(outputs, DeductionDetail::NAME))?;
+    let lines = write_rows(out, c.lines, file, slot(outputs, BillLine::NAME))?;
     write_rows(out, c.bills, file, slot(outputs, Bill::NAME))?;
     write_rows(out, c.status, file, slot(outputs, PackageStatus::NAME))?;
     write_rows(out, c.events, file, slot(outputs, AccountEvent::NAME))?;
     write_rows(out, c.refunds, file, slot(outputs, RefundRow::NAME))?;
     write_rows(out, c.exceptions, file, slot(outputs, Violation::NAME))?;
     tracing::debug!(file, ms = t.elapsed().as_millis() as u64, "chunk written");
-    Ok(())
+    Ok(Spare {
+        lines,
+        details,
+        usage: Vec::new(),
+    })
 }
 
 fn slot<'a>(outputs: &'a mut BTreeMap<String, Written>, table: &str) -> &'a mut Written {
@@ -298,7 +312,12 @@ struct ChunkInputs {
     after_as_of: u64,
 }
 
-fn chunk_inputs(ctx: &Ctx, chunk: u32, files: Vec<input::InputFile>) -> Result<ChunkInputs> {
+fn chunk_inputs(
+    ctx: &Ctx,
+    chunk: u32,
+    files: Vec<input::InputFile>,
+    usage_buf: Vec<Usage>,
+) -> Result<ChunkInputs> {
     let Ctx {
         base,
         owners,
@@ -310,7 +329,7 @@ fn chunk_inputs(ctx: &Ctx, chunk: u32, files: Vec<input::InputFile>) -> Result<C
     let holds = |a: &str| part.holds(a, chunk);
     let mut violations = Vec::new();
     let read = files.iter().map(|f| f.df.height() as u64).sum::<u64>();
-    let mut usage = input::usage::from_files(&files, &mut violations, duplicates)?;
+    let mut usage = input::usage::from_files_into(usage_buf, &files, &mut violations, duplicates)?;
     drop(files);
     let mut packages: Vec<_> = base
         .packages
@@ -354,8 +373,14 @@ fn chunk_inputs(ctx: &Ctx, chunk: u32, files: Vec<input::InputFile>) -> Result<C
     })
 }
 
-/// Every stage for the accounts of one chunk.
-fn process_chunk(ctx: &Ctx, chunk: u32, files: Vec<input::InputFile>) -> Result<ChunkOut> {
+/// Every stage for the accounts of one chunk, filling `spare`'s vectors; gives back the usage
+/// vector emptied.
+fn process_chunk(
+    ctx: &Ctx,
+    chunk: u32,
+    files: Vec<input::InputFile>,
+    spare: Spare,
+) -> Result<(ChunkOut, Vec<Usage>)> {
     let t = Instant::now();
     let (catalog, base, w) = (ctx.catalog, ctx.base, ctx.w);
     let holds = |a: &str| ctx.part.holds(a, chunk);
@@ -368,7 +393,7 @@ fn process_chunk(ctx: &Ctx, chunk: u32, files: Vec<input::InputFile>) -> Result<
         read,
         valid,
         after_as_of,
-    } = chunk_inputs(ctx, chunk, files)?;
+    } = chunk_inputs(ctx, chunk, files, spare.usage)?;
     tracing::debug!(
         chunk,
         ms = t.elapsed().as_millis() as u64,
@@ -377,7 +402,8 @@ fn process_chunk(ctx: &Ctx, chunk: u32, files: Vec<input::InputFile>) -> Result<
     );
 
     let t = Instant::now();
-    let ded = deduction::run(
+    let ded = deduction::run_into(
+        spare.details,
         &usage,
         &packages,
         &events,
@@ -390,7 +416,7 @@ fn process_chunk(ctx: &Ctx, chunk: u32, files: Vec<input::InputFile>) -> Result<
         "chunk deduction"
     );
     let t = Instant::now();
-    let priced = pricing::price_usage(&usage, &ded.covered, catalog)?;
+    let priced = pricing::price_usage_into(spare.lines, &usage, &ded.covered, catalog)?;
     tracing::debug!(chunk, ms = t.elapsed().as_millis() as u64, "chunk pricing");
     let mut lines = priced.lines;
     lines.extend(purchases::purchase_lines(&packages, w.as_of));
@@ -451,11 +477,8 @@ fn process_chunk(ctx: &Ctx, chunk: u32, files: Vec<input::InputFile>) -> Result<
         .zip(&priced.billed)
         .filter(|(u, b)| **b && w.contains(u.usage_start))
         .count() as u64;
-    let details: Vec<_> = ded
-        .details
-        .into_iter()
-        .filter(|d| w.contains(d.usage_start))
-        .collect();
+    let mut details = ded.details;
+    details.retain(|d| w.contains(d.usage_start));
     lines.retain(|l| w.contains(l.charge_start));
     let mut exceptions = violations;
     exceptions.extend(ded.violations);
@@ -466,7 +489,7 @@ fn process_chunk(ctx: &Ctx, chunk: u32, files: Vec<input::InputFile>) -> Result<
     exceptions.extend(packages::limit_violations(&status, catalog, w));
     exceptions.extend(tl.violations);
 
-    Ok(ChunkOut {
+    let out = ChunkOut {
         details,
         lines,
         bills,
@@ -482,7 +505,8 @@ fn process_chunk(ctx: &Ctx, chunk: u32, files: Vec<input::InputFile>) -> Result<
             billed,
             unpriced: in_window - billed,
         },
-    })
+    };
+    Ok((out, with_room(usage, 0)))
 }
 
 /// Events whose target is neither a package nor a subscription.

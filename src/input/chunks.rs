@@ -116,9 +116,14 @@ pub fn count_rows(dir: &Path) -> Result<u64> {
     if !root.is_dir() {
         return Ok(0);
     }
+    rows_in(&parquet_files(&root)?)
+}
+
+/// Rows of Parquet files, from their footers.
+fn rows_in(files: &[PathBuf]) -> Result<u64> {
     let mut n = 0u64;
-    for path in parquet_files(&root)? {
-        let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
+    for path in files {
+        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
         n += ParquetReader::new(file)
             .num_rows()
             .map_err(|e| Error::Parquet {
@@ -175,6 +180,9 @@ impl UsageSource {
         .map_err(|e| Error::io(spill_in.unwrap_or(Path::new("tmp")), e))?;
         self.spilled = vec![Vec::new(); part.chunks as usize];
         let mut name_ids = NameIds::new(usage::NAME_COLUMNS);
+        // The id index at its final size from the start: grown by doubling it would copy
+        // itself into fresh pages again and again (it holds 16 bytes a row).
+        self.ids.0.reserve_exact(rows_in(&self.files)? as usize);
         for (k, path) in self.files.clone().iter().enumerate() {
             let t = std::time::Instant::now();
             let ms = || t.elapsed().as_millis() as u64;

@@ -144,6 +144,17 @@ pub fn from_files(
     violations: &mut Vec<Violation>,
     duplicates: &HashMap<String, HashSet<u32>>,
 ) -> Result<Vec<Usage>> {
+    from_files_into(Vec::new(), files, violations, duplicates)
+}
+
+/// [`from_files`] into `buf` (emptied first; its memory reused when large enough, see
+/// [`crate::buffers`]).
+pub fn from_files_into(
+    buf: Vec<Usage>,
+    files: &[InputFile],
+    violations: &mut Vec<Violation>,
+    duplicates: &HashMap<String, HashSet<u32>>,
+) -> Result<Vec<Usage>> {
     use rayon::prelude::*;
     // Files convert independently (each with its own interner), in parallel; the results are
     // put back in file order, so rows and violations keep their input order.
@@ -155,7 +166,7 @@ pub fn from_files(
             Ok((rows, v))
         })
         .collect::<Result<_>>()?;
-    let mut out = Vec::with_capacity(parts.iter().map(|(u, _)| u.len()).sum());
+    let mut out = crate::buffers::with_room(buf, parts.iter().map(|(u, _)| u.len()).sum());
     for (rows, v) in parts {
         out.extend(rows);
         violations.extend(v);

@@ -34,15 +34,52 @@ pub fn str_col<'a>(name: &str, v: impl Iterator<Item = Option<&'a str>>) -> Colu
 }
 
 pub fn dec_col(name: &str, scale: u32, v: impl Iterator<Item = Option<Decimal>>) -> Column {
-    Int128Chunked::from_iter_options(name.into(), v.map(|d| d.map(|d| to_mantissa(d, scale))))
-        .into_decimal_unchecked(38, scale as usize)
-        .into_column()
+    Int128Chunked::with_chunk(
+        name.into(),
+        primitive(v.map(|d| d.map(|d| to_mantissa(d, scale)))),
+    )
+    .into_decimal_unchecked(38, scale as usize)
+    .into_column()
 }
 
 pub fn ts_col(name: &str, v: impl Iterator<Item = Option<Ts>>) -> Column {
-    Int64Chunked::from_iter_options(name.into(), v)
+    Int64Chunked::with_chunk(name.into(), primitive(v))
         .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
         .into_column()
+}
+
+/// A primitive array in one pass, its validity bitmap started only at the first null: output
+/// columns are nearly all without nulls, and polars' `from_iter_options` pushes a validity bit
+/// for every row (the same array either way).
+fn primitive<T: polars_arrow::types::NativeType>(
+    v: impl Iterator<Item = Option<T>>,
+) -> polars_arrow::array::PrimitiveArray<T> {
+    use polars_arrow::bitmap::MutableBitmap;
+    let mut values: Vec<T> = Vec::with_capacity(v.size_hint().0);
+    let mut validity: Option<MutableBitmap> = None;
+    for x in v {
+        match (x, &mut validity) {
+            (Some(x), None) => values.push(x),
+            (Some(x), Some(b)) => {
+                values.push(x);
+                b.push(true);
+            }
+            (None, b) => {
+                let b = b.get_or_insert_with(|| {
+                    let mut b = MutableBitmap::with_capacity(values.capacity());
+                    b.extend_constant(values.len(), true);
+                    b
+                });
+                b.push(false);
+                values.push(T::default());
+            }
+        }
+    }
+    polars_arrow::array::PrimitiveArray::new(
+        T::PRIMITIVE.into(),
+        values.into(),
+        validity.map(Into::into),
+    )
 }
 
 pub fn bool_col(name: &str, v: impl Iterator<Item = Option<bool>>) -> Column {
@@ -50,11 +87,11 @@ pub fn bool_col(name: &str, v: impl Iterator<Item = Option<bool>>) -> Column {
 }
 
 pub fn i32_col(name: &str, v: impl Iterator<Item = Option<i32>>) -> Column {
-    Int32Chunked::from_iter_options(name.into(), v).into_column()
+    Int32Chunked::with_chunk(name.into(), primitive(v)).into_column()
 }
 
 pub fn i64_col(name: &str, v: impl Iterator<Item = Option<i64>>) -> Column {
-    Int64Chunked::from_iter_options(name.into(), v).into_column()
+    Int64Chunked::with_chunk(name.into(), primitive(v)).into_column()
 }
 
 /// One column of an output row group.
@@ -79,14 +116,21 @@ pub fn repeated_col(name: &'static str, v: impl Iterator<Item = &'static str>) -
     // Keyed by address and length: a literal may sit inside a longer one.
     let mut index: rustc_hash::FxHashMap<(usize, usize), u32> = Default::default();
     let mut values: Vec<&'static str> = Vec::new();
+    // Rows in order repeat the row before's value in runs: those skip the lookup.
+    let mut last: Option<(&'static str, u32)> = None;
     let keys = v
-        .map(|s| {
-            *index
-                .entry((s.as_ptr() as usize, s.len()))
-                .or_insert_with(|| {
-                    values.push(s);
-                    (values.len() - 1) as u32
-                })
+        .map(|s| match last {
+            Some((l, k)) if std::ptr::eq(l, s) => k,
+            _ => {
+                let k = *index
+                    .entry((s.as_ptr() as usize, s.len()))
+                    .or_insert_with(|| {
+                        values.push(s);
+                        (values.len() - 1) as u32
+                    });
+                last = Some((s, k));
+                k
+            }
         })
         .collect();
     Piece::Repeated { name, keys, values }
@@ -137,8 +181,14 @@ impl Piece {
 /// Builds one piece of a row group from its rows.
 pub type PieceOf<T> = Box<dyn Fn(&[&T]) -> Piece + Send + Sync>;
 
+// The field getters below are generic closures, not `fn` pointers: each column's loop is
+// compiled with its getter inlined instead of one indirect call per row.
+
 /// A [`Piece::Repeated`] column of `T`'s rows.
-pub fn names_of<T: 'static>(c: &'static str, f: fn(&T) -> &'static str) -> PieceOf<T> {
+pub fn names_of<T: 'static>(
+    c: &'static str,
+    f: impl Fn(&T) -> &'static str + Send + Sync + 'static,
+) -> PieceOf<T> {
     Box::new(move |r| repeated_col(c, r.iter().map(|x| f(x))))
 }
 
@@ -146,23 +196,32 @@ pub fn names_of<T: 'static>(c: &'static str, f: fn(&T) -> &'static str) -> Piece
 pub fn decimals_of<T: 'static>(
     c: &'static str,
     scale: u32,
-    f: fn(&T) -> Option<Decimal>,
+    f: impl Fn(&T) -> Option<Decimal> + Send + Sync + 'static,
 ) -> PieceOf<T> {
     Box::new(move |r| Piece::Column(dec_col(c, scale, r.iter().map(|x| f(x)))))
 }
 
 /// A plain string column of `T`'s rows (ids that do not repeat).
-pub fn strings_of<T: 'static>(c: &'static str, f: fn(&T) -> Option<&str>) -> PieceOf<T> {
+pub fn strings_of<T: 'static>(
+    c: &'static str,
+    f: impl Fn(&T) -> Option<&str> + Send + Sync + 'static,
+) -> PieceOf<T> {
     Box::new(move |r| Piece::Column(str_col(c, r.iter().map(|x| f(x)))))
 }
 
 /// An Int32 column of `T`'s rows.
-pub fn ints_of<T: 'static>(c: &'static str, f: fn(&T) -> Option<i32>) -> PieceOf<T> {
+pub fn ints_of<T: 'static>(
+    c: &'static str,
+    f: impl Fn(&T) -> Option<i32> + Send + Sync + 'static,
+) -> PieceOf<T> {
     Box::new(move |r| Piece::Column(i32_col(c, r.iter().map(|x| f(x)))))
 }
 
 /// A timestamp column of `T`'s rows.
-pub fn instants_of<T: 'static>(c: &'static str, f: fn(&T) -> Option<Ts>) -> PieceOf<T> {
+pub fn instants_of<T: 'static>(
+    c: &'static str,
+    f: impl Fn(&T) -> Option<Ts> + Send + Sync + 'static,
+) -> PieceOf<T> {
     Box::new(move |r| Piece::Column(ts_col(c, r.iter().map(|x| f(x)))))
 }
 
@@ -406,17 +465,23 @@ pub fn part_name(shard: u32, chunk: u32) -> String {
 
 /// Sorts `rows` into their total order and writes them as `file` in each month partition they
 /// touch (or under the table directory when it is not partitioned). Nothing is written for no
-/// rows: `finish_table` writes the schema of a table that stayed empty.
+/// rows: `finish_table` writes the schema of a table that stayed empty. Gives `rows` back
+/// emptied, its memory kept for the next chunk (see [`crate::buffers`]).
 pub fn write_rows<T: Table>(
     out: &Path,
-    rows: Vec<T>,
+    mut rows: Vec<T>,
     file: &str,
     written: &mut Written,
-) -> Result<()> {
-    use rayon::prelude::*;
-    if rows.is_empty() {
-        return Ok(());
+) -> Result<Vec<T>> {
+    if !rows.is_empty() {
+        write_sorted(out, &rows, file, written)?;
+        rows.clear();
     }
+    Ok(rows)
+}
+
+fn write_sorted<T: Table>(out: &Path, rows: &[T], file: &str, written: &mut Written) -> Result<()> {
+    use rayon::prelude::*;
     // Sort references, not the rows: a bill line is ~300 bytes, a reference 8.
     let mut order: Vec<&T> = rows.iter().collect();
     order.par_sort_by(|a, b| T::sort_key_cmp(a, b));
@@ -484,11 +549,38 @@ pub fn finish_table<T: Table>(
 mod tests {
     use super::*;
     use crate::name::Name;
+    use rust_decimal_macros::dec;
 
     fn names(n: usize, distinct: usize) -> Vec<Name> {
         (0..n)
             .map(|i| Name::new(&format!("instance-{:05}", (i * 7) % distinct)))
             .collect()
+    }
+
+    #[test]
+    fn primitive_columns_equal_polars_own_with_and_without_nulls() {
+        let cases: [Vec<Option<i64>>; 5] = [
+            vec![],
+            vec![Some(1), Some(2), Some(3)],
+            vec![None, Some(2), Some(3)],
+            vec![Some(1), Some(2), None, Some(4), None],
+            vec![None, None],
+        ];
+        for v in cases {
+            let ours = i64_col("x", v.iter().copied());
+            let theirs = Int64Chunked::from_iter_options("x".into(), v.iter().copied());
+            let ours = ours.i64().unwrap();
+            assert_eq!(ours.null_count(), theirs.null_count(), "{v:?}");
+            assert_eq!(ours.iter().collect::<Vec<_>>(), v, "{v:?}");
+            assert!(ours.equal_missing(&theirs).all(), "{v:?}");
+        }
+        let d = dec_col(
+            "d",
+            2,
+            [Some(dec!(1.5)), None, Some(dec!(-0.25))].into_iter(),
+        );
+        let m: Vec<Option<i128>> = d.decimal().unwrap().physical().iter().collect();
+        assert_eq!(m, vec![Some(150), None, Some(-25)]);
     }
 
     #[test]

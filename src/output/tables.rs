@@ -78,39 +78,43 @@ impl Table for DeductionDetail {
 impl DeductionDetail {
     /// The columns, in parallel (each alone: the same whatever the number of threads).
     fn pieces(r: &[&Self]) -> Vec<Piece> {
-        let (n, t) = (names_of::<Self>, instants_of::<Self>);
-        let d = |c, f| decimals_of::<Self>(c, 9, f);
         par_pieces(
             r,
             vec![
-                n("package_owner_uin", |x| x.package_owner_uin.as_str()),
-                n("package_id", |x| x.package_id.as_str()),
-                n("package_name", |x| x.package_name.as_str()),
-                n("product", |x| x.product.as_str()),
-                n("sub_product", |x| x.sub_product.as_str()),
-                n("package_kind", |x| x.package_kind.as_str()),
-                t("cycle_start", |x| x.cycle_start),
-                t("cycle_end", |x| x.cycle_end),
-                t("deducted_at", |x| Some(x.deducted_at)),
-                d("remaining_before", |x| x.remaining_before),
-                d("deducted", |x| Some(x.deducted)),
-                d("remaining_after", |x| x.remaining_after),
-                n("package_unit", |x| x.package_unit.as_str()),
-                n("resource_owner_uin", |x| x.resource_owner_uin.as_str()),
-                n("resource_product", |x| x.resource_product.as_str()),
-                n("resource_sub_product", |x| x.resource_sub_product.as_str()),
-                n("resource_billing_item", |x| {
+                names_of("package_owner_uin", |x: &Self| x.package_owner_uin.as_str()),
+                names_of("package_id", |x: &Self| x.package_id.as_str()),
+                names_of("package_name", |x: &Self| x.package_name.as_str()),
+                names_of("product", |x: &Self| x.product.as_str()),
+                names_of("sub_product", |x: &Self| x.sub_product.as_str()),
+                names_of("package_kind", |x: &Self| x.package_kind.as_str()),
+                instants_of("cycle_start", |x: &Self| x.cycle_start),
+                instants_of("cycle_end", |x: &Self| x.cycle_end),
+                instants_of("deducted_at", |x: &Self| Some(x.deducted_at)),
+                decimals_of("remaining_before", 9, |x: &Self| x.remaining_before),
+                decimals_of("deducted", 9, |x: &Self| Some(x.deducted)),
+                decimals_of("remaining_after", 9, |x: &Self| x.remaining_after),
+                names_of("package_unit", |x: &Self| x.package_unit.as_str()),
+                names_of("resource_owner_uin", |x: &Self| {
+                    x.resource_owner_uin.as_str()
+                }),
+                names_of("resource_product", |x: &Self| x.resource_product.as_str()),
+                names_of("resource_sub_product", |x: &Self| {
+                    x.resource_sub_product.as_str()
+                }),
+                names_of("resource_billing_item", |x: &Self| {
                     x.resource_billing_item.as_str()
                 }),
-                n("region", |x| x.region.as_str()),
-                n("instance_id", |x| x.instance_id.as_str()),
-                strings_of("usage_id", |x| Some(&*x.usage_id)),
-                d("original_usage", |x| Some(x.original_usage)),
-                n("original_usage_unit", |x| x.original_usage_unit.as_str()),
-                d("coefficient", |x| Some(x.coefficient)),
-                t("usage_start", |x| Some(x.usage_start)),
-                t("usage_end", |x| Some(x.usage_end)),
-                ints_of("draw_seq", |x| Some(x.draw_seq)),
+                names_of("region", |x: &Self| x.region.as_str()),
+                names_of("instance_id", |x: &Self| x.instance_id.as_str()),
+                strings_of("usage_id", |x: &Self| Some(&*x.usage_id)),
+                decimals_of("original_usage", 9, |x: &Self| Some(x.original_usage)),
+                names_of("original_usage_unit", |x: &Self| {
+                    x.original_usage_unit.as_str()
+                }),
+                decimals_of("coefficient", 9, |x: &Self| Some(x.coefficient)),
+                instants_of("usage_start", |x: &Self| Some(x.usage_start)),
+                instants_of("usage_end", |x: &Self| Some(x.usage_end)),
+                ints_of("draw_seq", |x: &Self| Some(x.draw_seq)),
             ],
         )
     }
@@ -228,30 +232,29 @@ impl BillLine {
     /// The columns of the biggest table, in parallel (each alone: the same whatever the number
     /// of threads).
     fn pieces(r: &[&Self]) -> Vec<Piece> {
-        let (n, d, t) = (names_of::<Self>, decimals_of::<Self>, instants_of::<Self>);
         par_pieces(
             r,
             vec![
-                strings_of("line_id", |x| Some(&*x.line_id)),
-                n("owner_uin", |x| x.owner_uin.as_str()),
-                n("region", |x| x.region.as_str()),
-                n("product", |x| x.product.as_str()),
-                n("sub_product", |x| x.sub_product.as_str()),
-                n("instance_id", |x| x.instance_id.as_str()),
-                n("billing_item", |x| x.billing_item.as_str()),
-                n("charge_kind", |x| x.charge_kind.as_str()),
-                t("charge_start", |x| Some(x.charge_start)),
-                t("charge_end", |x| Some(x.charge_end)),
-                strings_of("usage_id", |x| x.usage_id.as_deref()),
-                d("metered_quantity", 9, |x| Some(x.metered_quantity)),
-                d("deducted_quantity", 9, |x| Some(x.deducted_quantity)),
-                d("billable_quantity", 9, |x| Some(x.billable_quantity)),
-                n("unit", |x| x.unit.as_str()),
-                ints_of("tier", |x| x.tier),
-                d("unit_price", 8, |x| Some(x.unit_price)),
-                n("price_unit", |x| x.price_unit.as_str()),
-                d("amount", 8, |x| Some(x.amount)),
-                t("charged_at", |x| Some(x.charged_at)),
+                strings_of("line_id", |x: &Self| Some(&*x.line_id)),
+                names_of("owner_uin", |x: &Self| x.owner_uin.as_str()),
+                names_of("region", |x: &Self| x.region.as_str()),
+                names_of("product", |x: &Self| x.product.as_str()),
+                names_of("sub_product", |x: &Self| x.sub_product.as_str()),
+                names_of("instance_id", |x: &Self| x.instance_id.as_str()),
+                names_of("billing_item", |x: &Self| x.billing_item.as_str()),
+                names_of("charge_kind", |x: &Self| x.charge_kind.as_str()),
+                instants_of("charge_start", |x: &Self| Some(x.charge_start)),
+                instants_of("charge_end", |x: &Self| Some(x.charge_end)),
+                strings_of("usage_id", |x: &Self| x.usage_id.as_deref()),
+                decimals_of("metered_quantity", 9, |x: &Self| Some(x.metered_quantity)),
+                decimals_of("deducted_quantity", 9, |x: &Self| Some(x.deducted_quantity)),
+                decimals_of("billable_quantity", 9, |x: &Self| Some(x.billable_quantity)),
+                names_of("unit", |x: &Self| x.unit.as_str()),
+                ints_of("tier", |x: &Self| x.tier),
+                decimals_of("unit_price", 8, |x: &Self| Some(x.unit_price)),
+                names_of("price_unit", |x: &Self| x.price_unit.as_str()),
+                decimals_of("amount", 8, |x: &Self| Some(x.amount)),
+                instants_of("charged_at", |x: &Self| Some(x.charged_at)),
             ],
         )
     }

@@ -197,6 +197,8 @@ fn deduction_alone(cfg: &RunConfig, f: &mut Figures) -> Result<()> {
     f.load_ms += t.elapsed().as_millis();
     let mut written = Written::default();
     let mut win = None;
+    // Vectors reused from chunk to chunk, as `run` does (`buffers`).
+    let (mut usage_buf, mut details_buf) = (Vec::new(), Vec::new());
     for chunk in 0..n_chunks {
         let t = Instant::now();
         let files = source.load_chunk(chunk, &part)?;
@@ -209,16 +211,23 @@ fn deduction_alone(cfg: &RunConfig, f: &mut Figures) -> Result<()> {
             duplicates: &source.duplicates,
             w: &w,
         };
-        let inp = chunk_inputs(&ctx, chunk, files)?;
+        let inp = chunk_inputs(&ctx, chunk, files, std::mem::take(&mut usage_buf))?;
         f.load_ms += t.elapsed().as_millis();
         let file = part_name(0, chunk);
         let t = Instant::now();
         f.rows += inp.usage.len() as u64;
-        let ded = deduction::run(&inp.usage, &inp.packages, &inp.events, &catalog, &policy);
-        drop(inp);
+        let ded = deduction::run_into(
+            std::mem::take(&mut details_buf),
+            &inp.usage,
+            &inp.packages,
+            &inp.events,
+            &catalog,
+            &policy,
+        );
+        usage_buf = crate::buffers::with_room(inp.usage, 0);
         f.stage_ms += t.elapsed().as_millis();
         let t = Instant::now();
-        write_rows(out, ded.details, &file, &mut written)?;
+        details_buf = write_rows(out, ded.details, &file, &mut written)?;
         f.write_ms += t.elapsed().as_millis();
     }
     let w = match win {

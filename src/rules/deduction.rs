@@ -84,6 +84,19 @@ pub fn run(
     catalog: &Catalog,
     refund_policy: &RefundPolicy,
 ) -> Deduction {
+    run_into(Vec::new(), usage, packages, events, catalog, refund_policy)
+}
+
+/// [`run`] with the details gathered into `details` (emptied first; its memory reused when large
+/// enough, see [`crate::buffers`]).
+pub fn run_into(
+    details: Vec<DeductionDetail>,
+    usage: &[Usage],
+    packages: &[Package],
+    events: &[Event],
+    catalog: &Catalog,
+    refund_policy: &RefundPolicy,
+) -> Deduction {
     debug_assert!(usage
         .windows(2)
         .all(|w| (w[0].usage_start, &w[0].usage_id) <= (w[1].usage_start, &w[1].usage_id)));
@@ -94,7 +107,8 @@ pub fn run(
         .collect();
     // One allocation of the final size: extending pool by pool would copy the details (often
     // hundreds of megabytes) each time the vector grows.
-    let mut details = Vec::with_capacity(results.iter().map(|r| r.details.len()).sum());
+    let mut details =
+        crate::buffers::with_room(details, results.iter().map(|r| r.details.len()).sum());
     let mut out = Deduction {
         covered: vec![Decimal::ZERO; usage.len()],
         states: packages

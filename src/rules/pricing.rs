@@ -77,6 +77,17 @@ fn usage_line_id(usage_id: &str, tier: Option<i32>) -> CompactString {
 
 /// Prices `usage` (sorted by `(usage_start, usage_id)`), given each row's covered quantity.
 pub fn price_usage(usage: &[Usage], covered: &[Decimal], catalog: &Catalog) -> Result<Priced> {
+    price_usage_into(Vec::new(), usage, covered, catalog)
+}
+
+/// [`price_usage`] with its lines written into `lines` (emptied first; its memory reused when
+/// large enough, see [`crate::buffers`]).
+pub fn price_usage_into(
+    lines: Vec<BillLine>,
+    usage: &[Usage],
+    covered: &[Decimal],
+    catalog: &Catalog,
+) -> Result<Priced> {
     use rayon::prelude::*;
     // One shared name per unit: lines copy it.
     let units: Vec<Name> = Unit::ALL.iter().map(|u| Name::new(u.as_str())).collect();
@@ -120,7 +131,7 @@ pub fn price_usage(usage: &[Usage], covered: &[Decimal], catalog: &Catalog) -> R
     //    rows, which wait for the column-wise split (counters numbered in row order).
     let mut out = Priced {
         billed: vec![true; usage.len()],
-        lines: Vec::with_capacity(usage.len() + usage.len() / 8),
+        lines: crate::buffers::with_room(lines, usage.len() + usage.len() / 8),
         ..Default::default()
     };
     let mut flat: Vec<u32> = Vec::with_capacity(usage.len());
