@@ -10,7 +10,8 @@
 //! last chunk,
 //! write the schema of tables that stayed empty, and the manifest last.
 //!
-//! Memory is bounded by one chunk: nothing of a chunk outlives its iteration but counters.
+//! Memory is bounded by one chunk: nothing of a chunk outlives its iteration but counters and
+//! its largest vectors, emptied, for the next chunk to fill (`buffers`).
 
 use crate::buffers::{with_room, Spare};
 use crate::calendar::{format_local, local_date, Month, Ts, Window, DAY};
