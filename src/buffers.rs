@@ -11,15 +11,14 @@
 //! another); at most the vectors of the chunks in flight are kept, so memory stays what it was
 //! at its peak, never more.
 
-use crate::input::usage::Usage;
 use crate::output::tables::{BillLine, DeductionDetail};
 
-/// Emptied vectors of a written chunk, for the next chunk to fill.
+/// Emptied vectors of a written chunk, for the next chunk to fill. (The usage vector never
+/// reaches the writer: the compute loop keeps it.)
 #[derive(Default)]
 pub struct Spare {
     pub lines: Vec<BillLine>,
     pub details: Vec<DeductionDetail>,
-    pub usage: Vec<Usage>,
 }
 
 /// `buf` emptied, with room for at least `n` items: its own memory when it has the room, else a

@@ -128,9 +128,8 @@ pub fn run(cfg: &RunConfig) -> Result<RunMetrics> {
                     w: &w,
                 };
                 let t = Instant::now();
-                let mut spare = spare_rx.try_recv().unwrap_or_default();
-                spare.usage = std::mem::take(&mut usage_buf);
-                let (mut c, used) = process_chunk(&ctx, chunk, files, spare)?;
+                let spare = spare_rx.try_recv().unwrap_or_default();
+                let (mut c, used) = process_chunk(&ctx, chunk, files, spare, usage_buf)?;
                 usage_buf = used;
                 tracing::debug!(chunk, ms = t.elapsed().as_millis() as u64, "chunk rules");
                 if chunk == 0 && part.shard.index == 0 {
@@ -245,11 +244,7 @@ fn write_chunk(
     write_rows(out, c.refunds, file, slot(outputs, RefundRow::NAME))?;
     write_rows(out, c.exceptions, file, slot(outputs, Violation::NAME))?;
     tracing::debug!(file, ms = t.elapsed().as_millis() as u64, "chunk written");
-    Ok(Spare {
-        lines,
-        details,
-        usage: Vec::new(),
-    })
+    Ok(Spare { lines, details })
 }
 
 fn slot<'a>(outputs: &'a mut BTreeMap<String, Written>, table: &str) -> &'a mut Written {
@@ -374,13 +369,14 @@ fn chunk_inputs(
     })
 }
 
-/// Every stage for the accounts of one chunk, filling `spare`'s vectors; gives back the usage
-/// vector emptied.
+/// Every stage for the accounts of one chunk, filling `spare`'s vectors and `usage_buf`; gives
+/// back the usage vector emptied.
 fn process_chunk(
     ctx: &Ctx,
     chunk: u32,
     files: Vec<input::InputFile>,
     spare: Spare,
+    usage_buf: Vec<Usage>,
 ) -> Result<(ChunkOut, Vec<Usage>)> {
     let t = Instant::now();
     let (catalog, base, w) = (ctx.catalog, ctx.base, ctx.w);
@@ -394,7 +390,7 @@ fn process_chunk(
         read,
         valid,
         after_as_of,
-    } = chunk_inputs(ctx, chunk, files, spare.usage)?;
+    } = chunk_inputs(ctx, chunk, files, usage_buf)?;
     tracing::debug!(
         chunk,
         ms = t.elapsed().as_millis() as u64,
