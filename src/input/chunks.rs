@@ -7,8 +7,10 @@
 //! input file and row); each chunk is then read back on its own. Columns of names (accounts,
 //! regions, products, instances, units…) are spilled as `u32` ids numbered over the run
 //! (`NameIds`), so the spill never encodes, compresses or decodes those strings and a chunk's
-//! names are looked up by index, not hashed again. The spill directory is removed
-//! when the run ends, however it ends.
+//! names are looked up by index, not hashed again. Two files are in flight at a time: file k is
+//! read, checked and placed while file k − 1 is written to the spill; only the numbering of
+//! names goes file after file. The spill directory is removed when the run ends, however it
+//! ends.
 //!
 //! `usage_id` must be unique in the whole input, whichever shard or chunk a row falls in: the
 //! pass over whole files records a 64-bit hash, file and row of every id (16 bytes a row: 1.6 GB
@@ -21,7 +23,7 @@
 //! the duplicates found do not depend on the number of shards or chunks.
 
 use super::{
-    hash_file, parquet_files, read_file, read_parquet, usage, FileInfo, InputFile, NameIds,
+    by_view, hash_file, parquet_files, read_file, read_parquet, usage, FileInfo, InputFile, NameIds,
 };
 use crate::calendar::Ts;
 use crate::error::{Error, Result};
@@ -183,57 +185,35 @@ impl UsageSource {
         // The id index at its final size from the start: grown by doubling it would copy
         // itself into fresh pages again and again (it holds 16 bytes a row).
         self.ids.0.reserve_exact(rows_in(&self.files)? as usize);
-        for (k, path) in self.files.clone().iter().enumerate() {
-            let t = std::time::Instant::now();
-            let ms = || t.elapsed().as_millis() as u64;
-            let mut f = read_file(&self.root, path, "usage", usage::COLUMNS)?;
-            let read_ms = ms();
-            self.note_latest(usage::check_file(&f)?);
-            let check_ms = ms();
-            self.ids.add(k, &f)?;
-            let ids_ms = ms();
-            let places = places(&f, part)?;
-            let places_ms = ms();
-            // Names are spilled as ids: 4 bytes a row instead of the string, no string to
-            // encode, compress or decode, and read back without hashing.
-            name_ids.replace_by_ids(&mut f)?;
-            let names_ms = ms();
-            let pieces = Pieces::of(&mut f.df);
-            let mut keep: Vec<Vec<u32>> = vec![Vec::new(); part.chunks as usize];
-            for (i, p) in places.iter().enumerate() {
-                if let Some(chunk) = p {
-                    keep[*chunk as usize].push(i as u32);
+        // Two files at a time: file k is read and checked while file k − 1 is spilled. Only
+        // the numbering of names (`NameIds`, in file order) waits for both.
+        let (root, files) = (self.root.clone(), self.files.clone());
+        let mut named: Option<Read> = None;
+        for k in 0..=files.len() {
+            let (next, spilled) = rayon::join(
+                || {
+                    files
+                        .get(k)
+                        .map(|path| Read::of(&root, k, path, part))
+                        .transpose()
+                },
+                || named.take().map(|r| r.spill(tmp.path(), part)).transpose(),
+            );
+            // An earlier file's error first.
+            if let Some((r, written)) = spilled? {
+                for (chunk, out) in written {
+                    self.spilled[chunk].push((out, r.f.name.clone()));
                 }
             }
-            // The chunks' rows of this file, taken and written in parallel.
-            use rayon::prelude::*;
-            let written: Vec<(usize, PathBuf)> = keep
-                .into_par_iter()
-                .enumerate()
-                .filter(|(_, keep)| !keep.is_empty())
-                .map(|(chunk, keep)| {
-                    let mut df = pieces.take(&keep)?;
-                    df.with_column(Column::new("__row".into(), keep))?;
-                    let out = tmp
-                        .path()
-                        .join(chunk.to_string())
-                        .join(format!("{k:06}.parquet"));
-                    write_spill(&out, &mut df)?;
-                    Ok((chunk, out))
-                })
-                .collect::<Result<_>>()?;
-            tracing::debug!(
-                file = %f.name,
-                read_ms,
-                check_ms,
-                ids_ms,
-                places_ms,
-                names_ms,
-                spilled_ms = ms(),
-                "usage file spilled (times since the file's start)"
-            );
-            for (chunk, out) in written {
-                self.spilled[chunk].push((out, f.name.clone()));
+            if let Some(mut r) = next? {
+                self.note_latest(r.latest);
+                self.ids.0.append(&mut r.ids);
+                let t = std::time::Instant::now();
+                // Names are spilled as ids: 4 bytes a row instead of the string, no string to
+                // encode, compress or decode, and read back without hashing.
+                name_ids.replace_by_ids(&mut r.f)?;
+                r.ms[4] = t.elapsed().as_millis() as u64;
+                named = Some(r);
             }
         }
         self.spill = Some(tmp);
@@ -352,25 +332,100 @@ impl UsageSource {
     }
 }
 
+/// One usage file read and checked whole, on its way to the spill.
+struct Read {
+    k: usize,
+    f: InputFile,
+    /// Latest valid `usage_start` of the file.
+    latest: Option<Ts>,
+    /// The file's part of the id index.
+    ids: Vec<(u64, u32, u32)>,
+    /// Chunk of each row (`places`).
+    places: Vec<Option<u32>>,
+    /// Milliseconds to read, check, hash ids, place rows, number names.
+    ms: [u64; 5],
+}
+
+impl Read {
+    fn of(root: &Path, k: usize, path: &Path, part: &Partitioner) -> Result<Read> {
+        let mut ms = [0u64; 5];
+        let mut t = std::time::Instant::now();
+        let mut lap = |i: usize| {
+            ms[i] = t.elapsed().as_millis() as u64;
+            t = std::time::Instant::now();
+        };
+        let f = read_file(root, path, "usage", usage::COLUMNS)?;
+        lap(0);
+        let latest = usage::check_file(&f)?;
+        lap(1);
+        let mut ids = IdIndex::default();
+        ids.add(k, &f)?;
+        lap(2);
+        let places = places(&f, part)?;
+        lap(3);
+        Ok(Read {
+            k,
+            f,
+            latest,
+            ids: ids.0,
+            places,
+            ms,
+        })
+    }
+
+    /// Writes the rows of each of this shard's chunks to `<dir>/<chunk>/<k>.parquet`, chunks in
+    /// parallel; gives back where each went.
+    fn spill(mut self, dir: &Path, part: &Partitioner) -> Result<(Read, Vec<(usize, PathBuf)>)> {
+        use rayon::prelude::*;
+        let t = std::time::Instant::now();
+        let pieces = Pieces::of(&mut self.f.df);
+        let mut keep: Vec<Vec<u32>> = vec![Vec::new(); part.chunks as usize];
+        for (i, p) in self.places.iter().enumerate() {
+            if let Some(chunk) = p {
+                keep[*chunk as usize].push(i as u32);
+            }
+        }
+        let k = self.k;
+        let written: Vec<(usize, PathBuf)> = keep
+            .into_par_iter()
+            .enumerate()
+            .filter(|(_, keep)| !keep.is_empty())
+            .map(|(chunk, keep)| {
+                let mut df = pieces.take(&keep)?;
+                df.with_column(Column::new("__row".into(), keep))?;
+                let out = dir.join(chunk.to_string()).join(format!("{k:06}.parquet"));
+                write_spill(&out, &mut df)?;
+                Ok((chunk, out))
+            })
+            .collect::<Result<_>>()?;
+        let [read_ms, check_ms, ids_ms, places_ms, names_ms] = self.ms;
+        tracing::debug!(
+            file = %self.f.name,
+            read_ms,
+            check_ms,
+            ids_ms,
+            places_ms,
+            names_ms,
+            spill_ms = t.elapsed().as_millis() as u64,
+            "usage file spilled"
+        );
+        Ok((self, written))
+    }
+}
+
 /// The chunk of this run's shard each row's owner belongs to (`None`: another shard, or no
 /// owner — a row with no owner is kept by shard 0, chunk 0, where it becomes an exception).
 fn places(f: &InputFile, part: &Partitioner) -> Result<Vec<Option<u32>>> {
-    let owners = f.strs("owner_uin")?;
-    let mut last: Option<(&str, Option<u32>)> = None;
-    Ok(owners
-        .iter()
-        .map(|o| match o {
-            None => (part.shard.index == 0).then_some(0),
-            Some(o) => match last {
-                Some((prev, c)) if prev == *o => c,
-                _ => {
-                    let c = part.chunk_of(o);
-                    last = Some((o, c));
-                    c
-                }
-            },
-        })
-        .collect())
+    let no_owner = (part.shard.index == 0).then_some(0);
+    if f.is_null_typed("owner_uin")? {
+        return Ok(vec![no_owner; f.df.height()]);
+    }
+    let mut out = Vec::with_capacity(f.df.height());
+    for arr in f.series("owner_uin")?.str()?.downcast_iter() {
+        // An owner's chunk is found once per owner, not hashed again on every row.
+        out.extend(by_view(arr, |o| part.chunk_of(o)).map(|c| c.unwrap_or(no_owner)));
+    }
+    Ok(out)
 }
 
 /// A frame as read, cut at its chunks (one per row group read), to gather rows from.

@@ -21,6 +21,7 @@ use crate::calendar::Ts;
 use crate::error::{Error, Result};
 use crate::name::Name;
 use polars::prelude::*;
+use polars_arrow::array::{Array, PrimitiveArray, Utf8ViewArray};
 use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -257,22 +258,12 @@ impl NameIds {
                 if s.dtype() != &DataType::String {
                     return Ok(None); // all null (Null-typed): left as it is
                 }
-                let mut last: Option<(&str, u32)> = None;
-                let v: UInt32Chunked = s
-                    .str()?
-                    .iter()
-                    .map(|v| {
-                        v.map(|v| match last {
-                            // Runs of one value (an account's rows) skip the lookup.
-                            Some((prev, id)) if prev == v => id,
-                            _ => {
-                                let id = ids.id(v);
-                                last = Some((v, id));
-                                id
-                            }
-                        })
-                    })
-                    .collect();
+                let v = UInt32Chunked::from_chunk_iter(
+                    (*col).into(),
+                    s.str()?
+                        .downcast_iter()
+                        .map(|arr| by_view(arr, |v| ids.id(v)).collect::<PrimitiveArray<u32>>()),
+                );
                 Ok(Some(v.with_name((*col).into()).into_column()))
             })
             .collect::<Result<_>>()?;
@@ -301,6 +292,47 @@ impl NameIdColumn {
         self.index.insert(name, id);
         id
     }
+}
+
+/// The values of a string array mapped by `f`, each distinct value looked up once as far as
+/// possible: equal views — the 16 bytes holding a short string whole, or a longer one's length,
+/// prefix, buffer and offset — are equal strings, so a value seen before is found by its view
+/// (a `u128`), neither hashed as a string nor compared byte by byte. Strings decoded from a
+/// Parquet dictionary share one view per distinct value; rows of one account come in runs,
+/// which skip even that lookup. (Unequal views may still be equal strings: `f` then sees the
+/// value again, and must give the same result.)
+pub fn by_view<'a, T: Copy + 'a>(
+    arr: &'a Utf8ViewArray,
+    mut f: impl FnMut(&str) -> T + 'a,
+) -> impl Iterator<Item = Option<T>> + 'a {
+    /// Views remembered per array at most: plain-encoded strings give every row its own view.
+    const MAX_VIEWS: usize = 1 << 16;
+    let mut seen: rustc_hash::FxHashMap<u128, T> = Default::default();
+    let mut last: Option<(u128, T)> = None;
+    let views = arr.views();
+    (0..arr.len()).map(move |i| {
+        if arr.is_null(i) {
+            return None;
+        }
+        let v = views[i].as_u128();
+        if let Some((l, t)) = last {
+            if l == v {
+                return Some(t);
+            }
+        }
+        let t = match seen.get(&v) {
+            Some(&t) => t,
+            None => {
+                let t = f(arr.value(i));
+                if seen.len() < MAX_VIEWS {
+                    seen.insert(v, t);
+                }
+                t
+            }
+        };
+        last = Some((v, t));
+        Some(t)
+    })
 }
 
 /// Every `*.parquet` file below `root`, sorted; hidden and `_`-prefixed entries skipped.
@@ -488,10 +520,11 @@ impl InputFile {
                 .map(|id| id.map(|id| names[id as usize]))
                 .collect());
         }
-        Ok(s.str()?
-            .iter()
-            .map(|v| v.map(|v| interner.get(v)))
-            .collect())
+        let mut out = Vec::with_capacity(s.len());
+        for arr in s.str()?.downcast_iter() {
+            out.extend(by_view(arr, |v| interner.get(v)));
+        }
+        Ok(out)
     }
 
     pub fn strs(&self, col: &str) -> Result<Vec<Option<&str>>> {
@@ -578,6 +611,44 @@ pub fn dec_value(scale: u32, m: Option<i128>) -> Option<Option<rust_decimal::Dec
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `by_view` gives each row what `f` gives its string, nulls as `None`, and calls `f` once
+    /// per distinct value when rows share views (as rows decoded from a dictionary do), short
+    /// strings (inline in the view) and long ones (in a buffer) alike.
+    #[test]
+    fn by_view_maps_each_distinct_value_once() {
+        let values = [
+            Some("eu-frankfurt"),
+            None,
+            Some("account-with-a-long-name-0001"),
+            Some("ap-guangzhou-3"),
+        ];
+        let dict = StringChunked::from_iter_options("v".into(), values.into_iter());
+        let rows: Vec<u32> = vec![0, 2, 2, 1, 3, 0, 2, 3, 3, 1, 0];
+        let idx = IdxCa::from_vec("i".into(), rows.clone());
+        let ca = dict.take(&idx).unwrap().rechunk().into_owned();
+        let arr = ca.downcast_iter().next().unwrap();
+        let mut calls = 0;
+        let got: Vec<Option<usize>> = by_view(arr, |v| {
+            calls += 1;
+            v.len()
+        })
+        .collect();
+        let want: Vec<Option<usize>> = rows
+            .iter()
+            .map(|&r| values[r as usize].map(str::len))
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(calls, 3, "one call per distinct non-null value");
+        // Equal strings at different places in the buffers: still the same results.
+        let plain =
+            StringChunked::from_iter_options("p".into(), rows.iter().map(|&r| values[r as usize]));
+        let got: Vec<Option<usize>> = plain
+            .downcast_iter()
+            .flat_map(|arr| by_view(arr, str::len))
+            .collect();
+        assert_eq!(got, want);
+    }
 
     #[test]
     fn names_read_back_from_ids_as_from_strings() {

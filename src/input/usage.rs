@@ -4,7 +4,7 @@
 //! `bad_usage_end` (`usage_end` ≠ `usage_start` + 1 h), `unknown_unit`.
 //! An unknown `direction` is a file-level error (an enum of the contract).
 
-use super::{dec_value, ColSpec, ColType, InputFile, Interner, Violation};
+use super::{by_view, dec_value, ColSpec, ColType, InputFile, Interner, Violation};
 use crate::calendar::{Ts, HOUR};
 use crate::error::Result;
 use crate::money::Unit;
@@ -95,16 +95,15 @@ pub struct Usage {
 /// date is the day after it.
 pub fn check_file(f: &InputFile) -> Result<Option<Ts>> {
     if !f.is_null_typed("direction")? {
-        let mut known: Option<&str> = None; // the last value found valid: runs repeat it
-        for (i, d) in f.series("direction")?.str()?.iter().enumerate() {
-            let Some(d) = d else { continue };
-            if known == Some(d) {
-                continue;
+        let mut row = 0;
+        for arr in f.series("direction")?.str()?.downcast_iter() {
+            // Each distinct value parsed once (`by_view`).
+            let bad = by_view(arr, |d| Direction::parse(d).is_none()).position(|b| b == Some(true));
+            if let Some(i) = bad {
+                let d = arr.value(i);
+                return Err(f.unknown_enum("direction", f.row(row + i), d, &DIRECTIONS));
             }
-            if Direction::parse(d).is_none() {
-                return Err(f.unknown_enum("direction", f.row(i), d, &DIRECTIONS));
-            }
-            known = Some(d);
+            row += arr.len();
         }
     }
     if f.is_null_typed("quantity")? || f.is_null_typed("unit")? {
@@ -207,11 +206,20 @@ fn from_file(
     let (scale, qty) = f.decs("quantity")?;
     let acc = f.bools("accelerated")?;
     let dups = duplicates.get(&f.name).unwrap_or(&none);
+    // Enum labels are interned names: each row's is parsed only when it differs from the row
+    // before's.
+    let mut last_dir: Option<(Name, Direction)> = None;
+    let mut last_unit: Option<(Name, Option<Unit>)> = None;
     for i in 0..f.df.height() {
-        let direction = match dir[i] {
-            None => Direction::Outbound,
-            Some(d) => Direction::parse(&d)
-                .ok_or_else(|| f.unknown_enum("direction", f.row(i), &d, &DIRECTIONS))?,
+        let direction = match (dir[i], last_dir) {
+            (None, _) => Direction::Outbound,
+            (Some(d), Some((l, parsed))) if d == l => parsed,
+            (Some(d), _) => {
+                let parsed = Direction::parse(&d)
+                    .ok_or_else(|| f.unknown_enum("direction", f.row(i), &d, &DIRECTIONS))?;
+                last_dir = Some((d, parsed));
+                parsed
+            }
         };
         let id = ids[i].unwrap_or("");
         let at = start[i];
@@ -260,7 +268,7 @@ fn from_file(
             }
         };
         let id = ids[i].expect("checked");
-        if dups.contains(&(f.row(i) as u32)) {
+        if !dups.is_empty() && dups.contains(&(f.row(i) as u32)) {
             bad(
                 "duplicate_usage_id",
                 format!("usage_id `{id}` appears again"),
@@ -286,7 +294,12 @@ fn from_file(
             continue;
         }
         let unit = unit[i].expect("checked");
-        let Some(u) = Unit::parse(&unit) else {
+        let parsed = match last_unit {
+            Some((l, parsed)) if l == unit => parsed,
+            _ => Unit::parse(&unit),
+        };
+        last_unit = Some((unit, parsed));
+        let Some(u) = parsed else {
             bad(
                 "unknown_unit",
                 format!("unit `{unit}` is not one of B KB MB GB TB call QPS Mbps"),
