@@ -32,6 +32,13 @@ impl Name {
     pub fn as_str(&self) -> &'static str {
         self.0.as_str()
     }
+
+    /// The address of the interned string: equal names, and only they, have equal addresses.
+    /// A key for maps that are only looked up (their iteration order would change from run
+    /// to run), cheaper to hash than the string.
+    pub fn addr(&self) -> usize {
+        self.0.as_str().as_ptr() as usize
+    }
 }
 
 impl Deref for Name {
@@ -126,6 +133,15 @@ impl Default for Name {
 mod tests {
     use super::*;
     use std::collections::{BTreeSet, HashMap};
+
+    #[test]
+    fn equal_names_and_only_they_share_an_address() {
+        let a = Name::new("cdn");
+        assert_eq!(a.addr(), Name::new(&String::from("cdn")).addr());
+        assert_ne!(a.addr(), Name::new("cdn-2").addr());
+        // A name that is a prefix of another still has an address of its own.
+        assert_ne!(Name::new("cd").addr(), a.addr());
+    }
 
     #[test]
     fn interned_names_compare_order_and_hash_like_their_strings() {

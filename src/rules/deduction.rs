@@ -255,7 +255,8 @@ fn remaining_at(p: &Package, st: &mut PackageState, t: Ts) -> Option<Decimal> {
 }
 
 /// Is `p` eligible for `u` (RULES.md §3.3), apart from scope and remaining capacity?
-fn eligible(p: &Package, st: &PackageState, u: &Usage, catalog: &Catalog) -> bool {
+/// `quality` tells whether `p`'s product is a quality-traffic package product.
+fn eligible(p: &Package, st: &PackageState, u: &Usage, catalog: &Catalog, quality: bool) -> bool {
     let owner_ok = p.owner_uin == u.owner_uin || p.share_uins.contains(&u.owner_uin);
     let region_ok = &*p.region == "*" || p.region == u.region;
     let time_ok = p.effective_at <= u.usage_start
@@ -263,7 +264,7 @@ fn eligible(p: &Package, st: &PackageState, u: &Usage, catalog: &Catalog) -> boo
         && p.activated
         && st.refund_at.is_none_or(|r| r >= u.usage_end);
     let idle_ok = !p.idle_only || catalog.idle_window(&u.region).contains(u.usage_start);
-    let quality_ok = !catalog.quality_package_products.contains(&*p.product)
+    let quality_ok = !quality
         || (u.direction.as_str() == catalog.quality_direction
             && catalog.quality_origin_regions.contains(&*u.region)
             && u.accelerated);
@@ -297,19 +298,31 @@ fn sweep(
         .enumerate()
         .map(|(l, &g)| (g, l))
         .collect();
-    // Scope index: (product, billing_item) → [(local package, coefficient)].
-    let mut scope: FxHashMap<(&str, &str), Vec<(usize, Decimal)>> = FxHashMap::default();
+    // Scope index: (product, billing_item) → [(local package, coefficient)], keyed by the
+    // names' addresses (looked up once per usage row; never iterated).
+    let mut scope: FxHashMap<(usize, usize), Vec<(usize, Decimal)>> = FxHashMap::default();
     for (l, &g) in pool.packages.iter().enumerate() {
         for s in &packages[g].scopes {
             scope
-                .entry((&s.product, &s.billing_item))
+                .entry((s.product.addr(), s.billing_item.addr()))
                 .or_default()
                 .push((l, s.coefficient));
         }
     }
+    // Per local package: is its product a quality-traffic package product (§3.3)?
+    let quality: Vec<bool> = pool
+        .packages
+        .iter()
+        .map(|&g| {
+            catalog
+                .quality_package_products
+                .contains(&*packages[g].product)
+        })
+        .collect();
     let mut unit_reported: HashSet<(usize, Unit)> = HashSet::new();
     let mut next_refund = 0;
     let mut candidates: Vec<(usize, Decimal)> = Vec::new();
+    let mut keyed: Vec<OrderKey> = Vec::new();
 
     let apply_refunds_before = |until: Ts,
                                 state: &mut Vec<PackageState>,
@@ -351,10 +364,10 @@ fn sweep(
             continue;
         }
         candidates.clear();
-        if let Some(list) = scope.get(&(&*u.product, &*u.billing_item)) {
+        if let Some(list) = scope.get(&(u.product.addr(), u.billing_item.addr())) {
             for &(l, c) in list {
                 let p = &packages[pool.packages[l]];
-                if !eligible(p, &state[l], u, catalog) {
+                if !eligible(p, &state[l], u, catalog, quality[l]) {
                     continue;
                 }
                 if !u.unit.compatible(p.unit) {
@@ -376,23 +389,20 @@ fn sweep(
             }
         }
         // Order of §3.4; remaining is compared in base units, unlimited as infinite.
-        let mut keyed: Vec<OrderKey> = candidates
-            .iter()
-            .map(|&(l, c)| {
-                let p = &packages[pool.packages[l]];
-                let rem =
-                    remaining_at(p, &mut state[l], u.usage_start).map(|r| r * p.unit.factor());
-                (
-                    class(p),
-                    p.expires_at,
-                    rem,
-                    p.effective_at,
-                    &*p.package_id,
-                    l,
-                    c,
-                )
-            })
-            .collect();
+        keyed.clear();
+        keyed.extend(candidates.iter().map(|&(l, c)| {
+            let p = &packages[pool.packages[l]];
+            let rem = remaining_at(p, &mut state[l], u.usage_start).map(|r| r * p.unit.factor());
+            (
+                class(p),
+                p.expires_at,
+                rem,
+                p.effective_at,
+                &*p.package_id,
+                l,
+                c,
+            )
+        }));
         keyed.sort_by(|a, b| {
             let rem = |r: &Option<Decimal>| (r.is_none(), r.unwrap_or_default());
             (a.0, a.1, rem(&a.2), a.3, a.4).cmp(&(b.0, b.1, rem(&b.2), b.3, b.4))
@@ -465,7 +475,10 @@ fn sweep(
             });
             seq += 1;
         }
-        res.covered.push((ui, u.quantity - left));
+        // Rows nothing covered keep the zero they start with (`run_into`).
+        if left != u.quantity {
+            res.covered.push((ui, u.quantity - left));
+        }
     }
     apply_refunds_before(Ts::MAX, &mut state, &mut res, &mut next_refund);
     res.states = pool.packages.iter().copied().zip(state).collect();
