@@ -240,10 +240,15 @@ pub fn cycle_at(p: &Package, t: Ts) -> Option<Cycle> {
 /// Remaining capacity of `p` for an hour starting at `t`, rolling over to a fresh cycle/slice
 /// when `t` is in a later one. `None` = unlimited.
 fn remaining_at(p: &Package, st: &mut PackageState, t: Ts) -> Option<Decimal> {
+    remaining_in(p, st, cycle_at(p, t))
+}
+
+/// [`remaining_at`] for an hour whose cycle/slice (`cycle_at`) is known.
+fn remaining_in(p: &Package, st: &mut PackageState, cycle: Option<Cycle>) -> Option<Decimal> {
     let cap = p.capacity?;
     match p.kind {
         PackageKind::Periodic | PackageKind::Sliced => {
-            let idx = cycle_at(p, t).map(|c| c.index);
+            let idx = cycle.map(|c| c.index);
             if st.cycle_index != idx {
                 st.cycle_index = idx;
                 st.remaining = Some(cap);
@@ -251,6 +256,28 @@ fn remaining_at(p: &Package, st: &mut PackageState, t: Ts) -> Option<Decimal> {
             st.remaining
         }
         _ => Some(*st.remaining.get_or_insert(cap)),
+    }
+}
+
+/// The cycle/slice of each package of a pool at the hour last asked for: usage rows come in
+/// time order, so a row mostly asks for the hour the row before asked for.
+struct Cycles(Vec<Option<(Ts, Option<Cycle>)>>);
+
+impl Cycles {
+    fn new(packages: usize) -> Cycles {
+        Cycles(vec![None; packages])
+    }
+
+    /// `cycle_at(p, t)` for local package `l` (whose package is `p`).
+    fn at(&mut self, l: usize, p: &Package, t: Ts) -> Option<Cycle> {
+        match self.0[l] {
+            Some((at, c)) if at == t => c,
+            _ => {
+                let c = cycle_at(p, t);
+                self.0[l] = Some((t, c));
+                c
+            }
+        }
     }
 }
 
@@ -323,6 +350,7 @@ fn sweep(
     let mut next_refund = 0;
     let mut candidates: Vec<(usize, Decimal)> = Vec::new();
     let mut keyed: Vec<OrderKey> = Vec::new();
+    let mut cycles = Cycles::new(pool.packages.len());
 
     let apply_refunds_before = |until: Ts,
                                 state: &mut Vec<PackageState>,
@@ -392,7 +420,8 @@ fn sweep(
         keyed.clear();
         keyed.extend(candidates.iter().map(|&(l, c)| {
             let p = &packages[pool.packages[l]];
-            let rem = remaining_at(p, &mut state[l], u.usage_start).map(|r| r * p.unit.factor());
+            let cycle = cycles.at(l, p, u.usage_start);
+            let rem = remaining_in(p, &mut state[l], cycle).map(|r| r * p.unit.factor());
             (
                 class(p),
                 p.expires_at,
@@ -416,7 +445,8 @@ fn sweep(
             }
             let p = &packages[pool.packages[l]];
             let st = &mut state[l];
-            let before = remaining_at(p, st, u.usage_start);
+            let cyc = cycles.at(l, p, u.usage_start);
+            let before = remaining_in(p, st, cyc);
             if before.is_some_and(|r| r.is_zero()) {
                 continue;
             }
@@ -434,9 +464,7 @@ fn sweep(
             if after.is_some_and(|a| a.is_zero()) {
                 let last_cycle = match p.kind {
                     PackageKind::Total => true,
-                    PackageKind::Periodic => {
-                        cycle_at(p, u.usage_start).is_some_and(|c| c.end >= p.expires_at)
-                    }
+                    PackageKind::Periodic => cyc.is_some_and(|c| c.end >= p.expires_at),
                     _ => false,
                 };
                 if last_cycle && st.exhausted_at.is_none() {
@@ -444,7 +472,6 @@ fn sweep(
                 }
             }
             left -= covered;
-            let cyc = cycle_at(p, u.usage_start);
             res.details.push(DeductionDetail {
                 package_owner_uin: p.owner_uin,
                 package_id: p.package_id,

@@ -136,7 +136,8 @@ pub fn price_usage_into(
     };
     let mut flat: Vec<u32> = Vec::with_capacity(usage.len());
     let mut tier_rows: BTreeMap<Name, TierRows> = BTreeMap::new();
-    let mut counters: FxHashMap<(Name, Month, Name), u32> = FxHashMap::default();
+    // Keyed by the names' addresses: only looked up, never iterated.
+    let mut counters: FxHashMap<(usize, Month, usize), u32> = FxHashMap::default();
     for (i, (u, entry)) in usage.iter().zip(&entries).enumerate() {
         let Some(entry) = entry else {
             out.violations.push(no_price(u, "no price in the catalog"));
@@ -147,7 +148,7 @@ pub fn price_usage_into(
             Pricing::Tiered { table } if !is_free(u, catalog) => {
                 let next = counters.len() as u32;
                 let counter = *counters
-                    .entry((u.owner_uin, Month::of(u.usage_start), *table))
+                    .entry((u.owner_uin.addr(), Month::of(u.usage_start), table.addr()))
                     .or_insert(next);
                 let t = tier_rows.entry(*table).or_default();
                 t.row.push(i);
