@@ -188,13 +188,13 @@ impl UsageSource {
         // Two files at a time: file k is read and checked while file k − 1 is spilled. Only
         // the numbering of names (`NameIds`, in file order) waits for both.
         let (root, files) = (self.root.clone(), self.files.clone());
-        let mut named: Option<Read> = None;
+        let mut named: Option<ReadFile> = None;
         for k in 0..=files.len() {
             let (next, spilled) = rayon::join(
                 || {
                     files
                         .get(k)
-                        .map(|path| Read::of(&root, k, path, part))
+                        .map(|path| ReadFile::of(&root, k, path, part))
                         .transpose()
                 },
                 || named.take().map(|r| r.spill(tmp.path(), part)).transpose(),
@@ -333,7 +333,7 @@ impl UsageSource {
 }
 
 /// One usage file read and checked whole, on its way to the spill.
-struct Read {
+struct ReadFile {
     k: usize,
     f: InputFile,
     /// Latest valid `usage_start` of the file.
@@ -346,8 +346,8 @@ struct Read {
     ms: [u64; 5],
 }
 
-impl Read {
-    fn of(root: &Path, k: usize, path: &Path, part: &Partitioner) -> Result<Read> {
+impl ReadFile {
+    fn of(root: &Path, k: usize, path: &Path, part: &Partitioner) -> Result<ReadFile> {
         let mut ms = [0u64; 5];
         let mut t = std::time::Instant::now();
         let mut lap = |i: usize| {
@@ -363,7 +363,7 @@ impl Read {
         lap(2);
         let places = places(&f, part)?;
         lap(3);
-        Ok(Read {
+        Ok(ReadFile {
             k,
             f,
             latest,
@@ -375,7 +375,11 @@ impl Read {
 
     /// Writes the rows of each of this shard's chunks to `<dir>/<chunk>/<k>.parquet`, chunks in
     /// parallel; gives back where each went.
-    fn spill(mut self, dir: &Path, part: &Partitioner) -> Result<(Read, Vec<(usize, PathBuf)>)> {
+    fn spill(
+        mut self,
+        dir: &Path,
+        part: &Partitioner,
+    ) -> Result<(ReadFile, Vec<(usize, PathBuf)>)> {
         use rayon::prelude::*;
         let t = std::time::Instant::now();
         let pieces = Pieces::of(&mut self.f.df);
