@@ -208,11 +208,7 @@ impl UsageSource {
             if let Some(mut r) = next? {
                 self.note_latest(r.latest);
                 self.ids.0.append(&mut r.ids);
-                let t = std::time::Instant::now();
-                // Names are spilled as ids: 4 bytes a row instead of the string, no string to
-                // encode, compress or decode, and read back without hashing.
-                name_ids.replace_by_ids(&mut r.f)?;
-                r.ms[4] = t.elapsed().as_millis() as u64;
+                r.number_names(&mut name_ids)?;
                 named = Some(r);
             }
         }
@@ -371,6 +367,15 @@ impl ReadFile {
             places,
             ms,
         })
+    }
+
+    /// Replaces the file's name columns by their ids: spilled as 4 bytes a row instead of the
+    /// string, no string to encode, compress or decode, and read back without hashing.
+    fn number_names(&mut self, ids: &mut NameIds) -> Result<()> {
+        let t = std::time::Instant::now();
+        ids.replace_by_ids(&mut self.f)?;
+        self.ms[4] = t.elapsed().as_millis() as u64;
+        Ok(())
     }
 
     /// Writes the rows of each of this shard's chunks to `<dir>/<chunk>/<k>.parquet`, chunks in

@@ -264,7 +264,7 @@ impl NameIds {
                         .downcast_iter()
                         .map(|arr| by_view(arr, |v| ids.id(v)).collect::<PrimitiveArray<u32>>()),
                 );
-                Ok(Some(v.with_name((*col).into()).into_column()))
+                Ok(Some(v.into_column()))
             })
             .collect::<Result<_>>()?;
         for c in replaced.into_iter().flatten() {
