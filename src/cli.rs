@@ -65,12 +65,17 @@ pub struct DiffArgs {
     /// restatement; differences in open months are still reported and written.
     #[arg(long)]
     pub closed_only: bool,
+    /// Bill lines per bucket (default 2,000,000): the outputs are compared a bucket at a time,
+    /// spilled inside DIR when there are more than one. For tests of the bucketed path.
+    #[arg(long, hide = true, value_name = "ROWS")]
+    pub bucket_rows: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum ExportCommand {
     /// FOCUS 1.2 cost and usage dataset from `bill_lines` (and `deduction_details` for the
-    /// usage covered by packages), written to `DIR/focus/month=YYYY-MM/part-00000.parquet`.
+    /// usage covered by packages), written to `DIR/focus/month=YYYY-MM/`, one file per file of
+    /// `bill_lines` (a file at a time: memory does not grow with the output).
     Focus(FocusArgs),
 }
 

@@ -27,6 +27,15 @@
 //! The `diff` table (`--output DIR` → `DIR/diff/part-00000.parquet`, default `<NEW>.diff`) has
 //! one row per change, in the total order `(table, month, key)`; `DIR/summary.txt` holds the
 //! printed summary.
+//!
+//! Memory: bills and package status (one row per account, product and month; per package) are
+//! read whole. Bill lines and draws — as many as usage rows — are split into buckets of about
+//! [`BUCKET_ROWS`] lines by the hash of their usage id ([`Buckets`]: each output file read once
+//! and spilled inside DIR, the spill removed after), and compared a bucket at a time, column by
+//! column on the matched pairs; draws are turned into text only for the usages of changed
+//! lines. Memory holds one bucket of each output and the changes found, whatever the outputs'
+//! size. The result does not depend on the number of buckets (tested: one bucket and one line
+//! per bucket give the same table).
 
 use crate::calendar::{format_local, parse_date, Month, Ts, Window};
 use crate::cli::DiffArgs;
@@ -35,7 +44,7 @@ use crate::output::manifest::{self, Manifest};
 use crate::output::read;
 use crate::output::{bool_col, dec_col, frame, str_col, write_rows, Table, Written};
 use crate::Outcome;
-use polars::prelude::DataFrame;
+use polars::prelude::{ChunkCompareEq, Column, DataFrame};
 use rust_decimal::Decimal;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -125,8 +134,6 @@ struct Rows {
     /// Column-major text cells.
     cells: Vec<Vec<Option<String>>>,
     by_key: HashMap<String, usize>,
-    /// `charge_start` of each row, when the table has it.
-    starts: Vec<Option<Ts>>,
 }
 
 impl Rows {
@@ -146,16 +153,10 @@ impl Rows {
         let by_key = (0..df.height())
             .map(|i| (key(&cells, &cols, i), i))
             .collect();
-        let starts = if cols.iter().any(|c| c == "charge_start") {
-            read::instants(df, "charge_start")?
-        } else {
-            Vec::new()
-        };
         Ok(Rows {
             cols,
             cells,
             by_key,
-            starts,
         })
     }
 
@@ -176,14 +177,13 @@ fn cell(cells: &[Vec<Option<String>>], cols: &[String], col: &str, row: usize) -
         .unwrap_or_default()
 }
 
-/// One output as the diff needs it.
+/// One output as the diff needs it in memory: its manifest and its small tables. Its bill
+/// lines and draws are read a bucket at a time ([`Buckets`]).
 struct Snapshot {
+    dir: PathBuf,
     manifest: Manifest,
     window: Window,
     bills: Rows,
-    lines: Rows,
-    /// usage_id → its draws as text (package, deducted, covered part), in draw order.
-    draws: HashMap<String, Vec<String>>,
     /// package_id → its inventory attributes as text.
     packages: HashMap<String, String>,
 }
@@ -212,21 +212,11 @@ impl Snapshot {
                 cell(c, n, "product", i)
             )
         })?;
-        let lines = Rows::load(&need("bill_lines")?, |c, n, i| cell(c, n, "line_id", i))?;
-        let mut draws: HashMap<String, Vec<String>> = HashMap::new();
-        if let Some(df) = read::table(dir, "deduction_details")? {
-            let r = Rows::load(&df, |_, _, i| i.to_string())?;
-            for i in 0..df.height() {
-                let text = ["package_id", "deducted", "original_usage", "coefficient"]
-                    .iter()
-                    .map(|c| r.get(c, i).unwrap_or(""))
-                    .collect::<Vec<_>>()
-                    .join("/");
-                draws
-                    .entry(r.get("usage_id", i).unwrap_or("").to_string())
-                    .or_default()
-                    .push(text);
-            }
+        if !dir.join("bill_lines").is_dir() {
+            return Err(Error::Usage(format!(
+                "{}: output table `bill_lines` is missing",
+                dir.display()
+            )));
         }
         let mut packages = HashMap::new();
         if let Some(df) = read::table(dir, "package_status")? {
@@ -248,14 +238,165 @@ impl Snapshot {
             }
         }
         Ok(Snapshot {
+            dir: dir.to_path_buf(),
             manifest,
             window: Window::new(as_of),
             bills,
-            lines,
-            draws,
             packages,
         })
     }
+
+    /// Rows of `table`, from its files' footers.
+    fn rows_of(&self, table: &str) -> Result<u64> {
+        let files: Vec<PathBuf> = read::table_files(&self.dir, table)?
+            .unwrap_or_default()
+            .into_iter()
+            .map(|f| f.path)
+            .collect();
+        crate::input::chunks::rows_in(&files)
+    }
+}
+
+/// The bill lines and draws of one output split into buckets by the hash of each row's
+/// `usage_id` (a line without one: its `line_id`). A usage line's id is `u:<usage_id>:<tier>`,
+/// so a line lands in the same bucket in both outputs, with its usage's draws and with every
+/// other line of its usage: each bucket is compared alone. One bucket reads the output's files
+/// as they are; more are spilled first (plain Parquet, LZ4, in a temporary directory), each
+/// file read once.
+struct Buckets {
+    /// Per bucket: the files holding its lines, and its draws.
+    lines: Vec<Vec<PathBuf>>,
+    draws: Vec<Vec<PathBuf>>,
+}
+
+impl Buckets {
+    fn split(side: &Snapshot, n: usize, spill: &Path) -> Result<Buckets> {
+        let files = |t: &str| -> Result<Vec<PathBuf>> {
+            Ok(read::table_files(&side.dir, t)?
+                .unwrap_or_default()
+                .into_iter()
+                .map(|f| f.path)
+                .collect())
+        };
+        let (lines, draws) = (files("bill_lines")?, files("deduction_details")?);
+        if n == 1 {
+            return Ok(Buckets {
+                lines: vec![lines],
+                draws: vec![draws],
+            });
+        }
+        let split = |files: Vec<PathBuf>, table: &str, fallback: Option<&str>| {
+            let mut out = vec![Vec::new(); n];
+            for (k, f) in files.iter().enumerate() {
+                let df = crate::input::read_parquet(f)?;
+                for (b, part) in bucket_slices(&df, n, fallback)? {
+                    let path = spill.join(format!("{table}-{b:05}-{k:06}.parquet"));
+                    crate::output::write_spill(&path, &mut { part })?;
+                    out[b].push(path);
+                }
+            }
+            Ok::<_, Error>(out)
+        };
+        Ok(Buckets {
+            lines: split(lines, "lines", Some("line_id"))?,
+            draws: split(draws, "draws", None)?,
+        })
+    }
+}
+
+/// The bucket of each row of `df` (of `n`): the xxh3 hash of its `usage_id`, or of its
+/// `fallback` column where `usage_id` is null. Gives each non-empty bucket's rows, in file order.
+fn bucket_slices(
+    df: &DataFrame,
+    n: usize,
+    fallback: Option<&str>,
+) -> Result<Vec<(usize, DataFrame)>> {
+    use polars::prelude::{IdxCa, IdxSize};
+    let usage = df.column("usage_id")?.str()?;
+    let other = match fallback {
+        Some(c) => Some(df.column(c)?.str()?),
+        None => None,
+    };
+    let bucket: Vec<usize> = (0..df.height())
+        .map(|i| {
+            let key = usage
+                .get(i)
+                .or_else(|| other.and_then(|o| o.get(i)))
+                .unwrap_or("");
+            (xxhash_rust::xxh3::xxh3_64(key.as_bytes()) % n as u64) as usize
+        })
+        .collect();
+    let mut idx: Vec<Vec<IdxSize>> = vec![Vec::new(); n];
+    for (i, b) in bucket.iter().enumerate() {
+        idx[*b].push(i as IdxSize);
+    }
+    idx.into_iter()
+        .enumerate()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(b, v)| Ok((b, df.take(&IdxCa::from_vec("idx".into(), v))?)))
+        .collect()
+}
+
+/// Reads and stacks `files` (one bucket of one side); `None` for none.
+fn read_all(files: &[PathBuf]) -> Result<Option<DataFrame>> {
+    let mut acc: Option<DataFrame> = None;
+    for f in files {
+        let df = crate::input::read_parquet(f)?;
+        acc = Some(match acc {
+            None => df,
+            Some(mut a) => {
+                a.vstack_mut(&df).map_err(|e| Error::Parquet {
+                    path: f.clone(),
+                    message: e.to_string(),
+                })?;
+                a
+            }
+        });
+    }
+    if let Some(a) = acc.as_mut() {
+        a.rechunk_mut_par();
+    }
+    Ok(acc)
+}
+
+/// usage_id → its draws as text (package, deducted, covered part, coefficient), in draw order,
+/// for the usage ids in `wanted` (those of changed lines: most draws of a daily diff are never
+/// looked at).
+fn draws_of(
+    df: Option<&DataFrame>,
+    wanted: &HashSet<&str>,
+) -> Result<HashMap<String, Vec<String>>> {
+    let mut draws: HashMap<String, Vec<String>> = HashMap::new();
+    let Some(df) = df else {
+        return Ok(draws);
+    };
+    if wanted.is_empty() {
+        return Ok(draws);
+    }
+    let usage = df.column("usage_id")?.str()?;
+    let rows: Vec<polars::prelude::IdxSize> = usage
+        .iter()
+        .enumerate()
+        .filter(|(_, u)| wanted.contains(u.unwrap_or("")))
+        .map(|(i, _)| i as polars::prelude::IdxSize)
+        .collect();
+    let df = df.take(&polars::prelude::IdxCa::from_vec("idx".into(), rows))?;
+    let cols = ["package_id", "deducted", "original_usage", "coefficient"]
+        .iter()
+        .map(|c| read::text(&df, c))
+        .collect::<Result<Vec<_>>>()?;
+    for (i, u) in df.column("usage_id")?.str()?.iter().enumerate() {
+        let text = cols
+            .iter()
+            .map(|c| c[i].as_deref().unwrap_or(""))
+            .collect::<Vec<_>>()
+            .join("/");
+        draws
+            .entry(u.unwrap_or("").to_string())
+            .or_default()
+            .push(text);
+    }
+    Ok(draws)
 }
 
 /// The comparison of two outputs.
@@ -276,97 +417,112 @@ impl Report {
     }
 }
 
+/// How `compare` splits the work.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Bill lines (or draws) per bucket, about: memory holds one bucket of each output.
+    pub bucket_rows: u64,
+    /// Where buckets are spilled when there are more than one (a temporary directory is made
+    /// inside and removed after).
+    pub spill: PathBuf,
+}
+
+/// Bill lines per bucket by default: a bucket of both outputs in memory is about 1 GB.
+pub const BUCKET_ROWS: u64 = 2_000_000;
+
+/// What every bucket's comparison of lines needs.
+struct LineCtx<'a> {
+    old: &'a Snapshot,
+    new: &'a Snapshot,
+    from: Ts,
+    to: Ts,
+    catalog_changed: bool,
+}
+
 /// Compares two output directories.
-pub fn compare(old_dir: &Path, new_dir: &Path) -> Result<Report> {
+pub fn compare(old_dir: &Path, new_dir: &Path, opts: &Options) -> Result<Report> {
     let old = Snapshot::load(old_dir)?;
     let new = Snapshot::load(new_dir)?;
     let from = old.window.start.max(new.window.start);
     let to = old.window.as_of.min(new.window.as_of);
     let catalog_changed = old.manifest.catalog_sha256 != new.manifest.catalog_sha256;
-    let old_usage: HashSet<&str> = (0..old.lines.cells.first().map_or(0, Vec::len))
-        .filter_map(|i| old.lines.get("usage_id", i))
-        .collect();
     let closed = |w: &Window, m: &str| Month::parse(m).is_some_and(|m| w.month_complete(m));
 
-    // ----- lines
-    let mut rows = Vec::new();
-    let mut keys: BTreeSet<&String> = old.lines.by_key.keys().collect();
-    keys.extend(new.lines.by_key.keys());
-    for key in keys {
-        let o = old.lines.by_key.get(key).copied();
-        let n = new.lines.by_key.get(key).copied();
-        // Use whichever side has the row for its descriptive columns.
-        let (side, i) = match (o, n) {
-            (_, Some(i)) => (&new.lines, i),
-            (Some(i), None) => (&old.lines, i),
-            (None, None) => continue,
-        };
-        let Some(start) = side.starts.get(i).copied().flatten() else {
-            continue;
-        };
-        if start < from || start >= to {
-            continue;
+    // ----- lines, a bucket at a time
+    let most = ["bill_lines", "deduction_details"]
+        .iter()
+        .flat_map(|t| [old.rows_of(t), new.rows_of(t)])
+        .collect::<Result<Vec<u64>>>()?
+        .into_iter()
+        .max()
+        .unwrap_or(0);
+    let n = most.div_ceil(opts.bucket_rows.max(1)).max(1) as usize;
+    let spill = if n > 1 {
+        std::fs::create_dir_all(&opts.spill).map_err(|e| Error::io(&opts.spill, e))?;
+        Some(
+            tempfile::Builder::new()
+                .prefix(".reckon-diff-")
+                .tempdir_in(&opts.spill)
+                .map_err(|e| Error::io(&opts.spill, e))?,
+        )
+    } else {
+        None
+    };
+    let spill_dir = |side: &str| -> Result<PathBuf> {
+        let d = spill
+            .as_ref()
+            .map_or(PathBuf::new(), |t| t.path().join(side));
+        if spill.is_some() {
+            std::fs::create_dir_all(&d).map_err(|e| Error::io(&d, e))?;
         }
-        let (change, columns) = match (o, n) {
-            (Some(a), Some(b)) => {
-                let cols = differing(&old.lines, a, &new.lines, b);
-                if cols.is_empty() {
-                    continue;
-                }
-                ("changed", cols.join(","))
-            }
-            (None, Some(_)) => ("added", String::new()),
-            _ => ("removed", String::new()),
-        };
-        let usage_id = side.get("usage_id", i).map(String::from);
-        let kind = side.get("charge_kind", i).unwrap_or("");
-        let drew_differently = usage_id.as_deref().is_some_and(|u| {
-            let (a, b) = (old.draws.get(u), new.draws.get(u));
-            a != b
-                || a.into_iter().chain(b).flatten().any(|d| {
-                    let pkg = d.split('/').next().unwrap_or("");
-                    old.packages.get(pkg) != new.packages.get(pkg)
-                })
-        });
-        let price_differs = match (o, n) {
-            (Some(a), Some(b)) => old.lines.get("unit_price", a) != new.lines.get("unit_price", b),
-            _ => false,
-        };
-        let reason = if kind == "refund" {
-            "refund"
-        } else if change == "added"
-            && usage_id.as_deref().is_some_and(|u| !old_usage.contains(u))
-            && old.window.contains(start)
-        {
-            "late_usage"
-        } else if drew_differently {
-            "package_change"
-        } else if catalog_changed && price_differs {
-            "catalog_change"
-        } else {
-            change
-        };
-        let month = Month::of(start).to_string();
-        rows.push(DiffRow {
-            table: "bill_lines",
-            key: key.clone(),
-            closed_in_old: closed(&old.window, &month),
-            month,
-            owner_uin: side.get("owner_uin", i).unwrap_or("").to_string(),
-            product: side.get("product", i).unwrap_or("").to_string(),
-            usage_id,
-            change,
-            reason,
-            old_amount: o.and_then(|a| old.lines.dec("amount", a)),
-            new_amount: n.and_then(|b| new.lines.dec("amount", b)),
-            delta: n
-                .and_then(|b| new.lines.dec("amount", b))
-                .unwrap_or_default()
-                - o.and_then(|a| old.lines.dec("amount", a))
-                    .unwrap_or_default(),
-            columns,
-        });
+        Ok(d)
+    };
+    let t = std::time::Instant::now();
+    let (old_dir_s, new_dir_s) = (spill_dir("old")?, spill_dir("new")?);
+    let (old_buckets, new_buckets) = rayon::join(
+        || Buckets::split(&old, n, &old_dir_s),
+        || Buckets::split(&new, n, &new_dir_s),
+    );
+    let (old_buckets, new_buckets) = (old_buckets?, new_buckets?);
+    tracing::debug!(
+        buckets = n,
+        ms = t.elapsed().as_millis() as u64,
+        "outputs split"
+    );
+    let ctx = LineCtx {
+        old: &old,
+        new: &new,
+        from,
+        to,
+        catalog_changed,
+    };
+    let mut rows = Vec::new();
+    for b in 0..n {
+        let (old_side, new_side) = rayon::join(
+            || -> Result<_> {
+                Ok((
+                    read_all(&old_buckets.lines[b])?,
+                    read_all(&old_buckets.draws[b])?,
+                ))
+            },
+            || -> Result<_> {
+                Ok((
+                    read_all(&new_buckets.lines[b])?,
+                    read_all(&new_buckets.draws[b])?,
+                ))
+            },
+        );
+        let ((old_lines, old_draws), (new_lines, new_draws)) = (old_side?, new_side?);
+        compare_lines(
+            &ctx,
+            old_lines,
+            new_lines,
+            [old_draws, new_draws],
+            &mut rows,
+        )?;
+        tracing::debug!(bucket = b, of = n, changes = rows.len(), "bucket compared");
     }
+    drop(spill);
 
     // ----- bills
     let months: Vec<String> = old
@@ -443,6 +599,230 @@ pub fn compare(old_dir: &Path, new_dir: &Path) -> Result<Report> {
         months,
         catalog_changed,
     })
+}
+
+/// Compares one bucket's bill lines of OLD and NEW, with their usages' draws; appends a
+/// `DiffRow` per line added, removed or changed in the compared range.
+fn compare_lines(
+    ctx: &LineCtx,
+    old: Option<DataFrame>,
+    new: Option<DataFrame>,
+    draws: [Option<DataFrame>; 2],
+    rows: &mut Vec<DiffRow>,
+) -> Result<()> {
+    use polars::prelude::{IdxCa, IdxSize};
+    let empty = |other: &Option<DataFrame>| {
+        other
+            .as_ref()
+            .map(|d| d.clear())
+            .unwrap_or_else(DataFrame::empty)
+    };
+    let (old, new) = match (old, new) {
+        (None, None) => return Ok(()),
+        (Some(o), Some(n)) => (o, n),
+        (Some(o), None) => {
+            let n = empty(&Some(o.clone()));
+            (o, n)
+        }
+        (None, Some(n)) => (empty(&Some(n.clone())), n),
+    };
+    let (o, n) = (LineCols::of(&old)?, LineCols::of(&new)?);
+    let by_key: HashMap<&str, usize> = o
+        .line_id
+        .iter()
+        .enumerate()
+        .filter_map(|(i, k)| Some(((*k)?, i)))
+        .collect();
+    let mut matched = vec![false; old.height()];
+    let mut pairs: Vec<(IdxSize, IdxSize)> = Vec::new();
+    let mut added = Vec::new();
+    for (j, k) in n.line_id.iter().enumerate() {
+        let Some(k) = k else { continue };
+        match by_key.get(k) {
+            Some(&i) => {
+                matched[i] = true;
+                pairs.push((i as IdxSize, j as IdxSize));
+            }
+            None => added.push(j),
+        }
+    }
+    // Columns both tables have, in OLD's order; a bit per column for each pair that differs.
+    let shared: Vec<String> = old
+        .get_column_names()
+        .iter()
+        .map(|c| c.to_string())
+        .filter(|c| new.column(c).is_ok())
+        .collect();
+    if shared.len() > 64 {
+        return Err(Error::Usage(format!(
+            "bill_lines has {} columns: at most 64 are compared",
+            shared.len()
+        )));
+    }
+    let oi = IdxCa::from_vec("o".into(), pairs.iter().map(|p| p.0).collect());
+    let ni = IdxCa::from_vec("n".into(), pairs.iter().map(|p| p.1).collect());
+    let mut differs = vec![0u64; pairs.len()];
+    for (c, name) in shared.iter().enumerate() {
+        let a = old.column(name)?.take(&oi)?;
+        let b = new.column(name)?.take(&ni)?;
+        for (k, d) in unequal(&a, &b)?.into_iter().enumerate() {
+            if d {
+                differs[k] |= 1 << c;
+            }
+        }
+    }
+    let price_bit = shared
+        .iter()
+        .position(|c| c == "unit_price")
+        .map_or(0, |c| 1u64 << c);
+    let old_usage: HashSet<&str> = o.usage_id.iter().flatten().copied().collect();
+
+    enum Found {
+        Changed(usize, usize, u64),
+        Added(usize),
+        Removed(usize),
+    }
+    let found = pairs
+        .iter()
+        .zip(&differs)
+        .filter(|(_, d)| **d != 0)
+        .map(|(&(i, j), &d)| Found::Changed(i as usize, j as usize, d))
+        .chain(added.into_iter().map(Found::Added))
+        .chain(
+            matched
+                .iter()
+                .enumerate()
+                .filter(|(i, m)| !**m && o.line_id[*i].is_some())
+                .map(|(i, _)| Found::Removed(i)),
+        )
+        .filter_map(|f| {
+            // Whichever side has the row gives its descriptive columns (NEW's when both).
+            let (side, i, oi, ni, bits) = match f {
+                Found::Changed(a, b, d) => (&n, b, Some(a), Some(b), d),
+                Found::Added(b) => (&n, b, None, Some(b), 0),
+                Found::Removed(a) => (&o, a, Some(a), None, 0),
+            };
+            let start = side.charge_start[i]?;
+            (start >= ctx.from && start < ctx.to).then_some((side, i, oi, ni, bits, start))
+        })
+        .collect::<Vec<_>>();
+    let wanted: HashSet<&str> = found
+        .iter()
+        .filter_map(|(side, i, ..)| side.usage_id[*i])
+        .collect();
+    let [old_draws, new_draws] = draws.map(|d| draws_of(d.as_ref(), &wanted));
+    let (old_draws, new_draws) = (old_draws?, new_draws?);
+    for (side, i, oi, ni, bits, start) in found {
+        let (change, columns) = match (oi, ni) {
+            (Some(_), Some(_)) => (
+                "changed",
+                shared
+                    .iter()
+                    .enumerate()
+                    .filter(|(c, _)| bits & (1 << c) != 0)
+                    .map(|(_, name)| name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            (None, Some(_)) => ("added", String::new()),
+            _ => ("removed", String::new()),
+        };
+        let usage_id = side.usage_id[i].map(String::from);
+        let kind = side.charge_kind[i].unwrap_or("");
+        let drew_differently = usage_id.as_deref().is_some_and(|u| {
+            let (a, b) = (old_draws.get(u), new_draws.get(u));
+            a != b
+                || a.into_iter().chain(b).flatten().any(|d| {
+                    let pkg = d.split('/').next().unwrap_or("");
+                    ctx.old.packages.get(pkg) != ctx.new.packages.get(pkg)
+                })
+        });
+        let reason = if kind == "refund" {
+            "refund"
+        } else if change == "added"
+            && usage_id.as_deref().is_some_and(|u| !old_usage.contains(u))
+            && ctx.old.window.contains(start)
+        {
+            "late_usage"
+        } else if drew_differently {
+            "package_change"
+        } else if ctx.catalog_changed && bits & price_bit != 0 {
+            "catalog_change"
+        } else {
+            change
+        };
+        let month = Month::of(start).to_string();
+        let old_amount = oi.and_then(|a| o.amount[a]);
+        let new_amount = ni.and_then(|b| n.amount[b]);
+        rows.push(DiffRow {
+            table: "bill_lines",
+            key: side.line_id[i].unwrap_or("").to_string(),
+            closed_in_old: Month::parse(&month).is_some_and(|m| ctx.old.window.month_complete(m)),
+            month,
+            owner_uin: side.owner_uin[i].unwrap_or("").to_string(),
+            product: side.product[i].unwrap_or("").to_string(),
+            usage_id,
+            change,
+            reason,
+            old_amount,
+            new_amount,
+            delta: new_amount.unwrap_or_default() - old_amount.unwrap_or_default(),
+            columns,
+        });
+    }
+    Ok(())
+}
+
+/// The columns of one bucket's bill lines the diff reads row by row.
+struct LineCols<'a> {
+    line_id: Vec<Option<&'a str>>,
+    usage_id: Vec<Option<&'a str>>,
+    charge_kind: Vec<Option<&'a str>>,
+    owner_uin: Vec<Option<&'a str>>,
+    product: Vec<Option<&'a str>>,
+    charge_start: Vec<Option<Ts>>,
+    amount: Vec<Option<Decimal>>,
+}
+
+impl<'a> LineCols<'a> {
+    fn of(df: &'a DataFrame) -> Result<LineCols<'a>> {
+        let s = |c: &str| -> Result<Vec<Option<&'a str>>> {
+            let col = df.column(c)?;
+            Ok(match col.dtype() {
+                polars::prelude::DataType::Null => vec![None; col.len()],
+                _ => col.str()?.iter().collect(),
+            })
+        };
+        Ok(LineCols {
+            line_id: s("line_id")?,
+            usage_id: s("usage_id")?,
+            charge_kind: s("charge_kind")?,
+            owner_uin: s("owner_uin")?,
+            product: s("product")?,
+            charge_start: read::instants(df, "charge_start")?,
+            amount: read::decimals(df, "amount")?,
+        })
+    }
+}
+
+/// Row by row, whether two columns' values differ, nulls equal to nulls. Values of one type
+/// are compared as they are (for decimals of one scale, exact text and value agree); columns
+/// whose types differ between the outputs are compared as text.
+fn unequal(a: &Column, b: &Column) -> Result<Vec<bool>> {
+    if a.dtype() == b.dtype() {
+        let ne = a
+            .as_materialized_series()
+            .not_equal_missing(b.as_materialized_series())?;
+        return Ok(ne.iter().map(|v| v.unwrap_or(false)).collect());
+    }
+    let text = |c: &Column| {
+        read::text(
+            &crate::output::frame(c.len(), vec![c.clone()])?,
+            c.name().as_str(),
+        )
+    };
+    let (x, y) = (text(a)?, text(b)?);
+    Ok(x.iter().zip(&y).map(|(p, q)| p != q).collect())
 }
 
 /// Columns present in both tables whose values differ between two rows.
@@ -566,12 +946,16 @@ pub fn default_output(new: &Path) -> PathBuf {
 
 /// `reckon diff`.
 pub fn run(args: &DiffArgs) -> Result<Outcome> {
-    let report = compare(&args.old, &args.new)?;
-    let text = summary(&args.old, &args.new, &report);
     let dir = args
         .output
         .clone()
         .unwrap_or_else(|| default_output(&args.new));
+    let opts = Options {
+        bucket_rows: args.bucket_rows.unwrap_or(BUCKET_ROWS),
+        spill: dir.clone(),
+    };
+    let report = compare(&args.old, &args.new, &opts)?;
+    let text = summary(&args.old, &args.new, &report);
     let table_dir = dir.join(DiffRow::NAME);
     if table_dir.is_dir() {
         std::fs::remove_dir_all(&table_dir).map_err(|e| Error::io(&table_dir, e))?;

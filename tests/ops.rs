@@ -197,6 +197,50 @@ fn diff_rows(dir: &Path) -> Vec<String> {
     )
 }
 
+/// The diff of `old` and `new` compared a few lines at a time (many buckets, spilled) has the
+/// same rows, every column, as the one in `whole` (one bucket).
+fn assert_bucketed_diff_is_the_same(old: &Path, new: &Path, whole: &Path) {
+    let bucketed = whole.with_extension("bucketed");
+    let (code, stdout, err) = reckon(&[
+        "-v",
+        "diff",
+        "--bucket-rows",
+        "1",
+        old.to_str().unwrap(),
+        new.to_str().unwrap(),
+        "--output",
+        bucketed.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{stdout}{err}");
+    let buckets: usize = err
+        .split("buckets=")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .expect("the split is logged");
+    assert!(buckets > 1, "{err}");
+    let all = |d: &Path| {
+        let df = read_table(d, "diff");
+        let cols: Vec<String> = df
+            .get_column_names()
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        let cols: Vec<&str> = cols.iter().map(String::as_str).collect();
+        rows_text(&df, &cols)
+    };
+    let want = all(whole);
+    assert!(!want.is_empty());
+    assert_eq!(all(&bucketed), want);
+    // The spill is gone; only the table and the summary are left.
+    let mut left: Vec<String> = std::fs::read_dir(&bucketed)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["diff", "summary.txt"]);
+}
+
 #[test]
 fn diff_finds_a_planted_late_usage_row_and_a_planted_price_change() {
     let tmp = tempfile::tempdir().unwrap();
@@ -245,6 +289,7 @@ fn diff_finds_a_planted_late_usage_row_and_a_planted_price_change() {
         "{stdout}"
     );
     let rows = diff_rows(&d1);
+    assert_bucketed_diff_is_the_same(&old, &new, &d1);
     // The package had 5 GB, 10 GB were used on 05-01: the late 2 GB are all pay-as-you-go.
     assert!(
         rows.contains(&"bill_lines|u:u-late|added|late_usage|true|1.60000000".to_string())
@@ -288,6 +333,7 @@ fn diff_finds_a_planted_late_usage_row_and_a_planted_price_change() {
     assert_eq!(code, 1, "{stdout}{err}");
     assert!(stdout.contains("catalog: changed"), "{stdout}");
     let rows = diff_rows(&d2);
+    assert_bucketed_diff_is_the_same(&old, &priced, &d2);
     // 10 GB − 5 GB from the package = 5 GB at +0.10.
     assert!(
         rows.iter().any(|r| r.starts_with("bill_lines|")
@@ -381,6 +427,19 @@ fn focus_export_has_the_focus_columns_types_and_allowed_values() {
         focus.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{err}");
+    // One file per file of bill_lines: same partition, same name.
+    let files = |d: &Path| {
+        let mut v: Vec<String> = reckon::input::parquet_files(d)
+            .unwrap()
+            .iter()
+            .map(|p| p.strip_prefix(d).unwrap().display().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    let want = files(&out.join("bill_lines"));
+    assert!(!want.is_empty());
+    assert_eq!(files(&focus.join("focus")), want);
     let df = read_table(&focus, "focus");
     let schema = df.schema();
     for (name, ty) in FOCUS_COLUMNS {

@@ -31,8 +31,11 @@
 //! - `ServiceName`/`ServiceCategory` from the product code ([`service`]); unknown → `Other`.
 //! - Money `Decimal128(38,8)`, quantities `Decimal128(38,9)`.
 //!
-//! Files: `DIR/focus/month=YYYY-MM/part-00000.parquet` by billing period, rows in the total order
-//! `(ChargePeriodStart, x_LineId)`, plus `DIR/_manifest.json`; published atomically like a run.
+//! Files: `DIR/focus/month=YYYY-MM/<name>` by billing period, one per file of the output's
+//! `bill_lines` (same partition and name, with the draws of the `deduction_details` file of that
+//! partition and name: the same accounts), rows in the total order `(ChargePeriodStart,
+//! x_LineId)` within each file, plus `DIR/_manifest.json`; published atomically like a run.
+//! Memory holds one such file's rows at a time.
 
 use crate::calendar::{Month, Ts};
 use crate::cli::FocusArgs;
@@ -41,10 +44,11 @@ use crate::money::{self, Unit};
 use crate::output::publish::Publish;
 use crate::output::{dec_col, frame, read, str_col, ts_col, write_rows, Table, Written};
 use polars::prelude::DataFrame;
+use rayon::prelude::*;
 use rust_decimal::Decimal;
 use std::cmp::Ordering;
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// FOCUS version of the export.
 pub const FOCUS_VERSION: &str = "1.2";
@@ -198,13 +202,18 @@ struct Line {
     price_unit: String,
 }
 
-/// Builds the FOCUS rows of the output in `dir`.
-pub fn rows(dir: &Path, provider: &str) -> Result<Vec<FocusRow>> {
-    read::check_output(dir)?;
-    let missing = |t: &str| Error::Usage(format!("{}: table `{t}` is missing", dir.display()));
-    let bl = read::table(dir, "bill_lines")?.ok_or_else(|| missing("bill_lines"))?;
-    let st = |c: &str| read::strings(&bl, c);
-    let dec = |c: &str| read::decimals(&bl, c);
+/// The FOCUS rows of one file of `bill_lines` (`lines`) and the `deduction_details` file of the
+/// same partition and name (`draws`: the same chunk of accounts and month, so each draw's usage
+/// has its lines in `lines`).
+pub fn rows_of(
+    lines: &DataFrame,
+    draws: Option<&DataFrame>,
+    names: &HashMap<String, String>,
+    provider: &str,
+) -> Result<Vec<FocusRow>> {
+    let bl = lines;
+    let st = |c: &str| read::strings(bl, c);
+    let dec = |c: &str| read::decimals(bl, c);
     let (line_id, owner, region, product, sub_product, instance, item, kind, usage_id, unit) = (
         st("line_id")?,
         st("owner_uin")?,
@@ -224,10 +233,9 @@ pub fn rows(dir: &Path, provider: &str) -> Result<Vec<FocusRow>> {
         dec("unit_price")?,
         dec("amount")?,
     );
-    let tier = read::ints(&bl, "tier")?;
-    let starts = read::instants(&bl, "charge_start")?;
-    let ends = read::instants(&bl, "charge_end")?;
-    let names = package_names(dir)?;
+    let tier = read::ints(bl, "tier")?;
+    let starts = read::instants(bl, "charge_start")?;
+    let ends = read::instants(bl, "charge_end")?;
     let get = |v: &[Option<String>], i: usize| v[i].clone().unwrap_or_default();
     let zero = Decimal::ZERO;
 
@@ -315,8 +323,8 @@ pub fn rows(dir: &Path, provider: &str) -> Result<Vec<FocusRow>> {
     }
 
     // Package draws.
-    if let Some(dd) = read::table(dir, "deduction_details")? {
-        let st = |c: &str| read::strings(&dd, c);
+    if let Some(dd) = draws {
+        let st = |c: &str| read::strings(dd, c);
         let (pkg, pkg_name, pkg_unit, owner, rprod, rsub, ritem, region, inst, uid, ounit) = (
             st("package_id")?,
             st("package_name")?,
@@ -330,11 +338,11 @@ pub fn rows(dir: &Path, provider: &str) -> Result<Vec<FocusRow>> {
             st("usage_id")?,
             st("original_usage_unit")?,
         );
-        let deducted = read::decimals(&dd, "deducted")?;
-        let covered = read::decimals(&dd, "original_usage")?;
-        let starts = read::instants(&dd, "usage_start")?;
-        let ends = read::instants(&dd, "usage_end")?;
-        let seq = read::ints(&dd, "draw_seq")?;
+        let deducted = read::decimals(dd, "deducted")?;
+        let covered = read::decimals(dd, "original_usage")?;
+        let starts = read::instants(dd, "usage_start")?;
+        let ends = read::instants(dd, "usage_end")?;
+        let seq = read::ints(dd, "draw_seq")?;
         for i in 0..dd.height() {
             let u_id = get(&uid, i);
             let u = get(&ounit, i);
@@ -405,23 +413,97 @@ fn package_names(dir: &Path) -> Result<HashMap<String, String>> {
         .collect())
 }
 
-/// `reckon export focus`.
+/// Exports one file of `bill_lines` with its draws: gives the rows written and where.
+fn export_file(
+    dir: &Path,
+    f: &read::TableFile,
+    draws: Option<&PathBuf>,
+    names: &HashMap<String, String>,
+    provider: &str,
+) -> Result<(usize, Written)> {
+    let draws = draws.map(|p| crate::input::read_parquet(p)).transpose()?;
+    let rows = rows_of(
+        &crate::input::read_parquet(&f.path)?,
+        draws.as_ref(),
+        names,
+        provider,
+    )?;
+    // Written under the same partition and name: a row of another month would land in (and
+    // overwrite) another file's place.
+    if let Some(r) = rows
+        .iter()
+        .find(|r| format!("month={}", Month::of(r.charge_start)) != f.partition)
+    {
+        return Err(Error::Usage(format!(
+            "{}: row `{}` is charged in {}, outside its partition `{}`",
+            f.path.display(),
+            r.line_id,
+            Month::of(r.charge_start),
+            f.partition
+        )));
+    }
+    let mut written = Written::default();
+    let n = rows.len();
+    write_rows(dir, rows, &f.name, &mut written)?;
+    Ok((n, written))
+}
+
+/// `reckon export focus`: one output file per file of `bill_lines`, built from that file and its
+/// draws alone, so memory holds one chunk's month of lines at a time, whatever the output's size.
 pub fn run(args: &FocusArgs) -> Result<()> {
-    let rows = rows(&args.input, &args.provider)?;
-    let source = crate::output::manifest::read(&args.input)?;
+    let input = &args.input;
+    read::check_output(input)?;
+    let source = crate::output::manifest::read(input)?;
+    let missing = |t: &str| Error::Usage(format!("{}: table `{t}` is missing", input.display()));
+    let lines = read::table_files(input, "bill_lines")?.ok_or_else(|| missing("bill_lines"))?;
+    let mut draws: HashMap<(String, String), PathBuf> =
+        read::table_files(input, "deduction_details")?
+            .unwrap_or_default()
+            .into_iter()
+            .map(|f| ((f.partition, f.name), f.path))
+            .collect();
+    let names = package_names(input)?;
     let publish = Publish::begin(&args.output, None)?;
     let dir = publish.dir();
     let mut written = Written::default();
-    let n = rows.len();
-    write_rows(dir, rows, "part-00000.parquet", &mut written)?;
+    let mut n = 0;
+    let draws_of = |f: &read::TableFile| draws.get(&(f.partition.clone(), f.name.clone()));
+    // As many files at once as there are threads: memory holds that many files' rows.
+    for batch in lines.chunks(rayon::current_num_threads().max(1)) {
+        let done = batch
+            .par_iter()
+            .map(|f| export_file(dir, f, draws_of(f), &names, &args.provider))
+            .collect::<Result<Vec<_>>>()?;
+        for (rows, w) in done {
+            n += rows;
+            written.rows += w.rows;
+            for (k, v) in w.partitions {
+                *written.partitions.entry(k).or_default() += v;
+            }
+            written.files.extend(w.files);
+        }
+    }
+    for f in &lines {
+        draws.remove(&(f.partition.clone(), f.name.clone()));
+    }
+    // Draws whose file has no bill lines (not in reckon's outputs: every covered usage row has a
+    // line, billable 0) would lose their unit price: refused rather than exported wrong.
+    if let Some(((part, name), _)) = draws.iter().min() {
+        return Err(Error::Usage(format!(
+            "{}: deduction_details/{part}/{name} has no bill_lines file of the same partition \
+             and name",
+            input.display()
+        )));
+    }
     let as_of_month = crate::calendar::parse_date(&source.as_of_date)
         .map(|d| Month::of(crate::calendar::day_start_of_date(d) - 1))
         .unwrap_or_else(|| Month::of(0));
     crate::output::finish_table::<FocusRow>(dir, as_of_month, "part-00000.parquet", &mut written)?;
+    written.files.sort();
     let manifest = serde_json::json!({
         "format": "FOCUS",
         "focus_version": FOCUS_VERSION,
-        "source": args.input.display().to_string(),
+        "source": input.display().to_string(),
         "source_as_of_date": source.as_of_date,
         "source_catalog_sha256": source.catalog_sha256,
         "rows": n,

@@ -122,7 +122,7 @@ pub fn count_rows(dir: &Path) -> Result<u64> {
 }
 
 /// Rows of Parquet files, from their footers.
-fn rows_in(files: &[PathBuf]) -> Result<u64> {
+pub fn rows_in(files: &[PathBuf]) -> Result<u64> {
     let mut n = 0u64;
     for path in files {
         let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;

@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::money::from_mantissa;
 use polars::prelude::*;
 use rust_decimal::Decimal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Checks that `out` is a complete output (its `_manifest.json` exists) — a usage error if not.
 pub fn check_output(out: &Path) -> Result<()> {
@@ -19,21 +19,60 @@ pub fn check_output(out: &Path) -> Result<()> {
     )))
 }
 
-/// Every Parquet file of `<out>/<table>` (sorted paths) in one frame; `None` when the table
-/// directory is absent.
-pub fn table(out: &Path, table: &str) -> Result<Option<DataFrame>> {
+/// One file of an output table.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TableFile {
+    /// Its partition directory under the table (`month=2024-05`), or `""`.
+    pub partition: String,
+    /// Its file name (`part-000-0003.parquet`): the same for every table of one chunk.
+    pub name: String,
+    pub path: PathBuf,
+}
+
+/// The Parquet files of `<out>/<table>`, sorted by path; `None` when the table directory is
+/// absent.
+pub fn table_files(out: &Path, table: &str) -> Result<Option<Vec<TableFile>>> {
     let dir = out.join(table);
     if !dir.is_dir() {
         return Ok(None);
     }
+    let files = crate::input::parquet_files(&dir)?
+        .into_iter()
+        .map(|path| {
+            let rel = path.strip_prefix(&dir).unwrap_or(&path);
+            let partition = rel
+                .parent()
+                .map(|p| p.to_string_lossy().to_string())
+                .unwrap_or_default();
+            let name = rel
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
+            TableFile {
+                partition,
+                name,
+                path,
+            }
+        })
+        .collect();
+    Ok(Some(files))
+}
+
+/// Every Parquet file of `<out>/<table>` (sorted paths) in one frame; `None` when the table
+/// directory is absent. For the small tables (bills, package status): the big ones are read a
+/// file at a time ([`table_files`]).
+pub fn table(out: &Path, table: &str) -> Result<Option<DataFrame>> {
+    let Some(files) = table_files(out, table)? else {
+        return Ok(None);
+    };
     let mut acc: Option<DataFrame> = None;
-    for f in crate::input::parquet_files(&dir)? {
-        let df = crate::input::read_parquet(&f)?;
+    for f in files {
+        let df = crate::input::read_parquet(&f.path)?;
         acc = Some(match acc {
             None => df,
             Some(mut a) => {
                 a.vstack_mut(&df).map_err(|e| Error::Parquet {
-                    path: f.clone(),
+                    path: f.path.clone(),
                     message: e.to_string(),
                 })?;
                 a
