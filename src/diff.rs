@@ -627,7 +627,7 @@ fn compare_lines(
         (None, Some(n)) => (empty(&Some(n.clone())), n),
     };
     let (o, n) = (LineCols::of(&old)?, LineCols::of(&new)?);
-    let by_key: HashMap<&str, usize> = o
+    let by_key: rustc_hash::FxHashMap<&str, usize> = o
         .line_id
         .iter()
         .enumerate()

@@ -239,7 +239,7 @@ pub fn rows_of(
     let get = |v: &[Option<String>], i: usize| v[i].clone().unwrap_or_default();
     let zero = Decimal::ZERO;
 
-    let mut out = Vec::with_capacity(bl.height());
+    let mut out = Vec::with_capacity(bl.height() + draws.map_or(0, |d| d.height()));
     // The first part of each usage row's lines: unit price for the covered quantity.
     let mut first_line: HashMap<String, Line> = HashMap::new();
     for i in 0..bl.height() {
