@@ -446,7 +446,6 @@ pub fn compare(old_dir: &Path, new_dir: &Path, opts: &Options) -> Result<Report>
     let from = old.window.start.max(new.window.start);
     let to = old.window.as_of.min(new.window.as_of);
     let catalog_changed = old.manifest.catalog_sha256 != new.manifest.catalog_sha256;
-    let closed = |w: &Window, m: &str| Month::parse(m).is_some_and(|m| w.month_complete(m));
 
     // ----- lines, a bucket at a time
     let most = ["bill_lines", "deduction_details"]
@@ -757,7 +756,7 @@ fn compare_lines(
         rows.push(DiffRow {
             table: "bill_lines",
             key: side.line_id[i].unwrap_or("").to_string(),
-            closed_in_old: Month::parse(&month).is_some_and(|m| ctx.old.window.month_complete(m)),
+            closed_in_old: closed(&ctx.old.window, &month),
             month,
             owner_uin: side.owner_uin[i].unwrap_or("").to_string(),
             product: side.product[i].unwrap_or("").to_string(),
@@ -823,6 +822,11 @@ fn unequal(a: &Column, b: &Column) -> Result<Vec<bool>> {
     };
     let (x, y) = (text(a)?, text(b)?);
     Ok(x.iter().zip(&y).map(|(p, q)| p != q).collect())
+}
+
+/// Whether `month` (`YYYY-MM`) was complete in the window `w`: a change to it is a restatement.
+fn closed(w: &Window, month: &str) -> bool {
+    Month::parse(month).is_some_and(|m| w.month_complete(m))
 }
 
 /// Columns present in both tables whose values differ between two rows.
