@@ -44,7 +44,7 @@ use crate::output::manifest::{self, Manifest};
 use crate::output::read;
 use crate::output::{bool_col, dec_col, frame, str_col, write_rows, Table, Written};
 use crate::Outcome;
-use polars::prelude::{ChunkCompareEq, Column, DataFrame};
+use polars::prelude::{ChunkCompareEq, Column, DataFrame, IdxCa, IdxSize};
 use rust_decimal::Decimal;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -180,12 +180,14 @@ fn cell(cells: &[Vec<Option<String>>], cols: &[String], col: &str, row: usize) -
 /// One output as the diff needs it in memory: its manifest and its small tables. Its bill
 /// lines and draws are read a bucket at a time ([`Buckets`]).
 struct Snapshot {
-    dir: PathBuf,
     manifest: Manifest,
     window: Window,
     bills: Rows,
     /// package_id → its inventory attributes as text.
     packages: HashMap<String, String>,
+    /// The files of `bill_lines` and of `deduction_details`.
+    lines: Vec<PathBuf>,
+    draws: Vec<PathBuf>,
 }
 
 impl Snapshot {
@@ -212,12 +214,16 @@ impl Snapshot {
                 cell(c, n, "product", i)
             )
         })?;
-        if !dir.join("bill_lines").is_dir() {
-            return Err(Error::Usage(format!(
+        let files = |t: &str| -> Result<Option<Vec<PathBuf>>> {
+            Ok(read::table_files(dir, t)?.map(|v| v.into_iter().map(|f| f.path).collect()))
+        };
+        let lines = files("bill_lines")?.ok_or_else(|| {
+            Error::Usage(format!(
                 "{}: output table `bill_lines` is missing",
                 dir.display()
-            )));
-        }
+            ))
+        })?;
+        let draws = files("deduction_details")?.unwrap_or_default();
         let mut packages = HashMap::new();
         if let Some(df) = read::table(dir, "package_status")? {
             let r = Rows::load(&df, |_, _, i| i.to_string())?;
@@ -238,22 +244,13 @@ impl Snapshot {
             }
         }
         Ok(Snapshot {
-            dir: dir.to_path_buf(),
             manifest,
             window: Window::new(as_of),
             bills,
             packages,
+            lines,
+            draws,
         })
-    }
-
-    /// Rows of `table`, from its files' footers.
-    fn rows_of(&self, table: &str) -> Result<u64> {
-        let files: Vec<PathBuf> = read::table_files(&self.dir, table)?
-            .unwrap_or_default()
-            .into_iter()
-            .map(|f| f.path)
-            .collect();
-        crate::input::chunks::rows_in(&files)
     }
 }
 
@@ -270,27 +267,21 @@ struct Buckets {
 }
 
 impl Buckets {
-    fn split(side: &Snapshot, n: usize, spill: &Path) -> Result<Buckets> {
-        let files = |t: &str| -> Result<Vec<PathBuf>> {
-            Ok(read::table_files(&side.dir, t)?
-                .unwrap_or_default()
-                .into_iter()
-                .map(|f| f.path)
-                .collect())
-        };
-        let (lines, draws) = (files("bill_lines")?, files("deduction_details")?);
-        if n == 1 {
+    /// `side`'s files as one bucket when `spill` is `None`; else `n` buckets spilled into
+    /// `spill` as `<name>-<table>-<bucket>-<file>.parquet`.
+    fn split(side: &Snapshot, name: &str, n: usize, spill: Option<&Path>) -> Result<Buckets> {
+        let Some(spill) = spill else {
             return Ok(Buckets {
-                lines: vec![lines],
-                draws: vec![draws],
+                lines: vec![side.lines.clone()],
+                draws: vec![side.draws.clone()],
             });
-        }
-        let split = |files: Vec<PathBuf>, table: &str, fallback: Option<&str>| {
+        };
+        let split = |files: &[PathBuf], table: &str, fallback: Option<&str>| {
             let mut out = vec![Vec::new(); n];
             for (k, f) in files.iter().enumerate() {
                 let df = crate::input::read_parquet(f)?;
                 for (b, part) in bucket_slices(&df, n, fallback)? {
-                    let path = spill.join(format!("{table}-{b:05}-{k:06}.parquet"));
+                    let path = spill.join(format!("{name}-{table}-{b:05}-{k:06}.parquet"));
                     crate::output::write_spill(&path, &mut { part })?;
                     out[b].push(path);
                 }
@@ -298,8 +289,8 @@ impl Buckets {
             Ok::<_, Error>(out)
         };
         Ok(Buckets {
-            lines: split(lines, "lines", Some("line_id"))?,
-            draws: split(draws, "draws", None)?,
+            lines: split(&side.lines, "lines", Some("line_id"))?,
+            draws: split(&side.draws, "draws", None)?,
         })
     }
 }
@@ -311,7 +302,6 @@ fn bucket_slices(
     n: usize,
     fallback: Option<&str>,
 ) -> Result<Vec<(usize, DataFrame)>> {
-    use polars::prelude::{IdxCa, IdxSize};
     let usage = df.column("usage_id")?.str()?;
     let other = match fallback {
         Some(c) => Some(df.column(c)?.str()?),
@@ -339,48 +329,32 @@ fn bucket_slices(
 
 /// Reads and stacks `files` (one bucket of one side); `None` for none.
 fn read_all(files: &[PathBuf]) -> Result<Option<DataFrame>> {
-    let mut acc: Option<DataFrame> = None;
-    for f in files {
-        let df = crate::input::read_parquet(f)?;
-        acc = Some(match acc {
-            None => df,
-            Some(mut a) => {
-                a.vstack_mut(&df).map_err(|e| Error::Parquet {
-                    path: f.clone(),
-                    message: e.to_string(),
-                })?;
-                a
-            }
-        });
+    let mut df = read::stack(files.iter().map(PathBuf::as_path))?;
+    if let Some(d) = df.as_mut() {
+        d.rechunk_mut_par();
     }
-    if let Some(a) = acc.as_mut() {
-        a.rechunk_mut_par();
-    }
-    Ok(acc)
+    Ok(df)
 }
 
 /// usage_id → its draws as text (package, deducted, covered part, coefficient), in draw order,
-/// for the usage ids in `wanted` (those of changed lines: most draws of a daily diff are never
-/// looked at).
-fn draws_of(
-    df: Option<&DataFrame>,
-    wanted: &HashSet<&str>,
-) -> Result<HashMap<String, Vec<String>>> {
+/// for the usage ids in `wanted` (those of changed lines), from one bucket's `files` — read
+/// only when some line changed: most buckets of a daily diff never need them.
+fn draws_of(files: &[PathBuf], wanted: &HashSet<&str>) -> Result<HashMap<String, Vec<String>>> {
     let mut draws: HashMap<String, Vec<String>> = HashMap::new();
-    let Some(df) = df else {
-        return Ok(draws);
-    };
     if wanted.is_empty() {
         return Ok(draws);
     }
+    let Some(df) = read_all(files)? else {
+        return Ok(draws);
+    };
     let usage = df.column("usage_id")?.str()?;
-    let rows: Vec<polars::prelude::IdxSize> = usage
+    let rows: Vec<IdxSize> = usage
         .iter()
         .enumerate()
         .filter(|(_, u)| wanted.contains(u.unwrap_or("")))
-        .map(|(i, _)| i as polars::prelude::IdxSize)
+        .map(|(i, _)| i as IdxSize)
         .collect();
-    let df = df.take(&polars::prelude::IdxCa::from_vec("idx".into(), rows))?;
+    let df = df.take(&IdxCa::from_vec("idx".into(), rows))?;
     let cols = ["package_id", "deducted", "original_usage", "coefficient"]
         .iter()
         .map(|c| read::text(&df, c))
@@ -448,13 +422,10 @@ pub fn compare(old_dir: &Path, new_dir: &Path, opts: &Options) -> Result<Report>
     let catalog_changed = old.manifest.catalog_sha256 != new.manifest.catalog_sha256;
 
     // ----- lines, a bucket at a time
-    let most = ["bill_lines", "deduction_details"]
-        .iter()
-        .flat_map(|t| [old.rows_of(t), new.rows_of(t)])
-        .collect::<Result<Vec<u64>>>()?
-        .into_iter()
-        .max()
-        .unwrap_or(0);
+    let mut most = 0;
+    for files in [&old.lines, &new.lines, &old.draws, &new.draws] {
+        most = most.max(crate::input::chunks::rows_in(files)?);
+    }
     let n = most.div_ceil(opts.bucket_rows.max(1)).max(1) as usize;
     let spill = if n > 1 {
         std::fs::create_dir_all(&opts.spill).map_err(|e| Error::io(&opts.spill, e))?;
@@ -467,20 +438,11 @@ pub fn compare(old_dir: &Path, new_dir: &Path, opts: &Options) -> Result<Report>
     } else {
         None
     };
-    let spill_dir = |side: &str| -> Result<PathBuf> {
-        let d = spill
-            .as_ref()
-            .map_or(PathBuf::new(), |t| t.path().join(side));
-        if spill.is_some() {
-            std::fs::create_dir_all(&d).map_err(|e| Error::io(&d, e))?;
-        }
-        Ok(d)
-    };
     let t = std::time::Instant::now();
-    let (old_dir_s, new_dir_s) = (spill_dir("old")?, spill_dir("new")?);
+    let at = spill.as_ref().map(|d| d.path());
     let (old_buckets, new_buckets) = rayon::join(
-        || Buckets::split(&old, n, &old_dir_s),
-        || Buckets::split(&new, n, &new_dir_s),
+        || Buckets::split(&old, "old", n, at),
+        || Buckets::split(&new, "new", n, at),
     );
     let (old_buckets, new_buckets) = (old_buckets?, new_buckets?);
     tracing::debug!(
@@ -497,26 +459,15 @@ pub fn compare(old_dir: &Path, new_dir: &Path, opts: &Options) -> Result<Report>
     };
     let mut rows = Vec::new();
     for b in 0..n {
-        let (old_side, new_side) = rayon::join(
-            || -> Result<_> {
-                Ok((
-                    read_all(&old_buckets.lines[b])?,
-                    read_all(&old_buckets.draws[b])?,
-                ))
-            },
-            || -> Result<_> {
-                Ok((
-                    read_all(&new_buckets.lines[b])?,
-                    read_all(&new_buckets.draws[b])?,
-                ))
-            },
+        let (old_lines, new_lines) = rayon::join(
+            || read_all(&old_buckets.lines[b]),
+            || read_all(&new_buckets.lines[b]),
         );
-        let ((old_lines, old_draws), (new_lines, new_draws)) = (old_side?, new_side?);
         compare_lines(
             &ctx,
-            old_lines,
-            new_lines,
-            [old_draws, new_draws],
+            old_lines?,
+            new_lines?,
+            [&old_buckets.draws[b], &new_buckets.draws[b]],
             &mut rows,
         )?;
         tracing::debug!(bucket = b, of = n, changes = rows.len(), "bucket compared");
@@ -606,24 +557,18 @@ fn compare_lines(
     ctx: &LineCtx,
     old: Option<DataFrame>,
     new: Option<DataFrame>,
-    draws: [Option<DataFrame>; 2],
+    draws: [&[PathBuf]; 2],
     rows: &mut Vec<DiffRow>,
 ) -> Result<()> {
-    use polars::prelude::{IdxCa, IdxSize};
-    let empty = |other: &Option<DataFrame>| {
-        other
-            .as_ref()
-            .map(|d| d.clear())
-            .unwrap_or_else(DataFrame::empty)
-    };
+    // A side with no lines in the bucket: an empty frame of the other's columns.
     let (old, new) = match (old, new) {
         (None, None) => return Ok(()),
         (Some(o), Some(n)) => (o, n),
         (Some(o), None) => {
-            let n = empty(&Some(o.clone()));
+            let n = o.clear();
             (o, n)
         }
-        (None, Some(n)) => (empty(&Some(n.clone())), n),
+        (None, Some(n)) => (n.clear(), n),
     };
     let (o, n) = (LineCols::of(&old)?, LineCols::of(&new)?);
     let by_key: rustc_hash::FxHashMap<&str, usize> = o
@@ -709,8 +654,7 @@ fn compare_lines(
         .iter()
         .filter_map(|(side, i, ..)| side.usage_id[*i])
         .collect();
-    let [old_draws, new_draws] = draws.map(|d| draws_of(d.as_ref(), &wanted));
-    let (old_draws, new_draws) = (old_draws?, new_draws?);
+    let (old_draws, new_draws) = (draws_of(draws[0], &wanted)?, draws_of(draws[1], &wanted)?);
     for (side, i, oi, ni, bits, start) in found {
         let (change, columns) = match (oi, ni) {
             (Some(_), Some(_)) => (

@@ -48,7 +48,7 @@ use rayon::prelude::*;
 use rust_decimal::Decimal;
 use std::cmp::Ordering;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// FOCUS version of the export.
 pub const FOCUS_VERSION: &str = "1.2";
@@ -413,15 +413,15 @@ fn package_names(dir: &Path) -> Result<HashMap<String, String>> {
         .collect())
 }
 
-/// Exports one file of `bill_lines` with its draws: gives the rows written and where.
+/// Exports one file of `bill_lines` with its draws; gives what was written.
 fn export_file(
     dir: &Path,
     f: &read::TableFile,
-    draws: Option<&PathBuf>,
+    draws: Option<&Path>,
     names: &HashMap<String, String>,
     provider: &str,
-) -> Result<(usize, Written)> {
-    let draws = draws.map(|p| crate::input::read_parquet(p)).transpose()?;
+) -> Result<Written> {
+    let draws = draws.map(crate::input::read_parquet).transpose()?;
     let rows = rows_of(
         &crate::input::read_parquet(&f.path)?,
         draws.as_ref(),
@@ -430,9 +430,10 @@ fn export_file(
     )?;
     // Written under the same partition and name: a row of another month would land in (and
     // overwrite) another file's place.
+    let month = f.partition.strip_prefix("month=").and_then(Month::parse);
     if let Some(r) = rows
         .iter()
-        .find(|r| format!("month={}", Month::of(r.charge_start)) != f.partition)
+        .find(|r| Some(Month::of(r.charge_start)) != month)
     {
         return Err(Error::Usage(format!(
             "{}: row `{}` is charged in {}, outside its partition `{}`",
@@ -443,9 +444,8 @@ fn export_file(
         )));
     }
     let mut written = Written::default();
-    let n = rows.len();
     write_rows(dir, rows, &f.name, &mut written)?;
-    Ok((n, written))
+    Ok(written)
 }
 
 /// `reckon export focus`: one output file per file of `bill_lines`, built from that file and its
@@ -456,44 +456,41 @@ pub fn run(args: &FocusArgs) -> Result<()> {
     let source = crate::output::manifest::read(input)?;
     let missing = |t: &str| Error::Usage(format!("{}: table `{t}` is missing", input.display()));
     let lines = read::table_files(input, "bill_lines")?.ok_or_else(|| missing("bill_lines"))?;
-    let mut draws: HashMap<(String, String), PathBuf> =
-        read::table_files(input, "deduction_details")?
-            .unwrap_or_default()
-            .into_iter()
-            .map(|f| ((f.partition, f.name), f.path))
-            .collect();
-    let names = package_names(input)?;
-    let publish = Publish::begin(&args.output, None)?;
-    let dir = publish.dir();
-    let mut written = Written::default();
-    let mut n = 0;
-    let draws_of = |f: &read::TableFile| draws.get(&(f.partition.clone(), f.name.clone()));
-    // As many files at once as there are threads: memory holds that many files' rows.
-    for batch in lines.chunks(rayon::current_num_threads().max(1)) {
-        let done = batch
-            .par_iter()
-            .map(|f| export_file(dir, f, draws_of(f), &names, &args.provider))
-            .collect::<Result<Vec<_>>>()?;
-        for (rows, w) in done {
-            n += rows;
-            written.rows += w.rows;
-            for (k, v) in w.partitions {
-                *written.partitions.entry(k).or_default() += v;
-            }
-            written.files.extend(w.files);
-        }
-    }
-    for f in &lines {
-        draws.remove(&(f.partition.clone(), f.name.clone()));
-    }
+    let draw_files = read::table_files(input, "deduction_details")?.unwrap_or_default();
+    let draws: HashMap<(&str, &str), &Path> = draw_files
+        .iter()
+        .map(|f| ((f.partition.as_str(), f.name.as_str()), f.path.as_path()))
+        .collect();
     // Draws whose file has no bill lines (not in reckon's outputs: every covered usage row has a
     // line, billable 0) would lose their unit price: refused rather than exported wrong.
-    if let Some(((part, name), _)) = draws.iter().min() {
+    let with_lines: std::collections::HashSet<(&str, &str)> = lines
+        .iter()
+        .map(|f| (f.partition.as_str(), f.name.as_str()))
+        .collect();
+    if let Some((part, name)) = draws.keys().filter(|k| !with_lines.contains(*k)).min() {
         return Err(Error::Usage(format!(
             "{}: deduction_details/{part}/{name} has no bill_lines file of the same partition \
              and name",
             input.display()
         )));
+    }
+    let names = package_names(input)?;
+    let publish = Publish::begin(&args.output, None)?;
+    let dir = publish.dir();
+    let mut written = Written::default();
+    // As many files at once as there are threads: memory holds that many files' rows.
+    for batch in lines.chunks(rayon::current_num_threads().max(1)) {
+        let done = batch
+            .par_iter()
+            .map(|f| {
+                let d = draws.get(&(f.partition.as_str(), f.name.as_str())).copied();
+                export_file(dir, f, d, &names, &args.provider)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        for w in done {
+            written.add_rows(&w);
+            written.files.extend(w.files);
+        }
     }
     let as_of_month = crate::calendar::parse_date(&source.as_of_date)
         .map(|d| Month::of(crate::calendar::day_start_of_date(d) - 1))
@@ -506,7 +503,7 @@ pub fn run(args: &FocusArgs) -> Result<()> {
         "source": input.display().to_string(),
         "source_as_of_date": source.as_of_date,
         "source_catalog_sha256": source.catalog_sha256,
-        "rows": n,
+        "rows": written.rows,
         "files": written.files,
     });
     let path = dir.join("_manifest.json");
@@ -516,7 +513,7 @@ pub fn run(args: &FocusArgs) -> Result<()> {
     })?;
     std::fs::write(&path, text + "\n").map_err(|e| Error::io(&path, e))?;
     publish.commit()?;
-    tracing::info!(rows = n, output = %args.output.display(), "FOCUS export written");
+    tracing::info!(rows = written.rows, output = %args.output.display(), "FOCUS export written");
     Ok(())
 }
 

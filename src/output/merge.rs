@@ -74,10 +74,7 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<Manifest> {
         }
         for (table, w) in &m.outputs {
             let acc: &mut Written = merged.outputs.entry(table.clone()).or_default();
-            acc.rows += w.rows;
-            for (p, r) in &w.partitions {
-                *acc.partitions.entry(p.clone()).or_default() += r;
-            }
+            acc.add_rows(w);
             for f in &w.files {
                 let (from, to) = (dir.join(f), staged.join(f));
                 if let Some(parent) = to.parent() {

@@ -440,6 +440,16 @@ pub struct Written {
     pub files: Vec<String>,
 }
 
+impl Written {
+    /// Adds `other`'s rows, in total and per partition (its files are the caller's to add).
+    pub fn add_rows(&mut self, other: &Written) {
+        self.rows += other.rows;
+        for (p, r) in &other.partitions {
+            *self.partitions.entry(p.clone()).or_default() += r;
+        }
+    }
+}
+
 /// An output table: its rows in total order, and how to turn a slice of them into a frame.
 pub trait Table: Sized + Send + Sync {
     const NAME: &'static str;

@@ -65,14 +65,19 @@ pub fn table(out: &Path, table: &str) -> Result<Option<DataFrame>> {
     let Some(files) = table_files(out, table)? else {
         return Ok(None);
     };
+    stack(files.iter().map(|f| f.path.as_path()))
+}
+
+/// The Parquet files `paths` read and stacked in order into one frame; `None` for no file.
+pub fn stack<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Result<Option<DataFrame>> {
     let mut acc: Option<DataFrame> = None;
-    for f in files {
-        let df = crate::input::read_parquet(&f.path)?;
+    for path in paths {
+        let df = crate::input::read_parquet(path)?;
         acc = Some(match acc {
             None => df,
             Some(mut a) => {
                 a.vstack_mut(&df).map_err(|e| Error::Parquet {
-                    path: f.path.clone(),
+                    path: path.to_path_buf(),
                     message: e.to_string(),
                 })?;
                 a
