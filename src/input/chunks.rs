@@ -62,7 +62,11 @@ struct IdIndex(Vec<(u64, u32, u32)>);
 
 impl IdIndex {
     fn add(&mut self, file: usize, f: &InputFile) -> Result<()> {
-        let ids = f.strs("usage_id")?;
+        if f.is_null_typed("usage_id")? {
+            return Ok(());
+        }
+        // Read in place, not collected into a vector of the file's rows first.
+        let ids = f.series("usage_id")?.str()?;
         self.0.reserve(ids.len());
         for (row, id) in ids.iter().enumerate() {
             if let Some(id) = id {

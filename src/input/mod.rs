@@ -535,8 +535,16 @@ impl InputFile {
     }
 
     pub fn ts(&self, col: &str) -> Result<Vec<Option<Ts>>> {
+        Ok(match self.ts_values(col)? {
+            Some(values) => values.collect(),
+            None => vec![None; self.df.height()],
+        })
+    }
+
+    /// [`Self::ts`] without collecting: the values in row order, `None` for a column of nulls.
+    pub fn ts_values(&self, col: &str) -> Result<Option<impl Iterator<Item = Option<Ts>> + '_>> {
         if self.is_null_typed(col)? {
-            return Ok(vec![None; self.df.height()]);
+            return Ok(None);
         }
         let ca = self.series(col)?.datetime()?;
         let mul: fn(i64) -> i64 = match ca.time_unit() {
@@ -544,7 +552,7 @@ impl InputFile {
             TimeUnit::Microseconds => |v| v,
             TimeUnit::Milliseconds => |v| v * 1000,
         };
-        Ok(ca.physical().iter().map(|v| v.map(mul)).collect())
+        Ok(Some(ca.physical().iter().map(move |v| v.map(mul))))
     }
 
     /// Decimal column as (mantissa, scale) pairs.

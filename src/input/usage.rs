@@ -109,14 +109,16 @@ pub fn check_file(f: &InputFile) -> Result<Option<Ts>> {
     if f.is_null_typed("quantity")? || f.is_null_typed("unit")? {
         return Ok(None); // no row passes the row rules
     }
-    let start = f.ts("usage_start")?;
-    let end = f.ts("usage_end")?;
+    // Read in place, not collected: this runs over every row of the input.
+    let (Some(start), Some(end)) = (f.ts_values("usage_start")?, f.ts_values("usage_end")?) else {
+        return Ok(None);
+    };
     let qty = f.series("quantity")?.decimal()?;
     let (scale, qty_m) = (qty.scale() as u32, qty.physical());
     let unit = f.series("unit")?.str()?;
     let mut latest: Option<Ts> = None;
-    for i in 0..f.df.height() {
-        let (Some(s), Some(e)) = (start[i], end[i]) else {
+    for (i, (s, e)) in start.zip(end).enumerate() {
+        let (Some(s), Some(e)) = (s, e) else {
             continue;
         };
         // Only a row that would move the latest start needs the full check (quantity and
