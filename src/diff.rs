@@ -91,9 +91,15 @@ pub struct DiffRow {
     /// `total_amount` (bills) or `amount` (lines).
     pub old_amount: Option<Decimal>,
     pub new_amount: Option<Decimal>,
-    pub delta: Decimal,
     /// Columns that differ, comma-separated (empty for added/removed rows).
     pub columns: String,
+}
+
+impl DiffRow {
+    /// `new_amount − old_amount`, a missing side counting as zero.
+    pub fn delta(&self) -> Decimal {
+        self.new_amount.unwrap_or_default() - self.old_amount.unwrap_or_default()
+    }
 }
 
 impl Table for DiffRow {
@@ -121,7 +127,7 @@ impl Table for DiffRow {
                 bool_col("closed_in_old", r.iter().map(|x| Some(x.closed_in_old))),
                 dec_col("old_amount", 8, r.iter().map(|x| x.old_amount)),
                 dec_col("new_amount", 8, r.iter().map(|x| x.new_amount)),
-                dec_col("delta", 8, r.iter().map(|x| Some(x.delta))),
+                dec_col("delta", 8, r.iter().map(|x| Some(x.delta()))),
                 s("columns", |x| &x.columns),
             ],
         )
@@ -536,7 +542,6 @@ pub fn compare(old_dir: &Path, new_dir: &Path, opts: &Options) -> Result<Report>
             reason,
             old_amount,
             new_amount,
-            delta: new_amount.unwrap_or_default() - old_amount.unwrap_or_default(),
             columns,
         });
     }
@@ -709,7 +714,6 @@ fn compare_lines(
             reason,
             old_amount,
             new_amount,
-            delta: new_amount.unwrap_or_default() - old_amount.unwrap_or_default(),
             columns,
         });
     }
@@ -813,7 +817,7 @@ pub fn summary(old: &Path, new: &Path, r: &Report) -> String {
             *by_change.entry(x.change).or_default() += 1;
             *by_reason.entry(x.reason).or_default() += 1;
         }
-        let delta: Decimal = rows.iter().map(|x| x.delta).sum();
+        let delta: Decimal = rows.iter().map(|x| x.delta()).sum();
         let _ = writeln!(
             s,
             "{table}: {} ({}); by reason: {}; amount delta {delta:+}",
@@ -838,7 +842,7 @@ pub fn summary(old: &Path, new: &Path, r: &Report) -> String {
     let mut months: BTreeMap<&str, (Decimal, bool)> = BTreeMap::new();
     for x in r.rows.iter().filter(|x| x.table == "bills") {
         let e = months.entry(&x.month).or_default();
-        e.0 += x.delta;
+        e.0 += x.delta();
         e.1 |= x.closed_in_old;
     }
     for (m, (d, closed)) in &months {
@@ -866,7 +870,7 @@ pub fn summary(old: &Path, new: &Path, r: &Report) -> String {
                 x.product,
                 x.old_amount.map_or("-".into(), |d| d.to_string()),
                 x.new_amount.map_or("-".into(), |d| d.to_string()),
-                x.delta,
+                x.delta(),
                 x.reason
             );
         }
