@@ -102,7 +102,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunMetrics> {
     let (spare_tx, spare_rx) = std::sync::mpsc::sync_channel::<Spare>(1);
     let overlap = rayon::current_num_threads() > 1;
     let shard_index = part.shard.index;
-    let mut outputs = std::thread::scope(|scope| -> Result<BTreeMap<String, Written>> {
+    let (mut outputs, mut inputs) = std::thread::scope(|scope| -> Result<_> {
         let writer = scope.spawn(move || -> Result<BTreeMap<String, Written>> {
             let mut outputs = BTreeMap::new();
             for (chunk, c) in rx {
@@ -114,7 +114,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunMetrics> {
             }
             Ok(outputs)
         });
-        let computed = (|| -> Result<()> {
+        let computed = (|| -> Result<Vec<input::FileInfo>> {
             let mut usage_buf = Vec::new();
             for chunk in 0..n_chunks {
                 let files = source.load_chunk(chunk, &part)?;
@@ -146,15 +146,17 @@ pub fn run(cfg: &RunConfig) -> Result<RunMetrics> {
                 }
                 stage.advance();
             }
-            Ok(())
+            drop(tx);
+            // The usage files' sizes and hashes, for the manifest, while the writer writes the
+            // last chunk.
+            source.file_infos()
         })();
-        drop(tx);
         let written = match writer.join() {
             Ok(r) => r,
             Err(panic) => std::panic::resume_unwind(panic),
         };
-        computed?;
-        written
+        let infos = computed?;
+        Ok((written?, infos))
     })?;
     let stage = stage.next("finish tables, manifest, publish", 0);
     let w = match w {
@@ -189,7 +191,6 @@ pub fn run(cfg: &RunConfig) -> Result<RunMetrics> {
         wr.files.sort();
     }
 
-    let mut inputs = source.file_infos()?;
     inputs.append(&mut base.files);
     drop(source);
     let mut t = BTreeMap::new();
@@ -236,8 +237,19 @@ fn write_chunk(
     outputs: &mut BTreeMap<String, Written>,
 ) -> Result<Spare> {
     let t = Instant::now();
-    let details = write_rows(out, c.details, file, slot(outputs, DeductionDetail::NAME))?;
-    let lines = write_rows(out, c.lines, file, slot(outputs, BillLine::NAME))?;
+    // The two big tables side by side: each one's sequential steps (partitioning by month,
+    // writing pages out) leave a core free for the other's.
+    let (mut wd, mut wl) = (Written::default(), Written::default());
+    let (details, lines) = rayon::join(
+        || write_rows(out, c.details, file, &mut wd),
+        || write_rows(out, c.lines, file, &mut wl),
+    );
+    let (details, lines) = (details?, lines?);
+    for (table, w) in [(DeductionDetail::NAME, wd), (BillLine::NAME, wl)] {
+        let s = slot(outputs, table);
+        s.add_rows(&w);
+        s.files.extend(w.files);
+    }
     write_rows(out, c.bills, file, slot(outputs, Bill::NAME))?;
     write_rows(out, c.status, file, slot(outputs, PackageStatus::NAME))?;
     write_rows(out, c.events, file, slot(outputs, AccountEvent::NAME))?;
