@@ -391,21 +391,31 @@ impl UsageSource {
             return Ok(out);
         }
         // Each spilled file is read once: removed as soon as it is read, so the spill shrinks
-        // chunk by chunk and its removal is not left for the end of the run.
-        let mut out = Vec::new();
-        for (path, name) in std::mem::take(&mut self.spilled[chunk as usize]) {
-            let mut df = read_parquet(&path)?;
-            std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
-            let rows: Vec<u32> = df.column("__row")?.u32()?.into_no_null_iter().collect();
-            df = df.drop("__row")?;
-            out.push(InputFile {
-                path,
-                name,
-                df,
-                rows: Some(rows),
-                name_ids: Some(self.name_ids.clone()),
-            });
-        }
+        // chunk by chunk and its removal is not left for the end of the run. The files are
+        // read in parallel (each one alone is too small to keep the cores busy).
+        use rayon::prelude::*;
+        let t = std::time::Instant::now();
+        let out = std::mem::take(&mut self.spilled[chunk as usize])
+            .into_par_iter()
+            .map(|(path, name)| {
+                let mut df = read_parquet(&path)?;
+                std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+                let rows: Vec<u32> = df.column("__row")?.u32()?.into_no_null_iter().collect();
+                df = df.drop("__row")?;
+                Ok(InputFile {
+                    path,
+                    name,
+                    df,
+                    rows: Some(rows),
+                    name_ids: Some(self.name_ids.clone()),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        tracing::debug!(
+            chunk,
+            ms = t.elapsed().as_millis() as u64,
+            "chunk usage read"
+        );
         Ok(out)
     }
 
