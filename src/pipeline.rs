@@ -237,19 +237,8 @@ fn write_chunk(
     outputs: &mut BTreeMap<String, Written>,
 ) -> Result<Spare> {
     let t = Instant::now();
-    // The two big tables side by side: each one's sequential steps (partitioning by month,
-    // writing pages out) leave a core free for the other's.
-    let (mut wd, mut wl) = (Written::default(), Written::default());
-    let (details, lines) = rayon::join(
-        || write_rows(out, c.details, file, &mut wd),
-        || write_rows(out, c.lines, file, &mut wl),
-    );
-    let (details, lines) = (details?, lines?);
-    for (table, w) in [(DeductionDetail::NAME, wd), (BillLine::NAME, wl)] {
-        let s = slot(outputs, table);
-        s.add_rows(&w);
-        s.files.extend(w.files);
-    }
+    let details = write_rows(out, c.details, file, slot(outputs, DeductionDetail::NAME))?;
+    let lines = write_rows(out, c.lines, file, slot(outputs, BillLine::NAME))?;
     write_rows(out, c.bills, file, slot(outputs, Bill::NAME))?;
     write_rows(out, c.status, file, slot(outputs, PackageStatus::NAME))?;
     write_rows(out, c.events, file, slot(outputs, AccountEvent::NAME))?;
