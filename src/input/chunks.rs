@@ -58,10 +58,10 @@ pub struct UsageSource {
 
 /// `(hash of usage_id, file index, row)` of every row with an id, packed in a `u128` in that
 /// order (so sorting the numbers sorts by hash), in [`ID_BUCKETS`] buckets by the hash's top
-/// bits: each bucket is sorted alone at the end, in parallel, and small enough to sort in the
-/// CPU's cache (one sort of the whole index was half a second on 22M rows). The buckets are
-/// regions of one allocation, freed in one piece (jemalloc hands a block that large back to the
-/// kernel at once; 256 separate ones stayed cached and raised the run's peak).
+/// bits, each sorted alone at the end, in parallel (one parallel sort of the whole index took
+/// 0.45–0.57 s on 22.2M rows, 2.5 s on 116.6M; the buckets 0.31–0.36 s and 2.2 s). The buckets
+/// are regions of one allocation, freed in one piece: jemalloc hands a block that large back to
+/// the kernel at once (separate vectors stayed cached and raised the run's peak).
 #[derive(Default)]
 struct IdIndex {
     /// Bucket `b` is `data[b * room..b * room + len[b]]`, then `overflow[b]`.
@@ -72,8 +72,10 @@ struct IdIndex {
     overflow: Vec<Vec<u128>>,
 }
 
-/// Buckets of the id index (a power of two).
-const ID_BUCKETS: usize = 256;
+/// Buckets of the id index (a power of two). Few: each region's growing end sits in a
+/// transparent huge page of its own (2 MiB, see `main.rs`), so 256 buckets held up to 0.5 GB
+/// more (measured on 116.6M rows: 3.0 GB peak while loading against 2.72 GB; 16: 2.72 GB).
+const ID_BUCKETS: usize = 16;
 
 fn id_entry(hash: u64, file: usize, row: usize) -> u128 {
     (u128::from(hash) << 64) | ((file as u128) << 32) | row as u128
@@ -106,59 +108,12 @@ impl IdIndex {
         self.overflow[b].extend_from_slice(&entries[n..]);
     }
 
-    /// Adds the ids of file number `file`, its row groups hashed in parallel.
-    fn add(&mut self, file: usize, f: &InputFile) -> Result<()> {
-        use rayon::prelude::*;
-        if f.is_null_typed("usage_id")? {
-            return Ok(());
-        }
-        // Read in place, not collected into a vector of the file's rows first.
-        let ids = f.series("usage_id")?.str()?;
-        if self.data.is_empty() {
-            *self = IdIndex::with_capacity(ids.len());
-        }
-        let mut start = 0;
-        let arrays: Vec<_> = ids
-            .downcast_iter()
-            .map(|a| {
-                start += a.len();
-                (start - a.len(), a)
-            })
-            .collect();
-        let parts: Vec<Vec<Vec<u128>>> = arrays
-            .into_par_iter()
-            .map(|(start, ids)| {
-                let share = ids.len() / ID_BUCKETS;
-                let mut part: Vec<Vec<u128>> = (0..ID_BUCKETS)
-                    .map(|_| Vec::with_capacity(share + share / 8 + 16))
-                    .collect();
-                for (row, id) in ids.iter().enumerate() {
-                    if let Some(id) = id {
-                        let e = id_entry(xxh3_64(id.as_bytes()), file, start + row);
-                        part[id_bucket(e)].push(e);
-                    }
-                }
-                part
-            })
-            .collect();
+    /// Adds the entries of [`hash_ids`].
+    fn extend(&mut self, parts: IdParts) {
         for part in parts {
             for (b, entries) in part.iter().enumerate() {
                 self.extend_bucket(b, entries);
             }
-        }
-        Ok(())
-    }
-
-    /// Moves `other`'s entries into this index.
-    fn append(&mut self, other: IdIndex) {
-        if self.data.is_empty() {
-            *self = other;
-            return;
-        }
-        for b in 0..other.len.len() {
-            let at = b * other.room;
-            self.extend_bucket(b, &other.data[at..at + other.len[b]]);
-            self.extend_bucket(b, &other.overflow[b]);
         }
     }
 
@@ -218,6 +173,43 @@ impl IdIndex {
         }
         Ok(dups)
     }
+}
+
+/// A file's index entries: per row group, per bucket.
+type IdParts = Vec<Vec<Vec<u128>>>;
+
+/// The index entries of file number `file`, its row groups hashed in parallel.
+fn hash_ids(file: usize, f: &InputFile) -> Result<IdParts> {
+    use rayon::prelude::*;
+    if f.is_null_typed("usage_id")? {
+        return Ok(Vec::new());
+    }
+    // Read in place, not collected into a vector of the file's rows first.
+    let ids = f.series("usage_id")?.str()?;
+    let mut start = 0;
+    let arrays: Vec<_> = ids
+        .downcast_iter()
+        .map(|a| {
+            start += a.len();
+            (start - a.len(), a)
+        })
+        .collect();
+    Ok(arrays
+        .into_par_iter()
+        .map(|(start, ids)| {
+            let share = ids.len() / ID_BUCKETS;
+            let mut part: Vec<Vec<u128>> = (0..ID_BUCKETS)
+                .map(|_| Vec::with_capacity(share + share / 8 + 16))
+                .collect();
+            for (row, id) in ids.iter().enumerate() {
+                if let Some(id) = id {
+                    let e = id_entry(xxh3_64(id.as_bytes()), file, start + row);
+                    part[id_bucket(e)].push(e);
+                }
+            }
+            part
+        })
+        .collect())
 }
 
 /// Usage rows in the input, from the Parquet footers (no data read).
@@ -315,7 +307,7 @@ impl UsageSource {
             }
             if let Some(mut r) = next? {
                 self.note_latest(r.latest);
-                self.ids.append(std::mem::take(&mut r.ids));
+                self.ids.extend(std::mem::take(&mut r.ids));
                 r.number_names(&mut name_ids)?;
                 named = Some(r);
             }
@@ -363,10 +355,11 @@ impl UsageSource {
             // One chunk: read each file, check it whole, keep this shard's rows.
             let mut out = Vec::with_capacity(self.files.len());
             let mut whole = Vec::with_capacity(self.files.len());
+            self.ids = IdIndex::with_capacity(rows_in(&self.files)? as usize);
             for (k, path) in self.files.clone().into_iter().enumerate() {
                 let f = read_file(&self.root, &path, "usage", usage::COLUMNS)?;
                 self.note_latest(usage::check_file(&f)?);
-                self.ids.add(k, &f)?;
+                self.ids.extend(hash_ids(k, &f)?);
                 whole.push(f);
             }
             let dups = self.ids.duplicates(|k| {
@@ -456,7 +449,7 @@ struct ReadFile {
     /// Latest valid `usage_start` of the file.
     latest: Option<Ts>,
     /// The file's part of the id index.
-    ids: IdIndex,
+    ids: IdParts,
     /// Chunk of each row (`places`).
     places: Vec<Option<u32>>,
     /// Milliseconds to read, check, hash ids, place rows, number names.
@@ -475,8 +468,7 @@ impl ReadFile {
         lap(0);
         let latest = usage::check_file(&f)?;
         lap(1);
-        let mut ids = IdIndex::default();
-        ids.add(k, &f)?;
+        let ids = hash_ids(k, &f)?;
         lap(2);
         let places = places(&f, part)?;
         lap(3);
@@ -633,12 +625,12 @@ mod tests {
         let filler: Vec<u128> = (0..64).map(|r| id_entry(1000 + r, 2, r as usize)).collect();
         ix.extend_bucket(0, &filler);
         for (f, ids) in files.iter().enumerate() {
-            let mut part = IdIndex::with_capacity(0);
+            let mut part = vec![Vec::new(); ID_BUCKETS];
             for (r, id) in ids.iter().enumerate() {
                 let e = id_entry(hash(id), f, r);
-                part.extend_bucket(id_bucket(e), &[e]);
+                part[id_bucket(e)].push(e);
             }
-            ix.append(part);
+            ix.extend(vec![part]);
         }
         assert_eq!(ix.len[0], 64);
         assert_eq!(ix.overflow[0].len(), 7, "every id past the full region");
