@@ -9,8 +9,8 @@
 //! (`NameIds`), so the spill never encodes, compresses or decodes those strings and a chunk's
 //! names are looked up by index, not hashed again. Two files are in flight at a time: file k is
 //! read, checked and placed while file k − 1 is written to the spill; only the numbering of
-//! names goes file after file. The spill directory is removed when the run ends, however it
-//! ends.
+//! names goes file after file. Each spilled file is removed as soon as its chunk has read it
+//! back; the spill directory is removed when the run ends, however it ends.
 //!
 //! `usage_id` must be unique in the whole input, whichever shard or chunk a row falls in: the
 //! pass over whole files records a 64-bit hash, file and row of every id (16 bytes a row: 1.6 GB
@@ -59,10 +59,9 @@ pub struct UsageSource {
 /// `(hash of usage_id, file index, row)` of every row with an id, packed in a `u128` in that
 /// order (so sorting the numbers sorts by hash), in [`ID_BUCKETS`] buckets by the hash's top
 /// bits, each sorted alone at the end, in parallel (one parallel sort of the whole index took
-/// 0.45–0.57 s on 22.2M rows, 2.5 s on 116.6M; the buckets 0.31–0.36 s and 2.2 s). The buckets
+/// 0.45–0.57 s on 22.2M rows, 2.5 s on 116.6M; the buckets 0.36–0.40 s and 2.2 s). The buckets
 /// are regions of one allocation, freed in one piece: jemalloc hands a block that large back to
 /// the kernel at once (separate vectors stayed cached and raised the run's peak).
-#[derive(Default)]
 struct IdIndex {
     /// Bucket `b` is `data[b * room..b * room + len[b]]`, then `overflow[b]`.
     data: Vec<u128>,
@@ -83,6 +82,14 @@ fn id_entry(hash: u64, file: usize, row: usize) -> u128 {
 
 fn id_bucket(entry: u128) -> usize {
     (entry >> (128 - ID_BUCKETS.trailing_zeros())) as usize
+}
+
+/// An index with room for a few ids per bucket (more go to the overflow): every index has its
+/// buckets, so entries can be added to any.
+impl Default for IdIndex {
+    fn default() -> IdIndex {
+        IdIndex::with_capacity(0)
+    }
 }
 
 impl IdIndex {
@@ -131,7 +138,7 @@ impl IdIndex {
         } = std::mem::take(self);
         // Candidates: rows sharing a hash with another row (equal hashes share a bucket).
         let mut cand: Vec<(u32, u32)> = data
-            .par_chunks_mut(room.max(1))
+            .par_chunks_mut(room)
             .zip(len)
             .zip(overflow)
             .flat_map_iter(|((region, n), over)| {
