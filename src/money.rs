@@ -135,14 +135,18 @@ impl Unit {
 
     /// Size of one unit in base units: bytes for traffic (base 1024), 1 otherwise.
     pub fn factor(self) -> Decimal {
-        let k = Decimal::from(1024u32);
+        Decimal::from(1u64 << (10 * self.pow1024()))
+    }
+
+    /// The power of 1024 of [`Unit::factor`].
+    fn pow1024(self) -> u32 {
         match self {
-            Unit::B => Decimal::ONE,
-            Unit::KB => k,
-            Unit::MB => k * k,
-            Unit::GB => k * k * k,
-            Unit::TB => k * k * k * k,
-            Unit::Call | Unit::Qps | Unit::Mbps => Decimal::ONE,
+            Unit::B => 0,
+            Unit::KB => 1,
+            Unit::MB => 2,
+            Unit::GB => 3,
+            Unit::TB => 4,
+            Unit::Call | Unit::Qps | Unit::Mbps => 0,
         }
     }
 
@@ -159,11 +163,62 @@ impl fmt::Display for Unit {
 }
 
 /// `q` in `from` expressed in `to`, rounded to scale 9 (one rounding).
+///
+/// A hot path (every traffic row priced per GB, every draw across units), so it is integer
+/// arithmetic on the scale-9 mantissa: the factors are powers of 2, so the conversion is a
+/// shift up, or a division by a power of 2 rounded half away from zero — the exact result
+/// rounded once. Only a quantity whose mantissa does not fit that arithmetic (beyond about
+/// 10^29 units) goes through [`Decimal`] division.
 pub fn convert(q: Decimal, from: Unit, to: Unit) -> Decimal {
     if from == to {
         return q9(q);
     }
-    q9(q * from.factor() / to.factor())
+    convert_exact(q, from.pow1024(), to.pow1024())
+        .unwrap_or_else(|| q9(q * from.factor() / to.factor()))
+}
+
+/// `q × 1024^up / 1024^down` at scale 9, rounded half away from zero; `None` when a step
+/// leaves `i128` or the result a 96-bit decimal.
+fn convert_exact(q: Decimal, up: u32, down: u32) -> Option<Decimal> {
+    let widen = POW10.get(QTY_SCALE.checked_sub(q.scale())? as usize)?;
+    let m = q.mantissa().checked_mul(*widen)?;
+    let (up, down) = (10 * up.saturating_sub(down), 10 * down.saturating_sub(up));
+    let scaled = m.checked_mul(1i128 << up)?;
+    from_exact(div_half_away(scaled, 1i128 << down), QTY_SCALE)
+}
+
+/// `a × b` rounded half away from zero to `scale` (RULES.md §1: one rounding of the exact
+/// product). Integer arithmetic on the mantissas when the product fits 96 bits — as rust_decimal
+/// would compute it, exactly — else rust_decimal's product and rounding.
+pub fn mul_round(a: Decimal, b: Decimal, scale: u32) -> Decimal {
+    mul_round_exact(a, b, scale).unwrap_or_else(|| round_to(a * b, scale))
+}
+
+fn mul_round_exact(a: Decimal, b: Decimal, scale: u32) -> Option<Decimal> {
+    let s = a.scale() + b.scale();
+    let p = a.mantissa().checked_mul(b.mantissa())?;
+    if s > 28 || p.unsigned_abs() >= 1 << 96 {
+        return None;
+    }
+    match scale.checked_sub(s) {
+        Some(widen) => from_exact(p.checked_mul(*POW10.get(widen as usize)?)?, scale),
+        None => from_exact(div_half_away(p, POW10[(s - scale) as usize]), scale),
+    }
+}
+
+/// `n / d` (d > 0) rounded half away from zero.
+fn div_half_away(n: i128, d: i128) -> i128 {
+    let (q, r) = (n / d, n % d);
+    if 2 * r.unsigned_abs() >= d.unsigned_abs() {
+        q + n.signum()
+    } else {
+        q
+    }
+}
+
+/// The decimal of mantissa `m` at `scale`, if it fits 96 bits.
+fn from_exact(m: i128, scale: u32) -> Option<Decimal> {
+    (m.unsigned_abs() < 1 << 96).then(|| Decimal::from_i128_with_scale(m, scale))
 }
 
 #[cfg(test)]
@@ -219,6 +274,100 @@ mod tests {
             to_mantissa(Decimal::MAX, 28),
             round_to(Decimal::MAX, 28).mantissa()
         );
+    }
+
+    /// The integer paths give rust_decimal's results wherever rust_decimal is exact: conversions
+    /// of quantities under about 10^9 units (its division keeps 22+ decimals there, and a
+    /// quotient by 2^k is either on a midpoint or at least 10^-9 / 2^(k+1) from one), products
+    /// that fit 96 bits.
+    mod integer_paths {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn old_convert(q: Decimal, from: Unit, to: Unit) -> Decimal {
+            q9(q * from.factor() / to.factor())
+        }
+
+        fn unit() -> impl Strategy<Value = Unit> {
+            proptest::sample::select(Unit::ALL.to_vec())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(4096))]
+
+            #[test]
+            fn convert_matches_decimal_division(
+                m in -(1i64 << 60)..(1i64 << 60),
+                normalized in any::<bool>(),
+                from in unit(),
+                to in unit(),
+            ) {
+                // Up to about 10^9 units at scale 9, or with fewer decimals when they allow.
+                let q = Decimal::from_i128_with_scale(m as i128, 9);
+                let q = if normalized { q.normalize() } else { q };
+                prop_assume!(from != to);
+                // Equal with the same scale: the same mantissa is written.
+                let (new, old) = (convert(q, from, to), old_convert(q, from, to));
+                prop_assert_eq!((new, new.scale()), (old, old.scale()));
+            }
+
+            #[test]
+            fn convert_rounds_midpoints_like_decimal_division(
+                j in -(1i64 << 28)..(1i64 << 28),
+                nudge in -2i64..=2,
+                down in 1u32..=4,
+                up in 0u32..=1,
+            ) {
+                prop_assume!(up < down);
+                let k = 10 * (down - up);
+                // (2j + 1) / 2 units of scale 9 after the division, give or take a nudge.
+                let m = (2 * j as i128 + 1) * (1i128 << (k - 1)) + nudge as i128;
+                let q = Decimal::from_i128_with_scale(m, 9);
+                let (from, to) = (Unit::ALL[up as usize], Unit::ALL[down as usize]);
+                prop_assert_eq!(convert(q, from, to), old_convert(q, from, to));
+            }
+
+            #[test]
+            fn mul_round_matches_decimal_product(
+                a in -(1i64 << 62)..(1i64 << 62),
+                sa in 0u32..=13,
+                b in -(1i64 << 31)..(1i64 << 31),
+                sb in 0u32..=10,
+                scale in proptest::sample::select(vec![2u32, 8, 9]),
+            ) {
+                let (a, b) = (
+                    Decimal::from_i128_with_scale(a as i128, sa),
+                    Decimal::from_i128_with_scale(b as i128, sb),
+                );
+                let (new, old) = (mul_round(a, b, scale), round_to(a * b, scale));
+                prop_assert_eq!((new, new.scale()), (old, old.scale()));
+            }
+        }
+
+        #[test]
+        fn outside_the_integer_range_decimal_arithmetic_decides() {
+            // A product past 96 bits, a quantity past i128 once widened: rust_decimal's way.
+            let big = Decimal::MAX;
+            assert_eq!(mul_round(big, dec!(0.5), 8), round_to(big * dec!(0.5), 8));
+            let q = Decimal::from_i128_with_scale(1i128 << 95, 0);
+            assert_eq!(convert(q, Unit::TB, Unit::TB), q9(q));
+            assert_eq!(
+                convert(q, Unit::B, Unit::KB),
+                old_convert(q, Unit::B, Unit::KB)
+            );
+            // Midpoints round away from zero, both signs.
+            assert_eq!(
+                convert(dec!(0.000000512), Unit::B, Unit::KB),
+                dec!(0.000000001)
+            );
+            assert_eq!(
+                convert(dec!(-0.000000512), Unit::B, Unit::KB),
+                dec!(-0.000000001)
+            );
+            assert_eq!(convert(dec!(0.000000511), Unit::B, Unit::KB), dec!(0));
+            assert_eq!(mul_round(dec!(0.05), dec!(0.1), 2), dec!(0.01));
+            assert_eq!(mul_round(dec!(-0.05), dec!(0.1), 2), dec!(-0.01));
+        }
     }
 
     #[test]

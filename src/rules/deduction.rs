@@ -22,7 +22,7 @@
 use crate::calendar::{natural_slice, periodic_cycle, Cycle, Ts};
 use crate::catalog::Catalog;
 use crate::input::{Event, EventKind, Package, PackageKind, PackageSource, Usage, Violation};
-use crate::money::{q9, Unit};
+use crate::money::{convert, mul_round, q9, Unit, QTY_SCALE};
 use crate::name::Name;
 use crate::output::tables::DeductionDetail;
 use rayon::prelude::*;
@@ -450,7 +450,7 @@ fn sweep(
             if before.is_some_and(|r| r.is_zero()) {
                 continue;
             }
-            let need = q9(q9(left * u.unit.factor() / p.unit.factor()) * c);
+            let need = mul_round(convert(left, u.unit, p.unit), c, QTY_SCALE);
             let (deducted, covered) = match before {
                 None => (need, left),
                 Some(r) if need <= r => (need, left),

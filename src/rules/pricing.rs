@@ -21,7 +21,7 @@ use crate::calendar::Month;
 use crate::catalog::{Catalog, PriceEntry, Pricing};
 use crate::error::Result;
 use crate::input::{Usage, Violation};
-use crate::money::{convert, m8, Unit};
+use crate::money::{convert, mul_round, Unit, MONEY_SCALE};
 use crate::name::Name;
 use crate::output::tables::{BillLine, ChargeKind};
 use compact_str::CompactString;
@@ -45,10 +45,14 @@ pub fn amount(q: Decimal, unit: Unit, unit_price: Decimal, price_unit: &str) -> 
     }
     let billable_units = match price_unit {
         "GB" => convert(q, unit, Unit::GB),
+        // q / 10,000 exactly: the same mantissa, four more decimals.
+        "10000 call" if q.scale() <= 24 => {
+            Decimal::from_i128_with_scale(q.mantissa(), q.scale() + 4)
+        }
         "10000 call" => q / Decimal::from(10_000),
         _ => q,
     };
-    Some(m8(billable_units * unit_price))
+    Some(mul_round(billable_units, unit_price, MONEY_SCALE))
 }
 
 /// The rows one tier table prices, waiting for the column-wise split: one entry per row in
@@ -204,7 +208,7 @@ pub fn price_usage_into(
                     let (i, price_unit) = (t.row[part.row], t.price_unit[part.row]);
                     let u = &usage[i];
                     let a = amount(part.quantity, u.unit, part.unit_price, &price_unit)
-                        .unwrap_or_else(|| m8(part.quantity * part.unit_price));
+                        .unwrap_or_else(|| mul_round(part.quantity, part.unit_price, MONEY_SCALE));
                     let first = k == 0 || parts[k - 1].row != part.row;
                     line(
                         u,
