@@ -161,7 +161,7 @@ fn account_timeline_is_byte_identical_with_one_or_two_threads() {
     let outs: Vec<_> = ["1", "2"]
         .iter()
         .map(|n| {
-            let out = tempfile::tempdir().unwrap();
+            let out = out_dir();
             let (code, err) = run_binary(&[
                 "run",
                 "--as-of",

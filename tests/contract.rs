@@ -9,7 +9,7 @@ use reckon::output::{dec_col, str_col, ts_col};
 
 fn run_err(ds: &Dataset) -> String {
     let dir = tempfile::tempdir().unwrap();
-    let out = tempfile::tempdir().unwrap();
+    let out = out_dir();
     ds.write(dir.path());
     let e = reckon::pipeline::run(&run_config(dir.path(), out.path(), "2024-06-01")).unwrap_err();
     assert!(e.is_input_error(), "{e}");
@@ -59,7 +59,7 @@ fn missing_required_table_is_an_input_error() {
     let dir = tempfile::tempdir().unwrap();
     Dataset::valid().write(dir.path());
     std::fs::remove_dir_all(dir.path().join("packages")).unwrap();
-    let out = tempfile::tempdir().unwrap();
+    let out = out_dir();
     let e = reckon::pipeline::run(&run_config(dir.path(), out.path(), "2024-06-01")).unwrap_err();
     assert!(e.to_string().contains("packages"), "{e}");
 }
@@ -147,7 +147,7 @@ fn row_level_problems_become_exceptions_and_every_usage_row_is_accounted_for() {
     ds.append_rows("packages", pk);
 
     let dir = tempfile::tempdir().unwrap();
-    let out = tempfile::tempdir().unwrap();
+    let out = out_dir();
     ds.write(dir.path());
     let m = reckon::pipeline::run(&run_config(dir.path(), out.path(), "2024-06-01")).unwrap();
     let ex = read_table(out.path(), "exceptions");
@@ -209,7 +209,7 @@ fn hive_partition_columns_fill_missing_string_columns() {
         usage.join("region=ap-guangzhou/part-0.parquet"),
     )
     .unwrap();
-    let out = tempfile::tempdir().unwrap();
+    let out = out_dir();
     let m = reckon::pipeline::run(&run_config(dir.path(), out.path(), "2024-06-01")).unwrap();
     assert_eq!(m.usage.billed, 2);
     let lines = read_table(out.path(), "bill_lines");

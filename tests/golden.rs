@@ -84,7 +84,7 @@ fn dump(out: &Path, table: &str) -> String {
 #[test]
 fn sample_data_golden_outputs() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = tempfile::tempdir().unwrap();
+    let out = out_dir();
     let (code, err) = run_binary(&[
         "run",
         "--input",

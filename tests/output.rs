@@ -19,7 +19,7 @@ fn run_into(input: &std::path::Path, out: &std::path::Path, threads: Option<usiz
 fn every_table_is_written_with_its_schema_and_partitions() {
     let dir = tempfile::tempdir().unwrap();
     Dataset::valid().write(dir.path());
-    let out = tempfile::tempdir().unwrap();
+    let out = out_dir();
     run_into(dir.path(), out.path(), None);
     for t in OUTPUT_TABLES {
         assert!(out.path().join(t).is_dir(), "{t} missing");
@@ -91,7 +91,7 @@ fn a_usage_row_at_the_month_edge_is_partitioned_by_its_utc8_start() {
     );
     let dir = tempfile::tempdir().unwrap();
     ds.write(dir.path());
-    let out = tempfile::tempdir().unwrap();
+    let out = out_dir();
     run_into(dir.path(), out.path(), None);
     let may = read_table(&out.path().join("bill_lines"), "month=2024-05");
     let apr = read_table(&out.path().join("bill_lines"), "month=2024-04");
@@ -114,7 +114,7 @@ fn a_usage_row_at_the_month_edge_is_partitioned_by_its_utc8_start() {
 fn two_runs_and_thread_counts_give_identical_bytes() {
     let dir = tempfile::tempdir().unwrap();
     Dataset::valid().write(dir.path());
-    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b) = (out_dir(), out_dir());
     run_into(dir.path(), a.path(), Some(1));
     run_into(dir.path(), b.path(), Some(3));
     let (mut ta, mut tb) = (tree_bytes(a.path()), tree_bytes(b.path()));

@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::{catalog_path, column_names, read_table, rows_text, run_binary, t, usage_cols};
+use common::{
+    catalog_path, column_names, out_dir, read_table, rows_text, run_binary, t, usage_cols,
+};
 use reckon::calendar::Ts;
 use reckon::output::{frame, write_parquet};
 use std::collections::HashSet;
@@ -116,7 +118,7 @@ fn runs_as_of_consecutive_days_agree_on_the_days_both_cover() {
     let cols = usage_cols(&bad);
     let mut df = frame(bad.len(), cols).unwrap();
     write_parquet(&input.path().join("usage/part-bad.parquet"), &mut df).unwrap();
-    let (d, d1) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (d, d1) = (out_dir(), out_dir());
     run(input.path(), d.path(), "2024-05-31");
     run(input.path(), d1.path(), "2024-06-01");
 

@@ -315,10 +315,31 @@ pub fn run_binary(args: &[&str]) -> (i32, String) {
     )
 }
 
+/// A run's output directory, `out/` inside a temporary directory of its own. A run keeps its
+/// lock and the output it replaced beside the output (`.<name>.reckon/`); with the output at a
+/// temporary directory's own path that sibling would stay behind in the system's temporary
+/// directory after every test. Here it goes with the rest when the guard drops.
+pub struct OutDir {
+    _root: tempfile::TempDir,
+    path: PathBuf,
+}
+
+impl OutDir {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+pub fn out_dir() -> OutDir {
+    let root = tempfile::tempdir().unwrap();
+    let path = root.path().join("out");
+    OutDir { _root: root, path }
+}
+
 /// Runs the binary on a dataset for an as-of date; returns the output dir (kept alive by the guard).
-pub fn run_dataset(ds: &Dataset, as_of: &str) -> (tempfile::TempDir, tempfile::TempDir) {
+pub fn run_dataset(ds: &Dataset, as_of: &str) -> (tempfile::TempDir, OutDir) {
     let input = tempfile::tempdir().unwrap();
-    let out = tempfile::tempdir().unwrap();
+    let out = out_dir();
     ds.write(input.path());
     let (code, err) = run_binary(&[
         "run",
