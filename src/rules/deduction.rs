@@ -101,7 +101,7 @@ pub fn run_into(
         .windows(2)
         .all(|w| (w[0].usage_start, &w[0].usage_id) <= (w[1].usage_start, &w[1].usage_id)));
     let pools = build_pools(usage, packages, events);
-    let results: Vec<PoolResult> = pools
+    let mut results: Vec<PoolResult> = pools
         .par_iter()
         .map(|pool| sweep(pool, usage, packages, events, catalog, refund_policy))
         .collect();
@@ -120,8 +120,28 @@ pub fn run_into(
             .collect(),
         ..Default::default()
     };
+    // Details in the table's order, `usage_start, usage_id, draw_seq`: the usage rows are in
+    // `(usage_start, usage_id)` order with unique ids, so that is row order, a row's draws in
+    // sequence. Each pool's details are in its rows' order, so a stable sort of (row, pool) by
+    // row interleaves the pools. (The writer sorts every table whatever comes; rows already in
+    // order cost it one comparison each instead of a merge of every pool's run.)
+    let mut order: Vec<(u32, u32)> = results
+        .iter()
+        .enumerate()
+        .flat_map(|(p, r)| r.detail_rows.iter().map(move |&row| (row, p as u32)))
+        .collect();
+    order.sort_by_key(|&(row, _)| row);
+    let mut by_pool: Vec<_> = results
+        .iter_mut()
+        .map(|r| std::mem::take(&mut r.details).into_iter())
+        .collect();
+    details.extend(
+        order
+            .iter()
+            .filter_map(|&(_, p)| by_pool[p as usize].next()),
+    );
+    drop(by_pool);
     for r in results {
-        details.extend(r.details);
         for (i, c) in r.covered {
             out.covered[i] = c;
         }
@@ -211,6 +231,8 @@ fn build_pools(usage: &[Usage], packages: &[Package], events: &[Event]) -> Vec<P
 #[derive(Default)]
 struct PoolResult {
     details: Vec<DeductionDetail>,
+    /// The usage row of each detail.
+    detail_rows: Vec<u32>,
     covered: Vec<(usize, Decimal)>,
     states: Vec<(usize, PackageState)>,
     refund_requests: Vec<RefundRequest>,
@@ -500,6 +522,7 @@ fn sweep(
                 usage_end: u.usage_end,
                 draw_seq: seq,
             });
+            res.detail_rows.push(ui as u32);
             seq += 1;
         }
         // Rows nothing covered keep the zero they start with (`run_into`).
