@@ -167,8 +167,8 @@ impl fmt::Display for Unit {
 /// A hot path (every traffic row priced per GB, every draw across units), so it is integer
 /// arithmetic on the scale-9 mantissa: the factors are powers of 2, so the conversion is a
 /// shift up, or a division by a power of 2 rounded half away from zero — the exact result
-/// rounded once. Only a quantity whose mantissa does not fit that arithmetic (beyond about
-/// 10^29 units) goes through [`Decimal`] division.
+/// rounded once. Only a result too large for a 96-bit mantissa at scale 9 (about 7.9 × 10^19
+/// units) goes through [`Decimal`] division, as before.
 pub fn convert(q: Decimal, from: Unit, to: Unit) -> Decimal {
     if from == to {
         return q9(q);
