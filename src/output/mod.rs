@@ -490,12 +490,7 @@ pub fn write_rows<T: Table>(
     Ok(rows)
 }
 
-fn write_sorted<'a, T: Table>(
-    out: &Path,
-    rows: &'a [T],
-    file: &str,
-    written: &mut Written,
-) -> Result<()> {
+fn write_sorted<T: Table>(out: &Path, rows: &[T], file: &str, written: &mut Written) -> Result<()> {
     // Sort references, not the rows: a bill line is ~220 bytes, a reference 8. Rows come in a
     // few long sorted runs (a chunk's usage lines and draws are made in usage order, the other
     // lines appended), which the standard stable sort finds and merges: about two comparisons
@@ -507,29 +502,13 @@ fn write_sorted<'a, T: Table>(
     if !T::PARTITIONED {
         return emit(out, &dir.join(file), String::new(), &order, written);
     }
-    // Stable partition of the references: the total order holds inside each month. (The order
-    // starts with the partition column, so months come in runs: one map lookup per run.)
-    let mut by_month: BTreeMap<Month, Vec<&'a T>> = BTreeMap::new();
-    let mut add = |m: Month, rows: Vec<&'a T>| match by_month.entry(m) {
-        std::collections::btree_map::Entry::Vacant(e) => {
-            e.insert(rows);
-        }
-        std::collections::btree_map::Entry::Occupied(mut e) => e.get_mut().extend(rows),
-    };
-    let mut run: Option<(Month, Vec<&T>)> = None;
+    // Stable partition of the references: the total order holds inside each month.
+    let mut by_month: BTreeMap<Month, Vec<&T>> = BTreeMap::new();
     for r in order {
-        let m = r.month().expect("partitioned");
-        match &mut run {
-            Some((cur, rows)) if *cur == m => rows.push(r),
-            _ => {
-                if let Some((cur, rows)) = run.replace((m, vec![r])) {
-                    add(cur, rows);
-                }
-            }
-        }
-    }
-    if let Some((cur, rows)) = run {
-        add(cur, rows);
+        by_month
+            .entry(r.month().expect("partitioned"))
+            .or_default()
+            .push(r);
     }
     for (m, chunk) in by_month {
         let key = format!("month={m}");
