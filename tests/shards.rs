@@ -117,3 +117,54 @@ fn shards_and_chunks_union_to_the_single_run() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("listed twice"), "{err}");
 }
+
+/// `reckon bench pricing` prices and writes account chunk by account chunk: in many chunks it
+/// writes the very bill lines it writes in one.
+#[test]
+fn bench_pricing_in_chunks_writes_the_lines_of_one_chunk() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    let (code, err) = run_binary(&[
+        "generate",
+        "--accounts",
+        "6",
+        "--days",
+        "40",
+        "--seed",
+        "5",
+        "--output",
+        input.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let bench = |out: &Path, chunk_rows: &str| -> serde_json::Value {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_reckon"))
+            .args(["bench", "pricing", "--as-of", "2024-07-01", "--input"])
+            .arg(&input)
+            .arg("--catalog")
+            .arg(catalog_path())
+            .arg("--output")
+            .arg(out)
+            .args(["--chunk-rows", chunk_rows])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let lines = |out: &Path| {
+        let df = read_table(out, "bill_lines");
+        let cols = column_names(&df);
+        let names: Vec<&str> = cols.iter().map(String::as_str).collect();
+        let mut r = rows_text(&df, &names);
+        r.sort();
+        r
+    };
+    let (one, many) = (out_dir(), out_dir());
+    let f1 = bench(one.path(), "100000000");
+    let fm = bench(many.path(), "500");
+    assert_eq!(f1["chunks"], 1);
+    assert!(fm["chunks"].as_u64().unwrap() > 3, "{fm}");
+    assert_eq!(f1["rows"], fm["rows"]);
+    let want = lines(one.path());
+    assert!(!want.is_empty());
+    assert_eq!(lines(many.path()), want);
+}

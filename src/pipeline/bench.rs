@@ -14,7 +14,8 @@
 //! - `pricing`: the rows a tier table prices (API gateway calls) taken from each usage file as
 //!   it is read — the filter DuckDB pushes into its scan in (b) — checked by the job's row rules
 //!   (`input::usage::from_files`), all pay-as-you-go (no packages), priced by `rules::pricing`
-//!   (tier split in `rules::tiering`, amounts), bill lines written. `rows` counts those rows.
+//!   (tier split in `rules::tiering`, amounts) and its bill lines written, account chunk by
+//!   account chunk as `run` goes (`--chunk-rows`). `rows` counts those rows.
 //!
 //! The code path of each stage is the library's own; only the surrounding stages are left out.
 
@@ -121,7 +122,8 @@ fn io(cfg: &RunConfig, like: Option<&Path>, f: &mut Figures) -> Result<()> {
     Ok(())
 }
 
-/// (d): the tier-priced rows of every usage file, priced as one chunk.
+/// (d): the tier-priced rows of every usage file, priced and written account chunk by account
+/// chunk.
 fn pricing_alone(cfg: &RunConfig, f: &mut Figures) -> Result<()> {
     let t = Instant::now();
     let catalog = Catalog::load(&cfg.catalog)?;
@@ -154,25 +156,48 @@ fn pricing_alone(cfg: &RunConfig, f: &mut Figures) -> Result<()> {
     let latest = usage.iter().map(|u| u.usage_start).max();
     let w = window(cfg, latest)?;
     usage.retain(|u| u.usage_end <= w.as_of);
+    // Accounts in chunks of about `--chunk-rows` rows, as `run` splits them (`shard`; no
+    // packages here, so every account is its own pool): each chunk is priced and its lines
+    // written before the next is priced, so one chunk's lines are in memory, not the input's.
+    // An account's rows (its tier counters) are all in one chunk; inside a chunk, rows are in
+    // processing order (the stable sort by chunk keeps it).
     input::usage::sort_for_processing(&mut usage);
-    f.chunks = 1;
+    f.chunks = chunks::chunks_for(usage.len() as u64, 1, cfg.chunk_rows);
+    let part = Partitioner::new(&[], ShardSpec::ALL, f.chunks);
+    {
+        use rayon::prelude::*;
+        usage.par_sort_by_cached_key(|u| part.chunk_of(&u.owner_uin).unwrap_or(0));
+    }
+    let ends: Vec<usize> = (0..f.chunks)
+        .map(|c| usage.partition_point(|u| part.chunk_of(&u.owner_uin).unwrap_or(0) <= c))
+        .collect();
     f.rows = usage.len() as u64;
     f.load_ms += t.elapsed().as_millis();
 
-    let t = Instant::now();
     let payg_all = vec![Decimal::ZERO; usage.len()];
-    let priced = pricing::price_usage(&usage, &payg_all, &catalog)?;
-    drop(usage);
-    f.stage_ms += t.elapsed().as_millis();
-
-    let t = Instant::now();
     let mut written = Written::default();
-    let file = part_name(0, 0);
-    write_rows(&cfg.output, priced.lines, &file, &mut written)?;
+    let mut lines = Vec::new();
+    let mut start = 0;
+    for (chunk, end) in ends.into_iter().enumerate() {
+        let t = Instant::now();
+        let priced =
+            pricing::price_usage_into(lines, &usage[start..end], &payg_all[start..end], &catalog)?;
+        f.stage_ms += t.elapsed().as_millis();
+        let t = Instant::now();
+        lines = write_rows(
+            &cfg.output,
+            priced.lines,
+            &part_name(0, chunk as u32),
+            &mut written,
+        )?;
+        f.write_ms += t.elapsed().as_millis();
+        start = end;
+    }
+    let t = Instant::now();
     finish_table::<crate::output::tables::BillLine>(
         &cfg.output,
         crate::calendar::Month::of(w.as_of - 1),
-        &file,
+        &part_name(0, 0),
         &mut written,
     )?;
     f.write_ms += t.elapsed().as_millis();
