@@ -57,13 +57,19 @@ const POW10: [i128; 29] = {
 /// otherwise it is rounded half away from zero first).
 pub fn to_mantissa(d: Decimal, scale: u32) -> i128 {
     // At most `scale` decimals (nearly always): widening the mantissa is exact, no rounding.
-    if let Some(up) = scale.checked_sub(d.scale()) {
-        let factor = POW10.get(up as usize).copied();
-        if let Some(m) = factor.and_then(|f| d.mantissa().checked_mul(f)) {
-            return m;
-        }
+    match scale.checked_sub(d.scale()) {
+        // |mantissa| < 2^96 and 10^9 < 2^30: the product is below 2^126, so a plain multiply
+        // (every output column's case: scales 2 to 9), without i128's costly overflow check.
+        Some(up) if up <= 9 => d.mantissa() * POW10[up as usize],
+        Some(up) => match POW10
+            .get(up as usize)
+            .and_then(|f| d.mantissa().checked_mul(*f))
+        {
+            Some(m) => m,
+            None => round_to(d, scale).mantissa(),
+        },
+        None => round_to(d, scale).mantissa(),
     }
-    round_to(d, scale).mantissa()
 }
 
 /// A decimal from a Parquet mantissa and scale; `None` when it does not fit a 96-bit decimal.
@@ -268,6 +274,10 @@ mod tests {
         assert_eq!(
             to_mantissa(Decimal::MAX, 9),
             Decimal::MAX.mantissa() * 1_000_000_000
+        );
+        assert_eq!(
+            to_mantissa(Decimal::MIN, 9),
+            Decimal::MIN.mantissa() * 1_000_000_000
         );
         // Past i128, the old way (rust_decimal's rescale) decides.
         assert_eq!(

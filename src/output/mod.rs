@@ -54,32 +54,53 @@ pub fn ts_col(name: &str, v: impl Iterator<Item = Option<Ts>>) -> Column {
 fn primitive<T: polars_arrow::types::NativeType>(
     v: impl Iterator<Item = Option<T>>,
 ) -> polars_arrow::array::PrimitiveArray<T> {
-    use polars_arrow::bitmap::MutableBitmap;
-    let mut values: Vec<T> = Vec::with_capacity(v.size_hint().0);
-    let mut validity: Option<MutableBitmap> = None;
-    for x in v {
-        match (x, &mut validity) {
-            (Some(x), None) => values.push(x),
+    let mut b = Primitive::with_capacity(v.size_hint().0);
+    v.for_each(|x| b.push(x));
+    b.finish()
+}
+
+/// The values of a primitive array being built (see [`primitive`]).
+struct Primitive<T> {
+    values: Vec<T>,
+    validity: Option<polars_arrow::bitmap::MutableBitmap>,
+}
+
+impl<T: polars_arrow::types::NativeType> Primitive<T> {
+    fn with_capacity(n: usize) -> Self {
+        Primitive {
+            values: Vec::with_capacity(n),
+            validity: None,
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, x: Option<T>) {
+        use polars_arrow::bitmap::MutableBitmap;
+        match (x, &mut self.validity) {
+            (Some(x), None) => self.values.push(x),
             (Some(x), Some(b)) => {
-                values.push(x);
+                self.values.push(x);
                 b.push(true);
             }
             (None, b) => {
                 let b = b.get_or_insert_with(|| {
-                    let mut b = MutableBitmap::with_capacity(values.capacity());
-                    b.extend_constant(values.len(), true);
+                    let mut b = MutableBitmap::with_capacity(self.values.capacity());
+                    b.extend_constant(self.values.len(), true);
                     b
                 });
                 b.push(false);
-                values.push(T::default());
+                self.values.push(T::default());
             }
         }
     }
-    polars_arrow::array::PrimitiveArray::new(
-        T::PRIMITIVE.into(),
-        values.into(),
-        validity.map(Into::into),
-    )
+
+    fn finish(self) -> polars_arrow::array::PrimitiveArray<T> {
+        polars_arrow::array::PrimitiveArray::new(
+            T::PRIMITIVE.into(),
+            self.values.into(),
+            self.validity.map(Into::into),
+        )
+    }
 }
 
 pub fn bool_col(name: &str, v: impl Iterator<Item = Option<bool>>) -> Column {
@@ -113,27 +134,60 @@ pub enum Piece {
 /// one address — an interned name's or an enum label's. (Were one value at two addresses, the
 /// file would still read back the same strings, with that value twice in the dictionary.)
 pub fn repeated_col(name: &'static str, v: impl Iterator<Item = &'static str>) -> Piece {
+    let mut b = Repeated::new(name, v.size_hint().0);
+    v.for_each(|s| b.push(s));
+    b.finish()
+}
+
+/// A [`Piece::Repeated`] being built.
+struct Repeated {
+    name: &'static str,
     // Keyed by address and length: a literal may sit inside a longer one.
-    let mut index: rustc_hash::FxHashMap<(usize, usize), u32> = Default::default();
-    let mut values: Vec<&'static str> = Vec::new();
+    index: rustc_hash::FxHashMap<(usize, usize), u32>,
+    values: Vec<&'static str>,
+    keys: Vec<u32>,
     // Rows in order repeat the row before's value in runs: those skip the lookup.
-    let mut last: Option<(&'static str, u32)> = None;
-    let keys = v
-        .map(|s| match last {
+    last: Option<(&'static str, u32)>,
+}
+
+impl Repeated {
+    fn new(name: &'static str, n: usize) -> Self {
+        Repeated {
+            name,
+            index: Default::default(),
+            values: Vec::new(),
+            keys: Vec::with_capacity(n),
+            last: None,
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, s: &'static str) {
+        let k = match self.last {
             Some((l, k)) if std::ptr::eq(l, s) => k,
             _ => {
-                let k = *index
+                let values = &mut self.values;
+                let k = *self
+                    .index
                     .entry((s.as_ptr() as usize, s.len()))
                     .or_insert_with(|| {
                         values.push(s);
                         (values.len() - 1) as u32
                     });
-                last = Some((s, k));
+                self.last = Some((s, k));
                 k
             }
-        })
-        .collect();
-    Piece::Repeated { name, keys, values }
+        };
+        self.keys.push(k);
+    }
+
+    fn finish(self) -> Piece {
+        Piece::Repeated {
+            name: self.name,
+            keys: self.keys,
+            values: self.values,
+        }
+    }
 }
 
 impl Piece {
@@ -178,57 +232,205 @@ impl Piece {
     }
 }
 
-/// Builds one piece of a row group from its rows.
-pub type PieceOf<T> = Box<dyn Fn(&[&T]) -> Piece + Send + Sync>;
+/// Builds one column of a row group from its rows, given block by block (see [`par_pieces`]).
+pub trait Builder<T>: Send {
+    fn extend(&mut self, rows: &[&T]);
+    fn finish(self: Box<Self>) -> Piece;
+}
 
-// The field getters below are generic closures, not `fn` pointers: each column's loop is
-// compiled with its getter inlined instead of one indirect call per row.
+/// Starts the builder of one column for a row group of so many rows.
+pub type PieceOf<T> = Box<dyn Fn(usize) -> Box<dyn Builder<T>> + Send + Sync>;
+
+/// A column being built that takes one row's value at a time.
+trait Put: Send {
+    type Item<'a>;
+    fn put(&mut self, x: Self::Item<'_>);
+    fn finish(self) -> Piece;
+}
+
+impl Put for Repeated {
+    type Item<'a> = &'static str;
+    #[inline]
+    fn put(&mut self, x: &'static str) {
+        self.push(x)
+    }
+    fn finish(self) -> Piece {
+        Repeated::finish(self)
+    }
+}
+
+/// A primitive column being built, and how its array becomes the polars column.
+struct Primitives<V, C> {
+    name: &'static str,
+    values: Primitive<V>,
+    column: C,
+}
+
+impl<V, C> Put for Primitives<V, C>
+where
+    V: polars_arrow::types::NativeType,
+    C: FnOnce(&'static str, polars_arrow::array::PrimitiveArray<V>) -> Column + Send,
+{
+    type Item<'a> = Option<V>;
+    #[inline]
+    fn put(&mut self, x: Option<V>) {
+        self.values.push(x)
+    }
+    fn finish(self) -> Piece {
+        Piece::Column((self.column)(self.name, self.values.finish()))
+    }
+}
+
+/// A string column being built (as polars' `from_iter_options` builds one).
+struct Strings {
+    name: &'static str,
+    values: polars_arrow::array::MutableBinaryViewArray<str>,
+}
+
+impl Put for Strings {
+    type Item<'a> = Option<&'a str>;
+    #[inline]
+    fn put(&mut self, x: Option<&str>) {
+        self.values.push(x)
+    }
+    fn finish(self) -> Piece {
+        Piece::Column(
+            StringChunked::with_chunk(self.name.into(), self.values.freeze()).into_column(),
+        )
+    }
+}
+
+/// A column of `T`'s rows from a getter of each row's value. (Getters are generic closures, not
+/// `fn` pointers: each column's loop is compiled with its getter inlined.)
+struct Getting<F, S> {
+    get: F,
+    column: S,
+}
+
+impl<T, F, S> Builder<T> for Getting<F, S>
+where
+    S: Put,
+    F: for<'a> Fn(&'a T) -> S::Item<'a> + Send,
+{
+    fn extend(&mut self, rows: &[&T]) {
+        for x in rows {
+            self.column.put((self.get)(x));
+        }
+    }
+    fn finish(self: Box<Self>) -> Piece {
+        self.column.finish()
+    }
+}
+
+fn getting<T: 'static, S: Put + 'static>(
+    get: impl for<'a> Fn(&'a T) -> S::Item<'a> + Clone + Send + Sync + 'static,
+    column: impl Fn(usize) -> S + Send + Sync + 'static,
+) -> PieceOf<T> {
+    Box::new(move |n| {
+        Box::new(Getting {
+            get: get.clone(),
+            column: column(n),
+        })
+    })
+}
 
 /// A [`Piece::Repeated`] column of `T`'s rows.
 pub fn names_of<T: 'static>(
     c: &'static str,
-    f: impl Fn(&T) -> &'static str + Send + Sync + 'static,
+    f: impl Fn(&T) -> &'static str + Clone + Send + Sync + 'static,
 ) -> PieceOf<T> {
-    Box::new(move |r| repeated_col(c, r.iter().map(|x| f(x))))
+    getting::<T, Repeated>(f, move |n| Repeated::new(c, n))
+}
+
+fn primitives<V: polars_arrow::types::NativeType, C>(
+    name: &'static str,
+    n: usize,
+    column: C,
+) -> Primitives<V, C> {
+    Primitives {
+        name,
+        values: Primitive::with_capacity(n),
+        column,
+    }
 }
 
 /// A Decimal128(38, `scale`) column of `T`'s rows.
 pub fn decimals_of<T: 'static>(
     c: &'static str,
     scale: u32,
-    f: impl Fn(&T) -> Option<Decimal> + Send + Sync + 'static,
+    f: impl Fn(&T) -> Option<Decimal> + Clone + Send + Sync + 'static,
 ) -> PieceOf<T> {
-    Box::new(move |r| Piece::Column(dec_col(c, scale, r.iter().map(|x| f(x)))))
+    getting(
+        move |x: &T| f(x).map(|d| to_mantissa(d, scale)),
+        move |n| {
+            primitives(c, n, move |c: &'static str, a| {
+                Int128Chunked::with_chunk(c.into(), a)
+                    .into_decimal_unchecked(38, scale as usize)
+                    .into_column()
+            })
+        },
+    )
 }
 
 /// A plain string column of `T`'s rows (ids that do not repeat).
 pub fn strings_of<T: 'static>(
     c: &'static str,
-    f: impl Fn(&T) -> Option<&str> + Send + Sync + 'static,
+    f: impl for<'a> Fn(&'a T) -> Option<&'a str> + Clone + Send + Sync + 'static,
 ) -> PieceOf<T> {
-    Box::new(move |r| Piece::Column(str_col(c, r.iter().map(|x| f(x)))))
+    getting::<T, Strings>(f, move |n| Strings {
+        name: c,
+        values: polars_arrow::array::MutableBinaryViewArray::with_capacity(n),
+    })
 }
 
 /// An Int32 column of `T`'s rows.
 pub fn ints_of<T: 'static>(
     c: &'static str,
-    f: impl Fn(&T) -> Option<i32> + Send + Sync + 'static,
+    f: impl Fn(&T) -> Option<i32> + Clone + Send + Sync + 'static,
 ) -> PieceOf<T> {
-    Box::new(move |r| Piece::Column(i32_col(c, r.iter().map(|x| f(x)))))
+    getting::<T, Primitives<i32, _>>(f, move |n| {
+        primitives(c, n, |c: &'static str, a| {
+            Int32Chunked::with_chunk(c.into(), a).into_column()
+        })
+    })
 }
 
 /// A timestamp column of `T`'s rows.
 pub fn instants_of<T: 'static>(
     c: &'static str,
-    f: impl Fn(&T) -> Option<Ts> + Send + Sync + 'static,
+    f: impl Fn(&T) -> Option<Ts> + Clone + Send + Sync + 'static,
 ) -> PieceOf<T> {
-    Box::new(move |r| Piece::Column(ts_col(c, r.iter().map(|x| f(x)))))
+    getting::<T, Primitives<i64, _>>(f, move |n| {
+        primitives(c, n, |c: &'static str, a| {
+            Int64Chunked::with_chunk(c.into(), a)
+                .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
+                .into_column()
+        })
+    })
 }
 
-/// Builds the pieces of `rows`, in parallel; they are the same whatever the number of threads.
+/// Rows per block in [`par_pieces`]: a block of ~230-byte rows (~0.5 MB) stays in a core's
+/// cache while every column of its group takes its values.
+const BLOCK: usize = 2048;
+
+/// Builds the pieces of `rows`. Each thread takes a contiguous group of columns and walks the
+/// rows block by block, every column of its group taking a block before the next block is read:
+/// a row is fetched from memory once per group instead of once per column (the columns of a
+/// table are 10 to 26 passes over rows that do not fit in cache). Each column is built by one
+/// builder in row order, so the pieces are the same whatever the number of threads.
 pub fn par_pieces<T: Sync>(rows: &[&T], pieces: Vec<PieceOf<T>>) -> Vec<Piece> {
     use rayon::prelude::*;
-    pieces.par_iter().map(|f| f(rows)).collect()
+    let mut builders: Vec<Box<dyn Builder<T>>> = pieces.iter().map(|f| f(rows.len())).collect();
+    let groups = rayon::current_num_threads().clamp(1, builders.len().max(1));
+    let per_group = builders.len().div_ceil(groups).max(1);
+    builders.par_chunks_mut(per_group).for_each(|group| {
+        for block in rows.chunks(BLOCK) {
+            for b in group.iter_mut() {
+                b.extend(block);
+            }
+        }
+    });
+    builders.into_iter().map(|b| b.finish()).collect()
 }
 
 /// A frame of `height` rows from pieces.
@@ -594,6 +796,66 @@ mod tests {
         );
         let m: Vec<Option<i128>> = d.decimal().unwrap().physical().iter().collect();
         assert_eq!(m, vec![Some(150), None, Some(-25)]);
+    }
+
+    /// Columns built block by block in groups of columns give the columns built row by row,
+    /// whatever the number of threads (groups), with nulls and across block boundaries.
+    #[test]
+    fn par_pieces_build_each_column_in_row_order_for_any_thread_count() {
+        struct Row {
+            name: Name,
+            id: String,
+            q: Option<Decimal>,
+            n: Option<i32>,
+            at: Ts,
+        }
+        let n = 2 * BLOCK + 77;
+        let rows: Vec<Row> = (0..n)
+            .map(|i| Row {
+                name: Name::new(&format!("n{}", i % 13)),
+                id: format!("id-{i}"),
+                q: (i % 5 != 0).then(|| Decimal::new(i as i64 * 7, 3)),
+                n: (i % 7 != 0).then_some(i as i32),
+                at: i as Ts * 1_000_000,
+            })
+            .collect();
+        let refs: Vec<&Row> = rows.iter().collect();
+        let pieces = || -> Vec<PieceOf<Row>> {
+            vec![
+                names_of("name", |r: &Row| r.name.as_str()),
+                strings_of("id", |r: &Row| (r.n.is_some()).then_some(r.id.as_str())),
+                decimals_of("q", 9, |r: &Row| r.q),
+                ints_of("n", |r: &Row| r.n),
+                instants_of("at", |r: &Row| Some(r.at)),
+            ]
+        };
+        let built = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| pieces_frame(n, par_pieces(&refs, pieces())))
+                .unwrap()
+        };
+        let want = frame(
+            n,
+            vec![
+                str_col("name", rows.iter().map(|r| Some(r.name.as_str()))),
+                str_col(
+                    "id",
+                    rows.iter().map(|r| r.n.is_some().then_some(r.id.as_str())),
+                ),
+                dec_col("q", 9, rows.iter().map(|r| r.q)),
+                i32_col("n", rows.iter().map(|r| r.n)),
+                ts_col("at", rows.iter().map(|r| Some(r.at))),
+            ],
+        )
+        .unwrap();
+        for threads in [1, 2, 3, 8] {
+            let got = built(threads);
+            assert!(got.equals_missing(&want), "{threads} threads");
+        }
+        assert_eq!(want.column("q").unwrap().null_count(), n.div_ceil(5));
     }
 
     #[test]
