@@ -11,15 +11,18 @@ use std::path::Path;
 fn rows(out: &Path) -> Vec<(String, Vec<String>)> {
     OUTPUT_TABLES
         .iter()
-        .map(|t| {
-            let df = read_table(out, t);
-            let cols = column_names(&df);
-            let names: Vec<&str> = cols.iter().map(String::as_str).collect();
-            let mut r = rows_text(&df, &names);
-            r.sort();
-            (t.to_string(), r)
-        })
+        .map(|t| (t.to_string(), table_rows(out, t)))
         .collect()
+}
+
+/// One table's rows as sorted text.
+fn table_rows(out: &Path, table: &str) -> Vec<String> {
+    let df = read_table(out, table);
+    let cols = column_names(&df);
+    let names: Vec<&str> = cols.iter().map(String::as_str).collect();
+    let mut r = rows_text(&df, &names);
+    r.sort();
+    r
 }
 
 fn run(input: &Path, out: &Path, extra: &[&str]) {
@@ -150,21 +153,13 @@ fn bench_pricing_in_chunks_writes_the_lines_of_one_chunk() {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         serde_json::from_slice(&o.stdout).unwrap()
     };
-    let lines = |out: &Path| {
-        let df = read_table(out, "bill_lines");
-        let cols = column_names(&df);
-        let names: Vec<&str> = cols.iter().map(String::as_str).collect();
-        let mut r = rows_text(&df, &names);
-        r.sort();
-        r
-    };
     let (one, many) = (out_dir(), out_dir());
     let f1 = bench(one.path(), "100000000");
     let fm = bench(many.path(), "500");
     assert_eq!(f1["chunks"], 1);
     assert!(fm["chunks"].as_u64().unwrap() > 3, "{fm}");
     assert_eq!(f1["rows"], fm["rows"]);
-    let want = lines(one.path());
+    let want = table_rows(one.path(), "bill_lines");
     assert!(!want.is_empty());
-    assert_eq!(lines(many.path()), want);
+    assert_eq!(table_rows(many.path(), "bill_lines"), want);
 }
