@@ -34,18 +34,37 @@ pub fn str_col<'a>(name: &str, v: impl Iterator<Item = Option<&'a str>>) -> Colu
 }
 
 pub fn dec_col(name: &str, scale: u32, v: impl Iterator<Item = Option<Decimal>>) -> Column {
-    Int128Chunked::with_chunk(
-        name.into(),
+    decimal_column(
+        name,
+        scale,
         primitive(v.map(|d| d.map(|d| to_mantissa(d, scale)))),
     )
-    .into_decimal_unchecked(38, scale as usize)
-    .into_column()
 }
 
 pub fn ts_col(name: &str, v: impl Iterator<Item = Option<Ts>>) -> Column {
-    Int64Chunked::with_chunk(name.into(), primitive(v))
+    instant_column(name, primitive(v))
+}
+
+/// A Decimal128(38, `scale`) column from mantissas at `scale`.
+fn decimal_column(
+    name: &str,
+    scale: u32,
+    mantissas: polars_arrow::array::PrimitiveArray<i128>,
+) -> Column {
+    Int128Chunked::with_chunk(name.into(), mantissas)
+        .into_decimal_unchecked(38, scale as usize)
+        .into_column()
+}
+
+/// A UTC microsecond timestamp column.
+fn instant_column(name: &str, micros: polars_arrow::array::PrimitiveArray<i64>) -> Column {
+    Int64Chunked::with_chunk(name.into(), micros)
         .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
         .into_column()
+}
+
+fn i32_column(name: &str, values: polars_arrow::array::PrimitiveArray<i32>) -> Column {
+    Int32Chunked::with_chunk(name.into(), values).into_column()
 }
 
 /// A primitive array in one pass, its validity bitmap started only at the first null: output
@@ -108,7 +127,7 @@ pub fn bool_col(name: &str, v: impl Iterator<Item = Option<bool>>) -> Column {
 }
 
 pub fn i32_col(name: &str, v: impl Iterator<Item = Option<i32>>) -> Column {
-    Int32Chunked::with_chunk(name.into(), primitive(v)).into_column()
+    i32_column(name, primitive(v))
 }
 
 pub fn i64_col(name: &str, v: impl Iterator<Item = Option<i64>>) -> Column {
@@ -362,13 +381,7 @@ pub fn decimals_of<T: 'static>(
 ) -> PieceOf<T> {
     getting(
         move |x: &T| f(x).map(|d| to_mantissa(d, scale)),
-        move |n| {
-            primitives(c, n, move |c: &'static str, a| {
-                Int128Chunked::with_chunk(c.into(), a)
-                    .into_decimal_unchecked(38, scale as usize)
-                    .into_column()
-            })
-        },
+        move |n| primitives(c, n, move |c: &'static str, a| decimal_column(c, scale, a)),
     )
 }
 
@@ -388,11 +401,7 @@ pub fn ints_of<T: 'static>(
     c: &'static str,
     f: impl Fn(&T) -> Option<i32> + Clone + Send + Sync + 'static,
 ) -> PieceOf<T> {
-    getting::<T, Primitives<i32, _>>(f, move |n| {
-        primitives(c, n, |c: &'static str, a| {
-            Int32Chunked::with_chunk(c.into(), a).into_column()
-        })
-    })
+    getting::<T, Primitives<i32, _>>(f, move |n| primitives(c, n, i32_column))
 }
 
 /// A timestamp column of `T`'s rows.
@@ -400,13 +409,7 @@ pub fn instants_of<T: 'static>(
     c: &'static str,
     f: impl Fn(&T) -> Option<Ts> + Clone + Send + Sync + 'static,
 ) -> PieceOf<T> {
-    getting::<T, Primitives<i64, _>>(f, move |n| {
-        primitives(c, n, |c: &'static str, a| {
-            Int64Chunked::with_chunk(c.into(), a)
-                .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
-                .into_column()
-        })
-    })
+    getting::<T, Primitives<i64, _>>(f, move |n| primitives(c, n, instant_column))
 }
 
 /// Rows per block in [`par_pieces`]: a block of ~230-byte rows (~0.5 MB) stays in a core's
