@@ -25,7 +25,7 @@ use crate::output::publish::Publish;
 use crate::output::tables::{
     AccountEvent, Bill, BillLine, DeductionDetail, PackageStatus, RefundRow,
 };
-use crate::output::{finish_table, part_name, write_rows, Table, Written};
+use crate::output::{finish_table, part_name, write_rows, write_rows_where, Table, Written};
 use crate::progress;
 use crate::rules::{
     bills, deduction, elastic, packages, pricing, purchases, refunds, subscriptions, timeline,
@@ -49,7 +49,6 @@ pub struct RunMetrics {
 }
 
 /// What one chunk hands to the writers.
-#[derive(Default)]
 struct ChunkOut {
     details: Vec<DeductionDetail>,
     lines: Vec<BillLine>,
@@ -59,6 +58,10 @@ struct ChunkOut {
     refunds: Vec<RefundRow>,
     exceptions: Vec<Violation>,
     usage: UsageAccounting,
+    /// `details` and `lines` hold all history; only their rows in `window` are written.
+    window: Window,
+    /// The sum of the amounts of the bill lines in the window.
+    lines_amount: Decimal,
 }
 
 /// Running sums over chunks.
@@ -144,7 +147,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunMetrics> {
                 c.exceptions
                     .retain(|v| v.at.is_none_or(|t| w.contains(t) || t == w.as_of));
                 usage.add(&c.usage);
-                totals.lines += c.lines.iter().map(|l| l.amount).sum::<Decimal>();
+                totals.lines += c.lines_amount;
                 totals.bills_total += c.bills.iter().map(|b| b.total_amount).sum::<Decimal>();
                 totals.bills_payable += c.bills.iter().map(|b| b.payable).sum::<Decimal>();
                 if tx.send((chunk, c)).is_err() || (!overlap && done_rx.recv().is_err()) {
@@ -255,12 +258,19 @@ fn write_chunk(
         events,
         refunds,
         exceptions,
+        window: w,
         ..
     } = c;
     let mut details_written = std::mem::take(slot(outputs, DeductionDetail::NAME));
-    let write_details = || write_rows(out, details, file, &mut details_written);
+    let write_details = || {
+        write_rows_where(out, details, file, &mut details_written, |d| {
+            w.contains(d.usage_start)
+        })
+    };
     let write_rest = || -> Result<Vec<BillLine>> {
-        let lines = write_rows(out, lines, file, slot(outputs, BillLine::NAME))?;
+        let lines = write_rows_where(out, lines, file, slot(outputs, BillLine::NAME), |l| {
+            w.contains(l.charge_start)
+        })?;
         write_rows(out, bills, file, slot(outputs, Bill::NAME))?;
         write_rows(out, status, file, slot(outputs, PackageStatus::NAME))?;
         write_rows(out, events, file, slot(outputs, AccountEvent::NAME))?;
@@ -513,9 +523,16 @@ fn process_chunk(
         .zip(&priced.billed)
         .filter(|(u, b)| **b && w.contains(u.usage_start))
         .count() as u64;
-    let mut details = ded.details;
-    details.retain(|d| w.contains(d.usage_start));
-    lines.retain(|l| w.contains(l.charge_start));
+    // The detail tables keep the window's rows only: the writer leaves the others out
+    // (`write_chunk`), so the rows are not moved together here.
+    let lines_amount = {
+        use rayon::prelude::*;
+        lines
+            .par_iter()
+            .filter(|l| w.contains(l.charge_start))
+            .map(|l| l.amount)
+            .sum::<Decimal>()
+    };
     let mut exceptions = violations;
     exceptions.extend(ded.violations);
     exceptions.extend(priced.violations);
@@ -526,7 +543,7 @@ fn process_chunk(
     exceptions.extend(tl.violations);
 
     let out = ChunkOut {
-        details,
+        details: ded.details,
         lines,
         bills,
         status,
@@ -541,6 +558,8 @@ fn process_chunk(
             billed,
             unpriced: in_window - billed,
         },
+        window: *w,
+        lines_amount,
     };
     Ok((out, with_room(usage, 0)))
 }

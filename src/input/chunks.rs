@@ -8,8 +8,8 @@
 //! regions, products, instances, units…) are spilled as `u32` ids numbered over the run
 //! (`NameIds`), so the spill never encodes, compresses or decodes those strings and a chunk's
 //! names are looked up by index, not hashed again. Two files are in flight at a time: file k is
-//! read, checked and placed while file k − 1 is written to the spill; only the numbering of
-//! names goes file after file. Each spilled file is removed as soon as its chunk has read it
+//! read, checked and placed while file k − 1 has its names numbered (file after file, so ids
+//! follow the files' order) and is written to the spill. Each spilled file is removed as soon as its chunk has read it
 //! back; the spill directory is removed when the run ends, however it ends.
 //!
 //! `usage_id` must be unique in the whole input, whichever shard or chunk a row falls in: the
@@ -291,11 +291,12 @@ impl UsageSource {
         let mut name_ids = NameIds::new(usage::NAME_COLUMNS);
         // The id index at its final size from the start: grown by doubling it would copy
         // itself into fresh pages again and again (it holds 16 bytes a row).
-        self.ids = IdIndex::with_capacity(rows_in(&self.files)? as usize);
-        // Two files at a time: file k is read and checked while file k − 1 is spilled. Only
-        // the numbering of names (`NameIds`, in file order) waits for both.
+        let mut ids = IdIndex::with_capacity(rows_in(&self.files)? as usize);
+        // Two files at a time: file k is read and checked while file k − 1 has its ids
+        // indexed, its names numbered (`NameIds`, in file order) and its rows spilled. Nothing
+        // waits for both sides but the next round: the thread done first helps the other.
         let (root, files) = (self.root.clone(), self.files.clone());
-        let mut named: Option<ReadFile> = None;
+        let mut checked: Option<ReadFile> = None;
         for k in 0..=files.len() {
             let (next, spilled) = rayon::join(
                 || {
@@ -304,7 +305,16 @@ impl UsageSource {
                         .map(|path| ReadFile::of(&root, k, path, part))
                         .transpose()
                 },
-                || named.take().map(|r| r.spill(tmp.path(), part)).transpose(),
+                || {
+                    checked
+                        .take()
+                        .map(|mut r| {
+                            ids.extend(std::mem::take(&mut r.ids));
+                            r.number_names(&mut name_ids)?;
+                            r.spill(tmp.path(), part)
+                        })
+                        .transpose()
+                },
             );
             // An earlier file's error first.
             if let Some((r, written)) = spilled? {
@@ -312,13 +322,12 @@ impl UsageSource {
                     self.spilled[chunk].push((out, r.f.name.clone()));
                 }
             }
-            if let Some(mut r) = next? {
+            if let Some(r) = next? {
                 self.note_latest(r.latest);
-                self.ids.extend(std::mem::take(&mut r.ids));
-                r.number_names(&mut name_ids)?;
-                named = Some(r);
+                checked = Some(r);
             }
         }
+        self.ids = ids;
         self.spill = Some(tmp);
         self.name_ids = Arc::new(name_ids);
         let t = std::time::Instant::now();

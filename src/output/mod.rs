@@ -684,25 +684,43 @@ pub fn part_name(shard: u32, chunk: u32) -> String {
 /// emptied, its memory kept for the next chunk (see [`crate::buffers`]).
 pub fn write_rows<T: Table>(
     out: &Path,
-    mut rows: Vec<T>,
+    rows: Vec<T>,
     file: &str,
     written: &mut Written,
 ) -> Result<Vec<T>> {
-    if !rows.is_empty() {
-        write_sorted(out, &rows, file, written)?;
-        rows.clear();
-    }
-    Ok(rows)
+    write_rows_where(out, rows, file, written, |_| true)
 }
 
-fn write_sorted<T: Table>(out: &Path, rows: &[T], file: &str, written: &mut Written) -> Result<()> {
+/// [`write_rows`] for the rows that pass `keep` only; the others are dropped with the rest.
+/// (The pipeline's detail tables hold the window's rows: filtered here, on the writer's
+/// thread, as the rows are ordered, instead of moved together before they are handed over.)
+pub fn write_rows_where<T: Table>(
+    out: &Path,
+    mut rows: Vec<T>,
+    file: &str,
+    written: &mut Written,
+    keep: impl Fn(&T) -> bool,
+) -> Result<Vec<T>> {
     // Sort references, not the rows: a bill line is ~220 bytes, a reference 8. Rows come in a
     // few long sorted runs (a chunk's usage lines and draws are made in usage order, the other
     // lines appended), which the standard stable sort finds and merges: about two comparisons
     // a row, where rayon's parallel merge sort cuts the runs into blocks of 2,000 and merges
     // them back level by level (ten or so comparisons a row).
-    let mut order: Vec<&T> = rows.iter().collect();
-    order.sort_by(|a, b| T::sort_key_cmp(a, b));
+    let mut order: Vec<&T> = rows.iter().filter(|r| keep(r)).collect();
+    if !order.is_empty() {
+        order.sort_by(|a, b| T::sort_key_cmp(a, b));
+        write_sorted(out, order, file, written)?;
+    }
+    rows.clear();
+    Ok(rows)
+}
+
+fn write_sorted<T: Table>(
+    out: &Path,
+    order: Vec<&T>,
+    file: &str,
+    written: &mut Written,
+) -> Result<()> {
     let dir = out.join(T::NAME);
     if !T::PARTITIONED {
         return emit(out, &dir.join(file), String::new(), &order, written);

@@ -15,44 +15,24 @@ use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
 
 pub fn monthly_bills(lines: &[BillLine], w: &Window) -> Vec<Bill> {
+    use rayon::prelude::*;
     let months = w.months();
     let (first, last) = (months[0], *months.last().expect("at least one month"));
-    let mut acc: FxHashMap<(Month, Name, Name), Bill> = FxHashMap::default();
-    for l in lines {
-        let m = Month::of(l.charge_start);
-        if m < first || m > last {
-            continue;
-        }
-        let b = acc
-            .entry((m, l.owner_uin, l.product))
-            .or_insert_with(|| Bill {
-                month: m,
-                owner_uin: l.owner_uin,
-                product: l.product,
-                usage_amount: Decimal::ZERO,
-                purchase_amount: Decimal::ZERO,
-                subscription_amount: Decimal::ZERO,
-                elastic_amount: Decimal::ZERO,
-                refund_amount: Decimal::ZERO,
-                upgrade_amount: Decimal::ZERO,
-                total_amount: Decimal::ZERO,
-                payable: Decimal::ZERO,
-                line_count: 0,
-                complete: w.month_complete(m),
-            });
-        let slot = match l.charge_kind {
-            ChargeKind::Usage => &mut b.usage_amount,
-            ChargeKind::Purchase => &mut b.purchase_amount,
-            ChargeKind::Subscription => &mut b.subscription_amount,
-            ChargeKind::Elastic => &mut b.elastic_amount,
-            ChargeKind::Refund => &mut b.refund_amount,
-            ChargeKind::Upgrade => &mut b.upgrade_amount,
-        };
-        *slot += l.amount;
-        b.total_amount += l.amount;
-        b.line_count += 1;
-    }
+    // Sums are exact (Decimal at scale 8, far from its 96 bits), so summing slices of the
+    // lines on their own and adding the slices' bills gives the same bills in any split.
+    let acc = lines
+        .par_iter()
+        .with_min_len(16 * 1024)
+        .fold(Bills::default, |mut acc, l| {
+            let m = Month::of(l.charge_start);
+            if m >= first && m <= last {
+                acc.add(m, l, w);
+            }
+            acc
+        })
+        .reduce(Bills::default, Bills::merge);
     let mut bills: Vec<Bill> = acc
+        .0
         .into_values()
         .map(|mut b| {
             b.payable = pay2(b.total_amount);
@@ -61,6 +41,79 @@ pub fn monthly_bills(lines: &[BillLine], w: &Window) -> Vec<Bill> {
         .collect();
     bills.sort_unstable_by(Bill::sort_key_cmp);
     bills
+}
+
+/// Bills being summed, by month, account and product.
+#[derive(Default)]
+struct Bills(FxHashMap<(Month, Name, Name), Bill>);
+
+impl Bills {
+    fn add(&mut self, m: Month, l: &BillLine, w: &Window) {
+        let b = self
+            .0
+            .entry((m, l.owner_uin, l.product))
+            .or_insert_with(|| empty_bill(m, l.owner_uin, l.product, w.month_complete(m)));
+        *slot(b, l.charge_kind) += l.amount;
+        b.total_amount += l.amount;
+        b.line_count += 1;
+    }
+
+    fn merge(mut self, other: Bills) -> Bills {
+        let (mut big, small) = if self.0.len() >= other.0.len() {
+            (std::mem::take(&mut self.0), other.0)
+        } else {
+            (other.0, std::mem::take(&mut self.0))
+        };
+        for (k, o) in small {
+            match big.entry(k) {
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(o);
+                }
+                std::collections::hash_map::Entry::Occupied(mut e) => {
+                    let b = e.get_mut();
+                    b.usage_amount += o.usage_amount;
+                    b.purchase_amount += o.purchase_amount;
+                    b.subscription_amount += o.subscription_amount;
+                    b.elastic_amount += o.elastic_amount;
+                    b.refund_amount += o.refund_amount;
+                    b.upgrade_amount += o.upgrade_amount;
+                    b.total_amount += o.total_amount;
+                    b.line_count += o.line_count;
+                }
+            }
+        }
+        Bills(big)
+    }
+}
+
+fn empty_bill(month: Month, owner_uin: Name, product: Name, complete: bool) -> Bill {
+    Bill {
+        month,
+        owner_uin,
+        product,
+        usage_amount: Decimal::ZERO,
+        purchase_amount: Decimal::ZERO,
+        subscription_amount: Decimal::ZERO,
+        elastic_amount: Decimal::ZERO,
+        refund_amount: Decimal::ZERO,
+        upgrade_amount: Decimal::ZERO,
+        total_amount: Decimal::ZERO,
+        payable: Decimal::ZERO,
+        line_count: 0,
+        complete,
+    }
+}
+
+/// The sum of `b` a line of `kind` adds to.
+fn slot(b: &mut Bill, kind: ChargeKind) -> &mut Decimal {
+    match kind {
+        ChargeKind::Usage => &mut b.usage_amount,
+        ChargeKind::Purchase => &mut b.purchase_amount,
+        ChargeKind::Subscription => &mut b.subscription_amount,
+        ChargeKind::Elastic => &mut b.elastic_amount,
+        ChargeKind::Refund => &mut b.refund_amount,
+        ChargeKind::Upgrade => &mut b.upgrade_amount,
+    }
 }
 
 #[cfg(test)]
@@ -116,5 +169,90 @@ mod tests {
         assert!(bills[0].complete);
         let w = Window::new(parse_date("2024-05-20").unwrap());
         assert!(!monthly_bills(&p.lines, &w)[0].complete);
+    }
+
+    #[test]
+    fn bills_sum_by_kind_the_same_whatever_the_threads() {
+        use crate::rules::ledger::tests::{line, t};
+        // Enough lines for the parallel sum to split them (16K a piece at least): two accounts,
+        // two products, two months, every kind; amounts with 8 decimals.
+        let kinds = [
+            ChargeKind::Usage,
+            ChargeKind::Purchase,
+            ChargeKind::Subscription,
+            ChargeKind::Elastic,
+            ChargeKind::Refund,
+            ChargeKind::Upgrade,
+        ];
+        let mut lines = Vec::new();
+        for i in 0..100_000u32 {
+            let at = if i % 3 == 0 {
+                t("2024-04-10 10:00:00")
+            } else {
+                t("2024-05-10 10:00:00")
+            };
+            let product = if i % 2 == 0 { "apigw" } else { "cdn" };
+            let amount = format!("{}.{:08}", i % 7, i % 100_000_000);
+            let mut l = line(
+                &format!("l:{i}"),
+                kinds[i as usize % 6],
+                product,
+                at,
+                &amount,
+            );
+            if i % 5 == 0 {
+                l.owner_uin = "acct-2".into();
+            }
+            lines.push(l);
+        }
+        // A line before the window is left out.
+        lines.push(line(
+            "old",
+            ChargeKind::Usage,
+            "apigw",
+            t("2024-01-10 10:00:00"),
+            "5",
+        ));
+        let w = Window::new(parse_date("2024-06-01").unwrap());
+        let with = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| monthly_bills(&lines, &w))
+        };
+        let bills = with(1);
+        assert_eq!(bills, with(4));
+        assert_eq!(bills.len(), 8);
+        // Each bill, kind by kind, against a plain sum of its lines.
+        for b in &bills {
+            let mine: Vec<&BillLine> = lines
+                .iter()
+                .filter(|l| {
+                    Month::of(l.charge_start) == b.month
+                        && l.owner_uin == b.owner_uin
+                        && l.product == b.product
+                })
+                .collect();
+            let sum = |k: ChargeKind| -> Decimal {
+                mine.iter()
+                    .filter(|l| l.charge_kind == k)
+                    .map(|l| l.amount)
+                    .sum()
+            };
+            assert_eq!(b.usage_amount, sum(ChargeKind::Usage));
+            assert_eq!(b.purchase_amount, sum(ChargeKind::Purchase));
+            assert_eq!(b.subscription_amount, sum(ChargeKind::Subscription));
+            assert_eq!(b.elastic_amount, sum(ChargeKind::Elastic));
+            assert_eq!(b.refund_amount, sum(ChargeKind::Refund));
+            assert_eq!(b.upgrade_amount, sum(ChargeKind::Upgrade));
+            assert_eq!(
+                b.total_amount,
+                mine.iter().map(|l| l.amount).sum::<Decimal>()
+            );
+            assert_eq!(b.line_count, mine.len() as i64);
+            assert_eq!(b.payable, pay2(b.total_amount));
+        }
+        assert_eq!(bills.iter().map(|b| b.line_count).sum::<i64>(), 100_000);
     }
 }
