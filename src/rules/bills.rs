@@ -4,7 +4,9 @@
 //!
 //! Invariants: `total_amount` is the exact sum of the month's line amounts (scale 8);
 //! `payable` is `total_amount` rounded once to 0.01, half away from zero; `complete` is false
-//! only for the month containing the as-of moment.
+//! only for the month containing the as-of moment. Lines are summed in parallel slices whose
+//! bills are then added; the sums are exact, so the bills do not depend on the split or the
+//! number of threads.
 
 use crate::calendar::{Month, Window};
 use crate::money::pay2;

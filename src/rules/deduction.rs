@@ -28,7 +28,7 @@ use crate::output::tables::DeductionDetail;
 use rayon::prelude::*;
 use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 
 /// The state of one package at the end of the sweep (or at a refund request).
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -164,8 +164,10 @@ struct Pool {
 }
 
 fn build_pools(usage: &[Usage], packages: &[Package], events: &[Event]) -> Vec<Pool> {
-    // Union-find over account ids, numbered in first-seen order (deterministic).
-    let mut ids: FxHashMap<Name, usize> = FxHashMap::default();
+    // Union-find over account ids, numbered in first-seen order (deterministic). Names are
+    // interned, so an account is keyed by its name's address (one integer hashed, not the
+    // string); a row whose owner is the previous row's is not looked up again.
+    let mut ids: FxHashMap<usize, usize> = FxHashMap::default();
     let mut parent: Vec<usize> = Vec::new();
     fn find(parent: &mut [usize], mut x: usize) -> usize {
         while parent[x] != x {
@@ -174,8 +176,8 @@ fn build_pools(usage: &[Usage], packages: &[Package], events: &[Event]) -> Vec<P
         }
         x
     }
-    fn id_of(s: &Name, ids: &mut FxHashMap<Name, usize>, parent: &mut Vec<usize>) -> usize {
-        *ids.entry(*s).or_insert_with(|| {
+    fn id_of(s: &Name, ids: &mut FxHashMap<usize, usize>, parent: &mut Vec<usize>) -> usize {
+        *ids.entry(s.addr()).or_insert_with(|| {
             parent.push(parent.len());
             parent.len() - 1
         })
@@ -187,30 +189,49 @@ fn build_pools(usage: &[Usage], packages: &[Package], events: &[Event]) -> Vec<P
             unions.push((a, id_of(s, &mut ids, &mut parent)));
         }
     }
-    for u in usage {
-        id_of(&u.owner_uin, &mut ids, &mut parent);
-    }
+    // Each usage row's account id (usage rows are a chunk's millions).
+    let mut last: Option<(usize, usize)> = None;
+    let row_ids: Vec<usize> = usage
+        .iter()
+        .map(|u| {
+            let addr = u.owner_uin.addr();
+            match last {
+                Some((a, id)) if a == addr => id,
+                _ => {
+                    let id = id_of(&u.owner_uin, &mut ids, &mut parent);
+                    last = Some((addr, id));
+                    id
+                }
+            }
+        })
+        .collect();
     for (a, b) in unions {
         let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
         if ra != rb {
             parent[ra.max(rb)] = ra.min(rb);
         }
     }
-    // Pools keyed by their root id.
-    let mut pools: BTreeMap<usize, Pool> = BTreeMap::new();
+    // Each id's root, then the pools by root in ascending order of root.
+    let root: Vec<usize> = (0..parent.len()).map(|x| find(&mut parent, x)).collect();
+    let mut pools: Vec<Option<Pool>> = Vec::new();
+    pools.resize_with(parent.len(), || None);
     let pkg_index: FxHashMap<&str, usize> = packages
         .iter()
         .enumerate()
         .map(|(i, p)| (&*p.package_id, i))
         .collect();
+    let root_of = |name: &Name| root[ids[&name.addr()]];
     for (i, p) in packages.iter().enumerate() {
-        let r = find(&mut parent, ids[&p.owner_uin]);
-        pools.entry(r).or_default().packages.push(i);
+        let r = root_of(&p.owner_uin);
+        pools[r].get_or_insert_with(Pool::default).packages.push(i);
     }
-    for (i, u) in usage.iter().enumerate() {
-        let r = find(&mut parent, ids[&u.owner_uin]);
-        pools.entry(r).or_default().usage.push(i);
+    for (i, &id) in row_ids.iter().enumerate() {
+        pools[root[id]]
+            .get_or_insert_with(Pool::default)
+            .usage
+            .push(i);
     }
+    drop(row_ids);
     let mut refunds: Vec<usize> = events
         .iter()
         .enumerate()
@@ -222,10 +243,10 @@ fn build_pools(usage: &[Usage], packages: &[Package], events: &[Event]) -> Vec<P
     });
     for i in refunds {
         let p = pkg_index[&*events[i].target_id];
-        let r = find(&mut parent, ids[&packages[p].owner_uin]);
-        pools.entry(r).or_default().refunds.push(i);
+        let r = root_of(&packages[p].owner_uin);
+        pools[r].get_or_insert_with(Pool::default).refunds.push(i);
     }
-    pools.into_values().collect()
+    pools.into_iter().flatten().collect()
 }
 
 #[derive(Default)]
