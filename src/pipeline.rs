@@ -447,28 +447,41 @@ fn process_chunk(
         "chunk usage converted"
     );
 
-    let t = Instant::now();
-    let ded = deduction::run_into(
-        spare.details,
-        &usage,
-        &packages,
-        &events,
-        catalog,
-        &refunds::package_policy(catalog),
-    );
-    tracing::debug!(
-        chunk,
-        ms = t.elapsed().as_millis() as u64,
-        "chunk deduction"
-    );
-    let t = Instant::now();
-    let priced = pricing::price_usage_into(spare.lines, &usage, &ded.covered, catalog)?;
-    tracing::debug!(chunk, ms = t.elapsed().as_millis() as u64, "chunk pricing");
+    // Subscriptions, elastic fees and package purchases do not read the deduction or the
+    // pricing: their one-thread work runs beside those two stages' parallel work.
+    let (deducted_and_priced, (subs_out, (elastic_lines, elastic_violations), purchase_lines)) =
+        rayon::join(
+            || -> Result<_> {
+                let t = Instant::now();
+                let ded = deduction::run_into(
+                    spare.details,
+                    &usage,
+                    &packages,
+                    &events,
+                    catalog,
+                    &refunds::package_policy(catalog),
+                );
+                tracing::debug!(
+                    chunk,
+                    ms = t.elapsed().as_millis() as u64,
+                    "chunk deduction"
+                );
+                let t = Instant::now();
+                let priced = pricing::price_usage_into(spare.lines, &usage, &ded.covered, catalog)?;
+                tracing::debug!(chunk, ms = t.elapsed().as_millis() as u64, "chunk pricing");
+                Ok((ded, priced))
+            },
+            || {
+                let subs_out = subscriptions::replay(&subs, &events, catalog, w.as_of);
+                let elastic =
+                    elastic::elastic_lines(&usage, &subs, &subs_out.lives, catalog, w.as_of);
+                let purchases = purchases::purchase_lines(&packages, w.as_of);
+                (subs_out, elastic, purchases)
+            },
+        );
+    let (ded, priced) = deducted_and_priced?;
     let mut lines = priced.lines;
-    lines.extend(purchases::purchase_lines(&packages, w.as_of));
-    let subs_out = subscriptions::replay(&subs, &events, catalog, w.as_of);
-    let (elastic_lines, elastic_violations) =
-        elastic::elastic_lines(&usage, &subs, &subs_out.lives, catalog, w.as_of);
+    lines.extend(purchase_lines);
     let (package_refunds, refund_lines, refund_violations) = refunds::package_refunds(
         &ded.refund_requests,
         &packages,
