@@ -9,8 +9,9 @@
 //! (`NameIds`), so the spill never encodes, compresses or decodes those strings and a chunk's
 //! names are looked up by index, not hashed again. Two files are in flight at a time: file k is
 //! read, checked and placed while file k − 1 has its names numbered (file after file, so ids
-//! follow the files' order) and is written to the spill. Each spilled file is removed as soon as its chunk has read it
-//! back; the spill directory is removed when the run ends, however it ends.
+//! follow the files' order) and is written to the spill. Each spilled file is removed as soon
+//! as its chunk has read it back; the spill directory is removed when the run ends, however it
+//! ends.
 //!
 //! `usage_id` must be unique in the whole input, whichever shard or chunk a row falls in: the
 //! pass over whole files records a 64-bit hash, file and row of every id (16 bytes a row: 1.6 GB

@@ -60,11 +60,12 @@ impl Bills {
         b.line_count += 1;
     }
 
-    fn merge(mut self, other: Bills) -> Bills {
+    /// Adds the smaller map's bills into the larger's.
+    fn merge(self, other: Bills) -> Bills {
         let (mut big, small) = if self.0.len() >= other.0.len() {
-            (std::mem::take(&mut self.0), other.0)
+            (self.0, other.0)
         } else {
-            (other.0, std::mem::take(&mut self.0))
+            (other.0, self.0)
         };
         for (k, o) in small {
             match big.entry(k) {

@@ -231,7 +231,6 @@ fn build_pools(usage: &[Usage], packages: &[Package], events: &[Event]) -> Vec<P
             .usage
             .push(i);
     }
-    drop(row_ids);
     let mut refunds: Vec<usize> = events
         .iter()
         .enumerate()
