@@ -8,7 +8,8 @@
 #                  back (`reckon bench io`)
 #   (b) duckdb     DuckDB prices the API gateway call rows with a window query (tier split and
 #                  amounts) on the same Parquet and writes bill lines (bench/duckdb_tiers.py)
-#   (c) full       reckon's whole job (`reckon run`) at FULL_ROWS, THREADS and 1 thread
+#   (c) full       reckon's whole job (`reckon run`) at FULL_ROWS, THREADS and 1 thread, in
+#                  PAIRS interleaved pairs
 #   (d) pricing    reckon's pricing stage alone on the same rows as (b) (`reckon bench pricing`),
 #                  THREADS and 1 thread
 #   (e) deduction  reckon's deduction stage alone (`reckon bench deduction`)
@@ -20,6 +21,7 @@
 #   DAYS=120           days of usage
 #   THREADS=2          threads of the multi-threaded runs (reckon --threads, POLARS_MAX_THREADS,
 #                      DuckDB threads)
+#   PAIRS=3            pairs of (c) runs (THREADS, 1 thread); the table gives medians
 #   SKIP=""            steps to leave out, e.g. SKIP="c" or SKIP="b c"
 #   BIN=…              a reckon binary to use instead of building target/release/reckon
 # Data is generated once per size under bench/data/ (gitignored); results go to
@@ -30,6 +32,7 @@ ROWS=${ROWS:-20000000}
 FULL_ROWS=${FULL_ROWS:-$ROWS}
 DAYS=${DAYS:-120}
 THREADS=${THREADS:-2}
+PAIRS=${PAIRS:-3}
 SKIP=${SKIP:-}
 ROWS_PER_ACCOUNT_DAY=127
 
@@ -83,11 +86,22 @@ full_data=$(dataset "$FULL_ROWS")
 
 skip b || measure duckdb "$here/.venv/bin/python" "$here/duckdb_tiers.py" "$data/usage" \
   "$res/duckdb.dir" "$THREADS"
+# (c) in PAIRS pairs of runs, THREADS and 1 thread, the order flipped from one pair to the next:
+# the VM's speed drifts by tens of percent within minutes, so the ratio is taken within each
+# pair and the table gives the median. The first pair's output is (a)'s reference.
+full_run() {  # full_run PAIR THREADS
+  local name=full_p$1; [[ $2 == 1 ]] && name=full_1t_p$1
+  POLARS_MAX_THREADS=$2 measure "$name" "$bin" run --input "$full_data" --catalog "$catalog" \
+    --output "$res/$name.dir" --threads "$2"
+  [[ $name == full_p1 ]] || rm -rf "$res/$name.dir" "$res/.$name.dir.reckon"
+}
 skip c || {
-  POLARS_MAX_THREADS=$THREADS measure full "$bin" run --input "$full_data" --catalog "$catalog" \
-    --output "$res/full.dir" --threads "$THREADS"
-  POLARS_MAX_THREADS=1 measure full_1t "$bin" run --input "$full_data" --catalog "$catalog" \
-    --output "$res/full_1t.dir" --threads 1
+  rm -f "$res"/full*.time
+  for pair in $(seq 1 "$PAIRS"); do
+    if (( pair % 2 )); then full_run "$pair" "$THREADS"; full_run "$pair" 1
+    else full_run "$pair" 1; full_run "$pair" "$THREADS"; fi
+  done
+  rm -rf "$res/full.dir"; mv "$res/full_p1.dir" "$res/full.dir"
 }
 skip a || {
   measure io_inputs "$bin" bench io --input "$data" --catalog "$catalog" --output "$res/io_inputs.dir"
@@ -170,9 +184,22 @@ if time_v("io_full"):
 calls = figures("pricing").get("rows") if os.path.exists(os.path.join(res, "pricing.out")) else None
 if time_v("duckdb"):
     r["b"] = add("(b) DuckDB tier split + amounts (call rows)", "duckdb", calls or 0)
-if time_v("full"):
-    r["c"] = add(f"(c) reckon run, {threads} threads", "full", full_rows("full"))
-    r["c1"] = add("(c) reckon run, 1 thread", "full_1t", full_rows("full_1t"))
+pairs = []
+while time_v(f"full_p{len(pairs) + 1}") and time_v(f"full_1t_p{len(pairs) + 1}"):
+    k = len(pairs) + 1
+    pairs.append((f"full_p{k}", f"full_1t_p{k}"))
+def median(xs):
+    xs = sorted(xs)
+    return (xs[(len(xs) - 1) // 2] + xs[len(xs) // 2]) / 2
+if pairs:
+    # The run of median wall time stands for its thread count in the table.
+    for i, label in ((0, f"(c) reckon run, {threads} threads"), (1, "(c) reckon run, 1 thread")):
+        names = sorted((p[i] for p in pairs), key=lambda n: time_v(n)[0])
+        name = names[(len(names) - 1) // 2]
+        key = "c" if i == 0 else "c1"
+        r[key] = add(f"{label}, median of {len(pairs)}", name, full_rows(name))
+    pair_ratios = [time_v(one)[0] / time_v(many)[0] for many, one in pairs]
+    walls = [(time_v(many)[0], time_v(one)[0]) for many, one in pairs]
 if time_v("pricing"):
     f = figures("pricing"); r["d"] = add(f"(d) reckon pricing stage, {threads} threads (call rows)", "pricing", f["rows"], f["stage_ms"])
     f = figures("pricing_1t"); r["d1"] = add("(d) reckon pricing stage, 1 thread (call rows)", "pricing_1t", f["rows"], f["stage_ms"])
@@ -192,8 +219,10 @@ if r.get("c") and r.get("a_full"):
           " ((a) excludes reading (c)'s files, which it writes)")
 if r.get("d") and r.get("b"):
     print(f"- (d)/(b) on the same {r['d'][1]:,} call rows, wall: {r['d'][0] / r['b'][0]:.1f}x")
-if r.get("c1") and r.get("c"):
-    print(f"- (c) 1 thread / {threads} threads, wall: {r['c1'][0] / r['c'][0]:.2f}x")
+if pairs:
+    shown = ", ".join(f"{one:.1f}/{many:.1f} s = {one / many:.2f}x" for many, one in walls)
+    print(f"- (c) 1 thread / {threads} threads, wall: median {median(pair_ratios):.2f}x over "
+          f"{len(pairs)} pairs run back to back ({shown})")
 if r.get("d1") and r.get("d"):
     print(f"- (d) 1 thread / {threads} threads, wall: {r['d1'][0] / r['d'][0]:.2f}x")
 EOF
