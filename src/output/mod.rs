@@ -513,7 +513,8 @@ enum Pages {
 /// The zstd level of output files. polars' default is zstd's own default, 3; level 1 made
 /// the 22.2M-row bench's outputs 1–1.5 % larger (`bill_lines` 290.5 → 293.3 MB,
 /// `deduction_details` 126.3 → 128.2 MB) and writing them 12–17 % faster (`bench io --like`,
-/// 3 interleaved pairs at 2 threads: 11.8–13.0 s against 13.8–14.2 s). Reading is as fast.
+/// 3 interleaved pairs at 2 threads: 11.8–13.0 s against 13.8–14.2 s). Reading them all back
+/// took as long (2 pairs: 3.9–4.1 s against 3.7–5.0 s).
 const OUTPUT_ZSTD_LEVEL: i32 = 1;
 
 /// Writes row groups, `pages` deciding encodings, compression and statistics.
