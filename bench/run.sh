@@ -198,7 +198,6 @@ if pairs:
         name = names[(len(names) - 1) // 2]
         key = "c" if i == 0 else "c1"
         r[key] = add(f"{label}, median of {len(pairs)}", name, full_rows(name))
-    pair_ratios = [time_v(one)[0] / time_v(many)[0] for many, one in pairs]
     walls = [(time_v(many)[0], time_v(one)[0]) for many, one in pairs]
 if time_v("pricing"):
     f = figures("pricing"); r["d"] = add(f"(d) reckon pricing stage, {threads} threads (call rows)", "pricing", f["rows"], f["stage_ms"])
@@ -221,7 +220,8 @@ if r.get("d") and r.get("b"):
     print(f"- (d)/(b) on the same {r['d'][1]:,} call rows, wall: {r['d'][0] / r['b'][0]:.1f}x")
 if pairs:
     shown = ", ".join(f"{one:.1f}/{many:.1f} s = {one / many:.2f}x" for many, one in walls)
-    print(f"- (c) 1 thread / {threads} threads, wall: median {median(pair_ratios):.2f}x over "
+    ratio = median([one / many for many, one in walls])
+    print(f"- (c) 1 thread / {threads} threads, wall: median {ratio:.2f}x over "
           f"{len(pairs)} pairs run back to back ({shown})")
 if r.get("d1") and r.get("d"):
     print(f"- (d) 1 thread / {threads} threads, wall: {r['d1'][0] / r['d'][0]:.2f}x")

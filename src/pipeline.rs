@@ -269,7 +269,7 @@ fn write_chunk(
     };
     let write_rest = || -> Result<Vec<BillLine>> {
         let lines = write_rows_where(out, lines, file, slot(outputs, BillLine::NAME), |l| {
-            w.contains(l.charge_start)
+            line_in_window(&w, l)
         })?;
         write_rows(out, bills, file, slot(outputs, Bill::NAME))?;
         write_rows(out, status, file, slot(outputs, PackageStatus::NAME))?;
@@ -294,6 +294,12 @@ fn write_chunk(
     let (details, lines) = (details?, lines?);
     tracing::debug!(file, ms = t.elapsed().as_millis() as u64, "chunk written");
     Ok(Spare { lines, details })
+}
+
+/// Whether a bill line is written (the detail tables keep the window's rows): the writer's cut
+/// and the manifest's line total must agree.
+fn line_in_window(w: &Window, l: &BillLine) -> bool {
+    w.contains(l.charge_start)
 }
 
 fn slot<'a>(outputs: &'a mut BTreeMap<String, Written>, table: &str) -> &'a mut Written {
@@ -542,7 +548,7 @@ fn process_chunk(
         use rayon::prelude::*;
         lines
             .par_iter()
-            .filter(|l| w.contains(l.charge_start))
+            .filter(|l| line_in_window(w, l))
             .map(|l| l.amount)
             .sum::<Decimal>()
     };
