@@ -84,6 +84,18 @@ fn shards_and_chunks_union_to_the_single_run() {
     assert_eq!(rows(&chunked), want);
     assert_eq!(manifest(&chunked)["usage"], m["usage"]);
     assert_eq!(manifest(&chunked)["totals"], m["totals"]);
+    // The same with one thread, where reading a file and spilling the one before take turns.
+    let chunked_1t = tmp.path().join("chunked-1t");
+    run(
+        &input,
+        &chunked_1t,
+        &["--chunk-rows", "8000", "--threads", "1"],
+    );
+    assert_eq!(
+        manifest(&chunked_1t)["chunks"],
+        manifest(&chunked)["chunks"]
+    );
+    assert_eq!(rows(&chunked_1t), want);
 
     // Three shards (one of them chunked too), merged.
     let shards: Vec<_> = (0..3)

@@ -9,7 +9,8 @@
 //! (`NameIds`), so the spill never encodes, compresses or decodes those strings and a chunk's
 //! names are looked up by index, not hashed again. Two files are in flight at a time: file k is
 //! read, checked and placed while file k − 1 has its names numbered (file after file, so ids
-//! follow the files' order) and is written to the spill. Each spilled file is removed as soon
+//! follow the files' order) and is written to the spill (with one thread, one file at a time:
+//! `--threads 1` keeps one core busy, not two). Each spilled file is removed as soon
 //! as its chunk has read it back; the spill directory is removed when the run ends, however it
 //! ends.
 //!
@@ -296,27 +297,36 @@ impl UsageSource {
         // Two files at a time: file k is read and checked while file k − 1 has its ids
         // indexed, its names numbered (`NameIds`, in file order) and its rows spilled. Nothing
         // waits for both sides but the next round: the thread done first helps the other.
+        //
+        // With one thread the two sides take turns: reading runs on polars' pool, and a rayon
+        // worker waiting for it would run the other side meanwhile — two cores busy where the
+        // run was given one.
         let (root, files) = (self.root.clone(), self.files.clone());
         let mut checked: Option<ReadFile> = None;
+        let overlap = rayon::current_num_threads() > 1;
         for k in 0..=files.len() {
-            let (next, spilled) = rayon::join(
-                || {
-                    files
-                        .get(k)
-                        .map(|path| ReadFile::of(&root, k, path, part))
-                        .transpose()
-                },
-                || {
-                    checked
-                        .take()
-                        .map(|mut r| {
-                            ids.extend(std::mem::take(&mut r.ids));
-                            r.number_names(&mut name_ids)?;
-                            r.spill(tmp.path(), part)
-                        })
-                        .transpose()
-                },
-            );
+            let read = || {
+                files
+                    .get(k)
+                    .map(|path| ReadFile::of(&root, k, path, part))
+                    .transpose()
+            };
+            let mut spill = || {
+                checked
+                    .take()
+                    .map(|mut r| {
+                        ids.extend(std::mem::take(&mut r.ids));
+                        r.number_names(&mut name_ids)?;
+                        r.spill(tmp.path(), part)
+                    })
+                    .transpose()
+            };
+            let (next, spilled) = if overlap {
+                rayon::join(read, spill)
+            } else {
+                let spilled = spill();
+                (read(), spilled)
+            };
             // An earlier file's error first.
             if let Some((r, written)) = spilled? {
                 for (chunk, out) in written {
