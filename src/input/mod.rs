@@ -260,9 +260,15 @@ impl NameIds {
                 }
                 let v = UInt32Chunked::from_chunk_iter(
                     (*col).into(),
-                    s.str()?
-                        .downcast_iter()
-                        .map(|arr| by_view(arr, |v| ids.id(v)).collect::<PrimitiveArray<u32>>()),
+                    s.str()?.downcast_iter().map(|arr| {
+                        let ids = by_view(arr, |v| ids.id(v));
+                        if arr.null_count() == 0 {
+                            // No validity to build bit by bit.
+                            PrimitiveArray::from_vec(ids.map(Option::unwrap_or_default).collect())
+                        } else {
+                            ids.collect::<PrimitiveArray<u32>>()
+                        }
+                    }),
                 );
                 Ok(Some(v.into_column()))
             })

@@ -28,7 +28,7 @@ use crate::name::Name;
 use crate::output::tables::{BillLine, ChargeKind, DeductionDetail, RefundRow};
 use crate::rules::deduction::{PackageState, RefundRequest};
 use rust_decimal::Decimal;
-use std::collections::{HashMap, HashSet};
+use rustc_hash::FxHashMap;
 
 /// Which refund rule of §6 applies to a package product.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,19 +139,20 @@ pub fn package_refunds(
     catalog: &Catalog,
 ) -> (Vec<RefundRow>, Vec<BillLine>, Vec<Violation>) {
     // Draws of shared traffic packages that were refunded, by package id (valued per region).
-    let shared: HashSet<&str> = requests
+    // The map is only looked up, so it is keyed by the interned id's address: one integer
+    // hashed per draw of the chunk, not the id's string.
+    let mut draws: FxHashMap<usize, Vec<&DeductionDetail>> = requests
         .iter()
         .filter(|r| {
             PackageRule::of(catalog, &packages[r.package_index].product)
                 == PackageRule::SharedTraffic
         })
-        .map(|r| &*packages[r.package_index].package_id)
+        .map(|r| (packages[r.package_index].package_id.addr(), Vec::new()))
         .collect();
-    let mut draws: HashMap<&str, Vec<&DeductionDetail>> = HashMap::new();
-    if !shared.is_empty() {
+    if !draws.is_empty() {
         for d in details {
-            if shared.contains(&*d.package_id) {
-                draws.entry(&d.package_id).or_default().push(d);
+            if let Some(v) = draws.get_mut(&d.package_id.addr()) {
+                v.push(d);
             }
         }
     }
@@ -173,7 +174,7 @@ pub fn package_refunds(
             PackageRule::SharedTraffic => {
                 let mut value = Decimal::ZERO;
                 let mut unpriced = false;
-                for d in draws.get(&*p.package_id).into_iter().flatten() {
+                for d in draws.get(&p.package_id.addr()).into_iter().flatten() {
                     if d.deducted_at > e.at {
                         continue;
                     }
