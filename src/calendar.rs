@@ -89,11 +89,24 @@ pub struct Month {
 }
 
 impl Month {
+    /// The UTC+8 month of an instant. Called for every usage row, line and detail (pricing's
+    /// counters, bills, the writer's partitions), so it is computed from the day number with
+    /// integer arithmetic (Howard Hinnant's `civil_from_days`) instead of building a `chrono`
+    /// date; tests check it against `chrono`, on month edges and on random instants.
     pub fn of(ts: Ts) -> Month {
-        let d = local(ts);
+        // Days since 0000-03-01 (proleptic Gregorian): years then start in March, so a leap
+        // day is a year's last day.
+        let z = (ts + OFFSET).div_euclid(DAY) + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097; // [0, 146096]
+        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
+        let mp = (5 * doy + 2) / 153; // [0, 11], March first
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let year = yoe + era * 400 + i64::from(month <= 2);
         Month {
-            year: d.year(),
-            month: d.month(),
+            year: year as i32,
+            month: month as u32,
         }
     }
 
@@ -341,6 +354,48 @@ pub fn plus_days(ts: Ts, days: i64) -> Ts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `Month::of` the way `chrono` gives it.
+    fn month_by_chrono(ts: Ts) -> Month {
+        let d = local(ts);
+        Month {
+            year: d.year(),
+            month: d.month(),
+        }
+    }
+
+    #[test]
+    fn month_of_agrees_with_chrono_at_month_edges() {
+        // The last microsecond of each month and the first of the next, in UTC+8, over leap
+        // and common years, century years (1900, 2100 not leap; 2000 leap) and before 1970.
+        for year in [1899, 1900, 1969, 1970, 1999, 2000, 2023, 2024, 2099, 2100] {
+            for month in 1..=12 {
+                let m = Month { year, month };
+                let start = m.start();
+                assert_eq!(Month::of(start), m, "{m} starts at {start}");
+                assert_eq!(Month::of(start - 1), month_by_chrono(start - 1));
+                assert_ne!(Month::of(start - 1), m);
+                assert_eq!(Month::of(m.end() - 1), m);
+            }
+        }
+        // The UTC+8 offset: 2024-02-29 16:00 UTC is already March 1 in UTC+8.
+        assert_eq!(
+            Month::of(t("2024-03-01 00:00:00")),
+            Month {
+                year: 2024,
+                month: 3
+            }
+        );
+        assert_eq!(Month::of(0), month_by_chrono(0));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(20_000))]
+        #[test]
+        fn month_of_agrees_with_chrono(ts in -62_000_000_000_000_000i64..250_000_000_000_000_000) {
+            proptest::prop_assert_eq!(Month::of(ts), month_by_chrono(ts));
+        }
+    }
 
     fn t(s: &str) -> Ts {
         parse_local(s).unwrap()
