@@ -21,7 +21,7 @@
 #   DAYS=120           days of usage
 #   THREADS=2          threads of the multi-threaded runs (reckon --threads, POLARS_MAX_THREADS,
 #                      DuckDB threads)
-#   PAIRS=3            pairs of (c) runs (THREADS, 1 thread); the table gives medians
+#   PAIRS=5            pairs of (c) runs (THREADS, 1 thread); the table gives medians
 #   SKIP=""            steps to leave out, e.g. SKIP="c" or SKIP="b c"
 #   BIN=…              a reckon binary to use instead of building target/release/reckon
 # Data is generated once per size under bench/data/ (gitignored); results go to
@@ -32,7 +32,7 @@ ROWS=${ROWS:-20000000}
 FULL_ROWS=${FULL_ROWS:-$ROWS}
 DAYS=${DAYS:-120}
 THREADS=${THREADS:-2}
-PAIRS=${PAIRS:-3}
+PAIRS=${PAIRS:-5}
 SKIP=${SKIP:-}
 ROWS_PER_ACCOUNT_DAY=127
 
