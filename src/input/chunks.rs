@@ -329,7 +329,10 @@ impl UsageSource {
                 rayon::join(read, spill)
             } else {
                 let spilled = spill();
-                (read(), spilled)
+                // After a failed spill, the next file is not read: its error would be reported
+                // second anyway.
+                let next = if spilled.is_ok() { read() } else { Ok(None) };
+                (next, spilled)
             };
             // An earlier file's error first.
             if let Some((r, written)) = spilled? {
