@@ -309,13 +309,13 @@ impl UsageSource {
         let mut checked: Option<ReadFile> = None;
         let overlap = rayon::current_num_threads() > 1;
         for k in 0..=files.len() {
-            let read = || {
+            let read_next = || {
                 files
                     .get(k)
                     .map(|path| ReadFile::of(&root, k, path, part))
                     .transpose()
             };
-            let mut spill = || {
+            let mut spill_checked = || {
                 checked
                     .take()
                     .map(|mut r| {
@@ -326,12 +326,16 @@ impl UsageSource {
                     .transpose()
             };
             let (next, spilled) = if overlap {
-                rayon::join(read, spill)
+                rayon::join(read_next, spill_checked)
             } else {
-                let spilled = spill();
+                let spilled = spill_checked();
                 // After a failed spill, the next file is not read: its error would be reported
                 // second anyway.
-                let next = if spilled.is_ok() { read() } else { Ok(None) };
+                let next = if spilled.is_ok() {
+                    read_next()
+                } else {
+                    Ok(None)
+                };
                 (next, spilled)
             };
             // An earlier file's error first.

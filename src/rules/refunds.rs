@@ -580,9 +580,22 @@ mod tests {
             draw("ap-hongkong", dec!(1), "2024-05-01 01:00:00"),
             draw("ap-guangzhou", dec!(4), "2024-05-02 01:00:00"),
         ];
-        let (rows, _, _) = package_refunds(&[request(dec!(5), true)], &[p], &[e], &details, &c);
+        let (rows, _, _) = package_refunds(
+            &[request(dec!(5), true)],
+            &[p.clone()],
+            std::slice::from_ref(&e),
+            &details,
+            &c,
+        );
         assert_eq!(rows[0].used_value, dec!(4.20));
         assert_eq!(rows[0].amount, dec!(3.30));
+        // Draws of another package of the same account are not this package's use.
+        let mut other = draw("ap-hongkong", dec!(3), "2024-05-01 01:00:00");
+        other.package_id = Name::from("T");
+        let mut details = details.to_vec();
+        details.push(other);
+        let (rows, _, _) = package_refunds(&[request(dec!(5), true)], &[p], &[e], &details, &c);
+        assert_eq!(rows[0].used_value, dec!(4.20));
     }
 
     #[test]
