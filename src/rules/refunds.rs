@@ -561,41 +561,36 @@ mod tests {
         p.product = Name::from("tp");
         p.price_paid = dec!(7.50);
         let e = refund_event("S", "2024-05-10 00:00:00");
-        let details = [
+        let refund = |details: &[DeductionDetail]| {
+            let (rows, _, _) = package_refunds(
+                &[request(dec!(5), true)],
+                std::slice::from_ref(&p),
+                std::slice::from_ref(&e),
+                details,
+                &c,
+            );
+            rows[0].clone()
+        };
+        let row = refund(&[
             draw("ap-guangzhou", dec!(3), "2024-05-01 01:00:00"),
             draw("ap-guangzhou", dec!(2), "2024-05-02 01:00:00"),
             draw("ap-guangzhou", dec!(4), "2024-05-11 01:00:00"),
-        ];
-        let (rows, _, _) = package_refunds(
-            &[request(dec!(5), true)],
-            &[p.clone()],
-            std::slice::from_ref(&e),
-            &details,
-            &c,
-        );
-        assert_eq!(rows[0].used_value, dec!(4.00));
-        assert_eq!(rows[0].amount, dec!(3.50));
+        ]);
+        assert_eq!(row.used_value, dec!(4.00));
+        assert_eq!(row.amount, dec!(3.50));
         // 1 GB in Hong Kong (1.00) + 4 GB in Guangzhou (0.80) = 4.20 → 3.30.
-        let details = [
+        let mut details = vec![
             draw("ap-hongkong", dec!(1), "2024-05-01 01:00:00"),
             draw("ap-guangzhou", dec!(4), "2024-05-02 01:00:00"),
         ];
-        let (rows, _, _) = package_refunds(
-            &[request(dec!(5), true)],
-            &[p.clone()],
-            std::slice::from_ref(&e),
-            &details,
-            &c,
-        );
-        assert_eq!(rows[0].used_value, dec!(4.20));
-        assert_eq!(rows[0].amount, dec!(3.30));
+        let row = refund(&details);
+        assert_eq!(row.used_value, dec!(4.20));
+        assert_eq!(row.amount, dec!(3.30));
         // Draws of another package of the same account are not this package's use.
         let mut other = draw("ap-hongkong", dec!(3), "2024-05-01 01:00:00");
         other.package_id = Name::from("T");
-        let mut details = details.to_vec();
         details.push(other);
-        let (rows, _, _) = package_refunds(&[request(dec!(5), true)], &[p], &[e], &details, &c);
-        assert_eq!(rows[0].used_value, dec!(4.20));
+        assert_eq!(refund(&details).used_value, dec!(4.20));
     }
 
     #[test]
