@@ -84,8 +84,12 @@ pub fn run(cfg: &RunConfig) -> Result<RunMetrics> {
     let publish = Publish::begin(&cfg.output, cfg.as_of)?;
     let out = publish.dir();
     let spill_in = cfg.output.parent().filter(|p| !p.as_os_str().is_empty());
-    let mut source =
-        UsageSource::open(&cfg.input, &part, Some(spill_in.unwrap_or(Path::new("."))))?;
+    let mut source = UsageSource::open(
+        &cfg.input,
+        &part,
+        Some(spill_in.unwrap_or(Path::new("."))),
+        cfg.chunk_rows,
+    )?;
 
     // Input-level findings not tied to a chunk's accounts go with shard 0's first chunk.
     let mut base_violations = std::mem::take(&mut base.violations);

@@ -97,7 +97,11 @@ fn shards_and_chunks_union_to_the_single_run() {
     );
     assert_eq!(rows(&chunked_1t), want);
 
-    // Three shards (one of them chunked too), merged.
+    // Three shards, merged. Shard 1 is chunked too. Shard 2 is one chunk, but the whole input
+    // (which every shard checks for repeated ids) is over `--chunk-rows`: its id index is on
+    // disk, and each file is cut to the shard's rows as it is read.
+    let read = m["usage"]["read"].as_u64().unwrap();
+    let half = (read / 2).to_string();
     let shards: Vec<_> = (0..3)
         .map(|k| tmp.path().join(format!("shard{k}")))
         .collect();
@@ -107,8 +111,22 @@ fn shards_and_chunks_union_to_the_single_run() {
         if k == 1 {
             extra.extend(["--chunk-rows", "10000"]);
         }
+        if k == 2 {
+            extra.extend(["--chunk-rows", half.as_str()]);
+        }
         run(&input, dir, &extra);
         assert_eq!(manifest(dir)["shard"], spec.as_str());
+        if k == 2 {
+            assert_eq!(manifest(dir)["chunks"], 1);
+            // The repeated id of the scenarios is this shard's: found with the index on disk,
+            // its id read again from the cut file.
+            assert!(
+                table_rows(dir, "exceptions")
+                    .iter()
+                    .any(|r| r.contains("duplicate_usage_id")),
+                "shard 2 should hold the duplicate_usage_id exception"
+            );
+        }
     }
     let merged = tmp.path().join("merged");
     let mut args = vec!["merge", "--output", merged.to_str().unwrap()];

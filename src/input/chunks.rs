@@ -1,7 +1,7 @@
 //! Usage, chunk by chunk: memory is bounded by one chunk of accounts, not by the input.
 //!
 //! With one chunk per shard, each usage file is read once, checked whole (`usage::check_file`),
-//! and cut to the rows of this run's shard. With several chunks, one pass reads each file once,
+//! and cut to the rows of this run's shard before the next file is read. With several chunks, one pass reads each file once,
 //! checks it, and *spills* the rows of each of this shard's chunks to a private directory
 //! (`<spill>/<chunk>/<file>.parquet`, with the original row numbers so messages still name the
 //! input file and row); each chunk is then read back on its own. Columns of names (accounts,
@@ -15,10 +15,11 @@
 //! ends.
 //!
 //! `usage_id` must be unique in the whole input, whichever shard or chunk a row falls in: the
-//! pass over whole files records a 64-bit hash, file and row of every id (16 bytes a row: 1.6 GB
-//! for 100M rows, the one per-row cost that is not bounded by a chunk); equal hashes are then
-//! compared as strings, and every occurrence after the first (in file and row order) is a
-//! duplicate.
+//! pass over whole files records a 64-bit hash, file and row of every id (16 bytes a row) in
+//! buckets by hash, kept in memory up to a chunk's rows and written to the private directory
+//! beyond (`IdIndex`), so this check too is bounded by a chunk, not by the input; each bucket
+//! is then sorted alone, equal hashes compared as strings, and every occurrence after the first
+//! (in file and row order) is a duplicate.
 //!
 //! Invariants: every usage row of the input is read exactly once into exactly one shard and one
 //! chunk (the pool of its owner, see `shard`); rows keep their file and row order inside a chunk;
@@ -48,7 +49,10 @@ pub struct UsageSource {
     files: Vec<PathBuf>,
     /// Latest valid `usage_start` over every row of every file (all shards).
     pub latest_start: Option<Ts>,
-    spill: Option<tempfile::TempDir>,
+    /// The run's private temporary directory, when it spills chunks or the id index.
+    tmp: Option<tempfile::TempDir>,
+    /// Several chunks: usage is spilled per chunk.
+    chunked: bool,
     /// Per chunk: the spilled files and the input file each came from.
     spilled: Vec<Vec<(PathBuf, String)>>,
     /// What the ids of the spilled name columns stand for.
@@ -59,21 +63,22 @@ pub struct UsageSource {
 }
 
 /// `(hash of usage_id, file index, row)` of every row with an id, packed in a `u128` in that
-/// order (so sorting the numbers sorts by hash), in [`ID_BUCKETS`] buckets by the hash's top
-/// bits, each sorted alone at the end, in parallel (one parallel sort of the whole index took
-/// 0.45–0.57 s on 22.2M rows, 2.5 s on 116.6M; the buckets 0.36–0.40 s and 2.2 s). The buckets
-/// are regions of one allocation, freed in one piece: jemalloc hands a block that large back to
-/// the kernel at once (separate vectors stayed cached and raised the run's peak).
-struct IdIndex {
-    /// Bucket `b` is `data[b * room..b * room + len[b]]`, then `overflow[b]`.
-    data: Vec<u128>,
-    room: usize,
-    len: Vec<usize>,
-    /// Entries of a bucket whose region is full (in practice never: see `with_capacity`).
-    overflow: Vec<Vec<u128>>,
+/// order (so sorting the numbers sorts by hash), in buckets by the hash's top bits. Equal ids
+/// have equal hashes, so they share a bucket, and each bucket is checked alone: sorted, rows
+/// of one hash are candidates, candidates are compared as strings.
+///
+/// Memory is bounded by a bucket, not by the input: up to `index_rows` ids (a chunk's rows)
+/// the buckets are regions of one allocation ([`InMemory`]); beyond, each bucket is a file of
+/// its own in the run's temporary directory ([`OnDisk`], about `index_rows` ids a bucket),
+/// appended to file by file and read back one bucket per thread at the end. (Kept in memory,
+/// the index held 16 bytes for every row of the input: 1.8 GB of the 2.93 GB peak of a
+/// 114.6M-row run.)
+enum IdIndex {
+    InMemory(InMemory),
+    OnDisk(OnDisk),
 }
 
-/// Buckets of the id index (a power of two). Few: each region's growing end sits in a
+/// Buckets of the index in memory (a power of two). Few: each region's growing end sits in a
 /// transparent huge page of its own (2 MiB, see `main.rs`), so 256 buckets held up to 0.5 GB
 /// more (measured on 116.6M rows: 3.0 GB peak while loading against 2.72 GB; 16: 2.72 GB).
 const ID_BUCKETS: usize = 16;
@@ -82,90 +87,62 @@ fn id_entry(hash: u64, file: usize, row: usize) -> u128 {
     (u128::from(hash) << 64) | ((file as u128) << 32) | row as u128
 }
 
-fn id_bucket(entry: u128) -> usize {
-    (entry >> (128 - ID_BUCKETS.trailing_zeros())) as usize
+/// The bucket of an entry among `buckets` (a power of two, at least 2).
+fn id_bucket(entry: u128, buckets: usize) -> usize {
+    (entry >> (128 - buckets.trailing_zeros())) as usize
 }
 
-/// An index with room for a few ids per bucket (more go to the overflow): every index has its
-/// buckets, so entries can be added to any.
+/// An index in memory with room for a few ids per bucket (more go to the overflow): every
+/// index has its buckets, so entries can be added to any.
 impl Default for IdIndex {
     fn default() -> IdIndex {
-        IdIndex::with_capacity(0)
+        IdIndex::InMemory(InMemory::with_capacity(0))
     }
 }
 
 impl IdIndex {
-    /// Room for `rows` ids: hashes spread evenly, so each bucket gets its share and a margin
-    /// (3 % and 64 ids: dozens of standard deviations).
-    fn with_capacity(rows: usize) -> IdIndex {
-        let share = rows / ID_BUCKETS;
-        let room = share + share / 32 + 64;
-        IdIndex {
-            // Zeroed by the kernel, not written here.
-            data: vec![0; room * ID_BUCKETS],
-            room,
-            len: vec![0; ID_BUCKETS],
-            overflow: vec![Vec::new(); ID_BUCKETS],
+    /// An index for `rows` ids: in memory up to `index_rows`, else on disk under `dir` (when
+    /// there is no `dir`, in memory whatever the size).
+    fn new(rows: usize, index_rows: usize, dir: Option<&Path>) -> Result<IdIndex> {
+        match dir {
+            Some(dir) if rows > index_rows => Ok(IdIndex::OnDisk(OnDisk::create(
+                dir,
+                rows.div_ceil(index_rows.max(1))
+                    .next_power_of_two()
+                    .max(ID_BUCKETS),
+            )?)),
+            _ => Ok(IdIndex::InMemory(InMemory::with_capacity(rows))),
         }
     }
 
-    /// Adds the entries of [`hash_ids`], buckets in parallel (each bucket is its own region;
-    /// its entries land in part order, as one after the other would put them). It runs for
-    /// every usage file on the spilling side of the load, where it took 10–370 ms a file.
-    fn extend(&mut self, parts: IdParts) {
-        use rayon::prelude::*;
-        let room = self.room;
-        self.data
-            .par_chunks_mut(room)
-            .zip(self.len.par_iter_mut())
-            .zip(self.overflow.par_iter_mut())
-            .enumerate()
-            .for_each(|(b, ((region, len), over))| {
-                for entries in parts.iter().filter_map(|part| part.get(b)) {
-                    let n = (room - *len).min(entries.len());
-                    region[*len..*len + n].copy_from_slice(&entries[..n]);
-                    *len += n;
-                    over.extend_from_slice(&entries[n..]);
-                }
-            });
+    fn buckets(&self) -> usize {
+        match self {
+            IdIndex::InMemory(_) => ID_BUCKETS,
+            IdIndex::OnDisk(d) => d.files.len(),
+        }
     }
 
-    /// Rows whose id appeared earlier; `ids_of(file)` gives a file's `usage_id` column.
+    /// Adds the entries of [`hash_ids`] (made for [`IdIndex::buckets`] buckets).
+    fn extend(&mut self, parts: IdParts) -> Result<()> {
+        match self {
+            IdIndex::InMemory(m) => {
+                m.extend(parts);
+                Ok(())
+            }
+            IdIndex::OnDisk(d) => d.extend(parts),
+        }
+    }
+
+    /// Rows whose id appeared earlier; `ids_of(file)` gives a file's `usage_id` column. The
+    /// index is emptied.
     fn duplicates(
         &mut self,
         mut ids_of: impl FnMut(usize) -> Result<Vec<Option<String>>>,
     ) -> Result<Vec<(u32, u32)>> {
-        use rayon::prelude::*;
-        let IdIndex {
-            mut data,
-            room,
-            len,
-            overflow,
-        } = std::mem::take(self);
-        // Candidates: rows sharing a hash with another row (equal hashes share a bucket).
-        let mut cand: Vec<(u32, u32)> = data
-            .par_chunks_mut(room)
-            .zip(len)
-            .zip(overflow)
-            .flat_map_iter(|((region, n), over)| {
-                let mut joined;
-                let b = if over.is_empty() {
-                    &mut region[..n]
-                } else {
-                    joined = region[..n].to_vec();
-                    joined.extend(over);
-                    &mut joined[..]
-                };
-                b.sort_unstable();
-                let mut cand = Vec::new();
-                for g in b.chunk_by(|x, y| x >> 64 == y >> 64) {
-                    if g.len() > 1 {
-                        cand.extend(g.iter().map(|&e| ((e >> 32) as u32, e as u32)));
-                    }
-                }
-                cand
-            })
-            .collect();
+        let mut cand = match std::mem::take(self) {
+            IdIndex::InMemory(m) => m.candidates(),
+            IdIndex::OnDisk(d) => d.candidates()?,
+        };
         if cand.is_empty() {
             return Ok(Vec::new());
         }
@@ -188,11 +165,179 @@ impl IdIndex {
     }
 }
 
+/// `(file, row)` of the entries of one bucket that share their hash with another (the bucket
+/// is sorted in place).
+fn bucket_candidates(bucket: &mut [u128]) -> Vec<(u32, u32)> {
+    bucket.sort_unstable();
+    let mut cand = Vec::new();
+    for g in bucket.chunk_by(|x, y| x >> 64 == y >> 64) {
+        if g.len() > 1 {
+            cand.extend(g.iter().map(|&e| ((e >> 32) as u32, e as u32)));
+        }
+    }
+    cand
+}
+
+/// The buckets in memory, regions of one allocation, each sorted alone at the end, in
+/// parallel (one parallel sort of the whole index took 0.45–0.57 s on 22.2M rows, 2.5 s on
+/// 116.6M; the buckets 0.36–0.40 s and 2.2 s). Freed in one piece: jemalloc hands a block that
+/// large back to the kernel at once (separate vectors stayed cached and raised the run's peak).
+struct InMemory {
+    /// Bucket `b` is `data[b * room..b * room + len[b]]`, then `overflow[b]`.
+    data: Vec<u128>,
+    room: usize,
+    len: Vec<usize>,
+    /// Entries of a bucket whose region is full (in practice never: see `with_capacity`).
+    overflow: Vec<Vec<u128>>,
+}
+
+impl InMemory {
+    /// Room for `rows` ids: hashes spread evenly, so each bucket gets its share and a margin
+    /// (3 % and 64 ids: dozens of standard deviations).
+    fn with_capacity(rows: usize) -> InMemory {
+        let share = rows / ID_BUCKETS;
+        let room = share + share / 32 + 64;
+        InMemory {
+            // Zeroed by the kernel, not written here.
+            data: vec![0; room * ID_BUCKETS],
+            room,
+            len: vec![0; ID_BUCKETS],
+            overflow: vec![Vec::new(); ID_BUCKETS],
+        }
+    }
+
+    /// Adds entries, buckets in parallel (each bucket is its own region; its entries land in
+    /// part order, as one after the other would put them). It runs for every usage file on the
+    /// spilling side of the load, where it took 10–370 ms a file.
+    fn extend(&mut self, parts: IdParts) {
+        use rayon::prelude::*;
+        let room = self.room;
+        self.data
+            .par_chunks_mut(room)
+            .zip(self.len.par_iter_mut())
+            .zip(self.overflow.par_iter_mut())
+            .enumerate()
+            .for_each(|(b, ((region, len), over))| {
+                for entries in parts.iter().filter_map(|part| part.get(b)) {
+                    let n = (room - *len).min(entries.len());
+                    region[*len..*len + n].copy_from_slice(&entries[..n]);
+                    *len += n;
+                    over.extend_from_slice(&entries[n..]);
+                }
+            });
+    }
+
+    fn candidates(self) -> Vec<(u32, u32)> {
+        use rayon::prelude::*;
+        let InMemory {
+            mut data,
+            room,
+            len,
+            overflow,
+        } = self;
+        data.par_chunks_mut(room)
+            .zip(len)
+            .zip(overflow)
+            .flat_map_iter(|((region, n), over)| {
+                if over.is_empty() {
+                    bucket_candidates(&mut region[..n])
+                } else {
+                    let mut joined = region[..n].to_vec();
+                    joined.extend(over);
+                    bucket_candidates(&mut joined)
+                }
+            })
+            .collect()
+    }
+}
+
+/// The buckets on disk: bucket `b` is the file `<dir>/<b>.ids`, its entries as 16
+/// little-endian bytes each, in the order they were added.
+struct OnDisk {
+    dir: PathBuf,
+    files: Vec<std::io::BufWriter<std::fs::File>>,
+}
+
+impl OnDisk {
+    fn create(dir: &Path, buckets: usize) -> Result<OnDisk> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let files = (0..buckets)
+            .map(|b| {
+                let path = Self::path(dir, b);
+                std::fs::File::create(&path)
+                    .map(std::io::BufWriter::new)
+                    .map_err(|e| Error::io(&path, e))
+            })
+            .collect::<Result<_>>()?;
+        Ok(OnDisk {
+            dir: dir.to_path_buf(),
+            files,
+        })
+    }
+
+    fn path(dir: &Path, bucket: usize) -> PathBuf {
+        dir.join(format!("{bucket:05}.ids"))
+    }
+
+    /// Appends entries to their buckets' files, buckets in parallel.
+    fn extend(&mut self, parts: IdParts) -> Result<()> {
+        use rayon::prelude::*;
+        use std::io::Write;
+        let dir = &self.dir;
+        self.files
+            .par_iter_mut()
+            .enumerate()
+            .try_for_each(|(b, file)| {
+                for entries in parts.iter().filter_map(|part| part.get(b)) {
+                    for e in entries {
+                        file.write_all(&e.to_le_bytes())
+                            .map_err(|err| Error::io(Self::path(dir, b), err))?;
+                    }
+                }
+                Ok(())
+            })
+    }
+
+    /// Each bucket read back, checked and removed, one bucket per thread at a time.
+    fn candidates(self) -> Result<Vec<(u32, u32)>> {
+        use rayon::prelude::*;
+        let OnDisk { dir, files } = self;
+        let buckets = files.len();
+        for (b, file) in files.into_iter().enumerate() {
+            file.into_inner()
+                .map_err(|e| Error::io(Self::path(&dir, b), e.into_error()))?;
+        }
+        let cands = (0..buckets)
+            .into_par_iter()
+            .map(|b| {
+                use std::io::Read;
+                let path = Self::path(&dir, b);
+                let io = |e| Error::io(&path, e);
+                let file = std::fs::File::open(&path).map_err(io)?;
+                let n = file.metadata().map_err(io)?.len() / 16;
+                // Read straight into the entries (no copy of the file's bytes beside them).
+                let mut r = std::io::BufReader::new(file);
+                let mut bucket = Vec::with_capacity(n as usize);
+                let mut e = [0u8; 16];
+                for _ in 0..n {
+                    r.read_exact(&mut e).map_err(io)?;
+                    bucket.push(u128::from_le_bytes(e));
+                }
+                drop(r);
+                std::fs::remove_file(&path).map_err(io)?;
+                Ok(bucket_candidates(&mut bucket))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(cands.into_iter().flatten().collect())
+    }
+}
+
 /// A file's index entries: per row group, per bucket.
 type IdParts = Vec<Vec<Vec<u128>>>;
 
-/// The index entries of file number `file`, its row groups hashed in parallel.
-fn hash_ids(file: usize, f: &InputFile) -> Result<IdParts> {
+/// The index entries of file number `file` in `buckets` buckets, its row groups hashed in
+/// parallel.
+fn hash_ids(file: usize, f: &InputFile, buckets: usize) -> Result<IdParts> {
     use rayon::prelude::*;
     if f.is_null_typed("usage_id")? {
         return Ok(Vec::new());
@@ -210,14 +355,14 @@ fn hash_ids(file: usize, f: &InputFile) -> Result<IdParts> {
     Ok(arrays
         .into_par_iter()
         .map(|(start, ids)| {
-            let share = ids.len() / ID_BUCKETS;
-            let mut part: Vec<Vec<u128>> = (0..ID_BUCKETS)
+            let share = ids.len() / buckets;
+            let mut part: Vec<Vec<u128>> = (0..buckets)
                 .map(|_| Vec::with_capacity(share + share / 8 + 16))
                 .collect();
             for (row, id) in ids.iter().enumerate() {
                 if let Some(id) = id {
                     let e = id_entry(xxh3_64(id.as_bytes()), file, start + row);
-                    part[id_bucket(e)].push(e);
+                    part[id_bucket(e, buckets)].push(e);
                 }
             }
             part
@@ -249,6 +394,34 @@ pub fn rows_in(files: &[PathBuf]) -> Result<u64> {
     Ok(n)
 }
 
+/// The `usage_id` column of a usage file, read again.
+fn usage_ids_of(root: &Path, path: &Path) -> Result<Vec<Option<String>>> {
+    strings(&read_file(root, path, "usage", &usage::COLUMNS[..1])?)
+}
+
+/// The `usage_id` column of a file as read.
+fn strings(f: &InputFile) -> Result<Vec<Option<String>>> {
+    Ok(f.strs("usage_id")?
+        .into_iter()
+        .map(|s| s.map(str::to_string))
+        .collect())
+}
+
+/// A private temporary directory under `dir` (the system temp directory when `None`), removed
+/// when dropped.
+fn temp_dir(dir: Option<&Path>) -> Result<tempfile::TempDir> {
+    match dir {
+        Some(d) => {
+            std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
+            tempfile::Builder::new()
+                .prefix(".reckon-spill-")
+                .tempdir_in(d)
+        }
+        None => tempfile::Builder::new().prefix("reckon-spill-").tempdir(),
+    }
+    .map_err(|e| Error::io(dir.unwrap_or(Path::new("tmp")), e))
+}
+
 /// How many chunks a shard needs for `rows` usage rows in all.
 pub fn chunks_for(rows: u64, shards: u32, chunk_rows: u64) -> u32 {
     let per_shard = rows.div_ceil(u64::from(shards.max(1)));
@@ -256,9 +429,16 @@ pub fn chunks_for(rows: u64, shards: u32, chunk_rows: u64) -> u32 {
 }
 
 impl UsageSource {
-    /// Lists the usage files; with several chunks, spills them under `spill_in` (a directory
-    /// on the output's file system), or the system temp directory when `None`.
-    pub fn open(dir: &Path, part: &Partitioner, spill_in: Option<&Path>) -> Result<UsageSource> {
+    /// Lists the usage files; with several chunks, spills them to a private directory under
+    /// `spill_in` (a directory on the output's file system, or the system temp directory when
+    /// `None`). The id index stays in memory up to `index_rows` rows of input (whatever the
+    /// shard: every shard checks every file), and goes to that directory beyond.
+    pub fn open(
+        dir: &Path,
+        part: &Partitioner,
+        spill_in: Option<&Path>,
+        index_rows: u64,
+    ) -> Result<UsageSource> {
         let root = dir.join("usage");
         if !root.is_dir() {
             return Err(Error::MissingTable {
@@ -266,38 +446,48 @@ impl UsageSource {
                 path: root,
             });
         }
+        let files = parquet_files(&root)?;
+        let rows = rows_in(&files)? as usize;
+        let index_rows = usize::try_from(index_rows).unwrap_or(usize::MAX);
+        let chunked = part.chunks > 1;
+        let tmp = if chunked || rows > index_rows {
+            Some(temp_dir(spill_in)?)
+        } else {
+            None
+        };
+        // The id index at its final size from the start: grown by doubling it would copy
+        // itself into fresh pages again and again (in memory, it holds 16 bytes a row).
+        let ids = IdIndex::new(
+            rows,
+            index_rows,
+            tmp.as_ref().map(|t| t.path().join("ids")).as_deref(),
+        )?;
         let mut src = UsageSource {
-            files: parquet_files(&root)?,
+            files,
             root,
             latest_start: None,
-            spill: None,
+            tmp,
+            chunked,
             spilled: Vec::new(),
             name_ids: Arc::default(),
-            ids: IdIndex::default(),
+            ids,
             duplicates: HashMap::new(),
         };
-        if part.chunks > 1 {
-            src.spill_chunks(part, spill_in)?;
+        if chunked {
+            src.spill_chunks(part)?;
         }
         Ok(src)
     }
 
-    fn spill_chunks(&mut self, part: &Partitioner, spill_in: Option<&Path>) -> Result<()> {
-        let tmp = match spill_in {
-            Some(d) => {
-                std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
-                tempfile::Builder::new()
-                    .prefix(".reckon-spill-")
-                    .tempdir_in(d)
-            }
-            None => tempfile::Builder::new().prefix("reckon-spill-").tempdir(),
-        }
-        .map_err(|e| Error::io(spill_in.unwrap_or(Path::new("tmp")), e))?;
+    fn spill_chunks(&mut self, part: &Partitioner) -> Result<()> {
+        let tmp = match &self.tmp {
+            Some(tmp) => tmp.path().to_path_buf(),
+            None => unreachable!("a chunked source has its temporary directory"),
+        };
         self.spilled = vec![Vec::new(); part.chunks as usize];
         let mut name_ids = NameIds::new(usage::NAME_COLUMNS);
-        // The id index at its final size from the start: grown by doubling it would copy
-        // itself into fresh pages again and again (it holds 16 bytes a row).
-        let mut ids = IdIndex::with_capacity(rows_in(&self.files)? as usize);
+        let mut ids = std::mem::take(&mut self.ids);
+        let buckets = ids.buckets();
         // Two files at a time: file k is read and checked while file k − 1 has its ids
         // indexed, its names numbered (`NameIds`, in file order) and its rows spilled. Nothing
         // waits for both sides but the next round: the thread done first helps the other.
@@ -312,16 +502,16 @@ impl UsageSource {
             let read_next = || {
                 files
                     .get(k)
-                    .map(|path| ReadFile::of(&root, k, path, part))
+                    .map(|path| ReadFile::of(&root, k, path, part, buckets))
                     .transpose()
             };
             let mut spill_checked = || {
                 checked
                     .take()
                     .map(|mut r| {
-                        ids.extend(std::mem::take(&mut r.ids));
+                        ids.extend(std::mem::take(&mut r.ids))?;
                         r.number_names(&mut name_ids)?;
-                        r.spill(tmp.path(), part)
+                        r.spill(&tmp, part)
                     })
                     .transpose()
             };
@@ -349,18 +539,10 @@ impl UsageSource {
                 checked = Some(r);
             }
         }
-        self.ids = ids;
-        self.spill = Some(tmp);
         self.name_ids = Arc::new(name_ids);
         let t = std::time::Instant::now();
         let (root, files) = (self.root.clone(), self.files.clone());
-        let dups = self.ids.duplicates(|k| {
-            let f = read_file(&root, &files[k], "usage", &usage::COLUMNS[..1])?;
-            Ok(f.strs("usage_id")?
-                .into_iter()
-                .map(|s| s.map(str::to_string))
-                .collect())
-        })?;
+        let dups = ids.duplicates(|k| usage_ids_of(&root, &files[k]))?;
         self.note_duplicates(dups);
         tracing::debug!(
             ms = t.elapsed().as_millis() as u64,
@@ -389,26 +571,15 @@ impl UsageSource {
 
     /// The usage files of chunk `chunk` of this run's shard, rows in file and row order.
     pub fn load_chunk(&mut self, chunk: u32, part: &Partitioner) -> Result<Vec<InputFile>> {
-        if self.spill.is_none() {
-            // One chunk: read each file, check it whole, keep this shard's rows.
+        if !self.chunked {
+            // One chunk: each file read, checked whole and indexed, then cut to this shard's
+            // rows at once (so memory holds the shard's rows, not every file whole).
+            let buckets = self.ids.buckets();
             let mut out = Vec::with_capacity(self.files.len());
-            let mut whole = Vec::with_capacity(self.files.len());
-            self.ids = IdIndex::with_capacity(rows_in(&self.files)? as usize);
             for (k, path) in self.files.clone().into_iter().enumerate() {
-                let f = read_file(&self.root, &path, "usage", usage::COLUMNS)?;
+                let mut f = read_file(&self.root, &path, "usage", usage::COLUMNS)?;
                 self.note_latest(usage::check_file(&f)?);
-                self.ids.extend(hash_ids(k, &f)?);
-                whole.push(f);
-            }
-            let dups = self.ids.duplicates(|k| {
-                Ok(whole[k]
-                    .strs("usage_id")?
-                    .into_iter()
-                    .map(|s| s.map(str::to_string))
-                    .collect())
-            })?;
-            self.note_duplicates(dups);
-            for mut f in whole {
+                self.ids.extend(hash_ids(k, &f, buckets)?)?;
                 if !part.shard.is_all() {
                     let places = places(&f, part)?;
                     let keep: Vec<u32> = (0..f.df.height() as u32)
@@ -419,6 +590,13 @@ impl UsageSource {
                 }
                 out.push(f);
             }
+            // Ids of a cut file are read from the file again (only files with candidates).
+            let (root, files) = (self.root.clone(), self.files.clone());
+            let dups = self.ids.duplicates(|k| match out[k].rows {
+                None => strings(&out[k]),
+                Some(_) => usage_ids_of(&root, &files[k]),
+            })?;
+            self.note_duplicates(dups);
             return Ok(out);
         }
         // Each spilled file is read once: removed as soon as it is read, so the spill shrinks
@@ -495,7 +673,13 @@ struct ReadFile {
 }
 
 impl ReadFile {
-    fn of(root: &Path, k: usize, path: &Path, part: &Partitioner) -> Result<ReadFile> {
+    fn of(
+        root: &Path,
+        k: usize,
+        path: &Path,
+        part: &Partitioner,
+        buckets: usize,
+    ) -> Result<ReadFile> {
         let mut ms = [0u64; 5];
         let mut t = std::time::Instant::now();
         let mut lap = |i: usize| {
@@ -506,7 +690,7 @@ impl ReadFile {
         lap(0);
         let latest = usage::check_file(&f)?;
         lap(1);
-        let ids = hash_ids(k, &f)?;
+        let ids = hash_ids(k, &f, buckets)?;
         lap(2);
         let places = places(&f, part)?;
         lap(3);
@@ -644,55 +828,109 @@ impl Pieces {
 mod tests {
     use super::*;
 
+    /// Two files of ids; "b" repeats within file 0 and in file 1, "a" in file 1; "c" and "d"
+    /// collide with "a"'s hash on purpose (all three in one bucket) and are no duplicates.
+    const FILES: [&[&str]; 2] = [&["a", "b", "b"], &["c", "b", "a", "d"]];
+    const DUPLICATES: [(u32, u32); 3] = [(0, 2), (1, 1), (1, 2)];
+
+    fn forced_hash(id: &str) -> u64 {
+        match id {
+            "a" | "c" | "d" => 7,
+            _ => 9,
+        }
+    }
+
+    /// The entries of `FILES[f]` as [`hash_ids`] hands them over, for `buckets` buckets.
+    fn parts_of(f: usize, buckets: usize) -> IdParts {
+        let mut part = vec![Vec::new(); buckets];
+        for (r, id) in FILES[f].iter().enumerate() {
+            let e = id_entry(forced_hash(id), f, r);
+            part[id_bucket(e, buckets)].push(e);
+        }
+        vec![part]
+    }
+
+    fn ids_of(k: usize) -> Result<Vec<Option<String>>> {
+        Ok(match FILES.get(k) {
+            Some(ids) => ids.iter().map(|s| Some(s.to_string())).collect(),
+            None => (0..64).map(|r| Some(format!("filler-{r}"))).collect(),
+        })
+    }
+
     /// Later occurrences of an id are its duplicates, across files and buckets, also when a
-    /// bucket's region is full and spills into its overflow; equal hashes of different ids
-    /// (forced here) are not duplicates.
+    /// bucket's region is full and spills into its overflow.
     #[test]
     fn id_index_finds_later_occurrences_also_past_a_full_region() {
-        // Two files of ids; "b" repeats within file 0 and in file 1, "c" once in file 1.
-        let files: [Vec<&str>; 2] = [vec!["a", "b", "b"], vec!["c", "b", "a", "d"]];
-        let hash = |id: &str| match id {
-            // "c" and "d" collide with "a"'s hash on purpose; all sit in bucket 0.
-            "c" | "d" => 7,
-            "a" => 7,
-            _ => 9,
-        };
-        let mut ix = IdIndex::with_capacity(0);
-        assert_eq!(ix.room, 64);
+        let mut m = InMemory::with_capacity(0);
+        assert_eq!(m.room, 64);
         // Fill bucket 0's region with rows of a third file that never repeat.
         let filler: Vec<u128> = (0..64).map(|r| id_entry(1000 + r, 2, r as usize)).collect();
         let mut part = vec![Vec::new(); ID_BUCKETS];
         part[0] = filler.clone();
-        ix.extend(vec![part]);
-        assert_eq!(&ix.data[..64], &filler[..], "in part order");
-        for (f, ids) in files.iter().enumerate() {
-            let mut part = vec![Vec::new(); ID_BUCKETS];
-            for (r, id) in ids.iter().enumerate() {
-                let e = id_entry(hash(id), f, r);
-                part[id_bucket(e)].push(e);
-            }
-            ix.extend(vec![part]);
+        m.extend(vec![part]);
+        assert_eq!(&m.data[..64], &filler[..], "in part order");
+        for f in 0..FILES.len() {
+            m.extend(parts_of(f, ID_BUCKETS));
         }
-        assert_eq!(ix.len[0], 64);
-        assert_eq!(ix.overflow[0].len(), 7, "every id past the full region");
+        assert_eq!(m.len[0], 64);
+        assert_eq!(m.overflow[0].len(), 7, "every id past the full region");
         let want: Vec<(usize, usize)> = (0..2)
-            .flat_map(|f| (0..files[f].len()).map(move |r| (f, r)))
+            .flat_map(|f| (0..FILES[f].len()).map(move |r| (f, r)))
             .collect();
-        let got: Vec<(usize, usize)> = ix.overflow[0]
+        let got: Vec<(usize, usize)> = m.overflow[0]
             .iter()
             .map(|&e| ((e >> 32) as u32 as usize, e as u32 as usize))
             .collect();
         assert_eq!(got, want, "files in order, rows in order");
-        let mut dups = ix
-            .duplicates(|k| {
-                Ok(match files.get(k) {
-                    Some(ids) => ids.iter().map(|s| Some(s.to_string())).collect(),
-                    None => (0..64).map(|r| Some(format!("filler-{r}"))).collect(),
-                })
-            })
-            .unwrap();
+        let mut dups = IdIndex::InMemory(m).duplicates(ids_of).unwrap();
         dups.sort_unstable();
-        assert_eq!(dups, vec![(0, 2), (1, 1), (1, 2)]);
+        assert_eq!(dups, DUPLICATES);
+    }
+
+    /// Past `index_rows`, the index is a file per bucket (a power of two of them, at least
+    /// [`ID_BUCKETS`]) and finds the same duplicates; the files are gone once it has.
+    #[test]
+    fn id_index_on_disk_finds_what_the_one_in_memory_finds() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = dir.path().join("ids");
+        assert!(matches!(
+            IdIndex::new(10, 10, Some(&at)).unwrap(),
+            IdIndex::InMemory(_)
+        ));
+        assert!(matches!(
+            IdIndex::new(1000, 10, None).unwrap(),
+            IdIndex::InMemory(_)
+        ));
+        // (Dropped unchecked, these leave their files to the run's temporary directory.)
+        let other = dir.path().join("other");
+        assert_eq!(IdIndex::new(11, 10, Some(&other)).unwrap().buckets(), 16);
+        assert_eq!(IdIndex::new(1000, 10, Some(&other)).unwrap().buckets(), 128);
+
+        for buckets in [16, 128] {
+            let mut ix = IdIndex::new(buckets * 10, 10, Some(&at)).unwrap();
+            assert!(matches!(ix, IdIndex::OnDisk(_)));
+            assert_eq!(ix.buckets(), buckets);
+            // Hashes 7 and 9 land in bucket 0; spread entries over every bucket as well.
+            let spread: Vec<u128> = (0..buckets as u64)
+                .map(|b| id_entry((b << 57) | 1, 2, b as usize))
+                .collect();
+            let mut part = vec![Vec::new(); buckets];
+            for &e in &spread {
+                part[id_bucket(e, buckets)].push(e);
+            }
+            ix.extend(vec![part]).unwrap();
+            for f in 0..FILES.len() {
+                ix.extend(parts_of(f, buckets)).unwrap();
+            }
+            let mut dups = ix.duplicates(ids_of).unwrap();
+            dups.sort_unstable();
+            assert_eq!(dups, DUPLICATES, "{buckets} buckets");
+            assert_eq!(
+                std::fs::read_dir(&at).unwrap().count(),
+                0,
+                "bucket files removed"
+            );
+        }
     }
 
     #[test]

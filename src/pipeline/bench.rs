@@ -214,8 +214,12 @@ fn deduction_alone(cfg: &RunConfig, f: &mut Figures) -> Result<()> {
     let part = Partitioner::new(&base.packages, ShardSpec::ALL, n_chunks);
     let out = &cfg.output;
     let spill_in = out.parent().filter(|p| !p.as_os_str().is_empty());
-    let mut source =
-        chunks::UsageSource::open(&cfg.input, &part, Some(spill_in.unwrap_or(Path::new("."))))?;
+    let mut source = chunks::UsageSource::open(
+        &cfg.input,
+        &part,
+        Some(spill_in.unwrap_or(Path::new("."))),
+        cfg.chunk_rows,
+    )?;
     let owners = Owners::new(&base);
     let policy = refunds::package_policy(&catalog);
     f.chunks = n_chunks;
