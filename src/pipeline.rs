@@ -79,7 +79,8 @@ pub fn run(cfg: &RunConfig) -> Result<RunMetrics> {
     let mut base = input::load_base(&cfg.input)?;
     let rows = chunks::count_rows(&cfg.input)?;
     let n_chunks = chunks::chunks_for(rows, cfg.shard.count, cfg.chunk_rows);
-    let part = Partitioner::new(&base.packages, cfg.shard, n_chunks);
+    let mut part = Partitioner::new(&base.packages, cfg.shard, n_chunks);
+    balance_chunks(&mut part, &cfg.input)?;
     // Tables are written into a staging tree and published atomically at the end (`publish`).
     let publish = Publish::begin(&cfg.output, cfg.as_of)?;
     let out = publish.dir();
@@ -239,6 +240,23 @@ pub fn run(cfg: &RunConfig) -> Result<RunMetrics> {
         chunks: n_chunks,
         duration_ms,
     })
+}
+
+/// With several chunks, deals the shard's pools out to them by usage rows (`shard`), so that
+/// each chunk holds about `--chunk-rows` rows and the largest one, which sets the run's peak
+/// memory, is not twice that.
+pub(crate) fn balance_chunks(part: &mut Partitioner, input: &Path) -> Result<()> {
+    if part.chunks > 1 {
+        let t = Instant::now();
+        let rows = chunks::rows_by_owner(input)?;
+        part.balance(rows.iter().map(|(owner, n)| (owner.as_str(), *n)));
+        tracing::debug!(
+            owners = rows.len(),
+            ms = t.elapsed().as_millis() as u64,
+            "chunks balanced"
+        );
+    }
+    Ok(())
 }
 
 /// Writes one chunk's tables as `file` in each partition they touch; gives back its largest

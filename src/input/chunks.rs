@@ -1,18 +1,17 @@
 //! Usage, chunk by chunk: memory is bounded by one chunk of accounts, not by the input.
 //!
-//! With one chunk per shard, each usage file is read once, checked whole (`usage::check_file`),
-//! and cut to the rows of this run's shard before the next file is read. With several chunks, one pass reads each file once,
-//! checks it, and *spills* the rows of each of this shard's chunks to a private directory
-//! (`<spill>/<chunk>/<file>.parquet`, with the original row numbers so messages still name the
-//! input file and row); each chunk is then read back on its own. Columns of names (accounts,
-//! regions, products, instances, units…) are spilled as `u32` ids numbered over the run
-//! (`NameIds`), so the spill never encodes, compresses or decodes those strings and a chunk's
-//! names are looked up by index, not hashed again. Two files are in flight at a time: file k is
-//! read, checked and placed while file k − 1 has its names numbered (file after file, so ids
-//! follow the files' order) and is written to the spill (with one thread, one file at a time:
-//! `--threads 1` keeps one core busy, not two). Each spilled file is removed as soon
-//! as its chunk has read it back; the spill directory is removed when the run ends, however it
-//! ends.
+//! With one chunk per shard, each usage file is read once, checked whole (`usage::check_file`), and
+//! cut to the rows of this run's shard before the next file is read. With several chunks, one pass
+//! reads each file once, checks it, and *spills* the rows of each of this shard's chunks to a
+//! private directory (`<spill>/<chunk>/<file>.parquet`, with the original row numbers so messages
+//! still name the input file and row); each chunk is then read back on its own. Columns of names
+//! (accounts, regions, products, instances, units…) are spilled as `u32` ids numbered over the run
+//! (`NameIds`), so the spill never encodes, compresses or decodes those strings and a chunk's names
+//! are looked up by index, not hashed again. Two files are in flight at a time: file k is read,
+//! checked and placed while file k − 1 has its names numbered (file after file, so ids follow the
+//! files' order) and is written to the spill (with one thread, one file at a time: `--threads 1`
+//! keeps one core busy, not two). Each spilled file is removed as soon as its chunk has read it
+//! back; the spill directory is removed when the run ends, however it ends.
 //!
 //! `usage_id` must be unique in the whole input, whichever shard or chunk a row falls in: the
 //! pass over whole files records a 64-bit hash, file and row of every id (16 bytes a row) in
@@ -377,6 +376,58 @@ pub fn count_rows(dir: &Path) -> Result<u64> {
         return Ok(0);
     }
     rows_in(&parquet_files(&root)?)
+}
+
+/// Usage rows of each owner over every usage file (only `owner_uin` is read, files in
+/// parallel), sorted by owner; rows without an owner are not counted. What a run's chunks are
+/// balanced by (`Partitioner::balance`).
+pub fn rows_by_owner(dir: &Path) -> Result<Vec<(String, u64)>> {
+    use rayon::prelude::*;
+    let root = dir.join("usage");
+    if !root.is_dir() {
+        return Ok(Vec::new());
+    }
+    let per_file = parquet_files(&root)?
+        .par_iter()
+        .map(|path| {
+            let f = read_file(&root, path, "usage", &usage::COLUMNS[1..2])?;
+            if f.is_null_typed("owner_uin")? {
+                return Ok(Vec::new());
+            }
+            // Each distinct owner numbered once (`by_view`), its rows counted by number.
+            let mut number: HashMap<String, usize> = HashMap::new();
+            let mut rows: Vec<u64> = Vec::new();
+            for arr in f.series("owner_uin")?.str()?.downcast_iter() {
+                for n in by_view(arr, |o| match number.get(o) {
+                    Some(&n) => n,
+                    None => {
+                        number.insert(o.to_string(), number.len());
+                        number.len() - 1
+                    }
+                })
+                .flatten()
+                {
+                    if n >= rows.len() {
+                        rows.resize(n + 1, 0);
+                    }
+                    rows[n] += 1;
+                }
+            }
+            Ok(number
+                .into_iter()
+                .map(|(owner, n)| (owner, rows.get(n).copied().unwrap_or(0)))
+                .collect::<Vec<_>>())
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut all: HashMap<String, u64> = HashMap::new();
+    for counts in per_file {
+        for (owner, n) in counts {
+            *all.entry(owner).or_default() += n;
+        }
+    }
+    let mut out: Vec<(String, u64)> = all.into_iter().collect();
+    out.sort_unstable();
+    Ok(out)
 }
 
 /// Rows of Parquet files, from their footers.

@@ -211,7 +211,8 @@ fn deduction_alone(cfg: &RunConfig, f: &mut Figures) -> Result<()> {
     let base = input::load_base(&cfg.input)?;
     let rows = chunks::count_rows(&cfg.input)?;
     let n_chunks = chunks::chunks_for(rows, 1, cfg.chunk_rows);
-    let part = Partitioner::new(&base.packages, ShardSpec::ALL, n_chunks);
+    let mut part = Partitioner::new(&base.packages, ShardSpec::ALL, n_chunks);
+    super::balance_chunks(&mut part, &cfg.input)?;
     let out = &cfg.output;
     let spill_in = out.parent().filter(|p| !p.as_os_str().is_empty());
     let mut source = chunks::UsageSource::open(
