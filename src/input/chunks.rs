@@ -984,6 +984,40 @@ mod tests {
         }
     }
 
+    /// Rows per owner over every usage file (only `owner_uin` read), summed across files;
+    /// rows without an owner are not counted; no usage directory counts nothing.
+    #[test]
+    fn rows_by_owner_counts_each_owner_over_all_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let usage = dir.path().join("usage");
+        let files: [(&str, Vec<Option<&str>>); 2] = [
+            (
+                "part-0.parquet",
+                vec![Some("b"), Some("a"), None, Some("b"), Some("b")],
+            ),
+            (
+                "month=2024-05/part-1.parquet",
+                vec![Some("c"), Some("a"), None, Some("c")],
+            ),
+        ];
+        for (name, owners) in files {
+            let path = usage.join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            let mut df = df!(
+                "owner_uin" => owners.clone(),
+                "quantity_text" => owners.iter().map(|_| "x").collect::<Vec<_>>(),
+            )
+            .unwrap();
+            ParquetWriter::new(std::fs::File::create(&path).unwrap())
+                .finish(&mut df)
+                .unwrap();
+        }
+        let got = rows_by_owner(dir.path()).unwrap();
+        let want = [("a", 2), ("b", 3), ("c", 2)].map(|(o, n)| (o.to_string(), n));
+        assert_eq!(got, want);
+        assert!(rows_by_owner(&dir.path().join("none")).unwrap().is_empty());
+    }
+
     #[test]
     fn pieces_gather_the_rows_polars_would_across_chunks() {
         let part = |from: u32, n: u32| {
