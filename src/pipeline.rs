@@ -249,9 +249,12 @@ pub(crate) fn balance_chunks(part: &mut Partitioner, input: &Path) -> Result<()>
     if part.chunks > 1 {
         let t = Instant::now();
         let rows = chunks::rows_by_owner(input)?;
-        part.balance(rows.iter().map(|(owner, n)| (owner.as_str(), *n)));
+        part.balance(
+            rows.by_owner.iter().map(|(owner, n)| (owner.as_str(), *n)),
+            rows.no_owner,
+        );
         tracing::debug!(
-            owners = rows.len(),
+            owners = rows.by_owner.len(),
             ms = t.elapsed().as_millis() as u64,
             "chunks balanced"
         );

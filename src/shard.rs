@@ -12,7 +12,8 @@
 //!   are dealt out by their usage rows, the largest first, each to the chunk with the fewest
 //!   rows so far. Hashing alone gives chunks of very unequal size (on 114.6M generated rows,
 //!   1.5M-row chunks ranged from 0.73M to 2.84M rows, and the largest set the run's peak
-//!   memory); dealt out, every chunk is near `--chunk-rows` (or holds one pool larger than it).
+//!   memory); dealt out, every chunk is near the shard's rows over its chunks, about
+//!   `--chunk-rows` (or holds one pool larger than that).
 //!
 //! Because `(h mod (N·M)) mod N = h mod N`, the shard of a pool does not depend on how many
 //! chunks a machine uses, nor on the balancing; the union of the shard outputs is the
@@ -133,9 +134,14 @@ impl Partitioner {
 
     /// Deals this shard's pools out to its chunks by usage rows (`rows_by_account`: rows of
     /// each account, in any order): pools by rows, largest first (ties by pool key), each to
-    /// the chunk with the fewest rows so far (ties: the lowest chunk). Deterministic: the same
-    /// counts give the same chunks on every machine.
-    pub fn balance<'a>(&mut self, rows_by_account: impl IntoIterator<Item = (&'a str, u64)>) {
+    /// the chunk with the fewest rows so far (ties: the lowest chunk). Chunk 0 of shard 0
+    /// starts with the `no_owner` rows, which it keeps. Deterministic: the same counts give
+    /// the same chunks on every machine.
+    pub fn balance<'a>(
+        &mut self,
+        rows_by_account: impl IntoIterator<Item = (&'a str, u64)>,
+        no_owner: u64,
+    ) {
         use std::cmp::Reverse;
         use std::collections::BinaryHeap;
         if self.chunks <= 1 {
@@ -151,8 +157,12 @@ impl Partitioner {
         }
         let mut pools: Vec<(Name, u64)> = by_pool.into_iter().collect();
         pools.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let start = |c: u32| match (self.shard.index, c) {
+            (0, 0) => no_owner,
+            _ => 0,
+        };
         let mut load: BinaryHeap<Reverse<(u64, u32)>> =
-            (0..self.chunks).map(|c| Reverse((0, c))).collect();
+            (0..self.chunks).map(|c| Reverse((start(c), c))).collect();
         let mut chunk_of_pool = HashMap::with_capacity(pools.len());
         for (pool, rows) in pools {
             if let Some(Reverse((l, c))) = load.pop() {
@@ -258,7 +268,7 @@ mod tests {
             ("f", 4),
             ("g", 3),
         ];
-        part.balance(rows);
+        part.balance(rows, 0);
         // a 10 → chunk 0 (10); pool b 7 → 1 (7); e 5 → 1 (12); f 4 → 0 (14); g 3 → 1 (15).
         let want = [
             ("a", 0),
@@ -274,8 +284,12 @@ mod tests {
         }
         // Equal rows: the smaller pool key first, to the lowest chunk.
         let mut tie = Partitioner::new(&[], ShardSpec::ALL, 2);
-        tie.balance([("y", 5), ("x", 5)]);
+        tie.balance([("y", 5), ("x", 5)], 0);
         assert_eq!((tie.place("x").1, tie.place("y").1), (0, 1));
+        // Rows without an owner stay in chunk 0 of shard 0, which starts with them.
+        let mut seeded = Partitioner::new(&[], ShardSpec::ALL, 2);
+        seeded.balance([("y", 5), ("x", 5)], 3);
+        assert_eq!((seeded.place("x").1, seeded.place("y").1), (1, 0));
         // Never used: the slot's chunk, as without balancing.
         assert_eq!(part.place("zz"), unbalanced.place("zz"));
         assert_eq!(part.chunks, 2);
@@ -290,7 +304,7 @@ mod tests {
         let spec = ShardSpec { index: 1, count: 3 };
         let hashed = Partitioner::new(&[], spec, 4);
         let mut dealt = hashed.clone();
-        dealt.balance(rows.iter().copied());
+        dealt.balance(rows.iter().copied(), 1000);
         let mut load = [0u64; 4];
         for &(a, n) in &rows {
             assert_eq!(dealt.place(a).0, hashed.place(a).0, "{a}");

@@ -48,8 +48,6 @@ pub struct UsageSource {
     files: Vec<PathBuf>,
     /// Latest valid `usage_start` over every row of every file (all shards).
     pub latest_start: Option<Ts>,
-    /// The run's private temporary directory, when it spills chunks or the id index.
-    tmp: Option<tempfile::TempDir>,
     /// Several chunks: usage is spilled per chunk.
     chunked: bool,
     /// Per chunk: the spilled files and the input file each came from.
@@ -59,6 +57,9 @@ pub struct UsageSource {
     ids: IdIndex,
     /// Rows (by input file name, original row) whose `usage_id` appeared on an earlier row.
     pub duplicates: HashMap<String, HashSet<u32>>,
+    /// The run's private temporary directory, when it spills chunks or the id index. Last:
+    /// fields drop in order, so the index's files are closed before it is removed.
+    tmp: Option<tempfile::TempDir>,
 }
 
 /// `(hash of usage_id, file index, row)` of every row with an id, packed in a `u128` in that
@@ -66,7 +67,7 @@ pub struct UsageSource {
 /// have equal hashes, so they share a bucket, and each bucket is checked alone: sorted, rows
 /// of one hash are candidates, candidates are compared as strings.
 ///
-/// Memory is bounded by a bucket, not by the input: up to `index_rows` ids (a chunk's rows)
+/// Memory is bounded by a bucket per thread, not by the input: up to `index_rows` ids (a chunk's rows)
 /// the buckets are regions of one allocation ([`InMemory`]); beyond, each bucket is a file of
 /// its own in the run's temporary directory ([`OnDisk`], about `index_rows` ids a bucket),
 /// appended to file by file and read back one bucket per thread at the end. (Kept in memory,
@@ -82,12 +83,18 @@ enum IdIndex {
 /// more (measured on 116.6M rows: 3.0 GB peak while loading against 2.72 GB; 16: 2.72 GB).
 const ID_BUCKETS: usize = 16;
 
+/// Buckets of an index on disk at the most: each is a file open for the whole load (well under
+/// the usual limit of 1,024 open files), so a tiny `--chunk-rows` gives bigger buckets, not
+/// more files (at 256, a billion rows make buckets of 3.9M ids, 62 MB each).
+const MAX_DISK_BUCKETS: usize = 256;
+
 fn id_entry(hash: u64, file: usize, row: usize) -> u128 {
     (u128::from(hash) << 64) | ((file as u128) << 32) | row as u128
 }
 
 /// The bucket of an entry among `buckets` (a power of two, at least 2).
 fn id_bucket(entry: u128, buckets: usize) -> usize {
+    debug_assert!(buckets >= 2 && buckets.is_power_of_two());
     (entry >> (128 - buckets.trailing_zeros())) as usize
 }
 
@@ -108,7 +115,7 @@ impl IdIndex {
                 dir,
                 rows.div_ceil(index_rows.max(1))
                     .next_power_of_two()
-                    .max(ID_BUCKETS),
+                    .clamp(ID_BUCKETS, MAX_DISK_BUCKETS),
             )?)),
             _ => Ok(IdIndex::InMemory(InMemory::with_capacity(rows))),
         }
@@ -123,6 +130,7 @@ impl IdIndex {
 
     /// Adds the entries of [`hash_ids`] (made for [`IdIndex::buckets`] buckets).
     fn extend(&mut self, parts: IdParts) -> Result<()> {
+        debug_assert!(parts.iter().all(|p| p.len() == self.buckets()));
         match self {
             IdIndex::InMemory(m) => {
                 m.extend(parts);
@@ -132,11 +140,11 @@ impl IdIndex {
         }
     }
 
-    /// Rows whose id appeared earlier; `ids_of(file)` gives a file's `usage_id` column. The
-    /// index is emptied.
+    /// Rows whose id appeared earlier; `ids_of(file)` gives a file's path and `usage_id`
+    /// column. The index is emptied.
     fn duplicates(
         &mut self,
-        mut ids_of: impl FnMut(usize) -> Result<Vec<Option<String>>>,
+        mut ids_of: impl FnMut(usize) -> Result<(PathBuf, Vec<Option<String>>)>,
     ) -> Result<Vec<(u32, u32)>> {
         let mut cand = match std::mem::take(self) {
             IdIndex::InMemory(m) => m.candidates(),
@@ -148,10 +156,20 @@ impl IdIndex {
         cand.sort_unstable();
         let mut by_id: HashMap<String, Vec<(u32, u32)>> = HashMap::new();
         for g in cand.chunk_by(|a, b| a.0 == b.0) {
-            let col = ids_of(g[0].0 as usize)?;
+            let (path, col) = ids_of(g[0].0 as usize)?;
             for &(f, r) in g {
-                if let Some(id) = col[r as usize].clone() {
-                    by_id.entry(id).or_default().push((f, r));
+                match col.get(r as usize) {
+                    Some(Some(id)) => by_id.entry(id.clone()).or_default().push((f, r)),
+                    Some(None) => {}
+                    // Read again, the file has fewer rows than at first: it changed meanwhile.
+                    None => {
+                        return Err(Error::Parquet {
+                            path,
+                            message: format!(
+                                "row {r} is gone: the file changed while the run read it"
+                            ),
+                        })
+                    }
                 }
             }
         }
@@ -250,7 +268,7 @@ impl InMemory {
     }
 }
 
-/// The buckets on disk: bucket `b` is the file `<dir>/<b>.ids`, its entries as 16
+/// The buckets on disk: bucket `b` is the file `<dir>/<b:05>.ids`, its entries as 16
 /// little-endian bytes each, in the order they were added.
 struct OnDisk {
     dir: PathBuf,
@@ -378,21 +396,35 @@ pub fn count_rows(dir: &Path) -> Result<u64> {
     rows_in(&parquet_files(&root)?)
 }
 
-/// Usage rows of each owner over every usage file (only `owner_uin` is read, files in
-/// parallel), sorted by owner; rows without an owner are not counted. What a run's chunks are
-/// balanced by (`Partitioner::balance`).
-pub fn rows_by_owner(dir: &Path) -> Result<Vec<(String, u64)>> {
+/// Usage rows per owner over every usage file: what a run's chunks are balanced by
+/// (`Partitioner::balance`).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct OwnerRows {
+    /// Rows of each owner, sorted by owner.
+    pub by_owner: Vec<(String, u64)>,
+    /// Rows without an owner (shard 0, chunk 0 keeps them, as exceptions).
+    pub no_owner: u64,
+}
+
+/// Counts [`OwnerRows`], reading only `owner_uin`, files in parallel. A file that cannot be
+/// read stops the count with the error of the first such file in file order.
+pub fn rows_by_owner(dir: &Path) -> Result<OwnerRows> {
     use rayon::prelude::*;
     let root = dir.join("usage");
     if !root.is_dir() {
-        return Ok(Vec::new());
+        return Ok(OwnerRows::default());
     }
-    let per_file = parquet_files(&root)?
+    // Per file: its owners' rows (in no order) and its rows without an owner.
+    let per_file: Vec<Result<OwnerRows>> = parquet_files(&root)?
         .par_iter()
         .map(|path| {
             let f = read_file(&root, path, "usage", &usage::COLUMNS[1..2])?;
+            let height = f.df.height() as u64;
             if f.is_null_typed("owner_uin")? {
-                return Ok(Vec::new());
+                return Ok(OwnerRows {
+                    by_owner: Vec::new(),
+                    no_owner: height,
+                });
             }
             // Each distinct owner numbered once (`by_view`), its rows counted by number.
             let mut number: HashMap<String, usize> = HashMap::new();
@@ -413,21 +445,29 @@ pub fn rows_by_owner(dir: &Path) -> Result<Vec<(String, u64)>> {
                     rows[n] += 1;
                 }
             }
-            Ok(number
+            let owned: u64 = rows.iter().sum();
+            let by_owner = number
                 .into_iter()
                 .map(|(owner, n)| (owner, rows.get(n).copied().unwrap_or(0)))
-                .collect::<Vec<_>>())
+                .collect();
+            Ok(OwnerRows {
+                by_owner,
+                no_owner: height - owned,
+            })
         })
-        .collect::<Result<Vec<_>>>()?;
+        .collect();
     let mut all: HashMap<String, u64> = HashMap::new();
-    for counts in per_file {
-        for (owner, n) in counts {
+    let mut no_owner = 0;
+    for file in per_file {
+        let file = file?;
+        no_owner += file.no_owner;
+        for (owner, n) in file.by_owner {
             *all.entry(owner).or_default() += n;
         }
     }
-    let mut out: Vec<(String, u64)> = all.into_iter().collect();
-    out.sort_unstable();
-    Ok(out)
+    let mut by_owner: Vec<(String, u64)> = all.into_iter().collect();
+    by_owner.sort_unstable();
+    Ok(OwnerRows { by_owner, no_owner })
 }
 
 /// Rows of Parquet files, from their footers.
@@ -446,16 +486,18 @@ pub fn rows_in(files: &[PathBuf]) -> Result<u64> {
 }
 
 /// The `usage_id` column of a usage file, read again.
-fn usage_ids_of(root: &Path, path: &Path) -> Result<Vec<Option<String>>> {
+fn usage_ids_of(root: &Path, path: &Path) -> Result<(PathBuf, Vec<Option<String>>)> {
     strings(&read_file(root, path, "usage", &usage::COLUMNS[..1])?)
 }
 
-/// The `usage_id` column of a file as read.
-fn strings(f: &InputFile) -> Result<Vec<Option<String>>> {
-    Ok(f.strs("usage_id")?
+/// The path and `usage_id` column of a file as read.
+fn strings(f: &InputFile) -> Result<(PathBuf, Vec<Option<String>>)> {
+    let ids = f
+        .strs("usage_id")?
         .into_iter()
         .map(|s| s.map(str::to_string))
-        .collect())
+        .collect();
+    Ok((f.path.clone(), ids))
 }
 
 /// A private temporary directory under `dir` (the system temp directory when `None`), removed
@@ -901,11 +943,12 @@ mod tests {
         vec![part]
     }
 
-    fn ids_of(k: usize) -> Result<Vec<Option<String>>> {
-        Ok(match FILES.get(k) {
+    fn ids_of(k: usize) -> Result<(PathBuf, Vec<Option<String>>)> {
+        let ids = match FILES.get(k) {
             Some(ids) => ids.iter().map(|s| Some(s.to_string())).collect(),
             None => (0..64).map(|r| Some(format!("filler-{r}"))).collect(),
-        })
+        };
+        Ok((PathBuf::from(format!("{k}.parquet")), ids))
     }
 
     /// Later occurrences of an id are its duplicates, across files and buckets, also when a
@@ -956,18 +999,24 @@ mod tests {
         let other = dir.path().join("other");
         assert_eq!(IdIndex::new(11, 10, Some(&other)).unwrap().buckets(), 16);
         assert_eq!(IdIndex::new(1000, 10, Some(&other)).unwrap().buckets(), 128);
+        assert_eq!(
+            IdIndex::new(1_000_000, 10, Some(&other)).unwrap().buckets(),
+            MAX_DISK_BUCKETS
+        );
 
         for buckets in [16, 128] {
             let mut ix = IdIndex::new(buckets * 10, 10, Some(&at)).unwrap();
             assert!(matches!(ix, IdIndex::OnDisk(_)));
             assert_eq!(ix.buckets(), buckets);
-            // Hashes 7 and 9 land in bucket 0; spread entries over every bucket as well.
+            // Hashes 7 and 9 land in bucket 0; one entry in every bucket as well.
+            let bits = buckets.trailing_zeros();
             let spread: Vec<u128> = (0..buckets as u64)
-                .map(|b| id_entry((b << 57) | 1, 2, b as usize))
+                .map(|b| id_entry((b << (64 - bits)) | 1, 2, b as usize))
                 .collect();
             let mut part = vec![Vec::new(); buckets];
-            for &e in &spread {
-                part[id_bucket(e, buckets)].push(e);
+            for (b, &e) in spread.iter().enumerate() {
+                assert_eq!(id_bucket(e, buckets), b, "the top bits pick the bucket");
+                part[b].push(e);
             }
             ix.extend(vec![part]).unwrap();
             for f in 0..FILES.len() {
@@ -985,7 +1034,7 @@ mod tests {
     }
 
     /// Rows per owner over every usage file (only `owner_uin` read), summed across files;
-    /// rows without an owner are not counted; no usage directory counts nothing.
+    /// rows without an owner counted apart; no usage directory counts nothing.
     #[test]
     fn rows_by_owner_counts_each_owner_over_all_files() {
         let dir = tempfile::tempdir().unwrap();
@@ -1014,8 +1063,12 @@ mod tests {
         }
         let got = rows_by_owner(dir.path()).unwrap();
         let want = [("a", 2), ("b", 3), ("c", 2)].map(|(o, n)| (o.to_string(), n));
-        assert_eq!(got, want);
-        assert!(rows_by_owner(&dir.path().join("none")).unwrap().is_empty());
+        assert_eq!(got.by_owner, want);
+        assert_eq!(got.no_owner, 2);
+        assert_eq!(
+            rows_by_owner(&dir.path().join("none")).unwrap(),
+            OwnerRows::default()
+        );
     }
 
     #[test]

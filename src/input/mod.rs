@@ -121,7 +121,8 @@ pub fn load_base(dir: &Path) -> Result<Inputs> {
 pub fn load(dir: &Path) -> Result<Inputs> {
     let mut inputs = load_base(dir)?;
     let part = crate::shard::Partitioner::new(&inputs.packages, crate::shard::ShardSpec::ALL, 1);
-    let mut source = chunks::UsageSource::open(dir, &part, None, chunks::DEFAULT_CHUNK_ROWS)?;
+    // One chunk holds every file whole anyway: the id index stays in memory beside them.
+    let mut source = chunks::UsageSource::open(dir, &part, None, u64::MAX)?;
     let files = source.load_chunk(0, &part)?;
     inputs.usage_rows_read = files.iter().map(|f| f.df.height()).sum();
     inputs.usage = usage::from_files(&files, &mut inputs.violations, &source.duplicates)?;

@@ -156,14 +156,19 @@ fn pricing_alone(cfg: &RunConfig, f: &mut Figures) -> Result<()> {
     let latest = usage.iter().map(|u| u.usage_start).max();
     let w = window(cfg, latest)?;
     usage.retain(|u| u.usage_end <= w.as_of);
-    // Accounts in chunks of about `--chunk-rows` rows, as `run` splits them (`shard`; no
+    // Accounts in chunks of about `--chunk-rows` rows, dealt out by rows as `run` deals them (no
     // packages here, so every account is its own pool): each chunk is priced and its lines
     // written before the next is priced, so one chunk's lines are in memory, not the input's.
     // An account's rows (its tier counters) are all in one chunk; inside a chunk, rows are in
     // processing order (the stable sort by chunk keeps it).
     input::usage::sort_for_processing(&mut usage);
     f.chunks = chunks::chunks_for(usage.len() as u64, 1, cfg.chunk_rows);
-    let part = Partitioner::new(&[], ShardSpec::ALL, f.chunks);
+    let mut part = Partitioner::new(&[], ShardSpec::ALL, f.chunks);
+    let mut rows: std::collections::HashMap<&str, u64> = std::collections::HashMap::new();
+    for u in &usage {
+        *rows.entry(u.owner_uin.as_str()).or_default() += 1;
+    }
+    part.balance(rows, 0);
     {
         use rayon::prelude::*;
         usage.par_sort_by_cached_key(|u| part.chunk_of(&u.owner_uin).unwrap_or(0));
