@@ -181,8 +181,7 @@ impl Partitioner {
     /// `(shard, chunk)` of an account.
     pub fn place(&self, account: &str) -> (u32, u32) {
         let key = self.pool_key(account);
-        let slots = u64::from(self.shard.count) * u64::from(self.chunks);
-        let slot = xxh3_64(key.as_bytes()) % slots;
+        let slot = self.slot(key);
         let n = u64::from(self.shard.count);
         let chunk = match self.chunk_of_pool.get(key) {
             Some(&c) => c,
@@ -191,9 +190,14 @@ impl Partitioner {
         ((slot % n) as u32, chunk)
     }
 
+    /// The slot of a pool key: `xxh3_64(key) mod (shards × chunks)`.
+    fn slot(&self, key: &str) -> u64 {
+        xxh3_64(key.as_bytes()) % (u64::from(self.shard.count) * u64::from(self.chunks))
+    }
+
     /// The shard of an account (its slot's, whatever the chunks).
     fn shard_of(&self, account: &str) -> u32 {
-        (xxh3_64(self.pool_key(account).as_bytes()) % u64::from(self.shard.count)) as u32
+        (self.slot(self.pool_key(account)) % u64::from(self.shard.count)) as u32
     }
 
     /// The chunk of this run's shard that holds `account`, or `None` if another shard has it.

@@ -324,7 +324,9 @@ impl OnDisk {
             file.into_inner()
                 .map_err(|e| Error::io(Self::path(&dir, b), e.into_error()))?;
         }
-        let cands = (0..buckets)
+        // Collected before the first error is taken, so it is the lowest bucket's whatever
+        // the threads did.
+        let cands: Vec<Result<Vec<(u32, u32)>>> = (0..buckets)
             .into_par_iter()
             .map(|b| {
                 use std::io::Read;
@@ -344,8 +346,12 @@ impl OnDisk {
                 std::fs::remove_file(&path).map_err(io)?;
                 Ok(bucket_candidates(&mut bucket))
             })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(cands.into_iter().flatten().collect())
+            .collect();
+        let mut out = Vec::new();
+        for c in cands {
+            out.extend(c?);
+        }
+        Ok(out)
     }
 }
 
