@@ -1,7 +1,7 @@
 //! `--threads N` gives every rayon pool of a run N workers, rayon's global pool included: the
-//! writer's and the usage loader's parallel work goes there, so with `--threads 1` the run keeps
-//! one core busy (the stages take turns). Alone in its test binary: a process sizes its global
-//! pool once, and nothing here may start it before the run does.
+//! writer's parallel work (building output columns) goes there, so with `--threads 1` the run
+//! keeps one core busy (the stages take turns). Alone in its test binary: a process sizes its
+//! global pool once, and nothing here may start it before the run does.
 
 use clap::Parser;
 use std::path::Path;
