@@ -132,9 +132,10 @@ pub struct RunArgs {
     #[arg(long, default_value = "out", value_name = "DIR")]
     pub output: PathBuf,
     /// Worker threads (default: all cores). Output is identical for any value. Every thread
-    /// pool of the run gets N workers (rayon's global one too). With 1, one thread of work at a
-    /// time: writing a chunk and computing the next take turns, and so do reading a usage file
-    /// and spilling the one before.
+    /// pool of the run gets N workers (rayon's global one too; polars' unless
+    /// `POLARS_MAX_THREADS` is set). With 1, one thread of work at a time: writing a chunk and
+    /// computing the next take turns, and so do reading a usage file and spilling the one
+    /// before.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
     /// Process only shard K of N (`K/N`, 0-based): the pools of accounts whose stable hash falls

@@ -103,11 +103,11 @@ pub fn run(cli: cli::Cli) -> Result<Outcome> {
 /// The threads a run starts (the writer, and the one writing deduction details beside it) send
 /// their parallel work to rayon's global pool, not to `go`'s: a pool of their own, so that a
 /// chunk's rules and the writing of the chunk before share the cores instead of queueing behind
-/// each other (all on the global pool was 8–9 % slower at 2 threads, 2 interleaved pairs). The global pool gets `threads`
-/// workers too, so that with `--threads 1` every pool has one worker and the stages that take
-/// turns keep one core busy, as the flag promises (sized by cores, the global pool let a
-/// "one-thread" run use 1.05–1.09 cores while writing). In a process whose global pool already
-/// runs (tests, a library user with several runs), it keeps its size.
+/// each other (all on the global pool was 8–9 % slower at 2 threads, 2 interleaved pairs). The
+/// global pool gets `threads` workers too, so that with `--threads 1` every pool has one worker
+/// and the stages that take turns keep one core busy, as the flag promises (sized by cores, the
+/// global pool let a "one-thread" run use 1.05–1.09 cores while writing). In a process whose
+/// global pool already runs (tests, a library user with several runs), it keeps its size.
 fn with_threads<T: Send>(
     threads: Option<usize>,
     go: impl FnOnce() -> Result<T> + Send,

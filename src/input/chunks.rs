@@ -67,10 +67,10 @@ pub struct UsageSource {
 /// have equal hashes, so they share a bucket, and each bucket is checked alone: sorted, rows
 /// of one hash are candidates, candidates are compared as strings.
 ///
-/// Memory is bounded by a bucket per thread, not by the input: up to `index_rows` ids (a chunk's rows)
-/// the buckets are regions of one allocation ([`InMemory`]); beyond, each bucket is a file of
-/// its own in the run's temporary directory ([`OnDisk`], about `index_rows` ids a bucket),
-/// appended to file by file and read back one bucket per thread at the end. (Kept in memory,
+/// Memory is bounded by a bucket per thread, not by the input: up to `index_rows` ids (a
+/// chunk's rows) the buckets are regions of one allocation ([`InMemory`]); beyond, each bucket
+/// is a file of its own in the run's temporary directory ([`OnDisk`], about `index_rows` ids a
+/// bucket), appended to file by file and read back one bucket per thread at the end. (Kept in memory,
 /// the index held 16 bytes for every row of the input: 1.8 GB of the 2.93 GB peak of a
 /// 114.6M-row run.)
 enum IdIndex {
