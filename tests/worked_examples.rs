@@ -526,9 +526,10 @@ fn example_5_plan_refund_after_10_of_30_days() {
 }
 
 /// Example 9: the free quota activated 2019-11-10 17:13:14 is a periodic package of 30-day
-/// cycles; the 17:00 hour of that day starts before it and is not covered; calls left in the
-/// first cycle do not carry over; the hour starting 2019-12-10 17:00 (before the boundary at
-/// 17:13:14) belongs to the first cycle, the 18:00 hour to the second.
+/// cycles; the 17:00 hour of that day starts before it and is not covered; the hour starting
+/// 2019-12-10 17:00 (before the boundary at 17:13:14) belongs to the first cycle, the 18:00 hour
+/// to the second; calls left in a cycle do not carry over (the second cycle's 700,000 left are
+/// not added to the third, which starts 2020-01-09 17:13:14 at 1,000,000).
 #[test]
 fn example_9_free_quota_cycles() {
     let mut ds = Dataset::valid();
@@ -573,6 +574,16 @@ fn example_9_free_quota_cycles() {
             "300000",
             "call",
         ),
+        (
+            "e",
+            "acct-1",
+            "ap-guangzhou",
+            "apigw",
+            "calls",
+            "2020-01-09 18:00:00",
+            "200000",
+            "call",
+        ),
     ];
     ds.tables.insert("usage", usage_cols(&rows));
     total_packages(
@@ -599,7 +610,7 @@ fn example_9_free_quota_cycles() {
             "package_scope",
             str_col("billing_item", [Some("calls")].into_iter()),
         );
-    let (_i, out) = run_dataset(&ds, "2019-12-11");
+    let (_i, out) = run_dataset(&ds, "2020-01-10");
     let details = read_table(out.path(), "deduction_details");
     assert_eq!(
         rows_text(
@@ -610,6 +621,7 @@ fn example_9_free_quota_cycles() {
             "b|2019-11-10 17:13:14+08:00|2019-12-10 17:13:14+08:00|1000000.000000000|400000.000000000|600000.000000000",
             "c|2019-11-10 17:13:14+08:00|2019-12-10 17:13:14+08:00|600000.000000000|600000.000000000|0.000000000",
             "d|2019-12-10 17:13:14+08:00|2020-01-09 17:13:14+08:00|1000000.000000000|300000.000000000|700000.000000000",
+            "e|2020-01-09 17:13:14+08:00|2020-02-08 17:13:14+08:00|1000000.000000000|200000.000000000|800000.000000000",
         ]
     );
     let lines = read_table(out.path(), "bill_lines");
@@ -623,6 +635,7 @@ fn example_9_free_quota_cycles() {
             "u:b:1|400000.000000000|0.000000000",
             "u:c:1|600000.000000000|100000.000000000",
             "u:d:1|300000.000000000|0.000000000",
+            "u:e:1|200000.000000000|0.000000000",
         ]
     );
 }

@@ -45,6 +45,26 @@ pub struct PackageState {
     pub refund_at: Option<Ts>,
 }
 
+impl PackageState {
+    /// A package's state before any draw: refunded as the inventory says, and a package of
+    /// capacity 0 exhausted once nothing is left to come (RULES.md §3.2): a total one from its
+    /// start, a periodic one from the start of its last cycle. (Draws set `exhausted_at` for
+    /// the others.)
+    pub fn initial(p: &Package) -> PackageState {
+        let zero = p.capacity.is_some_and(|c| c.is_zero());
+        let exhausted_at = match p.kind {
+            PackageKind::Total if zero => Some(p.effective_at),
+            PackageKind::Periodic if zero => cycle_at(p, p.expires_at - 1).map(|c| c.start),
+            _ => None,
+        };
+        PackageState {
+            refund_at: p.refunded_at,
+            exhausted_at,
+            ..Default::default()
+        }
+    }
+}
+
 /// What the sweep saw when a refund request for a package arrived; `refunds` prices it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RefundRequest {
@@ -111,13 +131,7 @@ pub fn run_into(
         crate::buffers::with_room(details, results.iter().map(|r| r.details.len()).sum());
     let mut out = Deduction {
         covered: vec![Decimal::ZERO; usage.len()],
-        states: packages
-            .iter()
-            .map(|p| PackageState {
-                refund_at: p.refunded_at,
-                ..Default::default()
-            })
-            .collect(),
+        states: packages.iter().map(PackageState::initial).collect(),
         ..Default::default()
     };
     // Details in the table's order, `usage_start, usage_id, draw_seq`: the usage rows are in
@@ -285,6 +299,15 @@ fn remaining_at(p: &Package, st: &mut PackageState, t: Ts) -> Option<Decimal> {
     remaining_in(p, st, cycle_at(p, t))
 }
 
+/// [`remaining_at`] as a refund request at `t` sees it, the state left as it is. The sweep's
+/// state must stay at the cycle of the rows: a request is applied before the first row ending
+/// after it, and that row's hour may start before a cycle boundary the request is past (an
+/// hour belongs to the cycle containing its `usage_start`, RULES.md §3.1). Moving the state to
+/// the request's cycle would refill the row's cycle to full capacity when the row asks for it.
+fn remaining_seen_at(p: &Package, st: &PackageState, t: Ts) -> Option<Decimal> {
+    remaining_at(p, &mut st.clone(), t)
+}
+
 /// [`remaining_at`] for an hour whose cycle/slice (`cycle_at`) is known.
 fn remaining_in(p: &Package, st: &mut PackageState, cycle: Option<Cycle>) -> Option<Decimal> {
     let cap = p.capacity?;
@@ -356,10 +379,7 @@ fn sweep(
     let mut state: Vec<PackageState> = pool
         .packages
         .iter()
-        .map(|&i| PackageState {
-            refund_at: packages[i].refunded_at,
-            ..Default::default()
-        })
+        .map(|&i| PackageState::initial(&packages[i]))
         .collect();
     let local_of: FxHashMap<usize, usize> = pool
         .packages
@@ -409,7 +429,7 @@ fn sweep(
             let l = local_of[&g];
             let p = &packages[g];
             let st = &mut state[l];
-            let remaining = remaining_at(p, st, e.at);
+            let remaining = remaining_seen_at(p, st, e.at);
             let (ok, reason) = refund_policy(p, st, e.at);
             if ok {
                 st.refund_at = Some(st.refund_at.map_or(e.at, |r| r.min(e.at)));
@@ -559,7 +579,7 @@ fn sweep(
 #[allow(clippy::cloned_ref_to_slice_refs)]
 pub(crate) mod tests {
     use super::*;
-    use crate::calendar::{parse_local, CycleLen, HOUR};
+    use crate::calendar::{parse_local, CycleLen, HOUR, MICROS_PER_SECOND};
     use crate::input::{Direction, Scope};
     use rust_decimal_macros::dec;
 
@@ -1093,6 +1113,66 @@ pub(crate) mod tests {
         assert_eq!(d.states[0].refund_at, Some(t("2024-05-01 11:30:00")));
     }
 
+    /// A refused refund request between a cycle boundary and the end of an hour that started
+    /// before it leaves the hour's cycle as it was: the hour draws what its cycle has left.
+    #[test]
+    fn refund_requests_leave_the_cycle_of_the_rows_as_it_was() {
+        let mut p = package(
+            "P",
+            PackageKind::Periodic,
+            Some(dec!(2)),
+            Unit::GB,
+            "2024-05-01 10:30:00",
+            "2024-05-04 10:30:00",
+        );
+        p.cycle = Some(CycleLen::Day);
+        let ev = Event {
+            event_id: "e1".into(),
+            kind: EventKind::Refund,
+            target_id: "P".into(),
+            // In cycle 1 ([05-02 10:30, 05-03 10:30)), inside row b's hour.
+            at: t("2024-05-02 10:45:00"),
+            new_plan: None,
+            months: None,
+        };
+        let rows = [
+            usage("a", "2024-05-02 09:00:00", dec!(1.5), Unit::GB),
+            // 10:00–11:00 starts in cycle 0 ([05-01 10:30, 05-02 10:30)): 0.5 GB left there.
+            usage("b", "2024-05-02 10:00:00", dec!(1), Unit::GB),
+            usage("c", "2024-05-02 11:00:00", dec!(1), Unit::GB),
+        ];
+        let refuse = |_: &Package, _: &PackageState, _: Ts| (false, "refused".to_string());
+        let d = run(&rows, &[p], &[ev], &catalog(), &refuse);
+        assert_eq!(
+            draws(&d),
+            vec![
+                (
+                    "P".into(),
+                    Some(dec!(2)),
+                    dec!(1.5),
+                    Some(dec!(0.5)),
+                    dec!(1.5)
+                ),
+                (
+                    "P".into(),
+                    Some(dec!(0.5)),
+                    dec!(0.5),
+                    Some(dec!(0)),
+                    dec!(0.5)
+                ),
+                ("P".into(), Some(dec!(2)), dec!(1), Some(dec!(1)), dec!(1)),
+            ]
+        );
+        assert_eq!(d.covered, vec![dec!(1.5), dec!(0.5), dec!(1)]);
+        assert_eq!(d.details[1].cycle_start, Some(t("2024-05-01 10:30:00")));
+        assert_eq!(d.details[2].cycle_start, Some(t("2024-05-02 10:30:00")));
+        // The request saw its own cycle (1), untouched yet.
+        assert_eq!(d.refund_requests.len(), 1);
+        assert!(!d.refund_requests[0].eligible);
+        assert_eq!(d.refund_requests[0].remaining, Some(dec!(2)));
+        assert_eq!(d.refund_requests[0].used, dec!(1.5));
+    }
+
     mod properties {
         use super::*;
         use proptest::prelude::*;
@@ -1103,6 +1183,8 @@ pub(crate) mod tests {
                 0i64..4000,
                 1i64..4,
                 0i64..96,
+                // Cycles anchored on the hour, or off it (cycle boundaries inside hours).
+                prop_oneof![Just(0i64), 1i64..60],
                 24i64..120,
                 1u32..20,
                 any::<bool>(),
@@ -1110,14 +1192,14 @@ pub(crate) mod tests {
                 any::<bool>(),
             )
                 .prop_map(
-                    move |(kind, cap, unit, eff_h, len_h, coef, idle, free, mb)| {
+                    move |(kind, cap, unit, eff_h, eff_m, len_h, coef, idle, free, mb)| {
                         let kind = [
                             PackageKind::Total,
                             PackageKind::Periodic,
                             PackageKind::Sliced,
                             PackageKind::Unlimited,
                         ][kind as usize];
-                        let eff = t("2024-05-01") + eff_h * HOUR;
+                        let eff = t("2024-05-01") + eff_h * HOUR + eff_m * 60 * MICROS_PER_SECOND;
                         let mut p = package(
                             &format!("P{i}"),
                             kind,
@@ -1216,6 +1298,35 @@ pub(crate) mod tests {
                 }
                 // Deterministic: the same inputs give the same draws.
                 prop_assert_eq!(&deduct(&rows, &pkgs).details, &d.details);
+            }
+
+            /// Refund requests that are refused, at any instant (on the hour or inside one,
+            /// before, between or after the rows), change no draw.
+            #[test]
+            fn refused_refund_requests_change_no_draw(
+                rows in arb_usage(),
+                pkgs in arb_packages(),
+                requests in prop::collection::vec((0usize..7, 0i64..(210 * 60)), 1..6),
+            ) {
+                let events: Vec<Event> = requests
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &(k, minute))| Event {
+                        event_id: format!("e{i}").as_str().into(),
+                        kind: EventKind::Refund,
+                        target_id: pkgs[k % pkgs.len()].package_id,
+                        at: t("2024-05-01") + minute * 60 * MICROS_PER_SECOND,
+                        new_plan: None,
+                        months: None,
+                    })
+                    .collect();
+                let refuse = |_: &Package, _: &PackageState, _: Ts| (false, "refused".to_string());
+                let with = run(&rows, &pkgs, &events, &catalog(), &refuse);
+                let without = deduct(&rows, &pkgs);
+                prop_assert_eq!(&with.details, &without.details);
+                prop_assert_eq!(&with.covered, &without.covered);
+                prop_assert_eq!(&with.states, &without.states);
+                prop_assert_eq!(with.refund_requests.len(), events.len());
             }
         }
     }

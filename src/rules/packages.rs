@@ -225,6 +225,46 @@ mod tests {
         assert_eq!(s.total_remaining, Some(dec!(1.5)));
     }
 
+    /// Capacity 0: nothing left from the start. A total package is exhausted from its
+    /// `effective_at`; a periodic one once its last cycle starts (before that, cycles are left).
+    #[test]
+    fn packages_of_capacity_zero_are_exhausted_once_no_cycle_is_left() {
+        let total = package(
+            "T",
+            PackageKind::Total,
+            Some(dec!(0)),
+            Unit::GB,
+            "2024-05-01",
+            "2024-07-01",
+        );
+        let mut periodic = package(
+            "P",
+            PackageKind::Periodic,
+            Some(dec!(0)),
+            Unit::GB,
+            "2024-05-01",
+            "2024-06-05",
+        );
+        periodic.cycle = Some(CycleLen::Days30);
+        let row = usage("u", "2024-05-02 10:00:00", dec!(1), Unit::GB);
+        let d = deduct(&[row], &[total.clone(), periodic.clone()]);
+        assert!(d.details.is_empty());
+        assert_eq!(d.covered, vec![dec!(0)]);
+        let s = status_of(&total, &d.states[0], &window("2024-06-01"));
+        assert_eq!(
+            (s.status, s.total_remaining, s.invalid_at),
+            ("exhausted", Some(dec!(0)), Some(t("2024-05-01")))
+        );
+        // Periodic: the last cycle is [05-31, 06-05).
+        let s = status_of(&periodic, &d.states[1], &window("2024-05-20"));
+        assert_eq!((s.status, s.invalid_at), ("valid", None));
+        let s = status_of(&periodic, &d.states[1], &window("2024-06-01"));
+        assert_eq!(
+            (s.status, s.total_remaining, s.invalid_at),
+            ("exhausted", Some(dec!(0)), Some(t("2024-05-31")))
+        );
+    }
+
     #[test]
     fn too_many_traffic_packages_per_account_region() {
         let w = window("2024-06-01");
