@@ -7,7 +7,9 @@
 //! - flat prices: `GB` prices convert the quantity to GB at scale 9 first (base 1024), `10000 call`
 //!   prices divide by 10,000; traffic whose direction is free (inbound, internal) is a zero line;
 //! - meter-only items (peaks for the elastic fee) are zero lines;
-//! - no price → a `no_price` exception, and the row is not billed.
+//! - no price, or a price whose unit cannot measure the row's (a call price for bytes, a GB
+//!   price for calls; tiered and flat alike) → a `no_price` exception, and the row is not
+//!   billed (nor counted in the month's calls).
 //!
 //! Every line amount is rounded once to scale 8; `metered_quantity` and `deducted_quantity` sit on
 //! a row's first line only. Line ids are `u:<usage_id>:<tier or 0>`.
@@ -148,8 +150,19 @@ pub fn price_usage_into(
             out.billed[i] = false;
             continue;
         };
+        let free = is_free(u, catalog);
+        if !free && !priceable(u.unit, &entry.price_unit) {
+            // Tiered or flat alike: a call price cannot price bytes, nor a GB price calls (a
+            // tiered row would otherwise also count in the month's calls).
+            out.violations.push(no_price(
+                u,
+                &format!("a price per {} cannot price {}", entry.price_unit, u.unit),
+            ));
+            out.billed[i] = false;
+            continue;
+        }
         match &entry.pricing {
-            Pricing::Tiered { table } if !is_free(u, catalog) => {
+            Pricing::Tiered { table } if !free => {
                 let next = counters.len() as u32;
                 let counter = *counters
                     .entry((u.owner_uin.addr(), Month::of(u.usage_start), table.addr()))
@@ -159,15 +172,6 @@ pub fn price_usage_into(
                 t.payg.push(u.quantity - covered[i]);
                 t.counter.push(counter);
                 t.price_unit.push(entry.price_unit);
-            }
-            Pricing::Flat { .. }
-                if !is_free(u, catalog) && !priceable(u.unit, &entry.price_unit) =>
-            {
-                out.violations.push(no_price(
-                    u,
-                    &format!("a price per {} cannot price {}", entry.price_unit, u.unit),
-                ));
-                out.billed[i] = false;
             }
             _ => flat.push(i as u32),
         }
@@ -208,7 +212,7 @@ pub fn price_usage_into(
                     let (i, price_unit) = (t.row[part.row], t.price_unit[part.row]);
                     let u = &usage[i];
                     let a = amount(part.quantity, u.unit, part.unit_price, &price_unit)
-                        .unwrap_or_else(|| mul_round(part.quantity, part.unit_price, MONEY_SCALE));
+                        .expect("priceable");
                     let first = k == 0 || parts[k - 1].row != part.row;
                     line(
                         u,
@@ -413,5 +417,54 @@ mod tests {
                 ("u:b:2", Some(2), dec!(0), dec!(0), dec!(10000), dec!(0.04)),
             ]
         );
+    }
+
+    /// A price whose unit cannot measure the row's is no price, tiered or flat: the row is an
+    /// exception, has no line and does not count in the month's calls.
+    #[test]
+    fn a_price_per_another_unit_is_no_price_tiered_or_flat() {
+        let mut bytes = usage("a", "2024-05-01 06:00:00", dec!(20000), Unit::KB);
+        bytes.product = "apigw".into();
+        bytes.billing_item = "calls".into();
+        let mut calls = bytes.clone();
+        calls.usage_id = "b".into();
+        calls.unit = Unit::Call;
+        calls.quantity = dec!(10000000);
+        calls.usage_start += crate::calendar::HOUR;
+        calls.usage_end += crate::calendar::HOUR;
+        let mut traffic_in_calls = usage("c", "2024-05-01 07:00:00", dec!(5), Unit::Call);
+        traffic_in_calls.usage_id = "c".into();
+        let p = price_usage(
+            &[bytes, calls, traffic_in_calls],
+            &[dec!(0), dec!(0), dec!(0)],
+            &catalog(),
+        )
+        .unwrap();
+        let why: Vec<(&str, &str)> = p
+            .violations
+            .iter()
+            .map(|v| (&*v.rule, v.detail.as_str()))
+            .collect();
+        assert_eq!(
+            why,
+            vec![
+                (
+                    "no_price",
+                    "apigw calls in ap-guangzhou: a price per 10000 call cannot price KB"
+                ),
+                (
+                    "no_price",
+                    "eip public_traffic in ap-guangzhou: a price per GB cannot price call"
+                ),
+            ]
+        );
+        assert_eq!(p.billed, vec![false, true, false]);
+        // b alone in the month: all 10,000,000 calls in tier 1 (its upper bound included).
+        let got: Vec<_> = p
+            .lines
+            .iter()
+            .map(|l| (l.line_id.as_str(), l.tier, l.billable_quantity, l.amount))
+            .collect();
+        assert_eq!(got, vec![("u:b:1", Some(1), dec!(10000000), dec!(60.00))]);
     }
 }
