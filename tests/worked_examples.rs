@@ -496,14 +496,15 @@ fn example_4_upgrade_with_20_of_30_days_left() {
                 "month",
                 "product",
                 "subscription_amount",
-                "upgrade_amount",
+                "total_amount",
                 "payable"
             ]
         )
         .into_iter()
         .filter(|b| b.contains("mpgw"))
         .collect::<Vec<_>>(),
-        ["2024-09|mpgw|4999.00000000|2666.66666667|7665.67"]
+        // The upgrade is a plan fee: in `subscription_amount` (4999 + 2666.66666667).
+        ["2024-09|mpgw|7665.66666667|7665.66666667|7665.67"]
     );
 }
 

@@ -273,8 +273,6 @@ pub struct Bill {
     pub subscription_amount: Decimal,
     pub elastic_amount: Decimal,
     pub refund_amount: Decimal,
-    /// Extra column: upgrade charges (part of `total_amount`).
-    pub upgrade_amount: Decimal,
     pub total_amount: Decimal,
     pub payable: Decimal,
     pub line_count: i64,
@@ -304,7 +302,6 @@ impl Table for Bill {
                 d("subscription_amount", |x| x.subscription_amount),
                 d("elastic_amount", |x| x.elastic_amount),
                 d("refund_amount", |x| x.refund_amount),
-                d("upgrade_amount", |x| x.upgrade_amount),
                 d("total_amount", |x| x.total_amount),
                 dec_col("payable", 2, r.iter().map(|x| Some(x.payable))),
                 i64_col("line_count", r.iter().map(|x| Some(x.line_count))),

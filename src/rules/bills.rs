@@ -2,11 +2,14 @@
 //! (RULES.md §8), summing the month's bill lines by charge kind. Lines are replayed from history,
 //! so the earliest month is complete even though the window starts inside it.
 //!
-//! Invariants: `total_amount` is the exact sum of the month's line amounts (scale 8);
-//! `payable` is `total_amount` rounded once to 0.01, half away from zero; `complete` is false
-//! only for the month containing the as-of moment. Lines are summed in parallel slices whose
-//! bills are then added; the sums are exact, so the bills do not depend on the split or the
-//! number of threads.
+//! Amounts by charge kind, in CONTRACT.md's columns: `usage`, `purchase`, `subscription` (with
+//! `upgrade` lines: plan fees too), `elastic`, `refund`.
+//!
+//! Invariants: `total_amount` is the exact sum of the month's line amounts (scale 8) and of
+//! the five amounts; `payable` is `total_amount` rounded once to 0.01, half away from zero;
+//! `complete` is false only for the month containing the as-of moment. Lines are summed in
+//! parallel slices whose bills are then added; the sums are exact, so the bills do not depend
+//! on the split or the number of threads.
 
 use crate::calendar::{Month, Window};
 use crate::money::pay2;
@@ -79,7 +82,6 @@ impl Bills {
                     b.subscription_amount += o.subscription_amount;
                     b.elastic_amount += o.elastic_amount;
                     b.refund_amount += o.refund_amount;
-                    b.upgrade_amount += o.upgrade_amount;
                     b.total_amount += o.total_amount;
                     b.line_count += o.line_count;
                 }
@@ -99,7 +101,6 @@ fn empty_bill(month: Month, owner_uin: Name, product: Name, complete: bool) -> B
         subscription_amount: Decimal::ZERO,
         elastic_amount: Decimal::ZERO,
         refund_amount: Decimal::ZERO,
-        upgrade_amount: Decimal::ZERO,
         total_amount: Decimal::ZERO,
         payable: Decimal::ZERO,
         line_count: 0,
@@ -112,10 +113,11 @@ fn slot(b: &mut Bill, kind: ChargeKind) -> &mut Decimal {
     match kind {
         ChargeKind::Usage => &mut b.usage_amount,
         ChargeKind::Purchase => &mut b.purchase_amount,
-        ChargeKind::Subscription => &mut b.subscription_amount,
+        // An upgrade is a plan fee: CONTRACT.md's bills have no column of their own for it, and
+        // the five amounts add up to `total_amount`.
+        ChargeKind::Subscription | ChargeKind::Upgrade => &mut b.subscription_amount,
         ChargeKind::Elastic => &mut b.elastic_amount,
         ChargeKind::Refund => &mut b.refund_amount,
-        ChargeKind::Upgrade => &mut b.upgrade_amount,
     }
 }
 
@@ -245,10 +247,20 @@ mod tests {
             };
             assert_eq!(b.usage_amount, sum(ChargeKind::Usage));
             assert_eq!(b.purchase_amount, sum(ChargeKind::Purchase));
-            assert_eq!(b.subscription_amount, sum(ChargeKind::Subscription));
+            assert_eq!(
+                b.subscription_amount,
+                sum(ChargeKind::Subscription) + sum(ChargeKind::Upgrade)
+            );
             assert_eq!(b.elastic_amount, sum(ChargeKind::Elastic));
             assert_eq!(b.refund_amount, sum(ChargeKind::Refund));
-            assert_eq!(b.upgrade_amount, sum(ChargeKind::Upgrade));
+            assert_eq!(
+                b.usage_amount
+                    + b.purchase_amount
+                    + b.subscription_amount
+                    + b.elastic_amount
+                    + b.refund_amount,
+                b.total_amount
+            );
             assert_eq!(
                 b.total_amount,
                 mine.iter().map(|l| l.amount).sum::<Decimal>()
