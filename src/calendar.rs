@@ -311,7 +311,8 @@ pub fn natural_slice(effective: Ts, expires: Ts, len: CycleLen, t: Ts) -> Option
     })
 }
 
-/// An idle window of UTC+8 hours `[from, to)`, possibly wrapping midnight (RULES.md §3.5).
+/// An idle window of UTC+8 hours `[from, to)`, possibly wrapping midnight (RULES.md §3.5):
+/// `from` in 0..24, `to` in 1..=24 (`[0, 24)` is the whole day).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IdleWindow {
     pub from: u32,
@@ -493,5 +494,11 @@ mod tests {
         let w = IdleWindow { from: 0, to: 8 };
         assert!(w.contains(t("2024-01-01 00:00:00")));
         assert!(!w.contains(t("2024-01-01 08:00:00")));
+        // Up to midnight, and the whole day.
+        let w = IdleWindow { from: 23, to: 24 };
+        assert!(w.contains(t("2024-01-01 23:00:00")));
+        assert!(!w.contains(t("2024-01-01 00:00:00")));
+        let w = IdleWindow { from: 0, to: 24 };
+        assert!((0..24).all(|h| w.contains(t("2024-01-01 00:00:00") + h * HOUR)));
     }
 }

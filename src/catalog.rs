@@ -342,9 +342,10 @@ impl Catalog {
                     "{what}: idle window {w:?} is not [from, to) in 0..24"
                 )));
             }
+            // `to` kept as written: [0, 24) is the whole day (24 % 24 would make it empty).
             Ok(IdleWindow {
                 from: w[0],
-                to: w[1] % 24,
+                to: w[1],
             })
         };
         if raw.currency != "CNY" {
