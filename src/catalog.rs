@@ -708,6 +708,14 @@ mod tests {
         assert_eq!(c.idle_window("ap-tokyo"), IdleWindow { from: 23, to: 7 });
         assert_eq!(c.idle_window("na-ashburn"), IdleWindow { from: 12, to: 20 });
         assert_eq!(c.idle_window("xx-unlisted"), IdleWindow { from: 0, to: 8 });
+        // §5: pay-by-traffic network resources stop after 2 h; only CVM is then released.
+        let final_step = |p: &str| {
+            let a = c.arrears_policy(p).unwrap();
+            (a.grace_hours, a.action.as_str(), a.final_action.as_deref())
+        };
+        assert_eq!(final_step("cvm"), (2, "stopped", Some("released")));
+        assert_eq!(final_step("clb"), (2, "stopped", None));
+        assert_eq!(final_step("lighthouse"), (2, "stopped", None));
         // Dedicated instance price change at 2022-03-24 18:00 UTC+8.
         let change = parse_local("2022-03-24 18:00:00").unwrap();
         let pro = |at| {
