@@ -377,18 +377,34 @@ fn upgrade(s: &Subscription, out: &mut Replayed, i: usize, e: &Event, catalog: &
     }
     let (used, total) = refunds::plan_days(term.start, term.end, e.at);
     let remaining = total - used;
-    let amount = upgrade_amount(
+    let this_term = upgrade_amount(
         old * s.discount * Decimal::from(term.months),
         new * s.discount * Decimal::from(term.months),
         remaining,
         total,
     );
+    // Terms renewed ahead (paid before the upgrade, starting after this term): the new plan is
+    // in force there too and the expiry does not change, so the remaining days run to the
+    // expiry: each such term is topped up in full, from the price it was paid at.
+    let ahead: Decimal = life
+        .terms
+        .iter()
+        .filter(|t| t.start >= term.end)
+        .filter_map(|t| {
+            let paid = monthly_price(catalog, &s.product, &old_plan, t.paid_at)?;
+            Some(m8(
+                ((new - paid) * s.discount * Decimal::from(t.months)).max(Decimal::ZERO)
+            ))
+        })
+        .sum();
+    let amount = this_term + ahead;
+    let until = life.expires_at().unwrap_or(term.end);
     out.lines.push(line(
         s,
         catalog,
         format!("g:{}", e.event_id),
         ChargeKind::Upgrade,
-        (e.at, term.end, e.at),
+        (e.at, until, e.at),
         Decimal::ONE,
         "each",
         amount,
@@ -680,6 +696,38 @@ mod tests {
         // Plans only go up.
         assert_eq!(out.violations.len(), 1, "{:?}", out.violations);
         assert_eq!(out.violations[0].rule, "invalid_event");
+    }
+
+    /// A term renewed ahead is topped up in full: bought 09-01 10:00 (test, 4999), renewed on
+    /// 09-05 for October, upgraded to starter (8999) on 09-10: 20/30 of September's difference
+    /// and all of October's, on one line running to the expiry (unchanged).
+    #[test]
+    fn upgrade_tops_up_terms_renewed_ahead() {
+        let c = catalog();
+        let mut s = sub(
+            "p1",
+            "mpgw",
+            "test",
+            BillingMode::Monthly,
+            "2024-09-01 10:00:00",
+        );
+        s.price_paid = dec!(4999);
+        let mut renew = ev("r1", EventKind::Renew, "p1", "2024-09-05 09:00:00");
+        renew.months = Some(1);
+        let mut up = ev("u1", EventKind::Upgrade, "p1", "2024-09-10 12:00:00");
+        up.new_plan = Some(Name::from("starter"));
+        let out = replay(&[s], &[renew, up], &c, t("2024-11-01 00:00:00"));
+        assert_eq!(out.violations, vec![]);
+        let g = out.lines.iter().find(|l| &*l.line_id == "g:u1").unwrap();
+        // 4000 × 20/30 = 2666.66666667, plus 4000 for October.
+        assert_eq!(g.amount, dec!(6666.66666667));
+        assert_eq!(
+            (g.charge_start, g.charge_end),
+            (t("2024-09-10 12:00:00"), t("2024-11-01 10:00:00"))
+        );
+        let life = &out.lives[0];
+        assert_eq!(life.expires_at(), Some(t("2024-11-01 10:00:00")));
+        assert_eq!(&**life.plan_at(t("2024-10-15 00:00:00")), "starter");
     }
 
     #[test]
