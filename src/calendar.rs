@@ -20,6 +20,12 @@ pub const HOUR: i64 = 3_600 * MICROS_PER_SECOND;
 pub const DAY: i64 = 24 * HOUR;
 /// Offset of the billing time zone.
 pub const OFFSET: i64 = 8 * HOUR;
+/// The earliest instant an input may hold: 0001-01-01 00:00:00 UTC.
+pub const MIN_TS: Ts = -62_135_596_800 * MICROS_PER_SECOND;
+/// The latest instant an input may hold: 9999-12-31 23:59:59.999999 UTC. Inside these bounds
+/// every calendar step (UTC+8 offset, days, months, terms of up to 1200 months) stays within
+/// what the calendar can represent.
+pub const MAX_TS: Ts = 253_402_300_800 * MICROS_PER_SECOND - 1;
 
 /// The UTC+8 wall-clock time of an instant.
 pub fn local(ts: Ts) -> NaiveDateTime {

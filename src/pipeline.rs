@@ -149,8 +149,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunMetrics> {
                 if chunk == 0 && part.shard.index == 0 {
                     c.exceptions.extend(std::mem::take(&mut base_violations));
                 }
-                c.exceptions
-                    .retain(|v| v.at.is_none_or(|t| w.contains(t) || t == w.as_of));
+                c.exceptions.retain(|v| reported(v, &w));
                 usage.add(&c.usage);
                 totals.lines += c.lines_amount;
                 totals.bills_total += c.bills.iter().map(|b| b.total_amount).sum::<Decimal>();
@@ -609,6 +608,20 @@ fn process_chunk(
 }
 
 /// Events whose target is neither a package nor a subscription.
+/// Which exceptions a run writes (RULES.md §8). A usage row's (its `at` is its `usage_start`):
+/// when the row is in the window. Every other finding — an invalid row of the tables replayed
+/// from all history (packages, scopes, accounts, payments, subscriptions, events), a scope
+/// whose units do not convert — whenever it is dated before the as-of moment: it shapes every
+/// day's replayed state, so every day's run reports it, however old it is. And the inventory's
+/// findings as of the as-of moment (`too_many_packages`).
+fn reported(v: &Violation, w: &Window) -> bool {
+    match v.at {
+        None => true,
+        Some(t) if &*v.source_table == "usage" => w.contains(t),
+        Some(t) => t < w.as_of || (t == w.as_of && &*v.rule == "too_many_packages"),
+    }
+}
+
 fn unknown_targets(inputs: &Inputs) -> Vec<Violation> {
     let known: std::collections::HashSet<&str> = inputs
         .packages

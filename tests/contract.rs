@@ -216,3 +216,96 @@ fn hive_partition_columns_fill_missing_string_columns() {
     let regions = lines.column("region").unwrap().str().unwrap();
     assert!(regions.iter().all(|r| r == Some("ap-guangzhou")));
 }
+
+/// An instant past what the calendar holds (`i64::MAX` µs as "never expires") stops the run
+/// naming the file, the column, the row and the value, instead of failing later in a rule.
+#[test]
+fn timestamps_outside_years_1_to_9999_name_file_column_row_and_value() {
+    let mut ds = Dataset::valid();
+    ds.set_col(
+        "packages",
+        ts_col("expires_at", [Some(i64::MAX)].into_iter()),
+    );
+    let e = run_err(&ds);
+    assert!(
+        e.contains("packages/part-0.parquet") && e.contains("`expires_at`") && e.contains("row 0"),
+        "{e}"
+    );
+    assert!(
+        e.contains(&i64::MAX.to_string()) && e.contains("years 1 to 9999"),
+        "{e}"
+    );
+}
+
+/// Invalid rows of the tables replayed from all history are reported by every run, however old
+/// (each one is missing from every day's replayed state); a usage row's exception only while
+/// the row is in the window `[as-of − 3 months, as-of)`. A renewal's `months` is bounded.
+#[test]
+fn old_invalid_inventory_rows_are_reported_and_usage_rows_only_in_the_window() {
+    let mut ds = Dataset::valid();
+    let h = |x: &str| Some(t(x));
+    // The account opened 2024-01-01, before the window (2024-03-01): its balance is missing.
+    ds.set_col(
+        "accounts",
+        dec_col("opening_balance", 8, [None].into_iter()),
+    );
+    ds.tables.insert(
+        "events",
+        event_cols(&[(
+            "e-1",
+            "renew",
+            "sub-1",
+            "2024-05-10 00:00:00",
+            None,
+            Some(5_000_000),
+        )]),
+    );
+    // Negative quantities: before the window, in it, and at the as-of moment.
+    let starts = [
+        h("2024-02-01 07:00:00"),
+        h("2024-05-02 07:00:00"),
+        h("2024-06-01 00:00:00"),
+    ];
+    ds.append_rows(
+        "usage",
+        vec![
+            str_col(
+                "usage_id",
+                ["u-old", "u-in", "u-as-of"].map(Some).into_iter(),
+            ),
+            str_col("owner_uin", ["acct-1"; 3].map(Some).into_iter()),
+            str_col("region", ["ap-guangzhou"; 3].map(Some).into_iter()),
+            str_col("product", ["eip"; 3].map(Some).into_iter()),
+            str_col("sub_product", ["eip"; 3].map(Some).into_iter()),
+            str_col("instance_id", ["eip-1"; 3].map(Some).into_iter()),
+            str_col("billing_item", ["public_traffic"; 3].map(Some).into_iter()),
+            ts_col("usage_start", starts.into_iter()),
+            ts_col(
+                "usage_end",
+                starts
+                    .map(|s| s.map(|s| s + reckon::calendar::HOUR))
+                    .into_iter(),
+            ),
+            dec_col("quantity", 9, [d("-1"); 3].into_iter()),
+            str_col("unit", ["GB"; 3].map(Some).into_iter()),
+            str_col("direction", [None::<&str>; 3].into_iter()),
+            reckon::output::bool_col("accelerated", [Some(false); 3].into_iter()),
+        ],
+    );
+    let (_in, out) = run_dataset(&ds, "2024-06-01");
+    let ex = read_table(out.path(), "exceptions");
+    // (Without its opening balance the account starts at 0 and falls into arrears: its rows
+    // are then also `usage_while_suspended`.)
+    let found: Vec<String> = rows_text(&ex, &["source_table", "source_id", "rule"])
+        .into_iter()
+        .filter(|r| !r.ends_with("|usage_while_suspended"))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            "accounts|acct-1|missing_value",
+            "events|e-1|value_out_of_range",
+            "usage|u-in|negative_quantity",
+        ]
+    );
+}

@@ -1,5 +1,6 @@
 //! `events/`: requests to act on the inventory (`refund`, `upgrade`, `renew`). Row rules:
-//! `missing_value`, `duplicate_event_id`. An unknown `kind` is a file-level error.
+//! `missing_value`, `duplicate_event_id`, `value_out_of_range` (`months` outside
+//! 1..=[`MAX_MONTHS`]). An unknown `kind` is a file-level error.
 
 use super::{ColSpec, ColType, InputFile, Interner, Violation};
 use crate::calendar::Ts;
@@ -17,6 +18,10 @@ pub const COLUMNS: &[ColSpec] = &[
 ];
 
 const KINDS: [&str; 3] = ["refund", "upgrade", "renew"];
+
+/// The most months one renewal may add: 100 years. (An int32 allows millions, which would end
+/// terms past any date the calendar can hold.)
+pub const MAX_MONTHS: i64 = 1200;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {
@@ -82,6 +87,16 @@ pub fn from_files(
                 ));
                 continue;
             };
+            if let Some(m) = months[i].filter(|m| !(1..=MAX_MONTHS).contains(m)) {
+                violations.push(Violation::new(
+                    "events",
+                    id,
+                    "value_out_of_range",
+                    format!("{} row {i}: months {m} is not in 1..={MAX_MONTHS}", f.name),
+                    Some(ts),
+                ));
+                continue;
+            }
             if !seen.insert(id.to_string()) {
                 violations.push(Violation::new(
                     "events",

@@ -460,6 +460,7 @@ pub(crate) fn read_file(
             },
         }
     }
+    check_instants(path, &df, specs)?;
     let name = path
         .strip_prefix(root.parent().unwrap_or(root))
         .unwrap_or(path)
@@ -472,6 +473,46 @@ pub(crate) fn read_file(
         rows: None,
         name_ids: None,
     })
+}
+
+/// Every timestamp of `df`'s `ts` columns lies in [`MIN_TS`, `MAX_TS`] (years 1 to 9999), or
+/// the file is refused naming the column, the first row outside and its value: an instant past
+/// what the calendar can hold (such as `i64::MAX` for "never") would stop the run later, in the
+/// middle of a rule. Bounds are checked in the column's own unit (a column's minimum and
+/// maximum; nanoseconds always fit).
+fn check_instants(path: &Path, df: &DataFrame, specs: &[ColSpec]) -> Result<()> {
+    use crate::calendar::{MAX_TS, MIN_TS};
+    for (name, ty) in specs {
+        if *ty != ColType::Ts {
+            continue;
+        }
+        let Ok(col) = df.column(name) else { continue };
+        let DataType::Datetime(unit, _) = col.dtype() else {
+            continue; // a column of nulls
+        };
+        let (lo, hi) = match unit {
+            TimeUnit::Nanoseconds => continue,
+            TimeUnit::Microseconds => (MIN_TS, MAX_TS),
+            TimeUnit::Milliseconds => (MIN_TS.div_euclid(1000) + 1, MAX_TS.div_euclid(1000)),
+        };
+        let values = col.as_materialized_series().datetime()?.physical();
+        let inside = |v: i64| lo <= v && v <= hi;
+        if values.min().is_none_or(inside) && values.max().is_none_or(inside) {
+            continue;
+        }
+        let (row, v) = values
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| v.filter(|v| !inside(*v)).map(|v| (i, v)))
+            .expect("a value outside the bounds");
+        return Err(Error::BadValue {
+            path: path.to_path_buf(),
+            column: name.to_string(),
+            row,
+            message: format!("timestamp {v} ({unit}) is outside the years 1 to 9999"),
+        });
+    }
+    Ok(())
 }
 
 impl InputFile {
