@@ -18,6 +18,15 @@ pub const MONEY_SCALE: u32 = 8;
 /// Scale of payable amounts.
 pub const PAYABLE_SCALE: u32 = 2;
 
+/// The largest quantity an input row may hold (a usage row's quantity, a package's capacity),
+/// in its unit: 10^12. A bound of plausibility that keeps every step of the arithmetic inside
+/// a 96-bit `Decimal`: 10^12 TB is about 1.1 × 10^24 bytes, times a coefficient of at most
+/// [`MAX_COEFFICIENT`] 1.1 × 10^28, below `Decimal::MAX` (7.9 × 10^28). (dec(38,9) allows
+/// 10^29, which would overflow — and panic — in the first unit conversion.)
+pub const MAX_QUANTITY: i64 = 1_000_000_000_000;
+/// The largest scope coefficient (package units per usage unit): 10^4 (see [`MAX_QUANTITY`]).
+pub const MAX_COEFFICIENT: i64 = 10_000;
+
 fn round_to(d: Decimal, scale: u32) -> Decimal {
     if d.scale() == scale {
         return d; // the common case on hot paths: already at the scale, nothing to round

@@ -309,3 +309,92 @@ fn old_invalid_inventory_rows_are_reported_and_usage_rows_only_in_the_window() {
         ]
     );
 }
+
+/// Nulls in columns the contract does not make nullable are `missing_value`, not read as
+/// false, 0 or 1; quantities, capacities and coefficients past what the arithmetic holds are
+/// `value_out_of_range` (a capacity of 10^17 TB used to overflow, and panic, in the first unit
+/// conversion).
+#[test]
+fn nulls_where_the_contract_has_none_and_implausible_sizes_are_row_exceptions() {
+    let mut ds = Dataset::valid();
+    ds.set_col(
+        "usage",
+        reckon::output::bool_col("accelerated", [None, Some(false)].into_iter()),
+    );
+    let mut big = ds.tables["usage"].clone();
+    for c in big.iter_mut() {
+        let name = c.name().to_string();
+        *c = match name.as_str() {
+            "usage_id" => str_col("usage_id", ["u-big", "u-ok"].map(Some).into_iter()),
+            "quantity" => dec_col("quantity", 9, [d("10000000000000"), d("1")].into_iter()),
+            "accelerated" => reckon::output::bool_col("accelerated", [Some(false); 2].into_iter()),
+            _ => c.clone(),
+        };
+    }
+    ds.append_rows("usage", big);
+    // Packages: 10^17 TB, and a null `idle_only`.
+    let one_package = ds.tables["packages"].clone();
+    for (id, col) in [
+        (
+            "pkg-huge",
+            dec_col("capacity", 9, [d("100000000000000000")].into_iter()),
+        ),
+        (
+            "pkg-null",
+            reckon::output::bool_col("idle_only", [None].into_iter()),
+        ),
+    ] {
+        let mut pk = one_package.clone();
+        for c in pk.iter_mut() {
+            let name = c.name().to_string();
+            if name == "package_id" {
+                *c = str_col("package_id", [Some(id)].into_iter());
+            } else if name == col.name().as_str() {
+                *c = col.clone();
+            } else if name == "unit" {
+                *c = str_col("unit", [Some("TB")].into_iter());
+            }
+        }
+        ds.append_rows("packages", pk);
+    }
+    ds.append_rows(
+        "package_scope",
+        vec![
+            str_col("package_id", [Some("pkg-1")].into_iter()),
+            str_col("product", [Some("apigw")].into_iter()),
+            str_col("billing_item", [Some("calls")].into_iter()),
+            dec_col("coefficient", 9, [d("100000")].into_iter()),
+        ],
+    );
+    let mut subs = subscription_cols(&[SubRow {
+        started: "2024-05-01 10:00:00",
+        expires: Some("2024-06-01 10:00:00"),
+        ..SubRow::default()
+    }]);
+    subs[14] = reckon::output::i32_col("attached_apps", [None].into_iter());
+    ds.tables.insert("subscriptions", subs);
+    let (_in, out) = run_dataset(&ds, "2024-06-01");
+    let ex = read_table(out.path(), "exceptions");
+    let found: Vec<String> = rows_text(&ex, &["source_table", "source_id", "rule"])
+        .into_iter()
+        .filter(|r| !r.ends_with("|usage_while_suspended"))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            "package_scope|pkg-1/apigw/calls|value_out_of_range",
+            "packages|pkg-huge|value_out_of_range",
+            "packages|pkg-null|missing_value",
+            "subscriptions|mp-1|missing_value",
+            "usage|u-1|missing_value",
+            "usage|u-big|value_out_of_range",
+        ]
+    );
+    // The valid rows are billed as before.
+    let lines = read_table(out.path(), "bill_lines");
+    let ids = rows_text(&lines, &["usage_id"]);
+    assert!(
+        ids.contains(&"u-2".to_string()) && ids.contains(&"u-ok".to_string()),
+        "{ids:?}"
+    );
+}

@@ -69,12 +69,19 @@ pub fn accounts_from_files(
                 violations.push(v("missing_value", "owner_uin or opening_at is null"));
                 continue;
             };
-            let Some(Some(balance)) = dec_value(scale, bal[i]) else {
-                violations.push(v(
-                    "missing_value",
-                    "opening_balance is null or out of range",
-                ));
-                continue;
+            let balance = match dec_value(scale, bal[i]) {
+                Some(Some(b)) => b,
+                Some(None) => {
+                    violations.push(v("missing_value", "opening_balance is null"));
+                    continue;
+                }
+                None => {
+                    violations.push(v(
+                        "value_out_of_range",
+                        "opening_balance exceeds 28 significant digits",
+                    ));
+                    continue;
+                }
             };
             if !seen.insert(u.to_string()) {
                 violations.push(v("duplicate_owner_uin", "account listed again"));
@@ -113,9 +120,19 @@ pub fn payments_from_files(
                 ));
                 continue;
             };
-            let Some(Some(amount)) = dec_value(scale, amt[i]) else {
-                violations.push(v("missing_value", "amount is null or out of range"));
-                continue;
+            let amount = match dec_value(scale, amt[i]) {
+                Some(Some(a)) => a,
+                Some(None) => {
+                    violations.push(v("missing_value", "amount is null"));
+                    continue;
+                }
+                None => {
+                    violations.push(v(
+                        "value_out_of_range",
+                        "amount exceeds 28 significant digits",
+                    ));
+                    continue;
+                }
             };
             if amount <= Decimal::ZERO {
                 violations.push(v("non_positive_amount", &format!("amount {amount} ≤ 0")));

@@ -1,6 +1,8 @@
 //! `packages/` and `package_scope/`: the resource-package inventory and what each package covers.
 //!
-//! Row rules (`Violation`, row left out): `missing_value`, `value_out_of_range`,
+//! Row rules (`Violation`, row left out): `missing_value`, `value_out_of_range` (more than 28
+//! significant digits, a capacity over [`MAX_QUANTITY`], a coefficient over
+//! [`MAX_COEFFICIENT`]),
 //! `duplicate_package_id`, `expiry_before_effect` (`expires_at ≤ effective_at`),
 //! `missing_capacity` (non-unlimited without capacity), `negative_capacity`, `missing_cycle`
 //! (periodic/sliced without a cycle; sliced only `1h`/`1d`), `unknown_unit`; for scopes:
@@ -10,7 +12,7 @@
 use super::{dec_value, ColSpec, ColType, InputFile, Interner, Violation};
 use crate::calendar::{CycleLen, Ts};
 use crate::error::Result;
-use crate::money::Unit;
+use crate::money::{Unit, MAX_COEFFICIENT, MAX_QUANTITY};
 use crate::name::Name;
 use rust_decimal::Decimal;
 use std::collections::HashMap;
@@ -212,6 +214,18 @@ pub fn from_files(
                 );
                 continue;
             };
+            // Not nullable in the contract: a null is not read as false or 0.
+            let (Some(price_paid), Some(voucher)) = (price_paid, voucher) else {
+                bad(
+                    "missing_value",
+                    "`price_paid` or `voucher_amount` is null".into(),
+                );
+                continue;
+            };
+            let (Some(idle_only), Some(is_activated)) = (idle[i], activated[i]) else {
+                bad("missing_value", "`idle_only` or `activated` is null".into());
+                continue;
+            };
             let kind = [
                 PackageKind::Total,
                 PackageKind::Periodic,
@@ -248,6 +262,13 @@ pub fn from_files(
                 }
                 (_, Some(c)) if c.is_sign_negative() && !c.is_zero() => {
                     bad("negative_capacity", format!("capacity {c} < 0"));
+                    continue;
+                }
+                (_, Some(c)) if c > Decimal::from(MAX_QUANTITY) => {
+                    bad(
+                        "value_out_of_range",
+                        format!("capacity {c} exceeds {MAX_QUANTITY}"),
+                    );
                     continue;
                 }
                 _ => {}
@@ -294,14 +315,14 @@ pub fn from_files(
                 } else {
                     None
                 },
-                idle_only: idle[i].unwrap_or(false),
+                idle_only,
                 purchased_at: purchased[i].unwrap_or(eff),
                 effective_at: eff,
                 expires_at: exp,
-                activated: activated[i].unwrap_or(false),
+                activated: is_activated,
                 refunded_at: refunded[i],
-                price_paid: price_paid.unwrap_or_default(),
-                voucher_amount: voucher.unwrap_or_default(),
+                price_paid,
+                voucher_amount: voucher,
                 share_uins: share[i]
                     .map(|s| {
                         s.split(',')
@@ -379,6 +400,13 @@ pub fn attach_scopes(
                 bad(
                     "negative_coefficient",
                     format!("coefficient {coefficient} < 0"),
+                );
+                continue;
+            }
+            if coefficient > Decimal::from(MAX_COEFFICIENT) {
+                bad(
+                    "value_out_of_range",
+                    format!("coefficient {coefficient} exceeds {MAX_COEFFICIENT}"),
                 );
                 continue;
             }

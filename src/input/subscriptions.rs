@@ -105,14 +105,25 @@ pub fn from_files(
                 bad("missing_value", "a required column is null");
                 continue;
             };
-            let (Some(Some(list_price)), Some(discount), Some(Some(price_paid))) = (
+            let (Some(list_price), Some(discount), Some(price_paid)) = (
                 dec_value(ls, list[i]),
                 dec_value(ds, disc[i]),
                 dec_value(ps, paid[i]),
             ) else {
                 bad(
+                    "value_out_of_range",
+                    "list_price, discount or price_paid exceeds 28 significant digits",
+                );
+                continue;
+            };
+            // Not nullable in the contract: a null discount is not read as 1, nor a null
+            // attached_apps as 0 (which would make a plan refundable).
+            let (Some(list_price), Some(discount), Some(price_paid), Some(attached_apps)) =
+                (list_price, discount, price_paid, apps[i])
+            else {
+                bad(
                     "missing_value",
-                    "list_price or price_paid is null or out of range",
+                    "list_price, discount, price_paid or attached_apps is null",
                 );
                 continue;
             };
@@ -135,11 +146,11 @@ pub fn from_files(
                 expires_at: expires[i],
                 released_at: released[i],
                 list_price,
-                discount: discount.unwrap_or(Decimal::ONE),
+                discount,
                 price_paid,
                 elastic_on_at: eon[i],
                 elastic_off_at: eoff[i],
-                attached_apps: apps[i].unwrap_or(0),
+                attached_apps,
             });
         }
     }

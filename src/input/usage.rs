@@ -1,13 +1,13 @@
 //! `usage/`: hourly metered usage. Row rules (each a `Violation`, the row left out of billing):
-//! `missing_value`, `value_out_of_range`, `duplicate_usage_id` (later occurrences in path/row
-//! order), `negative_quantity`, `unaligned_hour` (`usage_start` not on an hour),
+//! `missing_value`, `value_out_of_range` (more than 28 significant digits, or a quantity over
+//! [`MAX_QUANTITY`]), `duplicate_usage_id` (later occurrences in path/row order), `negative_quantity`, `unaligned_hour` (`usage_start` not on an hour),
 //! `bad_usage_end` (`usage_end` ≠ `usage_start` + 1 h), `unknown_unit`.
 //! An unknown `direction` is a file-level error (an enum of the contract).
 
 use super::{by_view, dec_value, ColSpec, ColType, InputFile, Interner, Violation};
 use crate::calendar::{Ts, HOUR};
 use crate::error::Result;
-use crate::money::Unit;
+use crate::money::{Unit, MAX_QUANTITY};
 use crate::name::Name;
 use rust_decimal::Decimal;
 use std::collections::{HashMap, HashSet};
@@ -212,6 +212,7 @@ fn from_file(
     // before's.
     let mut last_dir: Option<(Name, Direction)> = None;
     let mut last_unit: Option<(Name, Option<Unit>)> = None;
+    let max_quantity = Decimal::from(MAX_QUANTITY);
     for i in 0..f.df.height() {
         let direction = match (dir[i], last_dir) {
             (None, _) => Direction::Outbound,
@@ -243,6 +244,7 @@ fn from_file(
             ("instance_id", inst[i].is_some()),
             ("billing_item", item[i].is_some()),
             ("unit", unit[i].is_some()),
+            ("accelerated", acc[i].is_some()),
         ];
         if let Some((col, _)) = required.iter().find(|(_, present)| !present) {
             bad("missing_value", format!("`{col}` is null"));
@@ -279,6 +281,13 @@ fn from_file(
         }
         if quantity.is_sign_negative() && !quantity.is_zero() {
             bad("negative_quantity", format!("quantity {quantity} < 0"));
+            continue;
+        }
+        if quantity > max_quantity {
+            bad(
+                "value_out_of_range",
+                format!("quantity {quantity} exceeds {MAX_QUANTITY}"),
+            );
             continue;
         }
         if s.rem_euclid(HOUR) != 0 {
@@ -322,7 +331,7 @@ fn from_file(
             quantity,
             unit: u,
             direction,
-            accelerated: acc[i].unwrap_or(false),
+            accelerated: acc[i].expect("checked"),
         });
     }
 
