@@ -149,6 +149,19 @@ fn shards_and_chunks_union_to_the_single_run() {
     ]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("listed twice"), "{err}");
+
+    // A shard written by another version of reckon: refused.
+    let path = shards[1].join("_manifest.json");
+    let mut other: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    other["tool_version"] = "0.0.0-other".into();
+    std::fs::write(&path, serde_json::to_string(&other).unwrap()).unwrap();
+    let bad2 = tmp.path().join("bad2");
+    let mut args = vec!["merge", "--output", bad2.to_str().unwrap()];
+    args.extend(shards.iter().map(|d| d.to_str().unwrap()));
+    let (code, err) = run_binary(&args);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("reckon version"), "{err}");
 }
 
 /// `reckon bench pricing` prices and writes account chunk by account chunk: in many chunks it

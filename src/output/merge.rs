@@ -33,13 +33,15 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<Manifest> {
     let mut seen = vec![false; n as usize];
     for (m, d) in manifests.iter().zip(shards) {
         let s = ShardSpec::parse(&m.shard)?;
+        // The same reckon too: another version may apply other rules to its shard's pools.
         let same = s.count == n
             && m.as_of_date == first.as_of_date
             && m.catalog_sha256 == first.catalog_sha256
-            && m.inputs == first.inputs;
+            && m.inputs == first.inputs
+            && m.tool_version == first.tool_version;
         if !same {
             return Err(usage_err(format!(
-                "{} is shard {} of a different run (as-of date, catalog, inputs or shard count differ from {})",
+                "{} is shard {} of a different run (as-of date, catalog, inputs, shard count or reckon version differ from {})",
                 d.display(),
                 m.shard,
                 shards[0].display()
