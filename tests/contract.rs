@@ -343,6 +343,11 @@ fn nulls_where_the_contract_has_none_and_implausible_sizes_are_row_exceptions() 
             "pkg-null",
             reckon::output::bool_col("idle_only", [None].into_iter()),
         ),
+        // More voucher than price.
+        (
+            "pkg-voucher",
+            dec_col("voucher_amount", 8, [d("5")].into_iter()),
+        ),
     ] {
         let mut pk = one_package.clone();
         for c in pk.iter_mut() {
@@ -366,12 +371,21 @@ fn nulls_where_the_contract_has_none_and_implausible_sizes_are_row_exceptions() 
             dec_col("coefficient", 9, [d("100000")].into_iter()),
         ],
     );
-    let mut subs = subscription_cols(&[SubRow {
+    let sub = SubRow {
         started: "2024-05-01 10:00:00",
         expires: Some("2024-06-01 10:00:00"),
         ..SubRow::default()
-    }]);
-    subs[14] = reckon::output::i32_col("attached_apps", [None].into_iter());
+    };
+    // mp-1: attached_apps null; mp-2: a discount above 1.
+    let mut subs = subscription_cols(&[
+        sub.clone(),
+        SubRow {
+            id: "mp-2",
+            discount: "1.5",
+            ..sub
+        },
+    ]);
+    subs[14] = reckon::output::i32_col("attached_apps", [None, Some(0)].into_iter());
     ds.tables.insert("subscriptions", subs);
     let (_in, out) = run_dataset(&ds, "2024-06-01");
     let ex = read_table(out.path(), "exceptions");
@@ -385,7 +399,9 @@ fn nulls_where_the_contract_has_none_and_implausible_sizes_are_row_exceptions() 
             "package_scope|pkg-1/apigw/calls|value_out_of_range",
             "packages|pkg-huge|value_out_of_range",
             "packages|pkg-null|missing_value",
+            "packages|pkg-voucher|value_out_of_range",
             "subscriptions|mp-1|missing_value",
+            "subscriptions|mp-2|value_out_of_range",
             "usage|u-1|missing_value",
             "usage|u-big|value_out_of_range",
         ]

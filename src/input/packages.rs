@@ -2,8 +2,8 @@
 //!
 //! Row rules (`Violation`, row left out): `missing_value`, `value_out_of_range` (more than 28
 //! significant digits, a capacity over [`MAX_QUANTITY`], a coefficient over
-//! [`MAX_COEFFICIENT`]),
-//! `duplicate_package_id`, `expiry_before_effect` (`expires_at ≤ effective_at`),
+//! [`MAX_COEFFICIENT`], not 0 ≤ `voucher_amount` ≤ `price_paid`), `duplicate_package_id`,
+//! `expiry_before_effect` (`expires_at ≤ effective_at`),
 //! `missing_capacity` (non-unlimited without capacity), `negative_capacity`, `missing_cycle`
 //! (periodic/sliced without a cycle; sliced only `1h`/`1d`), `unknown_unit`; for scopes:
 //! `unknown_package`, `negative_coefficient`, `incompatible_unit` is found at draw time.
@@ -222,6 +222,16 @@ pub fn from_files(
                 );
                 continue;
             };
+            if price_paid < Decimal::ZERO || voucher < Decimal::ZERO || voucher > price_paid {
+                bad(
+                    "value_out_of_range",
+                    format!(
+                        "price_paid {price_paid} and voucher_amount {voucher}: \
+                         need 0 ≤ voucher_amount ≤ price_paid"
+                    ),
+                );
+                continue;
+            }
             let (Some(idle_only), Some(is_activated)) = (idle[i], activated[i]) else {
                 bad("missing_value", "`idle_only` or `activated` is null".into());
                 continue;

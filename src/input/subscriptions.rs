@@ -1,6 +1,7 @@
 //! `subscriptions/`: instances and plans billed by time. Row rules: `missing_value`,
-//! `value_out_of_range`, `duplicate_subscription_id`, `expiry_before_effect`. An unknown
-//! `billing_mode` is a file-level error.
+//! `value_out_of_range` (more than 28 significant digits, a negative price, a discount outside
+//! (0, 1], `attached_apps` < 0), `duplicate_subscription_id`, `expiry_before_effect`. An
+//! unknown `billing_mode` is a file-level error.
 
 use super::{dec_value, ColSpec, ColType, InputFile, Interner, Violation};
 use crate::calendar::Ts;
@@ -127,6 +128,18 @@ pub fn from_files(
                 );
                 continue;
             };
+            if list_price < Decimal::ZERO
+                || price_paid < Decimal::ZERO
+                || discount <= Decimal::ZERO
+                || discount > Decimal::ONE
+                || attached_apps < 0
+            {
+                bad(
+                    "value_out_of_range",
+                    "need list_price ≥ 0, price_paid ≥ 0, 0 < discount ≤ 1, attached_apps ≥ 0",
+                );
+                continue;
+            }
             if expires[i].is_some_and(|e| e <= st) {
                 bad("expiry_before_effect", "expires_at is not after started_at");
                 continue;
