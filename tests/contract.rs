@@ -217,6 +217,15 @@ fn hive_partition_columns_fill_missing_string_columns() {
     assert!(regions.iter().all(|r| r == Some("ap-guangzhou")));
 }
 
+/// `source_table|source_id|rule` of each exception, `usage_while_suspended` left out.
+fn findings_but_suspension(out: &std::path::Path) -> Vec<String> {
+    let ex = read_table(out, "exceptions");
+    rows_text(&ex, &["source_table", "source_id", "rule"])
+        .into_iter()
+        .filter(|r| !r.ends_with("|usage_while_suspended"))
+        .collect()
+}
+
 /// An instant past what the calendar holds (`i64::MAX` µs as "never expires") stops the run
 /// naming the file, the column, the row and the value, instead of failing later in a rule.
 #[test]
@@ -293,15 +302,10 @@ fn old_invalid_inventory_rows_are_reported_and_usage_rows_only_in_the_window() {
         ],
     );
     let (_in, out) = run_dataset(&ds, "2024-06-01");
-    let ex = read_table(out.path(), "exceptions");
     // (Without its opening balance the account starts at 0 and falls into arrears: its rows
     // are then also `usage_while_suspended`.)
-    let found: Vec<String> = rows_text(&ex, &["source_table", "source_id", "rule"])
-        .into_iter()
-        .filter(|r| !r.ends_with("|usage_while_suspended"))
-        .collect();
     assert_eq!(
-        found,
+        findings_but_suspension(out.path()),
         [
             "accounts|acct-1|missing_value",
             "events|e-1|value_out_of_range",
@@ -388,13 +392,8 @@ fn nulls_where_the_contract_has_none_and_implausible_sizes_are_row_exceptions() 
     subs[14] = reckon::output::i32_col("attached_apps", [None, Some(0)].into_iter());
     ds.tables.insert("subscriptions", subs);
     let (_in, out) = run_dataset(&ds, "2024-06-01");
-    let ex = read_table(out.path(), "exceptions");
-    let found: Vec<String> = rows_text(&ex, &["source_table", "source_id", "rule"])
-        .into_iter()
-        .filter(|r| !r.ends_with("|usage_while_suspended"))
-        .collect();
     assert_eq!(
-        found,
+        findings_but_suspension(out.path()),
         [
             "package_scope|pkg-1/apigw/calls|value_out_of_range",
             "packages|pkg-huge|value_out_of_range",

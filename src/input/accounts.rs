@@ -69,17 +69,10 @@ pub fn accounts_from_files(
                 violations.push(v("missing_value", "owner_uin or opening_at is null"));
                 continue;
             };
-            let balance = match dec_value(scale, bal[i]) {
-                Some(Some(b)) => b,
-                Some(None) => {
-                    violations.push(v("missing_value", "opening_balance is null"));
-                    continue;
-                }
-                None => {
-                    violations.push(v(
-                        "value_out_of_range",
-                        "opening_balance exceeds 28 significant digits",
-                    ));
+            let balance = match required_dec(scale, bal[i], "opening_balance") {
+                Ok(b) => b,
+                Err((rule, detail)) => {
+                    violations.push(v(rule, &detail));
                     continue;
                 }
             };
@@ -96,6 +89,23 @@ pub fn accounts_from_files(
         }
     }
     Ok(out)
+}
+
+/// A decimal the contract does not make nullable, or the row rule it breaks with its detail:
+/// `missing_value` (null) or `value_out_of_range` (more than 28 significant digits).
+fn required_dec(
+    scale: u32,
+    mantissa: Option<i128>,
+    col: &str,
+) -> std::result::Result<Decimal, (&'static str, String)> {
+    match dec_value(scale, mantissa) {
+        Some(Some(d)) => Ok(d),
+        Some(None) => Err(("missing_value", format!("{col} is null"))),
+        None => Err((
+            "value_out_of_range",
+            format!("{col} exceeds 28 significant digits"),
+        )),
+    }
 }
 
 pub fn payments_from_files(
@@ -120,17 +130,10 @@ pub fn payments_from_files(
                 ));
                 continue;
             };
-            let amount = match dec_value(scale, amt[i]) {
-                Some(Some(a)) => a,
-                Some(None) => {
-                    violations.push(v("missing_value", "amount is null"));
-                    continue;
-                }
-                None => {
-                    violations.push(v(
-                        "value_out_of_range",
-                        "amount exceeds 28 significant digits",
-                    ));
+            let amount = match required_dec(scale, amt[i], "amount") {
+                Ok(a) => a,
+                Err((rule, detail)) => {
+                    violations.push(v(rule, &detail));
                     continue;
                 }
             };
