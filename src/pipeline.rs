@@ -84,13 +84,9 @@ pub fn run(cfg: &RunConfig) -> Result<RunMetrics> {
     // Tables are written into a staging tree and published atomically at the end (`publish`).
     let publish = Publish::begin(&cfg.output, cfg.as_of)?;
     let out = publish.dir();
-    let spill_in = cfg.output.parent().filter(|p| !p.as_os_str().is_empty());
-    let mut source = UsageSource::open(
-        &cfg.input,
-        &part,
-        Some(spill_in.unwrap_or(Path::new("."))),
-        cfg.chunk_rows,
-    )?;
+    // The spill in the output's side directory: on its file system, and removed by the next
+    // run if this one is killed (`Publish::begin`).
+    let mut source = UsageSource::open(&cfg.input, &part, Some(publish.side()), cfg.chunk_rows)?;
 
     // Input-level findings not tied to a chunk's accounts go with shard 0's first chunk.
     let mut base_violations = std::mem::take(&mut base.violations);

@@ -131,6 +131,63 @@ fn kill_9_at_any_moment_leaves_the_old_or_the_new_complete_output() {
     eprintln!("kill test: a killed run had already published in some trial: {seen_new}");
 }
 
+/// A run killed while its usage spill exists leaves it in the output's side directory, where
+/// the next run removes it (it was once spilled beside the output, where nothing removed it).
+#[test]
+fn the_spill_of_a_killed_run_is_removed_by_the_next_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in");
+    let (code, _, err) = reckon(&[
+        "-q",
+        "generate",
+        "--accounts",
+        "8",
+        "--days",
+        "40",
+        "--seed",
+        "11",
+        "--output",
+        input.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (out, side) = (tmp.path().join("out"), tmp.path().join(".out.reckon"));
+    let catalog = catalog_path();
+    let args = [
+        "-q",
+        "run",
+        "--as-of",
+        "2024-07-01",
+        "--chunk-rows",
+        "2000",
+        "--input",
+        input.to_str().unwrap(),
+        "--catalog",
+        catalog.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ];
+    let spills = || -> Vec<String> {
+        [tmp.path(), side.as_path()]
+            .iter()
+            .filter_map(|d| std::fs::read_dir(d).ok())
+            .flatten()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .filter(|n| n.contains("reckon-spill-"))
+            .collect()
+    };
+    let mut child = bin().args(args).spawn().unwrap();
+    let t = Instant::now();
+    while spills().is_empty() && t.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let _ = child.kill(); // SIGKILL on Unix
+    let _ = child.wait();
+    assert!(!spills().is_empty(), "the run spilled before it was killed");
+    let (code, _, err) = reckon(&args);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(spills(), Vec::<String>::new());
+}
+
 #[test]
 fn a_second_run_on_a_locked_output_is_refused_with_exit_code_2() {
     let input = tempfile::tempdir().unwrap();

@@ -112,6 +112,13 @@ impl Publish {
         &self.staging
     }
 
+    /// The output's side directory (`<parent>/.<name>.reckon`), on the output's file system:
+    /// where a run keeps its usage spill, so that the next run (under the lock) removes the
+    /// spill of a run that was killed.
+    pub fn side(&self) -> &Path {
+        &self.side
+    }
+
     /// Makes the staged tree the output in one atomic step; the replaced output goes to
     /// `previous/`. The lock is released when this returns.
     pub fn commit(self) -> Result<()> {
