@@ -44,7 +44,7 @@ use crate::output::manifest::{self, Manifest};
 use crate::output::read;
 use crate::output::{bool_col, dec_col, frame, str_col, write_rows, Table, Written};
 use crate::Outcome;
-use polars::prelude::{ChunkCompareEq, Column, DataFrame, IdxCa, IdxSize};
+use polars::prelude::{ChunkCompareEq, Column, DataFrame, DataType, IdxCa, IdxSize};
 use rust_decimal::Decimal;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -139,6 +139,8 @@ struct Rows {
     cols: Vec<String>,
     /// Column-major text cells.
     cells: Vec<Vec<Option<String>>>,
+    /// Per column: a decimal, compared by value (1.50 and 1.50000000 are equal).
+    decimal: Vec<bool>,
     by_key: HashMap<String, usize>,
 }
 
@@ -156,14 +158,26 @@ impl Rows {
             .iter()
             .map(|c| read::text(df, c))
             .collect::<Result<Vec<_>>>()?;
+        let decimal = cols
+            .iter()
+            .map(|c| Ok(matches!(df.column(c)?.dtype(), DataType::Decimal(..))))
+            .collect::<Result<Vec<_>>>()?;
         let by_key = (0..df.height())
             .map(|i| (key(&cells, &cols, i), i))
             .collect();
         Ok(Rows {
             cols,
             cells,
+            decimal,
             by_key,
         })
+    }
+
+    fn is_decimal(&self, col: &str) -> bool {
+        self.cols
+            .iter()
+            .position(|x| x == col)
+            .is_some_and(|c| self.decimal[c])
     }
 
     fn get(&self, col: &str, row: usize) -> Option<&str> {
@@ -361,9 +375,17 @@ fn draws_of(files: &[PathBuf], wanted: &HashSet<&str>) -> Result<HashMap<String,
         .map(|(i, _)| i as IdxSize)
         .collect();
     let df = df.take(&IdxCa::from_vec("idx".into(), rows))?;
+    // Decimals as their normalized value (`1.5` for 1.50 and 1.50000000), so that two outputs
+    // whose decimals differ in scale only give the same draws.
     let cols = ["package_id", "deducted", "original_usage", "coefficient"]
         .iter()
-        .map(|c| read::text(&df, c))
+        .map(|c| match df.column(c)?.dtype() {
+            DataType::Decimal(..) => Ok(read::decimals(&df, c)?
+                .into_iter()
+                .map(|d| d.map(|d| d.normalize().to_string()))
+                .collect()),
+            _ => read::text(&df, c),
+        })
         .collect::<Result<Vec<_>>>()?;
     for (i, u) in df.column("usage_id")?.str()?.iter().enumerate() {
         let text = cols
@@ -762,12 +784,14 @@ fn unequal(a: &Column, b: &Column) -> Result<Vec<bool>> {
             .not_equal_missing(b.as_materialized_series())?;
         return Ok(ne.iter().map(|v| v.unwrap_or(false)).collect());
     }
-    let text = |c: &Column| {
-        read::text(
-            &crate::output::frame(c.len(), vec![c.clone()])?,
-            c.name().as_str(),
-        )
-    };
+    let one = |c: &Column| crate::output::frame(c.len(), vec![c.clone()]);
+    if let (DataType::Decimal(..), DataType::Decimal(..)) = (a.dtype(), b.dtype()) {
+        // Two scales: compared by value (`1.50` = `1.50000000`).
+        let x = read::decimals(&one(a)?, a.name().as_str())?;
+        let y = read::decimals(&one(b)?, b.name().as_str())?;
+        return Ok(x.iter().zip(&y).map(|(p, q)| p != q).collect());
+    }
+    let text = |c: &Column| read::text(&one(c)?, c.name().as_str());
     let (x, y) = (text(a)?, text(b)?);
     Ok(x.iter().zip(&y).map(|(p, q)| p != q).collect())
 }
@@ -777,12 +801,20 @@ fn closed(w: &Window, month: &str) -> bool {
     Month::parse(month).is_some_and(|m| w.month_complete(m))
 }
 
-/// Columns present in both tables whose values differ between two rows.
+/// Columns present in both tables whose values differ between two rows; decimals on both sides
+/// by value, whatever their scales (an output rewritten by another tool may hold `1.50` where
+/// reckon wrote `1.50000000`).
 fn differing(a: &Rows, i: usize, b: &Rows, j: usize) -> Vec<String> {
     a.cols
         .iter()
         .filter(|c| b.cols.contains(c))
-        .filter(|c| a.get(c, i) != b.get(c, j))
+        .filter(|c| {
+            if a.is_decimal(c) && b.is_decimal(c) {
+                a.dec(c, i) != b.dec(c, j) || a.get(c, i).is_some() != b.get(c, j).is_some()
+            } else {
+                a.get(c, i) != b.get(c, j)
+            }
+        })
         .cloned()
         .collect()
 }
@@ -933,4 +965,49 @@ pub fn run(args: &DiffArgs) -> Result<Outcome> {
     } else {
         Outcome::Done
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    fn bills(scale: u32, totals: &[&str]) -> DataFrame {
+        let n = totals.len();
+        frame(
+            n,
+            vec![
+                str_col("month", (0..n).map(|_| Some("2024-05"))),
+                str_col("owner_uin", (0..n).map(|i| Some(["a", "b"][i]))),
+                dec_col(
+                    "total_amount",
+                    scale,
+                    totals.iter().map(|t| Some(Decimal::from_str(t).unwrap())),
+                ),
+            ],
+        )
+        .unwrap()
+    }
+
+    /// Decimals differing in scale only are equal; one cent is a difference, whether the two
+    /// columns have one type (bill lines) or two (bills read back as rows).
+    #[test]
+    fn decimals_compare_by_value_whatever_their_scales() {
+        let old = bills(2, &["1.50", "2.00"]);
+        let new = bills(8, &["1.50000000", "2.01000000"]);
+        let key =
+            |c: &[Vec<Option<String>>], cols: &[String], i: usize| cell(c, cols, "owner_uin", i);
+        let (a, b) = (
+            Rows::load(&old, key).unwrap(),
+            Rows::load(&new, key).unwrap(),
+        );
+        assert_eq!(differing(&a, 0, &b, 0), Vec::<String>::new());
+        assert_eq!(differing(&a, 1, &b, 1), vec!["total_amount".to_string()]);
+        let ne = unequal(
+            old.column("total_amount").unwrap(),
+            new.column("total_amount").unwrap(),
+        )
+        .unwrap();
+        assert_eq!(ne, vec![false, true]);
+    }
 }
