@@ -595,6 +595,28 @@ fn focus_export_has_the_focus_columns_types_and_allowed_values() {
         eip.contains(&"u-1||5.000000000|GB|4.00000000|0.80000000".to_string()),
         "{eip:#?}"
     );
+    // ConsumedQuantity counts each metered unit once: the billed part on the bill-line row, the
+    // covered part on the draw row (u-1: 5 + 5 GB of 10; u-2: 20,000 calls).
+    let mut consumed: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for r in rows_text(&df, &["x_UsageId", "ConsumedQuantity", "ConsumedUnit"]) {
+        let f: Vec<&str> = r.split('|').collect();
+        if !f[0].is_empty() {
+            consumed
+                .entry(f[0].to_string())
+                .or_default()
+                .push(format!("{} {}", f[1], f[2]));
+        }
+    }
+    assert_eq!(
+        consumed.into_iter().collect::<Vec<_>>(),
+        vec![
+            (
+                "u-1".to_string(),
+                vec!["5.000000000 GB".to_string(), "5.000000000 GB".to_string()]
+            ),
+            ("u-2".to_string(), vec!["20000.000000000 call".to_string()]),
+        ]
+    );
 }
 
 #[test]

@@ -23,7 +23,9 @@
 //!   `charge_start` (reckon's billing month), as UTC instants.
 //! - `PricingQuantity` is in `PricingUnit` = the line's `price_unit` (e.g. `10000 call`, `GB`):
 //!   the billable quantity converted at scale 9, so `ListUnitPrice × PricingQuantity ≈ ListCost`.
-//!   `ConsumedQuantity/ConsumedUnit` = the quantity in the metered unit (usage rows only).
+//!   `ConsumedQuantity/ConsumedUnit` = the quantity in the metered unit (usage rows only): on a
+//!   billed row the part it bills (`billable_quantity`, each tier part its own), on a draw row
+//!   the part the package covered — so they add up to the metered quantity, counted once.
 //! - `BillingAccountId/Name` = `owner_uin`; `BillingCurrency` = CNY; `ProviderName`,
 //!   `PublisherName`, `InvoiceIssuerName` = `--provider`; `RegionId` = the region (null for
 //!   all-region `*`); `ResourceId` = `instance_id`; `SkuId` = `product/sub_product/billing_item`;
@@ -227,8 +229,7 @@ pub fn rows_of(
         st("unit")?,
     );
     let price_unit = st("price_unit")?;
-    let (metered, billable, unit_price, amount) = (
-        dec("metered_quantity")?,
+    let (billable, unit_price, amount) = (
         dec("billable_quantity")?,
         dec("unit_price")?,
         dec("amount")?,
@@ -306,7 +307,8 @@ pub fn rows_of(
             commitment_status: None,
             commitment_quantity: None,
             commitment_unit: None,
-            consumed_quantity: usage_like.then(|| metered[i].unwrap_or(zero)),
+            // The billed part only: the covered part is its draw row's (counted once).
+            consumed_quantity: usage_like.then_some(bq),
             consumed_unit: usage_like.then(|| u.clone()),
             pricing_category: Some("Standard"),
             pricing_quantity: pricing_quantity(bq, &u, &pu),
