@@ -337,9 +337,13 @@ impl IdleWindow {
     }
 }
 
-/// Parses `YYYY-MM-DD`.
+/// Parses `YYYY-MM-DD`, years 1 to 9999 (the instants inputs may hold, see [`MAX_TS`]):
+/// chrono's `%Y` also takes signed and five-digit years, whose windows and months would leave
+/// the calendar's range.
 pub fn parse_date(s: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .filter(|d| (1..=9999).contains(&d.year()))
 }
 
 /// Parses a local UTC+8 time written as `YYYY-MM-DD HH:MM:SS` or `YYYY-MM-DD` (catalog dates).
@@ -489,6 +493,21 @@ mod tests {
             (1, t("2024-01-01 11:00:00"), t("2024-01-01 12:00:00"))
         );
         assert!(natural_slice(eff, exp, CycleLen::Hour, exp).is_none());
+    }
+
+    #[test]
+    fn dates_are_years_1_to_9999() {
+        assert!(parse_date("2024-06-01").is_some());
+        assert!(parse_date("0001-01-01").is_some() && parse_date("9999-12-31").is_some());
+        for bad in [
+            "0000-01-01",
+            "+10000-01-01",
+            "-262143-01-01",
+            "+262142-12-31",
+            "2024-13-01",
+        ] {
+            assert_eq!(parse_date(bad), None, "{bad}");
+        }
     }
 
     #[test]
