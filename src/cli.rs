@@ -194,8 +194,9 @@ impl TryFrom<RunArgs> for RunConfig {
             .as_of
             .as_deref()
             .map(|s| {
-                parse_date(s)
-                    .ok_or_else(|| Error::Usage(format!("--as-of `{s}` is not YYYY-MM-DD")))
+                parse_date(s).ok_or_else(|| {
+                    Error::Usage(format!("--as-of `{s}` is not YYYY-MM-DD (years 1 to 9999)"))
+                })
             })
             .transpose()?;
         if !a.input.is_dir() {
