@@ -447,6 +447,18 @@ pub fn compare(old_dir: &Path, new_dir: &Path, opts: &Options) -> Result<Report>
     let new = Snapshot::load(new_dir)?;
     let from = old.window.start.max(new.window.start);
     let to = old.window.as_of.min(new.window.as_of);
+    if from >= to {
+        // Nothing in common to compare: "no differences" would say more than was checked.
+        return Err(Error::Usage(format!(
+            "{} and {} have no time in common: windows [{}, {}) and [{}, {})",
+            old_dir.display(),
+            new_dir.display(),
+            format_local(old.window.start),
+            format_local(old.window.as_of),
+            format_local(new.window.start),
+            format_local(new.window.as_of),
+        )));
+    }
     let catalog_changed = old.manifest.catalog_sha256 != new.manifest.catalog_sha256;
 
     // ----- lines, a bucket at a time

@@ -316,6 +316,30 @@ fn diff_finds_a_planted_late_usage_row_and_a_planted_price_change() {
     assert_eq!(code, 0, "{stdout}{err}");
     assert!(stdout.contains("no differences"), "{stdout}");
 
+    // Windows with no time in common: nothing to compare is an error, not "no differences".
+    let input = tmp.path().join("old-in");
+    let later = tmp.path().join("later");
+    let (code, _, err) = reckon(&[
+        "-q",
+        "run",
+        "--as-of",
+        "2025-01-01",
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        later.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (code, stdout, err) = reckon(&[
+        "diff",
+        old.to_str().unwrap(),
+        later.to_str().unwrap(),
+        "--output",
+        tmp.path().join("d-none").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{stdout}{err}");
+    assert!(err.contains("no time in common"), "{err}");
+
     // Late usage: an EIP hour of 2024-05-10 (a month closed in OLD) that arrived after OLD ran.
     let mut late = Dataset::valid();
     late.append_rows(
