@@ -603,7 +603,6 @@ fn process_chunk(
     Ok((out, with_room(usage, 0)))
 }
 
-/// Events whose target is neither a package nor a subscription.
 /// Which exceptions a run writes (RULES.md §8). A usage row's (its `at` is its `usage_start`):
 /// when the row is in the window. Every other finding — an invalid row of the tables replayed
 /// from all history (packages, scopes, accounts, payments, subscriptions, events), a scope
@@ -618,6 +617,7 @@ fn reported(v: &Violation, w: &Window) -> bool {
     }
 }
 
+/// Events whose target is neither a package nor a subscription.
 fn unknown_targets(inputs: &Inputs) -> Vec<Violation> {
     let known: std::collections::HashSet<&str> = inputs
         .packages
