@@ -82,8 +82,33 @@ impl Error {
         }
     }
 
-    /// Whether the error is the user's input or usage (exit code 2) rather than an internal fault.
+    /// Whether the error is the user's input or usage (exit code 2) rather than an internal
+    /// fault or the machine's (exit code 1): a full disk, a quota or a read-only file system is
+    /// not bad input, and a scheduler may retry it once space is freed.
     pub fn is_input_error(&self) -> bool {
-        !matches!(self, Error::Polars(_) | Error::Output { .. })
+        use std::io::ErrorKind::{QuotaExceeded, ReadOnlyFilesystem, StorageFull};
+        match self {
+            Error::Polars(_) | Error::Output { .. } => false,
+            Error::Io { source, .. } => !matches!(
+                source.kind(),
+                StorageFull | QuotaExceeded | ReadOnlyFilesystem
+            ),
+            _ => true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A full disk is the machine's fault (exit code 1), a missing file the input's (2).
+    #[test]
+    fn a_full_disk_is_not_an_input_error() {
+        let io = |kind| Error::io("out/x.parquet", std::io::Error::from(kind));
+        assert!(!io(std::io::ErrorKind::StorageFull).is_input_error());
+        assert!(!io(std::io::ErrorKind::ReadOnlyFilesystem).is_input_error());
+        assert!(io(std::io::ErrorKind::NotFound).is_input_error());
+        assert!(Error::Usage("x".into()).is_input_error());
     }
 }

@@ -1,6 +1,7 @@
 //! `reckon`: parse arguments, call the library, map the outcome to an exit code.
 //!
-//! `run`, `generate`, `merge`, `export`: 0 complete, 2 bad input or usage, 1 internal error.
+//! `run`, `generate`, `merge`, `export`: 0 complete, 2 bad input or usage, 1 internal error or the
+//! machine's (a full disk, a read-only file system).
 //! `diff`: 0 no differences, 1 differences, 2 bad input or usage, 3 internal error.
 
 use clap::Parser;
