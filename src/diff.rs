@@ -226,7 +226,17 @@ impl Snapshot {
                 Error::Usage(format!("{}: output table `{t}` is missing", dir.display()))
             })
         };
-        let bills = Rows::load(&need("bills")?, |c, n, i| {
+        let bills = need("bills")?;
+        // The key and the total: without them every bill would be skipped unseen.
+        for col in ["month", "owner_uin", "product", "total_amount"] {
+            if bills.column(col).is_err() {
+                return Err(Error::Usage(format!(
+                    "{}: output table `bills` has no column `{col}`",
+                    dir.display()
+                )));
+            }
+        }
+        let bills = Rows::load(&bills, |c, n, i| {
             format!(
                 "{}|{}|{}",
                 cell(c, n, "month", i),

@@ -340,6 +340,33 @@ fn diff_finds_a_planted_late_usage_row_and_a_planted_price_change() {
     assert_eq!(code, 2, "{stdout}{err}");
     assert!(err.contains("no time in common"), "{err}");
 
+    // Bills without their `month` column: refused, not every bill skipped unseen.
+    let bare = tmp.path().join("bare");
+    let copy = std::process::Command::new("cp")
+        .args(["-r", same.to_str().unwrap(), bare.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(copy.success());
+    for f in reckon::input::parquet_files(&bare.join("bills")).unwrap() {
+        let mut df = ParquetReader::new(std::fs::File::open(&f).unwrap())
+            .finish()
+            .unwrap()
+            .drop("month")
+            .unwrap();
+        ParquetWriter::new(std::fs::File::create(&f).unwrap())
+            .finish(&mut df)
+            .unwrap();
+    }
+    let (code, stdout, err) = reckon(&[
+        "diff",
+        old.to_str().unwrap(),
+        bare.to_str().unwrap(),
+        "--output",
+        tmp.path().join("d-bare").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{stdout}{err}");
+    assert!(err.contains("no column `month`"), "{err}");
+
     // Late usage: an EIP hour of 2024-05-10 (a month closed in OLD) that arrived after OLD ran.
     let mut late = Dataset::valid();
     late.append_rows(
