@@ -48,10 +48,9 @@ fn run_to(input: &Path, out: &Path, as_of: &str) -> Duration {
     started.elapsed()
 }
 
-#[test]
-fn kill_9_at_any_moment_leaves_the_old_or_the_new_complete_output() {
-    let tmp = tempfile::tempdir().unwrap();
-    let input = tmp.path().join("in");
+/// Generated input of 8 accounts over 40 days in `dir/in`.
+fn generate_8_accounts(dir: &Path) -> std::path::PathBuf {
+    let input = dir.join("in");
     let (code, _, err) = reckon(&[
         "-q",
         "generate",
@@ -65,6 +64,13 @@ fn kill_9_at_any_moment_leaves_the_old_or_the_new_complete_output() {
         input.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{err}");
+    input
+}
+
+#[test]
+fn kill_9_at_any_moment_leaves_the_old_or_the_new_complete_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = generate_8_accounts(tmp.path());
     // References: the old output (as of 06-20) and the new one (as of 07-01).
     let (ref_old, ref_new) = (tmp.path().join("ref-old"), tmp.path().join("ref-new"));
     run_to(&input, &ref_old, "2024-06-20");
@@ -136,20 +142,7 @@ fn kill_9_at_any_moment_leaves_the_old_or_the_new_complete_output() {
 #[test]
 fn the_spill_of_a_killed_run_is_removed_by_the_next_run() {
     let tmp = tempfile::tempdir().unwrap();
-    let input = tmp.path().join("in");
-    let (code, _, err) = reckon(&[
-        "-q",
-        "generate",
-        "--accounts",
-        "8",
-        "--days",
-        "40",
-        "--seed",
-        "11",
-        "--output",
-        input.to_str().unwrap(),
-    ]);
-    assert_eq!(code, 0, "{err}");
+    let input = generate_8_accounts(tmp.path());
     let (out, side) = (tmp.path().join("out"), tmp.path().join(".out.reckon"));
     let catalog = catalog_path();
     let args = [
