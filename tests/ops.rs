@@ -297,28 +297,26 @@ fn diff_finds_a_planted_late_usage_row_and_a_planted_price_change() {
     let base = Dataset::valid();
     let old = run_ds(&base, tmp.path(), "old", None);
 
+    let diff = |a: &Path, b: &Path, name: &str| {
+        reckon(&[
+            "diff",
+            a.to_str().unwrap(),
+            b.to_str().unwrap(),
+            "--output",
+            tmp.path().join(name).to_str().unwrap(),
+        ])
+    };
+
     // Same inputs: no differences, exit 0.
     let same = run_ds(&base, tmp.path(), "same", None);
-    let (code, stdout, err) = reckon(&[
-        "diff",
-        old.to_str().unwrap(),
-        same.to_str().unwrap(),
-        "--output",
-        tmp.path().join("d0").to_str().unwrap(),
-    ]);
+    let (code, stdout, err) = diff(&old, &same, "d0");
     assert_eq!(code, 0, "{stdout}{err}");
     assert!(stdout.contains("no differences"), "{stdout}");
 
     // Windows with no time in common: nothing to compare is an error, not "no differences".
     let later = tmp.path().join("later");
     run_to(&tmp.path().join("old-in"), &later, "2025-01-01");
-    let (code, stdout, err) = reckon(&[
-        "diff",
-        old.to_str().unwrap(),
-        later.to_str().unwrap(),
-        "--output",
-        tmp.path().join("d-none").to_str().unwrap(),
-    ]);
+    let (code, stdout, err) = diff(&old, &later, "d-none");
     assert_eq!(code, 2, "{stdout}{err}");
     assert!(err.contains("no time in common"), "{err}");
 
@@ -339,13 +337,7 @@ fn diff_finds_a_planted_late_usage_row_and_a_planted_price_change() {
             .finish(&mut df)
             .unwrap();
     }
-    let (code, stdout, err) = reckon(&[
-        "diff",
-        old.to_str().unwrap(),
-        bare.to_str().unwrap(),
-        "--output",
-        tmp.path().join("d-bare").to_str().unwrap(),
-    ]);
+    let (code, stdout, err) = diff(&old, &bare, "d-bare");
     assert_eq!(code, 2, "{stdout}{err}");
     assert!(err.contains("no column `month`"), "{err}");
 
