@@ -254,6 +254,10 @@ impl Snapshot {
             ))
         })?;
         let draws = files("deduction_details")?.unwrap_or_default();
+        // The columns the comparison reads, checked from each file's footer up front: a table
+        // rewritten without one is bad input (exit 2), found before any bucket is compared.
+        require_columns(&lines, "bill_lines", LineCols::COLUMNS)?;
+        require_columns(&draws, "deduction_details", DRAW_COLUMNS)?;
         let mut packages = HashMap::new();
         if let Some(df) = read::table(dir, "package_status")? {
             let r = Rows::load(&df, |_, _, i| i.to_string())?;
@@ -776,6 +780,17 @@ struct LineCols<'a> {
 }
 
 impl<'a> LineCols<'a> {
+    /// The columns of `bill_lines` the comparison reads.
+    const COLUMNS: &'static [&'static str] = &[
+        "line_id",
+        "usage_id",
+        "charge_kind",
+        "owner_uin",
+        "product",
+        "charge_start",
+        "amount",
+    ];
+
     fn of(df: &'a DataFrame) -> Result<LineCols<'a>> {
         let s = |c: &str| -> Result<Vec<Option<&'a str>>> {
             let col = df.column(c)?;
@@ -794,6 +809,37 @@ impl<'a> LineCols<'a> {
             amount: read::decimals(df, "amount")?,
         })
     }
+}
+
+/// The columns of `deduction_details` the comparison reads.
+const DRAW_COLUMNS: &[&str] = &[
+    "usage_id",
+    "package_id",
+    "deducted",
+    "original_usage",
+    "coefficient",
+];
+
+/// Every file of `table` has the columns `cols` (read from its footer), or a usage error
+/// naming the file and the first one missing.
+fn require_columns(files: &[PathBuf], table: &str, cols: &[&str]) -> Result<()> {
+    for f in files {
+        let file = std::fs::File::open(f).map_err(|e| Error::io(f, e))?;
+        use polars::prelude::SerReader;
+        let schema = polars::prelude::ParquetReader::new(file)
+            .schema()
+            .map_err(|e| Error::Parquet {
+                path: f.clone(),
+                message: e.to_string(),
+            })?;
+        if let Some(c) = cols.iter().find(|c| !schema.contains(c)) {
+            return Err(Error::Usage(format!(
+                "{}: output table `{table}` has no column `{c}`",
+                f.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Row by row, whether two columns' values differ, nulls equal to nulls. Values of one type

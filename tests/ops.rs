@@ -320,26 +320,29 @@ fn diff_finds_a_planted_late_usage_row_and_a_planted_price_change() {
     assert_eq!(code, 2, "{stdout}{err}");
     assert!(err.contains("no time in common"), "{err}");
 
-    // Bills without their `month` column: refused, not every bill skipped unseen.
-    let bare = tmp.path().join("bare");
-    let copy = std::process::Command::new("cp")
-        .args(["-r", same.to_str().unwrap(), bare.to_str().unwrap()])
-        .status()
-        .unwrap();
-    assert!(copy.success());
-    for f in reckon::input::parquet_files(&bare.join("bills")).unwrap() {
-        let mut df = ParquetReader::new(std::fs::File::open(&f).unwrap())
-            .finish()
-            .unwrap()
-            .drop("month")
+    // An output table without a column the comparison reads: refused (bad input, exit 2), not
+    // bills skipped unseen under empty keys, nor an internal error in the middle.
+    for (table, col) in [("bills", "month"), ("bill_lines", "amount")] {
+        let bare = tmp.path().join(format!("bare-{table}"));
+        let copy = std::process::Command::new("cp")
+            .args(["-r", same.to_str().unwrap(), bare.to_str().unwrap()])
+            .status()
             .unwrap();
-        ParquetWriter::new(std::fs::File::create(&f).unwrap())
-            .finish(&mut df)
-            .unwrap();
+        assert!(copy.success());
+        for f in reckon::input::parquet_files(&bare.join(table)).unwrap() {
+            let mut df = ParquetReader::new(std::fs::File::open(&f).unwrap())
+                .finish()
+                .unwrap()
+                .drop(col)
+                .unwrap();
+            ParquetWriter::new(std::fs::File::create(&f).unwrap())
+                .finish(&mut df)
+                .unwrap();
+        }
+        let (code, stdout, err) = diff(&old, &bare, &format!("d-bare-{table}"));
+        assert_eq!(code, 2, "{table}: {stdout}{err}");
+        assert!(err.contains(&format!("no column `{col}`")), "{err}");
     }
-    let (code, stdout, err) = diff(&old, &bare, "d-bare");
-    assert_eq!(code, 2, "{stdout}{err}");
-    assert!(err.contains("no column `month`"), "{err}");
 
     // Late usage: an EIP hour of 2024-05-10 (a month closed in OLD) that arrived after OLD ran.
     let mut late = Dataset::valid();
