@@ -1,8 +1,8 @@
 //! `reckon diff OLD NEW`: what changed between two outputs, and why where it can tell.
 //!
 //! Keys: `bills` by `(month, owner_uin, product)`, `bill_lines` by `line_id`. Every column the
-//! two tables share is compared as exact text (decimals at their scale, never floats); amount
-//! deltas are exact `Decimal`s. Only what both outputs cover is compared — bills of the months
+//! two tables share is compared exactly: decimals by value whatever their scales (never
+//! floats), other columns as text; amount deltas are exact `Decimal`s. Only what both outputs cover is compared — bills of the months
 //! in both manifests, lines whose `charge_start` lies in both windows — so the usual daily
 //! shift of the three-month window is not reported as a change.
 //!
@@ -461,10 +461,15 @@ pub fn compare(old_dir: &Path, new_dir: &Path, opts: &Options) -> Result<Report>
     let new = Snapshot::load(new_dir)?;
     let from = old.window.start.max(new.window.start);
     let to = old.window.as_of.min(new.window.as_of);
-    if from >= to {
+    let common_month = old
+        .manifest
+        .months
+        .iter()
+        .any(|m| new.manifest.months.contains(m));
+    if from >= to && !common_month {
         // Nothing in common to compare: "no differences" would say more than was checked.
         return Err(Error::Usage(format!(
-            "{} and {} have no time in common: windows [{}, {}) and [{}, {})",
+            "{} and {} have no time in common: windows [{}, {}) and [{}, {}), no bill month in both",
             old_dir.display(),
             new_dir.display(),
             format_local(old.window.start),

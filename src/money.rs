@@ -19,13 +19,19 @@ pub const MONEY_SCALE: u32 = 8;
 pub const PAYABLE_SCALE: u32 = 2;
 
 /// The largest quantity an input row may hold (a usage row's quantity, a package's capacity),
-/// in its unit: 10^12. A bound of plausibility that keeps every step of the arithmetic inside
-/// a 96-bit `Decimal`: 10^12 TB is about 1.1 × 10^24 bytes, times a coefficient of at most
-/// [`MAX_COEFFICIENT`] 1.1 × 10^28, below `Decimal::MAX` (7.9 × 10^28). (dec(38,9) allows
-/// 10^29, which would overflow — and panic — in the first unit conversion.)
-pub const MAX_QUANTITY: i64 = 1_000_000_000_000;
-/// The largest scope coefficient (package units per usage unit): 10^4 (see [`MAX_QUANTITY`]).
+/// in base units — bytes for traffic, the unit itself otherwise: 10^24 (about 0.9 × 10^12 TB).
+/// A bound that keeps every step of the arithmetic inside a 96-bit `Decimal`: 10^24 bytes times
+/// a coefficient of at most [`MAX_COEFFICIENT`] is 10^28, below `Decimal::MAX` (7.9 × 10^28).
+/// (dec(38,9) allows 10^29 TB, which overflowed — and panicked — in the first conversion.)
+pub const MAX_BASE_QUANTITY: i128 = 1_000_000_000_000_000_000_000_000;
+/// The largest scope coefficient (package units per usage unit): 10^4 (see
+/// [`MAX_BASE_QUANTITY`]).
 pub const MAX_COEFFICIENT: i64 = 10_000;
+
+/// [`MAX_BASE_QUANTITY`] in `unit`.
+pub fn max_quantity(unit: Unit) -> Decimal {
+    Decimal::from_i128_with_scale(MAX_BASE_QUANTITY, 0) / unit.factor()
+}
 
 fn round_to(d: Decimal, scale: u32) -> Decimal {
     if d.scale() == scale {
@@ -240,6 +246,22 @@ fn from_exact(m: i128, scale: u32) -> Option<Decimal> {
 mod tests {
     use super::*;
     use rust_decimal_macros::dec;
+
+    /// The bound is 10^24 base units in every unit (`Unit::ALL` in the enum's order, which
+    /// `input::usage` indexes by).
+    #[test]
+    fn max_quantity_is_10_24_base_units() {
+        for (i, u) in Unit::ALL.iter().enumerate() {
+            assert_eq!(*u as usize, i);
+            assert_eq!(
+                max_quantity(*u) * u.factor(),
+                Decimal::from_i128_with_scale(MAX_BASE_QUANTITY, 0)
+            );
+        }
+        // 2 × 10^12 B (1.8 TiB in an hour) is far inside; 10^17 TB is not.
+        assert!(dec!(2000000000000) < max_quantity(Unit::B));
+        assert!(dec!(100000000000000000) > max_quantity(Unit::TB));
+    }
 
     #[test]
     fn rounding_is_half_away_from_zero_at_each_edge() {

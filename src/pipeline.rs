@@ -142,10 +142,18 @@ pub fn run(cfg: &RunConfig) -> Result<RunMetrics> {
                 let (mut c, used) = process_chunk(&ctx, chunk, files, spare, usage_buf)?;
                 usage_buf = used;
                 tracing::debug!(chunk, ms = t.elapsed().as_millis() as u64, "chunk rules");
-                if chunk == 0 && part.shard.index == 0 {
-                    c.exceptions.extend(std::mem::take(&mut base_violations));
-                }
                 c.exceptions.retain(|v| reported(v, &w));
+                if chunk == 0 && part.shard.index == 0 {
+                    // Bad rows of the tables replayed from all history (packages, scopes,
+                    // accounts, payments, subscriptions, events): every day's replay misses
+                    // them, so every run reports them, however old — not those after the as-of
+                    // moment, which no run uses yet.
+                    let base = std::mem::take(&mut base_violations);
+                    c.exceptions.extend(
+                        base.into_iter()
+                            .filter(|v| v.at.is_none_or(|t| t < w.as_of)),
+                    );
+                }
                 usage.add(&c.usage);
                 totals.lines += c.lines_amount;
                 totals.bills_total += c.bills.iter().map(|b| b.total_amount).sum::<Decimal>();
@@ -603,17 +611,19 @@ fn process_chunk(
     Ok((out, with_room(usage, 0)))
 }
 
-/// Which exceptions a run writes (RULES.md §8). A usage row's (its `at` is its `usage_start`):
-/// when the row is in the window. Every other finding — an invalid row of the tables replayed
-/// from all history (packages, scopes, accounts, payments, subscriptions, events), a scope
-/// whose units do not convert — whenever it is dated before the as-of moment: it shapes every
-/// day's replayed state, so every day's run reports it, however old it is. And the inventory's
-/// findings as of the as-of moment (`too_many_packages`).
+/// Which of a chunk's findings a run writes (RULES.md §8): those dated in the window (a usage
+/// row's at its `usage_start`, a day's elastic fee at its day); a scope whose units do not
+/// convert (an input error found at its first draw, however old) whenever it is dated before
+/// the as-of moment; and the inventory's findings as of the as-of moment
+/// (`too_many_packages`). (Bad rows of the replayed tables are added apart: see the caller.)
 fn reported(v: &Violation, w: &Window) -> bool {
     match v.at {
         None => true,
-        Some(t) if &*v.source_table == "usage" => w.contains(t),
-        Some(t) => t < w.as_of || (t == w.as_of && &*v.rule == "too_many_packages"),
+        Some(t) => {
+            w.contains(t)
+                || (t < w.as_of && &*v.rule == "incompatible_unit")
+                || (t == w.as_of && &*v.rule == "too_many_packages")
+        }
     }
 }
 

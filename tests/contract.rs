@@ -260,14 +260,25 @@ fn old_invalid_inventory_rows_are_reported_and_usage_rows_only_in_the_window() {
     );
     ds.tables.insert(
         "events",
-        event_cols(&[(
-            "e-1",
-            "renew",
-            "sub-1",
-            "2024-05-10 00:00:00",
-            None,
-            Some(5_000_000),
-        )]),
+        event_cols(&[
+            (
+                "e-1",
+                "renew",
+                "sub-1",
+                "2024-05-10 00:00:00",
+                None,
+                Some(5_000_000),
+            ),
+            // `months` means nothing to a refund: 0 there is no error.
+            (
+                "e-2",
+                "refund",
+                "pkg-1",
+                "2024-05-20 00:00:00",
+                None,
+                Some(0),
+            ),
+        ]),
     );
     // Negative quantities: before the window, in it, and at the as-of moment.
     let starts = [
@@ -315,7 +326,7 @@ fn old_invalid_inventory_rows_are_reported_and_usage_rows_only_in_the_window() {
 }
 
 /// Nulls in columns the contract does not make nullable are `missing_value`, not read as
-/// false, 0 or 1; quantities, capacities and coefficients past what the arithmetic holds are
+/// false, 0 or 1; quantities (10^16 GB), capacities and coefficients past what the arithmetic holds are
 /// `value_out_of_range` (a capacity of 10^17 TB used to overflow, and panic, in the first unit
 /// conversion).
 #[test]
@@ -330,7 +341,7 @@ fn nulls_where_the_contract_has_none_and_implausible_sizes_are_row_exceptions() 
         let name = c.name().to_string();
         *c = match name.as_str() {
             "usage_id" => str_col("usage_id", ["u-big", "u-ok"].map(Some).into_iter()),
-            "quantity" => dec_col("quantity", 9, [d("10000000000000"), d("1")].into_iter()),
+            "quantity" => dec_col("quantity", 9, [d("10000000000000000"), d("1")].into_iter()),
             "accelerated" => reckon::output::bool_col("accelerated", [Some(false); 2].into_iter()),
             _ => c.clone(),
         };

@@ -23,9 +23,10 @@
 //!   `charge_start` (reckon's billing month), as UTC instants.
 //! - `PricingQuantity` is in `PricingUnit` = the line's `price_unit` (e.g. `10000 call`, `GB`):
 //!   the billable quantity converted at scale 9, so `ListUnitPrice × PricingQuantity ≈ ListCost`.
-//!   `ConsumedQuantity/ConsumedUnit` = the quantity in the metered unit (usage rows only): on a
-//!   billed row the part it bills (`billable_quantity`, each tier part its own), on a draw row
-//!   the part the package covered — so they add up to the metered quantity, counted once.
+//!   `ConsumedQuantity/ConsumedUnit` = the quantity in the metered unit (usage-like rows only):
+//!   on a usage line the part it bills (`billable_quantity`, each tier part its own), on a draw
+//!   row the part the package covered — so they add up to the metered quantity, counted once;
+//!   on an elastic or hourly line (no draws) the metered quantity.
 //! - `BillingAccountId/Name` = `owner_uin`; `BillingCurrency` = CNY; `ProviderName`,
 //!   `PublisherName`, `InvoiceIssuerName` = `--provider`; `RegionId` = the region (null for
 //!   all-region `*`); `ResourceId` = `instance_id`; `SkuId` = `product/sub_product/billing_item`;
@@ -229,7 +230,8 @@ pub fn rows_of(
         st("unit")?,
     );
     let price_unit = st("price_unit")?;
-    let (billable, unit_price, amount) = (
+    let (metered, billable, unit_price, amount) = (
+        dec("metered_quantity")?,
         dec("billable_quantity")?,
         dec("unit_price")?,
         dec("amount")?,
@@ -307,8 +309,16 @@ pub fn rows_of(
             commitment_status: None,
             commitment_quantity: None,
             commitment_unit: None,
-            // The billed part only: the covered part is its draw row's (counted once).
-            consumed_quantity: usage_like.then_some(bq),
+            // A usage line: the part it bills, the covered part being its draw row's (counted
+            // once). Other usage-like lines (elastic days, hours) have no draw rows: what they
+            // metered.
+            consumed_quantity: usage_like.then(|| {
+                if k == "usage" {
+                    bq
+                } else {
+                    metered[i].unwrap_or(zero)
+                }
+            }),
             consumed_unit: usage_like.then(|| u.clone()),
             pricing_category: Some("Standard"),
             pricing_quantity: pricing_quantity(bq, &u, &pu),

@@ -1,5 +1,5 @@
 //! `events/`: requests to act on the inventory (`refund`, `upgrade`, `renew`). Row rules:
-//! `missing_value`, `duplicate_event_id`, `value_out_of_range` (`months` outside
+//! `missing_value`, `duplicate_event_id`, `value_out_of_range` (a renewal's `months` outside
 //! 1..=[`MAX_MONTHS`]). An unknown `kind` is a file-level error.
 
 use super::{ColSpec, ColType, InputFile, Interner, Violation};
@@ -87,7 +87,9 @@ pub fn from_files(
                 ));
                 continue;
             };
-            if let Some(m) = months[i].filter(|m| !(1..=MAX_MONTHS).contains(m)) {
+            // `months` means something for a renewal only; other kinds ignore it.
+            let renewal = k == EventKind::Renew;
+            if let Some(m) = months[i].filter(|m| renewal && !(1..=MAX_MONTHS).contains(m)) {
                 violations.push(Violation::new(
                     "events",
                     id,

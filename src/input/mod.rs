@@ -493,7 +493,8 @@ fn check_instants(path: &Path, df: &DataFrame, specs: &[ColSpec]) -> Result<()> 
         let (lo, hi) = match unit {
             TimeUnit::Nanoseconds => continue,
             TimeUnit::Microseconds => (MIN_TS, MAX_TS),
-            TimeUnit::Milliseconds => (MIN_TS.div_euclid(1000) + 1, MAX_TS.div_euclid(1000)),
+            // The bounds rounded inwards: milliseconds whose instant is inside.
+            TimeUnit::Milliseconds => ((MIN_TS + 999).div_euclid(1000), MAX_TS.div_euclid(1000)),
         };
         let values = col.as_materialized_series().datetime()?.physical();
         let inside = |v: i64| lo <= v && v <= hi;
@@ -704,6 +705,23 @@ mod tests {
             .flat_map(|arr| by_view(arr, str::len))
             .collect();
         assert_eq!(got, want);
+    }
+
+    /// Instants are checked in their column's unit, bounds included: the first instant of the
+    /// year 1 in milliseconds passes, one millisecond before it does not.
+    #[test]
+    fn instants_in_milliseconds_are_bounded_like_microseconds() {
+        use crate::calendar::MIN_TS;
+        let specs: &[ColSpec] = &[("at", ColType::Ts)];
+        let frame = |ms: i64| {
+            let ca = Int64Chunked::from_vec("at".into(), vec![ms, 0])
+                .into_datetime(TimeUnit::Milliseconds, None);
+            DataFrame::new(2, vec![ca.into_column()]).unwrap()
+        };
+        let path = Path::new("events/x.parquet");
+        assert!(check_instants(path, &frame(MIN_TS / 1000), specs).is_ok());
+        let e = check_instants(path, &frame(MIN_TS / 1000 - 1), specs).unwrap_err();
+        assert!(e.to_string().contains("`at`, row 0"), "{e}");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `packages/` and `package_scope/`: the resource-package inventory and what each package covers.
 //!
 //! Row rules (`Violation`, row left out): `missing_value`, `value_out_of_range` (more than 28
-//! significant digits, a capacity over [`MAX_QUANTITY`], a coefficient over
+//! significant digits, a capacity over [`max_quantity`] of its unit, a coefficient over
 //! [`MAX_COEFFICIENT`], not 0 ≤ `voucher_amount` ≤ `price_paid`), `duplicate_package_id`,
 //! `expiry_before_effect` (`expires_at ≤ effective_at`),
 //! `missing_capacity` (non-unlimited without capacity), `negative_capacity`, `missing_cycle`
@@ -12,7 +12,7 @@
 use super::{dec_value, ColSpec, ColType, InputFile, Interner, Violation};
 use crate::calendar::{CycleLen, Ts};
 use crate::error::Result;
-use crate::money::{Unit, MAX_COEFFICIENT, MAX_QUANTITY};
+use crate::money::{max_quantity, Unit, MAX_COEFFICIENT};
 use crate::name::Name;
 use rust_decimal::Decimal;
 use std::collections::HashMap;
@@ -274,10 +274,10 @@ pub fn from_files(
                     bad("negative_capacity", format!("capacity {c} < 0"));
                     continue;
                 }
-                (_, Some(c)) if c > Decimal::from(MAX_QUANTITY) => {
+                (_, Some(c)) if c > max_quantity(u) => {
                     bad(
                         "value_out_of_range",
-                        format!("capacity {c} exceeds {MAX_QUANTITY}"),
+                        format!("capacity {c} {u} exceeds 10^24 base units"),
                     );
                     continue;
                 }

@@ -1,13 +1,14 @@
 //! `usage/`: hourly metered usage. Row rules (each a `Violation`, the row left out of billing):
 //! `missing_value`, `value_out_of_range` (more than 28 significant digits, or a quantity over
-//! [`MAX_QUANTITY`]), `duplicate_usage_id` (later occurrences in path/row order), `negative_quantity`, `unaligned_hour` (`usage_start` not on an hour),
-//! `bad_usage_end` (`usage_end` ≠ `usage_start` + 1 h), `unknown_unit`.
+//! [`max_quantity`] of its unit), `duplicate_usage_id` (later occurrences in path/row order),
+//! `negative_quantity`, `unaligned_hour` (`usage_start` not on an hour), `bad_usage_end`
+//! (`usage_end` ≠ `usage_start` + 1 h), `unknown_unit`.
 //! An unknown `direction` is a file-level error (an enum of the contract).
 
 use super::{by_view, dec_value, ColSpec, ColType, InputFile, Interner, Violation};
 use crate::calendar::{Ts, HOUR};
 use crate::error::Result;
-use crate::money::{Unit, MAX_QUANTITY};
+use crate::money::{max_quantity, Unit};
 use crate::name::Name;
 use rust_decimal::Decimal;
 use std::collections::{HashMap, HashSet};
@@ -212,7 +213,8 @@ fn from_file(
     // before's.
     let mut last_dir: Option<(Name, Direction)> = None;
     let mut last_unit: Option<(Name, Option<Unit>)> = None;
-    let max_quantity = Decimal::from(MAX_QUANTITY);
+    // The bound of each unit (`Unit::ALL` order is the enum's).
+    let max_of: Vec<Decimal> = Unit::ALL.iter().map(|u| max_quantity(*u)).collect();
     for i in 0..f.df.height() {
         let direction = match (dir[i], last_dir) {
             (None, _) => Direction::Outbound,
@@ -283,13 +285,6 @@ fn from_file(
             bad("negative_quantity", format!("quantity {quantity} < 0"));
             continue;
         }
-        if quantity > max_quantity {
-            bad(
-                "value_out_of_range",
-                format!("quantity {quantity} exceeds {MAX_QUANTITY}"),
-            );
-            continue;
-        }
         if s.rem_euclid(HOUR) != 0 {
             bad(
                 "unaligned_hour",
@@ -317,6 +312,13 @@ fn from_file(
             );
             continue;
         };
+        if quantity > max_of[u as usize] {
+            bad(
+                "value_out_of_range",
+                format!("quantity {quantity} {unit} exceeds 10^24 base units"),
+            );
+            continue;
+        }
         let id: Arc<str> = Arc::from(id);
         out.push(Usage {
             usage_id: id,

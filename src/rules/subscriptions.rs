@@ -15,13 +15,16 @@
 //!   is the paid term containing the upgrade, `old`/`new` are the term's prices of the old and new
 //!   plan (new at the price in force at the upgrade), and days are UTC+8 calendar days with the
 //!   upgrade day counting as used (**Decision**: the same day counting as plan refunds, so an
-//!   upgrade on the last day costs 0). The expiry does not change; later renewals and hours use
-//!   the new plan. An hourly instance's upgrade only changes the price of later hours.
+//!   upgrade on the last day costs 0). Terms already renewed ahead (paid before the upgrade,
+//!   after that term) are topped up in full, `new` against the old plan's price when each was
+//!   paid: the remaining days run to the expiry, which does not change. Later renewals and
+//!   hours use the new plan. An hourly instance's upgrade only changes the price of later hours.
 //! - **refund**: decided by `rules::refunds`; an eligible refund ends the subscription at its
 //!   instant (no later hours, renewals, elastic fees or expiry steps).
 //!
 //! Prepaid lines (`charge_kind = subscription`/`upgrade`) have `charge_start` = the payment
-//! instant (their bill month) and `charge_end` = the end of the paid term. A first term whose
+//! instant (their bill month) and `charge_end` = the end of the paid term (for an upgrade, the
+//! expiry: the end of the last term it tops up). A first term whose
 //! recomputed price differs from `price_paid` by a cent or more is billed at the recomputed
 //! price and reported (`price_mismatch`).
 //!
@@ -314,6 +317,11 @@ fn renew(s: &Subscription, out: &mut Replayed, i: usize, e: &Event, catalog: &Ca
     };
     // Months count from the anchor, like 1mo package cycles: 01-31 → 02-29 → 03-31.
     let total: i64 = life.terms.iter().map(|t| t.months).sum::<i64>() + months;
+    // The calendar holds years 1 to 9999 (`calendar::MAX_TS`): renewals past that are refused.
+    let last_year = i64::from(chrono::Datelike::year(&local(s.started_at))) + (total + 11) / 12;
+    if last_year > 9999 {
+        return refuse(out, "the renewal would end after the year 9999");
+    }
     let term = Term {
         start: last.end,
         end: add_months(s.started_at, total),
@@ -806,6 +814,44 @@ mod tests {
                 t("2024-04-30 10:00:00")
             ]
         );
+    }
+
+    /// Renewals that would end past the year 9999 are refused, not a panic in the calendar.
+    #[test]
+    fn renewals_past_the_year_9999_are_refused() {
+        let c = catalog();
+        let mut s = sub(
+            "p1",
+            "mpgw",
+            "test",
+            BillingMode::Monthly,
+            "2024-01-31 10:00:00",
+        );
+        s.price_paid = dec!(4999);
+        // 85 renewals of 1200 months (100 years each) after 2024.
+        let renewals: Vec<Event> = (0..85)
+            .map(|k| {
+                let mut r = ev(
+                    &format!("r{k}"),
+                    EventKind::Renew,
+                    "p1",
+                    "2024-02-20 00:00:00",
+                );
+                r.at += k;
+                r.months = Some(1200);
+                r
+            })
+            .collect();
+        let out = replay(&[s], &renewals, &c, t("2024-06-01 00:00:00"));
+        let refused: Vec<&str> = out
+            .violations
+            .iter()
+            .filter(|v| v.detail.contains("after the year 9999"))
+            .map(|v| v.source_id.as_str())
+            .collect();
+        // The 79th renewal ends in 9924; the 80th would end in 10024, and so would the rest.
+        assert_eq!(refused, ["r79", "r80", "r81", "r82", "r83", "r84"]);
+        assert_eq!(out.lives[0].terms.len(), 1 + 79);
     }
 
     #[test]
