@@ -549,6 +549,13 @@ mod tests {
         }
     }
 
+    /// Plan `p1`: mini-program gateway `test` (4999 a month), monthly, bought at `start`.
+    fn test_plan(start: &str) -> Subscription {
+        let mut s = sub("p1", "mpgw", "test", BillingMode::Monthly, start);
+        s.price_paid = dec!(4999);
+        s
+    }
+
     fn ev(id: &str, kind: EventKind, target: &str, at: &str) -> Event {
         Event {
             event_id: Name::from(id),
@@ -671,14 +678,7 @@ mod tests {
     fn upgrade_through_events_and_on_the_last_day() {
         let c = catalog();
         // September has 30 days: bought 09-01 10:00, upgraded 09-10 (10 days used, 20 left).
-        let mut s = sub(
-            "p1",
-            "mpgw",
-            "test",
-            BillingMode::Monthly,
-            "2024-09-01 10:00:00",
-        );
-        s.price_paid = dec!(4999);
+        let s = test_plan("2024-09-01 10:00:00");
         let mut up = ev("u1", EventKind::Upgrade, "p1", "2024-09-10 12:00:00");
         up.new_plan = Some(Name::from("starter"));
         let mut last = ev("u2", EventKind::Upgrade, "p1", "2024-09-30 23:00:00");
@@ -712,14 +712,7 @@ mod tests {
     #[test]
     fn upgrade_tops_up_terms_renewed_ahead() {
         let c = catalog();
-        let mut s = sub(
-            "p1",
-            "mpgw",
-            "test",
-            BillingMode::Monthly,
-            "2024-09-01 10:00:00",
-        );
-        s.price_paid = dec!(4999);
+        let s = test_plan("2024-09-01 10:00:00");
         let mut renew = ev("r1", EventKind::Renew, "p1", "2024-09-05 09:00:00");
         renew.months = Some(1);
         let mut up = ev("u1", EventKind::Upgrade, "p1", "2024-09-10 12:00:00");
@@ -792,14 +785,7 @@ mod tests {
     #[test]
     fn renewals_count_months_from_the_anchor() {
         let c = catalog();
-        let mut s = sub(
-            "p1",
-            "mpgw",
-            "test",
-            BillingMode::Monthly,
-            "2024-01-31 10:00:00",
-        );
-        s.price_paid = dec!(4999);
+        let s = test_plan("2024-01-31 10:00:00");
         let mut r1 = ev("r1", EventKind::Renew, "p1", "2024-02-20 00:00:00");
         r1.months = Some(1);
         let mut r2 = ev("r2", EventKind::Renew, "p1", "2024-03-20 00:00:00");
@@ -820,14 +806,7 @@ mod tests {
     #[test]
     fn renewals_past_the_year_9999_are_refused() {
         let c = catalog();
-        let mut s = sub(
-            "p1",
-            "mpgw",
-            "test",
-            BillingMode::Monthly,
-            "2024-01-31 10:00:00",
-        );
-        s.price_paid = dec!(4999);
+        let s = test_plan("2024-01-31 10:00:00");
         // 85 renewals of 1200 months (100 years each) after 2024.
         let renewals: Vec<Event> = (0..85)
             .map(|k| {
