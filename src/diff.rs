@@ -2,9 +2,10 @@
 //!
 //! Keys: `bills` by `(month, owner_uin, product)`, `bill_lines` by `line_id`. Every column the
 //! two tables share is compared exactly: decimals by value whatever their scales (never
-//! floats), other columns as text; amount deltas are exact `Decimal`s. Only what both outputs cover is compared — bills of the months
-//! in both manifests, lines whose `charge_start` lies in both windows — so the usual daily
-//! shift of the three-month window is not reported as a change.
+//! floats), other columns as text; amount deltas are exact `Decimal`s. Only what both outputs
+//! cover is compared — bills of the months in both manifests, lines whose `charge_start` lies
+//! in both windows — so the usual daily shift of the three-month window is not reported as a
+//! change.
 //!
 //! Reason codes (one per `diff` row), first match wins:
 //! - `refund` — a refund line (`charge_kind = refund`).
@@ -226,17 +227,14 @@ impl Snapshot {
                 Error::Usage(format!("{}: output table `{t}` is missing", dir.display()))
             })
         };
-        let bills = need("bills")?;
-        // The key and the total: without them every bill would be skipped unseen.
-        for col in ["month", "owner_uin", "product", "total_amount"] {
-            if bills.column(col).is_err() {
-                return Err(Error::Usage(format!(
-                    "{}: output table `bills` has no column `{col}`",
-                    dir.display()
-                )));
-            }
-        }
-        let bills = Rows::load(&bills, |c, n, i| {
+        let files = |t: &str| -> Result<Option<Vec<PathBuf>>> {
+            Ok(read::table_files(dir, t)?.map(|v| v.into_iter().map(|f| f.path).collect()))
+        };
+        // The columns the comparison reads, checked from each file's footer up front: a table
+        // rewritten without one is bad input (exit 2), found before any of it is compared
+        // (bills without their key would all be compared under empty keys).
+        require_columns(&files("bills")?.unwrap_or_default(), "bills", BILL_COLUMNS)?;
+        let bills = Rows::load(&need("bills")?, |c, n, i| {
             format!(
                 "{}|{}|{}",
                 cell(c, n, "month", i),
@@ -244,9 +242,6 @@ impl Snapshot {
                 cell(c, n, "product", i)
             )
         })?;
-        let files = |t: &str| -> Result<Option<Vec<PathBuf>>> {
-            Ok(read::table_files(dir, t)?.map(|v| v.into_iter().map(|f| f.path).collect()))
-        };
         let lines = files("bill_lines")?.ok_or_else(|| {
             Error::Usage(format!(
                 "{}: output table `bill_lines` is missing",
@@ -254,8 +249,6 @@ impl Snapshot {
             ))
         })?;
         let draws = files("deduction_details")?.unwrap_or_default();
-        // The columns the comparison reads, checked from each file's footer up front: a table
-        // rewritten without one is bad input (exit 2), found before any bucket is compared.
         require_columns(&lines, "bill_lines", LineCols::COLUMNS)?;
         require_columns(&draws, "deduction_details", DRAW_COLUMNS)?;
         let mut packages = HashMap::new();
@@ -816,6 +809,9 @@ impl<'a> LineCols<'a> {
     }
 }
 
+/// The columns of `bills` the comparison keys and totals by.
+const BILL_COLUMNS: &[&str] = &["month", "owner_uin", "product", "total_amount"];
+
 /// The columns of `deduction_details` the comparison reads.
 const DRAW_COLUMNS: &[&str] = &[
     "usage_id",
@@ -883,7 +879,7 @@ fn differing(a: &Rows, i: usize, b: &Rows, j: usize) -> Vec<String> {
         .filter(|c| b.cols.contains(c))
         .filter(|c| {
             if a.is_decimal(c) && b.is_decimal(c) {
-                a.dec(c, i) != b.dec(c, j) || a.get(c, i).is_some() != b.get(c, j).is_some()
+                a.dec(c, i) != b.dec(c, j)
             } else {
                 a.get(c, i) != b.get(c, j)
             }

@@ -612,19 +612,14 @@ fn process_chunk(
 }
 
 /// Which of a chunk's findings a run writes (RULES.md §8): those dated in the window (a usage
-/// row's at its `usage_start`, a day's elastic fee at its day); a scope whose units do not
-/// convert (an input error found at its first draw, however old) whenever it is dated before
-/// the as-of moment; and the inventory's findings as of the as-of moment
-/// (`too_many_packages`). (Bad rows of the replayed tables are added apart: see the caller.)
+/// row's at its `usage_start`, a day's elastic fee at its day), and those about the package
+/// inventory (`packages`, `package_scope`) dated up to the as-of moment — standing state, like
+/// a scope whose units do not convert (found at its first draw, however old) or too many
+/// packages as of the as-of moment. (Bad rows of the replayed tables are added apart: see the
+/// caller.)
 fn reported(v: &Violation, w: &Window) -> bool {
-    match v.at {
-        None => true,
-        Some(t) => {
-            w.contains(t)
-                || (t < w.as_of && &*v.rule == "incompatible_unit")
-                || (t == w.as_of && &*v.rule == "too_many_packages")
-        }
-    }
+    let inventory = matches!(&*v.source_table, "packages" | "package_scope");
+    v.at.is_none_or(|t| w.contains(t) || (inventory && t <= w.as_of))
 }
 
 /// Events whose target is neither a package nor a subscription.
