@@ -779,14 +779,14 @@ struct LineCols<'a> {
 
 impl<'a> LineCols<'a> {
     /// The columns of `bill_lines` the comparison reads.
-    const COLUMNS: &'static [&'static str] = &[
-        "line_id",
-        "usage_id",
-        "charge_kind",
-        "owner_uin",
-        "product",
-        "charge_start",
-        "amount",
+    const COLUMNS: &'static [(&'static str, Kind)] = &[
+        ("line_id", Kind::Text),
+        ("usage_id", Kind::Text),
+        ("charge_kind", Kind::Text),
+        ("owner_uin", Kind::Text),
+        ("product", Kind::Text),
+        ("charge_start", Kind::Instant),
+        ("amount", Kind::Decimal),
     ];
 
     fn of(df: &'a DataFrame) -> Result<LineCols<'a>> {
@@ -810,20 +810,60 @@ impl<'a> LineCols<'a> {
 }
 
 /// The columns of `bills` the comparison keys and totals by.
-const BILL_COLUMNS: &[&str] = &["month", "owner_uin", "product", "total_amount"];
-
-/// The columns of `deduction_details` the comparison reads.
-const DRAW_COLUMNS: &[&str] = &[
-    "usage_id",
-    "package_id",
-    "deducted",
-    "original_usage",
-    "coefficient",
+const BILL_COLUMNS: &[(&str, Kind)] = &[
+    ("month", Kind::Any),
+    ("owner_uin", Kind::Any),
+    ("product", Kind::Any),
+    ("total_amount", Kind::Any),
 ];
 
-/// Every file of `table` has the columns `cols` (read from its footer), or a usage error
-/// naming the file and the first one missing.
-fn require_columns(files: &[PathBuf], table: &str, cols: &[&str]) -> Result<()> {
+/// The columns of `deduction_details` the comparison reads.
+const DRAW_COLUMNS: &[(&str, Kind)] = &[
+    ("usage_id", Kind::Text),
+    ("package_id", Kind::Any),
+    ("deducted", Kind::Any),
+    ("original_usage", Kind::Any),
+    ("coefficient", Kind::Any),
+];
+
+/// What a column the comparison reads must hold: the types its readers take (a decimal or
+/// timestamp column may also be of nulls only), nothing else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Read as text whatever its type.
+    Any,
+    /// A string column.
+    Text,
+    /// A decimal column.
+    Decimal,
+    /// A timestamp column.
+    Instant,
+}
+
+impl Kind {
+    fn admits(self, t: &DataType) -> bool {
+        matches!(
+            (self, t),
+            (Kind::Any, _)
+                | (Kind::Text, DataType::String)
+                | (Kind::Decimal, DataType::Decimal(..) | DataType::Null)
+                | (Kind::Instant, DataType::Datetime(..) | DataType::Null)
+        )
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Any => "any type",
+            Kind::Text => "a string",
+            Kind::Decimal => "a decimal",
+            Kind::Instant => "a timestamp",
+        }
+    }
+}
+
+/// Every file of `table` has the columns `cols` with a type their readers take (read from its
+/// footer), or a usage error naming the file and the first column missing or mistyped.
+fn require_columns(files: &[PathBuf], table: &str, cols: &[(&str, Kind)]) -> Result<()> {
     for f in files {
         let file = std::fs::File::open(f).map_err(|e| Error::io(f, e))?;
         use polars::prelude::SerReader;
@@ -833,11 +873,21 @@ fn require_columns(files: &[PathBuf], table: &str, cols: &[&str]) -> Result<()> 
                 path: f.clone(),
                 message: e.to_string(),
             })?;
-        if let Some(c) = cols.iter().find(|c| !schema.contains(c)) {
-            return Err(Error::Usage(format!(
-                "{}: output table `{table}` has no column `{c}`",
-                f.display()
-            )));
+        for (c, kind) in cols {
+            let Some(field) = schema.get(c) else {
+                return Err(Error::Usage(format!(
+                    "{}: output table `{table}` has no column `{c}`",
+                    f.display()
+                )));
+            };
+            let t = DataType::from_arrow_field(field);
+            if !kind.admits(&t) {
+                return Err(Error::Usage(format!(
+                    "{}: column `{c}` of output table `{table}` is {t}, not {}",
+                    f.display(),
+                    kind.name()
+                )));
+            }
         }
     }
     Ok(())

@@ -343,6 +343,35 @@ fn diff_finds_a_planted_late_usage_row_and_a_planted_price_change() {
         assert_eq!(code, 2, "{table}: {stdout}{err}");
         assert!(err.contains(&format!("no column `{col}`")), "{err}");
     }
+    // A column of a type the comparison cannot read (amounts rewritten as floats by another
+    // tool): refused the same way, naming the column and its type.
+    let floats = tmp.path().join("float-amounts");
+    let copy = std::process::Command::new("cp")
+        .args(["-r", same.to_str().unwrap(), floats.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(copy.success());
+    for f in reckon::input::parquet_files(&floats.join("bill_lines")).unwrap() {
+        let df = ParquetReader::new(std::fs::File::open(&f).unwrap())
+            .finish()
+            .unwrap();
+        let amount = df
+            .column("amount")
+            .unwrap()
+            .cast(&DataType::Float64)
+            .unwrap();
+        let mut df = df.drop("amount").unwrap();
+        df.with_column(amount).unwrap();
+        ParquetWriter::new(std::fs::File::create(&f).unwrap())
+            .finish(&mut df)
+            .unwrap();
+    }
+    let (code, stdout, err) = diff(&old, &floats, "d-float-amounts");
+    assert_eq!(code, 2, "{stdout}{err}");
+    assert!(
+        err.contains("column `amount` of output table `bill_lines` is f64, not a decimal"),
+        "{err}"
+    );
 
     // Late usage: an EIP hour of 2024-05-10 (a month closed in OLD) that arrived after OLD ran.
     let mut late = Dataset::valid();
