@@ -239,11 +239,13 @@ fn build_pools(usage: &[Usage], packages: &[Package], events: &[Event]) -> Vec<P
         let r = root_of(&p.owner_uin);
         pools[r].get_or_insert_with(Pool::default).packages.push(i);
     }
+    // Only the rows of pools that hold packages: a row of a pool without any is covered by
+    // nothing (pay-as-you-go whole, no draw, no finding), so it is not swept at all. (Refund
+    // requests target packages, so a pool without packages has none either.)
     for (i, &id) in row_ids.iter().enumerate() {
-        pools[root[id]]
-            .get_or_insert_with(Pool::default)
-            .usage
-            .push(i);
+        if let Some(pool) = &mut pools[root[id]] {
+            pool.usage.push(i);
+        }
     }
     let mut refunds: Vec<usize> = events
         .iter()
@@ -676,6 +678,43 @@ pub(crate) mod tests {
                 )
             })
             .collect()
+    }
+
+    #[test]
+    fn only_pools_holding_packages_are_swept() {
+        // acct-1 holds a package shared with acct-2; acct-3 holds none.
+        let mut p = package(
+            "P",
+            PackageKind::Total,
+            Some(dec!(10)),
+            Unit::GB,
+            "2024-01-01",
+            "2024-07-01",
+        );
+        p.share_uins = vec!["acct-2".into()];
+        let row = |id: &str, owner: &str| {
+            let mut u = usage(id, "2024-05-01 10:00:00", dec!(1), Unit::GB);
+            u.owner_uin = owner.into();
+            u
+        };
+        let rows = [
+            row("u1", "acct-3"),
+            row("u2", "acct-1"),
+            row("u3", "acct-2"),
+        ];
+        let pools = build_pools(&rows, std::slice::from_ref(&p), &[]);
+        assert_eq!(pools.len(), 1);
+        assert_eq!(pools[0].packages, vec![0]);
+        assert_eq!(pools[0].usage, vec![1, 2], "acct-3's row is in no pool");
+        let d = deduct(&rows, &[p]);
+        assert_eq!(d.covered, vec![dec!(0), dec!(1), dec!(1)]);
+        assert_eq!(
+            draws(&d),
+            vec![
+                ("P".into(), Some(dec!(10)), dec!(1), Some(dec!(9)), dec!(1)),
+                ("P".into(), Some(dec!(9)), dec!(1), Some(dec!(8)), dec!(1)),
+            ]
+        );
     }
 
     #[test]
