@@ -424,3 +424,39 @@ fn nulls_where_the_contract_has_none_and_implausible_sizes_are_row_exceptions() 
         "{ids:?}"
     );
 }
+
+/// A zoned timestamp holds UTC instants whatever its zone (Arrow's and Parquet's "adjusted to
+/// UTC"): a file DuckDB or Spark writes reads in polars as `+00:00`, another tool's may carry
+/// `Asia/Shanghai`. Either gives the outputs of the same instants written as `UTC`.
+#[test]
+fn zoned_timestamps_are_read_as_the_instants_they_hold() {
+    let ds = Dataset::valid();
+    let (_in_utc, utc) = run_dataset(&ds, "2024-06-01");
+    let mut zoned = Dataset::valid();
+    let mut changed = 0;
+    for (table, cols) in zoned.tables.iter_mut() {
+        let zone = if *table == "usage" {
+            "Asia/Shanghai"
+        } else {
+            "+00:00"
+        };
+        for c in cols.iter_mut() {
+            if let DataType::Datetime(unit, _) = c.dtype() {
+                let tz = TimeZone::opt_try_new(Some(zone)).unwrap();
+                let instants = c.datetime().unwrap().physical().clone();
+                *c = instants.into_datetime(*unit, tz).into_column();
+                changed += 1;
+            }
+        }
+    }
+    assert!(changed >= 5, "{changed} timestamp columns rezoned");
+    let (_in_zoned, out) = run_dataset(&zoned, "2024-06-01");
+    let tables = |dir: &std::path::Path| {
+        let mut t = tree_bytes(dir);
+        t.remove("_manifest.json");
+        t
+    };
+    let (a, b) = (tables(utc.path()), tables(out.path()));
+    assert!(a.len() >= 7, "{:?}", a.keys());
+    assert_eq!(a, b, "outputs differ");
+}

@@ -170,7 +170,10 @@ pub fn hash_file(path: &Path) -> Result<(u64, String)> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColType {
     Str,
-    /// Timestamp; any precision, UTC-adjusted (or naive, read as UTC).
+    /// Timestamp; any precision, of any time zone or naive (read as UTC). A zoned timestamp
+    /// holds UTC instants whatever its zone (Arrow and Parquet's "adjusted to UTC"; the zone only
+    /// says how to show them): a Parquet file written without Arrow's metadata, as DuckDB and
+    /// Spark write them, reads as `+00:00`, another tool's may say `Asia/Shanghai`.
     Ts,
     /// Decimal128 of any precision and scale (floats are refused for money and quantities).
     Dec,
@@ -183,7 +186,7 @@ impl ColType {
     fn name(self) -> &'static str {
         match self {
             ColType::Str => "string",
-            ColType::Ts => "timestamp (UTC)",
+            ColType::Ts => "timestamp",
             ColType::Dec => "decimal",
             ColType::Bool => "bool",
             ColType::Int => "int32/int64",
@@ -193,9 +196,7 @@ impl ColType {
     fn accepts(self, dt: &DataType) -> bool {
         match (self, dt) {
             (ColType::Str, DataType::String) => true,
-            (ColType::Ts, DataType::Datetime(_, tz)) => tz
-                .as_ref()
-                .is_none_or(|tz| tz.as_str() == "UTC" || tz.as_str() == "Etc/UTC"),
+            (ColType::Ts, DataType::Datetime(_, _)) => true,
             (ColType::Dec, DataType::Decimal(_, _)) => true,
             (ColType::Bool, DataType::Boolean) => true,
             (ColType::Int, DataType::Int32 | DataType::Int64) => true,
