@@ -13,7 +13,7 @@ fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_reckon"))
 }
 
-fn reckon(args: &[&str]) -> (i32, String, String) {
+fn reckon<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (i32, String, String) {
     let o = bin().args(args).output().unwrap();
     (
         o.status.code().unwrap_or(-1),
@@ -22,30 +22,49 @@ fn reckon(args: &[&str]) -> (i32, String, String) {
     )
 }
 
-/// Every table file of an output (the manifest aside: it records duration and threads).
-fn tables(out: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
-    let mut t = tree_bytes(out);
-    t.remove("_manifest.json");
-    t
+/// The arguments of a quiet `reckon run` of `input` as of `as_of` into `out` with the sample
+/// catalog, `extra` options added.
+fn run_args(input: &Path, out: &Path, as_of: &str, extra: &[&str]) -> Vec<String> {
+    let catalog = catalog_path();
+    let mut args: Vec<String> = ["-q", "run", "--as-of", as_of]
+        .iter()
+        .chain(extra)
+        .map(|a| a.to_string())
+        .collect();
+    for (flag, path) in [
+        ("--input", input),
+        ("--catalog", &catalog),
+        ("--output", out),
+    ] {
+        args.push(flag.into());
+        args.push(path.to_str().unwrap().into());
+    }
+    args
 }
 
 fn run_to(input: &Path, out: &Path, as_of: &str) -> Duration {
-    let catalog = catalog_path();
     let started = Instant::now();
-    let (code, _, err) = reckon(&[
-        "-q",
-        "run",
-        "--as-of",
-        as_of,
-        "--input",
-        input.to_str().unwrap(),
-        "--catalog",
-        catalog.to_str().unwrap(),
-        "--output",
-        out.to_str().unwrap(),
-    ]);
+    let (code, _, err) = reckon(&run_args(input, out, as_of, &[]));
     assert_eq!(code, 0, "{err}");
     started.elapsed()
+}
+
+/// A copy of the output `src` as `dst`, each file of its `table` rewritten by `edit` (as
+/// another tool might rewrite it).
+fn rewritten(src: &Path, dst: &Path, table: &str, edit: impl Fn(DataFrame) -> DataFrame) {
+    let copy = Command::new("cp")
+        .args(["-r", src.to_str().unwrap(), dst.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(copy.success());
+    for f in reckon::input::parquet_files(&dst.join(table)).unwrap() {
+        let df = ParquetReader::new(std::fs::File::open(&f).unwrap())
+            .finish()
+            .unwrap();
+        ParquetWriter::new(std::fs::File::create(&f).unwrap())
+            .finish(&mut edit(df))
+            .unwrap();
+    }
 }
 
 /// Generated input of 8 accounts over 40 days in `dir/in`.
@@ -85,7 +104,6 @@ fn kill_9_at_any_moment_leaves_the_old_or_the_new_complete_output() {
         old,
         "a rerun elsewhere gives byte-identical tables"
     );
-    let catalog = catalog_path();
     let mut seen_new = false;
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     for trial in 0..5 {
@@ -96,18 +114,7 @@ fn kill_9_at_any_moment_leaves_the_old_or_the_new_complete_output() {
         let frac = (x % 1000) as f64 / 1000.0;
         let delay = took.mul_f64(if trial == 4 { 1.5 } else { frac * 1.1 });
         let mut child = bin()
-            .args([
-                "-q",
-                "run",
-                "--as-of",
-                "2024-07-01",
-                "--input",
-                input.to_str().unwrap(),
-                "--catalog",
-                catalog.to_str().unwrap(),
-                "--output",
-                out.to_str().unwrap(),
-            ])
+            .args(run_args(&input, &out, "2024-07-01", &[]))
             .spawn()
             .unwrap();
         std::thread::sleep(delay);
@@ -144,21 +151,7 @@ fn the_spill_of_a_killed_run_is_removed_by_the_next_run() {
     let tmp = tempfile::tempdir().unwrap();
     let input = generate_8_accounts(tmp.path());
     let (out, side) = (tmp.path().join("out"), tmp.path().join(".out.reckon"));
-    let catalog = catalog_path();
-    let args = [
-        "-q",
-        "run",
-        "--as-of",
-        "2024-07-01",
-        "--chunk-rows",
-        "2000",
-        "--input",
-        input.to_str().unwrap(),
-        "--catalog",
-        catalog.to_str().unwrap(),
-        "--output",
-        out.to_str().unwrap(),
-    ];
+    let args = run_args(&input, &out, "2024-07-01", &["--chunk-rows", "2000"]);
     let spills = || -> Vec<String> {
         [tmp.path(), side.as_path()]
             .iter()
@@ -168,7 +161,7 @@ fn the_spill_of_a_killed_run_is_removed_by_the_next_run() {
             .filter(|n| n.contains("reckon-spill-"))
             .collect()
     };
-    let mut child = bin().args(args).spawn().unwrap();
+    let mut child = bin().args(&args).spawn().unwrap();
     let t = Instant::now();
     while spills().is_empty() && t.elapsed() < Duration::from_secs(60) {
         std::thread::sleep(Duration::from_millis(5));
@@ -324,21 +317,7 @@ fn diff_finds_a_planted_late_usage_row_and_a_planted_price_change() {
     // bills skipped unseen under empty keys, nor an internal error in the middle.
     for (table, col) in [("bills", "month"), ("bill_lines", "amount")] {
         let bare = tmp.path().join(format!("bare-{table}"));
-        let copy = std::process::Command::new("cp")
-            .args(["-r", same.to_str().unwrap(), bare.to_str().unwrap()])
-            .status()
-            .unwrap();
-        assert!(copy.success());
-        for f in reckon::input::parquet_files(&bare.join(table)).unwrap() {
-            let mut df = ParquetReader::new(std::fs::File::open(&f).unwrap())
-                .finish()
-                .unwrap()
-                .drop(col)
-                .unwrap();
-            ParquetWriter::new(std::fs::File::create(&f).unwrap())
-                .finish(&mut df)
-                .unwrap();
-        }
+        rewritten(&same, &bare, table, |df| df.drop(col).unwrap());
         let (code, stdout, err) = diff(&old, &bare, &format!("d-bare-{table}"));
         assert_eq!(code, 2, "{table}: {stdout}{err}");
         assert!(err.contains(&format!("no column `{col}`")), "{err}");
@@ -346,15 +325,7 @@ fn diff_finds_a_planted_late_usage_row_and_a_planted_price_change() {
     // A column of a type the comparison cannot read (amounts rewritten as floats by another
     // tool): refused the same way, naming the column and its type.
     let floats = tmp.path().join("float-amounts");
-    let copy = std::process::Command::new("cp")
-        .args(["-r", same.to_str().unwrap(), floats.to_str().unwrap()])
-        .status()
-        .unwrap();
-    assert!(copy.success());
-    for f in reckon::input::parquet_files(&floats.join("bill_lines")).unwrap() {
-        let df = ParquetReader::new(std::fs::File::open(&f).unwrap())
-            .finish()
-            .unwrap();
+    rewritten(&same, &floats, "bill_lines", |df| {
         let amount = df
             .column("amount")
             .unwrap()
@@ -362,10 +333,8 @@ fn diff_finds_a_planted_late_usage_row_and_a_planted_price_change() {
             .unwrap();
         let mut df = df.drop("amount").unwrap();
         df.with_column(amount).unwrap();
-        ParquetWriter::new(std::fs::File::create(&f).unwrap())
-            .finish(&mut df)
-            .unwrap();
-    }
+        df
+    });
     let (code, stdout, err) = diff(&old, &floats, "d-float-amounts");
     assert_eq!(code, 2, "{stdout}{err}");
     assert!(

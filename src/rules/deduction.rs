@@ -658,6 +658,10 @@ pub(crate) mod tests {
         (true, String::new())
     }
 
+    fn refuse_all(_: &Package, _: &PackageState, _: Ts) -> (bool, String) {
+        (false, "refused".to_string())
+    }
+
     pub fn deduct(usage: &[Usage], packages: &[Package]) -> Deduction {
         run(usage, packages, &[], &catalog(), &no_refunds)
     }
@@ -1180,8 +1184,7 @@ pub(crate) mod tests {
             usage("b", "2024-05-02 10:00:00", dec!(1), Unit::GB),
             usage("c", "2024-05-02 11:00:00", dec!(1), Unit::GB),
         ];
-        let refuse = |_: &Package, _: &PackageState, _: Ts| (false, "refused".to_string());
-        let d = run(&rows, &[p], &[ev], &catalog(), &refuse);
+        let d = run(&rows, &[p], &[ev], &catalog(), &refuse_all);
         assert_eq!(
             draws(&d),
             vec![
@@ -1359,8 +1362,7 @@ pub(crate) mod tests {
                         months: None,
                     })
                     .collect();
-                let refuse = |_: &Package, _: &PackageState, _: Ts| (false, "refused".to_string());
-                let with = run(&rows, &pkgs, &events, &catalog(), &refuse);
+                        let with = run(&rows, &pkgs, &events, &catalog(), &refuse_all);
                 let without = deduct(&rows, &pkgs);
                 prop_assert_eq!(&with.details, &without.details);
                 prop_assert_eq!(&with.covered, &without.covered);

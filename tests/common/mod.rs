@@ -228,6 +228,14 @@ pub fn tree_bytes(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
+/// Every table file of an output with its bytes, the manifest aside (it records the run's
+/// duration and threads).
+pub fn tables(out: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut t = tree_bytes(out);
+    t.remove("_manifest.json");
+    t
+}
+
 /// A usage row for tests: (id, owner, region, product, item, UTC+8 start, quantity, unit).
 pub type U<'a> = (
     &'a str,
