@@ -92,24 +92,24 @@ pub fn load_base(dir: &Path) -> Result<Inputs> {
     let mut inputs = Inputs::default();
     let mut violations = Vec::new();
 
-    let files = read_table(dir, "packages", packages::COLUMNS, true)?;
+    let files = read_table(dir, "packages", packages::COLUMNS)?;
     let mut pkgs = packages::from_files(&files, &mut interner, &mut violations)?;
     record(&mut inputs.files, "packages", &files)?;
-    let files = read_table(dir, "package_scope", packages::SCOPE_COLUMNS, true)?;
+    let files = read_table(dir, "package_scope", packages::SCOPE_COLUMNS)?;
     packages::attach_scopes(&files, &mut pkgs, &mut interner, &mut violations)?;
     record(&mut inputs.files, "package_scope", &files)?;
     inputs.packages = pkgs;
 
-    let files = read_table(dir, "accounts", accounts::ACCOUNT_COLUMNS, true)?;
+    let files = read_table(dir, "accounts", accounts::ACCOUNT_COLUMNS)?;
     inputs.accounts = accounts::accounts_from_files(&files, &mut interner, &mut violations)?;
     record(&mut inputs.files, "accounts", &files)?;
-    let files = read_table(dir, "payments", accounts::PAYMENT_COLUMNS, false)?;
+    let files = read_table(dir, "payments", accounts::PAYMENT_COLUMNS)?;
     inputs.payments = accounts::payments_from_files(&files, &mut interner, &mut violations)?;
     record(&mut inputs.files, "payments", &files)?;
-    let files = read_table(dir, "subscriptions", subscriptions::COLUMNS, false)?;
+    let files = read_table(dir, "subscriptions", subscriptions::COLUMNS)?;
     inputs.subscriptions = subscriptions::from_files(&files, &mut interner, &mut violations)?;
     record(&mut inputs.files, "subscriptions", &files)?;
-    let files = read_table(dir, "events", events::COLUMNS, false)?;
+    let files = read_table(dir, "events", events::COLUMNS)?;
     inputs.events = events::from_files(&files, &mut interner, &mut violations)?;
     record(&mut inputs.files, "events", &files)?;
 
@@ -392,22 +392,17 @@ fn hive_values(root: &Path, file: &Path) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Reads and checks every file of a table. A required table must exist as a directory.
-pub fn read_table(
-    dir: &Path,
-    table: &str,
-    specs: &[ColSpec],
-    required: bool,
-) -> Result<Vec<InputFile>> {
+/// Reads and checks every file of a table; its directory must exist.
+pub fn read_table(dir: &Path, table: &str, specs: &[ColSpec]) -> Result<Vec<InputFile>> {
     let root = dir.join(table);
+    // Every table's directory must be there, however few rows it has (an empty directory is
+    // an empty table): a table whose export did not land stops the run instead of being read
+    // as empty — no payments would put accounts in arrears, no events would drop refunds.
     if !root.is_dir() {
-        if required {
-            return Err(Error::MissingTable {
-                table: table.to_string(),
-                path: root,
-            });
-        }
-        return Ok(Vec::new());
+        return Err(Error::MissingTable {
+            table: table.to_string(),
+            path: root,
+        });
     }
     parquet_files(&root)?
         .into_iter()
