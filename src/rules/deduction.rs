@@ -76,6 +76,9 @@ pub struct RefundRequest {
     pub ever_used: bool,
     /// Remaining (total or current cycle) at the request, `None` for unlimited.
     pub remaining: Option<Decimal>,
+    /// Whether the package was exhausted at the request (RULES.md §3.2: a total package, or a
+    /// periodic one in its last cycle, drawn to 0).
+    pub exhausted: bool,
     pub eligible: bool,
     pub reason: String,
 }
@@ -442,6 +445,7 @@ fn sweep(
                 used: st.used,
                 ever_used: !st.used.is_zero(),
                 remaining,
+                exhausted: st.exhausted_at.is_some_and(|x| x <= e.at),
                 eligible: ok,
                 reason,
             });
@@ -1153,7 +1157,40 @@ pub(crate) mod tests {
         assert_eq!(d.covered, vec![dec!(1), dec!(0)]);
         assert_eq!(d.refund_requests.len(), 1);
         assert_eq!(d.refund_requests[0].used, dec!(1));
+        assert!(!d.refund_requests[0].exhausted);
         assert_eq!(d.states[0].refund_at, Some(t("2024-05-01 11:30:00")));
+    }
+
+    /// A request sees the package exhausted from the end of the hour that drew it to 0 (§3.2;
+    /// the quality traffic refund of an exhausted package is 0, §6).
+    #[test]
+    fn refund_requests_see_exhaustion_from_the_end_of_the_hour_that_used_the_package_up() {
+        let p = package(
+            "P",
+            PackageKind::Total,
+            Some(dec!(1)),
+            Unit::GB,
+            "2024-01-01",
+            "2025-01-01",
+        );
+        let rows = [usage("a", "2024-05-01 10:00:00", dec!(1), Unit::GB)];
+        // A request inside the hour comes before the hour's draw (see above).
+        for (at, used, exhausted) in [
+            ("2024-05-01 10:30:00", dec!(0), false),
+            ("2024-05-01 11:00:00", dec!(1), true),
+        ] {
+            let ev = Event {
+                event_id: "e1".into(),
+                kind: EventKind::Refund,
+                target_id: "P".into(),
+                at: t(at),
+                new_plan: None,
+                months: None,
+            };
+            let d = run(&rows, &[p.clone()], &[ev], &catalog(), &no_refunds);
+            assert_eq!(d.refund_requests[0].exhausted, exhausted, "{at}");
+            assert_eq!(d.refund_requests[0].used, used, "{at}");
+        }
     }
 
     /// A refused refund request between a cycle boundary and the end of an hour that started

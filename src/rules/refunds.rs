@@ -2,7 +2,7 @@
 //!
 //! | what | rule |
 //! |---|---|
-//! | quality traffic package (`refunds.quality_traffic_products`) | only while not expired; paid − price per GB × used GB |
+//! | quality traffic package (`refunds.quality_traffic_products`) | only while not expired; paid − price per GB × used GB; 0 once exhausted (§3.2), whatever the price paid per GB |
 //! | shared traffic package (`refunds.shared_traffic_products`) | only while not expired; paid − Σ used GB × the standard pay-by-traffic price of the region it was used in, at the refund instant |
 //! | API gateway package (`refunds.self_service_products`) | self-service only if not free quota, a `new` order, never used and still valid: everything paid; otherwise refused with the reason |
 //! | dedicated monthly instance (`refunds.instance_products`) | the customer's first refund within `instance_full_refund_days` of purchase: everything paid; otherwise paid − used time / total time × paid |
@@ -204,7 +204,13 @@ pub fn package_refunds(
             }
             PackageRule::SelfService | PackageRule::None => Decimal::ZERO,
         };
-        let amount = if r.eligible {
+        // §6: "an exhausted but unexpired package refunds 0", also when it cost more per GB
+        // than the price used traffic is valued at (the formula alone would refund the rest).
+        let exhausted_quality = rule == PackageRule::QualityTraffic && r.exhausted;
+        if r.eligible && exhausted_quality {
+            reason.push_str("; exhausted: refunds 0");
+        }
+        let amount = if r.eligible && !exhausted_quality {
             refund_amount(paid, used_value)
         } else {
             Decimal::ZERO
@@ -456,6 +462,7 @@ mod tests {
             used,
             ever_used: used > Decimal::ZERO,
             remaining: None,
+            exhausted: false,
             eligible,
             reason: "r".into(),
         }
@@ -487,6 +494,42 @@ mod tests {
         assert_eq!(rows[0].payable, dec!(8.75));
         assert_eq!(lines[0].amount, dec!(-8.75));
         assert_eq!(lines[0].charge_kind, ChargeKind::Refund);
+    }
+
+    /// §6: an exhausted, unexpired quality traffic package refunds 0 even where paid − 2.15 ×
+    /// used GB is positive (10 GB bought for 30.00: 30.00 − 21.50 = 8.50); one byte short of
+    /// exhaustion, the formula applies.
+    #[test]
+    fn exhausted_quality_package_refunds_zero_whatever_it_cost() {
+        let c = catalog();
+        let p = qtp(dec!(30.00));
+        let e = refund_event("Q", "2024-05-10 00:00:00");
+        let exhausted = RefundRequest {
+            exhausted: true,
+            ..request(dec!(10), true)
+        };
+        let (rows, lines, _) = package_refunds(
+            &[exhausted],
+            std::slice::from_ref(&p),
+            std::slice::from_ref(&e),
+            &[],
+            &c,
+        );
+        assert!(rows[0].eligible);
+        assert_eq!(rows[0].used_value, dec!(21.50));
+        assert_eq!(rows[0].amount, dec!(0));
+        assert_eq!(rows[0].payable, dec!(0));
+        assert!(
+            rows[0].reason.ends_with("; exhausted: refunds 0"),
+            "{}",
+            rows[0].reason
+        );
+        assert_eq!(lines[0].amount, dec!(0));
+
+        let (rows, lines, _) = package_refunds(&[request(dec!(9), true)], &[p], &[e], &[], &c);
+        assert_eq!(rows[0].used_value, dec!(19.35));
+        assert_eq!(rows[0].amount, dec!(10.65));
+        assert_eq!(lines[0].amount, dec!(-10.65));
     }
 
     #[test]
