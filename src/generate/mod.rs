@@ -40,7 +40,9 @@ use crate::calendar::{DAY, HOUR, MICROS_PER_SECOND};
 use crate::cli::GenerateArgs;
 use crate::error::{Error, Result};
 use crate::money::to_mantissa;
-use crate::output::{bool_col, dec_col, frame, i32_col, str_col, ts_col, write_parquet};
+use crate::output::{
+    bool_col, dec_col, frame, i32_col, narrow_dec_col, str_col, ts_col, write_parquet,
+};
 use chrono::{Datelike, Weekday};
 use polars::prelude::*;
 use rand::{Rng, SeedableRng};
@@ -639,7 +641,7 @@ fn write_tables(out: &Path, t: &Tables) -> Result<()> {
             str_col("package_id", s.iter().map(|r| Some(r.package_id.as_str()))),
             str_col("product", s.iter().map(|r| Some(r.product))),
             str_col("billing_item", s.iter().map(|r| Some(r.billing_item))),
-            dec_col("coefficient", 9, s.iter().map(|r| Some(r.coefficient))),
+            narrow_dec_col("coefficient", 18, 9, s.iter().map(|r| Some(r.coefficient))),
         ],
     )?;
     let a = &t.accounts;
@@ -686,7 +688,7 @@ fn write_tables(out: &Path, t: &Tables) -> Result<()> {
             ts_col("expires_at", s.iter().map(|r| r.expires_at)),
             ts_col("released_at", s.iter().map(|r| r.released_at)),
             dec_col("list_price", 8, s.iter().map(|r| Some(r.list_price))),
-            dec_col("discount", 6, s.iter().map(|r| Some(r.discount))),
+            narrow_dec_col("discount", 9, 6, s.iter().map(|r| Some(r.discount))),
             dec_col("price_paid", 8, s.iter().map(|r| Some(r.price_paid))),
             ts_col("elastic_on_at", s.iter().map(|r| r.elastic_on_at)),
             ts_col("elastic_off_at", s.iter().map(|r| r.elastic_off_at)),

@@ -33,9 +33,23 @@ pub fn str_col<'a>(name: &str, v: impl Iterator<Item = Option<&'a str>>) -> Colu
     StringChunked::from_iter_options(name.into(), v).into_column()
 }
 
+/// A Decimal128(38, `scale`) column: the precision of every decimal of the outputs.
 pub fn dec_col(name: &str, scale: u32, v: impl Iterator<Item = Option<Decimal>>) -> Column {
+    narrow_dec_col(name, 38, scale, v)
+}
+
+/// A Decimal128(`precision`, `scale`) column, for the inputs the generator writes where
+/// CONTRACT.md gives a precision below 38 (`coefficient` dec(18,9), `discount` dec(9,6)). The
+/// values must fit the precision (the caller's to ensure; a Parquet reader may refuse them).
+pub fn narrow_dec_col(
+    name: &str,
+    precision: usize,
+    scale: u32,
+    v: impl Iterator<Item = Option<Decimal>>,
+) -> Column {
     decimal_column(
         name,
+        precision,
         scale,
         primitive(v.map(|d| d.map(|d| to_mantissa(d, scale)))),
     )
@@ -45,14 +59,15 @@ pub fn ts_col(name: &str, v: impl Iterator<Item = Option<Ts>>) -> Column {
     instant_column(name, primitive(v))
 }
 
-/// A Decimal128(38, `scale`) column from mantissas at `scale`.
+/// A Decimal128(`precision`, `scale`) column from mantissas at `scale`.
 fn decimal_column(
     name: &str,
+    precision: usize,
     scale: u32,
     mantissas: polars_arrow::array::PrimitiveArray<i128>,
 ) -> Column {
     Int128Chunked::with_chunk(name.into(), mantissas)
-        .into_decimal_unchecked(38, scale as usize)
+        .into_decimal_unchecked(precision, scale as usize)
         .into_column()
 }
 
@@ -381,7 +396,11 @@ pub fn decimals_of<T: 'static>(
 ) -> PieceOf<T> {
     getting(
         move |x: &T| f(x).map(|d| to_mantissa(d, scale)),
-        move |n| primitives(c, n, move |c: &'static str, a| decimal_column(c, scale, a)),
+        move |n| {
+            primitives(c, n, move |c: &'static str, a| {
+                decimal_column(c, 38, scale, a)
+            })
+        },
     )
 }
 
