@@ -1003,6 +1003,77 @@ pub(crate) mod tests {
         assert_eq!(d.covered, vec![dec!(0.666666667)]);
     }
 
+    /// §3.6: `need = round9(round9(u × f_usage / f_pkg) × c)`, two roundings in that order.
+    /// 1 B against a GB package with coefficient 1.5: 1 B = 0.000000000931 GB → 0.000000001,
+    /// × 1.5 = 0.0000000015 → 0.000000002 (one rounding of 1.5 B in GB would give 0.000000001).
+    #[test]
+    fn need_is_rounded_after_the_unit_conversion_and_again_after_the_coefficient() {
+        let mut p = package(
+            "P",
+            PackageKind::Total,
+            Some(dec!(1)),
+            Unit::GB,
+            "2024-01-01",
+            "2025-01-01",
+        );
+        p.scopes[0].coefficient = dec!(1.5);
+        let d = deduct(
+            &[usage("u1", "2024-05-01 10:00:00", dec!(1), Unit::B)],
+            &[p],
+        );
+        assert_eq!(
+            draws(&d),
+            vec![(
+                "P".into(),
+                Some(dec!(1)),
+                dec!(0.000000002),
+                Some(dec!(0.999999998)),
+                dec!(1)
+            )]
+        );
+        assert_eq!(d.covered, vec![dec!(1)]);
+    }
+
+    /// §3.4: in the "least remaining" tie-break an unlimited package counts as infinite, so a
+    /// total package of the same expiry is drawn first, and the unlimited one covers the rest.
+    #[test]
+    fn unlimited_counts_as_infinite_remaining() {
+        let unlimited = package(
+            "A-unlimited",
+            PackageKind::Unlimited,
+            None,
+            Unit::GB,
+            "2024-01-01",
+            "2024-07-01",
+        );
+        let total = package(
+            "B-total",
+            PackageKind::Total,
+            Some(dec!(1)),
+            Unit::GB,
+            "2024-01-01",
+            "2024-07-01",
+        );
+        let d = deduct(
+            &[usage("u1", "2024-05-01 10:00:00", dec!(2), Unit::GB)],
+            &[unlimited, total],
+        );
+        assert_eq!(
+            draws(&d),
+            vec![
+                (
+                    "B-total".into(),
+                    Some(dec!(1)),
+                    dec!(1),
+                    Some(dec!(0)),
+                    dec!(1)
+                ),
+                ("A-unlimited".into(), None, dec!(1), None, dec!(1)),
+            ]
+        );
+        assert_eq!(d.covered, vec![dec!(2)]);
+    }
+
     #[test]
     fn incompatible_units_are_reported_once_and_skipped() {
         let p = package(

@@ -199,6 +199,69 @@ mod tests {
         assert_eq!(status_of(&p, &PackageState::default(), &w).status, "valid");
     }
 
+    /// §7: a package is listed when the time it was usable (`effective_at` to the earliest of
+    /// exhaustion, refund and expiry) meets the window `[as-of − 3 months, as-of)`.
+    #[test]
+    fn the_snapshot_lists_packages_usable_at_some_time_in_the_window() {
+        let w = window("2024-06-01");
+        let total = |id: &str, from: &str, to: &str| {
+            package(id, PackageKind::Total, Some(dec!(1)), Unit::GB, from, to)
+        };
+        let expired_before = total("expired-before", "2024-01-01", "2024-03-01");
+        let expired_inside = total("expired-inside", "2024-01-01", "2024-03-01 00:00:01");
+        let starts_at_as_of = total("starts-at-as-of", "2024-06-01", "2024-12-01");
+        let starts_inside = total("starts-inside", "2024-05-31 23:00:00", "2024-12-01");
+        let used_up_before = total("used-up-before", "2024-01-01", "2024-12-01");
+        let used_up_inside = total("used-up-inside", "2024-01-01", "2024-12-01");
+        let mut refunded_before = total("refunded-before", "2024-01-01", "2024-12-01");
+        refunded_before.refunded_at = Some(t("2024-02-29 23:59:59"));
+        let mut refunded_inside = total("refunded-inside", "2024-01-01", "2024-12-01");
+        refunded_inside.refunded_at = Some(t("2024-03-02"));
+        // Never activated, its validity meeting the window: listed, as `inactive`.
+        let mut inactive = total("inactive", "2024-01-01", "2024-12-01");
+        inactive.activated = false;
+        let packages = [
+            expired_before,
+            expired_inside,
+            starts_at_as_of,
+            starts_inside,
+            used_up_before,
+            used_up_inside,
+            refunded_before,
+            refunded_inside,
+            inactive,
+        ];
+        let rows = [
+            usage("u1", "2024-02-29 22:00:00", dec!(1), Unit::GB),
+            usage("u2", "2024-03-01 00:00:00", dec!(1), Unit::GB),
+        ];
+        let mut states: Vec<PackageState> = packages
+            .iter()
+            .map(|p| PackageState {
+                refund_at: p.refunded_at,
+                ..PackageState::default()
+            })
+            .collect();
+        // Each used-up package alone draws its row: u1 ends on 02-29 23:00, u2 on 03-01 01:00.
+        states[4] = deduct(&rows[..1], &packages[4..5]).states[0].clone();
+        states[5] = deduct(&rows[1..], &packages[5..6]).states[0].clone();
+        assert_eq!(states[4].exhausted_at, Some(t("2024-02-29 23:00:00")));
+        let listed: Vec<(&str, &str)> = snapshot(&packages, &states, &w)
+            .iter()
+            .map(|s| (s.package_id.as_str(), s.status))
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                ("expired-inside", "expired"),
+                ("starts-inside", "valid"),
+                ("used-up-inside", "exhausted"),
+                ("refunded-inside", "refunded"),
+                ("inactive", "inactive"),
+            ]
+        );
+    }
+
     #[test]
     fn periodic_status_reports_current_cycle_and_cycles_left() {
         let mut p = package(
@@ -289,5 +352,32 @@ mod tests {
             ("too_many_packages", "acct-1/ap-guangzhou")
         );
         assert!(limit_violations(&snap[..20], &catalog(), &w).is_empty());
+        // Only packages valid at the as-of moment count, per account and region, of the
+        // traffic products: each change below leaves 20 that count.
+        let changed = |change: &dyn Fn(&mut Package)| {
+            let mut p = pkgs.clone();
+            change(&mut p[0]);
+            limit_violations(&snapshot(&p, &states, &w), &catalog(), &w)
+        };
+        assert!(changed(&|p| p.expires_at = t("2024-05-01")).is_empty());
+        assert!(changed(&|p| p.activated = false).is_empty());
+        assert!(changed(&|p| p.region = "ap-hongkong".into()).is_empty());
+        assert!(changed(&|p| p.owner_uin = "acct-2".into()).is_empty());
+        assert!(changed(&|p| p.product = "apigw".into()).is_empty());
+        // Exhausted or refunded, as the sweep left the package's state.
+        for state in [
+            PackageState {
+                exhausted_at: Some(t("2024-05-01")),
+                ..PackageState::default()
+            },
+            PackageState {
+                refund_at: Some(t("2024-05-01")),
+                ..PackageState::default()
+            },
+        ] {
+            let mut s = states.clone();
+            s[0] = state;
+            assert!(limit_violations(&snapshot(&pkgs, &s, &w), &catalog(), &w).is_empty());
+        }
     }
 }

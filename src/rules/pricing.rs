@@ -419,6 +419,88 @@ mod tests {
         );
     }
 
+    /// §4.2: internal traffic is free like inbound (a zero line); `to_mainland` is outbound
+    /// traffic and priced.
+    #[test]
+    fn internal_traffic_is_a_zero_line_and_to_mainland_is_priced() {
+        let mut internal = usage("i", "2024-05-01 07:00:00", dec!(10), Unit::GB);
+        internal.direction = crate::input::Direction::Internal;
+        let mut mainland = usage("m", "2024-05-01 07:00:00", dec!(10), Unit::GB);
+        mainland.direction = crate::input::Direction::ToMainland;
+        let p = price_usage(&[internal, mainland], &[dec!(0), dec!(0)], &catalog()).unwrap();
+        let got: Vec<_> = p
+            .lines
+            .iter()
+            .map(|l| {
+                (
+                    l.line_id.as_str(),
+                    l.billable_quantity,
+                    l.unit_price,
+                    l.amount,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("u:i:0", dec!(10), dec!(0), dec!(0)),
+                ("u:m:0", dec!(10), dec!(0.80), dec!(8.00)),
+            ]
+        );
+    }
+
+    fn calls(id: &str, owner: &str, start: &str, n: Decimal) -> Usage {
+        let mut u = usage(id, start, n, Unit::Call);
+        u.owner_uin = owner.into();
+        u.product = "apigw".into();
+        u.billing_item = "calls".into();
+        u
+    }
+
+    /// (line id, tier, billable calls, amount) of each line.
+    fn tier_parts(p: &Priced) -> Vec<(&str, Option<i32>, Decimal, Decimal)> {
+        p.lines
+            .iter()
+            .map(|l| (l.line_id.as_str(), l.tier, l.billable_quantity, l.amount))
+            .collect()
+    }
+
+    /// §4.1: the month-to-date counter is per account — two accounts of 6,000,000 calls each
+    /// in one month both stay in tier 1 (one shared counter would cross 10,000,000).
+    #[test]
+    fn the_call_counter_is_per_account() {
+        let rows = [
+            calls("a", "acct-1", "2024-05-01 07:00:00", dec!(6000000)),
+            calls("b", "acct-2", "2024-05-01 08:00:00", dec!(6000000)),
+        ];
+        let p = price_usage(&rows, &[dec!(0), dec!(0)], &catalog()).unwrap();
+        assert_eq!(
+            tier_parts(&p),
+            vec![
+                ("u:a:1", Some(1), dec!(6000000), dec!(36.00)),
+                ("u:b:1", Some(1), dec!(6000000), dec!(36.00)),
+            ]
+        );
+    }
+
+    /// §4.1: the counter restarts with each natural month in UTC+8. 06-01 00:00 UTC+8 is still
+    /// May in UTC: a UTC month would split b at 10,000,000 (1,000 in tier 1, 19,000 in tier 2).
+    #[test]
+    fn the_call_counter_restarts_with_the_utc8_month() {
+        let rows = [
+            calls("a", "acct-1", "2024-05-31 23:00:00", dec!(9999000)),
+            calls("b", "acct-1", "2024-06-01 00:00:00", dec!(20000)),
+        ];
+        let p = price_usage(&rows, &[dec!(0), dec!(0)], &catalog()).unwrap();
+        assert_eq!(
+            tier_parts(&p),
+            vec![
+                ("u:a:1", Some(1), dec!(9999000), dec!(59.994)),
+                ("u:b:1", Some(1), dec!(20000), dec!(0.12)),
+            ]
+        );
+    }
+
     /// A price whose unit cannot measure the row's is no price, tiered or flat: the row is an
     /// exception, has no line and does not count in the month's calls.
     #[test]

@@ -677,6 +677,30 @@ mod tests {
             package_eligibility(&c, &p, &refunded, at).1,
             "package already refunded"
         );
+        // "Still valid": not expired, activated and in effect, not exhausted.
+        assert_eq!(
+            package_eligibility(&c, &p, &state(dec!(0)), p.expires_at).1,
+            "not self-service refundable: package already expired"
+        );
+        let mut later = p.clone();
+        later.effective_at = at + DAY;
+        assert_eq!(
+            package_eligibility(&c, &later, &state(dec!(0)), at).1,
+            "not self-service refundable: package not valid yet"
+        );
+        let mut inactive = p.clone();
+        inactive.activated = false;
+        assert_eq!(
+            package_eligibility(&c, &inactive, &state(dec!(0)), at).1,
+            "not self-service refundable: package not valid yet"
+        );
+        // Capacity 0: exhausted from its start without a draw.
+        let mut empty = state(dec!(0));
+        empty.exhausted_at = Some(p.effective_at);
+        assert_eq!(
+            package_eligibility(&c, &p, &empty, at).1,
+            "not self-service refundable: package exhausted"
+        );
     }
 
     fn sub(product: &str, started: &str, expires: &str) -> Subscription {
