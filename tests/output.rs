@@ -24,7 +24,22 @@ fn every_table_is_written_with_its_schema_and_partitions() {
     for t in OUTPUT_TABLES {
         assert!(out.path().join(t).is_dir(), "{t} missing");
     }
-    assert!(out.path().join("_manifest.json").is_file());
+    // The manifest counts rows per table and per `month=` partition; unpartitioned tables
+    // have rows and no partitions.
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("_manifest.json")).unwrap())
+            .unwrap();
+    for t in OUTPUT_TABLES {
+        let w = &manifest["outputs"][t];
+        let parts = w["partitions"].as_object().unwrap();
+        if ["exceptions", "package_status"].contains(&t) {
+            assert!(parts.is_empty(), "{t}: {parts:?}");
+        } else {
+            assert!(parts.keys().all(|k| k.starts_with("month=")), "{t}: {parts:?}");
+            let sum: u64 = parts.values().map(|v| v.as_u64().unwrap()).sum();
+            assert_eq!(sum, w["rows"].as_u64().unwrap(), "{t}");
+        }
+    }
     // Usage of 2024-05 lands in month=2024-05; empty tables still have a file with a schema.
     assert!(out
         .path()

@@ -670,7 +670,8 @@ pub fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<()> {
     write_frames(path, df.schema(), slices)
 }
 
-/// What was written for one table: rows per partition (`""` for unpartitioned tables).
+/// What was written for one table: rows in all, rows per partition (none for unpartitioned
+/// tables), and the files.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Written {
     pub rows: u64,
@@ -756,7 +757,7 @@ fn write_sorted<T: Table>(
 ) -> Result<()> {
     let dir = out.join(T::NAME);
     if !T::PARTITIONED {
-        return emit(out, &dir.join(file), String::new(), &order, written);
+        return emit(out, &dir.join(file), None, &order, written);
     }
     // Stable partition of the references: the total order holds inside each month.
     let mut by_month: BTreeMap<Month, Vec<&T>> = BTreeMap::new();
@@ -768,16 +769,17 @@ fn write_sorted<T: Table>(
     }
     for (m, chunk) in by_month {
         let key = format!("month={m}");
-        emit(out, &dir.join(&key).join(file), key, &chunk, written)?;
+        emit(out, &dir.join(&key).join(file), Some(key), &chunk, written)?;
     }
     Ok(())
 }
 
-/// Writes one file of `rows` (already in order) and records it.
+/// Writes one file of `rows` (already in order) and records it, under its partition `key`
+/// (`month=YYYY-MM`) when the table is partitioned.
 fn emit<T: Table>(
     out: &Path,
     path: &Path,
-    key: String,
+    key: Option<String>,
     rows: &[&T],
     written: &mut Written,
 ) -> Result<()> {
@@ -786,7 +788,9 @@ fn emit<T: Table>(
     let groups = row_groups(rows.len()).map(|r| T::to_row_group(&rows[r]));
     write_pages(Pages::Output, path, &schema, groups)?;
     written.rows += rows.len() as u64;
-    *written.partitions.entry(key).or_default() += rows.len() as u64;
+    if let Some(key) = key {
+        *written.partitions.entry(key).or_default() += rows.len() as u64;
+    }
     written
         .files
         .push(path.strip_prefix(out).unwrap_or(path).display().to_string());
@@ -807,9 +811,9 @@ pub fn finish_table<T: Table>(
     let dir = out.join(T::NAME);
     let (path, key) = if T::PARTITIONED {
         let key = format!("month={as_of_month}");
-        (dir.join(&key).join(file), key)
+        (dir.join(&key).join(file), Some(key))
     } else {
-        (dir.join(file), String::new())
+        (dir.join(file), None)
     };
     emit::<T>(out, &path, key, &[], written)
 }
