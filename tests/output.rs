@@ -27,15 +27,17 @@ fn every_table_is_written_with_its_schema_and_partitions() {
     // The manifest counts rows per table and per `month=` partition; unpartitioned tables
     // have rows and no partitions.
     let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.path().join("_manifest.json")).unwrap())
-            .unwrap();
+        serde_json::from_slice(&std::fs::read(out.path().join("_manifest.json")).unwrap()).unwrap();
     for t in OUTPUT_TABLES {
         let w = &manifest["outputs"][t];
         let parts = w["partitions"].as_object().unwrap();
         if ["exceptions", "package_status"].contains(&t) {
             assert!(parts.is_empty(), "{t}: {parts:?}");
         } else {
-            assert!(parts.keys().all(|k| k.starts_with("month=")), "{t}: {parts:?}");
+            assert!(
+                parts.keys().all(|k| k.starts_with("month=")),
+                "{t}: {parts:?}"
+            );
             let sum: u64 = parts.values().map(|v| v.as_u64().unwrap()).sum();
             assert_eq!(sum, w["rows"].as_u64().unwrap(), "{t}");
         }

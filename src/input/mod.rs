@@ -432,6 +432,9 @@ pub(crate) fn read_file(
     let hive = hive_values(root, path);
     for (name, ty) in specs {
         match df.schema().get(name) {
+            Some(DataType::Datetime(_, None)) if *ty == ColType::Ts => {
+                warn_naive_timestamps(table, name, path)
+            }
             Some(dt) if ty.accepts(dt) => {}
             Some(dt) => {
                 return Err(Error::WrongType {
@@ -469,6 +472,25 @@ pub(crate) fn read_file(
         rows: None,
         name_ids: None,
     })
+}
+
+/// Logs, once per table and column in the process, that a timestamp column has no time zone
+/// and is read as UTC: the contract's `ts` is UTC-adjusted, and a column of UTC+8 wall-clock
+/// times written without a zone would put every instant 8 hours late, silently. (Accepted, not
+/// refused: DuckDB's `TIMESTAMP` and polars' naive datetimes are how many tools write UTC.)
+fn warn_naive_timestamps(table: &str, column: &str, path: &Path) {
+    static SEEN: std::sync::Mutex<std::collections::BTreeSet<(String, String)>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+    if seen.insert((table.to_string(), column.to_string())) {
+        tracing::warn!(
+            table,
+            column,
+            file = %path.display(),
+            "timestamps without a time zone: read as UTC instants (write them as UTC-adjusted \
+             timestamps, e.g. polars `.dt.replace_time_zone(\"UTC\")`, DuckDB `TIMESTAMPTZ`)"
+        );
+    }
 }
 
 /// Every timestamp of `df`'s `ts` columns lies in [`MIN_TS`, `MAX_TS`] (years 1 to 9999), or
