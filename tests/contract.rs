@@ -58,15 +58,7 @@ fn unknown_enum_names_file_column_row_and_value() {
 /// events were read as empty when missing: an export that did not land went unnoticed).
 #[test]
 fn a_missing_table_directory_is_an_input_error() {
-    for table in [
-        "usage",
-        "packages",
-        "package_scope",
-        "accounts",
-        "payments",
-        "subscriptions",
-        "events",
-    ] {
+    for table in reckon::input::TABLES {
         let dir = tempfile::tempdir().unwrap();
         Dataset::valid().write(dir.path());
         std::fs::remove_dir_all(dir.path().join(table)).unwrap();

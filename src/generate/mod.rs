@@ -54,17 +54,6 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, SyncSender};
 use std::time::Instant;
 
-/// The tables written, each a directory of Parquet files.
-pub const TABLES: [&str; 7] = [
-    "usage",
-    "packages",
-    "package_scope",
-    "accounts",
-    "payments",
-    "subscriptions",
-    "events",
-];
-
 const PART: &str = "part-00000.parquet";
 const SECOND: i64 = MICROS_PER_SECOND;
 
@@ -119,7 +108,7 @@ pub fn generate(args: &GenerateArgs) -> Result<Summary> {
         end: range_end,
         days: args.days,
     };
-    for t in TABLES {
+    for t in crate::input::TABLES {
         clear_parts(&args.output.join(t))?;
     }
 
@@ -2143,7 +2132,7 @@ mod tests {
         assert!(fa["usage/part-00000.parquet"] != fc["usage/part-00000.parquet"]);
         // Every table is a directory of Parquet files; usage is split into numbered parts.
         let dirs: BTreeSet<&str> = fa.keys().map(|k| k.split('/').next().unwrap()).collect();
-        assert_eq!(dirs, TABLES.into_iter().collect());
+        assert_eq!(dirs, crate::input::TABLES.into_iter().collect());
         let parts: Vec<&String> = fa.keys().filter(|k| k.starts_with("usage/")).collect();
         assert_eq!(parts.len(), sa.usage_files);
         assert!(

@@ -166,6 +166,19 @@ pub fn hash_file(path: &Path) -> Result<(u64, String)> {
 // ---------------------------------------------------------------------------------------------
 // Columns and files.
 
+/// The input tables of CONTRACT.md, each a directory of Parquet files under the input
+/// directory. Every one must exist (an empty directory is an empty table): a missing one is
+/// [`Error::MissingTable`].
+pub const TABLES: [&str; 7] = [
+    "usage",
+    "packages",
+    "package_scope",
+    "accounts",
+    "payments",
+    "subscriptions",
+    "events",
+];
+
 /// Logical column types of CONTRACT.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColType {
