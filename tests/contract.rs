@@ -394,10 +394,14 @@ fn nulls_where_the_contract_has_none_and_implausible_sizes_are_row_exceptions() 
     ds.append_rows(
         "package_scope",
         vec![
-            str_col("package_id", [Some("pkg-1")].into_iter()),
-            str_col("product", [Some("apigw")].into_iter()),
-            str_col("billing_item", [Some("calls")].into_iter()),
-            dec_col("coefficient", 9, [d("100000")].into_iter()),
+            str_col("package_id", [Some("pkg-1"); 2].into_iter()),
+            str_col("product", [Some("apigw"), Some("clb")].into_iter()),
+            str_col(
+                "billing_item",
+                [Some("calls"), Some("public_traffic")].into_iter(),
+            ),
+            // Over 10^4, and 0 (the package would cover any usage without running down).
+            dec_col("coefficient", 9, [d("100000"), d("0")].into_iter()),
         ],
     );
     let sub = SubRow {
@@ -421,6 +425,7 @@ fn nulls_where_the_contract_has_none_and_implausible_sizes_are_row_exceptions() 
         findings_but_suspension(out.path()),
         [
             "package_scope|pkg-1/apigw/calls|value_out_of_range",
+            "package_scope|pkg-1/clb/public_traffic|value_out_of_range",
             "packages|pkg-huge|value_out_of_range",
             "packages|pkg-null|missing_value",
             "packages|pkg-voucher|value_out_of_range",

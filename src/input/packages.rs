@@ -1,7 +1,7 @@
 //! `packages/` and `package_scope/`: the resource-package inventory and what each package covers.
 //!
 //! Row rules (`Violation`, row left out): `missing_value`, `value_out_of_range` (more than 28
-//! significant digits, a capacity over [`max_quantity`] of its unit, a coefficient over
+//! significant digits, a capacity over [`max_quantity`] of its unit, a coefficient of 0 or over
 //! [`MAX_COEFFICIENT`], not 0 ≤ `voucher_amount` ≤ `price_paid`), `duplicate_package_id`,
 //! `expiry_before_effect` (`expires_at ≤ effective_at`),
 //! `missing_capacity` (non-unlimited without capacity), `negative_capacity`, `missing_cycle`
@@ -410,6 +410,15 @@ pub fn attach_scopes(
                 bad(
                     "negative_coefficient",
                     format!("coefficient {coefficient} < 0"),
+                );
+                continue;
+            }
+            // 0 package units per usage unit: the package would cover any usage forever while
+            // its remaining never moved (a 500 GB package covering 67,609 GB at 0 a draw).
+            if coefficient.is_zero() {
+                bad(
+                    "value_out_of_range",
+                    "coefficient 0: a package must consume something per unit it covers".into(),
                 );
                 continue;
             }
