@@ -409,16 +409,36 @@ fn nulls_where_the_contract_has_none_and_implausible_sizes_are_row_exceptions() 
         expires: Some("2024-06-01 10:00:00"),
         ..SubRow::default()
     };
-    // mp-1: attached_apps null; mp-2: a discount above 1.
+    // mp-1: attached_apps null; mp-2: a discount above 1; mp-3 released before it started;
+    // mp-4 elastic switched off before on; mp-5 monthly without expiry.
     let mut subs = subscription_cols(&[
         sub.clone(),
         SubRow {
             id: "mp-2",
             discount: "1.5",
+            ..sub.clone()
+        },
+        SubRow {
+            id: "mp-3",
+            released: Some("2024-04-30 10:00:00"),
+            ..sub.clone()
+        },
+        SubRow {
+            id: "mp-4",
+            elastic_on: Some("2024-05-20 00:00:00"),
+            elastic_off: Some("2024-05-10 00:00:00"),
+            ..sub.clone()
+        },
+        SubRow {
+            id: "mp-5",
+            expires: None,
             ..sub
         },
     ]);
-    subs[14] = reckon::output::i32_col("attached_apps", [None, Some(0)].into_iter());
+    subs[14] = reckon::output::i32_col(
+        "attached_apps",
+        [None, Some(0), Some(0), Some(0), Some(0)].into_iter(),
+    );
     ds.tables.insert("subscriptions", subs);
     let (_in, out) = run_dataset(&ds, "2024-06-01");
     assert_eq!(
@@ -431,6 +451,9 @@ fn nulls_where_the_contract_has_none_and_implausible_sizes_are_row_exceptions() 
             "packages|pkg-voucher|value_out_of_range",
             "subscriptions|mp-1|missing_value",
             "subscriptions|mp-2|value_out_of_range",
+            "subscriptions|mp-3|release_before_start",
+            "subscriptions|mp-4|elastic_off_before_on",
+            "subscriptions|mp-5|missing_value",
             "usage|u-1|missing_value",
             "usage|u-big|value_out_of_range",
         ]

@@ -1,7 +1,8 @@
 //! `subscriptions/`: instances and plans billed by time. Row rules: `missing_value`,
 //! `value_out_of_range` (more than 28 significant digits, a negative price, a discount outside
-//! (0, 1], `attached_apps` < 0), `duplicate_subscription_id`, `expiry_before_effect`. An
-//! unknown `billing_mode` is a file-level error.
+//! (0, 1], `attached_apps` < 0; a monthly one without `expires_at` is `missing_value`),
+//! `duplicate_subscription_id`, `expiry_before_effect`, `release_before_start`,
+//! `elastic_off_before_on`. An unknown `billing_mode` is a file-level error.
 
 use super::{dec_value, ColSpec, ColType, InputFile, Interner, Violation};
 use crate::calendar::Ts;
@@ -142,6 +143,29 @@ pub fn from_files(
             }
             if expires[i].is_some_and(|e| e <= st) {
                 bad("expiry_before_effect", "expires_at is not after started_at");
+                continue;
+            }
+            // Contradictory dates would otherwise drop fees without a word: an hourly instance
+            // released before it started bills no hour, an elastic switch turned off before
+            // it was turned on no day.
+            if released[i].is_some_and(|r| r < st) {
+                bad("release_before_start", "released_at is before started_at");
+                continue;
+            }
+            if let (Some(on), Some(off)) = (eon[i], eoff[i]) {
+                if off < on {
+                    bad(
+                        "elastic_off_before_on",
+                        "elastic_off_at is before elastic_on_at",
+                    );
+                    continue;
+                }
+            }
+            if billing_mode == BillingMode::Monthly && expires[i].is_none() {
+                bad(
+                    "missing_value",
+                    "a monthly subscription needs expires_at (the end of its paid term)",
+                );
                 continue;
             }
             if !seen.insert(id.to_string()) {
