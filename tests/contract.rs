@@ -327,12 +327,13 @@ fn old_invalid_inventory_rows_are_reported_and_usage_rows_only_in_the_window() {
         ],
     );
     let (_in, out) = run_dataset(&ds, "2024-06-01");
-    // (Without its opening balance the account starts at 0 and falls into arrears: its rows
-    // are then also `usage_while_suspended`.)
+    // (Without its opening balance the account starts at 0 — `unknown_account` says so — and
+    // falls into arrears: its rows are then also `usage_while_suspended`.)
     assert_eq!(
         findings_but_suspension(out.path()),
         [
             "accounts|acct-1|missing_value",
+            "accounts|acct-1|unknown_account",
             "events|e-1|value_out_of_range",
             "usage|u-in|negative_quantity",
         ]

@@ -2,7 +2,8 @@
 //! (`rules::ledger`), its arrears episodes and the product steps they trigger (`rules::arrears`),
 //! and the expiry timeline of each prepaid plan (`rules::plan_expiry`, terms from the replayed
 //! subscriptions of `rules::subscriptions`); plus the `usage_while_suspended` and
-//! `renewal_after_reclaim` exceptions. It runs per chunk of accounts (`shard`): an account's rows
+//! `renewal_after_reclaim` exceptions, and `unknown_account` for an account with rows (usage,
+//! payments, subscriptions, bill lines) but no valid `accounts` row, replayed from a balance of 0. It runs per chunk of accounts (`shard`): an account's rows
 //! are never split across chunks.
 //!
 //! Every run replays all history before the as-of moment, so state at the window start (balance,
@@ -125,6 +126,20 @@ impl<'a> Grouper<'a> {
 
 fn account(g: &Group, catalog: &Catalog, w: &Window) -> (Vec<AccountEvent>, Vec<Violation>) {
     let owner = g.owner;
+    let mut violations = Vec::new();
+    if g.account.is_none() {
+        // Not time-bound: reported by every run until the accounts row is there.
+        violations.push(Violation::new(
+            "accounts",
+            owner.as_str(),
+            "unknown_account",
+            // The same text every day (no counts): runs of consecutive days agree on it.
+            "no valid row in accounts/ for an account with usage, payments, subscriptions or \
+             bill lines: its balance is replayed from 0 without an opening balance, so its \
+             arrears and service-state events may not hold",
+            None,
+        ));
+    }
     let ledger = Ledger::new(owner, g.account, &g.payments, &g.lines, w.as_of);
     let episodes = ledger.episodes();
     let mut events = ledger.arrears_events(&episodes);
@@ -133,7 +148,6 @@ fn account(g: &Group, catalog: &Catalog, w: &Window) -> (Vec<AccountEvent>, Vec<
     let pt = arrears::product_events(&ledger, &episodes, &held, catalog, w.as_of);
     events.extend(pt.events);
     let mut outages = pt.outages;
-    let mut violations = Vec::new();
     let pe = &catalog.plan_expiry;
     for (sub, life) in g.subs.iter().filter(|(s, _)| plan_expiry::applies(pe, s)) {
         let p = plan_expiry::timeline(&ledger, sub, life, pe, w.as_of);
@@ -156,6 +170,33 @@ mod tests {
 
     fn catalog() -> Catalog {
         crate::rules::deduction::tests::catalog()
+    }
+
+    /// An account with rows but no accounts row is replayed from 0 and reported once, not
+    /// time-bound (every run reports it until the row is there).
+    #[test]
+    fn accounts_without_an_accounts_row_are_reported() {
+        let w = Window::new(parse_date("2024-06-01").unwrap());
+        let accounts = [account("10", "2024-01-01 00:00:00")];
+        let mut ghost = payment("pay-2", "2024-05-01 00:00:00", "10");
+        ghost.owner_uin = "acct-9".into();
+        let payments = [payment("pay-1", "2024-05-01 00:00:00", "10"), ghost];
+        let rows = Rows {
+            accounts: accounts.iter().collect(),
+            payments: payments.iter().collect(),
+            usage: &[],
+            subscriptions: &[],
+            lives: &[],
+            lines: &[],
+        };
+        let tl = run(&rows, &catalog(), &w);
+        assert_eq!(tl.accounts, 2);
+        let found: Vec<_> = tl
+            .violations
+            .iter()
+            .map(|v| (&*v.source_table, v.source_id.as_str(), &*v.rule, v.at))
+            .collect();
+        assert_eq!(found, [("accounts", "acct-9", "unknown_account", None)]);
     }
 
     #[test]
