@@ -20,6 +20,7 @@ use crate::cli::RunConfig;
 use crate::error::{Error, Result};
 use crate::input::chunks::{self, UsageSource};
 use crate::input::{self, Inputs, Usage, Violation};
+use crate::name::Name;
 use crate::output::manifest::{self, Manifest, UsageAccounting};
 use crate::output::publish::Publish;
 use crate::output::tables::{
@@ -506,7 +507,20 @@ fn process_chunk(
                 Ok((ded, priced))
             },
             || {
-                let subs_out = subscriptions::replay(&subs, &events, catalog, w.as_of);
+                // Lines before both the account's opening (the ledger's start) and the first
+                // month the window touches (the bills') are read by no one.
+                let first_month = Month::of(w.start).start();
+                let opening: FxHashMap<Name, Ts> = base
+                    .accounts
+                    .iter()
+                    .filter(|a| holds(&a.owner_uin))
+                    .map(|a| (a.owner_uin, a.opening_at))
+                    .collect();
+                let subs_out = subscriptions::replay_from(&subs, &events, catalog, w.as_of, |s| {
+                    opening
+                        .get(&s.owner_uin)
+                        .map_or(Ts::MIN, |o| (*o).min(first_month))
+                });
                 let elastic =
                     elastic::elastic_lines(&usage, &subs, &subs_out.lives, catalog, w.as_of);
                 let purchases = purchases::purchase_lines(&packages, w.as_of);

@@ -127,6 +127,21 @@ pub fn monthly_price(catalog: &Catalog, product: &str, plan: &str, at: Ts) -> Op
 
 /// Replays every subscription and its events up to the as-of moment.
 pub fn replay(subs: &[Subscription], events: &[Event], catalog: &Catalog, as_of: Ts) -> Replayed {
+    replay_from(subs, events, catalog, as_of, |_| Ts::MIN)
+}
+
+/// [`replay`], with the hourly lines of each subscription charged before `history_from(s)`
+/// left out: the earliest instant any consumer reads a line of its account (the ledger reads
+/// from the account's opening, the bills from the first month the window touches). An hourly
+/// instance started long before its account opened — a placeholder start such as 0001-01-01 —
+/// made millions of lines no one read (8.2 GB for one instance).
+pub fn replay_from(
+    subs: &[Subscription],
+    events: &[Event],
+    catalog: &Catalog,
+    as_of: Ts,
+    history_from: impl Fn(&Subscription) -> Ts,
+) -> Replayed {
     let mut out = Replayed::default();
     let index: HashMap<&str, usize> = subs
         .iter()
@@ -197,7 +212,15 @@ pub fn replay(subs: &[Subscription], events: &[Event], catalog: &Catalog, as_of:
     }
     for (s, life) in subs.iter().zip(&out.lives) {
         if s.billing_mode == BillingMode::Hourly {
-            hourly_lines(s, life, catalog, as_of, &mut out.lines, &mut out.violations);
+            let from = history_from(s);
+            hourly_lines(
+                s,
+                life,
+                catalog,
+                (from, as_of),
+                &mut out.lines,
+                &mut out.violations,
+            );
         }
     }
     out
@@ -435,12 +458,14 @@ fn hourly_lines(
     s: &Subscription,
     life: &Life,
     catalog: &Catalog,
-    as_of: Ts,
+    (from, as_of): (Ts, Ts),
     lines: &mut Vec<BillLine>,
     violations: &mut Vec<Violation>,
 ) {
     let end = life.ended_at.unwrap_or(Ts::MAX).min(as_of);
-    let mut k = 0i64;
+    // The first hour charged at or after `from` (an hour earlier, to be safe at the edge); the
+    // hour's number `k` stays its number from the start, and so does its line id.
+    let mut k = (from.saturating_sub(s.started_at) / HOUR - 1).max(0);
     loop {
         let start = s.started_at + k * HOUR;
         if start >= end {
@@ -625,6 +650,37 @@ mod tests {
 
     /// Hourly instances: every started hour, at the price in force at the hour's start; the
     /// partial last hour is charged at release.
+    /// Lines before `history_from` are left out; every line from it on is the one `replay`
+    /// gives, with the same id (hours keep their number from the start).
+    #[test]
+    fn hourly_lines_before_history_from_are_left_out() {
+        let c = catalog();
+        let s = sub(
+            "h1",
+            "apigw",
+            "professional",
+            BillingMode::Hourly,
+            "2022-03-24 16:30:00",
+        );
+        let as_of = t("2022-04-01 00:00:00");
+        let all = replay(std::slice::from_ref(&s), &[], &c, as_of);
+        let from = t("2022-03-31 00:00:00");
+        let cut = replay_from(std::slice::from_ref(&s), &[], &c, as_of, |_| from);
+        let kept: Vec<&BillLine> = all.lines.iter().filter(|l| l.charged_at >= from).collect();
+        assert_eq!(kept.len(), 24);
+        assert_eq!(kept[0].line_id.as_str(), "h:h1:000151");
+        let early: Vec<&BillLine> = cut.lines.iter().filter(|l| l.charged_at < from).collect();
+        assert!(early.len() <= 1, "{early:?}");
+        assert_eq!(
+            cut.lines
+                .iter()
+                .filter(|l| l.charged_at >= from)
+                .collect::<Vec<_>>(),
+            kept
+        );
+        assert_eq!(all.lines.len(), 175);
+    }
+
     #[test]
     fn hourly_instance_across_the_price_change_and_release() {
         let c = catalog();
