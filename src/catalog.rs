@@ -3,9 +3,11 @@
 //! quality-traffic rules and refund unit prices. None of these numbers live in code.
 //!
 //! Loading is two steps, like ripgrep's flags: serde reads the TOML as written ([`RawCatalog`]),
-//! then [`Catalog::from_raw`] validates and types it. Validation rejects: tier tables with gaps,
-//! overlaps or no open-ended last tier; prices naming unknown regions; overlapping effective ranges
-//! for one (product, billing item, region); negative prices; unparseable decimals or dates.
+//! then [`Catalog::from_raw`] validates and types it. Validation rejects: tier tables empty, with
+//! gaps, overlaps or no open-ended last tier; prices naming unknown regions; effective ranges that
+//! end before they start, or overlap for one (product, billing item, region) or instance plan;
+//! plans defined twice; free traffic directions that are no direction; negative prices;
+//! unparseable decimals or dates.
 //! The file's SHA-256 goes into the manifest.
 
 use crate::calendar::{parse_local, IdleWindow, Ts};
@@ -376,6 +378,9 @@ impl Catalog {
 
         let mut tier_tables = FxHashMap::default();
         for t in &raw.tier_tables {
+            if t.tiers.is_empty() {
+                return Err(err(format!("tier table `{}` has no tiers", t.name)));
+            }
             let mut tiers = Vec::new();
             let mut expect_from = Decimal::ZERO;
             for (i, tier) in t.tiers.iter().enumerate() {
@@ -491,6 +496,11 @@ impl Catalog {
             let what = format!("instance_prices {} {}", p.product, p.plan);
             let from = time(&what, &p.effective_from, Ts::MIN)?;
             let to = time(&what, &p.effective_to, Ts::MAX)?;
+            if to <= from {
+                return Err(err(format!(
+                    "{what}: effective_to is not after effective_from"
+                )));
+            }
             if instance_prices.iter().any(|o: &InstancePrice| {
                 o.product == p.product && o.plan == p.plan && o.from < to && from < o.to
             }) {
@@ -506,9 +516,28 @@ impl Catalog {
                 to,
             });
         }
+        // Directions are the usage contract's enum: a misspelt one would make no traffic free.
+        let mut free_directions = FxHashSet::default();
+        for d in &raw.traffic.free_directions {
+            if crate::input::Direction::parse(d).is_none() {
+                return Err(err(format!(
+                    "traffic.free_directions: unknown direction `{d}` (allowed: outbound, \
+                     to_mainland, inbound, internal)"
+                )));
+            }
+            free_directions.insert(d.clone());
+        }
         let mut plans = Vec::new();
         for p in &raw.plans {
             let what = format!("plans {} {}", p.product, p.plan);
+            // Looked up by (product, plan): a second entry would never be read, or worse, be
+            // read instead of the first.
+            if plans
+                .iter()
+                .any(|o: &Plan| o.product == p.product && o.plan == p.plan)
+            {
+                return Err(err(format!("{what}: defined twice")));
+            }
             plans.push(Plan {
                 product: p.product.clone(),
                 plan: p.plan.clone(),
@@ -580,7 +609,7 @@ impl Catalog {
             tier_tables,
             instance_prices,
             plans,
-            free_directions: raw.traffic.free_directions.into_iter().collect(),
+            free_directions,
             quality_package_products: raw.quality_traffic.package_products.into_iter().collect(),
             quality_origin_regions: raw.quality_traffic.origin_regions.into_iter().collect(),
             quality_direction: raw.quality_traffic.direction,
@@ -759,6 +788,47 @@ mod tests {
         // The appended table must come after the arrays it extends; TOML allows that.
         let e = parse(&text).unwrap_err().to_string();
         assert!(e.contains("overlaps"), "{e}");
+    }
+
+    /// Catalog mistakes that used to load: an empty tier table (reported as "the last tier
+    /// must be open-ended"), an instance price whose range ends before it starts, a plan
+    /// defined twice (the first entry won), a free direction that is no direction.
+    #[test]
+    fn contradictory_catalog_entries_are_rejected() {
+        let cases = [
+            (
+                sample().replace(
+                    "  { from = \"0\", to = \"10000000\", unit_price = \"0.06\" },\n  { from = \"10000000\", to = \"100000000\", unit_price = \"0.04\" },\n  { from = \"100000000\", unit_price = \"0.03\" },\n",
+                    "",
+                ),
+                "tier table `apigw_calls` has no tiers",
+            ),
+            (
+                sample().replacen(
+                    "effective_to = \"2022-03-24 18:00:00\"",
+                    "effective_from = \"2023-01-01\"\neffective_to = \"2022-03-24 18:00:00\"",
+                    1,
+                ),
+                "effective_to is not after effective_from",
+            ),
+            (
+                sample().replacen(
+                    "[[plans]]",
+                    "[[plans]]\nproduct = \"mpgw\"\nplan = \"trial\"\nmax_qps = 1\nmax_mbps = 1\nmonthly = \"1\"\n[[plans]]",
+                    1,
+                ),
+                "plans mpgw trial: defined twice",
+            ),
+            (
+                sample().replace("[\"inbound\", \"internal\"]", "[\"inbound\", \"sideways\"]"),
+                "unknown direction `sideways`",
+            ),
+        ];
+        for (text, want) in cases {
+            assert_ne!(text, sample(), "{want}: the sample was not changed");
+            let e = parse(&text).unwrap_err().to_string();
+            assert!(e.contains(want), "{want}: {e}");
+        }
     }
 
     #[test]
