@@ -240,6 +240,45 @@ fn findings_but_suspension(out: &std::path::Path) -> Vec<String> {
         .collect()
 }
 
+/// An empty string is no value: an empty id, account or name is `missing_value` like a null
+/// (an empty usage owner was billed and given arrears events; an empty event id refunded as
+/// line `r:`).
+#[test]
+fn empty_strings_are_missing_values() {
+    let mut ds = Dataset::valid();
+    ds.set_col(
+        "usage",
+        str_col("owner_uin", [Some("acct-1"), Some("")].into_iter()),
+    );
+    ds.set_col("packages", str_col("package_id", [Some("")].into_iter()));
+    ds.tables.insert(
+        "events",
+        event_cols(&[("", "refund", "pkg-1", "2024-05-20 00:00:00", None, None)]),
+    );
+    let (_in, out) = run_dataset(&ds, "2024-06-01");
+    assert_eq!(
+        findings_but_suspension(out.path()),
+        [
+            "events||missing_value",
+            // The package's scope then names no valid package.
+            "package_scope|pkg-1/eip/public_traffic|unknown_package",
+            "packages||missing_value",
+            "usage|u-2|missing_value",
+        ]
+    );
+    let ex = read_table(out.path(), "exceptions");
+    let details = rows_text(&ex, &["detail"]);
+    assert!(
+        details
+            .iter()
+            .any(|d| d.contains("`owner_uin` is null or empty")),
+        "{details:?}"
+    );
+    // Only u-1 is billed.
+    let lines = read_table(out.path(), "bill_lines");
+    assert_eq!(rows_text(&lines, &["usage_id"]), ["u-1"]);
+}
+
 /// An instant past what the calendar holds (`i64::MAX` µs as "never expires") stops the run
 /// naming the file, the column, the row and the value, instead of failing later in a rule.
 #[test]

@@ -66,7 +66,10 @@ pub fn accounts_from_files(
             let id = uin[i].unwrap_or("");
             let v = |rule, detail: &str| violation("accounts", f, i, id, rule, detail, opening[i]);
             let (Some(u), Some(at)) = (uin[i], opening[i]) else {
-                violations.push(v("missing_value", "owner_uin or opening_at is null"));
+                violations.push(v(
+                    "missing_value",
+                    "owner_uin or opening_at is null or empty",
+                ));
                 continue;
             };
             let balance = match required_dec(scale, bal[i], "opening_balance") {
@@ -126,7 +129,7 @@ pub fn payments_from_files(
             let (Some(p), Some(u), Some(at)) = (pid[i], uin[i], paid[i]) else {
                 violations.push(v(
                     "missing_value",
-                    "payment_id, owner_uin or paid_at is null",
+                    "payment_id, owner_uin or paid_at is null or empty",
                 ));
                 continue;
             };

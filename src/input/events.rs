@@ -71,7 +71,7 @@ pub fn from_files(
                         "events",
                         eid[i].unwrap_or(""),
                         "missing_value",
-                        format!("{} row {i}: kind is null", f.name),
+                        format!("{} row {i}: kind is null or empty", f.name),
                         at[i],
                     ));
                     continue;
@@ -82,7 +82,10 @@ pub fn from_files(
                     "events",
                     eid[i].unwrap_or(""),
                     "missing_value",
-                    format!("{} row {i}: event_id, target_id or at is null", f.name),
+                    format!(
+                        "{} row {i}: event_id, target_id or at is null or empty",
+                        f.name
+                    ),
                     at[i],
                 ));
                 continue;

@@ -607,11 +607,18 @@ impl InputFile {
         Ok(out)
     }
 
+    /// The values of a string column; an empty string is no value, like a null (an empty id,
+    /// account or product is missing, not a name: it was billed as `u::0`, `r:` …).
     pub fn strs(&self, col: &str) -> Result<Vec<Option<&str>>> {
         if self.is_null_typed(col)? {
             return Ok(vec![None; self.df.height()]);
         }
-        Ok(self.series(col)?.str()?.iter().collect())
+        Ok(self
+            .series(col)?
+            .str()?
+            .iter()
+            .map(|v| v.filter(|v| !v.is_empty()))
+            .collect())
     }
 
     pub fn ts(&self, col: &str) -> Result<Vec<Option<Ts>>> {

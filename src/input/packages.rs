@@ -193,7 +193,7 @@ pub fn from_files(
                 ("unit", unit[i]),
             ];
             if let Some((col, _)) = required.iter().find(|(_, v)| v.is_none()) {
-                bad("missing_value", format!("`{col}` is null"));
+                bad("missing_value", format!("`{col}` is null or empty"));
                 continue;
             }
             let (Some(eff), Some(exp)) = (effective[i], expires[i]) else {
@@ -385,7 +385,7 @@ pub fn attach_scopes(
             let (Some(pid), Some(prod), Some(it)) = (id[i], product[i], item[i]) else {
                 bad(
                     "missing_value",
-                    "package_id, product or billing_item is null".into(),
+                    "package_id, product or billing_item is null or empty".into(),
                 );
                 continue;
             };

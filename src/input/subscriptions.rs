@@ -104,7 +104,7 @@ pub fn from_files(
             let (Some(id), Some(u), Some(p), Some(pl), Some(r), Some(_), Some(st)) = (
                 sid[i], uin[i], product[i], plan[i], region[i], mode[i], started[i],
             ) else {
-                bad("missing_value", "a required column is null");
+                bad("missing_value", "a required column is null or empty");
                 continue;
             };
             let (Some(list_price), Some(discount), Some(price_paid)) = (

@@ -237,19 +237,21 @@ fn from_file(
                 at,
             ));
         };
+        // An empty string is no value, like a null (see `InputFile::strs`).
+        let named = |n: Option<Name>| n.is_some_and(|n| !n.is_empty());
         let required = [
             ("usage_id", ids[i].is_some()),
-            ("owner_uin", owner[i].is_some()),
-            ("region", region[i].is_some()),
-            ("product", product[i].is_some()),
-            ("sub_product", sub[i].is_some()),
-            ("instance_id", inst[i].is_some()),
-            ("billing_item", item[i].is_some()),
-            ("unit", unit[i].is_some()),
+            ("owner_uin", named(owner[i])),
+            ("region", named(region[i])),
+            ("product", named(product[i])),
+            ("sub_product", named(sub[i])),
+            ("instance_id", named(inst[i])),
+            ("billing_item", named(item[i])),
+            ("unit", named(unit[i])),
             ("accelerated", acc[i].is_some()),
         ];
         if let Some((col, _)) = required.iter().find(|(_, present)| !present) {
-            bad("missing_value", format!("`{col}` is null"));
+            bad("missing_value", format!("`{col}` is null or empty"));
             continue;
         }
         let (Some(s), Some(e)) = (start[i], end[i]) else {
