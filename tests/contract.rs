@@ -279,6 +279,27 @@ fn empty_strings_are_missing_values() {
     assert_eq!(rows_text(&lines, &["usage_id"]), ["u-1"]);
 }
 
+/// A package of a region the catalog does not know covers nothing: reported, still listed.
+#[test]
+fn packages_of_an_unknown_region_are_reported() {
+    let mut ds = Dataset::valid();
+    ds.set_col(
+        "packages",
+        str_col("region", [Some("ap-guangzou")].into_iter()),
+    );
+    let (_in, out) = run_dataset(&ds, "2024-06-01");
+    assert_eq!(
+        findings_but_suspension(out.path()),
+        ["packages|pkg-1|unknown_region"]
+    );
+    let status = read_table(out.path(), "package_status");
+    assert_eq!(
+        rows_text(&status, &["package_id", "region"]),
+        ["pkg-1|ap-guangzou"]
+    );
+    assert!(read_table(out.path(), "deduction_details").height() == 0);
+}
+
 /// An instant past what the calendar holds (`i64::MAX` µs as "never expires") stops the run
 /// naming the file, the column, the row and the value, instead of failing later in a rule.
 #[test]
