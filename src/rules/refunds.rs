@@ -497,8 +497,8 @@ mod tests {
     }
 
     /// §6: an exhausted, unexpired quality traffic package refunds 0 even where paid − 2.15 ×
-    /// used GB is positive (10 GB bought for 30.00: 30.00 − 21.50 = 8.50); one byte short of
-    /// exhaustion, the formula applies.
+    /// used GB is positive (10 GB bought for 30.00: 30.00 − 21.50 = 8.50); not exhausted (9 of
+    /// the 10 GB used), the formula applies.
     #[test]
     fn exhausted_quality_package_refunds_zero_whatever_it_cost() {
         let c = catalog();
