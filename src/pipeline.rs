@@ -637,7 +637,6 @@ fn reported(v: &Violation, w: &Window) -> bool {
     v.at.is_none_or(|t| w.contains(t) || (inventory && t <= w.as_of))
 }
 
-/// Events whose target is neither a package nor a subscription.
 /// Packages of a region the catalog does not know (a typo such as `ap-guangzou`): usage of a
 /// known region never matches them, so they would sit in the inventory covering nothing, without
 /// a word. Reported, not dropped (they still show in `package_status`).
@@ -661,6 +660,7 @@ fn unknown_package_regions(inputs: &Inputs, catalog: &Catalog) -> Vec<Violation>
         .collect()
 }
 
+/// Events whose target is neither a package nor a subscription.
 fn unknown_targets(inputs: &Inputs) -> Vec<Violation> {
     let known: std::collections::HashSet<&str> = inputs
         .packages

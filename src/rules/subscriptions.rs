@@ -453,7 +453,11 @@ pub fn upgrade_amount(old: Decimal, new: Decimal, remaining_days: i64, cycle_day
     m8((new - old) * Decimal::from(remaining_days) / Decimal::from(cycle_days))
 }
 
-/// Every started hour of an hourly instance, settled before the as-of moment.
+/// Every hour of an hourly instance started before the as-of moment. An hour that runs past
+/// the as-of moment (an instance started at 16:30 runs 23:30–00:30) is billed in the month it
+/// started, like a usage row: left out, it came into the next day's run and changed a month
+/// that run's bill had already marked complete. It is charged at its end, after the as-of
+/// moment, so the ledger (which stops there) leaves it to the next run's balance.
 fn hourly_lines(
     s: &Subscription,
     life: &Life,
@@ -473,9 +477,6 @@ fn hourly_lines(
         }
         let nominal_end = start + HOUR;
         let charged_at = nominal_end.min(life.ended_at.unwrap_or(Ts::MAX));
-        if charged_at > as_of {
-            break;
-        }
         let plan = life.plan_at(start);
         let Some(price) = catalog.instance_price(&s.product, plan, start) else {
             violations.push(Violation::new(
@@ -551,6 +552,7 @@ fn line(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::calendar::Month;
     use crate::rules::deduction::tests::{catalog, t};
     use rust_decimal_macros::dec;
 
@@ -667,7 +669,7 @@ mod tests {
         let from = t("2022-03-31 00:00:00");
         let cut = replay_from(std::slice::from_ref(&s), &[], &c, as_of, |_| from);
         let kept: Vec<&BillLine> = all.lines.iter().filter(|l| l.charged_at >= from).collect();
-        assert_eq!(kept.len(), 24);
+        assert_eq!(kept.len(), 25);
         assert_eq!(kept[0].line_id.as_str(), "h:h1:000151");
         let early: Vec<&BillLine> = cut.lines.iter().filter(|l| l.charged_at < from).collect();
         assert!(early.len() <= 1, "{early:?}");
@@ -678,7 +680,8 @@ mod tests {
                 .collect::<Vec<_>>(),
             kept
         );
-        assert_eq!(all.lines.len(), 175);
+        // 176 started hours: the last, 03-31 23:30, runs past the as-of moment.
+        assert_eq!(all.lines.len(), 176);
     }
 
     #[test]
@@ -706,8 +709,11 @@ mod tests {
         assert_eq!(out.lines[2].charge_end, t("2022-03-24 19:30:00"));
     }
 
+    /// An hour started before the as-of moment is billed in the month it started, even when it
+    /// ends after the as-of moment: May's bill, complete as of 06-01, must not change in the
+    /// 06-02 run (RULES.md §8).
     #[test]
-    fn hourly_hours_stop_at_the_as_of_moment() {
+    fn hourly_hours_started_before_the_as_of_moment_are_billed_in_their_month() {
         let c = catalog();
         let s = sub(
             "h1",
@@ -716,10 +722,40 @@ mod tests {
             BillingMode::Hourly,
             "2024-05-31 22:30:00",
         );
-        let out = replay(&[s], &[], &c, t("2024-06-01 00:00:00"));
-        // 22:30–23:30 settled; 23:30–00:30 not yet.
-        assert_eq!(out.lines.len(), 1);
-        assert_eq!(out.lines[0].amount, dec!(5.94));
+        let day = |as_of| {
+            let out = replay(std::slice::from_ref(&s), &[], &c, t(as_of));
+            out.lines
+                .into_iter()
+                .filter(|l| Month::of(l.charge_start) == Month::of(t("2024-05-31 00:00:00")))
+                .map(|l| {
+                    (
+                        l.line_id.to_string(),
+                        l.charge_start,
+                        l.charged_at,
+                        l.amount,
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        let may = day("2024-06-01 00:00:00");
+        assert_eq!(
+            may,
+            [
+                (
+                    "h:h1:000000".to_string(),
+                    t("2024-05-31 22:30:00"),
+                    t("2024-05-31 23:30:00"),
+                    dec!(5.94)
+                ),
+                (
+                    "h:h1:000001".to_string(),
+                    t("2024-05-31 23:30:00"),
+                    t("2024-06-01 00:30:00"),
+                    dec!(5.94)
+                ),
+            ]
+        );
+        assert_eq!(day("2024-06-02 00:00:00"), may);
     }
 
     /// RULES.md §9 example 4: 4999 → 8999 with 20 of 30 days remaining → 2666.67 payable.
