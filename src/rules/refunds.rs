@@ -13,8 +13,8 @@
 //! upgrades). Every amount is floored at 0, kept at scale 8, and `payable` is rounded once to
 //! 0.01. A package refund is decided inside the deduction sweep (`package_policy`), so usage up
 //! to the refund instant counts as used and nothing after it is covered. Requests for products
-//! with no rule, for refunded, expired or ended targets, and for hourly instances (billed per
-//! hour: release instead) are refused with the reason. A refused request is still written, with
+//! with no rule, for refunded, expired or ended targets, for packages not bought yet, and for
+//! hourly instances (billed per hour: release instead) are refused with the reason. A refused request is still written, with
 //! `eligible = false` and amount 0.
 //!
 //! Invariants: `0 ≤ amount ≤ paid`; `payable = round2(amount)`; an eligible refund yields one
@@ -74,6 +74,14 @@ pub fn package_eligibility(
 ) -> (bool, String) {
     if st.refund_at.is_some_and(|r| r <= at) {
         return (false, "package already refunded".into());
+    }
+    // Nothing paid yet to give back: granted, it refunded the price before it was charged and
+    // cut off every draw the package was bought for.
+    if at < p.purchased_at.min(p.effective_at) {
+        return (
+            false,
+            "refund requested before the package was bought".into(),
+        );
     }
     let expired = p.expires_at <= at;
     match PackageRule::of(catalog, &p.product) {
@@ -543,6 +551,19 @@ mod tests {
         assert_eq!(rows[0].used_value, dec!(21.50));
         assert_eq!(rows[0].amount, dec!(0));
         assert!(rows[0].eligible);
+    }
+
+    #[test]
+    fn a_refund_before_the_purchase_is_refused() {
+        let c = catalog();
+        let mut p = qtp(dec!(13.00));
+        p.purchased_at = t("2024-04-05 10:00:00");
+        p.effective_at = t("2024-04-05 10:00:00");
+        let (ok, reason) = package_eligibility(&c, &p, &state(dec!(0)), t("2024-04-04 10:00:00"));
+        assert!(!ok);
+        assert_eq!(reason, "refund requested before the package was bought");
+        let (ok, _) = package_eligibility(&c, &p, &state(dec!(0)), t("2024-04-05 10:00:00"));
+        assert!(ok);
     }
 
     #[test]
