@@ -626,15 +626,20 @@ fn process_chunk(
     Ok((out, with_room(usage, 0)))
 }
 
-/// Which of a chunk's findings a run writes (RULES.md §8): those dated in the window (a usage
-/// row's at its `usage_start`, a day's elastic fee at its day), and those about the package
-/// inventory (`packages`, `package_scope`) dated up to the as-of moment — standing state, like
-/// a scope whose units do not convert (found at its first draw, however old) or too many
-/// packages as of the as-of moment. (Bad rows of the replayed tables are added apart: see the
-/// caller.)
+/// Which of a chunk's findings a run writes (RULES.md §8): those about usage rows dated in the
+/// window (a row's at its `usage_start`), and those about the tables replayed from all history
+/// (`packages`, `package_scope`, `subscriptions`, `events`) dated up to the as-of moment —
+/// standing state that every day's replay finds again, however old: a scope whose units do not
+/// convert (found at its first draw), too many packages, an hourly instance or a plan with no
+/// price since it started, an upgrade refused a year ago. Left out before the window, such a
+/// row was billed nothing without a word. (Bad rows of the replayed tables found on loading
+/// are added apart: see the caller.)
 fn reported(v: &Violation, w: &Window) -> bool {
-    let inventory = matches!(&*v.source_table, "packages" | "package_scope");
-    v.at.is_none_or(|t| w.contains(t) || (inventory && t <= w.as_of))
+    let standing = matches!(
+        &*v.source_table,
+        "packages" | "package_scope" | "subscriptions" | "events"
+    );
+    v.at.is_none_or(|t| w.contains(t) || (standing && t <= w.as_of))
 }
 
 /// Packages of a region the catalog does not know (a typo such as `ap-guangzou`): usage of a

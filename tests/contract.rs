@@ -279,6 +279,54 @@ fn empty_strings_are_missing_values() {
     assert_eq!(rows_text(&lines, &["usage_id"]), ["u-1"]);
 }
 
+/// Findings about subscriptions and events are standing state, found again by every day's
+/// replay: reported however old. An hourly instance with no price since it started before the
+/// window, and an upgrade refused before the window, were billed nothing without a word.
+#[test]
+fn old_findings_of_replayed_subscriptions_and_events_are_reported() {
+    let mut ds = Dataset::valid();
+    ds.tables.insert(
+        "subscriptions",
+        subscription_cols(&[
+            SubRow {
+                id: "h-1",
+                product: "apigw",
+                plan: "gold",
+                mode: "hourly",
+                started: "2024-01-10 00:00:00",
+                expires: None,
+                list: "0",
+                paid: "0",
+                ..SubRow::default()
+            },
+            SubRow {
+                id: "mp-1",
+                started: "2024-01-01 00:00:00",
+                expires: Some("2024-12-01 00:00:00"),
+                list: "4999",
+                paid: "54989",
+                ..SubRow::default()
+            },
+        ]),
+    );
+    ds.tables.insert(
+        "events",
+        event_cols(&[(
+            "e-up",
+            "upgrade",
+            "mp-1",
+            "2024-02-01 00:00:00",
+            Some("platinum"),
+            None,
+        )]),
+    );
+    let (_in, out) = run_dataset(&ds, "2024-06-01");
+    let found = findings_but_suspension(out.path());
+    for want in ["subscriptions|h-1|no_price", "events|e-up|invalid_event"] {
+        assert!(found.iter().any(|f| f == want), "{want} not in {found:?}");
+    }
+}
+
 /// A package of a region the catalog does not know covers nothing: reported, still listed.
 #[test]
 fn packages_of_an_unknown_region_are_reported() {

@@ -80,6 +80,9 @@ pub fn elastic_lines(
         }
     }
     let (mut lines, mut violations) = (Vec::new(), Vec::new());
+    // A plan the catalog lacks is reported once per subscription and plan, on its first day:
+    // a property of the subscription, which every run reports (not a finding per day).
+    let mut unknown_plans: std::collections::HashSet<(usize, Name)> = Default::default();
     for ((i, day), (qps, mbps)) in peaks {
         let (s, life) = (&subs[i], &lives[i]);
         let end = day + DAY;
@@ -90,13 +93,15 @@ pub fn elastic_lines(
         }
         let plan = life.plan_at(end - 1);
         let Some(p) = catalog.plan(&s.product, plan) else {
-            violations.push(Violation::new(
-                "subscriptions",
-                &*s.subscription_id,
-                "no_price",
-                format!("no plan {}/{plan} for the elastic fee", s.product),
-                Some(day),
-            ));
+            if unknown_plans.insert((i, *plan)) {
+                violations.push(Violation::new(
+                    "subscriptions",
+                    &*s.subscription_id,
+                    "no_price",
+                    format!("no plan {}/{plan} for the elastic fee", s.product),
+                    Some(day),
+                ));
+            }
             continue;
         };
         let b = base(qps, mbps, p.max_qps, cfg);
@@ -238,7 +243,27 @@ mod tests {
         assert_eq!(lines[0].charged_at, t("2024-05-11 00:00:00"));
         assert_eq!(lines[0].price_unit.as_ref(), "QPS-day");
         // As of 2024-05-12: only the two finished days.
-        let (lines, _) = elastic_lines(&usage, &[s], &r.lives, &c, t("2024-05-12 00:00:00"));
+        let (lines, _) = elastic_lines(
+            &usage,
+            std::slice::from_ref(&s),
+            &r.lives,
+            &c,
+            t("2024-05-12 00:00:00"),
+        );
         assert_eq!(lines.len(), 2);
+
+        // A plan the catalog lacks: no fee, reported once (its first day), not once a day.
+        let mut unknown = s;
+        unknown.plan = "platinum".into();
+        let r = replay(
+            std::slice::from_ref(&unknown),
+            &[],
+            &c,
+            t("2024-06-01 00:00:00"),
+        );
+        let (lines, v) = elastic_lines(&usage, &[unknown], &r.lives, &c, t("2024-06-01 00:00:00"));
+        assert!(lines.is_empty());
+        let found: Vec<_> = v.iter().map(|v| (&*v.rule, v.at)).collect();
+        assert_eq!(found, [("no_price", Some(t("2024-05-10 00:00:00")))]);
     }
 }
