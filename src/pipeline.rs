@@ -483,6 +483,13 @@ fn process_chunk(
         "chunk usage converted"
     );
 
+    // The chunk's accounts: the subscriptions' history cut and the account timeline read them.
+    let accounts: Vec<&input::Account> = base
+        .accounts
+        .iter()
+        .filter(|a| holds(&a.owner_uin))
+        .collect();
+
     // Subscriptions, elastic fees and package purchases do not read the deduction or the
     // pricing: their one-thread work runs beside those two stages' parallel work.
     let (deducted_and_priced, (subs_out, (elastic_lines, elastic_violations), purchase_lines)) =
@@ -511,10 +518,8 @@ fn process_chunk(
                 // Lines before both the account's opening (the ledger's start) and the first
                 // month the window touches (the bills') are read by no one.
                 let first_month = Month::of(w.start).start();
-                let opening: FxHashMap<Name, Ts> = base
-                    .accounts
+                let opening: FxHashMap<Name, Ts> = accounts
                     .iter()
-                    .filter(|a| holds(&a.owner_uin))
                     .map(|a| (a.owner_uin, a.opening_at))
                     .collect();
                 let subs_out = subscriptions::replay_from(&subs, &events, catalog, w.as_of, |s| {
@@ -549,11 +554,7 @@ fn process_chunk(
     let timeline_started = Instant::now();
     let tl = timeline::run(
         &timeline::Rows {
-            accounts: base
-                .accounts
-                .iter()
-                .filter(|a| holds(&a.owner_uin))
-                .collect(),
+            accounts,
             payments: base
                 .payments
                 .iter()

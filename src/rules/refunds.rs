@@ -2,7 +2,7 @@
 //!
 //! | what | rule |
 //! |---|---|
-//! | quality traffic package (`refunds.quality_traffic_products`) | only while not expired; paid − price per GB × used GB; 0 once exhausted (§3.2), whatever the price paid per GB |
+//! | quality traffic package (`refunds.quality_traffic_products`) | only while not expired; paid − price per GB × used GB; 0 once exhausted (§3.2) |
 //! | shared traffic package (`refunds.shared_traffic_products`) | only while not expired; paid − Σ used GB × the standard pay-by-traffic price of the region it was used in, at the refund instant |
 //! | API gateway package (`refunds.self_service_products`) | self-service only if not free quota, a `new` order, never used and still valid: everything paid; otherwise refused with the reason |
 //! | dedicated monthly instance (`refunds.instance_products`) | the customer's first refund within `instance_full_refund_days` of purchase: everything paid; otherwise paid − used time / total time × paid |
@@ -14,8 +14,8 @@
 //! 0.01. A package refund is decided inside the deduction sweep (`package_policy`), so usage up
 //! to the refund instant counts as used and nothing after it is covered. Requests for products
 //! with no rule, for refunded, expired or ended targets, for packages not bought yet, and for
-//! hourly instances (billed per hour: release instead) are refused with the reason. A refused request is still written, with
-//! `eligible = false` and amount 0.
+//! hourly instances (billed per hour: release instead) are refused with the reason. A refused
+//! request is still written, with `eligible = false` and amount 0.
 //!
 //! Invariants: `0 ≤ amount ≤ paid`; `payable = round2(amount)`; an eligible refund yields one
 //! `refund` bill line of `−amount` at its instant.
