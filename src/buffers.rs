@@ -11,7 +11,7 @@
 //! another); at most the vectors of the chunks in flight are kept, so memory stays what it was
 //! at its peak, never more.
 
-use crate::output::tables::{BillLine, DeductionDetail};
+use crate::model::{BillLine, DeductionDetail};
 
 /// Emptied vectors of a written chunk, for the next chunk to fill. (The usage vector never
 /// reaches the writer: the compute loop keeps it.)

@@ -20,12 +20,10 @@ use crate::cli::RunConfig;
 use crate::error::{Error, Result};
 use crate::input::chunks::{self, UsageSource};
 use crate::input::{self, Inputs, Usage, Violation};
+use crate::model::{AccountEvent, Bill, BillLine, DeductionDetail, PackageStatus, RefundRow};
 use crate::name::Name;
 use crate::output::manifest::{self, Manifest, UsageAccounting};
 use crate::output::publish::Publish;
-use crate::output::tables::{
-    AccountEvent, Bill, BillLine, DeductionDetail, PackageStatus, RefundRow,
-};
 use crate::output::{finish_table, part_name, write_rows, write_rows_where, Table, Written};
 use crate::progress;
 use crate::rules::{

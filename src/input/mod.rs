@@ -26,9 +26,10 @@ use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+pub use crate::model::PackageKind;
 pub use accounts::{Account, Payment};
 pub use events::{Event, EventKind};
-pub use packages::{Package, PackageKind, PackageSource, Scope};
+pub use packages::{Package, PackageSource, Scope};
 pub use subscriptions::{BillingMode, Subscription};
 pub use usage::{Direction, Usage};
 

@@ -12,6 +12,7 @@
 use super::{dec_value, ColSpec, ColType, InputFile, Interner, Violation};
 use crate::calendar::{CycleLen, Ts};
 use crate::error::Result;
+use crate::model::{PackageKind, PACKAGE_KINDS};
 use crate::money::{max_quantity, Unit, MAX_COEFFICIENT};
 use crate::name::Name;
 use rust_decimal::Decimal;
@@ -51,24 +52,9 @@ pub const SCOPE_COLUMNS: &[ColSpec] = &[
     ("coefficient", ColType::Dec),
 ];
 
-const KINDS: [&str; 4] = ["total", "periodic", "sliced", "unlimited"];
 const SOURCES: [&str; 3] = ["free", "purchased", "promotion"];
 const ORDER_TYPES: [&str; 2] = ["new", "renew"];
 const CYCLES: [&str; 4] = ["1h", "1d", "30d", "1mo"];
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum PackageKind {
-    Total,
-    Periodic,
-    Sliced,
-    Unlimited,
-}
-
-impl PackageKind {
-    pub fn as_str(self) -> &'static str {
-        KINDS[self as usize]
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PackageSource {
@@ -165,7 +151,7 @@ pub fn from_files(
                         .ok_or_else(|| f.unknown_enum(col, i, v, allowed)),
                 }
             };
-            let k = enum_of("kind", kind[i], &KINDS)?;
+            let k = enum_of("kind", kind[i], &PACKAGE_KINDS)?;
             let src = enum_of("source", source[i], &SOURCES)?;
             let ord = enum_of("order_type", order[i], &ORDER_TYPES)?;
             let cyc = enum_of("cycle", cycle[i], &CYCLES)?;

@@ -199,7 +199,7 @@ fn pricing_alone(cfg: &RunConfig, f: &mut Figures) -> Result<()> {
         start = end;
     }
     let t = Instant::now();
-    finish_table::<crate::output::tables::BillLine>(
+    finish_table::<crate::model::BillLine>(
         &cfg.output,
         crate::calendar::Month::of(w.as_of - 1),
         &part_name(0, 0),
@@ -271,5 +271,5 @@ fn deduction_alone(cfg: &RunConfig, f: &mut Figures) -> Result<()> {
     };
     let as_of_month = crate::calendar::Month::of(w.as_of - 1);
     let file = part_name(0, 0);
-    finish_table::<crate::output::tables::DeductionDetail>(out, as_of_month, &file, &mut written)
+    finish_table::<crate::model::DeductionDetail>(out, as_of_month, &file, &mut written)
 }

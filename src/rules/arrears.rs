@@ -34,8 +34,8 @@
 use crate::calendar::{format_local, Ts, HOUR};
 use crate::catalog::Catalog;
 use crate::input::{Subscription, Usage, Violation};
+use crate::model::AccountEvent;
 use crate::name::Name;
-use crate::output::tables::AccountEvent;
 use crate::rules::ledger::{Episode, Ledger};
 use std::collections::BTreeMap;
 
@@ -243,8 +243,8 @@ mod tests {
     use super::*;
     use crate::calendar::DAY;
     use crate::input::Direction;
+    use crate::model::{BillLine, ChargeKind};
     use crate::money::Unit;
-    use crate::output::tables::{BillLine, ChargeKind};
     use crate::rules::ledger::tests::{account, dec, line, payment, t};
     use proptest::prelude::*;
     use rust_decimal::Decimal;

@@ -12,10 +12,9 @@
 //! on the split or the number of threads.
 
 use crate::calendar::{Month, Window};
+use crate::model::{Bill, BillLine, ChargeKind};
 use crate::money::pay2;
 use crate::name::Name;
-use crate::output::tables::{Bill, BillLine, ChargeKind};
-use crate::output::Table;
 use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
 
@@ -44,7 +43,9 @@ pub fn monthly_bills(lines: &[BillLine], w: &Window) -> Vec<Bill> {
             b
         })
         .collect();
-    bills.sort_unstable_by(Bill::sort_key_cmp);
+    bills.sort_unstable_by(|a, b| {
+        (a.month, &a.owner_uin, &a.product).cmp(&(b.month, &b.owner_uin, &b.product))
+    });
     bills
 }
 

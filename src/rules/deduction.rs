@@ -22,9 +22,9 @@
 use crate::calendar::{natural_slice, periodic_cycle, Cycle, Ts};
 use crate::catalog::Catalog;
 use crate::input::{Event, EventKind, Package, PackageKind, PackageSource, Usage, Violation};
+use crate::model::DeductionDetail;
 use crate::money::{convert, mul_round, q9, Unit, QTY_SCALE};
 use crate::name::Name;
-use crate::output::tables::DeductionDetail;
 use rayon::prelude::*;
 use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;

@@ -20,9 +20,9 @@
 use crate::calendar::{day_start, local_date, Ts, DAY};
 use crate::catalog::{Catalog, Elastic};
 use crate::input::{Subscription, Usage, Violation};
+use crate::model::{BillLine, ChargeKind};
 use crate::money::m8;
 use crate::name::Name;
-use crate::output::tables::{BillLine, ChargeKind};
 use crate::rules::subscriptions::Life;
 use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;

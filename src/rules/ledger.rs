@@ -27,8 +27,8 @@
 
 use crate::calendar::{format_local, Ts};
 use crate::input::{Account, Payment};
+use crate::model::{AccountEvent, BillLine, ChargeKind};
 use crate::name::Name;
-use crate::output::tables::{AccountEvent, BillLine, ChargeKind};
 use rust_decimal::Decimal;
 
 /// Where a ledger entry comes from; the order is part of the tie order.

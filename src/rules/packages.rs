@@ -11,7 +11,7 @@ use super::deduction::{cycle_at, PackageState};
 use crate::calendar::{periodic_cycle_count, Window};
 use crate::catalog::Catalog;
 use crate::input::{Package, PackageKind, Violation};
-use crate::output::tables::PackageStatus;
+use crate::model::PackageStatus;
 use std::collections::BTreeMap;
 
 pub fn status_of(p: &Package, st: &PackageState, w: &Window) -> PackageStatus {

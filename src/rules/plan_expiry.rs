@@ -32,7 +32,7 @@
 use crate::calendar::{day_start_of_date, format_local, local_date, Ts, DAY};
 use crate::catalog::PlanExpiry;
 use crate::input::{BillingMode, Subscription, Violation};
-use crate::output::tables::AccountEvent;
+use crate::model::AccountEvent;
 use crate::rules::arrears::Outage;
 use crate::rules::ledger::Ledger;
 use crate::rules::subscriptions::Life;

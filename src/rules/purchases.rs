@@ -4,7 +4,7 @@
 
 use crate::calendar::Ts;
 use crate::input::Package;
-use crate::output::tables::{BillLine, ChargeKind};
+use crate::model::{BillLine, ChargeKind};
 use rust_decimal::Decimal;
 
 pub fn purchase_lines(packages: &[Package], as_of: Ts) -> Vec<BillLine> {

@@ -23,9 +23,9 @@
 use crate::calendar::{local_date, Ts, DAY};
 use crate::catalog::{Catalog, Pricing};
 use crate::input::{Event, Package, PackageSource, Subscription, Violation};
+use crate::model::{BillLine, ChargeKind, DeductionDetail, RefundRow};
 use crate::money::{convert, m8, pay2, Unit};
 use crate::name::Name;
-use crate::output::tables::{BillLine, ChargeKind, DeductionDetail, RefundRow};
 use crate::rules::deduction::{PackageState, RefundRequest};
 use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;

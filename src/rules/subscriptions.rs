@@ -35,9 +35,9 @@
 use crate::calendar::{add_months_clamped, from_local, local, Ts, HOUR};
 use crate::catalog::Catalog;
 use crate::input::{BillingMode, Event, EventKind, Subscription, Violation};
+use crate::model::{BillLine, ChargeKind, RefundRow};
 use crate::money::{m8, pay2};
 use crate::name::Name;
-use crate::output::tables::{BillLine, ChargeKind, RefundRow};
 use crate::rules::refunds::{self, SubscriptionFacts};
 use rust_decimal::Decimal;
 use std::collections::{HashMap, HashSet};

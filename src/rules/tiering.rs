@@ -14,9 +14,9 @@
 //! zero part in the tier its counter is in (`lo ≤ before < hi`).
 
 use crate::catalog::Tier;
+use crate::columns::{dec_col, frame};
 use crate::error::{Error, Result};
 use crate::money::{from_mantissa, to_mantissa, QTY_SCALE};
-use crate::output::{dec_col, frame};
 use polars::lazy::dsl::{max_horizontal, min_horizontal};
 use polars::prelude::*;
 use rayon::prelude::*;

@@ -15,8 +15,8 @@
 use crate::calendar::Window;
 use crate::catalog::Catalog;
 use crate::input::{Account, Payment, Subscription, Usage, Violation};
+use crate::model::{AccountEvent, BillLine};
 use crate::name::Name;
-use crate::output::tables::{AccountEvent, BillLine};
 use crate::rules::subscriptions::Life;
 use crate::rules::{arrears, ledger::Ledger, plan_expiry};
 use rayon::prelude::*;
@@ -165,7 +165,7 @@ fn account(g: &Group, catalog: &Catalog, w: &Window) -> (Vec<AccountEvent>, Vec<
 mod tests {
     use super::*;
     use crate::calendar::{parse_date, HOUR};
-    use crate::output::tables::ChargeKind;
+    use crate::model::ChargeKind;
     use crate::rules::ledger::tests::{account, line, payment, t};
 
     fn catalog() -> Catalog {
