@@ -4,22 +4,12 @@
 //! megabytes each on a large run — have the same size from one chunk to the next. Freed and
 //! allocated again, such blocks go back to the kernel and every page of the next one is
 //! zero-filled again on first touch (a fifth of a large run's cycles). Instead the writer hands
-//! a written chunk's vectors back emptied ([`Spare`]) and the next chunk fills the memory that
-//! is already paged in.
+//! a written chunk's vectors back emptied (`pipeline::writer::Spare`) and the next chunk fills
+//! the memory that is already paged in, through [`with_room`].
 //!
 //! Invariants: a reused vector is always empty when handed out (no row of one chunk can reach
 //! another); at most the vectors of the chunks in flight are kept, so memory stays what it was
 //! at its peak, never more.
-
-use crate::model::{BillLine, DeductionDetail};
-
-/// Emptied vectors of a written chunk, for the next chunk to fill. (The usage vector never
-/// reaches the writer: the compute loop keeps it.)
-#[derive(Default)]
-pub struct Spare {
-    pub lines: Vec<BillLine>,
-    pub details: Vec<DeductionDetail>,
-}
 
 /// `buf` emptied, with room for at least `n` items: its own memory when it has the room, else a
 /// new allocation of `n` plus a quarter (so a slightly larger chunk next time still fits). Never

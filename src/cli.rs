@@ -1,12 +1,55 @@
-//! Command-line arguments in two steps (as ripgrep does): [`Cli`] holds the values as typed,
-//! [`RunConfig::try_from`] validates them into typed settings. The `///` docs are `--help`.
+//! The command line: arguments in two steps (as ripgrep does) — [`Cli`] holds the values as
+//! typed, and each command's arguments are validated into the library's own settings (e.g.
+//! [`RunConfig`]) — and [`run`], which calls the library entry point of the command. The `///`
+//! docs are `--help`.
 
 use crate::calendar::parse_date;
 use crate::error::{Error, Result};
+use crate::pipeline::bench::Stage;
 use crate::shard::ShardSpec;
-use chrono::NaiveDate;
-use clap::{Args, Parser, Subcommand};
+use crate::{diff, export, generate, output, progress, Outcome, RunConfig};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
+
+/// Runs a parsed command line; the binary maps the result to an exit code.
+pub fn run(cli: Cli) -> Result<Outcome> {
+    progress::init(progress::Verbosity::from_flags(cli.quiet, cli.verbose));
+    match cli.command {
+        Command::Run(args) => {
+            let cfg = RunConfig::try_from(args)?;
+            let m = crate::run(&cfg)?;
+            tracing::info!(
+                read = m.usage.read,
+                billed = m.usage.billed,
+                invalid = m.usage.invalid,
+                output = %cfg.output.display(),
+                ms = m.duration_ms as u64,
+                "run complete"
+            );
+            Ok(Outcome::Done)
+        }
+        Command::Bench(args) => {
+            let cfg = RunConfig::try_from(args.run)?;
+            crate::bench(args.stage.into(), args.like.as_deref(), &cfg)?;
+            Ok(Outcome::Done)
+        }
+        Command::Generate(args) => generate::run(&args).map(|()| Outcome::Done),
+        Command::Merge(args) => {
+            let m = output::merge::merge(&args.shards, &args.output)?;
+            tracing::info!(
+                shards = args.shards.len(),
+                read = m.usage.read,
+                output = %args.output.display(),
+                "merge complete"
+            );
+            Ok(Outcome::Done)
+        }
+        Command::Diff(args) => diff::run(&args),
+        Command::Export(ExportCommand::Focus(args)) => {
+            export::focus::run(&args).map(|()| Outcome::Done)
+        }
+    }
+}
 
 /// reckon — batch billing reconciliation: package deduction, tiered pricing, bills, ledger.
 #[derive(Debug, Parser)]
@@ -96,13 +139,34 @@ pub struct FocusArgs {
 pub struct BenchArgs {
     /// The stage: `io` (read and write the inputs, no rules), `deduction` or `pricing`.
     #[arg(value_enum)]
-    pub stage: crate::pipeline::bench::Stage,
+    pub stage: BenchStage,
     /// `io` only: a finished run's output directory. The floor then writes that run's output
     /// tables (outputs of the job's size, read untimed) instead of writing the inputs back.
     #[arg(long, value_name = "OUTPUT_DIR")]
     pub like: Option<PathBuf>,
     #[command(flatten)]
     pub run: RunArgs,
+}
+
+/// The stage `reckon bench` runs alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BenchStage {
+    /// Read every input table and write it back: the I/O floor.
+    Io,
+    /// Deduction of usage against packages.
+    Deduction,
+    /// Tiered pricing of API gateway calls, all pay-as-you-go.
+    Pricing,
+}
+
+impl From<BenchStage> for Stage {
+    fn from(s: BenchStage) -> Stage {
+        match s {
+            BenchStage::Io => Stage::Io,
+            BenchStage::Deduction => Stage::Deduction,
+            BenchStage::Pricing => Stage::Pricing,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -173,18 +237,6 @@ pub struct GenerateArgs {
     /// Output directory for the input tables.
     #[arg(long, value_name = "DIR")]
     pub output: PathBuf,
-}
-
-/// Validated settings of `reckon run`.
-#[derive(Debug, Clone)]
-pub struct RunConfig {
-    pub as_of: Option<NaiveDate>,
-    pub input: PathBuf,
-    pub catalog: PathBuf,
-    pub output: PathBuf,
-    pub threads: Option<usize>,
-    pub shard: ShardSpec,
-    pub chunk_rows: u64,
 }
 
 impl TryFrom<RunArgs> for RunConfig {

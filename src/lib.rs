@@ -46,6 +46,7 @@ pub mod rules;
 pub mod shard;
 
 pub use error::{Error, Result};
+pub use pipeline::{RunConfig, RunMetrics};
 
 /// How a command ended, for the binary's exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,47 +57,19 @@ pub enum Outcome {
     Differences,
 }
 
-/// Runs a parsed command line; the binary maps the result to an exit code.
-pub fn run(cli: cli::Cli) -> Result<Outcome> {
-    progress::init(progress::Verbosity::from_flags(cli.quiet, cli.verbose));
-    match cli.command {
-        cli::Command::Run(args) => {
-            let cfg = cli::RunConfig::try_from(args)?;
-            with_threads(cfg.threads, || {
-                pipeline::run(&cfg).map(|m| {
-                    tracing::info!(
-                        read = m.usage.read,
-                        billed = m.usage.billed,
-                        invalid = m.usage.invalid,
-                        output = %cfg.output.display(),
-                        ms = m.duration_ms as u64,
-                        "run complete"
-                    );
-                    Outcome::Done
-                })
-            })
-        }
-        cli::Command::Bench(args) => {
-            let cfg = cli::RunConfig::try_from(args.run)?;
-            with_threads(cfg.threads, || {
-                pipeline::bench::run(args.stage, args.like.as_deref(), &cfg).map(|_| Outcome::Done)
-            })
-        }
-        cli::Command::Generate(args) => generate::run(&args).map(|()| Outcome::Done),
-        cli::Command::Merge(args) => output::merge::merge(&args.shards, &args.output).map(|m| {
-            tracing::info!(
-                shards = args.shards.len(),
-                read = m.usage.read,
-                output = %args.output.display(),
-                "merge complete"
-            );
-            Outcome::Done
-        }),
-        cli::Command::Diff(args) => diff::run(&args),
-        cli::Command::Export(cli::ExportCommand::Focus(args)) => {
-            export::focus::run(&args).map(|()| Outcome::Done)
-        }
-    }
+/// Recomputes the window's billing as `cfg` says and publishes the output (`pipeline`), on
+/// `cfg.threads` threads.
+pub fn run(cfg: &RunConfig) -> Result<RunMetrics> {
+    with_threads(cfg.threads, || pipeline::run(cfg))
+}
+
+/// Runs one stage alone and prints its figures (`pipeline::bench`).
+pub fn bench(
+    stage: pipeline::bench::Stage,
+    like: Option<&std::path::Path>,
+    cfg: &RunConfig,
+) -> Result<pipeline::bench::Figures> {
+    with_threads(cfg.threads, || pipeline::bench::run(stage, like, cfg))
 }
 
 /// Runs `go` on a pool of `threads` workers (by default rayon's: `RAYON_NUM_THREADS`, or one per
@@ -111,7 +84,7 @@ pub fn run(cli: cli::Cli) -> Result<Outcome> {
 /// and the stages that take turns keep one core busy, as the flag promises (sized by cores, the
 /// global pool let a "one-thread" run use 1.05–1.09 cores while writing). In a process whose
 /// global pool already runs (tests, a library user with several runs), it keeps its size.
-fn with_threads<T: Send>(
+pub fn with_threads<T: Send>(
     threads: Option<usize>,
     go: impl FnOnce() -> Result<T> + Send,
 ) -> Result<T> {

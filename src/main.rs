@@ -37,7 +37,7 @@ pub static malloc_conf: &[u8] = b"oversize_threshold:33554432,dirty_decay_ms:300
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let is_diff = matches!(cli.command, Command::Diff(_));
-    match reckon::run(cli) {
+    match reckon::cli::run(cli) {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
         Ok(Outcome::Differences) => ExitCode::from(1),
         Err(e) => {

@@ -23,7 +23,6 @@
 //! package inventory and the usage rows per account, so every machine computes the same one.
 
 use crate::error::{Error, Result};
-use crate::input::Package;
 use crate::name::Name;
 use std::collections::HashMap;
 use xxhash_rust::xxh3::xxh3_64;
@@ -78,7 +77,13 @@ pub struct Partitioner {
 }
 
 impl Partitioner {
-    pub fn new(packages: &[Package], shard: ShardSpec, chunks: u32) -> Partitioner {
+    /// Pools from `links`: each package's owner with the accounts it is shared with
+    /// (`input::pool_links`).
+    pub fn new<'a>(
+        links: impl IntoIterator<Item = (Name, &'a [Name])>,
+        shard: ShardSpec,
+        chunks: u32,
+    ) -> Partitioner {
         // Union-find over the accounts named by packages.
         let mut ids: HashMap<Name, usize> = HashMap::new();
         let mut names: Vec<Name> = Vec::new();
@@ -98,9 +103,9 @@ impl Partitioner {
             x
         }
         let mut unions = Vec::new();
-        for p in packages {
-            let a = id(&p.owner_uin, &mut names, &mut parent);
-            for s in &p.share_uins {
+        for (owner, shares) in links {
+            let a = id(&owner, &mut names, &mut parent);
+            for s in shares {
                 unions.push((a, id(s, &mut names, &mut parent)));
             }
         }
@@ -215,22 +220,20 @@ impl Partitioner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::money::Unit;
-    use crate::rules::deduction::tests::package;
 
-    fn shared(id: &str, owner: &str, shares: &[&str]) -> Package {
-        let mut p = package(
-            id,
-            crate::input::PackageKind::Unlimited,
-            None,
-            Unit::GB,
-            "2024-01-01 00:00:00",
-            "2024-12-01 00:00:00",
-        );
-        p.owner_uin = Name::from(owner);
-        p.share_uins = shares.iter().map(|s| Name::from(*s)).collect();
-        p
+    /// A package's link: its owner and the accounts it is shared with.
+    fn shared(owner: &str, shares: &[&str]) -> (Name, Vec<Name>) {
+        (
+            Name::from(owner),
+            shares.iter().map(|s| Name::from(*s)).collect(),
+        )
     }
+
+    fn links(pk: &[(Name, Vec<Name>)]) -> impl Iterator<Item = (Name, &[Name])> {
+        pk.iter().map(|(o, s)| (*o, &s[..]))
+    }
+
+    const NONE: [(Name, &[Name]); 0] = [];
 
     #[test]
     fn parses_k_of_n() {
@@ -245,8 +248,8 @@ mod tests {
 
     #[test]
     fn linked_accounts_share_a_pool_key_and_a_place() {
-        let pk = [shared("p1", "b", &["c"]), shared("p2", "d", &["c"])];
-        let part = Partitioner::new(&pk, ShardSpec { index: 0, count: 3 }, 4);
+        let pk = [shared("b", &["c"]), shared("d", &["c"])];
+        let part = Partitioner::new(links(&pk), ShardSpec { index: 0, count: 3 }, 4);
         for a in ["b", "c", "d"] {
             assert_eq!(part.pool_key(a), "b");
             assert_eq!(part.place(a), part.place("b"));
@@ -260,8 +263,8 @@ mod tests {
     #[test]
     fn balance_deals_pools_largest_first_to_the_emptiest_chunk() {
         // "b", "c" and "d" are one pool (key "b"): 2 + 3 + 2 = 7 rows.
-        let pk = [shared("p1", "b", &["c"]), shared("p2", "d", &["c"])];
-        let mut part = Partitioner::new(&pk, ShardSpec::ALL, 2);
+        let pk = [shared("b", &["c"]), shared("d", &["c"])];
+        let mut part = Partitioner::new(links(&pk), ShardSpec::ALL, 2);
         let unbalanced = part.clone();
         let rows = [
             ("a", 10),
@@ -287,11 +290,11 @@ mod tests {
             assert_eq!(part.place(account), (0, chunk), "{account}");
         }
         // Equal rows: the smaller pool key first, to the lowest chunk.
-        let mut tie = Partitioner::new(&[], ShardSpec::ALL, 2);
+        let mut tie = Partitioner::new(NONE, ShardSpec::ALL, 2);
         tie.balance([("y", 5), ("x", 5)], 0);
         assert_eq!((tie.place("x").1, tie.place("y").1), (0, 1));
         // Rows without an owner stay in chunk 0 of shard 0, which starts with them.
-        let mut seeded = Partitioner::new(&[], ShardSpec::ALL, 2);
+        let mut seeded = Partitioner::new(NONE, ShardSpec::ALL, 2);
         seeded.balance([("y", 5), ("x", 5)], 3);
         assert_eq!((seeded.place("x").1, seeded.place("y").1), (1, 0));
         // Never used: the slot's chunk, as without balancing.
@@ -306,7 +309,7 @@ mod tests {
             .map(|(i, a)| (a.as_str(), 1 + (i as u64 * 7919) % 100))
             .collect();
         let spec = ShardSpec { index: 1, count: 3 };
-        let hashed = Partitioner::new(&[], spec, 4);
+        let hashed = Partitioner::new(NONE, spec, 4);
         let mut dealt = hashed.clone();
         dealt.balance(rows.iter().copied(), 1000);
         let mut load = [0u64; 4];
@@ -326,15 +329,15 @@ mod tests {
         let accounts: Vec<String> = (0..500).map(|i| format!("acct-{i}")).collect();
         for n in [1, 2, 3, 5] {
             let spec = ShardSpec { index: 0, count: n };
-            let one = Partitioner::new(&[], spec, 1);
-            let many = Partitioner::new(&[], spec, 7);
+            let one = Partitioner::new(NONE, spec, 1);
+            let many = Partitioner::new(NONE, spec, 7);
             for a in &accounts {
                 assert_eq!(one.place(a).0, many.place(a).0);
                 assert!(many.place(a).1 < 7);
             }
         }
         // Every shard gets some of 500 accounts.
-        let p = Partitioner::new(&[], ShardSpec { index: 0, count: 4 }, 1);
+        let p = Partitioner::new(NONE, ShardSpec { index: 0, count: 4 }, 1);
         let mut seen = [0; 4];
         for a in &accounts {
             seen[p.place(a).0 as usize] += 1;

@@ -21,7 +21,7 @@ fn threads_flag_sizes_the_global_pool_the_writer_uses() {
         "--threads".as_ref(),
         "1".as_ref(),
     ]);
-    assert_eq!(reckon::run(cli).unwrap(), reckon::Outcome::Done);
+    assert_eq!(reckon::cli::run(cli).unwrap(), reckon::Outcome::Done);
     assert!(out.path().join("out/_manifest.json").is_file());
     // Asked from a thread outside every pool: the global pool's size.
     assert_eq!(rayon::current_num_threads(), 1);

@@ -118,10 +118,20 @@ pub fn load_base(dir: &Path) -> Result<Inputs> {
     Ok(inputs)
 }
 
+/// Each package's owner and the accounts it is shared with: what links accounts into one
+/// deduction pool (`shard::Partitioner`).
+pub fn pool_links(packages: &[Package]) -> impl Iterator<Item = (Name, &[Name])> {
+    packages.iter().map(|p| (p.owner_uin, &p.share_uins[..]))
+}
+
 /// Loads every input table under `dir`, usage included, as one chunk (tests and small tools).
 pub fn load(dir: &Path) -> Result<Inputs> {
     let mut inputs = load_base(dir)?;
-    let part = crate::shard::Partitioner::new(&inputs.packages, crate::shard::ShardSpec::ALL, 1);
+    let part = crate::shard::Partitioner::new(
+        pool_links(&inputs.packages),
+        crate::shard::ShardSpec::ALL,
+        1,
+    );
     // One chunk holds every file whole anyway: the id index stays in memory beside them.
     let mut source = chunks::UsageSource::open(dir, &part, None, u64::MAX)?;
     let files = source.load_chunk(0, &part)?;

@@ -29,6 +29,7 @@ pub use pieces::{
     decimals_of, instants_of, ints_of, names_of, par_pieces, pieces_frame, repeated_col,
     strings_of, Piece, PieceOf,
 };
+pub use tables::TABLES;
 
 use crate::calendar::Month;
 use crate::error::Result;
@@ -61,15 +62,56 @@ impl Written {
     }
 }
 
-/// An output table: its rows in total order, and how to turn a slice of them into a frame.
+/// One output table of CONTRACT.md: what the writers, the pipeline, diff, export and tests
+/// need to know of it. [`TABLES`] lists every one.
+pub struct TableDef {
+    pub name: &'static str,
+    /// The column whose UTC+8 month partitions the table (`month=YYYY-MM/`), if partitioned.
+    pub partition_by: Option<&'static str>,
+    /// The columns of its total order, most significant first (the last ones are unique).
+    pub sort_key: &'static [&'static str],
+    /// Its money columns (Decimal128, compared and summed by value).
+    pub money: &'static [&'static str],
+    /// The table's columns, as every file of it has them.
+    pub schema: fn() -> Result<Schema>,
+    /// After the last chunk: writes the table empty, with its schema, if no chunk wrote a row.
+    pub finish: fn(&Path, Month, &str, &mut Written) -> Result<()>,
+}
+
+impl TableDef {
+    /// The definition of `T`'s table; `partition_by` must agree with `T::PARTITIONED` (checked
+    /// when the constant is built).
+    pub const fn of<T: Table>(
+        partition_by: Option<&'static str>,
+        sort_key: &'static [&'static str],
+        money: &'static [&'static str],
+    ) -> TableDef {
+        assert!(partition_by.is_some() == T::PARTITIONED);
+        TableDef {
+            name: T::NAME,
+            partition_by,
+            sort_key,
+            money,
+            schema: schema_of::<T>,
+            finish: finish_table::<T>,
+        }
+    }
+}
+
+/// An output table's rows: their total order and columns.
 pub trait Table: Sized + Send + Sync {
     const NAME: &'static str;
+    const PARTITIONED: bool;
     /// The month partition of a row, or `None` for unpartitioned tables.
     fn month(&self) -> Option<Month>;
     /// The documented total order.
     fn sort_key_cmp(a: &Self, b: &Self) -> std::cmp::Ordering;
     fn to_frame(rows: &[&Self]) -> Result<DataFrame>;
-    const PARTITIONED: bool;
+}
+
+/// [`TableDef::schema`] of a table.
+pub fn schema_of<T: Table>() -> Result<Schema> {
+    Ok(T::to_frame(&[])?.schema().as_ref().clone())
 }
 
 /// The file name of one shard's chunk of a table: `part-<shard>-<chunk>.parquet`. Rows of one
@@ -150,7 +192,7 @@ fn emit<T: Table>(
     written: &mut Written,
 ) -> Result<()> {
     // One row group's frame at a time: the file's frame is never whole in memory.
-    let schema = T::to_frame(&[])?.schema().clone();
+    let schema = schema_of::<T>()?;
     let groups = row_groups(rows.len()).map(|r| T::to_frame(&rows[r]));
     write_frames(Pages::Output, path, &schema, groups)?;
     written.rows += rows.len() as u64;

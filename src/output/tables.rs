@@ -10,6 +10,7 @@
 //! - `refunds`: `(at, event_id)`.
 //! - `exceptions`: `(source_table, source_id, rule, at, detail)`.
 
+use super::TableDef;
 use super::{
     bool_col, dec_col, decimals_of, frame, i64_col, instants_of, ints_of, names_of, par_pieces,
     pieces_frame, repeated_col, str_col, strings_of, ts_col, Piece, Table,
@@ -21,6 +22,64 @@ use crate::model::{AccountEvent, Bill, BillLine, DeductionDetail, PackageStatus,
 use polars::prelude::DataFrame;
 use rust_decimal::Decimal;
 use std::cmp::Ordering;
+
+/// Every output table, in the order a run finishes them.
+pub const TABLES: [&TableDef; 7] = [
+    &DEDUCTION_DETAILS,
+    &BILL_LINES,
+    &BILLS,
+    &PACKAGE_STATUS,
+    &ACCOUNT_EVENTS,
+    &REFUNDS,
+    &EXCEPTIONS,
+];
+
+const DEDUCTION_DETAILS: TableDef = TableDef::of::<DeductionDetail>(
+    Some("usage_start"),
+    &["usage_start", "usage_id", "draw_seq"],
+    &[],
+);
+const BILL_LINES: TableDef = TableDef::of::<BillLine>(
+    Some("charge_start"),
+    &["charge_start", "line_id"],
+    &["unit_price", "amount"],
+);
+const BILLS: TableDef = TableDef::of::<Bill>(
+    Some("month"),
+    &["month", "owner_uin", "product"],
+    &[
+        "usage_amount",
+        "purchase_amount",
+        "subscription_amount",
+        "elastic_amount",
+        "refund_amount",
+        "total_amount",
+        "payable",
+    ],
+);
+const PACKAGE_STATUS: TableDef = TableDef::of::<PackageStatus>(None, &["package_id"], &[]);
+const ACCOUNT_EVENTS: TableDef = TableDef::of::<AccountEvent>(
+    Some("at"),
+    &[
+        "at",
+        "owner_uin",
+        "product",
+        "event",
+        "subscription_id",
+        "detail",
+    ],
+    &["balance"],
+);
+const REFUNDS: TableDef = TableDef::of::<RefundRow>(
+    Some("at"),
+    &["at", "event_id"],
+    &["paid", "used_value", "amount", "payable"],
+);
+const EXCEPTIONS: TableDef = TableDef::of::<Violation>(
+    None,
+    &["source_table", "source_id", "rule", "at", "detail"],
+    &[],
+);
 
 // ----- deduction_details ---------------------------------------------------------------------
 
@@ -314,5 +373,36 @@ impl Violation {
             Piece::Column(str_col("detail", r.iter().map(|x| Some(x.detail.as_str())))),
             Piece::Column(ts_col("at", r.iter().map(|x| x.at))),
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use polars::prelude::DataType;
+
+    /// Every column the registry names is a column of the table, money columns are decimals,
+    /// and no two tables share a name.
+    #[test]
+    fn the_registry_names_columns_of_each_table() {
+        let mut names: Vec<&str> = TABLES.iter().map(|t| t.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), TABLES.len());
+        for t in TABLES {
+            let schema = (t.schema)().unwrap();
+            let named = t.partition_by.iter().chain(t.sort_key).chain(t.money);
+            for c in named {
+                assert!(schema.get(c).is_some(), "{}.{c}", t.name);
+            }
+            for c in t.money {
+                let dtype = schema.get(c).unwrap();
+                assert!(
+                    matches!(dtype, DataType::Decimal(..)),
+                    "{}.{c}: {dtype}",
+                    t.name
+                );
+            }
+        }
     }
 }

@@ -19,9 +19,9 @@
 //!
 //! The code path of each stage is the library's own; only the surrounding stages are left out.
 
-use super::{chunk_inputs, window, Ctx, Owners};
+use super::chunk::{chunk_inputs, Ctx, Owners};
+use super::{window, RunConfig};
 use crate::catalog::Catalog;
-use crate::cli::RunConfig;
 use crate::error::{Error, Result};
 use crate::input::{self, chunks, ColSpec};
 use crate::output::{finish_table, part_name, write_parquet, write_rows, Written};
@@ -32,7 +32,7 @@ use std::path::Path;
 use std::time::Instant;
 
 /// The stage to run alone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
     /// Read every input table and write it back: the I/O floor.
     Io,
@@ -163,7 +163,7 @@ fn pricing_alone(cfg: &RunConfig, f: &mut Figures) -> Result<()> {
     // processing order (the stable sort by chunk keeps it).
     input::usage::sort_for_processing(&mut usage);
     f.chunks = chunks::chunks_for(usage.len() as u64, 1, cfg.chunk_rows);
-    let mut part = Partitioner::new(&[], ShardSpec::ALL, f.chunks);
+    let mut part = Partitioner::new(std::iter::empty(), ShardSpec::ALL, f.chunks);
     let mut rows: std::collections::HashMap<&str, u64> = std::collections::HashMap::new();
     for u in &usage {
         *rows.entry(u.owner_uin.as_str()).or_default() += 1;
@@ -216,7 +216,7 @@ fn deduction_alone(cfg: &RunConfig, f: &mut Figures) -> Result<()> {
     let base = input::load_base(&cfg.input)?;
     let rows = chunks::count_rows(&cfg.input)?;
     let n_chunks = chunks::chunks_for(rows, 1, cfg.chunk_rows);
-    let mut part = Partitioner::new(&base.packages, ShardSpec::ALL, n_chunks);
+    let mut part = Partitioner::new(input::pool_links(&base.packages), ShardSpec::ALL, n_chunks);
     super::balance_chunks(&mut part, &cfg.input)?;
     let out = &cfg.output;
     let spill_in = out.parent().filter(|p| !p.as_os_str().is_empty());

@@ -4,6 +4,7 @@ pub mod arrears;
 pub mod bills;
 pub mod deduction;
 pub mod elastic;
+pub mod findings;
 pub mod ledger;
 pub mod packages;
 pub mod plan_expiry;

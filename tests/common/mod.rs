@@ -179,8 +179,8 @@ pub fn catalog_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_data/catalog.toml")
 }
 
-pub fn run_config(input: &Path, output: &Path, as_of: &str) -> reckon::cli::RunConfig {
-    reckon::cli::RunConfig {
+pub fn run_config(input: &Path, output: &Path, as_of: &str) -> reckon::RunConfig {
+    reckon::RunConfig {
         as_of: reckon::calendar::parse_date(as_of),
         input: input.to_path_buf(),
         catalog: input.join("catalog.toml"),

@@ -1,0 +1,306 @@
+//! The one place where stages are ordered. A run is:
+//!
+//! 1. [`load`]: the catalog and every input table but usage; accounts split into shards and
+//!    chunks by pool (`shard`); the inputs' findings;
+//! 2. [`Publish::begin`]: a staging tree under the output's lock;
+//! 3. [`compute_and_write`]: for each chunk of this run's shard, in turn, its usage read
+//!    (`input::chunks`) and every rule applied (`chunk::process_chunk`: deduction, pricing,
+//!    purchases, subscriptions, elastic fees, refunds, account timeline, package status,
+//!    bills), its tables handed to the [`ChunkWriter`], which writes them while the next chunk
+//!    is computed;
+//! 4. [`finish_tables`]: the schema of tables that stayed empty;
+//! 5. the manifest, last, and the atomic publish.
+//!
+//! Memory is bounded by one chunk: nothing of a chunk outlives its iteration but counters and
+//! its largest vectors, emptied, for the next chunk to fill (`buffers`).
+
+pub mod bench;
+mod chunk;
+mod writer;
+
+use crate::calendar::{format_local, local_date, Month, Ts, Window, DAY};
+use crate::catalog::Catalog;
+use crate::error::{Error, Result};
+use crate::input::chunks::{self, UsageSource};
+use crate::input::{self, FileInfo, Inputs, Violation};
+use crate::output::manifest::{self, Manifest, UsageAccounting};
+use crate::output::publish::Publish;
+use crate::output::{part_name, TABLES};
+use crate::progress;
+use crate::rules::findings;
+use crate::shard::{Partitioner, ShardSpec};
+use chrono::NaiveDate;
+use chunk::{process_chunk, Ctx, Owners};
+use rust_decimal::Decimal;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use writer::{slot, ChunkWriter, Outputs};
+
+/// The settings of a run (built by `cli` from the command line, or by a library user).
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// The as-of date (UTC+8): nothing at or after its midnight is used. `None`: the day after
+    /// the latest usage day.
+    pub as_of: Option<NaiveDate>,
+    pub input: PathBuf,
+    pub catalog: PathBuf,
+    pub output: PathBuf,
+    /// Worker threads (`None`: rayon's default).
+    pub threads: Option<usize>,
+    pub shard: ShardSpec,
+    /// Usage rows per chunk.
+    pub chunk_rows: u64,
+}
+
+/// Figures of one run, also written to the manifest.
+#[derive(Debug, Clone)]
+pub struct RunMetrics {
+    pub usage: UsageAccounting,
+    pub outputs: BTreeMap<String, Written>,
+    pub chunks: u32,
+    pub duration_ms: u128,
+    /// The run's window (its as-of moment is the window's end).
+    pub window: Window,
+}
+
+use crate::output::Written;
+
+/// Runs the whole job as `cfg` says and publishes its output.
+pub fn run(cfg: &RunConfig) -> Result<RunMetrics> {
+    let started = Instant::now();
+    let stage = progress::stage("load catalog and inputs", 0);
+    let mut loaded = load(cfg)?;
+    let publish = Publish::begin(&cfg.output, cfg.as_of)?;
+    // The spill lives in the output's side directory: on its file system, and removed by the
+    // next run if this one is killed (`Publish::begin`).
+    let mut source = UsageSource::open(
+        &cfg.input,
+        &loaded.part,
+        Some(publish.side()),
+        cfg.chunk_rows,
+    )?;
+    let mut stage = stage.next(
+        "chunks: deduction, pricing, bills, write",
+        u64::from(loaded.part.chunks),
+    );
+    let mut done = compute_and_write(cfg, &mut loaded, &mut source, publish.dir(), &mut stage)?;
+    let stage = stage.next("finish tables, manifest, publish", 0);
+    let w = match done.window {
+        Some(w) => w,
+        None => window(cfg, source.latest_start)?,
+    };
+    finish_tables(publish.dir(), &w, loaded.part.shard, &mut done.outputs)?;
+    drop(source);
+    done.inputs.append(&mut loaded.base.files);
+    let duration_ms = started.elapsed().as_millis();
+    let m = manifest_of(cfg, &loaded, &done, &w, duration_ms);
+    manifest::write(publish.dir(), &m)?;
+    publish.commit()?;
+    drop(stage);
+    Ok(RunMetrics {
+        usage: done.usage,
+        outputs: done.outputs,
+        chunks: loaded.part.chunks,
+        duration_ms,
+        window: w,
+    })
+}
+
+/// What every chunk reads: the catalog, the inputs but usage, the split into chunks, and the
+/// findings of loading not tied to a chunk's accounts.
+struct Loaded {
+    catalog: Catalog,
+    base: Inputs,
+    part: Partitioner,
+    findings: Vec<Violation>,
+}
+
+/// Stage 1: loads the catalog and the inputs but usage, and splits the accounts into chunks.
+fn load(cfg: &RunConfig) -> Result<Loaded> {
+    let catalog = Catalog::load(&cfg.catalog)?;
+    let mut base = input::load_base(&cfg.input)?;
+    let rows = chunks::count_rows(&cfg.input)?;
+    let n_chunks = chunks::chunks_for(rows, cfg.shard.count, cfg.chunk_rows);
+    let mut part = Partitioner::new(input::pool_links(&base.packages), cfg.shard, n_chunks);
+    balance_chunks(&mut part, &cfg.input)?;
+    let mut findings = std::mem::take(&mut base.violations);
+    findings.extend(findings::unknown_targets(&base));
+    findings.extend(findings::unknown_package_regions(&base, &catalog));
+    Ok(Loaded {
+        catalog,
+        base,
+        part,
+        findings,
+    })
+}
+
+/// With several chunks, deals the shard's pools out to them by usage rows (`shard`), so that
+/// each chunk holds about `--chunk-rows` rows and the largest one, which sets the run's peak
+/// memory, is not twice that.
+pub(crate) fn balance_chunks(part: &mut Partitioner, input: &Path) -> Result<()> {
+    if part.chunks > 1 {
+        let t = Instant::now();
+        let rows = chunks::rows_by_owner(input)?;
+        part.balance(
+            rows.by_owner.iter().map(|(owner, n)| (owner.as_str(), *n)),
+            rows.no_owner,
+        );
+        let ms = t.elapsed().as_millis() as u64;
+        tracing::debug!(owners = rows.by_owner.len(), ms, "chunks balanced");
+    }
+    Ok(())
+}
+
+/// What the chunks computed and wrote.
+struct Done {
+    /// `None` when there was no chunk to read usage from.
+    window: Option<Window>,
+    usage: UsageAccounting,
+    totals: Totals,
+    outputs: Outputs,
+    /// The usage files read, for the manifest.
+    inputs: Vec<FileInfo>,
+}
+
+/// Running sums over chunks, for the manifest.
+#[derive(Default)]
+struct Totals {
+    lines: Decimal,
+    bills_total: Decimal,
+    bills_payable: Decimal,
+}
+
+impl Totals {
+    fn add(&mut self, c: &chunk::ChunkOut) {
+        self.lines += c.lines_amount;
+        self.bills_total += c.bills.iter().map(|b| b.total_amount).sum::<Decimal>();
+        self.bills_payable += c.bills.iter().map(|b| b.payable).sum::<Decimal>();
+    }
+}
+
+/// Stage 3: computes each chunk in turn and hands it to the writer, which writes chunk k while
+/// chunk k + 1 is computed (with `--threads 1` they take turns: one thread of work at a time).
+fn compute_and_write(
+    cfg: &RunConfig,
+    loaded: &mut Loaded,
+    source: &mut UsageSource,
+    out: &Path,
+    stage: &mut progress::Stage,
+) -> Result<Done> {
+    let overlap = rayon::current_num_threads() > 1;
+    let owners = Owners::new(&loaded.base);
+    let mut findings = std::mem::take(&mut loaded.findings);
+    let loaded = &*loaded;
+    let mut done = Done {
+        window: None,
+        usage: UsageAccounting::default(),
+        totals: Totals::default(),
+        outputs: Outputs::new(),
+        inputs: Vec::new(),
+    };
+    std::thread::scope(|scope| -> Result<()> {
+        let writer = ChunkWriter::start(scope, out, loaded.part.shard.index, overlap);
+        let computed = (|| -> Result<()> {
+            let mut usage_buf = Vec::new();
+            for chunk in 0..loaded.part.chunks {
+                let files = source.load_chunk(chunk, &loaded.part)?;
+                let w = *done.window.get_or_insert(window(cfg, source.latest_start)?);
+                let ctx = Ctx {
+                    catalog: &loaded.catalog,
+                    base: &loaded.base,
+                    owners: &owners,
+                    part: &loaded.part,
+                    duplicates: &source.duplicates,
+                    w: &w,
+                };
+                let t = Instant::now();
+                let (mut c, used) = process_chunk(&ctx, chunk, files, writer.spare(), usage_buf)?;
+                usage_buf = used;
+                tracing::debug!(chunk, ms = t.elapsed().as_millis() as u64, "chunk rules");
+                c.exceptions.retain(|v| findings::reported(v, &w));
+                if chunk == 0 && loaded.part.shard.index == 0 {
+                    // The inputs' findings go with shard 0's first chunk.
+                    let load = std::mem::take(&mut findings);
+                    c.exceptions.extend(
+                        load.into_iter()
+                            .filter(|v| findings::reported_on_load(v, &w)),
+                    );
+                }
+                done.usage.add(&c.usage);
+                done.totals.add(&c);
+                if !writer.send(chunk, c) {
+                    break; // the writer failed: its error is returned below
+                }
+                stage.advance();
+            }
+            // The usage files' sizes and hashes, while the writer writes the last chunk.
+            done.inputs = source.file_infos()?;
+            Ok(())
+        })();
+        let written = writer.finish();
+        computed?;
+        done.outputs = written?;
+        Ok(())
+    })?;
+    Ok(done)
+}
+
+/// Stage 4: every table of the registry with no rows at all is still written, empty, with its
+/// schema (in the as-of month's partition when partitioned); each table's files are listed in
+/// order.
+fn finish_tables(out: &Path, w: &Window, shard: ShardSpec, outputs: &mut Outputs) -> Result<()> {
+    let as_of_month = Month::of(w.as_of - 1);
+    let file = part_name(shard.index, 0);
+    for table in TABLES {
+        (table.finish)(out, as_of_month, &file, slot(outputs, table.name))?;
+    }
+    for wr in outputs.values_mut() {
+        wr.files.sort();
+    }
+    Ok(())
+}
+
+/// Stage 5: the manifest of the run.
+fn manifest_of(cfg: &RunConfig, l: &Loaded, d: &Done, w: &Window, duration_ms: u128) -> Manifest {
+    let mut totals = BTreeMap::new();
+    totals.insert("bill_lines.amount".into(), d.totals.lines.to_string());
+    totals.insert(
+        "bills.total_amount".into(),
+        d.totals.bills_total.to_string(),
+    );
+    totals.insert("bills.payable".into(), d.totals.bills_payable.to_string());
+    Manifest {
+        tool: "reckon".into(),
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        as_of_date: local_date(w.as_of).to_string(),
+        window_start: format_local(w.start),
+        window_end: format_local(w.as_of),
+        months: w.months().iter().map(|m| m.to_string()).collect(),
+        shard: l.part.shard.to_string(),
+        chunks: l.part.chunks,
+        catalog_path: cfg.catalog.display().to_string(),
+        catalog_version: l.catalog.version.clone(),
+        catalog_sha256: l.catalog.hash.clone(),
+        inputs: d.inputs.clone(),
+        usage: d.usage.clone(),
+        outputs: d.outputs.clone(),
+        totals,
+        threads: rayon::current_num_threads(),
+        duration_ms,
+    }
+}
+
+/// The window of the run: the given as-of date, or the day after the latest usage day.
+fn window(cfg: &RunConfig, latest_start: Option<Ts>) -> Result<Window> {
+    let d = match (cfg.as_of, latest_start) {
+        (Some(d), _) => d,
+        (None, Some(ts)) => local_date(ts + DAY),
+        (None, None) => {
+            return Err(Error::Usage(
+                "no valid usage rows: give --as-of YYYY-MM-DD".into(),
+            ))
+        }
+    };
+    Ok(Window::new(d))
+}
