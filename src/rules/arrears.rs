@@ -30,6 +30,11 @@
 //! out-of-service interval stay billed and each gets one `exceptions` row (`usage`, usage_id,
 //! `usage_while_suspended`, at = `usage_start`). Plan expiry (`rules::plan_expiry`) adds its own
 //! out-of-service intervals for one subscription's instance.
+//!
+//! Invariants: per episode and product, the steps come in the order action → final action or
+//! `restored`, never both, each at or after the one before and while the balance is below 0
+//! (`restored` at the clear, when it is back at ≥ 0); no step at or after the as-of moment; a
+//! usage row gets at most one `usage_while_suspended` finding.
 
 use crate::calendar::{format_local, Ts, HOUR};
 use crate::catalog::{ArrearsPolicy, Catalog};

@@ -6,6 +6,11 @@
 //! Packages valid at any time in `[window start, as-of)` are listed.
 //! §3.7: more than the catalog's limit of valid traffic packages per account and region gives one
 //! `too_many_packages` exception per account and region (the inventory is still billed).
+//!
+//! Invariants: a status is read from the package and its state after the sweep only (nothing is
+//! drawn here); `invalid_at` is set exactly when the status is `refunded`, `expired` or
+//! `exhausted`; a periodic package's `total_remaining` is its current cycle's remaining plus a
+//! full capacity per cycle still to come.
 
 use super::deduction::{cycle_at, PackageState};
 use crate::calendar::{periodic_cycle_count, Cycle, Ts, Window};

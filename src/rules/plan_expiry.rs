@@ -28,6 +28,11 @@
 //! From `stopped` until the renewal (or for good), the plan's instance (usage `instance_id` =
 //! `subscription_id`) is out of service: its usage becomes `usage_while_suspended` exceptions
 //! (`rules::arrears`).
+//!
+//! Invariants: the timeline is read from the replayed terms only, so it agrees with the charges;
+//! an expiry's steps come in the order warnings → `buffer_started` → `stopped` → `reclaimed`, all
+//! before the next renewal, the end of the subscription and the as-of moment; at most one
+//! outage per expiry, ending at the renewal if there is one before the end.
 
 use crate::calendar::{day_start_of_date, format_local, local_date, Ts, DAY};
 use crate::catalog::PlanExpiry;

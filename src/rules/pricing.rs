@@ -11,8 +11,12 @@
 //!   price for calls; tiered and flat alike) → a `no_price` exception, and the row is not
 //!   billed (nor counted in the month's calls).
 //!
-//! Every line amount is rounded once to scale 8; `metered_quantity` and `deducted_quantity` sit on
-//! a row's first line only. Line ids are `u:<usage_id>:<tier or 0>`.
+//! Line ids are `u:<usage_id>:<tier or 0>`.
+//!
+//! Invariants: every line amount is rounded once to scale 8; `metered_quantity` and
+//! `deducted_quantity` sit on a row's first line only; a priced row's lines' billable quantities
+//! sum exactly to its pay-as-you-go quantity (`tiering`); a row with a `no_price` finding has no
+//! line and `billed = false`.
 //!
 //! Lookups and lines are computed in parallel but land in one fixed order whatever the thread
 //! count: the lines of rows priced alone in row order, then the tier parts by table, batch and
@@ -40,7 +44,7 @@ pub struct Priced {
 }
 
 /// Amount of `q` (in `unit`) at `unit_price` per `price_unit`, rounded to scale 8; `None` when
-/// the price unit does not measure the quantity's unit (see [`priceable`]).
+/// the price unit does not measure the quantity's unit (see `priceable`).
 pub fn amount(q: Decimal, unit: Unit, unit_price: Decimal, price_unit: &str) -> Option<Decimal> {
     if !priceable(unit, price_unit) {
         return None;

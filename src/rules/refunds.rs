@@ -715,6 +715,14 @@ mod tests {
             draw("ap-hongkong", dec!(1), "2024-05-01 01:00:00"),
             draw("ap-guangzhou", dec!(4), "2024-05-02 01:00:00"),
         ];
+        let price = |region| standard_traffic_price(&c, region, e.at);
+        assert_eq!(
+            (price("ap-hongkong"), price("ap-guangzhou")),
+            (Some(dec!(1.00)), Some(dec!(0.80)))
+        );
+        let drawn: Vec<&DeductionDetail> = details.iter().collect();
+        assert_eq!(shared_used_value(&drawn[..1], e.at, &c), (dec!(1.00), true));
+        assert_eq!(shared_used_value(&drawn[1..], e.at, &c), (dec!(3.20), true));
         let row = refund(&details);
         assert_eq!(row.used_value, dec!(4.20));
         assert_eq!(row.amount, dec!(3.30));

@@ -394,7 +394,7 @@ fn upgrade(s: &Subscription, out: &mut Replayed, i: usize, e: &Event, catalog: &
         return refuse_upgrade(s, out, e, "not inside a paid term".into());
     };
     let amount = match upgrade_charge(s, life, term, e.at, catalog, plans) {
-        Ok(amount) => amount,
+        Ok(charge) => charge.this_term + charge.ahead,
         Err(why) => return refuse_upgrade(s, out, e, why),
     };
     let until = life.expires_at().unwrap_or(term.end);
@@ -446,9 +446,18 @@ fn upgrade_hourly(
     }
 }
 
+/// The parts of a monthly upgrade's charge (its line carries their sum).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct UpgradeCharge {
+    /// The term containing the upgrade: its remaining days at the difference of the plans'
+    /// term prices.
+    this_term: Decimal,
+    /// Every term renewed ahead, topped up in full.
+    ahead: Decimal,
+}
+
 /// The charge of a monthly upgrade at `at` inside `term` (RULES.md §4.3), or why it is
-/// refused: the term's remaining days at the difference of the plans' term prices, plus each
-/// term renewed ahead topped up in full.
+/// refused.
 fn upgrade_charge(
     s: &Subscription,
     life: &Life,
@@ -456,7 +465,7 @@ fn upgrade_charge(
     at: Ts,
     catalog: &Catalog,
     (old_plan, new_plan): (&Name, &Name),
-) -> Result<Decimal, String> {
+) -> Result<UpgradeCharge, String> {
     // Old: the price the term was paid at; new: the price in force at the upgrade.
     let old = monthly_price(catalog, &s.product, old_plan, term.paid_at);
     let new = monthly_price(catalog, &s.product, new_plan, at);
@@ -490,7 +499,7 @@ fn upgrade_charge(
             ))
         })
         .sum();
-    Ok(this_term + ahead)
+    Ok(UpgradeCharge { this_term, ahead })
 }
 
 /// RULES.md §4.3: `(new − old) × remaining days / cycle days`, at scale 8.
@@ -857,11 +866,33 @@ mod tests {
         renew.months = Some(1);
         let mut up = ev("u1", EventKind::Upgrade, "p1", "2024-09-10 12:00:00");
         up.new_plan = Some(Name::from("starter"));
-        let out = replay(&[s], &[renew, up], &c, t("2024-11-01 00:00:00"));
+        let out = replay(
+            std::slice::from_ref(&s),
+            &[renew.clone(), up],
+            &c,
+            t("2024-11-01 00:00:00"),
+        );
         assert_eq!(out.violations, vec![]);
         let g = out.lines.iter().find(|l| &*l.line_id == "g:u1").unwrap();
         // 4000 × 20/30 = 2666.66666667, plus 4000 for October.
         assert_eq!(g.amount, dec!(6666.66666667));
+        let renewed = replay(
+            std::slice::from_ref(&s),
+            &[renew],
+            &c,
+            t("2024-11-01 00:00:00"),
+        );
+        let life = &renewed.lives[0];
+        let at = t("2024-09-10 12:00:00");
+        let term = life.term_at(at).unwrap();
+        let plans = (&Name::from("test"), &Name::from("starter"));
+        assert_eq!(
+            upgrade_charge(&s, life, term, at, &c, plans),
+            Ok(UpgradeCharge {
+                this_term: dec!(2666.66666667),
+                ahead: dec!(4000),
+            })
+        );
         assert_eq!(
             (g.charge_start, g.charge_end),
             (t("2024-09-10 12:00:00"), t("2024-11-01 10:00:00"))

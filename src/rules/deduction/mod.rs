@@ -1,15 +1,15 @@
 //! Package deduction: free quota → resource packages → pay-as-you-go (RULES.md §2–3).
 //!
 //! Packages only interact inside a *pool*: the accounts linked by package ownership and share
-//! lists (union-find, [`pools`]). Pools are independent, so they run in parallel (rayon); inside a
-//! pool one sequential sweep ([`sweep`]) walks usage rows in the total order
-//! `(usage_start, usage_id)`, interleaved with refund requests ([`refund_requests`]: a request at
+//! lists (union-find, `pools`). Pools are independent, so they run in parallel (rayon); inside a
+//! pool one sequential sweep (`sweep`) walks usage rows in the total order
+//! `(usage_start, usage_id)`, interleaved with refund requests (`refund_requests`: a request at
 //! `t` is applied before rows whose `usage_end > t`).
 //!
-//! For each row the eligible packages (§3.3) are ordered (§3.4, [`order`]) by
+//! For each row the eligible packages (§3.3) are ordered (§3.4, `order`) by
 //! `(class, expires_at, remaining in base units, effective_at, package_id)` — class 0 free quota,
 //! 1 idle-only, 2 the rest — and drawn one after another with the arithmetic of §3.6 against the
-//! capacity of the hour's cycle or slice (§3.1–3.2, [`capacity`]).
+//! capacity of the hour's cycle or slice (§3.1–3.2, `capacity`).
 //!
 //! Invariants (tested, also by proptest):
 //! - conservation: for every row, `Σ covered parts + payg = quantity`, exactly;

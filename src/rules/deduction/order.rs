@@ -233,7 +233,16 @@ mod tests {
             &[usage("u1", "2024-05-01 10:00:00", dec!(1), Unit::MB)],
             &[a.clone(), b],
         );
-        assert_eq!(d.details[0].package_id.as_ref(), "B");
+        assert_eq!(
+            draws(&d),
+            vec![(
+                "B".into(),
+                Some(dec!(1000)),
+                dec!(1),
+                Some(dec!(999)),
+                dec!(1)
+            )]
+        );
         let mut c = a.clone();
         c.package_id = "C".into();
         c.effective_at = t("2023-12-01");
@@ -284,15 +293,26 @@ mod tests {
             &[usage("u1", "2024-05-01 03:00:00", dec!(3), Unit::GB)],
             &[other.clone(), idle.clone(), free.clone()],
         );
-        let ids: Vec<_> = d.details.iter().map(|x| x.package_id.to_string()).collect();
-        assert_eq!(ids, ["F", "I", "O"]);
+        assert_eq!(
+            draws(&d),
+            vec![
+                ("F".into(), Some(dec!(1)), dec!(1), Some(dec!(0)), dec!(1)),
+                ("I".into(), Some(dec!(1)), dec!(1), Some(dec!(0)), dec!(1)),
+                ("O".into(), Some(dec!(5)), dec!(1), Some(dec!(4)), dec!(1)),
+            ]
+        );
         // 10:00 is not idle: the idle-only package is not eligible.
         let d = deduct(
             &[usage("u2", "2024-05-01 10:00:00", dec!(3), Unit::GB)],
             &[other, idle, free],
         );
-        let ids: Vec<_> = d.details.iter().map(|x| x.package_id.to_string()).collect();
-        assert_eq!(ids, ["F", "O"]);
+        assert_eq!(
+            draws(&d),
+            vec![
+                ("F".into(), Some(dec!(1)), dec!(1), Some(dec!(0)), dec!(1)),
+                ("O".into(), Some(dec!(5)), dec!(2), Some(dec!(3)), dec!(2)),
+            ]
+        );
     }
 
     #[test]
