@@ -30,9 +30,14 @@
 //! out-of-service interval stay billed and each gets one `exceptions` row (`usage`, usage_id,
 //! `usage_while_suspended`, at = `usage_start`). Plan expiry (`rules::plan_expiry`) adds its own
 //! out-of-service intervals for one subscription's instance.
+//!
+//! Invariants: per episode and product, the steps come in the order action → final action or
+//! `restored`, never both, each at or after the one before and while the balance is below 0
+//! (`restored` at the clear, when it is back at ≥ 0); no step at or after the as-of moment; a
+//! usage row gets at most one `usage_while_suspended` finding.
 
 use crate::calendar::{format_local, Ts, HOUR};
-use crate::catalog::Catalog;
+use crate::catalog::{ArrearsPolicy, Catalog};
 use crate::input::{Subscription, Usage, Violation};
 use crate::model::AccountEvent;
 use crate::name::Name;
@@ -107,84 +112,108 @@ pub fn product_events(
 ) -> ProductTimeline {
     let mut out = ProductTimeline::default();
     for ep in episodes {
-        // Whether the episode is still open at `t` (a clear at `t` comes first).
-        let open_at = |t: Ts| t < as_of && ep.cleared.is_none_or(|c| c > t);
-        let since = format_local(ep.start);
+        let steps = EpisodeSteps {
+            ledger,
+            ep,
+            as_of,
+            since: format_local(ep.start),
+        };
         for (product, &first) in held {
-            let Some(p) = catalog.arrears_policy(product) else {
-                continue;
-            };
-            let due = ep.start + p.grace_hours * HOUR;
-            let action_at = due.max(first);
-            if !open_at(action_at) {
-                continue;
-            }
-            let prod = Some(*product);
-            out.events.push(ledger.event(
-                prod,
-                event_name(&p.action),
-                action_at,
-                None,
-                if action_at == due {
-                    format!("{} h after arrears started {since}", p.grace_hours)
-                } else {
-                    format!("first {product} usage or subscription while in arrears since {since}")
-                },
-            ));
-            let final_step = p.final_action.as_deref().map(|f| {
-                let base = if p.final_from_arrears_start {
-                    ep.start
-                } else {
-                    action_at
-                };
-                (f, (base + p.final_after_hours * HOUR).max(action_at))
-            });
-            let final_done = match final_step {
-                Some((f, at)) if open_at(at) => {
-                    let from = if p.final_from_arrears_start {
-                        "arrears started"
-                    } else {
-                        p.action.as_str()
-                    };
-                    out.events.push(ledger.event(
-                        prod,
-                        event_name(f),
-                        at,
-                        None,
-                        format!(
-                            "{} h after {from}; arrears since {since}",
-                            p.final_after_hours
-                        ),
-                    ));
-                    true
-                }
-                _ => false,
-            };
-            if let (Some(c), false) = (ep.cleared, final_done) {
-                out.events.push(ledger.event(
-                    prod,
-                    "restored",
-                    c,
-                    None,
-                    format!(
-                        "arrears cleared; {} since {}",
-                        p.action,
-                        format_local(action_at)
-                    ),
-                ));
-            }
-            if OUT_OF_SERVICE.contains(&p.action.as_str()) {
-                out.outages.push(Outage {
-                    product: *product,
-                    instance_id: None,
-                    cause: format!("{} (arrears since {since})", p.action),
-                    from: action_at,
-                    until: ep.cleared,
-                });
+            if let Some(p) = catalog.arrears_policy(product) {
+                steps.apply(product, first, p, &mut out);
             }
         }
     }
     out
+}
+
+/// The policy steps of one arrears episode.
+struct EpisodeSteps<'a> {
+    ledger: &'a Ledger<'a>,
+    ep: &'a Episode,
+    as_of: Ts,
+    /// The episode's start, as the events' details name it.
+    since: String,
+}
+
+impl EpisodeSteps<'_> {
+    /// Whether the episode is still open at `t` (a clear at `t` comes first).
+    fn open_at(&self, t: Ts) -> bool {
+        t < self.as_of && self.ep.cleared.is_none_or(|c| c > t)
+    }
+
+    /// Policy `p`'s steps for `product`, which the account has from `first`.
+    fn apply(&self, product: &Name, first: Ts, p: &ArrearsPolicy, out: &mut ProductTimeline) {
+        let due = self.ep.start + p.grace_hours * HOUR;
+        let action_at = due.max(first);
+        if !self.open_at(action_at) {
+            return;
+        }
+        let detail = if action_at == due {
+            format!("{} h after arrears started {}", p.grace_hours, self.since)
+        } else {
+            format!(
+                "first {product} usage or subscription while in arrears since {}",
+                self.since
+            )
+        };
+        let prod = Some(*product);
+        out.events.push(
+            self.ledger
+                .event(prod, event_name(&p.action), action_at, None, detail),
+        );
+        let final_done = self.final_action(product, p, action_at, out);
+        if let (Some(c), false) = (self.ep.cleared, final_done) {
+            let detail = format!(
+                "arrears cleared; {} since {}",
+                p.action,
+                format_local(action_at)
+            );
+            out.events
+                .push(self.ledger.event(prod, "restored", c, None, detail));
+        }
+        if OUT_OF_SERVICE.contains(&p.action.as_str()) {
+            out.outages.push(Outage {
+                product: *product,
+                instance_id: None,
+                cause: format!("{} (arrears since {})", p.action, self.since),
+                from: action_at,
+                until: self.ep.cleared,
+            });
+        }
+    }
+
+    /// The final action of policy `p` (if it has one), never before the action at `action_at`;
+    /// whether it happened.
+    fn final_action(
+        &self,
+        product: &Name,
+        p: &ArrearsPolicy,
+        action_at: Ts,
+        out: &mut ProductTimeline,
+    ) -> bool {
+        let Some(f) = p.final_action.as_deref() else {
+            return false;
+        };
+        let (base, from) = if p.final_from_arrears_start {
+            (self.ep.start, "arrears started")
+        } else {
+            (action_at, p.action.as_str())
+        };
+        let at = (base + p.final_after_hours * HOUR).max(action_at);
+        if !self.open_at(at) {
+            return false;
+        }
+        let detail = format!(
+            "{} h after {from}; arrears since {}",
+            p.final_after_hours, self.since
+        );
+        out.events.push(
+            self.ledger
+                .event(Some(*product), event_name(f), at, None, detail),
+        );
+        true
+    }
 }
 
 /// The contract's event names are static strings; policy actions are catalog data.

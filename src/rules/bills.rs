@@ -151,17 +151,50 @@ mod tests {
         let c: Catalog = catalog();
         let rows = example_6_rows();
         let p = price_usage(&rows, &[dec!(0); 3], &c).unwrap();
-        let amounts: Vec<_> = p
+        // Each line: (id, tier, billable quantity, unit price per price unit, amount).
+        let parts: Vec<_> = p
             .lines
             .iter()
-            .map(|l| (l.line_id.as_str(), l.amount))
+            .map(|l| {
+                (
+                    l.line_id.as_str(),
+                    l.tier,
+                    l.billable_quantity,
+                    l.unit_price,
+                    &*l.price_unit,
+                    l.amount,
+                )
+            })
             .collect();
         assert_eq!(
-            amounts,
+            parts,
             vec![
-                ("u:r:0", dec!(11.44409180)),
-                ("u:s:0", dec!(3.81469727)),
-                ("u:c:1", dec!(30.00))
+                // 15,000,000 KB = 14.305114746 GB at 0.80.
+                (
+                    "u:r:0",
+                    None,
+                    dec!(15000000),
+                    dec!(0.80),
+                    "GB",
+                    dec!(11.44409180)
+                ),
+                (
+                    "u:s:0",
+                    None,
+                    dec!(5000000),
+                    dec!(0.80),
+                    "GB",
+                    dec!(3.81469727)
+                ),
+                // 5,000,000 calls, all in tier 1 (up to 10,000,000) at 0.06 per 10,000.
+                (
+                    "u:c:1",
+                    Some(1),
+                    dec!(5000000),
+                    dec!(0.06),
+                    "10000 call",
+                    dec!(30.00)
+                ),
             ]
         );
         let w = Window::new(parse_date("2024-06-01").unwrap());

@@ -52,38 +52,11 @@ pub fn elastic_lines(
     catalog: &Catalog,
     as_of: Ts,
 ) -> (Vec<BillLine>, Vec<Violation>) {
-    let cfg = &catalog.elastic;
-    let by_instance: FxHashMap<(&str, &str), usize> = subs
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| s.product.as_ref() == cfg.product && s.elastic_on_at.is_some())
-        .map(|(i, s)| ((&*s.owner_uin, &*s.subscription_id), i))
-        .collect();
-    // (subscription, day start) → (peak QPS, peak Mbps).
-    let mut peaks: BTreeMap<(usize, Ts), (Decimal, Decimal)> = BTreeMap::new();
-    if !by_instance.is_empty() {
-        for u in usage {
-            if u.product.as_ref() != cfg.product {
-                continue;
-            }
-            let Some(&i) = by_instance.get(&(&*u.owner_uin, &*u.instance_id)) else {
-                continue;
-            };
-            let e = peaks
-                .entry((i, day_start(u.usage_start)))
-                .or_insert((Decimal::ZERO, Decimal::ZERO));
-            if u.billing_item.as_ref() == cfg.peak_qps_item {
-                e.0 = e.0.max(u.quantity);
-            } else if u.billing_item.as_ref() == cfg.peak_bandwidth_item {
-                e.1 = e.1.max(u.quantity);
-            }
-        }
-    }
     let (mut lines, mut violations) = (Vec::new(), Vec::new());
     // A plan the catalog lacks is reported once per subscription and plan, on its first day:
     // a property of the subscription, which every run reports (not a finding per day).
     let mut unknown_plans: std::collections::HashSet<(usize, Name)> = Default::default();
-    for ((i, day), (qps, mbps)) in peaks {
+    for ((i, day), peak) in daily_peaks(usage, subs, &catalog.elastic) {
         let (s, life) = (&subs[i], &lives[i]);
         let end = day + DAY;
         let alive = life.ended_at.is_none_or(|x| x > day)
@@ -104,32 +77,81 @@ pub fn elastic_lines(
             }
             continue;
         };
-        let b = base(qps, mbps, p.max_qps, cfg);
-        let price = cfg.default_unit_price;
-        lines.push(BillLine {
-            line_id: format!("e:{}:{}", s.subscription_id, local_date(day)).into(),
-            owner_uin: s.owner_uin,
-            region: s.region,
-            product: s.product,
-            sub_product: Name::from("elastic"),
-            instance_id: s.subscription_id,
-            billing_item: Name::from("elastic_qps"),
-            charge_kind: ChargeKind::Elastic,
-            charge_start: day,
-            charge_end: end,
-            usage_id: None,
-            metered_quantity: qps.max(mbps * Decimal::from(cfg.qps_per_mbps)),
-            deducted_quantity: Decimal::ZERO,
-            billable_quantity: b,
-            unit: Name::from("QPS"),
-            tier: None,
-            unit_price: price,
-            price_unit: Name::from("QPS-day"),
-            amount: m8(b * price),
-            charged_at: end,
-        });
+        lines.push(fee_line(s, day, peak, p.max_qps, &catalog.elastic));
     }
     (lines, violations)
+}
+
+/// The day's peaks of a plan: the largest hourly peak QPS and peak Mbps rows.
+#[derive(Debug, Clone, Copy)]
+struct Peak {
+    qps: Decimal,
+    mbps: Decimal,
+}
+
+/// The peaks of every plan with the switch ever on, by (subscription index, UTC+8 day start).
+fn daily_peaks(
+    usage: &[Usage],
+    subs: &[Subscription],
+    cfg: &Elastic,
+) -> BTreeMap<(usize, Ts), Peak> {
+    let by_instance: FxHashMap<(&str, &str), usize> = subs
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.product.as_ref() == cfg.product && s.elastic_on_at.is_some())
+        .map(|(i, s)| ((&*s.owner_uin, &*s.subscription_id), i))
+        .collect();
+    let mut peaks: BTreeMap<(usize, Ts), Peak> = BTreeMap::new();
+    if by_instance.is_empty() {
+        return peaks;
+    }
+    for u in usage {
+        if u.product.as_ref() != cfg.product {
+            continue;
+        }
+        let Some(&i) = by_instance.get(&(&*u.owner_uin, &*u.instance_id)) else {
+            continue;
+        };
+        let e = peaks.entry((i, day_start(u.usage_start))).or_insert(Peak {
+            qps: Decimal::ZERO,
+            mbps: Decimal::ZERO,
+        });
+        if u.billing_item.as_ref() == cfg.peak_qps_item {
+            e.qps = e.qps.max(u.quantity);
+        } else if u.billing_item.as_ref() == cfg.peak_bandwidth_item {
+            e.mbps = e.mbps.max(u.quantity);
+        }
+    }
+    peaks
+}
+
+/// The elastic fee line of plan `s` (of `plan_qps`) for the day starting at `day`.
+fn fee_line(s: &Subscription, day: Ts, peak: Peak, plan_qps: u32, cfg: &Elastic) -> BillLine {
+    let end = day + DAY;
+    let b = base(peak.qps, peak.mbps, plan_qps, cfg);
+    let price = cfg.default_unit_price;
+    BillLine {
+        line_id: format!("e:{}:{}", s.subscription_id, local_date(day)).into(),
+        owner_uin: s.owner_uin,
+        region: s.region,
+        product: s.product,
+        sub_product: Name::from("elastic"),
+        instance_id: s.subscription_id,
+        billing_item: Name::from("elastic_qps"),
+        charge_kind: ChargeKind::Elastic,
+        charge_start: day,
+        charge_end: end,
+        usage_id: None,
+        metered_quantity: peak.qps.max(peak.mbps * Decimal::from(cfg.qps_per_mbps)),
+        deducted_quantity: Decimal::ZERO,
+        billable_quantity: b,
+        unit: Name::from("QPS"),
+        tier: None,
+        unit_price: price,
+        price_unit: Name::from("QPS-day"),
+        amount: m8(b * price),
+        charged_at: end,
+    }
 }
 
 #[cfg(test)]

@@ -24,6 +24,10 @@
 //!
 //! **Decision:** entries before `opening_at` are not in the ledger (the opening balance already
 //! holds them). An account with charges but no `accounts` row starts from 0 with no opening entry.
+//!
+//! Invariants: the balance at `t` is opening + credits − debits of the entries at or before `t`,
+//! exactly, whatever the tie order; `arrears_started` and `arrears_cleared` alternate, each at a
+//! distinct instant, the first being a start.
 
 use crate::calendar::{format_local, Ts};
 use crate::input::{Account, Payment};

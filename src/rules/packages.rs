@@ -6,19 +6,61 @@
 //! Packages valid at any time in `[window start, as-of)` are listed.
 //! §3.7: more than the catalog's limit of valid traffic packages per account and region gives one
 //! `too_many_packages` exception per account and region (the inventory is still billed).
+//!
+//! Invariants: a status is read from the package and its state after the sweep only (nothing is
+//! drawn here); `invalid_at` is set exactly when the status is `refunded`, `expired` or
+//! `exhausted`; a periodic package's `total_remaining` is its current cycle's remaining plus a
+//! full capacity per cycle still to come.
 
 use super::deduction::{cycle_at, PackageState};
-use crate::calendar::{periodic_cycle_count, Window};
+use crate::calendar::{periodic_cycle_count, Cycle, Ts, Window};
 use crate::catalog::Catalog;
 use crate::input::{Package, PackageKind, Violation};
 use crate::model::PackageStatus;
+use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 
+/// The inventory row of package `p` in state `st` (after the sweep) as of `w.as_of`.
 pub fn status_of(p: &Package, st: &PackageState, w: &Window) -> PackageStatus {
     let t = w.as_of;
-    let refund = st.refund_at.filter(|r| *r < t);
-    // Current cycle/slice as of T: its remaining is the swept one if the sweep reached it.
     let cycle = cycle_at(p, t);
+    let c = capacity_as_of(p, st, cycle, t);
+    let (status, invalid_at) = status_as_of(p, st, t);
+    PackageStatus {
+        package_id: p.package_id,
+        package_name: p.package_name,
+        owner_uin: p.owner_uin,
+        product: p.product,
+        sub_product: p.sub_product,
+        region: p.region,
+        kind: p.kind,
+        status,
+        unit: p.unit,
+        capacity: p.capacity,
+        total_remaining: c.total_remaining,
+        cycle_remaining: c.cycle_remaining,
+        cycle_start: cycle.map(|c| c.start),
+        cycle_end: cycle.map(|c| c.end),
+        cycles_total: c.cycles_total,
+        cycles_remaining: c.cycles_remaining,
+        effective_at: p.effective_at,
+        expires_at: p.expires_at,
+        invalid_at,
+    }
+}
+
+/// What is left of a package as of T.
+struct CapacityAsOf {
+    total_remaining: Option<Decimal>,
+    cycle_remaining: Option<Decimal>,
+    cycles_total: Option<i64>,
+    cycles_remaining: Option<i64>,
+}
+
+/// The capacity left of `p` as of `t`, whose current cycle/slice is `cycle`: the cycle's
+/// remaining is the swept one if the sweep reached it, a full one otherwise; a periodic
+/// package's total adds the full cycles still to come.
+fn capacity_as_of(p: &Package, st: &PackageState, cycle: Option<Cycle>, t: Ts) -> CapacityAsOf {
     let cycle_remaining = match (p.kind, cycle) {
         (PackageKind::Periodic | PackageKind::Sliced, Some(c)) => {
             if st.cycle_index == Some(c.index) {
@@ -46,13 +88,22 @@ pub fn status_of(p: &Package, st: &PackageState, w: &Window) -> PackageStatus {
         PackageKind::Periodic => {
             let cap = p.capacity.unwrap_or_default();
             let future = cycles_remaining.unwrap_or(0) - i64::from(cycle.is_some());
-            Some(
-                cycle_remaining.unwrap_or_default()
-                    + cap * rust_decimal::Decimal::from(future.max(0)),
-            )
+            Some(cycle_remaining.unwrap_or_default() + cap * Decimal::from(future.max(0)))
         }
         _ => None,
     };
+    CapacityAsOf {
+        total_remaining,
+        cycle_remaining,
+        cycles_total,
+        cycles_remaining,
+    }
+}
+
+/// §3.2: the status of `p` as of `t` (in precedence order), and for a package no longer usable
+/// the earliest of its exhaustion, refund and expiry.
+fn status_as_of(p: &Package, st: &PackageState, t: Ts) -> (&'static str, Option<Ts>) {
+    let refund = st.refund_at.filter(|r| *r < t);
     let exhausted = st.exhausted_at.filter(|e| *e <= t);
     let status = if !p.activated {
         "inactive"
@@ -76,27 +127,7 @@ pub fn status_of(p: &Package, st: &PackageState, w: &Window) -> PackageStatus {
         .flatten()
         .min(),
     };
-    PackageStatus {
-        package_id: p.package_id,
-        package_name: p.package_name,
-        owner_uin: p.owner_uin,
-        product: p.product,
-        sub_product: p.sub_product,
-        region: p.region,
-        kind: p.kind,
-        status,
-        unit: p.unit,
-        capacity: p.capacity,
-        total_remaining,
-        cycle_remaining,
-        cycle_start: cycle.map(|c| c.start),
-        cycle_end: cycle.map(|c| c.end),
-        cycles_total,
-        cycles_remaining,
-        effective_at: p.effective_at,
-        expires_at: p.expires_at,
-        invalid_at,
-    }
+    (status, invalid_at)
 }
 
 /// The inventory view: packages usable at some time in the window.

@@ -28,6 +28,11 @@
 //! From `stopped` until the renewal (or for good), the plan's instance (usage `instance_id` =
 //! `subscription_id`) is out of service: its usage becomes `usage_while_suspended` exceptions
 //! (`rules::arrears`).
+//!
+//! Invariants: the timeline is read from the replayed terms only, so it agrees with the charges;
+//! an expiry's steps come in the order warnings → `buffer_started` → `stopped` → `reclaimed`, all
+//! before the next renewal, the end of the subscription and the as-of moment; at most one
+//! outage per expiry, ending at the renewal if there is one before the end.
 
 use crate::calendar::{day_start_of_date, format_local, local_date, Ts, DAY};
 use crate::catalog::PlanExpiry;
@@ -35,7 +40,7 @@ use crate::input::{BillingMode, Subscription, Violation};
 use crate::model::AccountEvent;
 use crate::rules::arrears::Outage;
 use crate::rules::ledger::Ledger;
-use crate::rules::subscriptions::Life;
+use crate::rules::subscriptions::{Life, Term};
 use chrono::Days;
 
 /// Whether `sub` follows the plan expiry timeline.
@@ -51,6 +56,8 @@ pub struct PlanTimeline {
     pub violations: Vec<Violation>,
 }
 
+/// The expiry timeline of one plan `sub` (its `life` replayed by `rules::subscriptions`): the
+/// steps of every expiry its terms reach before the end of its life and the as-of moment.
 pub fn timeline(
     ledger: &Ledger,
     sub: &Subscription,
@@ -58,119 +65,161 @@ pub fn timeline(
     pe: &PlanExpiry,
     as_of: Ts,
 ) -> PlanTimeline {
-    let mut out = PlanTimeline::default();
-    let product = Some(sub.product);
-    let sid = Some(sub.subscription_id);
-    let end_of_life = life.ended_at.map_or(as_of, |r| r.min(as_of));
-    let push = |out: &mut PlanTimeline, event: &'static str, at: Ts, detail: String| {
-        out.events
-            .push(ledger.event(product, event, at, sid, detail));
+    let mut plan = Plan {
+        ledger,
+        sub,
+        life,
+        pe,
+        end_of_life: life.ended_at.map_or(as_of, |r| r.min(as_of)),
+        out: PlanTimeline::default(),
     };
     for (k, term) in life.terms.iter().enumerate() {
-        let e = term.end;
         let next = life.terms.get(k + 1);
+        let e = plan.expiry(term, next);
+        plan.warnings(&e, term.paid_at);
+        plan.lapse(&e);
+        if let Some(next) = next {
+            plan.restore(&e, next);
+        }
+    }
+    plan.out
+}
+
+/// One plan's timeline in the making.
+struct Plan<'a> {
+    ledger: &'a Ledger<'a>,
+    sub: &'a Subscription,
+    life: &'a Life,
+    pe: &'a PlanExpiry,
+    /// The end of the subscription (release or refund) or the as-of moment, the earlier.
+    end_of_life: Ts,
+    out: PlanTimeline,
+}
+
+/// One expiry `at` (the end of a term) and the instants of its steps.
+struct Expiry {
+    at: Ts,
+    /// The next term's payment, if the plan was renewed.
+    renewal: Option<Ts>,
+    /// Steps of this expiry happen before this: the renewal, the end and the as-of moment.
+    cutoff: Ts,
+    stop_at: Ts,
+    reclaim_at: Ts,
+}
+
+impl Expiry {
+    fn happens(&self, at: Ts) -> bool {
+        at < self.cutoff
+    }
+}
+
+impl Plan<'_> {
+    fn expiry(&self, term: &Term, next: Option<&Term>) -> Expiry {
         let renewal = next.map(|n| n.paid_at);
-        // A step of this expiry happens before the next renewal, the end and the as-of moment.
-        let cutoff = renewal.map_or(end_of_life, |r| r.min(end_of_life));
-        let happens = |at: Ts| at < cutoff;
-        let expiry_day = local_date(e);
-        for &d in &pe.warning_days {
+        Expiry {
+            at: term.end,
+            renewal,
+            cutoff: renewal.map_or(self.end_of_life, |r| r.min(self.end_of_life)),
+            stop_at: term.end + self.pe.buffer_days * DAY,
+            reclaim_at: term.end + self.pe.stopped_days * DAY,
+        }
+    }
+
+    fn push(&mut self, event: &'static str, at: Ts, detail: String) {
+        let (product, sid) = (Some(self.sub.product), Some(self.sub.subscription_id));
+        self.out
+            .events
+            .push(self.ledger.event(product, event, at, sid, detail));
+    }
+
+    /// `expiry_warning` at 00:00 UTC+8 of each warning day before the expiry, from the instant
+    /// the expiry became known (`known_at`, the term's payment).
+    fn warnings(&mut self, e: &Expiry, known_at: Ts) {
+        let expiry_day = local_date(e.at);
+        for &d in &self.pe.warning_days {
             let Some(day) = expiry_day.checked_sub_days(Days::new(d.max(0) as u64)) else {
                 continue;
             };
             let at = day_start_of_date(day);
-            if at >= term.paid_at && happens(at) {
-                let when = match d {
-                    0 => "today".to_string(),
-                    1 => "in 1 day".to_string(),
-                    _ => format!("in {d} days"),
-                };
-                push(
-                    &mut out,
-                    "expiry_warning",
-                    at,
-                    format!(
-                        "plan {} expires {} ({when})",
-                        life.plan_at(at),
-                        format_local(e)
-                    ),
-                );
+            if at < known_at || !e.happens(at) {
+                continue;
             }
-        }
-        let stop_at = e + pe.buffer_days * DAY;
-        let reclaim_at = e + pe.stopped_days * DAY;
-        if happens(e) {
-            push(
-                &mut out,
-                "buffer_started",
-                e,
-                format!(
-                    "expired; still serving for {} day(s) until {}",
-                    pe.buffer_days,
-                    format_local(stop_at)
-                ),
+            let when = match d {
+                0 => "today".to_string(),
+                1 => "in 1 day".to_string(),
+                _ => format!("in {d} days"),
+            };
+            let detail = format!(
+                "plan {} expires {} ({when})",
+                self.life.plan_at(at),
+                format_local(e.at)
             );
-        }
-        if happens(stop_at) {
-            push(
-                &mut out,
-                "stopped",
-                stop_at,
-                format!("reclaimed at {} unless renewed", format_local(reclaim_at)),
-            );
-            out.outages.push(Outage {
-                product: sub.product,
-                instance_id: Some(sub.subscription_id),
-                cause: format!("plan {} stopped after expiry", sub.subscription_id),
-                from: stop_at,
-                until: renewal.filter(|r| *r < end_of_life),
-            });
-        }
-        if happens(reclaim_at) {
-            push(
-                &mut out,
-                "reclaimed",
-                reclaim_at,
-                "configuration destroyed".into(),
-            );
-        }
-        if let (Some(r), Some(n)) = (renewal, next) {
-            if r > e && r < end_of_life {
-                let phase = if r < stop_at {
-                    "the buffer"
-                } else if r <= reclaim_at {
-                    "the stopped days"
-                } else {
-                    "after reclaim"
-                };
-                push(
-                    &mut out,
-                    "restored",
-                    r,
-                    format!(
-                        "renewed {} month(s) {}{phase}; expires {}",
-                        n.months,
-                        if r <= reclaim_at { "during " } else { "" },
-                        format_local(n.end)
-                    ),
-                );
-                if r > reclaim_at {
-                    out.violations.push(Violation::new(
-                        "subscriptions",
-                        &*sub.subscription_id,
-                        "renewal_after_reclaim",
-                        format!(
-                            "renewed at {} but reclaimed at {}",
-                            format_local(r),
-                            format_local(reclaim_at)
-                        ),
-                        Some(r),
-                    ));
-                }
-            }
+            self.push("expiry_warning", at, detail);
         }
     }
-    out
+
+    /// `buffer_started` at the expiry, `stopped` (and the plan's outage) after the buffer days,
+    /// `reclaimed` after the stopped days.
+    fn lapse(&mut self, e: &Expiry) {
+        if e.happens(e.at) {
+            let detail = format!(
+                "expired; still serving for {} day(s) until {}",
+                self.pe.buffer_days,
+                format_local(e.stop_at)
+            );
+            self.push("buffer_started", e.at, detail);
+        }
+        if e.happens(e.stop_at) {
+            let detail = format!("reclaimed at {} unless renewed", format_local(e.reclaim_at));
+            self.push("stopped", e.stop_at, detail);
+            self.out.outages.push(Outage {
+                product: self.sub.product,
+                instance_id: Some(self.sub.subscription_id),
+                cause: format!("plan {} stopped after expiry", self.sub.subscription_id),
+                from: e.stop_at,
+                until: e.renewal.filter(|r| *r < self.end_of_life),
+            });
+        }
+        if e.happens(e.reclaim_at) {
+            self.push("reclaimed", e.reclaim_at, "configuration destroyed".into());
+        }
+    }
+
+    /// `restored` at a renewal after the expiry (the `next` term's payment), and the
+    /// `renewal_after_reclaim` finding when it comes after the reclaim.
+    fn restore(&mut self, e: &Expiry, next: &Term) {
+        let r = next.paid_at;
+        if r <= e.at || r >= self.end_of_life {
+            return;
+        }
+        let phase = if r < e.stop_at {
+            "the buffer"
+        } else if r <= e.reclaim_at {
+            "the stopped days"
+        } else {
+            "after reclaim"
+        };
+        let detail = format!(
+            "renewed {} month(s) {}{phase}; expires {}",
+            next.months,
+            if r <= e.reclaim_at { "during " } else { "" },
+            format_local(next.end)
+        );
+        self.push("restored", r, detail);
+        if r > e.reclaim_at {
+            self.out.violations.push(Violation::new(
+                "subscriptions",
+                &*self.sub.subscription_id,
+                "renewal_after_reclaim",
+                format!(
+                    "renewed at {} but reclaimed at {}",
+                    format_local(r),
+                    format_local(e.reclaim_at)
+                ),
+                Some(r),
+            ));
+        }
+    }
 }
 
 #[cfg(test)]

@@ -11,8 +11,12 @@
 //!   price for calls; tiered and flat alike) → a `no_price` exception, and the row is not
 //!   billed (nor counted in the month's calls).
 //!
-//! Every line amount is rounded once to scale 8; `metered_quantity` and `deducted_quantity` sit on
-//! a row's first line only. Line ids are `u:<usage_id>:<tier or 0>`.
+//! Line ids are `u:<usage_id>:<tier or 0>`.
+//!
+//! Invariants: every line amount is rounded once to scale 8; `metered_quantity` and
+//! `deducted_quantity` sit on a row's first line only; a priced row's lines' billable quantities
+//! sum exactly to its pay-as-you-go quantity (`tiering`); a row with a `no_price` finding has no
+//! line and `billed = false`.
 //!
 //! Lookups and lines are computed in parallel but land in one fixed order whatever the thread
 //! count: the lines of rows priced alone in row order, then the tier parts by table, batch and
@@ -40,7 +44,7 @@ pub struct Priced {
 }
 
 /// Amount of `q` (in `unit`) at `unit_price` per `price_unit`, rounded to scale 8; `None` when
-/// the price unit does not measure the quantity's unit (see [`priceable`]).
+/// the price unit does not measure the quantity's unit (see `priceable`).
 pub fn amount(q: Decimal, unit: Unit, unit_price: Decimal, price_unit: &str) -> Option<Decimal> {
     if !priceable(unit, price_unit) {
         return None;
@@ -87,7 +91,7 @@ pub fn price_usage(usage: &[Usage], covered: &[Decimal], catalog: &Catalog) -> R
 }
 
 /// [`price_usage`] with its lines written into `lines` (emptied first; its memory reused when
-/// large enough, see [`crate::buffers`]).
+/// large enough, see [`crate::buffers::with_room`]).
 pub fn price_usage_into(
     lines: Vec<BillLine>,
     usage: &[Usage],
@@ -95,140 +99,198 @@ pub fn price_usage_into(
     catalog: &Catalog,
 ) -> Result<Priced> {
     use rayon::prelude::*;
-    // One shared name per unit: lines copy it.
-    let units: Vec<Name> = Unit::ALL.iter().map(|u| Name::new(u.as_str())).collect();
-    let unit_of = |u: Unit| units[Unit::ALL.iter().position(|x| *x == u).unwrap_or(0)];
-    let line = |u: &Usage,
-                tier: Option<i32>,
-                first: bool,
-                billable: Decimal,
-                unit_price: Decimal,
-                price_unit: Name,
-                amount: Decimal,
-                covered: Decimal| BillLine {
-        line_id: usage_line_id(&u.usage_id, tier),
-        owner_uin: u.owner_uin,
-        region: u.region,
-        product: u.product,
-        sub_product: u.sub_product,
-        instance_id: u.instance_id,
-        billing_item: u.billing_item,
-        charge_kind: ChargeKind::Usage,
-        charge_start: u.usage_start,
-        charge_end: u.usage_end,
-        usage_id: Some(u.usage_id.clone()),
-        metered_quantity: if first { u.quantity } else { Decimal::ZERO },
-        deducted_quantity: if first { covered } else { Decimal::ZERO },
-        billable_quantity: billable,
-        unit: unit_of(u.unit),
-        tier,
-        unit_price,
-        price_unit,
-        amount,
-        charged_at: u.usage_end,
-    };
-
-    // 1. The price in force for every row, in parallel (an indexed collect: written in place).
+    // The price in force for every row, in parallel (an indexed collect: written in place).
     let entries: Vec<Option<&PriceEntry>> = usage
         .par_iter()
         .map(|u| catalog.price(&u.product, &u.billing_item, &u.region, u.usage_start))
         .collect();
-    // 2. In row order: exceptions, which rows get a line of their own, and the tier-priced
-    //    rows, which wait for the column-wise split (counters numbered in row order).
     let mut out = Priced {
         billed: vec![true; usage.len()],
         lines: crate::buffers::with_room(lines, usage.len() + usage.len() / 8),
         ..Default::default()
     };
-    let mut flat: Vec<u32> = Vec::with_capacity(usage.len());
-    let mut tier_rows: BTreeMap<Name, TierRows> = BTreeMap::new();
-    // Keyed by the names' addresses: only looked up, never iterated.
-    let mut counters: FxHashMap<(usize, Month, usize), u32> = FxHashMap::default();
-    for (i, (u, entry)) in usage.iter().zip(&entries).enumerate() {
-        let Some(entry) = entry else {
-            out.violations.push(no_price(u, "no price in the catalog"));
-            out.billed[i] = false;
-            continue;
-        };
-        let free = is_free(u, catalog);
-        if !free && !priceable(u.unit, &entry.price_unit) {
-            // Tiered or flat alike: a call price cannot price bytes, nor a GB price calls (a
-            // tiered row would otherwise also count in the month's calls).
-            out.violations.push(no_price(
-                u,
-                &format!("a price per {} cannot price {}", entry.price_unit, u.unit),
-            ));
-            out.billed[i] = false;
-            continue;
-        }
-        match &entry.pricing {
-            Pricing::Tiered { table } if !free => {
-                let next = counters.len() as u32;
-                let counter = *counters
-                    .entry((u.owner_uin.addr(), Month::of(u.usage_start), table.addr()))
-                    .or_insert(next);
-                let t = tier_rows.entry(*table).or_default();
-                t.row.push(i);
-                t.payg.push(u.quantity - covered[i]);
-                t.counter.push(counter);
-                t.price_unit.push(entry.price_unit);
-            }
-            _ => flat.push(i as u32),
-        }
-    }
-    // 3. One line per row priced alone (free traffic and meter-only items at zero, flat
-    //    prices), built in parallel straight into the lines (indexed: in row order).
-    out.lines.par_extend(flat.par_iter().map(|&i| {
-        let (i, u) = (i as usize, &usage[i as usize]);
-        let entry = entries[i].expect("priced");
-        let payg = u.quantity - covered[i];
-        let (unit_price, a) = match &entry.pricing {
-            Pricing::Flat { unit_price } if !is_free(u, catalog) => (
-                *unit_price,
-                amount(payg, u.unit, *unit_price, &entry.price_unit).expect("priceable"),
-            ),
-            _ => (Decimal::ZERO, Decimal::ZERO),
-        };
-        line(
-            u,
-            None,
-            true,
-            payg,
-            unit_price,
-            entry.price_unit,
-            a,
-            covered[i],
-        )
-    }));
+    let rows = Rows {
+        usage,
+        covered,
+        entries: &entries,
+        catalog,
+        maker: LineMaker::new(),
+    };
+    let (flat, tiered) = rows.sort_out(&mut out);
+    rows.flat_lines(&flat, &mut out.lines);
     drop(flat);
-    // 4. Graduated rows, one tier table at a time, column-wise.
-    for (table, t) in tier_rows {
-        // Batch by batch (whole counters): one batch's tier parts in memory at a time; its
-        // lines built in parallel straight into the lines, in part order. A row's first part
-        // (the one after a part of another row) carries the row's quantities.
-        tiering::split_batches(&t.payg, &t.counter, catalog.tiers(&table), |parts| {
-            out.lines
-                .par_extend(parts.par_iter().enumerate().map(|(k, part)| {
-                    let (i, price_unit) = (t.row[part.row], t.price_unit[part.row]);
-                    let u = &usage[i];
-                    let a = amount(part.quantity, u.unit, part.unit_price, &price_unit)
-                        .expect("priceable");
-                    let first = k == 0 || parts[k - 1].row != part.row;
-                    line(
-                        u,
-                        Some(part.tier),
-                        first,
-                        part.quantity,
-                        part.unit_price,
-                        price_unit,
-                        a,
-                        covered[i],
-                    )
-                }));
-            Ok(())
-        })?;
+    for (table, t) in tiered {
+        rows.tier_lines(&table, &t, &mut out.lines)?;
     }
     Ok(out)
+}
+
+/// The rows being priced, with what every step reads.
+struct Rows<'a> {
+    usage: &'a [Usage],
+    covered: &'a [Decimal],
+    /// The price in force for each row.
+    entries: &'a [Option<&'a PriceEntry>],
+    catalog: &'a Catalog,
+    maker: LineMaker,
+}
+
+/// The quantities and price of one line of a usage row.
+struct LinePart {
+    tier: Option<i32>,
+    /// The row's first line carries its metered and deducted quantities.
+    first: bool,
+    billable: Decimal,
+    unit_price: Decimal,
+    price_unit: Name,
+    amount: Decimal,
+}
+
+/// Builds usage bill lines; one shared name per unit, which the lines copy.
+struct LineMaker {
+    units: Vec<Name>,
+}
+
+impl LineMaker {
+    fn new() -> LineMaker {
+        LineMaker {
+            units: Unit::ALL.iter().map(|u| Name::new(u.as_str())).collect(),
+        }
+    }
+
+    fn unit_of(&self, u: Unit) -> Name {
+        self.units[Unit::ALL.iter().position(|x| *x == u).unwrap_or(0)]
+    }
+
+    /// A line of `u`, `covered` of which packages covered.
+    fn line(&self, u: &Usage, covered: Decimal, part: LinePart) -> BillLine {
+        BillLine {
+            line_id: usage_line_id(&u.usage_id, part.tier),
+            owner_uin: u.owner_uin,
+            region: u.region,
+            product: u.product,
+            sub_product: u.sub_product,
+            instance_id: u.instance_id,
+            billing_item: u.billing_item,
+            charge_kind: ChargeKind::Usage,
+            charge_start: u.usage_start,
+            charge_end: u.usage_end,
+            usage_id: Some(u.usage_id.clone()),
+            metered_quantity: if part.first {
+                u.quantity
+            } else {
+                Decimal::ZERO
+            },
+            deducted_quantity: if part.first { covered } else { Decimal::ZERO },
+            billable_quantity: part.billable,
+            unit: self.unit_of(u.unit),
+            tier: part.tier,
+            unit_price: part.unit_price,
+            price_unit: part.price_unit,
+            amount: part.amount,
+            charged_at: u.usage_end,
+        }
+    }
+}
+
+impl Rows<'_> {
+    /// In row order: the `no_price` exceptions (those rows not billed), the rows priced alone
+    /// (indexes), and the tier-priced rows by tier table, which wait for the column-wise split
+    /// (counters numbered in row order).
+    fn sort_out(&self, out: &mut Priced) -> (Vec<u32>, BTreeMap<Name, TierRows>) {
+        let mut flat: Vec<u32> = Vec::with_capacity(self.usage.len());
+        let mut tier_rows: BTreeMap<Name, TierRows> = BTreeMap::new();
+        // Keyed by the names' addresses: only looked up, never iterated.
+        let mut counters: FxHashMap<(usize, Month, usize), u32> = FxHashMap::default();
+        for (i, (u, entry)) in self.usage.iter().zip(self.entries).enumerate() {
+            let Some(entry) = entry else {
+                out.violations.push(no_price(u, "no price in the catalog"));
+                out.billed[i] = false;
+                continue;
+            };
+            let free = is_free(u, self.catalog);
+            if !free && !priceable(u.unit, &entry.price_unit) {
+                // Tiered or flat alike: a call price cannot price bytes, nor a GB price calls (a
+                // tiered row would otherwise also count in the month's calls).
+                out.violations.push(no_price(
+                    u,
+                    &format!("a price per {} cannot price {}", entry.price_unit, u.unit),
+                ));
+                out.billed[i] = false;
+                continue;
+            }
+            match &entry.pricing {
+                Pricing::Tiered { table } if !free => {
+                    let next = counters.len() as u32;
+                    let counter = *counters
+                        .entry((u.owner_uin.addr(), Month::of(u.usage_start), table.addr()))
+                        .or_insert(next);
+                    let t = tier_rows.entry(*table).or_default();
+                    t.row.push(i);
+                    t.payg.push(u.quantity - self.covered[i]);
+                    t.counter.push(counter);
+                    t.price_unit.push(entry.price_unit);
+                }
+                _ => flat.push(i as u32),
+            }
+        }
+        (flat, tier_rows)
+    }
+
+    /// One line per row priced alone (free traffic and meter-only items at zero, flat prices),
+    /// built in parallel straight into `lines` (indexed: in row order).
+    fn flat_lines(&self, flat: &[u32], lines: &mut Vec<BillLine>) {
+        use rayon::prelude::*;
+        lines.par_extend(flat.par_iter().map(|&i| {
+            let (i, u) = (i as usize, &self.usage[i as usize]);
+            let entry = self.entries[i].expect("sorted out as priced");
+            let payg = u.quantity - self.covered[i];
+            let (unit_price, amount) = match &entry.pricing {
+                Pricing::Flat { unit_price } if !is_free(u, self.catalog) => (
+                    *unit_price,
+                    amount(payg, u.unit, *unit_price, &entry.price_unit)
+                        .expect("sorted out as priceable"),
+                ),
+                _ => (Decimal::ZERO, Decimal::ZERO),
+            };
+            let part = LinePart {
+                tier: None,
+                first: true,
+                billable: payg,
+                unit_price,
+                price_unit: entry.price_unit,
+                amount,
+            };
+            self.maker.line(u, self.covered[i], part)
+        }));
+    }
+
+    /// The graduated rows of one tier table, column-wise, batch by batch (whole counters): one
+    /// batch's tier parts in memory at a time, its lines built in parallel straight into
+    /// `lines`, in part order. A row's first part (the one after a part of another row) carries
+    /// the row's quantities.
+    fn tier_lines(&self, table: &Name, t: &TierRows, lines: &mut Vec<BillLine>) -> Result<()> {
+        use rayon::prelude::*;
+        let tiers = self.catalog.tiers(table);
+        tiering::split_batches(&t.payg, &t.counter, tiers, |parts| {
+            lines.par_extend(parts.par_iter().enumerate().map(|(k, part)| {
+                let (i, price_unit) = (t.row[part.row], t.price_unit[part.row]);
+                let u = &self.usage[i];
+                let amount = amount(part.quantity, u.unit, part.unit_price, &price_unit)
+                    .expect("sorted out as priceable");
+                let part = LinePart {
+                    tier: Some(part.tier),
+                    first: k == 0 || parts[k - 1].row != part.row,
+                    billable: part.quantity,
+                    unit_price: part.unit_price,
+                    price_unit,
+                    amount,
+                };
+                self.maker.line(u, self.covered[i], part)
+            }));
+            Ok(())
+        })
+    }
 }
 
 /// Traffic in a direction the catalog does not charge (inbound, internal): a zero line.

@@ -75,8 +75,8 @@ pub fn package_eligibility(
     if st.refund_at.is_some_and(|r| r <= at) {
         return (false, "package already refunded".into());
     }
-    // Nothing paid yet to give back: granted, it refunded the price before it was charged and
-    // cut off every draw the package was bought for.
+    // Nothing paid yet to give back: granted, it would refund the price before it is charged
+    // and cut off every draw the package is bought for.
     if at < p.purchased_at.min(p.effective_at) {
         return (
             false,
@@ -146,9 +146,54 @@ pub fn package_refunds(
     details: &[DeductionDetail],
     catalog: &Catalog,
 ) -> (Vec<RefundRow>, Vec<BillLine>, Vec<Violation>) {
-    // Draws of shared traffic packages that were refunded, by package id (valued per region).
-    // The map is only looked up, so it is keyed by the interned id's address: one integer
-    // hashed per draw of the chunk, not the id's string.
+    let draws = shared_draws(requests, packages, details, catalog);
+    let (mut rows, mut lines, mut violations) = (Vec::new(), Vec::new(), Vec::new());
+    for r in requests {
+        let p = &packages[r.package_index];
+        let e = &events[r.event_index];
+        let rule = PackageRule::of(catalog, &p.product);
+        let paid = cash_paid(p);
+        let used_value = match rule {
+            PackageRule::QualityTraffic => {
+                let gb = convert(r.used, p.unit, Unit::GB);
+                m8(gb * catalog.refunds.quality_traffic_price_per_gb)
+            }
+            PackageRule::SharedTraffic => {
+                let drawn = draws.get(&p.package_id.addr()).map_or(&[][..], |v| v);
+                let (mut value, priced) = shared_used_value(drawn, e.at, catalog);
+                if !priced {
+                    // Used traffic that cannot be valued: refund nothing and ask a person.
+                    violations.push(unpriced_shared_refund(p, e, catalog));
+                    value = value.max(paid);
+                }
+                m8(value)
+            }
+            PackageRule::SelfService | PackageRule::None => Decimal::ZERO,
+        };
+        let row = package_refund_row(r, p, e, rule, used_value);
+        if row.eligible {
+            lines.push(refund_line(
+                &row,
+                &p.owner_uin,
+                &p.region,
+                &p.product,
+                &p.sub_product,
+            ));
+        }
+        rows.push(row);
+    }
+    (rows, lines, violations)
+}
+
+/// Draws of shared traffic packages with a refund request, by package id (valued per region).
+/// The map is only looked up, so it is keyed by the interned id's address: one integer hashed
+/// per draw of the chunk, not the id's string.
+fn shared_draws<'d>(
+    requests: &[RefundRequest],
+    packages: &[Package],
+    details: &'d [DeductionDetail],
+    catalog: &Catalog,
+) -> FxHashMap<usize, Vec<&'d DeductionDetail>> {
     let mut draws: FxHashMap<usize, Vec<&DeductionDetail>> = requests
         .iter()
         .filter(|r| {
@@ -164,89 +209,76 @@ pub fn package_refunds(
             }
         }
     }
-    let (mut rows, mut lines, mut violations) = (Vec::new(), Vec::new(), Vec::new());
-    for r in requests {
-        let p = &packages[r.package_index];
-        let e = &events[r.event_index];
-        let rule = PackageRule::of(catalog, &p.product);
-        let paid = cash_paid(p);
-        let mut reason = r.reason.clone();
-        if p.voucher_amount > Decimal::ZERO {
-            reason.push_str(&format!("; voucher {} not refunded", p.voucher_amount));
+    draws
+}
+
+/// §6, shared traffic package: Σ used GB × the standard price of the region each draw was used
+/// in, at the refund instant `at` (draws up to `at`), unrounded; and whether every region had a
+/// price.
+fn shared_used_value(draws: &[&DeductionDetail], at: Ts, catalog: &Catalog) -> (Decimal, bool) {
+    let mut value = Decimal::ZERO;
+    let mut priced = true;
+    for d in draws.iter().filter(|d| d.deducted_at <= at) {
+        let gb = convert(d.deducted, d.package_unit, Unit::GB);
+        match standard_traffic_price(catalog, &d.region, at) {
+            Some(price) => value += gb * price,
+            None => priced = false,
         }
-        let used_value = match rule {
-            PackageRule::QualityTraffic => {
-                let gb = convert(r.used, p.unit, Unit::GB);
-                m8(gb * catalog.refunds.quality_traffic_price_per_gb)
-            }
-            PackageRule::SharedTraffic => {
-                let mut value = Decimal::ZERO;
-                let mut unpriced = false;
-                for d in draws.get(&p.package_id.addr()).into_iter().flatten() {
-                    if d.deducted_at > e.at {
-                        continue;
-                    }
-                    let gb = convert(d.deducted, d.package_unit, Unit::GB);
-                    match standard_traffic_price(catalog, &d.region, e.at) {
-                        Some(price) => value += gb * price,
-                        None => unpriced = true,
-                    }
-                }
-                if unpriced {
-                    // Used traffic that cannot be valued: refund nothing and ask a person.
-                    violations.push(Violation::new(
-                        "events",
-                        &*e.event_id,
-                        "no_price",
-                        format!(
-                            "refund of {}: a region it was used in has no standard {}/{} price; used value taken as the whole price",
-                            p.package_id,
-                            catalog.refunds.shared_traffic_price_product,
-                            catalog.refunds.shared_traffic_price_item,
-                        ),
-                        Some(e.at),
-                    ));
-                    value = value.max(paid);
-                }
-                m8(value)
-            }
-            PackageRule::SelfService | PackageRule::None => Decimal::ZERO,
-        };
-        // §6: "an exhausted but unexpired package refunds 0", also when it cost more per GB
-        // than the price used traffic is valued at (the formula alone would refund the rest).
-        let exhausted_quality = rule == PackageRule::QualityTraffic && r.exhausted;
-        if r.eligible && exhausted_quality {
-            reason.push_str("; exhausted: refunds 0");
-        }
-        let amount = if r.eligible && !exhausted_quality {
-            refund_amount(paid, used_value)
-        } else {
-            Decimal::ZERO
-        };
-        let row = RefundRow {
-            event_id: e.event_id,
-            target_id: p.package_id,
-            kind: rule.kind().to_string(),
-            at: e.at,
-            eligible: r.eligible,
-            reason,
-            paid,
-            used_value,
-            amount,
-            payable: pay2(amount),
-        };
-        if row.eligible {
-            lines.push(refund_line(
-                &row,
-                &p.owner_uin,
-                &p.region,
-                &p.product,
-                &p.sub_product,
-            ));
-        }
-        rows.push(row);
     }
-    (rows, lines, violations)
+    (value, priced)
+}
+
+fn unpriced_shared_refund(p: &Package, e: &Event, catalog: &Catalog) -> Violation {
+    Violation::new(
+        "events",
+        &*e.event_id,
+        "no_price",
+        format!(
+            "refund of {}: a region it was used in has no standard {}/{} price; used value taken as the whole price",
+            p.package_id,
+            catalog.refunds.shared_traffic_price_product,
+            catalog.refunds.shared_traffic_price_item,
+        ),
+        Some(e.at),
+    )
+}
+
+/// The `refunds/` row of a package refund request whose used traffic is worth `used_value`.
+fn package_refund_row(
+    r: &RefundRequest,
+    p: &Package,
+    e: &Event,
+    rule: PackageRule,
+    used_value: Decimal,
+) -> RefundRow {
+    let paid = cash_paid(p);
+    let mut reason = r.reason.clone();
+    if p.voucher_amount > Decimal::ZERO {
+        reason.push_str(&format!("; voucher {} not refunded", p.voucher_amount));
+    }
+    // §6: "an exhausted but unexpired package refunds 0", also when it cost more per GB
+    // than the price used traffic is valued at (the formula alone would refund the rest).
+    let exhausted_quality = rule == PackageRule::QualityTraffic && r.exhausted;
+    if r.eligible && exhausted_quality {
+        reason.push_str("; exhausted: refunds 0");
+    }
+    let amount = if r.eligible && !exhausted_quality {
+        refund_amount(paid, used_value)
+    } else {
+        Decimal::ZERO
+    };
+    RefundRow {
+        event_id: e.event_id,
+        target_id: p.package_id,
+        kind: rule.kind().to_string(),
+        at: e.at,
+        eligible: r.eligible,
+        reason,
+        paid,
+        used_value,
+        amount,
+        payable: pay2(amount),
+    }
 }
 
 /// The standard pay-by-traffic price per GB of a region at `at` (shared-package refunds).
@@ -324,63 +356,24 @@ pub fn subscription_refund(
     e: &Event,
 ) -> SubscriptionRefund {
     let rule = SubscriptionRule::of(catalog, &sub.product);
-    let at = e.at;
-    let refuse = |reason: String| (false, reason, Decimal::ZERO, false);
-    let (eligible, reason, used_value, used_full) = if facts.ended {
-        refuse("subscription already ended".into())
-    } else if facts.expires_at.is_none() {
-        refuse("hourly instances are billed per started hour: release instead".into())
-    } else if facts.expires_at.is_some_and(|x| x <= at) {
-        refuse("subscription already expired".into())
-    } else {
-        let expires = facts.expires_at.expect("checked above");
-        match rule {
-            SubscriptionRule::Instance => {
-                let days = catalog.refunds.instance_full_refund_days;
-                if !facts.full_refund_used && at - sub.started_at <= days * DAY {
-                    (
-                        true,
-                        format!("first instance refund within {days} days of purchase: full"),
-                        Decimal::ZERO,
-                        true,
-                    )
-                } else {
-                    let used = Decimal::from(at - sub.started_at);
-                    let total = Decimal::from(expires - sub.started_at);
-                    let why = if facts.full_refund_used {
-                        "full refund already used by this customer"
-                    } else {
-                        "more than the full-refund days after purchase"
-                    };
-                    (
-                        true,
-                        format!("{why}: paid − used time / total time × paid"),
-                        m8(used / total * facts.paid),
-                        false,
-                    )
-                }
-            }
-            SubscriptionRule::Plan => {
-                if sub.attached_apps > 0 {
-                    refuse(format!(
-                        "{} mini program(s) still attached",
-                        sub.attached_apps
-                    ))
-                } else {
-                    let (used, total) = plan_days(sub.started_at, expires, at);
-                    (
-                        true,
-                        format!("{used} of {total} days used: paid − used/total × list × discount"),
-                        m8(Decimal::from(used) / Decimal::from(total) * facts.list_value),
-                        false,
-                    )
-                }
-            }
-            SubscriptionRule::None => refuse(format!("no refund rule for product {}", sub.product)),
+    let d = match facts.expires_at {
+        _ if facts.ended => Decision::refused("subscription already ended".into()),
+        None => Decision::refused(
+            "hourly instances are billed per started hour: release instead".into(),
+        ),
+        Some(expires) if expires <= e.at => {
+            Decision::refused("subscription already expired".into())
         }
+        Some(expires) => match rule {
+            SubscriptionRule::Instance => instance_refund(catalog, sub, facts, expires, e.at),
+            SubscriptionRule::Plan => plan_refund(sub, facts, expires, e.at),
+            SubscriptionRule::None => {
+                Decision::refused(format!("no refund rule for product {}", sub.product))
+            }
+        },
     };
-    let amount = if eligible {
-        refund_amount(facts.paid, used_value)
+    let amount = if d.eligible {
+        refund_amount(facts.paid, d.used_value)
     } else {
         Decimal::ZERO
     };
@@ -389,16 +382,91 @@ pub fn subscription_refund(
             event_id: e.event_id,
             target_id: sub.subscription_id,
             kind: rule.kind().to_string(),
-            at,
-            eligible,
-            reason,
+            at: e.at,
+            eligible: d.eligible,
+            reason: d.reason,
             paid: facts.paid,
-            used_value,
+            used_value: d.used_value,
             amount,
             payable: pay2(amount),
         },
-        used_full_refund: used_full,
+        used_full_refund: d.used_full_refund,
     }
+}
+
+/// The decision on a subscription refund request, before the amount.
+struct Decision {
+    eligible: bool,
+    reason: String,
+    used_value: Decimal,
+    used_full_refund: bool,
+}
+
+impl Decision {
+    fn refused(reason: String) -> Decision {
+        Decision {
+            eligible: false,
+            reason,
+            used_value: Decimal::ZERO,
+            used_full_refund: false,
+        }
+    }
+
+    fn granted(reason: String, used_value: Decimal) -> Decision {
+        Decision {
+            eligible: true,
+            reason,
+            used_value,
+            used_full_refund: false,
+        }
+    }
+}
+
+/// §6, dedicated monthly instance (valid until `expires`): the customer's first refund within
+/// `instance_full_refund_days` of purchase is full; otherwise used time / total time × paid is
+/// kept.
+fn instance_refund(
+    catalog: &Catalog,
+    sub: &Subscription,
+    facts: &SubscriptionFacts,
+    expires: Ts,
+    at: Ts,
+) -> Decision {
+    let days = catalog.refunds.instance_full_refund_days;
+    if !facts.full_refund_used && at - sub.started_at <= days * DAY {
+        let reason = format!("first instance refund within {days} days of purchase: full");
+        return Decision {
+            used_full_refund: true,
+            ..Decision::granted(reason, Decimal::ZERO)
+        };
+    }
+    let used = Decimal::from(at - sub.started_at);
+    let total = Decimal::from(expires - sub.started_at);
+    let why = if facts.full_refund_used {
+        "full refund already used by this customer"
+    } else {
+        "more than the full-refund days after purchase"
+    };
+    Decision::granted(
+        format!("{why}: paid − used time / total time × paid"),
+        m8(used / total * facts.paid),
+    )
+}
+
+/// §6, mini-program plan (valid until `expires`): only with no mini program attached; used
+/// days / total days × list price × discount is kept.
+fn plan_refund(sub: &Subscription, facts: &SubscriptionFacts, expires: Ts, at: Ts) -> Decision {
+    if sub.attached_apps > 0 {
+        return Decision::refused(format!(
+            "{} mini program(s) still attached",
+            sub.attached_apps
+        ));
+    }
+    let (used, total) = plan_days(sub.started_at, expires, at);
+    Decision::granted(
+        format!("{used} of {total} days used: paid − used/total × list × discount"),
+        m8(Decimal::from(used) / Decimal::from(total) * facts.list_value),
+    )
 }
 
 /// Days of a plan `[start, expires)` used at `at`, counted in UTC+8 calendar days with any
@@ -647,6 +715,14 @@ mod tests {
             draw("ap-hongkong", dec!(1), "2024-05-01 01:00:00"),
             draw("ap-guangzhou", dec!(4), "2024-05-02 01:00:00"),
         ];
+        let price = |region| standard_traffic_price(&c, region, e.at);
+        assert_eq!(
+            (price("ap-hongkong"), price("ap-guangzhou")),
+            (Some(dec!(1.00)), Some(dec!(0.80)))
+        );
+        let drawn: Vec<&DeductionDetail> = details.iter().collect();
+        assert_eq!(shared_used_value(&drawn[..1], e.at, &c), (dec!(1.00), true));
+        assert_eq!(shared_used_value(&drawn[1..], e.at, &c), (dec!(3.20), true));
         let row = refund(&details);
         assert_eq!(row.used_value, dec!(4.20));
         assert_eq!(row.amount, dec!(3.30));

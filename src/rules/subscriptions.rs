@@ -133,8 +133,8 @@ pub fn replay(subs: &[Subscription], events: &[Event], catalog: &Catalog, as_of:
 /// [`replay`], with the hourly lines of each subscription charged before `history_from(s)`
 /// left out: the earliest instant any consumer reads a line of its account (the ledger reads
 /// from the account's opening, the bills from the first month the window touches). An hourly
-/// instance started long before its account opened — a placeholder start such as 0001-01-01 —
-/// made millions of lines no one read (8.2 GB for one instance).
+/// instance may start long before its account opened — a placeholder start such as
+/// 0001-01-01 — and its hours before then would be millions of lines no one reads.
 pub fn replay_from(
     subs: &[Subscription],
     events: &[Event],
@@ -162,52 +162,13 @@ pub fn replay_from(
         let i = index[&*e.target_id];
         let s = &subs[i];
         if e.at < s.started_at {
-            out.violations.push(Violation::new(
-                "events",
-                &*e.event_id,
-                "event_before_start",
-                format!(
-                    "{} of {} before it started",
-                    e.kind.as_str(),
-                    s.subscription_id
-                ),
-                Some(e.at),
-            ));
+            out.violations.push(event_before_start(s, e));
             continue;
         }
         match e.kind {
             EventKind::Renew => renew(s, &mut out, i, e, catalog),
             EventKind::Upgrade => upgrade(s, &mut out, i, e, catalog),
-            EventKind::Refund => {
-                let life = &out.lives[i];
-                let plan = *life.plan_at(e.at);
-                let months: i64 = life.terms.iter().map(|t| t.months).sum();
-                let list_value = monthly_price(catalog, &s.product, &plan, e.at)
-                    .map_or(Decimal::ZERO, |p| p * s.discount * Decimal::from(months));
-                let facts = SubscriptionFacts {
-                    paid: life.paid,
-                    expires_at: life.expires_at(),
-                    list_value,
-                    ended: life.ended_at.is_some_and(|x| x <= e.at),
-                    full_refund_used: full_refund_used.contains(&s.owner_uin),
-                };
-                let r = refunds::subscription_refund(catalog, s, &facts, e);
-                if r.used_full_refund {
-                    full_refund_used.insert(s.owner_uin);
-                }
-                if r.row.eligible {
-                    out.lives[i].ended_at = Some(e.at);
-                    let sp = Name::from(sub_product(catalog, s));
-                    out.lines.push(refunds::refund_line(
-                        &r.row,
-                        &s.owner_uin,
-                        &s.region,
-                        &s.product,
-                        &sp,
-                    ));
-                }
-                out.refunds.push(r.row);
-            }
+            EventKind::Refund => refund(s, &mut out, i, e, catalog, &mut full_refund_used),
         }
     }
     for (s, life) in subs.iter().zip(&out.lives) {
@@ -224,6 +185,61 @@ pub fn replay_from(
         }
     }
     out
+}
+
+fn event_before_start(s: &Subscription, e: &Event) -> Violation {
+    Violation::new(
+        "events",
+        &*e.event_id,
+        "event_before_start",
+        format!(
+            "{} of {} before it started",
+            e.kind.as_str(),
+            s.subscription_id
+        ),
+        Some(e.at),
+    )
+}
+
+/// A refund request of subscription `i`, decided by `rules::refunds` on its life so far; an
+/// eligible one ends the subscription and is a `refund` line. `full_refund_used` holds the
+/// customers who already had their one full instance refund.
+fn refund(
+    s: &Subscription,
+    out: &mut Replayed,
+    i: usize,
+    e: &Event,
+    catalog: &Catalog,
+    full_refund_used: &mut HashSet<Name>,
+) {
+    let life = &out.lives[i];
+    let plan = *life.plan_at(e.at);
+    let months: i64 = life.terms.iter().map(|t| t.months).sum();
+    let list_value = monthly_price(catalog, &s.product, &plan, e.at)
+        .map_or(Decimal::ZERO, |p| p * s.discount * Decimal::from(months));
+    let facts = SubscriptionFacts {
+        paid: life.paid,
+        expires_at: life.expires_at(),
+        list_value,
+        ended: life.ended_at.is_some_and(|x| x <= e.at),
+        full_refund_used: full_refund_used.contains(&s.owner_uin),
+    };
+    let r = refunds::subscription_refund(catalog, s, &facts, e);
+    if r.used_full_refund {
+        full_refund_used.insert(s.owner_uin);
+    }
+    if r.row.eligible {
+        out.lives[i].ended_at = Some(e.at);
+        let sp = Name::from(sub_product(catalog, s));
+        out.lines.push(refunds::refund_line(
+            &r.row,
+            &s.owner_uin,
+            &s.region,
+            &s.product,
+            &sp,
+        ));
+    }
+    out.refunds.push(r.row);
 }
 
 /// The life before any event: the plan, the release, and for monthly subscriptions the first
@@ -359,76 +375,28 @@ fn renew(s: &Subscription, out: &mut Replayed, i: usize, e: &Event, catalog: &Ca
     }
 }
 
+/// An `upgrade` event (plans only go up): a monthly subscription pays the difference for the
+/// rest of its paid time ([`upgrade_charge`]); an hourly instance's later hours use the new plan.
 fn upgrade(s: &Subscription, out: &mut Replayed, i: usize, e: &Event, catalog: &Catalog) {
-    let refuse = |out: &mut Replayed, why: String| {
-        out.violations.push(Violation::new(
-            "events",
-            &*e.event_id,
-            "invalid_event",
-            format!("upgrade of {}: {why}", s.subscription_id),
-            Some(e.at),
-        ))
-    };
     let life = &out.lives[i];
     if life.ended_at.is_some_and(|x| x <= e.at) {
-        return refuse(out, "the subscription already ended".into());
+        return refuse_upgrade(s, out, e, "the subscription already ended".into());
     }
     let Some(new_plan) = e.new_plan else {
-        return refuse(out, "no new_plan".into());
+        return refuse_upgrade(s, out, e, "no new_plan".into());
     };
     let old_plan = *life.plan_at(e.at);
+    let plans = (&old_plan, &new_plan);
     if s.billing_mode == BillingMode::Hourly {
-        let (old, new) = (
-            catalog.instance_price(&s.product, &old_plan, e.at),
-            catalog.instance_price(&s.product, &new_plan, e.at),
-        );
-        match (old, new) {
-            (Some(o), Some(n)) if n.hourly > o.hourly => {
-                out.lives[i].plans.push((e.at, new_plan));
-            }
-            (_, None) => refuse(out, format!("no price for plan {new_plan}")),
-            _ => refuse(out, format!("{new_plan} is not above {old_plan}")),
-        }
-        return;
+        return upgrade_hourly(s, out, i, e, catalog, plans);
     }
-    let Some(term) = life.term_at(e.at).cloned() else {
-        return refuse(out, "not inside a paid term".into());
+    let Some(term) = life.term_at(e.at) else {
+        return refuse_upgrade(s, out, e, "not inside a paid term".into());
     };
-    // Old: the price the term was paid at; new: the price in force at the upgrade.
-    let old = monthly_price(catalog, &s.product, &old_plan, term.paid_at);
-    let new = monthly_price(catalog, &s.product, &new_plan, e.at);
-    let (Some(old), Some(new)) = (old, new) else {
-        return refuse(out, format!("no price for {old_plan} or {new_plan}"));
+    let amount = match upgrade_charge(s, life, term, e.at, catalog, plans) {
+        Ok(charge) => charge.this_term + charge.ahead,
+        Err(why) => return refuse_upgrade(s, out, e, why),
     };
-    if new <= old {
-        return refuse(
-            out,
-            format!("{new_plan} is not above {old_plan}: plans only go up"),
-        );
-    }
-    let (used, total) = refunds::plan_days(term.start, term.end, e.at);
-    let remaining = total - used;
-    let this_term = upgrade_amount(
-        old * s.discount * Decimal::from(term.months),
-        new * s.discount * Decimal::from(term.months),
-        remaining,
-        total,
-    );
-    // Terms renewed ahead (paid before the upgrade, starting after this term): the new plan is
-    // in force there too and the expiry does not change, so the remaining days run to the
-    // expiry: each such term is topped up in full, from the price it was paid at.
-    let ahead: Decimal = life
-        .terms
-        .iter()
-        .filter(|t| t.start >= term.end)
-        .filter_map(|t| {
-            let paid = monthly_price(catalog, &s.product, &old_plan, t.paid_at)?;
-            Some(m8(
-                ((new - paid) * s.discount * Decimal::from(t.months)).max(Decimal::ZERO)
-            ))
-        })
-        .sum();
-    let amount = this_term + ahead;
     let until = life.expires_at().unwrap_or(term.end);
     out.lines.push(line(
         s,
@@ -445,6 +413,95 @@ fn upgrade(s: &Subscription, out: &mut Replayed, i: usize, e: &Event, catalog: &
     out.lives[i].plans.push((e.at, new_plan));
 }
 
+fn refuse_upgrade(s: &Subscription, out: &mut Replayed, e: &Event, why: String) {
+    out.violations.push(Violation::new(
+        "events",
+        &*e.event_id,
+        "invalid_event",
+        format!("upgrade of {}: {why}", s.subscription_id),
+        Some(e.at),
+    ))
+}
+
+/// An hourly instance's upgrade: accepted when the new plan's hourly price is above the old
+/// one's at the upgrade.
+fn upgrade_hourly(
+    s: &Subscription,
+    out: &mut Replayed,
+    i: usize,
+    e: &Event,
+    catalog: &Catalog,
+    (old_plan, new_plan): (&Name, &Name),
+) {
+    let (old, new) = (
+        catalog.instance_price(&s.product, old_plan, e.at),
+        catalog.instance_price(&s.product, new_plan, e.at),
+    );
+    match (old, new) {
+        (Some(o), Some(n)) if n.hourly > o.hourly => {
+            out.lives[i].plans.push((e.at, *new_plan));
+        }
+        (_, None) => refuse_upgrade(s, out, e, format!("no price for plan {new_plan}")),
+        _ => refuse_upgrade(s, out, e, format!("{new_plan} is not above {old_plan}")),
+    }
+}
+
+/// The parts of a monthly upgrade's charge (its line carries their sum).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct UpgradeCharge {
+    /// The term containing the upgrade: its remaining days at the difference of the plans'
+    /// term prices.
+    this_term: Decimal,
+    /// Every term renewed ahead, topped up in full.
+    ahead: Decimal,
+}
+
+/// The charge of a monthly upgrade at `at` inside `term` (RULES.md §4.3), or why it is
+/// refused.
+fn upgrade_charge(
+    s: &Subscription,
+    life: &Life,
+    term: &Term,
+    at: Ts,
+    catalog: &Catalog,
+    (old_plan, new_plan): (&Name, &Name),
+) -> Result<UpgradeCharge, String> {
+    // Old: the price the term was paid at; new: the price in force at the upgrade.
+    let old = monthly_price(catalog, &s.product, old_plan, term.paid_at);
+    let new = monthly_price(catalog, &s.product, new_plan, at);
+    let (Some(old), Some(new)) = (old, new) else {
+        return Err(format!("no price for {old_plan} or {new_plan}"));
+    };
+    if new <= old {
+        return Err(format!(
+            "{new_plan} is not above {old_plan}: plans only go up"
+        ));
+    }
+    let (used, total) = refunds::plan_days(term.start, term.end, at);
+    let months = Decimal::from(term.months);
+    let this_term = upgrade_amount(
+        old * s.discount * months,
+        new * s.discount * months,
+        total - used,
+        total,
+    );
+    // Terms renewed ahead (paid before the upgrade, starting after this term): the new plan is
+    // in force there too and the expiry does not change, so the remaining days run to the
+    // expiry: each such term is topped up in full, from the price it was paid at.
+    let ahead: Decimal = life
+        .terms
+        .iter()
+        .filter(|t| t.start >= term.end)
+        .filter_map(|t| {
+            let paid = monthly_price(catalog, &s.product, old_plan, t.paid_at)?;
+            Some(m8(
+                ((new - paid) * s.discount * Decimal::from(t.months)).max(Decimal::ZERO)
+            ))
+        })
+        .sum();
+    Ok(UpgradeCharge { this_term, ahead })
+}
+
 /// RULES.md §4.3: `(new − old) × remaining days / cycle days`, at scale 8.
 pub fn upgrade_amount(old: Decimal, new: Decimal, remaining_days: i64, cycle_days: i64) -> Decimal {
     if cycle_days <= 0 || remaining_days <= 0 {
@@ -455,8 +512,8 @@ pub fn upgrade_amount(old: Decimal, new: Decimal, remaining_days: i64, cycle_day
 
 /// Every hour of an hourly instance started before the as-of moment. An hour that runs past
 /// the as-of moment (an instance started at 16:30 runs 23:30–00:30) is billed in the month it
-/// started, like a usage row: left out, it came into the next day's run and changed a month
-/// that run's bill had already marked complete. It is charged at its end, after the as-of
+/// started, like a usage row: left out, it would come into the next day's run and change a
+/// month that run's bill already marks complete. It is charged at its end, after the as-of
 /// moment, so the ledger (which stops there) leaves it to the next run's balance.
 fn hourly_lines(
     s: &Subscription,
@@ -809,11 +866,33 @@ mod tests {
         renew.months = Some(1);
         let mut up = ev("u1", EventKind::Upgrade, "p1", "2024-09-10 12:00:00");
         up.new_plan = Some(Name::from("starter"));
-        let out = replay(&[s], &[renew, up], &c, t("2024-11-01 00:00:00"));
+        let out = replay(
+            std::slice::from_ref(&s),
+            &[renew.clone(), up],
+            &c,
+            t("2024-11-01 00:00:00"),
+        );
         assert_eq!(out.violations, vec![]);
         let g = out.lines.iter().find(|l| &*l.line_id == "g:u1").unwrap();
         // 4000 × 20/30 = 2666.66666667, plus 4000 for October.
         assert_eq!(g.amount, dec!(6666.66666667));
+        let renewed = replay(
+            std::slice::from_ref(&s),
+            &[renew],
+            &c,
+            t("2024-11-01 00:00:00"),
+        );
+        let life = &renewed.lives[0];
+        let at = t("2024-09-10 12:00:00");
+        let term = life.term_at(at).unwrap();
+        let plans = (&Name::from("test"), &Name::from("starter"));
+        assert_eq!(
+            upgrade_charge(&s, life, term, at, &c, plans),
+            Ok(UpgradeCharge {
+                this_term: dec!(2666.66666667),
+                ahead: dec!(4000),
+            })
+        );
         assert_eq!(
             (g.charge_start, g.charge_end),
             (t("2024-09-10 12:00:00"), t("2024-11-01 10:00:00"))

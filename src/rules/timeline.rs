@@ -8,9 +8,11 @@
 //!
 //! Every run replays all history before the as-of moment, so state at the window start (balance,
 //! open arrears, stopped plans) comes from history; only events and exceptions whose instant lies
-//! in the window `[as-of − 3 months, as-of)` are returned. Accounts are independent and run in
-//! parallel (rayon); each account's result depends only on its rows, and the writers sort every
-//! table totally, so the output does not depend on the number of threads.
+//! in the window `[as-of − 3 months, as-of)` are returned.
+//!
+//! Invariants: accounts are independent and run in parallel (rayon); each account's result
+//! depends only on its rows, and the writers sort every table totally, so the output does not
+//! depend on the number of threads; no event or finding dated outside the window is returned.
 
 use crate::calendar::Window;
 use crate::catalog::Catalog;

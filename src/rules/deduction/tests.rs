@@ -1,0 +1,266 @@
+//! Test helpers shared by the rule modules' tests (`t`, `catalog`, `usage`, `package`,
+//! `deduct`) and the deduction's properties, checked by proptest over random pools.
+
+use super::order::class;
+use super::*;
+use crate::calendar::{parse_local, CycleLen, HOUR, MICROS_PER_SECOND};
+use crate::input::{Direction, EventKind, PackageSource, Scope};
+use crate::money::Unit;
+use rust_decimal_macros::dec;
+use rustc_hash::FxHashMap;
+
+pub fn t(s: &str) -> Ts {
+    parse_local(s).unwrap()
+}
+
+pub fn catalog() -> Catalog {
+    Catalog::load(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/sample_data/catalog.toml"
+    )))
+    .unwrap()
+}
+
+pub fn usage(id: &str, start: &str, qty: Decimal, unit: Unit) -> Usage {
+    let s = t(start);
+    Usage {
+        usage_id: id.into(),
+        owner_uin: "acct-1".into(),
+        region: "ap-guangzhou".into(),
+        product: "eip".into(),
+        sub_product: "eip".into(),
+        instance_id: "eip-1".into(),
+        billing_item: "public_traffic".into(),
+        usage_start: s,
+        usage_end: s + HOUR,
+        quantity: qty,
+        unit,
+        direction: Direction::Outbound,
+        accelerated: false,
+    }
+}
+
+pub fn package(
+    id: &str,
+    kind: PackageKind,
+    cap: Option<Decimal>,
+    unit: Unit,
+    eff: &str,
+    exp: &str,
+) -> Package {
+    Package {
+        package_id: id.into(),
+        package_name: format!("pkg {id}").into(),
+        owner_uin: "acct-1".into(),
+        product: "tp".into(),
+        sub_product: "full-time".into(),
+        kind,
+        source: PackageSource::Purchased,
+        order_is_new: true,
+        region: "ap-guangzhou".into(),
+        capacity: cap,
+        unit,
+        cycle: None,
+        idle_only: false,
+        purchased_at: t(eff),
+        effective_at: t(eff),
+        expires_at: t(exp),
+        activated: true,
+        refunded_at: None,
+        price_paid: dec!(10),
+        voucher_amount: Decimal::ZERO,
+        share_uins: vec![],
+        scopes: vec![Scope {
+            product: "eip".into(),
+            billing_item: "public_traffic".into(),
+            coefficient: Decimal::ONE,
+        }],
+    }
+}
+
+pub fn no_refunds(_: &Package, _: &PackageState, _: Ts) -> (bool, String) {
+    (true, String::new())
+}
+
+pub fn refuse_all(_: &Package, _: &PackageState, _: Ts) -> (bool, String) {
+    (false, "refused".to_string())
+}
+
+pub fn deduct(usage: &[Usage], packages: &[Package]) -> Deduction {
+    run(usage, packages, &[], &catalog(), &no_refunds)
+}
+
+/// (package_id, remaining_before, deducted, remaining_after, original_usage) of each draw.
+pub type Draw = (String, Option<Decimal>, Decimal, Option<Decimal>, Decimal);
+
+pub fn draws(d: &Deduction) -> Vec<Draw> {
+    d.details
+        .iter()
+        .map(|x| {
+            (
+                x.package_id.to_string(),
+                x.remaining_before,
+                x.deducted,
+                x.remaining_after,
+                x.original_usage,
+            )
+        })
+        .collect()
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn arb_package(i: usize) -> impl Strategy<Value = Package> {
+        (
+            0u8..4,
+            0i64..4000,
+            1i64..4,
+            0i64..96,
+            // Cycles anchored on the hour, or off it (cycle boundaries inside hours).
+            prop_oneof![Just(0i64), 1i64..60],
+            24i64..120,
+            1u32..20,
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+        )
+            .prop_map(
+                move |(kind, cap, unit, eff_h, eff_m, len_h, coef, idle, free, mb)| {
+                    let kind = [
+                        PackageKind::Total,
+                        PackageKind::Periodic,
+                        PackageKind::Sliced,
+                        PackageKind::Unlimited,
+                    ][kind as usize];
+                    let eff = t("2024-05-01") + eff_h * HOUR + eff_m * 60 * MICROS_PER_SECOND;
+                    let mut p = package(
+                        &format!("P{i}"),
+                        kind,
+                        Some(Decimal::new(cap, 3)),
+                        if mb { Unit::MB } else { Unit::GB },
+                        "2024-05-01",
+                        "2024-05-02",
+                    );
+                    p.effective_at = eff;
+                    p.expires_at = eff + len_h * HOUR;
+                    p.cycle = match kind {
+                        PackageKind::Periodic => Some(CycleLen::Day),
+                        PackageKind::Sliced => Some(CycleLen::Hour),
+                        _ => None,
+                    };
+                    if kind == PackageKind::Unlimited {
+                        p.capacity = None;
+                    }
+                    let _ = unit;
+                    p.scopes[0].coefficient = Decimal::new(coef as i64, 1);
+                    p.idle_only = idle;
+                    if free {
+                        p.source = PackageSource::Free;
+                    }
+                    p
+                },
+            )
+    }
+
+    fn arb_usage() -> impl Strategy<Value = Vec<Usage>> {
+        prop::collection::vec((0i64..200, 0i64..5000, any::<bool>()), 1..40).prop_map(|rows| {
+            let mut v: Vec<Usage> = rows
+                .into_iter()
+                .enumerate()
+                .map(|(i, (h, q, gb))| {
+                    let mut u = usage(
+                        &format!("u{i:03}"),
+                        "2024-05-01",
+                        Decimal::new(q, 3),
+                        if gb { Unit::GB } else { Unit::MB },
+                    );
+                    u.usage_start += h * HOUR;
+                    u.usage_end += h * HOUR;
+                    u
+                })
+                .collect();
+            v.sort_by(|a, b| (a.usage_start, &a.usage_id).cmp(&(b.usage_start, &b.usage_id)));
+            v
+        })
+    }
+
+    fn arb_packages() -> impl Strategy<Value = Vec<Package>> {
+        (1usize..7).prop_flat_map(|n| (0..n).map(arb_package).collect::<Vec<_>>())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        #[test]
+        fn deduction_invariants(rows in arb_usage(), pkgs in arb_packages()) {
+            let d = deduct(&rows, &pkgs);
+            // Conservation per usage row, exact.
+            for (i, u) in rows.iter().enumerate() {
+                let parts: Decimal = d.details.iter().filter(|x| x.usage_id == u.usage_id).map(|x| x.original_usage).sum();
+                prop_assert_eq!(parts, d.covered[i]);
+                prop_assert!(d.covered[i] <= u.quantity && d.covered[i] >= Decimal::ZERO);
+            }
+            // Remaining never negative; chained per package and cycle; validity respected.
+            let mut last: FxHashMap<(String, Option<Ts>), Decimal> = FxHashMap::default();
+            for x in &d.details {
+                let p = pkgs.iter().find(|p| p.package_id == x.package_id).unwrap();
+                prop_assert!(p.effective_at <= x.usage_start && x.usage_end <= p.expires_at);
+                if let (Some(b), Some(a)) = (x.remaining_before, x.remaining_after) {
+                    prop_assert!(a >= Decimal::ZERO);
+                    prop_assert_eq!(b - x.deducted, a);
+                    let key = (x.package_id.to_string(), x.cycle_start);
+                    if let Some(prev) = last.get(&key) {
+                        prop_assert_eq!(*prev, b);
+                    } else {
+                        prop_assert_eq!(Some(b), p.capacity);
+                    }
+                    last.insert(key, a);
+                }
+            }
+            // Order: within a row, (class, expiry) never decreases, and every draw but the
+            // last empties its package — a later package is drawn only when earlier ones are empty.
+            for u in &rows {
+                let ds: Vec<_> = d.details.iter().filter(|x| x.usage_id == u.usage_id).collect();
+                for w in ds.windows(2) {
+                    let (p0, p1) = (
+                        pkgs.iter().find(|p| p.package_id == w[0].package_id).unwrap(),
+                        pkgs.iter().find(|p| p.package_id == w[1].package_id).unwrap(),
+                    );
+                    prop_assert!((class(p0), p0.expires_at) <= (class(p1), p1.expires_at));
+                    prop_assert!(w[0].remaining_after == Some(Decimal::ZERO));
+                }
+            }
+            // Deterministic: the same inputs give the same draws.
+            prop_assert_eq!(&deduct(&rows, &pkgs).details, &d.details);
+        }
+
+        /// Refund requests that are refused, at any instant (on the hour or inside one,
+        /// before, between or after the rows), change no draw.
+        #[test]
+        fn refused_refund_requests_change_no_draw(
+            rows in arb_usage(),
+            pkgs in arb_packages(),
+            requests in prop::collection::vec((0usize..7, 0i64..(210 * 60)), 1..6),
+        ) {
+            let events: Vec<Event> = requests
+                .iter()
+                .enumerate()
+                .map(|(i, &(k, minute))| Event {
+                    event_id: format!("e{i}").as_str().into(),
+                    kind: EventKind::Refund,
+                    target_id: pkgs[k % pkgs.len()].package_id,
+                    at: t("2024-05-01") + minute * 60 * MICROS_PER_SECOND,
+                    new_plan: None,
+                    months: None,
+                })
+                .collect();
+                    let with = run(&rows, &pkgs, &events, &catalog(), &refuse_all);
+            let without = deduct(&rows, &pkgs);
+            prop_assert_eq!(&with.details, &without.details);
+            prop_assert_eq!(&with.covered, &without.covered);
+            prop_assert_eq!(&with.states, &without.states);
+            prop_assert_eq!(with.refund_requests.len(), events.len());
+        }
+    }
+}
