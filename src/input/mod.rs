@@ -61,6 +61,9 @@ impl Violation {
     }
 }
 
+/// A broken row rule and its detail: the row becomes a [`Violation`] with that rule.
+pub(crate) type Broken = (&'static str, String);
+
 /// One input file as recorded in the manifest.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FileInfo {
