@@ -21,7 +21,6 @@ use crate::calendar::Ts;
 use crate::error::{Error, Result};
 use crate::name::Name;
 use polars::prelude::*;
-use polars_arrow::array::{Array, PrimitiveArray, Utf8ViewArray};
 use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -276,19 +275,7 @@ impl NameIds {
                 if s.dtype() != &DataType::String {
                     return Ok(None); // all null (Null-typed): left as it is
                 }
-                let v = UInt32Chunked::from_chunk_iter(
-                    (*col).into(),
-                    s.str()?.downcast_iter().map(|arr| {
-                        let ids = by_view(arr, |v| ids.id(v));
-                        if arr.null_count() == 0 {
-                            // No validity to build bit by bit.
-                            PrimitiveArray::from_vec(ids.map(Option::unwrap_or_default).collect())
-                        } else {
-                            ids.collect::<PrimitiveArray<u32>>()
-                        }
-                    }),
-                );
-                Ok(Some(v.into_column()))
+                Ok(Some(ids.ids_of(col, s.str()?).into_column()))
             })
             .collect::<Result<_>>()?;
         for c in replaced.into_iter().flatten() {
@@ -316,29 +303,63 @@ impl NameIdColumn {
         self.index.insert(name, id);
         id
     }
+
+    /// The ids of a column of strings, cut in the same chunks: a frame whose columns are cut
+    /// alike is split into pieces without copying (see `chunks`).
+    fn ids_of(&mut self, col: &str, strs: &StringChunked) -> UInt32Chunked {
+        let has_nulls = strs.has_nulls();
+        let mut ids = by_view(strs, |v| self.id(v));
+        let pieces: Vec<UInt32Chunked> = strs
+            .chunk_lengths()
+            .map(|n| {
+                let piece = ids.by_ref().take(n);
+                if has_nulls {
+                    UInt32Chunked::from_iter_options(col.into(), piece)
+                } else {
+                    // No validity to build bit by bit.
+                    UInt32Chunked::from_vec(
+                        col.into(),
+                        piece.map(Option::unwrap_or_default).collect(),
+                    )
+                }
+            })
+            .collect();
+        UInt32Chunked::from_chunk_iter(
+            col.into(),
+            pieces.into_iter().flat_map(|p| p.downcast_into_iter()),
+        )
+    }
 }
 
-/// The values of a string array mapped by `f`, each distinct value looked up once as far as
-/// possible: equal views — the 16 bytes holding a short string whole, or a longer one's length,
-/// prefix, buffer and offset — are equal strings, so a value seen before is found by its view
-/// (a `u128`), neither hashed as a string nor compared byte by byte. Strings decoded from a
-/// Parquet dictionary share one view per distinct value; rows of one account come in runs,
-/// which skip even that lookup. (Unequal views may still be equal strings: `f` then sees the
-/// value again, and must give the same result.)
+/// The values of a string column mapped by `f`, each distinct value looked up once as far as
+/// possible: in one array, equal views — the 16 bytes holding a short string whole, or a longer
+/// one's length, prefix, buffer and offset — are equal strings, so a value seen before is found
+/// by its view (a `u128`), neither hashed as a string nor compared byte by byte. Strings decoded
+/// from a Parquet dictionary share one view per distinct value; rows of one account come in
+/// runs, which skip even that lookup. Views name buffers of their own array, so what is
+/// remembered is forgotten at each array of the column. (Unequal views may still be equal
+/// strings: `f` then sees the value again, and must give the same result.)
 pub fn by_view<'a, T: Copy + 'a>(
-    arr: &'a Utf8ViewArray,
+    ca: &'a StringChunked,
     mut f: impl FnMut(&str) -> T + 'a,
 ) -> impl Iterator<Item = Option<T>> + 'a {
     /// Views remembered per array at most: plain-encoded strings give every row its own view.
     const MAX_VIEWS: usize = 1 << 16;
     let mut seen: rustc_hash::FxHashMap<u128, T> = Default::default();
     let mut last: Option<(u128, T)> = None;
-    let views = arr.views();
-    (0..arr.len()).map(move |i| {
-        if arr.is_null(i) {
+    let rows = ca
+        .downcast_iter()
+        .zip(ca.iter_validities())
+        .flat_map(|(arr, validity)| (0..arr.len()).map(move |i| (arr, validity, i)));
+    rows.map(move |(arr, validity, i)| {
+        if i == 0 {
+            seen.clear();
+            last = None;
+        }
+        if validity.is_some_and(|v| !v.get_bit(i)) {
             return None;
         }
-        let v = views[i].as_u128();
+        let v = arr.views()[i].as_u128();
         if let Some((l, t)) = last {
             if l == v {
                 return Some(t);
@@ -604,9 +625,7 @@ impl InputFile {
                 .collect());
         }
         let mut out = Vec::with_capacity(s.len());
-        for arr in s.str()?.downcast_iter() {
-            out.extend(by_view(arr, |v| interner.get(v)));
-        }
+        out.extend(by_view(s.str()?, |v| interner.get(v)));
         Ok(out)
     }
 
@@ -725,9 +744,8 @@ mod tests {
         let rows: Vec<u32> = vec![0, 2, 2, 1, 3, 0, 2, 3, 3, 1, 0];
         let idx = IdxCa::from_vec("i".into(), rows.clone());
         let ca = dict.take(&idx).unwrap().rechunk().into_owned();
-        let arr = ca.downcast_iter().next().unwrap();
         let mut calls = 0;
-        let got: Vec<Option<usize>> = by_view(arr, |v| {
+        let got: Vec<Option<usize>> = by_view(&ca, |v| {
             calls += 1;
             v.len()
         })
@@ -741,11 +759,30 @@ mod tests {
         // Equal strings at different places in the buffers: still the same results.
         let plain =
             StringChunked::from_iter_options("p".into(), rows.iter().map(|&r| values[r as usize]));
-        let got: Vec<Option<usize>> = plain
-            .downcast_iter()
-            .flat_map(|arr| by_view(arr, str::len))
-            .collect();
+        let got: Vec<Option<usize>> = by_view(&plain, str::len).collect();
         assert_eq!(got, want);
+    }
+
+    /// Views name the buffers of their own array: in a column of several arrays, equal views
+    /// of different arrays are not taken for the same string.
+    #[test]
+    fn by_view_forgets_views_at_each_array() {
+        let long = |n: u32| format!("account-with-a-long-name-{n:04}");
+        let mut ca = StringChunked::from_iter_values("v".into(), [long(1), long(1)].into_iter());
+        ca.append(&StringChunked::from_iter_values(
+            "v".into(),
+            [long(2), long(3)].into_iter(),
+        ))
+        .unwrap();
+        assert_eq!(ca.chunks().len(), 2);
+        let views: Vec<u128> = ca
+            .downcast_iter()
+            .map(|arr| arr.views()[0].as_u128())
+            .collect();
+        assert_eq!(views[0], views[1], "same length, prefix, buffer and offset");
+        let last_digit = |v: &str| v.as_bytes()[v.len() - 1];
+        let got: Vec<Option<u8>> = by_view(&ca, last_digit).collect();
+        assert_eq!(got, [Some(b'1'), Some(b'1'), Some(b'2'), Some(b'3')]);
     }
 
     /// Instants are checked in their column's unit, bounds included: the first instant of the
@@ -811,6 +848,38 @@ mod tests {
                 let want = plain.names(col, &mut Interner::default()).unwrap();
                 assert_eq!(spilled.names(col, &mut Interner::default()).unwrap(), want);
             }
+        }
+    }
+
+    /// Ids replace strings array for array, with and without nulls: the frame's columns stay
+    /// cut alike, so it splits into pieces without copying.
+    #[test]
+    fn ids_keep_the_arrays_of_their_strings() {
+        let mut df = df!("owner_uin" => ["a", "b"], "region" => [Some("r1"), None]).unwrap();
+        df.vstack_mut_owned(
+            df!("owner_uin" => ["b", "c", "a"], "region" => [Some("r2"), Some("r1"), None])
+                .unwrap(),
+        )
+        .unwrap();
+        let mut f = InputFile {
+            path: PathBuf::from("usage/x.parquet"),
+            name: "usage/x.parquet".into(),
+            df,
+            rows: None,
+            name_ids: None,
+        };
+        let mut ids = NameIds::new(&["owner_uin", "region"]);
+        ids.replace_by_ids(&mut f).unwrap();
+        for (col, want) in [
+            (
+                "owner_uin",
+                vec![Some(0), Some(1), Some(1), Some(2), Some(0)],
+            ),
+            ("region", vec![Some(0), None, Some(1), Some(0), None]),
+        ] {
+            let ca = f.df.column(col).unwrap().u32().unwrap();
+            assert_eq!(ca.chunk_lengths().collect::<Vec<_>>(), [2, 3], "{col}");
+            assert_eq!(ca.iter().collect::<Vec<_>>(), want, "{col}");
         }
     }
 

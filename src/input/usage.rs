@@ -96,15 +96,12 @@ pub struct Usage {
 /// date is the day after it.
 pub fn check_file(f: &InputFile) -> Result<Option<Ts>> {
     if !f.is_null_typed("direction")? {
-        let mut row = 0;
-        for arr in f.series("direction")?.str()?.downcast_iter() {
-            // Each distinct value parsed once (`by_view`).
-            let bad = by_view(arr, |d| Direction::parse(d).is_none()).position(|b| b == Some(true));
-            if let Some(i) = bad {
-                let d = arr.value(i);
-                return Err(f.unknown_enum("direction", f.row(row + i), d, &DIRECTIONS));
-            }
-            row += arr.len();
+        let dirs = f.series("direction")?.str()?;
+        // Each distinct value parsed once (`by_view`).
+        let bad = by_view(dirs, |d| Direction::parse(d).is_none()).position(|b| b == Some(true));
+        if let Some(i) = bad {
+            let d = dirs.get(i).unwrap_or_default();
+            return Err(f.unknown_enum("direction", f.row(i), d, &DIRECTIONS));
         }
     }
     if f.is_null_typed("quantity")? || f.is_null_typed("unit")? {
