@@ -290,9 +290,10 @@ mod tests {
         assert!(e.contains("overlaps"), "{e}");
     }
 
-    /// Catalog mistakes that used to load: an empty tier table (reported as "the last tier
-    /// must be open-ended"), an instance price whose range ends before it starts, a plan
-    /// defined twice (the first entry won), a free direction that is no direction.
+    /// Catalog entries that contradict themselves are refused, each with its own message: an
+    /// empty tier table (not "the last tier must be open-ended"), an instance price whose range
+    /// ends before it starts, a plan defined twice (only one entry would be read), a free
+    /// direction that is no direction.
     #[test]
     fn contradictory_catalog_entries_are_rejected() {
         let cases = [

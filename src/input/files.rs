@@ -259,11 +259,11 @@ fn check_instants(path: &Path, df: &DataFrame, specs: &[ColSpec]) -> Result<()> 
         if values.min().is_none_or(inside) && values.max().is_none_or(inside) {
             continue;
         }
-        let (row, v) = values
+        let outside = values
             .iter()
             .enumerate()
-            .find_map(|(i, v)| v.filter(|v| !inside(*v)).map(|v| (i, v)))
-            .expect("a value outside the bounds");
+            .find_map(|(i, v)| v.filter(|v| !inside(*v)).map(|v| (i, v)));
+        let Some((row, v)) = outside else { continue };
         return Err(Error::BadValue {
             path: path.to_path_buf(),
             column: name.to_string(),
@@ -333,7 +333,8 @@ impl InputFile {
     }
 
     /// The values of a string column; an empty string is no value, like a null (an empty id,
-    /// account or product is missing, not a name: it was billed as `u::0`, `r:` …).
+    /// account or product is missing, not a name: read as one, it would be billed under keys
+    /// such as `u::0`, `r:` …).
     pub fn strs(&self, col: &str) -> Result<Vec<Option<&str>>> {
         if self.is_null_typed(col)? {
             return Ok(vec![None; self.df.height()]);

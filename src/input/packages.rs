@@ -584,7 +584,7 @@ fn coefficient(value: Option<Option<Decimal>>) -> Result<Decimal, Broken> {
         return Err(("negative_coefficient", detail));
     }
     // 0 package units per usage unit: the package would cover any usage forever while its
-    // remaining never moved (a 500 GB package covering 67,609 GB at 0 a draw).
+    // remaining never moved (a 500 GB package would cover any volume at 0 a draw).
     if coefficient.is_zero() {
         let detail = "coefficient 0: a package must consume something per unit it covers";
         return Err(("value_out_of_range", detail.to_string()));

@@ -133,17 +133,17 @@ impl UsageSource {
             ids,
             duplicates: HashMap::new(),
         };
-        if chunked {
-            src.spill_chunks(part)?;
+        // A chunked source always has its temporary directory (made above).
+        let spill_to = src.tmp.as_ref().filter(|_| chunked);
+        if let Some(tmp) = spill_to.map(|t| t.path().to_path_buf()) {
+            src.spill_chunks(&tmp, part)?;
         }
         Ok(src)
     }
 
-    fn spill_chunks(&mut self, part: &Partitioner) -> Result<()> {
-        let tmp = match &self.tmp {
-            Some(tmp) => tmp.path().to_path_buf(),
-            None => unreachable!("a chunked source has its temporary directory"),
-        };
+    /// Reads, checks and spills every usage file to the chunks of this shard under `tmp`, then
+    /// finds the repeated usage ids.
+    fn spill_chunks(&mut self, tmp: &Path, part: &Partitioner) -> Result<()> {
         self.spilled = vec![Vec::new(); part.chunks as usize];
         let mut name_ids = NameIds::new(usage::NAME_COLUMNS);
         let mut ids = std::mem::take(&mut self.ids);
@@ -171,7 +171,7 @@ impl UsageSource {
                     .map(|mut r| {
                         ids.extend(std::mem::take(&mut r.ids))?;
                         r.number_names(&mut name_ids)?;
-                        r.spill(&tmp, part)
+                        r.spill(tmp, part)
                     })
                     .transpose()
             };
