@@ -25,6 +25,13 @@ pub enum PackageKind {
 }
 
 impl PackageKind {
+    pub const ALL: [PackageKind; 4] = [
+        PackageKind::Total,
+        PackageKind::Periodic,
+        PackageKind::Sliced,
+        PackageKind::Unlimited,
+    ];
+
     pub fn as_str(self) -> &'static str {
         PACKAGE_KINDS[self as usize]
     }

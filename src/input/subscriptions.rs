@@ -4,7 +4,7 @@
 //! `duplicate_subscription_id`, `expiry_before_effect`, `release_before_start`,
 //! `elastic_off_before_on`. An unknown `billing_mode` is a file-level error.
 
-use super::{dec_value, ColSpec, ColType, InputFile, Interner, Violation};
+use super::{dec_value, Broken, ColSpec, ColType, InputFile, Interner, Violation};
 use crate::calendar::Ts;
 use crate::error::Result;
 use crate::name::Name;
@@ -64,132 +64,222 @@ pub fn from_files(
     let mut out = Vec::new();
     let mut seen = HashSet::new();
     for f in files {
-        let s = |c| f.strs(c);
-        let (sid, uin, product, plan, region, mode) = (
-            s("subscription_id")?,
-            s("owner_uin")?,
-            s("product")?,
-            s("plan")?,
-            s("region")?,
-            s("billing_mode")?,
-        );
-        let (started, expires, released, eon, eoff) = (
-            f.ts("started_at")?,
-            f.ts("expires_at")?,
-            f.ts("released_at")?,
-            f.ts("elastic_on_at")?,
-            f.ts("elastic_off_at")?,
-        );
-        let (ls, list) = f.decs("list_price")?;
-        let (ds, disc) = f.decs("discount")?;
-        let (ps, paid) = f.decs("price_paid")?;
-        let apps = f.ints("attached_apps")?;
+        let c = Columns::read(f)?;
         for i in 0..f.df.height() {
-            let billing_mode = match mode[i] {
+            let billing_mode = match c.mode[i] {
                 Some("monthly") => BillingMode::Monthly,
                 Some("hourly") => BillingMode::Hourly,
                 Some(o) => return Err(f.unknown_enum("billing_mode", i, o, &MODES)),
                 None => BillingMode::Monthly,
             };
-            let id = sid[i].unwrap_or("");
-            let mut bad = |rule: &str, detail: &str| {
-                violations.push(Violation::new(
+            match c.check(i, billing_mode, &mut seen) {
+                Ok(row) => out.push(c.subscription(i, row, interner)),
+                Err((rule, detail)) => violations.push(Violation::new(
                     "subscriptions",
-                    id,
+                    c.sid[i].unwrap_or(""),
                     rule,
                     format!("{} row {i}: {detail}", f.name),
-                    started[i],
-                ))
-            };
-            let (Some(id), Some(u), Some(p), Some(pl), Some(r), Some(_), Some(st)) = (
-                sid[i], uin[i], product[i], plan[i], region[i], mode[i], started[i],
-            ) else {
-                bad("missing_value", "a required column is null or empty");
-                continue;
-            };
-            let (Some(list_price), Some(discount), Some(price_paid)) = (
-                dec_value(ls, list[i]),
-                dec_value(ds, disc[i]),
-                dec_value(ps, paid[i]),
-            ) else {
-                bad(
-                    "value_out_of_range",
-                    "list_price, discount or price_paid exceeds 28 significant digits",
-                );
-                continue;
-            };
-            // Not nullable in the contract: a null discount is not read as 1, nor a null
-            // attached_apps as 0 (which would make a plan refundable).
-            let (Some(list_price), Some(discount), Some(price_paid), Some(attached_apps)) =
-                (list_price, discount, price_paid, apps[i])
-            else {
-                bad(
-                    "missing_value",
-                    "list_price, discount, price_paid or attached_apps is null",
-                );
-                continue;
-            };
-            if list_price < Decimal::ZERO
-                || price_paid < Decimal::ZERO
-                || discount <= Decimal::ZERO
-                || discount > Decimal::ONE
-                || attached_apps < 0
-            {
-                bad(
-                    "value_out_of_range",
-                    "need list_price ≥ 0, price_paid ≥ 0, 0 < discount ≤ 1, attached_apps ≥ 0",
-                );
-                continue;
+                    c.started[i],
+                )),
             }
-            if expires[i].is_some_and(|e| e <= st) {
-                bad("expiry_before_effect", "expires_at is not after started_at");
-                continue;
-            }
-            // Contradictory dates would otherwise drop fees without a word: an hourly instance
-            // released before it started bills no hour, an elastic switch turned off before
-            // it was turned on no day.
-            if released[i].is_some_and(|r| r < st) {
-                bad("release_before_start", "released_at is before started_at");
-                continue;
-            }
-            if let (Some(on), Some(off)) = (eon[i], eoff[i]) {
-                if off < on {
-                    bad(
-                        "elastic_off_before_on",
-                        "elastic_off_at is before elastic_on_at",
-                    );
-                    continue;
-                }
-            }
-            if billing_mode == BillingMode::Monthly && expires[i].is_none() {
-                bad(
-                    "missing_value",
-                    "a monthly subscription needs expires_at (the end of its paid term)",
-                );
-                continue;
-            }
-            if !seen.insert(id.to_string()) {
-                bad("duplicate_subscription_id", "subscription listed again");
-                continue;
-            }
-            out.push(Subscription {
-                subscription_id: Name::from(id),
-                owner_uin: interner.get(u),
-                product: interner.get(p),
-                plan: interner.get(pl),
-                region: interner.get(r),
-                billing_mode,
-                started_at: st,
-                expires_at: expires[i],
-                released_at: released[i],
-                list_price,
-                discount,
-                price_paid,
-                elastic_on_at: eon[i],
-                elastic_off_at: eoff[i],
-                attached_apps,
-            });
         }
     }
     Ok(out)
+}
+
+/// The columns of one `subscriptions` file, read once.
+struct Columns<'a> {
+    sid: Vec<Option<&'a str>>,
+    uin: Vec<Option<&'a str>>,
+    product: Vec<Option<&'a str>>,
+    plan: Vec<Option<&'a str>>,
+    region: Vec<Option<&'a str>>,
+    mode: Vec<Option<&'a str>>,
+    started: Vec<Option<Ts>>,
+    expires: Vec<Option<Ts>>,
+    released: Vec<Option<Ts>>,
+    elastic_on: Vec<Option<Ts>>,
+    elastic_off: Vec<Option<Ts>>,
+    list_price: (u32, Vec<Option<i128>>),
+    discount: (u32, Vec<Option<i128>>),
+    price_paid: (u32, Vec<Option<i128>>),
+    apps: Vec<Option<i64>>,
+}
+
+/// What the row rules leave of a valid row.
+struct Valid<'a> {
+    id: &'a str,
+    uin: &'a str,
+    product: &'a str,
+    plan: &'a str,
+    region: &'a str,
+    billing_mode: BillingMode,
+    started: Ts,
+    list_price: Decimal,
+    discount: Decimal,
+    price_paid: Decimal,
+    attached_apps: i64,
+}
+
+fn broken(rule: &'static str, detail: &str) -> Broken {
+    (rule, detail.to_string())
+}
+
+impl<'a> Columns<'a> {
+    fn read(f: &'a InputFile) -> Result<Columns<'a>> {
+        let s = |c| f.strs(c);
+        Ok(Columns {
+            sid: s("subscription_id")?,
+            uin: s("owner_uin")?,
+            product: s("product")?,
+            plan: s("plan")?,
+            region: s("region")?,
+            mode: s("billing_mode")?,
+            started: f.ts("started_at")?,
+            expires: f.ts("expires_at")?,
+            released: f.ts("released_at")?,
+            elastic_on: f.ts("elastic_on_at")?,
+            elastic_off: f.ts("elastic_off_at")?,
+            list_price: f.decs("list_price")?,
+            discount: f.decs("discount")?,
+            price_paid: f.decs("price_paid")?,
+            apps: f.ints("attached_apps")?,
+        })
+    }
+
+    /// The row rules of row `i`, in order: the first broken one is the row's violation. A
+    /// valid row's id is added to `seen`.
+    fn check(
+        &self,
+        i: usize,
+        billing_mode: BillingMode,
+        seen: &mut HashSet<String>,
+    ) -> Result<Valid<'a>, Broken> {
+        let (Some(id), Some(uin), Some(product), Some(plan), Some(region), Some(_), Some(started)) = (
+            self.sid[i],
+            self.uin[i],
+            self.product[i],
+            self.plan[i],
+            self.region[i],
+            self.mode[i],
+            self.started[i],
+        ) else {
+            return Err(broken(
+                "missing_value",
+                "a required column is null or empty",
+            ));
+        };
+        let (list_price, discount, price_paid, attached_apps) = self.prices(i)?;
+        self.dates(i, started)?;
+        if billing_mode == BillingMode::Monthly && self.expires[i].is_none() {
+            return Err(broken(
+                "missing_value",
+                "a monthly subscription needs expires_at (the end of its paid term)",
+            ));
+        }
+        if !seen.insert(id.to_string()) {
+            return Err(broken(
+                "duplicate_subscription_id",
+                "subscription listed again",
+            ));
+        }
+        Ok(Valid {
+            id,
+            uin,
+            product,
+            plan,
+            region,
+            billing_mode,
+            started,
+            list_price,
+            discount,
+            price_paid,
+            attached_apps,
+        })
+    }
+
+    /// List price, discount, price paid and attached apps: present and within range.
+    fn prices(&self, i: usize) -> Result<(Decimal, Decimal, Decimal, i64), Broken> {
+        let dec = |(scale, m): &(u32, Vec<Option<i128>>)| dec_value(*scale, m[i]);
+        let (Some(list_price), Some(discount), Some(price_paid)) = (
+            dec(&self.list_price),
+            dec(&self.discount),
+            dec(&self.price_paid),
+        ) else {
+            return Err(broken(
+                "value_out_of_range",
+                "list_price, discount or price_paid exceeds 28 significant digits",
+            ));
+        };
+        // Not nullable in the contract: a null discount is not read as 1, nor a null
+        // attached_apps as 0 (which would make a plan refundable).
+        let (Some(list_price), Some(discount), Some(price_paid), Some(attached_apps)) =
+            (list_price, discount, price_paid, self.apps[i])
+        else {
+            return Err(broken(
+                "missing_value",
+                "list_price, discount, price_paid or attached_apps is null",
+            ));
+        };
+        if list_price < Decimal::ZERO
+            || price_paid < Decimal::ZERO
+            || discount <= Decimal::ZERO
+            || discount > Decimal::ONE
+            || attached_apps < 0
+        {
+            return Err(broken(
+                "value_out_of_range",
+                "need list_price ≥ 0, price_paid ≥ 0, 0 < discount ≤ 1, attached_apps ≥ 0",
+            ));
+        }
+        Ok((list_price, discount, price_paid, attached_apps))
+    }
+
+    /// Expiry, release and the elastic switch are not before the start they follow.
+    fn dates(&self, i: usize, started: Ts) -> Result<(), Broken> {
+        if self.expires[i].is_some_and(|e| e <= started) {
+            return Err(broken(
+                "expiry_before_effect",
+                "expires_at is not after started_at",
+            ));
+        }
+        // Contradictory dates would otherwise drop fees without a word: an hourly instance
+        // released before it started bills no hour, an elastic switch turned off before
+        // it was turned on no day.
+        if self.released[i].is_some_and(|r| r < started) {
+            return Err(broken(
+                "release_before_start",
+                "released_at is before started_at",
+            ));
+        }
+        if let (Some(on), Some(off)) = (self.elastic_on[i], self.elastic_off[i]) {
+            if off < on {
+                return Err(broken(
+                    "elastic_off_before_on",
+                    "elastic_off_at is before elastic_on_at",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn subscription(&self, i: usize, row: Valid, interner: &mut Interner) -> Subscription {
+        Subscription {
+            subscription_id: Name::from(row.id),
+            owner_uin: interner.get(row.uin),
+            product: interner.get(row.product),
+            plan: interner.get(row.plan),
+            region: interner.get(row.region),
+            billing_mode: row.billing_mode,
+            started_at: row.started,
+            expires_at: self.expires[i],
+            released_at: self.released[i],
+            list_price: row.list_price,
+            discount: row.discount,
+            price_paid: row.price_paid,
+            elastic_on_at: self.elastic_on[i],
+            elastic_off_at: self.elastic_off[i],
+            attached_apps: row.attached_apps,
+        }
+    }
 }

@@ -5,7 +5,7 @@
 //! (`usage_end` ≠ `usage_start` + 1 h), `unknown_unit`.
 //! An unknown `direction` is a file-level error (an enum of the contract).
 
-use super::{by_view, dec_value, ColSpec, ColType, InputFile, Interner, Violation};
+use super::{by_view, dec_value, Broken, ColSpec, ColType, InputFile, Interner, Violation};
 use crate::calendar::{Ts, HOUR};
 use crate::error::Result;
 use crate::money::{max_quantity, Unit};
@@ -96,15 +96,12 @@ pub struct Usage {
 /// date is the day after it.
 pub fn check_file(f: &InputFile) -> Result<Option<Ts>> {
     if !f.is_null_typed("direction")? {
-        let mut row = 0;
-        for arr in f.series("direction")?.str()?.downcast_iter() {
-            // Each distinct value parsed once (`by_view`).
-            let bad = by_view(arr, |d| Direction::parse(d).is_none()).position(|b| b == Some(true));
-            if let Some(i) = bad {
-                let d = arr.value(i);
-                return Err(f.unknown_enum("direction", f.row(row + i), d, &DIRECTIONS));
-            }
-            row += arr.len();
+        let dirs = f.series("direction")?.str()?;
+        // Each distinct value parsed once (`by_view`).
+        let bad = by_view(dirs, |d| Direction::parse(d).is_none()).position(|b| b == Some(true));
+        if let Some(i) = bad {
+            let d = dirs.get(i).unwrap_or_default();
+            return Err(f.unknown_enum("direction", f.row(i), d, &DIRECTIONS));
         }
     }
     if f.is_null_typed("quantity")? || f.is_null_typed("unit")? {
@@ -192,161 +189,234 @@ fn from_file(
     duplicates: &HashMap<String, HashSet<u32>>,
 ) -> Result<Vec<Usage>> {
     let mut interner = Interner::default();
-    let mut out = Vec::with_capacity(f.df.height());
+    let c = Columns::read(f, &mut interner)?;
     let none = HashSet::new();
-    let ids = f.strs("usage_id")?;
-    let mut names = |col| f.names(col, &mut interner);
-    let owner = names("owner_uin")?;
-    let region = names("region")?;
-    let product = names("product")?;
-    let sub = names("sub_product")?;
-    let inst = names("instance_id")?;
-    let item = names("billing_item")?;
-    let unit = names("unit")?;
-    let dir = names("direction")?;
-    let start = f.ts("usage_start")?;
-    let end = f.ts("usage_end")?;
-    let (scale, qty) = f.decs("quantity")?;
-    let acc = f.bools("accelerated")?;
     let dups = duplicates.get(&f.name).unwrap_or(&none);
-    // Enum labels are interned names: each row's is parsed only when it differs from the row
-    // before's.
-    let mut last_dir: Option<(Name, Direction)> = None;
-    let mut last_unit: Option<(Name, Option<Unit>)> = None;
-    // The bound of each unit (`Unit::ALL` order is the enum's).
-    let max_of: Vec<Decimal> = Unit::ALL.iter().map(|u| max_quantity(*u)).collect();
+    let mut labels = Labels::new();
+    let mut out = Vec::with_capacity(f.df.height());
     for i in 0..f.df.height() {
-        let direction = match (dir[i], last_dir) {
+        let direction = labels.direction(f, i, c.dir[i])?;
+        match c.check(f, i, dups, &mut labels) {
+            Ok(row) => out.push(row.usage(direction)),
+            Err((rule, detail)) => violations.push(Violation::new(
+                TABLE,
+                c.ids[i].unwrap_or(""),
+                rule,
+                format!("{} row {}: {detail}", f.name, f.row(i)),
+                c.start[i],
+            )),
+        }
+    }
+    Ok(out)
+}
+
+/// The columns of one usage file (or chunk of one), read once; names interned.
+struct Columns<'a> {
+    ids: Vec<Option<&'a str>>,
+    owner: Vec<Option<Name>>,
+    region: Vec<Option<Name>>,
+    product: Vec<Option<Name>>,
+    sub: Vec<Option<Name>>,
+    inst: Vec<Option<Name>>,
+    item: Vec<Option<Name>>,
+    unit: Vec<Option<Name>>,
+    dir: Vec<Option<Name>>,
+    start: Vec<Option<Ts>>,
+    end: Vec<Option<Ts>>,
+    quantity: (u32, Vec<Option<i128>>),
+    accelerated: Vec<Option<bool>>,
+}
+
+/// Enum labels are interned names: each row's is parsed only when it differs from the row
+/// before's.
+struct Labels {
+    last_dir: Option<(Name, Direction)>,
+    last_unit: Option<(Name, Option<Unit>)>,
+    /// The bound of each unit (`Unit::ALL` order is the enum's), computed once, not per row.
+    max_of: Vec<Decimal>,
+}
+
+impl Labels {
+    fn new() -> Labels {
+        Labels {
+            last_dir: None,
+            last_unit: None,
+            max_of: Unit::ALL.iter().map(|u| max_quantity(*u)).collect(),
+        }
+    }
+
+    /// The row's direction (null is outbound); an unknown one is a file-level error.
+    fn direction(&mut self, f: &InputFile, i: usize, dir: Option<Name>) -> Result<Direction> {
+        Ok(match (dir, self.last_dir) {
             (None, _) => Direction::Outbound,
             (Some(d), Some((l, parsed))) if d == l => parsed,
             (Some(d), _) => {
                 let parsed = Direction::parse(&d)
                     .ok_or_else(|| f.unknown_enum("direction", f.row(i), &d, &DIRECTIONS))?;
-                last_dir = Some((d, parsed));
+                self.last_dir = Some((d, parsed));
                 parsed
             }
-        };
-        let id = ids[i].unwrap_or("");
-        let at = start[i];
-        let mut bad = |rule: &str, detail: String| {
-            violations.push(Violation::new(
-                TABLE,
-                id,
-                rule,
-                format!("{} row {}: {detail}", f.name, f.row(i)),
-                at,
-            ));
-        };
-        // An empty string is no value, like a null (see `InputFile::strs`).
-        let named = |n: Option<Name>| n.is_some_and(|n| !n.is_empty());
-        let required = [
-            ("usage_id", ids[i].is_some()),
-            ("owner_uin", named(owner[i])),
-            ("region", named(region[i])),
-            ("product", named(product[i])),
-            ("sub_product", named(sub[i])),
-            ("instance_id", named(inst[i])),
-            ("billing_item", named(item[i])),
-            ("unit", named(unit[i])),
-            ("accelerated", acc[i].is_some()),
-        ];
-        if let Some((col, _)) = required.iter().find(|(_, present)| !present) {
-            bad("missing_value", format!("`{col}` is null or empty"));
-            continue;
-        }
-        let (Some(s), Some(e)) = (start[i], end[i]) else {
-            bad(
-                "missing_value",
-                "`usage_start` or `usage_end` is null".into(),
-            );
-            continue;
-        };
-        let quantity = match dec_value(scale, qty[i]) {
-            Some(Some(q)) => q,
-            Some(None) => {
-                bad("missing_value", "`quantity` is null".into());
-                continue;
-            }
-            None => {
-                bad(
-                    "value_out_of_range",
-                    "`quantity` exceeds 28 significant digits".into(),
-                );
-                continue;
-            }
-        };
-        let id = ids[i].expect("checked");
-        if !dups.is_empty() && dups.contains(&(f.row(i) as u32)) {
-            bad(
-                "duplicate_usage_id",
-                format!("usage_id `{id}` appears again"),
-            );
-            continue;
-        }
-        if quantity.is_sign_negative() && !quantity.is_zero() {
-            bad("negative_quantity", format!("quantity {quantity} < 0"));
-            continue;
-        }
-        if s.rem_euclid(HOUR) != 0 {
-            bad(
-                "unaligned_hour",
-                "usage_start is not on a whole hour".into(),
-            );
-            continue;
-        }
-        if e != s + HOUR {
-            bad(
-                "bad_usage_end",
-                "usage_end is not usage_start + 1 hour".into(),
-            );
-            continue;
-        }
-        let unit = unit[i].expect("checked");
-        let parsed = match last_unit {
+        })
+    }
+
+    fn unit(&mut self, unit: Name) -> Option<Unit> {
+        let parsed = match self.last_unit {
             Some((l, parsed)) if l == unit => parsed,
             _ => Unit::parse(&unit),
         };
-        last_unit = Some((unit, parsed));
-        let Some(u) = parsed else {
-            bad(
-                "unknown_unit",
-                format!("unit `{unit}` is not one of B KB MB GB TB call QPS Mbps"),
-            );
-            continue;
-        };
-        if quantity > max_of[u as usize] {
-            bad(
-                "value_out_of_range",
-                format!("quantity {quantity} {unit} exceeds 10^24 base units"),
-            );
-            continue;
-        }
-        let id: Arc<str> = Arc::from(id);
-        out.push(Usage {
-            usage_id: id,
-            owner_uin: owner[i].expect("checked"),
-            region: region[i].expect("checked"),
-            product: product[i].expect("checked"),
-            sub_product: sub[i].expect("checked"),
-            instance_id: inst[i].expect("checked"),
-            billing_item: item[i].expect("checked"),
-            usage_start: s,
-            usage_end: e,
-            quantity,
-            unit: u,
+        self.last_unit = Some((unit, parsed));
+        parsed
+    }
+}
+
+/// A valid row but its direction (checked apart: an unknown one stops the run).
+struct Valid<'a> {
+    id: &'a str,
+    names: [Name; 6],
+    start: Ts,
+    end: Ts,
+    quantity: Decimal,
+    unit: Unit,
+    accelerated: bool,
+}
+
+impl Valid<'_> {
+    fn usage(self, direction: Direction) -> Usage {
+        let [owner_uin, region, product, sub_product, instance_id, billing_item] = self.names;
+        Usage {
+            usage_id: Arc::from(self.id),
+            owner_uin,
+            region,
+            product,
+            sub_product,
+            instance_id,
+            billing_item,
+            usage_start: self.start,
+            usage_end: self.end,
+            quantity: self.quantity,
+            unit: self.unit,
             direction,
-            accelerated: acc[i].expect("checked"),
-        });
+            accelerated: self.accelerated,
+        }
+    }
+}
+
+impl<'a> Columns<'a> {
+    fn read(f: &'a InputFile, interner: &mut Interner) -> Result<Columns<'a>> {
+        let mut names = |col| f.names(col, interner);
+        Ok(Columns {
+            owner: names("owner_uin")?,
+            region: names("region")?,
+            product: names("product")?,
+            sub: names("sub_product")?,
+            inst: names("instance_id")?,
+            item: names("billing_item")?,
+            unit: names("unit")?,
+            dir: names("direction")?,
+            ids: f.strs("usage_id")?,
+            start: f.ts("usage_start")?,
+            end: f.ts("usage_end")?,
+            quantity: f.decs("quantity")?,
+            accelerated: f.bools("accelerated")?,
+        })
     }
 
-    Ok(out)
+    /// The row rules of row `i`, in order: the first broken one is the row's violation.
+    fn check(
+        &self,
+        f: &InputFile,
+        i: usize,
+        dups: &HashSet<u32>,
+        labels: &mut Labels,
+    ) -> Result<Valid<'a>, Broken> {
+        let (id, names, unit, accelerated) = self.required(i)?;
+        let (Some(s), Some(e)) = (self.start[i], self.end[i]) else {
+            let detail = "`usage_start` or `usage_end` is null";
+            return Err(("missing_value", detail.to_string()));
+        };
+        let quantity = match dec_value(self.quantity.0, self.quantity.1[i]) {
+            Some(Some(q)) => q,
+            Some(None) => return Err(("missing_value", "`quantity` is null".to_string())),
+            None => {
+                let detail = "`quantity` exceeds 28 significant digits";
+                return Err(("value_out_of_range", detail.to_string()));
+            }
+        };
+        if !dups.is_empty() && dups.contains(&(f.row(i) as u32)) {
+            let detail = format!("usage_id `{id}` appears again");
+            return Err(("duplicate_usage_id", detail));
+        }
+        if quantity.is_sign_negative() && !quantity.is_zero() {
+            return Err(("negative_quantity", format!("quantity {quantity} < 0")));
+        }
+        if s.rem_euclid(HOUR) != 0 {
+            let detail = "usage_start is not on a whole hour";
+            return Err(("unaligned_hour", detail.to_string()));
+        }
+        if e != s + HOUR {
+            let detail = "usage_end is not usage_start + 1 hour";
+            return Err(("bad_usage_end", detail.to_string()));
+        }
+        let Some(u) = labels.unit(unit) else {
+            let detail = format!("unit `{unit}` is not one of B KB MB GB TB call QPS Mbps");
+            return Err(("unknown_unit", detail));
+        };
+        if quantity > labels.max_of[u as usize] {
+            let detail = format!("quantity {quantity} {unit} exceeds 10^24 base units");
+            return Err(("value_out_of_range", detail));
+        }
+        Ok(Valid {
+            id,
+            names,
+            start: s,
+            end: e,
+            quantity,
+            unit: u,
+            accelerated,
+        })
+    }
+
+    /// The columns the contract does not make nullable; an empty string is no value, like a
+    /// null (see `InputFile::strs`).
+    fn required(&self, i: usize) -> Result<(&'a str, [Name; 6], Name, bool), Broken> {
+        let named = |n: Option<Name>| n.filter(|n| !n.is_empty());
+        let required = (
+            self.ids[i],
+            named(self.owner[i]),
+            named(self.region[i]),
+            named(self.product[i]),
+            named(self.sub[i]),
+            named(self.inst[i]),
+            named(self.item[i]),
+            named(self.unit[i]),
+            self.accelerated[i],
+        );
+        let (Some(id), Some(o), Some(r), Some(p), Some(s), Some(n), Some(b), Some(u), Some(a)) =
+            required
+        else {
+            let present = [
+                ("usage_id", required.0.is_some()),
+                ("owner_uin", required.1.is_some()),
+                ("region", required.2.is_some()),
+                ("product", required.3.is_some()),
+                ("sub_product", required.4.is_some()),
+                ("instance_id", required.5.is_some()),
+                ("billing_item", required.6.is_some()),
+                ("unit", required.7.is_some()),
+                ("accelerated", required.8.is_some()),
+            ];
+            let col = present.iter().find(|(_, p)| !p).map_or("", |(c, _)| c);
+            return Err(("missing_value", format!("`{col}` is null or empty")));
+        };
+        Ok((id, [o, r, p, s, n, b], u, a))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::calendar::parse_local;
-    use crate::output::{dec_col, str_col, ts_col};
+    use crate::columns::{dec_col, str_col, ts_col};
     use polars::prelude::*;
     use rust_decimal_macros::dec;
 
