@@ -3,6 +3,7 @@
 
 use crate::calendar::parse_date;
 use crate::error::{Error, Result};
+use crate::generate::GenerateConfig;
 use crate::shard::ShardSpec;
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
@@ -173,6 +174,23 @@ pub struct GenerateArgs {
     /// Output directory for the input tables.
     #[arg(long, value_name = "DIR")]
     pub output: PathBuf,
+}
+
+impl TryFrom<GenerateArgs> for GenerateConfig {
+    type Error = Error;
+    fn try_from(a: GenerateArgs) -> Result<GenerateConfig> {
+        let end = parse_date(&a.end)
+            .ok_or_else(|| Error::Usage(format!("--end `{}` is not YYYY-MM-DD", a.end)))?;
+        Ok(GenerateConfig {
+            accounts: a.accounts,
+            days: a.days,
+            seed: a.seed,
+            end,
+            scenarios: a.scenarios,
+            rows_per_file: a.rows_per_file,
+            output: a.output,
+        })
+    }
 }
 
 /// Validated settings of `reckon run`.

@@ -79,7 +79,9 @@ pub fn run(cli: cli::Cli) -> Result<Outcome> {
                 pipeline::bench::run(args.stage, args.like.as_deref(), &cfg).map(|_| Outcome::Done)
             })
         }
-        cli::Command::Generate(args) => generate::run(&args).map(|()| Outcome::Done),
+        cli::Command::Generate(args) => {
+            generate::run(&generate::GenerateConfig::try_from(args)?).map(|()| Outcome::Done)
+        }
         cli::Command::Merge(args) => output::merge::merge(&args.shards, &args.output).map(|m| {
             tracing::info!(
                 shards = args.shards.len(),
