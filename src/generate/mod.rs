@@ -34,15 +34,15 @@
 //! about two files of rows whatever the total.
 //!
 //! Where things are:
-//! - [`model`]: the static model — regions, diurnal curve, products, plan prices (as in the
+//! - `model`: the static model — regions, diurnal curve, products, plan prices (as in the
 //!   sample catalog);
-//! - [`draw`]: the random draws, and [`world`]: the generator's state (random stream, ids,
+//! - `draw`: the random draws, and `world`: the generator's state (random stream, ids,
 //!   instance lifetimes);
-//! - [`accounts`]: an ordinary account and everything it owns, its balance and payments;
-//! - [`packages`]: packages and their scopes; [`subscriptions`]: subscriptions and events;
-//! - [`usage`]: metered instances and their hourly usage rows;
-//! - [`tables`]: the rows of the small tables in memory; [`write`]: writing every file;
-//! - [`scenarios`]: the hand-made accounts of `--scenarios`.
+//! - `accounts`: an ordinary account and everything it owns, its balance and payments;
+//! - `packages`: packages and their scopes; `subscriptions`: subscriptions and events;
+//! - `usage`: metered instances and their hourly usage rows;
+//! - `tables`: the rows of the small tables in memory; `write`: writing every file;
+//! - `scenarios`: the hand-made accounts of `--scenarios`.
 
 mod accounts;
 mod draw;
