@@ -5,6 +5,7 @@
 
 use crate::calendar::parse_date;
 use crate::error::{Error, Result};
+use crate::generate::GenerateConfig;
 use crate::pipeline::bench::Stage;
 use crate::shard::ShardSpec;
 use crate::{diff, export, generate, output, progress, Outcome, RunConfig};
@@ -33,7 +34,9 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             crate::bench(args.stage.into(), args.like.as_deref(), &cfg)?;
             Ok(Outcome::Done)
         }
-        Command::Generate(args) => generate::run(&args).map(|()| Outcome::Done),
+        Command::Generate(args) => {
+            generate::run(&GenerateConfig::try_from(args)?).map(|()| Outcome::Done)
+        }
         Command::Merge(args) => {
             let m = output::merge::merge(&args.shards, &args.output)?;
             tracing::info!(
@@ -237,6 +240,23 @@ pub struct GenerateArgs {
     /// Output directory for the input tables.
     #[arg(long, value_name = "DIR")]
     pub output: PathBuf,
+}
+
+impl TryFrom<GenerateArgs> for GenerateConfig {
+    type Error = Error;
+    fn try_from(a: GenerateArgs) -> Result<GenerateConfig> {
+        let end = parse_date(&a.end)
+            .ok_or_else(|| Error::Usage(format!("--end `{}` is not YYYY-MM-DD", a.end)))?;
+        Ok(GenerateConfig {
+            accounts: a.accounts,
+            days: a.days,
+            seed: a.seed,
+            end,
+            scenarios: a.scenarios,
+            rows_per_file: a.rows_per_file,
+            output: a.output,
+        })
+    }
 }
 
 impl TryFrom<RunArgs> for RunConfig {

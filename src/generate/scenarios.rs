@@ -10,18 +10,17 @@
 //! - `scn-eip` (example 10): an EIP in ap-guangzhou uses exactly 10 GB from 07:00 to 08:00 UTC+8
 //!   on the last day → 8.00 at 08:00.
 //! - `scn-apigw` (example 6): second year of the gateway (activated 400 days before the range, no
-//!   free quota); in one hour 20 days before the last day, 5,000,000 calls and 15,000,000 KB + 5,000,000 KB of
-//!   egress — its only usage, so its month's bill is 45.26.
+//!   free quota); in one hour 20 days before the last day, 5,000,000 calls and 15,000,000 KB +
+//!   5,000,000 KB of egress — its only usage, so its month's bill is 45.26.
 //! - `scn-tier` (example 7): 3 × 3,330,000 calls = 9,990,000 billable calls by 11:00 on the last
 //!   day, then 20,000 calls from 11:00 → 10,000 at tier 1 and 10,000 at tier 2.
 //! - `scn-pkg` (example 8): `tp` total packages in ap-guangzhou for eip/public_traffic, A (3 GB,
 //!   expires on the 1st two months after the usage month) and B (5 GB, one month earlier); one
 //!   hour of 6 GB ten days before the last day takes 5 GB from B, then 1 GB from A.
 //! - `scn-free` (example 9): the gateway activated at 17:13:14 UTC+8 40 days before the last day
-//!   (at the latest the range's second day),
-//!   with its two periodic free packages; hourly calls around the activation instant (the 17:00
-//!   hour starts before it and is not covered) and around the first 30-day cycle boundary when
-//!   the range reaches it.
+//!   (at the latest the range's second day), with its two periodic free packages; hourly calls
+//!   around the activation instant (the 17:00 hour starts before it and is not covered) and
+//!   around the first 30-day cycle boundary when the range reaches it.
 //! - `scn-refund` (examples 1 and 2): a quality traffic package (10 GB in ap-hongkong for 19.50)
 //!   with 5 GB of accelerated Hong Kong → mainland traffic, and a shared traffic package (10 GB
 //!   in ap-guangzhou for 7.50) with 5 GB used; both refunded three days later → 8.75 and 3.50.
@@ -31,21 +30,22 @@
 //! - `scn-plan-2` (example 5): a `test` plan unsubscribed on its tenth day → 10 days used.
 //! - `scn-inst`: two dedicated monthly instances refunded within 5 days of purchase: the first
 //!   is refunded in full, the second pro rata (the 5-day rule is once per customer).
-//! - `scn-bad`: five invalid usage rows on the last day, one per row rule — `duplicate_usage_id` (reuses
-//!   `scn-eip-1`), `negative_quantity`, `unaligned_hour`, `bad_usage_end`, `unknown_unit`
-//!   (`bytes`).
+//! - `scn-bad`: five invalid usage rows on the last day, one per row rule —
+//!   `duplicate_usage_id` (reuses `scn-eip-1`), `negative_quantity`, `unaligned_hour`,
+//!   `bad_usage_end`, `unknown_unit` (`bytes`).
 
-use super::{
-    free_quota, AccountRow, EventRow, PackageRow, Range, ScopeRow, SubscriptionRow, Tables,
-    UsageRow,
+use super::packages::free_quota;
+use super::tables::{
+    AccountRow, EventRow, PackageRow, ScopeRow, SubscriptionRow, Tables, UsageRow,
 };
+use super::{add_months, Range};
 use crate::calendar::{day_start, Month, Ts, DAY, HOUR, MICROS_PER_SECOND};
 use rust_decimal::Decimal;
 
 const GZ: &str = "ap-guangzhou";
 
 /// Planted invalid usage rows: (usage_id, rule the loader reports).
-pub(crate) const INVALID_ROWS: [(&str, &str); 5] = [
+pub(super) const INVALID_ROWS: [(&str, &str); 5] = [
     ("scn-eip-1", "duplicate_usage_id"),
     ("scn-bad-negative", "negative_quantity"),
     ("scn-bad-unaligned", "unaligned_hour"),
@@ -53,36 +53,95 @@ pub(crate) const INVALID_ROWS: [(&str, &str); 5] = [
     ("scn-bad-unit", "unknown_unit"),
 ];
 
+/// Appends the scenario accounts, packages, subscriptions, events and usage rows (valid rows
+/// first, then the five invalid ones, so the duplicate id is the later occurrence).
+pub(super) fn add(range: Range, t: &mut Tables, usage: &mut Vec<UsageRow>) {
+    let days = Days::new(range);
+    eip_hour(&days, t, usage);
+    apigw_second_year(&days, t, usage);
+    call_tiers(&days, t, usage);
+    package_order(&days, t, usage);
+    free_quota_cycles(&days, t, usage);
+    package_refunds(&days, t, usage);
+    elastic_plan(&days, t, usage);
+    unsubscribed_plan(&days, t);
+    instance_refunds(&days, t);
+    invalid_rows(&days, t, usage);
+}
+
+/// The instants the scenarios are placed at.
+struct Days {
+    range: Range,
+    /// The range's first and last days (UTC+8 midnights).
+    first: Ts,
+    last: Ts,
+    /// Every scenario account opens 30 days before the range.
+    opening_at: Ts,
+    /// The API gateway activation of the second-year accounts.
+    long_ago: Ts,
+}
+
+impl Days {
+    fn new(range: Range) -> Days {
+        Days {
+            range,
+            first: range.start,
+            last: range.end - DAY,
+            opening_at: range.start - 30 * DAY,
+            long_ago: range.start - 400 * DAY - 5 * HOUR,
+        }
+    }
+
+    /// `n` days before the last day, but not before the range.
+    fn before_last(&self, n: i64) -> Ts {
+        (self.last - n * DAY).max(self.first)
+    }
+}
+
+/// Hour `h` of `day`.
+fn at(day: Ts, h: i64) -> Ts {
+    day + h * HOUR
+}
+
 fn d(n: i64) -> Decimal {
     Decimal::from(n)
 }
 
-/// A valid one-hour row.
-#[allow(clippy::too_many_arguments)]
-fn row(
-    id: impl Into<String>,
+/// A metered instance of a scenario account.
+#[derive(Clone, Copy)]
+struct Inst {
     owner: &'static str,
     region: &'static str,
-    (product, sub_product, instance_id): (&'static str, &'static str, &'static str),
-    item: &'static str,
-    start: Ts,
-    quantity: Decimal,
-    unit: &'static str,
-) -> UsageRow {
-    UsageRow {
-        usage_id: id.into(),
-        owner_uin: owner,
-        region,
-        product,
-        sub_product,
-        instance_id,
-        billing_item: item,
-        start,
-        end: start + HOUR,
-        quantity,
-        unit,
-        direction: None,
-        accelerated: false,
+    /// (product, sub_product, instance_id).
+    id: (&'static str, &'static str, &'static str),
+}
+
+impl Inst {
+    /// A valid one-hour row.
+    fn row(
+        &self,
+        id: impl Into<String>,
+        item: &'static str,
+        start: Ts,
+        quantity: Decimal,
+        unit: &'static str,
+    ) -> UsageRow {
+        let (product, sub_product, instance_id) = self.id;
+        UsageRow {
+            usage_id: id.into(),
+            owner_uin: self.owner,
+            region: self.region,
+            product,
+            sub_product,
+            instance_id,
+            billing_item: item,
+            start,
+            end: start + HOUR,
+            quantity,
+            unit,
+            direction: None,
+            accelerated: false,
+        }
     }
 }
 
@@ -121,179 +180,172 @@ fn tp_total(id: &str, cap_gb: i64, price_cents: i64, bought: Ts, expires: Ts) ->
     }
 }
 
-/// Appends the scenario accounts, packages and usage rows (valid rows first, then the five
-/// invalid ones, so the duplicate id is the later occurrence).
-pub(crate) fn add(range: Range, t: &mut Tables, usage: &mut Vec<UsageRow>) {
-    let first = range.start;
-    let last = range.end - DAY;
-    // `n` days before the last day, but not before the range.
-    let before_last = |n: i64| (last - n * DAY).max(first);
-    let opening_at = range.start - 30 * DAY;
-    let long_ago = range.start - 400 * DAY - 5 * HOUR;
-    let at = |day: Ts, h: i64| day + h * HOUR;
+/// The scope of a package on eip public traffic.
+fn eip_scope(package_id: &str) -> ScopeRow {
+    ScopeRow {
+        package_id: package_id.to_string(),
+        product: "eip",
+        billing_item: "public_traffic",
+        coefficient: Decimal::ONE,
+    }
+}
 
-    // Example 10.
-    let eip = ("eip", "eip", "eip-scn00010");
-    t.accounts.push(account("scn-eip", 100, opening_at, None));
-    usage.push(row(
-        "scn-eip-1",
-        "scn-eip",
-        GZ,
-        eip,
-        "public_traffic",
-        at(last, 7),
-        d(10),
-        "GB",
-    ));
+/// A one-month subscription at list price.
+fn monthly(
+    id: &str,
+    owner: &str,
+    product: &'static str,
+    plan: &'static str,
+    start: Ts,
+) -> SubscriptionRow {
+    let monthly = if product == "mpgw" { 4999 } else { 3680 };
+    SubscriptionRow {
+        subscription_id: id.to_string(),
+        owner_uin: owner.to_string(),
+        product,
+        plan,
+        region: GZ,
+        billing_mode: "monthly",
+        started_at: start,
+        expires_at: Some(add_months(start, 1)),
+        released_at: None,
+        list_price: d(monthly),
+        discount: Decimal::ONE,
+        price_paid: d(monthly),
+        elastic_on_at: None,
+        elastic_off_at: None,
+        attached_apps: 0,
+    }
+}
 
-    // Example 6.
-    let gw = ("apigw", "shared-instance", "service-scn00006");
+fn event(
+    id: &str,
+    kind: &'static str,
+    target: &str,
+    at: Ts,
+    new_plan: Option<&'static str>,
+) -> EventRow {
+    EventRow {
+        event_id: id.to_string(),
+        kind,
+        target_id: target.to_string(),
+        at,
+        new_plan,
+        months: None,
+    }
+}
+
+/// Example 10: an EIP uses exactly 10 GB from 07:00 to 08:00 on the last day.
+fn eip_hour(days: &Days, t: &mut Tables, usage: &mut Vec<UsageRow>) {
+    let eip = Inst {
+        owner: "scn-eip",
+        region: GZ,
+        id: ("eip", "eip", "eip-scn00010"),
+    };
     t.accounts
-        .push(account("scn-apigw", 1000, opening_at, Some(long_ago)));
-    let h = at(before_last(20), 10);
-    usage.push(row(
-        "scn-apigw-calls",
-        "scn-apigw",
-        GZ,
-        gw,
-        "calls",
-        h,
-        d(5_000_000),
-        "call",
-    ));
-    usage.push(row(
-        "scn-apigw-resp",
-        "scn-apigw",
-        GZ,
-        gw,
-        "egress_traffic",
-        h,
-        d(15_000_000),
-        "KB",
-    ));
-    usage.push(row(
-        "scn-apigw-back",
-        "scn-apigw",
-        GZ,
-        gw,
-        "egress_traffic",
-        h,
-        d(5_000_000),
-        "KB",
-    ));
+        .push(account("scn-eip", 100, days.opening_at, None));
+    usage.push(eip.row("scn-eip-1", "public_traffic", at(days.last, 7), d(10), "GB"));
+}
 
-    // Example 7: all on the last day, so in one month; the counter spans regions.
-    let tier = ("apigw", "shared-instance", "service-scn00007");
-    t.accounts
-        .push(account("scn-tier", 10_000, opening_at, Some(long_ago)));
+/// Example 6: the gateway's second year; one hour of calls and egress, its only usage.
+fn apigw_second_year(days: &Days, t: &mut Tables, usage: &mut Vec<UsageRow>) {
+    let gw = Inst {
+        owner: "scn-apigw",
+        region: GZ,
+        id: ("apigw", "shared-instance", "service-scn00006"),
+    };
+    let account = account("scn-apigw", 1000, days.opening_at, Some(days.long_ago));
+    t.accounts.push(account);
+    let h = at(days.before_last(20), 10);
+    usage.push(gw.row("scn-apigw-calls", "calls", h, d(5_000_000), "call"));
+    usage.push(gw.row("scn-apigw-resp", "egress_traffic", h, d(15_000_000), "KB"));
+    usage.push(gw.row("scn-apigw-back", "egress_traffic", h, d(5_000_000), "KB"));
+}
+
+/// Example 7: all on the last day, so in one month; the counter spans regions.
+fn call_tiers(days: &Days, t: &mut Tables, usage: &mut Vec<UsageRow>) {
+    let mut tier = Inst {
+        owner: "scn-tier",
+        region: GZ,
+        id: ("apigw", "shared-instance", "service-scn00007"),
+    };
+    let account = account("scn-tier", 10_000, days.opening_at, Some(days.long_ago));
+    t.accounts.push(account);
     for (k, hour) in [8, 9, 10].into_iter().enumerate() {
         let id = format!("scn-tier-{}", k + 1);
-        usage.push(row(
-            id,
-            "scn-tier",
-            GZ,
-            tier,
-            "calls",
-            at(last, hour),
-            d(3_330_000),
-            "call",
-        ));
+        usage.push(tier.row(id, "calls", at(days.last, hour), d(3_330_000), "call"));
     }
-    let h = at(last, 11);
-    usage.push(row(
-        "scn-tier-4",
-        "scn-tier",
-        "ap-shanghai",
-        tier,
-        "calls",
-        h,
-        d(20_000),
-        "call",
-    ));
+    tier.region = "ap-shanghai";
+    usage.push(tier.row("scn-tier-4", "calls", at(days.last, 11), d(20_000), "call"));
+}
 
-    // Example 8.
-    let used = at(before_last(10), 10);
+/// Example 8: two total packages, B expiring a month before A; one 6 GB hour uses B first.
+fn package_order(days: &Days, t: &mut Tables, usage: &mut Vec<UsageRow>) {
+    let used = at(days.before_last(10), 10);
     let b_expires = Month::of(used).next().start();
     let a_expires = Month::of(used).next().next().start();
-    let bought = range.start - 10 * DAY;
-    t.accounts.push(account("scn-pkg", 100, opening_at, None));
+    let bought = days.range.start - 10 * DAY;
+    t.accounts
+        .push(account("scn-pkg", 100, days.opening_at, None));
     for p in [
         tp_total("scn-pkg-A", 3, 225, bought, a_expires),
         tp_total("scn-pkg-B", 5, 375, bought, b_expires),
     ] {
-        t.scopes.push(ScopeRow {
-            package_id: p.package_id.clone(),
-            product: "eip",
-            billing_item: "public_traffic",
-            coefficient: Decimal::ONE,
-        });
+        t.scopes.push(eip_scope(&p.package_id));
         t.packages.push(p);
     }
-    let eip8 = ("eip", "eip", "eip-scn00008");
-    usage.push(row(
-        "scn-pkg-1",
-        "scn-pkg",
-        GZ,
-        eip8,
-        "public_traffic",
-        used,
-        d(6),
-        "GB",
-    ));
+    let eip = Inst {
+        owner: "scn-pkg",
+        region: GZ,
+        id: ("eip", "eip", "eip-scn00008"),
+    };
+    usage.push(eip.row("scn-pkg-1", "public_traffic", used, d(6), "GB"));
+}
 
-    // Example 9: activation with odd seconds inside the range.
-    let act_day = (last - 40 * DAY).max(first + (range.days as i64 - 1).min(1) * DAY);
+/// Example 9: activation with odd seconds inside the range, the free quota, and calls around
+/// the activation and the first cycle boundary.
+fn free_quota_cycles(days: &Days, t: &mut Tables, usage: &mut Vec<UsageRow>) {
+    let range = days.range;
+    let act_day = (days.last - 40 * DAY).max(days.first + (range.days as i64 - 1).min(1) * DAY);
     let activated = act_day + 17 * HOUR + (13 * 60 + 14) * MICROS_PER_SECOND;
-    t.accounts
-        .push(account("scn-free", 1000, opening_at, Some(activated)));
-    let (pkgs, scopes) = free_quota(
-        "scn-free",
-        activated,
-        ["scn-free-calls".into(), "scn-free-egress".into()],
-    );
+    let account = account("scn-free", 1000, days.opening_at, Some(activated));
+    t.accounts.push(account);
+    let ids = ["scn-free-calls".into(), "scn-free-egress".into()];
+    let (pkgs, scopes) = free_quota("scn-free", activated, ids);
     t.packages.extend(pkgs);
     t.scopes.extend(scopes);
-    let free = ("apigw", "shared-instance", "service-scn00009");
-    let boundary = activated + 30 * DAY;
-    let hours = (15..23).map(|h| at(act_day, h)).chain([
-        day_start(boundary) + 17 * HOUR,
-        day_start(boundary) + 18 * HOUR,
-    ]);
+    let free = Inst {
+        owner: "scn-free",
+        region: GZ,
+        id: ("apigw", "shared-instance", "service-scn00009"),
+    };
+    let boundary = day_start(activated + 30 * DAY);
+    let hours = (15..23)
+        .map(|h| at(act_day, h))
+        .chain([boundary + 17 * HOUR, boundary + 18 * HOUR]);
     for (k, h) in hours.enumerate() {
         if h < range.start || h + HOUR > range.end {
             continue;
         }
-        let calls = row(
-            format!("scn-free-{:02}c", k),
-            "scn-free",
-            GZ,
-            free,
-            "calls",
-            h,
-            d(300_000),
-            "call",
-        );
-        usage.push(calls);
-        let mb = row(
-            format!("scn-free-{:02}e", k),
-            "scn-free",
-            GZ,
-            free,
+        usage.push(free.row(format!("scn-free-{k:02}c"), "calls", h, d(300_000), "call"));
+        usage.push(free.row(
+            format!("scn-free-{k:02}e"),
             "egress_traffic",
             h,
             d(100),
             "MB",
-        );
-        usage.push(mb);
+        ));
     }
+}
 
-    // Examples 1 and 2: package refunds.
+/// Examples 1 and 2: a quality and a shared traffic package, half used, then refunded.
+fn package_refunds(days: &Days, t: &mut Tables, usage: &mut Vec<UsageRow>) {
     t.accounts
-        .push(account("scn-refund", 1000, opening_at, None));
-    let used = at(before_last(15), 10);
-    let refund_at = at(before_last(12), 10);
-    let bought = range.start - 10 * DAY;
-    let far = range.end + 180 * DAY;
+        .push(account("scn-refund", 1000, days.opening_at, None));
+    let used = at(days.before_last(15), 10);
+    let refund_at = at(days.before_last(12), 10);
+    let bought = days.range.start - 10 * DAY;
+    let far = days.range.end + 180 * DAY;
     let mut q = tp_total("scn-refund-Q", 10, 1950, bought, far);
     q.owner_uin = "scn-refund".into();
     q.product = "qtp";
@@ -303,88 +355,45 @@ pub(crate) fn add(range: Range, t: &mut Tables, usage: &mut Vec<UsageRow>) {
     let mut sh = tp_total("scn-refund-S", 10, 750, bought, far);
     sh.owner_uin = "scn-refund".into();
     for p in [q, sh] {
-        t.scopes.push(ScopeRow {
-            package_id: p.package_id.clone(),
-            product: "eip",
-            billing_item: "public_traffic",
-            coefficient: Decimal::ONE,
-        });
-        t.events.push(EventRow {
-            event_id: format!("scn-refund-{}", &p.package_id[11..]),
-            kind: "refund",
-            target_id: p.package_id.clone(),
-            at: refund_at,
-            new_plan: None,
-            months: None,
-        });
+        t.scopes.push(eip_scope(&p.package_id));
+        let id = format!("scn-refund-{}", &p.package_id[11..]);
+        t.events
+            .push(event(&id, "refund", &p.package_id, refund_at, None));
         t.packages.push(p);
     }
-    let mut r = row(
-        "scn-refund-q",
-        "scn-refund",
-        "ap-hongkong",
-        ("eip", "eip", "eip-scn00001"),
-        "public_traffic",
-        used,
-        d(5),
-        "GB",
-    );
+    let accelerated = Inst {
+        owner: "scn-refund",
+        region: "ap-hongkong",
+        id: ("eip", "eip", "eip-scn00001"),
+    };
+    let mut r = accelerated.row("scn-refund-q", "public_traffic", used, d(5), "GB");
     r.direction = Some("to_mainland");
     r.accelerated = true;
     usage.push(r);
-    usage.push(row(
-        "scn-refund-s",
-        "scn-refund",
-        GZ,
-        ("eip", "eip", "eip-scn00002"),
-        "public_traffic",
-        used,
-        d(5),
-        "GB",
-    ));
+    let shared = Inst {
+        owner: "scn-refund",
+        region: GZ,
+        id: ("eip", "eip", "eip-scn00002"),
+    };
+    usage.push(shared.row("scn-refund-s", "public_traffic", used, d(5), "GB"));
+}
 
-    // Examples 3, 4 and 5: mini-program plans; the 5-day rule twice for one customer.
-    let plan = |id: &str, owner: &str, product: &'static str, name: &'static str, start: Ts| {
-        let monthly = if product == "mpgw" { 4999 } else { 3680 };
-        SubscriptionRow {
-            subscription_id: id.to_string(),
-            owner_uin: owner.to_string(),
-            product,
-            plan: name,
-            region: GZ,
-            billing_mode: "monthly",
-            started_at: start,
-            expires_at: Some(crate::rules::subscriptions::add_months(start, 1)),
-            released_at: None,
-            list_price: d(monthly),
-            discount: Decimal::ONE,
-            price_paid: d(monthly),
-            elastic_on_at: None,
-            elastic_off_at: None,
-            attached_apps: 0,
-        }
-    };
-    let event = |id: &str, kind: &'static str, target: &str, at: Ts, new_plan| EventRow {
-        event_id: id.to_string(),
-        kind,
-        target_id: target.to_string(),
-        at,
-        new_plan,
-        months: None,
-    };
+/// Examples 3 and 4: a mini-program plan with the elastic switch on for three days of peaks
+/// above it (the fourth day's peak is after the switch is off), then upgraded.
+fn elastic_plan(days: &Days, t: &mut Tables, usage: &mut Vec<UsageRow>) {
     t.accounts
-        .push(account("scn-plan", 100_000, opening_at, None));
-    let mut p3 = plan(
-        "scn-plan-1",
-        "scn-plan",
-        "mpgw",
-        "test",
-        at(before_last(35), 10),
-    );
-    p3.elastic_on_at = Some(p3.started_at);
-    p3.elastic_off_at = Some(at(before_last(28), 12));
-    p3.attached_apps = 1;
-    t.subscriptions.push(p3);
+        .push(account("scn-plan", 100_000, days.opening_at, None));
+    let start = at(days.before_last(35), 10);
+    let mut plan = monthly("scn-plan-1", "scn-plan", "mpgw", "test", start);
+    plan.elastic_on_at = Some(plan.started_at);
+    plan.elastic_off_at = Some(at(days.before_last(28), 12));
+    plan.attached_apps = 1;
+    t.subscriptions.push(plan);
+    let gw = Inst {
+        owner: "scn-plan",
+        region: GZ,
+        id: ("mpgw", "elastic", "scn-plan-1"),
+    };
     let peaks = [
         (30, 1100, 12),
         (29, 1200, 30),
@@ -392,120 +401,196 @@ pub(crate) fn add(range: Range, t: &mut Tables, usage: &mut Vec<UsageRow>) {
         (27, 5000, 10),
     ];
     for (k, (n, qps, mbps)) in peaks.into_iter().enumerate() {
-        let h = at(before_last(n), 10);
+        let h = at(days.before_last(n), 10);
         for (item, q, unit) in [("peak_qps", qps, "QPS"), ("peak_bandwidth", mbps, "Mbps")] {
-            usage.push(row(
-                format!("scn-plan-{k}{}", &item[5..6]),
-                "scn-plan",
-                GZ,
-                ("mpgw", "elastic", "scn-plan-1"),
-                item,
-                h,
-                d(q),
-                unit,
-            ));
+            let id = format!("scn-plan-{k}{}", &item[5..6]);
+            usage.push(gw.row(id, item, h, d(q), unit));
         }
     }
+    let up_at = at(days.before_last(26), 15);
     t.events.push(event(
         "scn-plan-up",
         "upgrade",
         "scn-plan-1",
-        at(before_last(26), 15),
+        up_at,
         Some("starter"),
     ));
+}
+
+/// Example 5: a plan unsubscribed on its tenth day.
+fn unsubscribed_plan(days: &Days, t: &mut Tables) {
     t.accounts
-        .push(account("scn-plan-2", 100_000, opening_at, None));
-    t.subscriptions.push(plan(
-        "scn-plan-2",
-        "scn-plan-2",
-        "mpgw",
-        "test",
-        at(before_last(30), 10),
-    ));
+        .push(account("scn-plan-2", 100_000, days.opening_at, None));
+    let start = at(days.before_last(30), 10);
+    t.subscriptions
+        .push(monthly("scn-plan-2", "scn-plan-2", "mpgw", "test", start));
+    let refund_at = at(days.before_last(21), 10);
     t.events.push(event(
         "scn-plan-2-refund",
         "refund",
         "scn-plan-2",
-        at(before_last(21), 10),
+        refund_at,
         None,
     ));
+}
+
+/// Two dedicated instances refunded within 5 days of purchase: the 5-day rule is once per
+/// customer.
+fn instance_refunds(days: &Days, t: &mut Tables) {
     t.accounts
-        .push(account("scn-inst", 100_000, opening_at, None));
+        .push(account("scn-inst", 100_000, days.opening_at, None));
     for (k, n) in [(1, 20), (2, 19)] {
         let id = format!("scn-inst-{k}");
-        t.subscriptions.push(plan(
-            &id,
-            "scn-inst",
-            "apigw",
-            "basic",
-            at(before_last(n), 9),
-        ));
+        let start = at(days.before_last(n), 9);
+        t.subscriptions
+            .push(monthly(&id, "scn-inst", "apigw", "basic", start));
+        let refund_at = at(days.before_last(17), 9);
         t.events.push(event(
             &format!("{id}-refund"),
             "refund",
             &id,
-            at(before_last(17), 9),
+            refund_at,
             None,
         ));
     }
+}
 
-    // Invalid rows, one rule each.
-    let bad = ("eip", "eip", "eip-scnbad01");
-    t.accounts.push(account("scn-bad", 100, opening_at, None));
-    let h = at(last, 12);
+/// Invalid rows on the last day, one row rule each.
+fn invalid_rows(days: &Days, t: &mut Tables, usage: &mut Vec<UsageRow>) {
+    let bad = Inst {
+        owner: "scn-bad",
+        region: GZ,
+        id: ("eip", "eip", "eip-scnbad01"),
+    };
+    t.accounts
+        .push(account("scn-bad", 100, days.opening_at, None));
+    let h = at(days.last, 12);
     let [dup, neg, unaligned, end, unit] = INVALID_ROWS.map(|(id, _)| id);
-    usage.push(row(
-        dup,
-        "scn-bad",
-        GZ,
-        bad,
-        "public_traffic",
-        h,
-        d(1),
-        "GB",
-    ));
-    usage.push(row(
-        neg,
-        "scn-bad",
-        GZ,
-        bad,
-        "public_traffic",
-        h,
-        d(-1),
-        "GB",
-    ));
-    let mut r = row(
-        unaligned,
-        "scn-bad",
-        GZ,
-        bad,
-        "public_traffic",
-        h + HOUR / 2,
-        d(1),
-        "GB",
-    );
-    r.end = r.start + HOUR;
-    usage.push(r);
-    let mut r = row(
-        end,
-        "scn-bad",
-        GZ,
-        bad,
-        "public_traffic",
-        h + HOUR,
-        d(1),
-        "GB",
-    );
+    let one_gb = |id: &str, start: Ts| bad.row(id, "public_traffic", start, d(1), "GB");
+    usage.push(one_gb(dup, h));
+    usage.push(bad.row(neg, "public_traffic", h, d(-1), "GB"));
+    usage.push(one_gb(unaligned, h + HOUR / 2));
+    let mut r = one_gb(end, h + HOUR);
     r.end = r.start + 2 * HOUR;
     usage.push(r);
-    usage.push(row(
-        unit,
-        "scn-bad",
-        GZ,
-        bad,
-        "public_traffic",
-        h,
-        d(1000),
-        "bytes",
-    ));
+    usage.push(bad.row(unit, "public_traffic", h, d(1000), "bytes"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{config, generated};
+    use super::*;
+    use crate::calendar::parse_date;
+    use crate::input;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn scenarios_plant_exactly_the_five_invalid_rows() {
+        let (_dir, _s, inp) = generated(1, true);
+        let got: BTreeSet<(&str, &str, &str)> = inp
+            .violations
+            .iter()
+            .map(|v| (&*v.source_table, &*v.source_id, &*v.rule))
+            .collect();
+        let want: BTreeSet<(&str, &str, &str)> = INVALID_ROWS
+            .iter()
+            .map(|(id, rule)| ("usage", *id, *rule))
+            .collect();
+        assert_eq!(inp.violations.len(), 5, "{:#?}", inp.violations);
+        assert_eq!(got, want);
+        assert_eq!(inp.usage_rows_read, inp.usage.len() + 5);
+    }
+
+    #[test]
+    fn scenario_accounts_follow_the_worked_examples() {
+        let (_dir, _s, inp) = generated(1, true);
+        let t = |s: &str| crate::calendar::parse_local(s).unwrap();
+        let rows = |owner: &str| -> Vec<&input::Usage> {
+            inp.usage
+                .iter()
+                .filter(|u| &*u.owner_uin == owner)
+                .collect()
+        };
+        // Example 10: 10 GB from 07:00 to 08:00 UTC+8.
+        let eip = rows("scn-eip");
+        assert_eq!(eip.len(), 1);
+        assert_eq!(eip[0].usage_start, t("2024-06-30 07:00:00"));
+        assert_eq!(
+            (eip[0].quantity, eip[0].unit.as_str()),
+            (Decimal::from(10), "GB")
+        );
+        // Example 6: one hour, its only usage.
+        let gw = rows("scn-apigw");
+        assert_eq!(gw.len(), 3);
+        assert!(gw.iter().all(|u| u.usage_start == t("2024-06-21 10:00:00")));
+        // Example 7: 9,990,000 calls, then 20,000, on one day.
+        let tier = rows("scn-tier");
+        let total: Decimal = tier.iter().map(|u| u.quantity).sum();
+        assert_eq!(total, Decimal::from(10_010_000));
+        let last = tier.iter().max_by_key(|u| u.usage_start).unwrap();
+        assert_eq!(last.quantity, Decimal::from(20_000));
+        // No free quota for the second-year accounts.
+        for owner in ["scn-apigw", "scn-tier"] {
+            assert!(inp.packages.iter().all(|p| &*p.owner_uin != owner));
+        }
+        // Example 8: B expires a month before A, both after the 6 GB hour.
+        let pkg = |id: &str| inp.packages.iter().find(|p| &*p.package_id == id).unwrap();
+        let (a, b) = (pkg("scn-pkg-A"), pkg("scn-pkg-B"));
+        let used = rows("scn-pkg");
+        assert_eq!((used.len(), used[0].quantity), (1, Decimal::from(6)));
+        assert!(used[0].usage_end <= b.expires_at && b.expires_at < a.expires_at);
+        assert_eq!(
+            (b.expires_at, a.expires_at),
+            (t("2024-07-01"), t("2024-08-01"))
+        );
+        // Example 9: activation with odd seconds inside the range, periodic free packages.
+        let acct = inp
+            .accounts
+            .iter()
+            .find(|a| &*a.owner_uin == "scn-free")
+            .unwrap();
+        assert_eq!(acct.apigw_activated_at, Some(t("2024-06-22 17:13:14")));
+        assert_eq!(
+            pkg("scn-free-calls").expires_at,
+            t("2024-06-22 17:13:14") + 360 * DAY
+        );
+        assert!(rows("scn-free").len() >= 8);
+    }
+
+    #[test]
+    fn on_a_long_range_scenarios_fall_in_the_default_three_month_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = config(dir.path(), 1, true);
+        (a.accounts, a.days) = (0, 120);
+        let s = super::super::generate(&a).unwrap();
+        assert_eq!((s.accounts, s.usage_files), (10, 1));
+        let inp = input::load(dir.path()).unwrap();
+        let w = crate::calendar::Window::new(parse_date("2024-07-01").unwrap());
+        let t = |s: &str| crate::calendar::parse_local(s).unwrap();
+        assert!(inp.usage.iter().all(|u| w.contains(u.usage_start)));
+        assert_eq!(inp.violations.len(), 5);
+        assert!(inp
+            .violations
+            .iter()
+            .all(|v| v.at.is_some_and(|at| w.contains(at))));
+        // The free-quota account reaches its first cycle boundary: 17:00 is still cycle 0,
+        // 18:00 is cycle 1.
+        let act = t("2024-05-21 17:13:14");
+        let acct = inp
+            .accounts
+            .iter()
+            .find(|a| &*a.owner_uin == "scn-free")
+            .unwrap();
+        assert_eq!(acct.apigw_activated_at, Some(act));
+        let starts: BTreeSet<Ts> = inp
+            .usage
+            .iter()
+            .filter(|u| &*u.owner_uin == "scn-free")
+            .map(|u| u.usage_start)
+            .collect();
+        assert!(
+            starts.contains(&t("2024-06-20 17:00:00"))
+                && starts.contains(&t("2024-06-20 18:00:00"))
+        );
+    }
 }
