@@ -89,9 +89,9 @@ pub fn run(cli: cli::Cli) -> Result<Outcome> {
             );
             Outcome::Done
         }),
-        cli::Command::Diff(args) => diff::run(&args),
+        cli::Command::Diff(args) => diff::run(&args.into()),
         cli::Command::Export(cli::ExportCommand::Focus(args)) => {
-            export::focus::run(&args).map(|()| Outcome::Done)
+            export::focus::run(&args.into()).map(|()| Outcome::Done)
         }
     }
 }
