@@ -7,7 +7,7 @@
 //! in both windows — so the usual daily shift of the three-month window is not reported as a
 //! change.
 //!
-//! Reason codes (one per `diff` row), first match wins ([`reasons`]):
+//! Reason codes (one per `diff` row), first match wins (`reasons`):
 //! - `refund` — a refund line (`charge_kind = refund`).
 //! - `late_usage` — a line added in NEW whose `usage_id` OLD did not have at all, charged in a
 //!   period OLD had already covered (inside OLD's window): usage that arrived late.
@@ -30,18 +30,18 @@
 //! printed summary ([`summary()`]).
 //!
 //! Memory: bills and package status (one row per account, product and month; per package) are
-//! read whole ([`snapshot`]). Bill lines and draws — as many as usage rows — are split into
-//! buckets of about [`BUCKET_ROWS`] lines by the hash of their usage id ([`buckets`]: each
+//! read whole (`snapshot`). Bill lines and draws — as many as usage rows — are split into
+//! buckets of about [`BUCKET_ROWS`] lines by the hash of their usage id (`buckets`: each
 //! output file read once and spilled inside DIR, the spill removed after), and compared a bucket
-//! at a time, column by column on the matched pairs ([`lines`]); draws are turned into text only
+//! at a time, column by column on the matched pairs (`lines`); draws are turned into text only
 //! for the usages of changed lines. Memory holds one bucket of each output and the changes
 //! found, whatever the outputs' size. The result does not depend on the number of buckets
 //! (tested: one bucket and one line per bucket give the same table).
 //!
-//! Modules: [`snapshot`] reads an output (checked against [`schema`] first), [`buckets`] splits
-//! its lines and draws, [`compare`] matches bills and drives the buckets through [`lines`],
-//! [`reasons`] decides each change's reason, [`table`] is the `diff` table's row and
-//! [`summary`] its printed text.
+//! Modules: `snapshot` reads an output (checked against `schema` first), `buckets` splits
+//! its lines and draws, `compare` matches bills and drives the buckets through `lines`,
+//! `reasons` decides each change's reason, `table` is the `diff` table's row and
+//! `summary` its printed text.
 
 mod buckets;
 mod compare;
