@@ -47,9 +47,9 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             );
             Ok(Outcome::Done)
         }
-        Command::Diff(args) => diff::run(&args),
+        Command::Diff(args) => diff::run(&args.into()),
         Command::Export(ExportCommand::Focus(args)) => {
-            export::focus::run(&args).map(|()| Outcome::Done)
+            export::focus::run(&args.into()).map(|()| Outcome::Done)
         }
     }
 }
@@ -117,6 +117,20 @@ pub struct DiffArgs {
     pub bucket_rows: Option<u64>,
 }
 
+impl From<DiffArgs> for crate::diff::DiffConfig {
+    fn from(a: DiffArgs) -> Self {
+        crate::diff::DiffConfig {
+            output: a
+                .output
+                .unwrap_or_else(|| crate::diff::default_output(&a.new)),
+            old: a.old,
+            new: a.new,
+            closed_only: a.closed_only,
+            bucket_rows: a.bucket_rows.unwrap_or(crate::diff::BUCKET_ROWS),
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ExportCommand {
     /// FOCUS 1.2 cost and usage dataset from `bill_lines` (and `deduction_details` for the
@@ -136,6 +150,16 @@ pub struct FocusArgs {
     /// ProviderName, PublisherName and InvoiceIssuerName of every row.
     #[arg(long, value_name = "NAME", default_value = "Cloud Provider")]
     pub provider: String,
+}
+
+impl From<FocusArgs> for crate::export::focus::FocusConfig {
+    fn from(a: FocusArgs) -> Self {
+        crate::export::focus::FocusConfig {
+            input: a.input,
+            output: a.output,
+            provider: a.provider,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

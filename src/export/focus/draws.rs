@@ -1,0 +1,201 @@
+//! FOCUS rows of `deduction_details`: one `Usage` row per draw, the usage a resource package
+//! covered, built a column group at a time.
+//!
+//! Invariants: a draw row bills nothing (`BilledCost = EffectiveCost = 0`: the package was paid
+//! by its `Purchase` row; reckon does not amortize it); `ListCost = ContractedCost` = the covered
+//! quantity at the unit price of its usage's first line ([`UsagePrice`]), in that line's price
+//! unit — what the package saved. `x_LineId` is `d:<usage_id>:<draw_seq>`.
+
+use super::lines::UsagePrice;
+use super::row::{pricing_quantity, Charge, Commitment, Cost, FocusRow, Quantity, Sku};
+use crate::calendar::Ts;
+use crate::error::Result;
+use crate::money;
+use crate::output::read;
+use polars::prelude::DataFrame;
+use rust_decimal::Decimal;
+use std::collections::HashMap;
+
+/// The columns of one `deduction_details` file the rows are built from.
+struct DrawCols {
+    pkg: Vec<Option<String>>,
+    pkg_name: Vec<Option<String>>,
+    pkg_unit: Vec<Option<String>>,
+    owner: Vec<Option<String>>,
+    product: Vec<Option<String>>,
+    sub_product: Vec<Option<String>>,
+    item: Vec<Option<String>>,
+    region: Vec<Option<String>>,
+    instance: Vec<Option<String>>,
+    usage_id: Vec<Option<String>>,
+    unit: Vec<Option<String>>,
+    deducted: Vec<Option<Decimal>>,
+    covered: Vec<Option<Decimal>>,
+    starts: Vec<Option<Ts>>,
+    ends: Vec<Option<Ts>>,
+    seq: Vec<Option<i64>>,
+}
+
+impl DrawCols {
+    fn of(dd: &DataFrame) -> Result<DrawCols> {
+        let st = |c: &str| read::strings(dd, c);
+        Ok(DrawCols {
+            pkg: st("package_id")?,
+            pkg_name: st("package_name")?,
+            pkg_unit: st("package_unit")?,
+            owner: st("resource_owner_uin")?,
+            product: st("resource_product")?,
+            sub_product: st("resource_sub_product")?,
+            item: st("resource_billing_item")?,
+            region: st("region")?,
+            instance: st("instance_id")?,
+            usage_id: st("usage_id")?,
+            unit: st("original_usage_unit")?,
+            deducted: read::decimals(dd, "deducted")?,
+            covered: read::decimals(dd, "original_usage")?,
+            starts: read::instants(dd, "usage_start")?,
+            ends: read::instants(dd, "usage_end")?,
+            seq: read::ints(dd, "draw_seq")?,
+        })
+    }
+}
+
+fn get(v: &[Option<String>], i: usize) -> String {
+    v[i].clone().unwrap_or_default()
+}
+
+/// Draw `i` with the values every column group reads.
+struct Drawn<'a> {
+    c: &'a DrawCols,
+    i: usize,
+    /// The usage's first line, if the file has it.
+    line: Option<&'a UsagePrice>,
+    /// The metered unit of the usage.
+    unit: String,
+    /// The covered part of the usage, in `unit`.
+    covered: Decimal,
+    /// The covered part in the line's price unit.
+    pricing: Decimal,
+    pricing_unit: String,
+}
+
+impl<'a> Drawn<'a> {
+    fn of(c: &'a DrawCols, i: usize, first_line: &'a HashMap<String, UsagePrice>) -> Drawn<'a> {
+        let unit = get(&c.unit, i);
+        let covered = c.covered[i].unwrap_or(Decimal::ZERO);
+        let line = first_line.get(&get(&c.usage_id, i));
+        let pricing_unit = line.map_or(unit.clone(), |l| l.price_unit.clone());
+        let from_unit = line.map_or(unit.clone(), |l| l.unit.clone());
+        Drawn {
+            c,
+            i,
+            line,
+            pricing: pricing_quantity(covered, &from_unit, &pricing_unit),
+            unit,
+            covered,
+            pricing_unit,
+        }
+    }
+}
+
+/// Appends the FOCUS row of every draw of `dd` to `out`, priced from its usage's first line
+/// (`first_line`, usage_id → [`UsagePrice`]).
+pub(super) fn rows(
+    dd: &DataFrame,
+    first_line: &HashMap<String, UsagePrice>,
+    provider: &str,
+    out: &mut Vec<FocusRow>,
+) -> Result<()> {
+    let c = DrawCols::of(dd)?;
+    for i in 0..dd.height() {
+        let d = Drawn::of(&c, i, first_line);
+        let usage_id = get(&c.usage_id, i);
+        out.push(FocusRow {
+            line_id: format!("d:{usage_id}:{}", c.seq[i].unwrap_or(i as i64)),
+            usage_id: Some(usage_id),
+            account: get(&c.owner, i),
+            provider: provider.to_string(),
+            cost: cost(&d),
+            charge: charge(&d),
+            commitment: commitment(&d),
+            quantity: quantity(&d),
+            sku: sku(&d),
+        });
+    }
+    Ok(())
+}
+
+/// Nothing billed; list and contracted cost = the covered quantity at the line's unit price.
+fn cost(d: &Drawn) -> Cost {
+    let unit_price = d.line.map(|l| l.unit_price);
+    let list = money::m8(d.pricing * unit_price.unwrap_or(Decimal::ZERO));
+    Cost {
+        billed: Decimal::ZERO,
+        effective: Decimal::ZERO,
+        list,
+        contracted: list,
+        unit_price,
+    }
+}
+
+fn charge(d: &Drawn) -> Charge {
+    let (c, i) = (d.c, d.i);
+    Charge {
+        category: "Usage",
+        description: format!(
+            "{} {} covered by package {}",
+            get(&c.product, i),
+            get(&c.item, i),
+            get(&c.pkg, i)
+        ),
+        frequency: "Usage-Based",
+        start: c.starts[i].unwrap_or_default(),
+        end: c.ends[i].unwrap_or_default(),
+    }
+}
+
+/// The package drawn on, used: how much of it (in its own unit).
+fn commitment(d: &Drawn) -> Commitment {
+    let (c, i) = (d.c, d.i);
+    Commitment {
+        id: c.pkg[i].clone(),
+        name: c.pkg_name[i].clone(),
+        status: Some("Used"),
+        quantity: c.deducted[i],
+        unit: c.pkg_unit[i].clone(),
+    }
+}
+
+/// The covered part, consumed in the metered unit and priced (`Committed`) in the line's unit.
+fn quantity(d: &Drawn) -> Quantity {
+    Quantity {
+        consumed: Some(d.covered),
+        consumed_unit: Some(d.unit.clone()),
+        pricing_category: Some("Committed"),
+        pricing: d.pricing,
+        pricing_unit: d.pricing_unit.clone(),
+    }
+}
+
+/// The resource's SKU; the region of the draw, else of its line; `SkuPriceId` ends `/package`.
+fn sku(d: &Drawn) -> Sku {
+    let (c, i) = (d.c, d.i);
+    let region = c.region[i]
+        .clone()
+        .filter(|r| r != "*")
+        .or_else(|| d.line.and_then(|l| l.region.clone()));
+    let sku = format!(
+        "{}/{}/{}",
+        get(&c.product, i),
+        get(&c.sub_product, i),
+        get(&c.item, i)
+    );
+    Sku {
+        product: get(&c.product, i),
+        sku_price_id: format!("{sku}/{}/package", region.as_deref().unwrap_or("*")),
+        region,
+        resource_id: c.instance[i].clone(),
+        resource_type: c.sub_product[i].clone(),
+        sku_id: sku,
+    }
+}

@@ -1,0 +1,243 @@
+//! FOCUS rows of `bill_lines`: one per line, the billed part of every charge, built a column
+//! group at a time.
+//!
+//! Invariants: on a billed row `ListCost = ContractedCost = EffectiveCost = BilledCost =
+//! amount` (no negotiated discounts) and the unit price is the line's; usage, elastic and hourly
+//! subscription lines are `Usage` rows; a usage line consumes the part it bills (the covered
+//! part is its draw row's, so the metered quantity is counted once). Each usage's first line
+//! is kept ([`UsagePrice`]) for its draw rows' price.
+
+use super::row::{pricing_quantity, Charge, Commitment, Cost, FocusRow, Quantity, Sku};
+use crate::calendar::Ts;
+use crate::error::Result;
+use crate::output::read;
+use polars::prelude::DataFrame;
+use rust_decimal::Decimal;
+use std::collections::HashMap;
+
+/// What a usage's draw rows take from its first line: its region, metered unit, unit price and
+/// price unit.
+pub(super) struct UsagePrice {
+    pub region: Option<String>,
+    pub unit: String,
+    pub unit_price: Decimal,
+    pub price_unit: String,
+}
+
+/// The columns of one `bill_lines` file the rows are built from.
+struct LineCols {
+    line_id: Vec<Option<String>>,
+    owner: Vec<Option<String>>,
+    region: Vec<Option<String>>,
+    product: Vec<Option<String>>,
+    sub_product: Vec<Option<String>>,
+    instance: Vec<Option<String>>,
+    item: Vec<Option<String>>,
+    kind: Vec<Option<String>>,
+    usage_id: Vec<Option<String>>,
+    unit: Vec<Option<String>>,
+    price_unit: Vec<Option<String>>,
+    metered: Vec<Option<Decimal>>,
+    billable: Vec<Option<Decimal>>,
+    unit_price: Vec<Option<Decimal>>,
+    amount: Vec<Option<Decimal>>,
+    tier: Vec<Option<i64>>,
+    starts: Vec<Option<Ts>>,
+    ends: Vec<Option<Ts>>,
+}
+
+impl LineCols {
+    fn of(bl: &DataFrame) -> Result<LineCols> {
+        let st = |c: &str| read::strings(bl, c);
+        let dec = |c: &str| read::decimals(bl, c);
+        Ok(LineCols {
+            line_id: st("line_id")?,
+            owner: st("owner_uin")?,
+            region: st("region")?,
+            product: st("product")?,
+            sub_product: st("sub_product")?,
+            instance: st("instance_id")?,
+            item: st("billing_item")?,
+            kind: st("charge_kind")?,
+            usage_id: st("usage_id")?,
+            unit: st("unit")?,
+            price_unit: st("price_unit")?,
+            metered: dec("metered_quantity")?,
+            billable: dec("billable_quantity")?,
+            unit_price: dec("unit_price")?,
+            amount: dec("amount")?,
+            tier: read::ints(bl, "tier")?,
+            starts: read::instants(bl, "charge_start")?,
+            ends: read::instants(bl, "charge_end")?,
+        })
+    }
+}
+
+fn get(v: &[Option<String>], i: usize) -> String {
+    v[i].clone().unwrap_or_default()
+}
+
+/// Line `i` with the values every column group reads.
+struct Billed<'a> {
+    c: &'a LineCols,
+    i: usize,
+    kind: &'a str,
+    unit: String,
+    price_unit: String,
+    /// The region, none for all-region `*`.
+    region: Option<String>,
+    /// Metered like usage: usage and elastic lines, hourly subscriptions.
+    usage_like: bool,
+    unit_price: Decimal,
+    amount: Decimal,
+    billable: Decimal,
+}
+
+impl<'a> Billed<'a> {
+    fn of(c: &'a LineCols, i: usize) -> Billed<'a> {
+        let kind = c.kind[i].as_deref().unwrap_or("");
+        let price_unit = get(&c.price_unit, i);
+        let usage_like =
+            matches!(kind, "usage" | "elastic") || (kind == "subscription" && price_unit == "hour");
+        Billed {
+            c,
+            i,
+            kind,
+            unit: get(&c.unit, i),
+            region: c.region[i].clone().filter(|r| r != "*"),
+            usage_like,
+            unit_price: c.unit_price[i].unwrap_or(Decimal::ZERO),
+            amount: c.amount[i].unwrap_or(Decimal::ZERO),
+            billable: c.billable[i].unwrap_or(Decimal::ZERO),
+            price_unit,
+        }
+    }
+}
+
+/// Appends the FOCUS row of every line of `bl` to `out`; gives each usage's first line
+/// (usage_id → [`UsagePrice`]).
+pub(super) fn rows(
+    bl: &DataFrame,
+    names: &HashMap<String, String>,
+    provider: &str,
+    out: &mut Vec<FocusRow>,
+) -> Result<HashMap<String, UsagePrice>> {
+    let c = LineCols::of(bl)?;
+    let mut first_line: HashMap<String, UsagePrice> = HashMap::new();
+    for i in 0..bl.height() {
+        let b = Billed::of(&c, i);
+        if let Some(u_id) = &c.usage_id[i] {
+            first_line.entry(u_id.clone()).or_insert(UsagePrice {
+                region: b.region.clone(),
+                unit: b.unit.clone(),
+                unit_price: b.unit_price,
+                price_unit: b.price_unit.clone(),
+            });
+        }
+        out.push(FocusRow {
+            line_id: get(&c.line_id, i),
+            usage_id: c.usage_id[i].clone(),
+            account: get(&c.owner, i),
+            provider: provider.to_string(),
+            cost: cost(&b),
+            charge: charge(&b),
+            commitment: commitment(&b, names),
+            quantity: quantity(&b),
+            sku: sku(&b),
+        });
+    }
+    Ok(first_line)
+}
+
+/// Every cost is the amount billed, at the line's unit price.
+fn cost(b: &Billed) -> Cost {
+    Cost {
+        billed: b.amount,
+        effective: b.amount,
+        list: b.amount,
+        contracted: b.amount,
+        unit_price: Some(b.unit_price),
+    }
+}
+
+/// Refunds are credits; usage-like lines usage; subscriptions otherwise recurring purchases;
+/// everything else one-time purchases.
+fn charge(b: &Billed) -> Charge {
+    let (category, frequency) = match b.kind {
+        "refund" => ("Credit", "One-Time"),
+        "subscription" if b.usage_like => ("Usage", "Usage-Based"),
+        "subscription" => ("Purchase", "Recurring"),
+        _ if b.usage_like => ("Usage", "Usage-Based"),
+        _ => ("Purchase", "One-Time"),
+    };
+    let (c, i) = (b.c, b.i);
+    Charge {
+        category,
+        description: format!(
+            "{} {} {} at {} CNY per {}{}",
+            get(&c.product, i),
+            get(&c.item, i),
+            b.kind,
+            b.unit_price,
+            b.price_unit,
+            c.tier[i].map_or(String::new(), |t| format!(" (tier {t})"))
+        ),
+        frequency,
+        start: c.starts[i].unwrap_or_default(),
+        end: c.ends[i].unwrap_or_default(),
+    }
+}
+
+/// A package purchase (`p:` line) is about its package: the instance id, named from the
+/// inventory (`names`).
+fn commitment(b: &Billed, names: &HashMap<String, String>) -> Commitment {
+    let pkg_purchase = b.kind == "purchase" && get(&b.c.line_id, b.i).starts_with("p:");
+    if !pkg_purchase {
+        return Commitment::default();
+    }
+    let id = get(&b.c.instance, b.i);
+    Commitment {
+        name: names.get(&id).cloned(),
+        id: Some(id),
+        ..Commitment::default()
+    }
+}
+
+/// A usage line consumes the part it bills, the covered part being its draw row's (counted
+/// once); other usage-like lines (elastic days, hours) have no draw rows: what they metered.
+fn quantity(b: &Billed) -> Quantity {
+    Quantity {
+        consumed: b.usage_like.then(|| {
+            if b.kind == "usage" {
+                b.billable
+            } else {
+                b.c.metered[b.i].unwrap_or(Decimal::ZERO)
+            }
+        }),
+        consumed_unit: b.usage_like.then(|| b.unit.clone()),
+        pricing_category: Some("Standard"),
+        pricing: pricing_quantity(b.billable, &b.unit, &b.price_unit),
+        pricing_unit: b.price_unit.clone(),
+    }
+}
+
+/// `SkuId` = `product/sub_product/billing_item`, `SkuPriceId` = `SkuId/region/tier` (`*` for
+/// all regions, `-` without tier).
+fn sku(b: &Billed) -> Sku {
+    let (c, i) = (b.c, b.i);
+    let sku = format!(
+        "{}/{}/{}",
+        get(&c.product, i),
+        get(&c.sub_product, i),
+        get(&c.item, i)
+    );
+    let tier = c.tier[i].map_or("-".to_string(), |t| t.to_string());
+    Sku {
+        product: get(&c.product, i),
+        region: b.region.clone(),
+        resource_id: c.instance[i].clone(),
+        resource_type: c.sub_product[i].clone(),
+        sku_price_id: format!("{sku}/{}/{tier}", b.region.as_deref().unwrap_or("*")),
+        sku_id: sku,
+    }
+}

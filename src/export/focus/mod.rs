@@ -1,0 +1,369 @@
+//! `reckon export focus`: the output's charges as a FOCUS 1.2 cost and usage dataset.
+//!
+//! Rows:
+//! - one per `bill_lines` row (the billed part: pay-as-you-go usage, purchases,
+//!   subscriptions, elastic fees, upgrades, refunds), `x_LineId` = its `line_id`;
+//! - one per `deduction_details` draw (usage covered by a resource package): a `Usage` row with
+//!   `CommitmentDiscountId` = the package, `CommitmentDiscountStatus = Used`, `BilledCost` and
+//!   `EffectiveCost` 0 (the package was paid by its `Purchase` row; reckon does not amortize
+//!   it), `ListCost` = `ContractedCost` = the covered quantity at the usage's unit price (what the
+//!   package saved). `x_LineId` is `d:<usage_id>:<draw>`.
+//!
+//! Mapping decisions (FOCUS 1.2 column definitions and allowed values):
+//! - Costs: there are no negotiated discounts, so `ListCost = ContractedCost = EffectiveCost =
+//!   BilledCost = amount` on billed rows, and the unit prices are the line's `unit_price`.
+//! - `ChargeCategory`: usage and elastic lines and hourly subscription lines → `Usage`;
+//!   purchases, monthly subscriptions and upgrades → `Purchase`; refunds → `Credit`.
+//!   `ChargeClass` is null: reckon recomputes whole periods rather than issuing correction rows
+//!   (what changed since a previous run is what `reckon diff` reports).
+//! - `ChargeFrequency`: `Usage-Based` for usage rows, `Recurring` for subscriptions,
+//!   `One-Time` otherwise.
+//! - Times are UTC instants: `ChargePeriodStart/End` = `charge_start/end` (a purchase instant
+//!   gives an empty period); `BillingPeriodStart/End` = the UTC+8 natural month of
+//!   `charge_start` (reckon's billing month), as UTC instants.
+//! - `PricingQuantity` is in `PricingUnit` = the line's `price_unit` (e.g. `10000 call`, `GB`):
+//!   the billable quantity converted at scale 9, so `ListUnitPrice × PricingQuantity ≈ ListCost`.
+//!   `ConsumedQuantity/ConsumedUnit` = the quantity in the metered unit (usage-like rows only):
+//!   on a usage line the part it bills (`billable_quantity`, each tier part its own), on a draw
+//!   row the part the package covered — so they add up to the metered quantity, counted once;
+//!   on an elastic or hourly line (no draws) the metered quantity.
+//! - `BillingAccountId/Name` = `owner_uin`; `BillingCurrency` = CNY; `ProviderName`,
+//!   `PublisherName`, `InvoiceIssuerName` = `--provider`; `RegionId` = the region (null for
+//!   all-region `*`); `ResourceId` = `instance_id`; `SkuId` = `product/sub_product/billing_item`;
+//!   `SkuPriceId` = `SkuId/region/tier`.
+//! - `ServiceName`/`ServiceCategory` from the product code ([`service`]); unknown → `Other`.
+//! - Money `Decimal128(38,8)`, quantities `Decimal128(38,9)`.
+//!
+//! Files: `DIR/focus/month=YYYY-MM/<name>` by billing period, one per file of the output's
+//! `bill_lines` (same partition and name, with the draws of the `deduction_details` file of that
+//! partition and name: the same accounts), rows in the total order `(ChargePeriodStart,
+//! x_LineId)` within each file, plus `DIR/_manifest.json`; published atomically like a run.
+//! Memory holds one such file's rows at a time.
+//!
+//! Modules: [`row`] is the FOCUS row by column group and its columns; `lines` and `draws` build
+//! the rows of a `bill_lines` file and of its `deduction_details` file, one function per column
+//! group.
+
+mod draws;
+mod lines;
+pub mod row;
+
+pub use row::{pricing_quantity, service, FocusRow};
+
+use crate::calendar::Month;
+use crate::error::{Error, Result};
+use crate::output::publish::Publish;
+use crate::output::{read, write_rows, Written};
+use polars::prelude::DataFrame;
+use rayon::prelude::*;
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+/// FOCUS version of the export.
+pub const FOCUS_VERSION: &str = "1.2";
+
+/// What `reckon export focus` needs to know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FocusConfig {
+    /// A reckon output directory.
+    pub input: PathBuf,
+    /// Directory the FOCUS dataset is published into.
+    pub output: PathBuf,
+    /// `ProviderName`, `PublisherName` and `InvoiceIssuerName` of every row.
+    pub provider: String,
+}
+
+/// The FOCUS rows of one file of `bill_lines` (`lines`) and the `deduction_details` file of the
+/// same partition and name (`draws`: the same chunk of accounts and month, so each draw's usage
+/// has its lines in `lines`).
+pub fn rows_of(
+    lines: &DataFrame,
+    draws: Option<&DataFrame>,
+    names: &HashMap<String, String>,
+    provider: &str,
+) -> Result<Vec<FocusRow>> {
+    let mut out = Vec::with_capacity(lines.height() + draws.map_or(0, |d| d.height()));
+    let first_line = lines::rows(lines, names, provider, &mut out)?;
+    if let Some(dd) = draws {
+        draws::rows(dd, &first_line, provider, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// package_id → package_name, from the output's `package_status` (empty without it).
+fn package_names(dir: &Path) -> Result<HashMap<String, String>> {
+    let Some(ps) = read::table(dir, "package_status")? else {
+        return Ok(HashMap::new());
+    };
+    let ids = read::strings(&ps, "package_id")?;
+    let names = read::strings(&ps, "package_name")?;
+    Ok(ids
+        .into_iter()
+        .zip(names)
+        .filter_map(|(i, n)| Some((i?, n?)))
+        .collect())
+}
+
+/// Exports one file of `bill_lines` with its draws; gives what was written.
+fn export_file(
+    dir: &Path,
+    f: &read::TableFile,
+    draws: Option<&Path>,
+    names: &HashMap<String, String>,
+    provider: &str,
+) -> Result<Written> {
+    let draws = draws.map(crate::input::read_parquet).transpose()?;
+    let rows = rows_of(
+        &crate::input::read_parquet(&f.path)?,
+        draws.as_ref(),
+        names,
+        provider,
+    )?;
+    // Written under the same partition and name: a row of another month would land in (and
+    // overwrite) another file's place.
+    let month = f.partition.strip_prefix("month=").and_then(Month::parse);
+    if let Some(r) = rows
+        .iter()
+        .find(|r| Some(Month::of(r.charge.start)) != month)
+    {
+        return Err(Error::Usage(format!(
+            "{}: row `{}` is charged in {}, outside its partition `{}`",
+            f.path.display(),
+            r.line_id,
+            Month::of(r.charge.start),
+            f.partition
+        )));
+    }
+    let mut written = Written::default();
+    write_rows(dir, rows, &f.name, &mut written)?;
+    Ok(written)
+}
+
+/// The `deduction_details` file of each `(partition, name)` of `input`; an error when one has no
+/// `bill_lines` file of the same partition and name: its draws would lose their unit price (not
+/// in reckon's outputs, where every covered usage row has a line, billable 0), refused rather
+/// than exported wrong.
+fn draws_by_file<'a>(
+    input: &Path,
+    lines: &[read::TableFile],
+    draw_files: &'a [read::TableFile],
+) -> Result<HashMap<(&'a str, &'a str), &'a Path>> {
+    let draws: HashMap<(&str, &str), &Path> = draw_files
+        .iter()
+        .map(|f| ((f.partition.as_str(), f.name.as_str()), f.path.as_path()))
+        .collect();
+    let with_lines: HashSet<(&str, &str)> = lines
+        .iter()
+        .map(|f| (f.partition.as_str(), f.name.as_str()))
+        .collect();
+    if let Some((part, name)) = draws.keys().filter(|k| !with_lines.contains(*k)).min() {
+        return Err(Error::Usage(format!(
+            "{}: deduction_details/{part}/{name} has no bill_lines file of the same partition \
+             and name",
+            input.display()
+        )));
+    }
+    Ok(draws)
+}
+
+/// `reckon export focus`: one output file per file of `bill_lines`, built from that file and its
+/// draws alone, so memory holds one chunk's month of lines at a time, whatever the output's size.
+pub fn run(cfg: &FocusConfig) -> Result<()> {
+    let input = &cfg.input;
+    read::check_output(input)?;
+    let source = crate::output::manifest::read(input)?;
+    let lines = read::table_files(input, "bill_lines")?.ok_or_else(|| {
+        Error::Usage(format!(
+            "{}: table `bill_lines` is missing",
+            input.display()
+        ))
+    })?;
+    let draw_files = read::table_files(input, "deduction_details")?.unwrap_or_default();
+    let draws = draws_by_file(input, &lines, &draw_files)?;
+    let names = package_names(input)?;
+    let publish = Publish::begin(&cfg.output, None)?;
+    let dir = publish.dir();
+    let mut written = Written::default();
+    // As many files at once as there are threads: memory holds that many files' rows.
+    for batch in lines.chunks(rayon::current_num_threads().max(1)) {
+        let done = batch
+            .par_iter()
+            .map(|f| {
+                let d = draws.get(&(f.partition.as_str(), f.name.as_str())).copied();
+                export_file(dir, f, d, &names, &cfg.provider)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        for w in done {
+            written.add_rows(&w);
+            written.files.extend(w.files);
+        }
+    }
+    let as_of_month = crate::calendar::parse_date(&source.as_of_date)
+        .map(|d| Month::of(crate::calendar::day_start_of_date(d) - 1))
+        .unwrap_or_else(|| Month::of(0));
+    crate::output::finish_table::<FocusRow>(dir, as_of_month, "part-00000.parquet", &mut written)?;
+    written.files.sort();
+    write_manifest(dir, input, &source, &written)?;
+    publish.commit()?;
+    tracing::info!(rows = written.rows, output = %cfg.output.display(), "FOCUS export written");
+    Ok(())
+}
+
+/// `DIR/_manifest.json`: the format and version, the source output, and what was written.
+fn write_manifest(
+    dir: &Path,
+    input: &Path,
+    source: &crate::output::manifest::Manifest,
+    written: &Written,
+) -> Result<()> {
+    let manifest = serde_json::json!({
+        "format": "FOCUS",
+        "focus_version": FOCUS_VERSION,
+        "source": input.display().to_string(),
+        "source_as_of_date": source.as_of_date,
+        "source_catalog_sha256": source.catalog_sha256,
+        "rows": written.rows,
+        "files": written.files,
+    });
+    let path = dir.join("_manifest.json");
+    let text = serde_json::to_string_pretty(&manifest).map_err(|e| Error::Output {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
+    std::fs::write(&path, text + "\n").map_err(|e| Error::io(&path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::row::Commitment;
+    use super::*;
+    use crate::calendar::parse_local;
+    use crate::output::{dec_col, frame, str_col, ts_col};
+    use polars::prelude::{Column, IntoColumn, NamedFrom, Series};
+    use rust_decimal::Decimal;
+    use std::str::FromStr;
+
+    fn d(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    fn strs(name: &str, v: &[&str]) -> Column {
+        str_col(name, v.iter().map(|s| (!s.is_empty()).then_some(*s)))
+    }
+
+    fn decs(name: &str, v: &[&str]) -> Column {
+        dec_col(name, 8, v.iter().map(|s| Some(d(s))))
+    }
+
+    fn ints(name: &str, v: &[Option<i64>]) -> Column {
+        Series::new(name.into(), v).into_column()
+    }
+
+    fn at(v: &[&str]) -> std::vec::IntoIter<Option<i64>> {
+        v.iter()
+            .map(|s| parse_local(s))
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+
+    /// A usage line of 10 GB, 5 of them covered by a package, the package's purchase, and the
+    /// draw: each row's column groups as the mapping decides them.
+    #[test]
+    fn lines_and_draws_map_to_their_column_groups() {
+        let starts = ["2024-05-10 10:00:00", "2024-05-01 00:00:00"];
+        let ends = ["2024-05-10 11:00:00", "2024-05-01 00:00:00"];
+        let lines = frame(
+            2,
+            vec![
+                strs("line_id", &["u:a:1", "p:pkg-1"]),
+                strs("owner_uin", &["acct-1", "acct-1"]),
+                strs("region", &["ap-guangzhou", "*"]),
+                strs("product", &["eip", "tp"]),
+                strs("sub_product", &["traffic", "package"]),
+                strs("instance_id", &["eip-1", "pkg-1"]),
+                strs("billing_item", &["public_traffic", "purchase"]),
+                strs("charge_kind", &["usage", "purchase"]),
+                strs("usage_id", &["a", ""]),
+                strs("unit", &["GB", "each"]),
+                strs("price_unit", &["GB", "each"]),
+                decs("metered_quantity", &["10", "1"]),
+                decs("billable_quantity", &["5", "1"]),
+                decs("unit_price", &["0.80", "20"]),
+                decs("amount", &["4", "20"]),
+                ints("tier", &[Some(1), None]),
+                ts_col("charge_start", at(&starts)),
+                ts_col("charge_end", at(&ends)),
+            ],
+        )
+        .unwrap();
+        let draws = frame(
+            1,
+            vec![
+                strs("package_id", &["pkg-1"]),
+                strs("package_name", &["Traffic 100GB"]),
+                strs("package_unit", &["GB"]),
+                strs("resource_owner_uin", &["acct-1"]),
+                strs("resource_product", &["eip"]),
+                strs("resource_sub_product", &["traffic"]),
+                strs("resource_billing_item", &["public_traffic"]),
+                strs("region", &["*"]),
+                strs("instance_id", &["eip-1"]),
+                strs("usage_id", &["a"]),
+                strs("original_usage_unit", &["GB"]),
+                decs("deducted", &["5"]),
+                decs("original_usage", &["5"]),
+                ts_col("usage_start", at(&starts[..1])),
+                ts_col("usage_end", at(&ends[..1])),
+                ints("draw_seq", &[Some(0)]),
+            ],
+        )
+        .unwrap();
+        let names = HashMap::from([("pkg-1".to_string(), "Traffic 100GB".to_string())]);
+        let rows = rows_of(&lines, Some(&draws), &names, "Cloud").unwrap();
+        let [usage, purchase, draw] = &rows[..] else {
+            panic!("{rows:#?}")
+        };
+
+        assert_eq!(usage.cost.billed, d("4"));
+        assert_eq!(usage.cost.list, d("4"));
+        assert_eq!(
+            (usage.charge.category, usage.charge.frequency),
+            ("Usage", "Usage-Based")
+        );
+        assert_eq!(
+            usage.charge.description,
+            "eip public_traffic usage at 0.80000000 CNY per GB (tier 1)"
+        );
+        assert_eq!(usage.commitment, Commitment::default());
+        assert_eq!(usage.quantity.consumed, Some(d("5")));
+        assert_eq!(usage.quantity.pricing, d("5"));
+        assert_eq!(
+            usage.sku.sku_price_id,
+            "eip/traffic/public_traffic/ap-guangzhou/1"
+        );
+
+        assert_eq!(
+            (purchase.charge.category, purchase.charge.frequency),
+            ("Purchase", "One-Time")
+        );
+        assert_eq!(purchase.commitment.id.as_deref(), Some("pkg-1"));
+        assert_eq!(purchase.commitment.name.as_deref(), Some("Traffic 100GB"));
+        assert_eq!(purchase.quantity.consumed, None);
+        assert_eq!(purchase.sku.region, None);
+        assert_eq!(purchase.sku.sku_price_id, "tp/package/purchase/*/-");
+
+        assert_eq!(draw.line_id, "d:a:0");
+        assert_eq!((draw.cost.billed, draw.cost.effective), (d("0"), d("0")));
+        assert_eq!((draw.cost.list, draw.cost.contracted), (d("4"), d("4")));
+        assert_eq!(draw.cost.unit_price, Some(d("0.80")));
+        assert_eq!(draw.commitment.status, Some("Used"));
+        assert_eq!(draw.commitment.quantity, Some(d("5")));
+        assert_eq!(draw.quantity.pricing_category, Some("Committed"));
+        assert_eq!(draw.quantity.consumed, Some(d("5")));
+        assert_eq!(draw.sku.region.as_deref(), Some("ap-guangzhou"));
+        assert_eq!(
+            draw.sku.sku_price_id,
+            "eip/traffic/public_traffic/ap-guangzhou/package"
+        );
+    }
+}
