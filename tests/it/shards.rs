@@ -2,9 +2,7 @@
 //! outputs (and their `reckon merge`) and a run in many small chunks (`--chunk-rows`, which
 //! spills usage) hold the same rows as one run, table by table, with the same usage accounting.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::Path;
 
 /// Every table's rows as sorted text (file layout differs between the runs, rows must not).

@@ -1,9 +1,7 @@
 //! Operations: atomic publish under `kill -9`, idempotent reruns, the output lock, `reckon diff`
 //! reason codes, the FOCUS 1.2 export's columns and types, and the syntax of `jobs/`.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use polars::prelude::*;
 use std::path::Path;
 use std::process::Command;

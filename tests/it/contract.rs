@@ -1,9 +1,7 @@
 //! Contract validation: one test per error class, each asserting that the message names the
 //! file, the column and the value; row-level problems land in `exceptions` with their rule code.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use polars::prelude::*;
 use reckon::output::{dec_col, str_col, ts_col};
 
