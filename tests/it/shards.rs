@@ -46,17 +46,21 @@ fn manifest(out: &Path) -> serde_json::Value {
 fn shards_and_chunks_union_to_the_single_run() {
     let tmp = tempfile::tempdir().unwrap();
     let input = tmp.path().join("in");
+    // Four accounts over 30 days up to 2024-04-15 and the scenario accounts: 17k usage rows in
+    // 6 files, half of them history before the window (replayed, not billed).
     let (code, err) = run_binary(&[
         "generate",
         "--accounts",
-        "5",
+        "4",
         "--days",
-        "100",
+        "30",
+        "--end",
+        "2024-04-15",
         "--seed",
-        "3",
+        "8",
         "--scenarios",
         "--rows-per-file",
-        "15000",
+        "3000",
         "--output",
         input.to_str().unwrap(),
     ]);
@@ -74,10 +78,16 @@ fn shards_and_chunks_union_to_the_single_run() {
     }
     let m = manifest(&single);
     assert_eq!(m["chunks"], 1);
+    for count in ["invalid", "history_only", "billed"] {
+        assert!(
+            m["usage"][count].as_u64() > Some(0),
+            "no {count} usage rows"
+        );
+    }
 
     // Many chunks: usage is spilled and processed chunk by chunk.
     let chunked = tmp.path().join("chunked");
-    run(&input, &chunked, &["--chunk-rows", "8000"]);
+    run(&input, &chunked, &["--chunk-rows", "2000"]);
     assert!(manifest(&chunked)["chunks"].as_u64().unwrap() > 3);
     assert_eq!(rows(&chunked), want);
     assert_eq!(manifest(&chunked)["usage"], m["usage"]);
@@ -87,7 +97,7 @@ fn shards_and_chunks_union_to_the_single_run() {
     run(
         &input,
         &chunked_1t,
-        &["--chunk-rows", "8000", "--threads", "1"],
+        &["--chunk-rows", "2000", "--threads", "1"],
     );
     assert_eq!(
         manifest(&chunked_1t)["chunks"],
@@ -107,13 +117,19 @@ fn shards_and_chunks_union_to_the_single_run() {
         let spec = format!("{k}/3");
         let mut extra = vec!["--shard", spec.as_str()];
         if k == 1 {
-            extra.extend(["--chunk-rows", "10000"]);
+            extra.extend(["--chunk-rows", "2000"]);
         }
         if k == 2 {
             extra.extend(["--chunk-rows", half.as_str()]);
         }
         run(&input, dir, &extra);
         assert_eq!(manifest(dir)["shard"], spec.as_str());
+        if k == 1 {
+            assert!(
+                manifest(dir)["chunks"].as_u64() > Some(1),
+                "shard 1 is chunked"
+            );
+        }
         if k == 2 {
             assert_eq!(manifest(dir)["chunks"], 1);
             // The repeated id of the scenarios is this shard's: found with the index on disk,
@@ -171,9 +187,9 @@ fn bench_pricing_in_chunks_writes_the_lines_of_one_chunk() {
     let (code, err) = run_binary(&[
         "generate",
         "--accounts",
-        "6",
+        "2",
         "--days",
-        "40",
+        "20",
         "--seed",
         "5",
         "--output",
