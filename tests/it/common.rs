@@ -1,4 +1,7 @@
-//! Test support: a tiny valid dataset built column by column, which tests then break on purpose.
+//! Test support: a tiny valid dataset built column by column, which tests then break on purpose,
+//! and helpers that run `reckon` and read its outputs. Every run goes to a temporary directory of
+//! its own; outputs are walked with the library's Parquet walker (`reckon::input::parquet_files`),
+//! and `RunConfig` is built in one place (`run_config`).
 
 use polars::prelude::*;
 use reckon::calendar::{parse_local, Ts, HOUR};
@@ -195,9 +198,7 @@ pub fn read_table(out: &Path, table: &str) -> DataFrame {
     let files = reckon::input::parquet_files(&out.join(table)).unwrap();
     let mut acc: Option<DataFrame> = None;
     for f in files {
-        let df = ParquetReader::new(std::fs::File::open(&f).unwrap())
-            .finish()
-            .unwrap();
+        let df = reckon::input::read_parquet(&f).unwrap();
         acc = Some(match acc {
             None => df,
             Some(mut a) => {

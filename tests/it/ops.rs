@@ -57,9 +57,7 @@ fn rewritten(src: &Path, dst: &Path, table: &str, edit: impl Fn(DataFrame) -> Da
         .unwrap();
     assert!(copy.success());
     for f in reckon::input::parquet_files(&dst.join(table)).unwrap() {
-        let df = ParquetReader::new(std::fs::File::open(&f).unwrap())
-            .finish()
-            .unwrap();
+        let df = reckon::input::read_parquet(&f).unwrap();
         ParquetWriter::new(std::fs::File::create(&f).unwrap())
             .finish(&mut edit(df))
             .unwrap();
