@@ -1,9 +1,7 @@
 //! Contract validation: one test per error class, each asserting that the message names the
 //! file, the column and the value; row-level problems land in `exceptions` with their rule code.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use polars::prelude::*;
 use reckon::output::{dec_col, str_col, ts_col};
 
@@ -241,8 +239,8 @@ fn findings_but_suspension(out: &std::path::Path) -> Vec<String> {
 }
 
 /// An empty string is no value: an empty id, account or name is `missing_value` like a null
-/// (an empty usage owner was billed and given arrears events; an empty event id refunded as
-/// line `r:`).
+/// (read as a value, an empty usage owner would be billed and given arrears events, and an
+/// empty event id would refund as line `r:`).
 #[test]
 fn empty_strings_are_missing_values() {
     let mut ds = Dataset::valid();
@@ -450,7 +448,7 @@ fn old_invalid_inventory_rows_are_reported_and_usage_rows_only_in_the_window() {
 
 /// Nulls in columns the contract does not make nullable are `missing_value`, not read as
 /// false, 0 or 1; quantities (10^16 GB), capacities and coefficients past what the arithmetic holds are
-/// `value_out_of_range` (a capacity of 10^17 TB used to overflow, and panic, in the first unit
+/// `value_out_of_range` (a capacity of 10^17 TB would overflow, and panic, in the first unit
 /// conversion).
 #[test]
 fn nulls_where_the_contract_has_none_and_implausible_sizes_are_row_exceptions() {

@@ -1,9 +1,7 @@
 //! RULES.md §9 worked examples, end to end through the `reckon` binary: every example, each
 //! asserting the lines, rows or draws it names.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use reckon::output::{bool_col, dec_col, str_col};
 
 fn empty_packages(ds: &mut Dataset) {

@@ -10,9 +10,7 @@
 //! and the SHA-256 of the rows as text. Every byte of content is still compared; a change
 //! names the account whose rows moved.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;

@@ -3,9 +3,7 @@
 //! the same inputs give identical deduction details, bill lines and exceptions for every day both
 //! windows cover, and the same bills for the months complete in both.
 
-mod common;
-
-use common::{
+use crate::common::{
     catalog_path, column_names, out_dir, read_table, rows_text, run_binary, t, usage_cols,
 };
 use reckon::calendar::Ts;

@@ -4,9 +4,7 @@
 //! the buffer day, the renewal fee (4999) and a top-up (5000) at the same instant netted before
 //! the balance is judged (2.40 + 5000 − 4999 = 3.40: no arrears).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use reckon::output::{dec_col, i32_col, str_col, ts_col};
 
 fn strs(name: &str, v: &[&str]) -> polars::prelude::Column {
@@ -178,8 +176,8 @@ fn account_timeline_is_byte_identical_with_one_or_two_threads() {
         })
         .collect();
     for table in ["account_events", "exceptions"] {
-        let a = tree_bytes(&outs[0].path().join(table));
-        let b = tree_bytes(&outs[1].path().join(table));
+        let a = parquet_bytes(&outs[0].path().join(table));
+        let b = parquet_bytes(&outs[1].path().join(table));
         assert!(!a.is_empty());
         assert_eq!(a, b, "{table} differs between 1 and 2 threads");
     }

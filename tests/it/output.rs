@@ -1,8 +1,6 @@
 //! Writers: every table exists with its schema, partitioning by UTC+8 month, determinism.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use polars::prelude::*;
 
 fn run_into(input: &std::path::Path, out: &std::path::Path, threads: Option<usize>) {

@@ -1,5 +1,7 @@
-//! Test support: a tiny valid dataset built column by column, which tests then break on purpose.
-#![allow(dead_code)]
+//! Test support: a tiny valid dataset built column by column, which tests then break on purpose,
+//! and helpers that run `reckon` and read its outputs. Every run goes to a temporary directory of
+//! its own; outputs are walked with the library's Parquet walker (`reckon::input::parquet_files`),
+//! and `RunConfig` is built in one place (`run_config`).
 
 use polars::prelude::*;
 use reckon::calendar::{parse_local, Ts, HOUR};
@@ -196,9 +198,7 @@ pub fn read_table(out: &Path, table: &str) -> DataFrame {
     let files = reckon::input::parquet_files(&out.join(table)).unwrap();
     let mut acc: Option<DataFrame> = None;
     for f in files {
-        let df = ParquetReader::new(std::fs::File::open(&f).unwrap())
-            .finish()
-            .unwrap();
+        let df = reckon::input::read_parquet(&f).unwrap();
         acc = Some(match acc {
             None => df,
             Some(mut a) => {
@@ -210,30 +210,25 @@ pub fn read_table(out: &Path, table: &str) -> DataFrame {
     acc.expect("table has at least one file")
 }
 
-/// Every file below `dir` with its bytes, keyed by relative path.
-pub fn tree_bytes(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p.strip_prefix(dir).unwrap().display().to_string();
-                out.insert(rel, std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
+/// Every Parquet file below `dir` with its bytes, keyed by path relative to `dir`. The files are
+/// the library's walker's (`reckon::input::parquet_files`): what a run reads is what a test
+/// compares.
+pub fn parquet_bytes(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    reckon::input::parquet_files(dir)
+        .unwrap()
+        .into_iter()
+        .map(|p| {
+            let rel = p.strip_prefix(dir).unwrap().display().to_string();
+            let bytes = std::fs::read(&p).unwrap();
+            (rel, bytes)
+        })
+        .collect()
 }
 
-/// Every table file of an output with its bytes, the manifest aside (it records the run's
-/// duration and threads).
+/// Every table file of an output with its bytes: the manifest, which records the run's duration
+/// and threads, is not a Parquet file.
 pub fn tables(out: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut t = tree_bytes(out);
-    t.remove("_manifest.json");
-    t
+    parquet_bytes(out)
 }
 
 /// A usage row for tests: (id, owner, region, product, item, UTC+8 start, quantity, unit).
@@ -309,6 +304,32 @@ pub fn total_packages(ds: &mut Dataset, pkgs: &[(&str, &str, &str, &str, &str)])
             dec_col("coefficient", 9, pkgs.iter().map(|_| d("1"))),
         ],
     );
+}
+
+/// Set in the child process of [`alone`].
+const ALONE: &str = "RECKON_IT_ALONE";
+
+/// Whether the calling test runs its body here: `true` in a process of its own. Otherwise it
+/// reruns this test binary with only the test `name` (its path as the harness prints it),
+/// asserts that it passed, and returns `false`. For a test that needs a process to itself, e.g.
+/// to size rayon's global pool, which the other tests of the binary may start first.
+pub fn alone(name: &str) -> bool {
+    if std::env::var_os(ALONE).is_some() {
+        return true;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(ALONE, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // "1 passed" also proves the name matched a test: no test run would pass as well.
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "{name} in a process of its own:\n{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    false
 }
 
 /// Runs the `reckon` binary; returns (exit code, stderr).

@@ -1,11 +1,10 @@
 //! Operations: atomic publish under `kill -9`, idempotent reruns, the output lock, `reckon diff`
 //! reason codes, the FOCUS 1.2 export's columns and types, and the syntax of `jobs/`.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use polars::prelude::*;
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -58,23 +57,22 @@ fn rewritten(src: &Path, dst: &Path, table: &str, edit: impl Fn(DataFrame) -> Da
         .unwrap();
     assert!(copy.success());
     for f in reckon::input::parquet_files(&dst.join(table)).unwrap() {
-        let df = ParquetReader::new(std::fs::File::open(&f).unwrap())
-            .finish()
-            .unwrap();
+        let df = reckon::input::read_parquet(&f).unwrap();
         ParquetWriter::new(std::fs::File::create(&f).unwrap())
             .finish(&mut edit(df))
             .unwrap();
     }
 }
 
-/// Generated input of 8 accounts over 40 days in `dir/in`.
-fn generate_8_accounts(dir: &Path) -> std::path::PathBuf {
+/// Generated input of 2 accounts over 40 days in `dir/in` (13k usage rows: a debug run takes a
+/// few tenths of a second, long enough to be killed in each of its stages).
+fn generate_input(dir: &Path) -> PathBuf {
     let input = dir.join("in");
     let (code, _, err) = reckon(&[
         "-q",
         "generate",
         "--accounts",
-        "8",
+        "2",
         "--days",
         "40",
         "--seed",
@@ -86,54 +84,121 @@ fn generate_8_accounts(dir: &Path) -> std::path::PathBuf {
     input
 }
 
+/// A complete output as the tests compare it: its manifest (the run's duration aside) and the
+/// bytes of every table file.
+#[derive(PartialEq)]
+struct Output {
+    manifest: serde_json::Value,
+    files: BTreeMap<String, Vec<u8>>,
+}
+
+impl Output {
+    fn as_of(&self) -> &str {
+        self.manifest["as_of_date"].as_str().unwrap()
+    }
+}
+
+/// The output in `out`, asserted complete: it has a manifest, its table files are exactly the
+/// files the manifest lists, and each table has the rows the manifest counts.
+fn complete_output(out: &Path) -> Output {
+    let text = std::fs::read_to_string(out.join("_manifest.json")).unwrap();
+    let mut manifest: serde_json::Value = serde_json::from_str(&text).unwrap();
+    manifest.as_object_mut().unwrap().remove("duration_ms");
+    let files = tables(out);
+    let mut listed = BTreeSet::new();
+    for (table, written) in manifest["outputs"].as_object().unwrap() {
+        let mut rows = 0;
+        for f in written["files"].as_array().unwrap() {
+            let f = f.as_str().unwrap();
+            assert!(files.contains_key(f), "{f} is listed but missing");
+            rows += reckon::input::read_parquet(&out.join(f)).unwrap().height() as u64;
+            listed.insert(f.to_string());
+        }
+        assert_eq!(Some(rows), written["rows"].as_u64(), "{table}");
+    }
+    let found: BTreeSet<String> = files.keys().cloned().collect();
+    assert_eq!(found, listed, "the table files are the manifest's");
+    Output { manifest, files }
+}
+
+/// The as-of date of the manifest in `out`, if it can be read (a test polls it during a run).
+fn published_as_of(out: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(out.join("_manifest.json")).ok()?;
+    let m: serde_json::Value = serde_json::from_str(&text).ok()?;
+    Some(m["as_of_date"].as_str()?.to_string())
+}
+
 #[test]
 fn kill_9_at_any_moment_leaves_the_old_or_the_new_complete_output() {
+    const OLD: &str = "2024-06-20";
+    const NEW: &str = "2024-07-01";
     let tmp = tempfile::tempdir().unwrap();
-    let input = generate_8_accounts(tmp.path());
-    // References: the old output (as of 06-20) and the new one (as of 07-01).
+    let input = generate_input(tmp.path());
     let (ref_old, ref_new) = (tmp.path().join("ref-old"), tmp.path().join("ref-new"));
-    run_to(&input, &ref_old, "2024-06-20");
-    let took = run_to(&input, &ref_new, "2024-07-01");
-    let (old, new) = (tables(&ref_old), tables(&ref_new));
-    assert!(!old.is_empty() && old != new);
+    run_to(&input, &ref_old, OLD);
+    let took = run_to(&input, &ref_new, NEW);
+    let (old, new) = (complete_output(&ref_old), complete_output(&ref_new));
+    assert_eq!((old.as_of(), new.as_of()), (OLD, NEW));
+    assert!(!old.files.is_empty() && old.files != new.files);
 
     let out = tmp.path().join("out");
-    run_to(&input, &out, "2024-06-20");
-    assert_eq!(
-        tables(&out),
-        old,
-        "a rerun elsewhere gives byte-identical tables"
+    run_to(&input, &out, OLD);
+    assert!(
+        complete_output(&out) == old,
+        "a rerun elsewhere gives the same manifest and byte-identical tables"
     );
-    let mut seen_new = false;
+    let spawn = || {
+        bin()
+            .args(run_args(&input, &out, NEW, &[]))
+            .spawn()
+            .unwrap()
+    };
+    let mut seen = BTreeSet::new();
+    let mut observe = |trial: &str| {
+        let now = complete_output(&out);
+        assert!(
+            now == old || now == new,
+            "{trial}: the output is neither the old nor the new one"
+        );
+        seen.insert(now.as_of().to_string());
+    };
+    // Kills at once (before the run has done anything), then one at a deterministic moment in
+    // each quarter of the run's duration (its last a little beyond, where a slower run may be
+    // publishing).
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     for trial in 0..5 {
-        // A deterministic spread of kill delays over the run's duration (and a bit beyond).
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        let frac = (x % 1000) as f64 / 1000.0;
-        let delay = took.mul_f64(if trial == 4 { 1.5 } else { frac * 1.1 });
-        let mut child = bin()
-            .args(run_args(&input, &out, "2024-07-01", &[]))
-            .spawn()
-            .unwrap();
+        let frac = match trial {
+            0 => 0.0,
+            k => (k as f64 - 1.0 + (x % 1000) as f64 / 1000.0) / 4.0,
+        };
+        let delay = took.mul_f64(frac * 1.1);
+        let mut child = spawn();
         std::thread::sleep(delay);
         let _ = child.kill(); // SIGKILL on Unix
         let _ = child.wait();
-        let now = tables(&out);
-        assert!(
-            now == old || now == new,
-            "trial {trial} (killed after {delay:?}): the output is neither the old nor the new one"
-        );
-        assert!(out.join("_manifest.json").is_file(), "trial {trial}");
-        seen_new |= now == new;
+        observe(&format!("trial {trial} (killed after {delay:?})"));
     }
+    // A kill as soon as the new output is published, while the run may still be removing the
+    // output it replaced.
+    let mut child = spawn();
+    while published_as_of(&out).as_deref() != Some(NEW) && child.try_wait().unwrap().is_none() {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    observe("killed once published");
+    let seen: Vec<_> = seen.into_iter().collect();
+    assert_eq!(seen, [OLD, NEW], "kills before and after the publish");
+
     // A rerun to completion (cleaning what killed runs left) publishes the new output, and a
     // second rerun of the same as-of date replaces it with byte-identical tables.
-    run_to(&input, &out, "2024-07-01");
-    assert_eq!(tables(&out), new);
-    run_to(&input, &out, "2024-07-01");
-    assert_eq!(tables(&out), new);
+    for _ in 0..2 {
+        run_to(&input, &out, NEW);
+        assert!(complete_output(&out) == new);
+    }
     let side = tmp.path().join(".out.reckon");
     let leftovers: Vec<_> = std::fs::read_dir(&side)
         .unwrap()
@@ -141,15 +206,14 @@ fn kill_9_at_any_moment_leaves_the_old_or_the_new_complete_output() {
         .filter(|n| n.starts_with("staging-"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
-    eprintln!("kill test: a killed run had already published in some trial: {seen_new}");
 }
 
 /// A run killed while its usage spill exists leaves it in the output's side directory, where
-/// the next run removes it (it was once spilled beside the output, where nothing removed it).
+/// the next run removes it (not beside the output, where nothing would).
 #[test]
 fn the_spill_of_a_killed_run_is_removed_by_the_next_run() {
     let tmp = tempfile::tempdir().unwrap();
-    let input = generate_8_accounts(tmp.path());
+    let input = generate_input(tmp.path());
     let (out, side) = (tmp.path().join("out"), tmp.path().join(".out.reckon"));
     let args = run_args(&input, &out, "2024-07-01", &["--chunk-rows", "2000"]);
     let spills = || -> Vec<String> {
@@ -211,7 +275,7 @@ fn a_second_run_on_a_locked_output_is_refused_with_exit_code_2() {
 }
 
 /// Runs a dataset into `dir/name` (with an optional catalog text) for as-of 2024-06-01.
-fn run_ds(ds: &Dataset, dir: &Path, name: &str, catalog: Option<&str>) -> std::path::PathBuf {
+fn run_ds(ds: &Dataset, dir: &Path, name: &str, catalog: Option<&str>) -> PathBuf {
     let input = dir.join(format!("{name}-in"));
     ds.write(&input);
     if let Some(text) = catalog {

@@ -2,10 +2,8 @@
 //! outputs (and their `reckon merge`) and a run in many small chunks (`--chunk-rows`, which
 //! spills usage) hold the same rows as one run, table by table, with the same usage accounting.
 
-mod common;
-
-use common::*;
-use std::path::Path;
+use crate::common::*;
+use std::path::{Path, PathBuf};
 
 /// Every table's rows as sorted text (file layout differs between the runs, rows must not).
 fn rows(out: &Path) -> Vec<(String, Vec<String>)> {
@@ -47,75 +45,114 @@ fn manifest(out: &Path) -> serde_json::Value {
 #[test]
 fn shards_and_chunks_union_to_the_single_run() {
     let tmp = tempfile::tempdir().unwrap();
-    let input = tmp.path().join("in");
-    let (code, err) = run_binary(&[
-        "generate",
-        "--accounts",
-        "5",
-        "--days",
-        "100",
-        "--seed",
-        "3",
-        "--scenarios",
-        "--rows-per-file",
-        "15000",
-        "--output",
-        input.to_str().unwrap(),
-    ]);
-    assert_eq!(code, 0, "{err}");
-    std::fs::copy(catalog_path(), input.join("catalog.toml")).unwrap();
-
+    let input = generate_input(tmp.path());
     let single = tmp.path().join("single");
     run(&input, &single, &[]);
     let want = rows(&single);
+    let m = manifest(&single);
     for (table, r) in &want {
         assert!(
             table == "account_events" || !r.is_empty(),
             "{table} is empty: the test would prove little"
         );
     }
-    let m = manifest(&single);
     assert_eq!(m["chunks"], 1);
+    for count in ["invalid", "history_only", "billed"] {
+        assert!(
+            m["usage"][count].as_u64() > Some(0),
+            "no {count} usage rows"
+        );
+    }
+    assert_chunked_runs_match(&input, tmp.path(), &want, &m);
+    let shards = run_shards(&input, tmp.path(), m["usage"]["read"].as_u64().unwrap());
+    let merged = tmp.path().join("merged");
+    let mut args = vec!["merge", "--output", merged.to_str().unwrap()];
+    args.extend(shards.iter().rev().map(|d| d.to_str().unwrap()));
+    let (code, err) = run_binary(&args);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(rows(&merged), want);
+    let mm = manifest(&merged);
+    assert_eq!(mm["usage"], m["usage"]);
+    assert_eq!(mm["totals"], m["totals"]);
+    assert_eq!(mm["shard"], "0/1");
+    assert_bad_merges_are_refused(tmp.path(), &shards);
+}
 
-    // Many chunks: usage is spilled and processed chunk by chunk.
-    let chunked = tmp.path().join("chunked");
-    run(&input, &chunked, &["--chunk-rows", "8000"]);
+/// Four accounts over 30 days up to 2024-04-15 and the scenario accounts in `dir/in`, with the
+/// sample catalog: 17k usage rows in 6 files, half of them history before the window
+/// (replayed, not billed).
+fn generate_input(dir: &Path) -> PathBuf {
+    let input = dir.join("in");
+    let (code, err) = run_binary(&[
+        "generate",
+        "--accounts",
+        "4",
+        "--days",
+        "30",
+        "--end",
+        "2024-04-15",
+        "--seed",
+        "8",
+        "--scenarios",
+        "--rows-per-file",
+        "3000",
+        "--output",
+        input.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    std::fs::copy(catalog_path(), input.join("catalog.toml")).unwrap();
+    input
+}
+
+/// Runs in many chunks (usage spilled and processed chunk by chunk), with the default threads
+/// and with one, where reading a file and spilling the one before take turns: the single run's
+/// rows (`want`), usage accounting and totals (manifest `m`).
+fn assert_chunked_runs_match(
+    input: &Path,
+    dir: &Path,
+    want: &[(String, Vec<String>)],
+    m: &serde_json::Value,
+) {
+    let chunked = dir.join("chunked");
+    run(input, &chunked, &["--chunk-rows", "2000"]);
     assert!(manifest(&chunked)["chunks"].as_u64().unwrap() > 3);
     assert_eq!(rows(&chunked), want);
     assert_eq!(manifest(&chunked)["usage"], m["usage"]);
     assert_eq!(manifest(&chunked)["totals"], m["totals"]);
-    // The same with one thread, where reading a file and spilling the one before take turns.
-    let chunked_1t = tmp.path().join("chunked-1t");
-    run(
-        &input,
-        &chunked_1t,
-        &["--chunk-rows", "8000", "--threads", "1"],
-    );
+    let chunked_1t = dir.join("chunked-1t");
+    let one_thread = ["--chunk-rows", "2000", "--threads", "1"];
+    run(input, &chunked_1t, &one_thread);
     assert_eq!(
         manifest(&chunked_1t)["chunks"],
         manifest(&chunked)["chunks"]
     );
     assert_eq!(rows(&chunked_1t), want);
+}
 
-    // Three shards, merged. Shard 1 is chunked too. Shard 2 is one chunk, but the whole input
-    // (which every shard checks for repeated ids) is over `--chunk-rows`: its id index is on
-    // disk, and each file is cut to the shard's rows as it is read.
-    let read = m["usage"]["read"].as_u64().unwrap();
+/// Runs the three shards of an input of `read` usage rows into `dir/shard<K>`. Shard 1 is
+/// chunked too. Shard 2 is one chunk, but the whole input (which every shard checks for
+/// repeated ids) is over `--chunk-rows`: its id index is on disk, and each file is cut to the
+/// shard's rows as it is read.
+fn run_shards(input: &Path, dir: &Path, read: u64) -> Vec<PathBuf> {
     let half = (read / 2).to_string();
-    let shards: Vec<_> = (0..3)
-        .map(|k| tmp.path().join(format!("shard{k}")))
-        .collect();
+    let shards: Vec<_> = (0..3).map(|k| dir.join(format!("shard{k}"))).collect();
     for (k, dir) in shards.iter().enumerate() {
         let spec = format!("{k}/3");
         let mut extra = vec!["--shard", spec.as_str()];
         if k == 1 {
-            extra.extend(["--chunk-rows", "10000"]);
+            extra.extend(["--chunk-rows", "2000"]);
         }
         if k == 2 {
             extra.extend(["--chunk-rows", half.as_str()]);
         }
-        run(&input, dir, &extra);
+        run(input, dir, &extra);
         assert_eq!(manifest(dir)["shard"], spec.as_str());
+        if k == 1 {
+            assert!(
+                manifest(dir)["chunks"].as_u64() > Some(1),
+                "shard 1 is chunked"
+            );
+        }
         if k == 2 {
             assert_eq!(manifest(dir)["chunks"], 1);
             // The repeated id of the scenarios is this shard's: found with the index on disk,
@@ -128,35 +165,28 @@ fn shards_and_chunks_union_to_the_single_run() {
             );
         }
     }
-    let merged = tmp.path().join("merged");
-    let mut args = vec!["merge", "--output", merged.to_str().unwrap()];
-    args.extend(shards.iter().rev().map(|d| d.to_str().unwrap()));
-    let (code, err) = run_binary(&args);
-    assert_eq!(code, 0, "{err}");
-    assert_eq!(rows(&merged), want);
-    let mm = manifest(&merged);
-    assert_eq!(mm["usage"], m["usage"]);
-    assert_eq!(mm["totals"], m["totals"]);
-    assert_eq!(mm["shard"], "0/1");
+    shards
+}
 
-    // A shard missing, or listed twice: refused.
+/// A shard missing or listed twice, and a shard written by another version of reckon, are
+/// refused (exit code 2). Rewrites the manifest of `shards[1]`.
+fn assert_bad_merges_are_refused(dir: &Path, shards: &[PathBuf]) {
     let (code, err) = run_binary(&[
         "merge",
         "--output",
-        tmp.path().join("bad").to_str().unwrap(),
+        dir.join("bad").to_str().unwrap(),
         shards[0].to_str().unwrap(),
         shards[0].to_str().unwrap(),
     ]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("listed twice"), "{err}");
 
-    // A shard written by another version of reckon: refused.
     let path = shards[1].join("_manifest.json");
     let mut other: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     other["tool_version"] = "0.0.0-other".into();
     std::fs::write(&path, serde_json::to_string(&other).unwrap()).unwrap();
-    let bad2 = tmp.path().join("bad2");
+    let bad2 = dir.join("bad2");
     let mut args = vec!["merge", "--output", bad2.to_str().unwrap()];
     args.extend(shards.iter().map(|d| d.to_str().unwrap()));
     let (code, err) = run_binary(&args);
@@ -173,9 +203,9 @@ fn bench_pricing_in_chunks_writes_the_lines_of_one_chunk() {
     let (code, err) = run_binary(&[
         "generate",
         "--accounts",
-        "6",
+        "2",
         "--days",
-        "40",
+        "20",
         "--seed",
         "5",
         "--output",

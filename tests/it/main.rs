@@ -1,0 +1,21 @@
+//! The integration tests, one test binary (`cargo test --test it`): each binary links polars,
+//! so one binary links once. A module per concern; `common` builds datasets and reads outputs.
+//!
+//! Invariants: every test runs in temporary directories of its own (tests run in parallel in
+//! one process), and a test that needs a process to itself (the global rayon pool is sized
+//! once per process) runs its body in a child process (`common::alone`).
+//!
+//! `cargo test --test it write_sample_data -- --ignored` rewrites `sample_data/` from its recipe.
+
+mod common;
+
+mod account_events;
+mod contract;
+mod golden;
+mod ops;
+mod output;
+mod sample_data;
+mod shards;
+mod threads;
+mod window;
+mod worked_examples;
