@@ -270,7 +270,7 @@ impl TryFrom<GenerateArgs> for GenerateConfig {
     type Error = Error;
     fn try_from(a: GenerateArgs) -> Result<GenerateConfig> {
         let end = parse_date(&a.end)
-            .ok_or_else(|| Error::Usage(format!("--end `{}` is not YYYY-MM-DD", a.end)))?;
+            .ok_or_else(|| Error::Argument(format!("--end `{}` is not YYYY-MM-DD", a.end)))?;
         Ok(GenerateConfig {
             accounts: a.accounts,
             days: a.days,
@@ -291,28 +291,28 @@ impl TryFrom<RunArgs> for RunConfig {
             .as_deref()
             .map(|s| {
                 parse_date(s).ok_or_else(|| {
-                    Error::Usage(format!("--as-of `{s}` is not YYYY-MM-DD (years 1 to 9999)"))
+                    Error::Argument(format!("--as-of `{s}` is not YYYY-MM-DD (years 1 to 9999)"))
                 })
             })
             .transpose()?;
         if !a.input.is_dir() {
-            return Err(Error::Usage(format!(
+            return Err(Error::Argument(format!(
                 "--input {} is not a directory",
                 a.input.display()
             )));
         }
         let catalog = a.catalog.unwrap_or_else(|| a.input.join("catalog.toml"));
         if !catalog.is_file() {
-            return Err(Error::Usage(format!(
+            return Err(Error::Argument(format!(
                 "--catalog {} is not a file",
                 catalog.display()
             )));
         }
         if a.threads == Some(0) {
-            return Err(Error::Usage("--threads must be at least 1".into()));
+            return Err(Error::Argument("--threads must be at least 1".into()));
         }
         if a.chunk_rows == 0 {
-            return Err(Error::Usage("--chunk-rows must be at least 1".into()));
+            return Err(Error::Argument("--chunk-rows must be at least 1".into()));
         }
         let shard = match a.shard.as_deref() {
             Some(s) => ShardSpec::parse(s)?,

@@ -8,9 +8,26 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Bad command-line usage (exit code 2).
+    /// A command-line argument is invalid or missing.
     #[error("usage: {0}")]
-    Usage(String),
+    Argument(String),
+
+    /// A directory given as a reckon output (to `diff`, `export`, `merge`, or to be replaced by
+    /// `run`) is not one, or lacks a table, a column or a consistent manifest.
+    #[error("{path}: not a usable reckon output: {message}")]
+    NotAnOutput { path: PathBuf, message: String },
+
+    /// Shard outputs that do not make up one run.
+    #[error("shards do not merge: {0}")]
+    Shards(String),
+
+    /// Two outputs with nothing to compare.
+    #[error("nothing to compare: {0}")]
+    Incomparable(String),
+
+    /// The input has no valid usage row and no `--as-of` says which days to bill.
+    #[error("no valid usage rows: give --as-of YYYY-MM-DD")]
+    NoUsage,
 
     #[error("{path}: {source}")]
     Io {
@@ -57,6 +74,14 @@ pub enum Error {
         message: String,
     },
 
+    /// A decimal of an output read back that `Decimal` cannot hold (28 significant digits).
+    #[error("column `{column}`, row {row}: decimal {value} is out of range")]
+    OutOfRange {
+        column: String,
+        row: usize,
+        value: String,
+    },
+
     #[error("catalog {path}: {message}")]
     Catalog { path: PathBuf, message: String },
 
@@ -72,6 +97,36 @@ pub enum Error {
 
     #[error("polars: {0}")]
     Polars(#[from] polars::error::PolarsError),
+
+    /// A state the code does not expect: a bug to report, not the user's doing.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Who has to act on an error, which is what the exit code tells a scheduler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The command line or the state of the output (another run holds it): exit code 2.
+    Usage,
+    /// A file given to reckon breaks the contract: exit code 2.
+    Input,
+    /// The machine: a full disk, a quota, a read-only file system; worth a retry once fixed.
+    /// Exit code 1.
+    Machine,
+    /// A bug or an unexpected library failure: exit code 1 (3 for `reckon diff`, whose 1 means
+    /// "differences").
+    Internal,
+}
+
+impl ErrorKind {
+    /// The process exit code of a command failing with this kind (README, "Exit codes").
+    pub fn exit_code(self, diff: bool) -> u8 {
+        match (self, diff) {
+            (ErrorKind::Usage | ErrorKind::Input, _) => 2,
+            (ErrorKind::Machine | ErrorKind::Internal, false) => 1,
+            (ErrorKind::Machine | ErrorKind::Internal, true) => 3,
+        }
+    }
 }
 
 impl Error {
@@ -82,18 +137,34 @@ impl Error {
         }
     }
 
-    /// Whether the error is the user's input or usage (exit code 2) rather than an internal
-    /// fault or the machine's (exit code 1): a full disk, a quota or a read-only file system is
-    /// not bad input, and a scheduler may retry it once space is freed.
-    pub fn is_input_error(&self) -> bool {
+    /// Who has to act on the error. A full disk, a quota or a read-only file system is not bad
+    /// input: a scheduler may retry it once space is freed.
+    pub fn kind(&self) -> ErrorKind {
         use std::io::ErrorKind::{QuotaExceeded, ReadOnlyFilesystem, StorageFull};
         match self {
-            Error::Polars(_) | Error::Output { .. } => false,
-            Error::Io { source, .. } => !matches!(
-                source.kind(),
-                StorageFull | QuotaExceeded | ReadOnlyFilesystem
-            ),
-            _ => true,
+            Error::Argument(_) | Error::Busy { .. } => ErrorKind::Usage,
+            Error::Io { source, .. }
+                if matches!(
+                    source.kind(),
+                    StorageFull | QuotaExceeded | ReadOnlyFilesystem
+                ) =>
+            {
+                ErrorKind::Machine
+            }
+            Error::Io { .. }
+            | Error::MissingTable { .. }
+            | Error::Parquet { .. }
+            | Error::MissingColumn { .. }
+            | Error::WrongType { .. }
+            | Error::UnknownEnum { .. }
+            | Error::BadValue { .. }
+            | Error::OutOfRange { .. }
+            | Error::Catalog { .. }
+            | Error::NotAnOutput { .. }
+            | Error::Shards(_)
+            | Error::Incomparable(_)
+            | Error::NoUsage => ErrorKind::Input,
+            Error::Output { .. } | Error::Polars(_) | Error::Internal(_) => ErrorKind::Internal,
         }
     }
 }
@@ -106,9 +177,27 @@ mod tests {
     #[test]
     fn a_full_disk_is_not_an_input_error() {
         let io = |kind| Error::io("out/x.parquet", std::io::Error::from(kind));
-        assert!(!io(std::io::ErrorKind::StorageFull).is_input_error());
-        assert!(!io(std::io::ErrorKind::ReadOnlyFilesystem).is_input_error());
-        assert!(io(std::io::ErrorKind::NotFound).is_input_error());
-        assert!(Error::Usage("x".into()).is_input_error());
+        assert_eq!(
+            io(std::io::ErrorKind::StorageFull).kind(),
+            ErrorKind::Machine
+        );
+        assert_eq!(
+            io(std::io::ErrorKind::ReadOnlyFilesystem).kind(),
+            ErrorKind::Machine
+        );
+        assert_eq!(io(std::io::ErrorKind::NotFound).kind(), ErrorKind::Input);
+        assert_eq!(Error::Argument("x".into()).kind(), ErrorKind::Usage);
+    }
+
+    /// The README's table: usage and bad input 2; machine and internal 1, or 3 for `diff`.
+    #[test]
+    fn each_kind_has_the_readme_exit_code() {
+        let codes = |k: ErrorKind| (k.exit_code(false), k.exit_code(true));
+        assert_eq!(codes(ErrorKind::Usage), (2, 2));
+        assert_eq!(codes(ErrorKind::Input), (2, 2));
+        assert_eq!(codes(ErrorKind::Machine), (1, 3));
+        assert_eq!(codes(ErrorKind::Internal), (1, 3));
+        assert_eq!(Error::NoUsage.kind(), ErrorKind::Input);
+        assert_eq!(Error::Internal("x".into()).kind(), ErrorKind::Internal);
     }
 }

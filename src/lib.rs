@@ -79,10 +79,9 @@ pub fn bench(
 /// The threads a run starts (the writer, and the one writing deduction details beside it) send
 /// their parallel work to rayon's global pool, not to `go`'s: a pool of their own, so that a
 /// chunk's rules and the writing of the chunk before share the cores instead of queueing behind
-/// each other (all on the global pool was 8–9 % slower at 2 threads, 2 interleaved pairs). The
-/// global pool gets `threads` workers too, so that with `--threads 1` every pool has one worker
-/// and the stages that take turns keep one core busy, as the flag promises (sized by cores, the
-/// global pool let a "one-thread" run use 1.05–1.09 cores while writing). In a process whose
+/// each other. The global pool gets `threads` workers too, so that with `--threads 1` every pool
+/// has one worker and the stages that take turns keep one core busy, as the flag promises. In
+/// a process whose
 /// global pool already runs (tests, a library user with several runs), it keeps its size.
 pub fn with_threads<T: Send>(
     threads: Option<usize>,
@@ -101,6 +100,6 @@ pub fn with_threads<T: Send>(
         pool = pool.num_threads(n);
     }
     pool.build()
-        .map_err(|e| Error::Usage(e.to_string()))?
+        .map_err(|e| Error::Internal(format!("thread pool: {e}")))?
         .install(go)
 }

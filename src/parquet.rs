@@ -13,8 +13,8 @@ use std::path::Path;
 /// parallelize by row group, and a writer holds one row group's frame at a time, not the file's.
 pub const ROW_GROUP: usize = 512 * 512;
 
-/// The zstd level of output files: level 1 writes 12–17 % faster than zstd's default 3 for
-/// files 1–1.5 % larger, and reads back as fast (figures in `bench/HISTORY.md`).
+/// The zstd level of output files: level 1 writes markedly faster than zstd's default 3 for
+/// files barely larger, and reads back as fast (`bench/HISTORY.md` has the figures).
 const OUTPUT_ZSTD_LEVEL: i32 = 1;
 
 /// How a file's pages are compressed and described.

@@ -40,7 +40,7 @@ impl ShardSpec {
 
     /// Parses `K/N` with `0 ≤ K < N`.
     pub fn parse(s: &str) -> Result<ShardSpec> {
-        let bad = || Error::Usage(format!("--shard `{s}` is not K/N with 0 <= K < N"));
+        let bad = || Error::Argument(format!("--shard `{s}` is not K/N with 0 <= K < N"));
         let (k, n) = s.split_once('/').ok_or_else(bad)?;
         let (index, count): (u32, u32) = (
             k.trim().parse().map_err(|_| bad())?,

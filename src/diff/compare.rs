@@ -91,7 +91,7 @@ fn common_range(
     let from = old.window.start.max(new.window.start);
     let to = old.window.as_of.min(new.window.as_of);
     if from >= to && !common_month {
-        return Err(Error::Usage(format!(
+        return Err(Error::Incomparable(format!(
             "{} and {} have no time in common: windows [{}, {}) and [{}, {}), no bill month in both",
             dirs[0].display(),
             dirs[1].display(),

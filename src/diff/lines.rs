@@ -122,7 +122,7 @@ impl Differences {
             .filter(|c| new.column(c).is_ok())
             .collect();
         if shared.len() > 64 {
-            return Err(Error::Usage(format!(
+            return Err(Error::Incomparable(format!(
                 "bill_lines has {} columns: at most 64 are compared",
                 shared.len()
             )));

@@ -86,18 +86,20 @@ pub(super) fn require_columns(files: &[PathBuf], table: &str, cols: &[(&str, Kin
             })?;
         for (c, kind) in cols {
             let Some(field) = schema.get(c) else {
-                return Err(Error::Usage(format!(
-                    "{}: output table `{table}` has no column `{c}`",
-                    f.display()
-                )));
+                return Err(Error::MissingColumn {
+                    path: f.clone(),
+                    table: table.to_string(),
+                    column: c.to_string(),
+                });
             };
             let t = DataType::from_arrow_field(field);
             if !kind.admits(&t) {
-                return Err(Error::Usage(format!(
-                    "{}: column `{c}` of output table `{table}` is {t}, not {}",
-                    f.display(),
-                    kind.name()
-                )));
+                return Err(Error::WrongType {
+                    path: f.clone(),
+                    column: format!("{c}` of output table `{table}"),
+                    expected: kind.name().to_string(),
+                    found: t.to_string(),
+                });
             }
         }
     }

@@ -124,16 +124,15 @@ pub(super) struct Snapshot {
 impl Snapshot {
     pub(super) fn load(dir: &Path) -> Result<Snapshot> {
         read::check_output(dir)?;
-        let manifest = manifest::read(dir).map_err(|e| Error::Usage(e.to_string()))?;
-        let as_of = parse_date(&manifest.as_of_date).ok_or_else(|| {
-            Error::Usage(format!(
-                "{}: manifest as_of_date `{}` is not YYYY-MM-DD",
-                dir.display(),
-                manifest.as_of_date
-            ))
+        let manifest = manifest::read(dir)?;
+        let as_of = parse_date(&manifest.as_of_date).ok_or_else(|| Error::NotAnOutput {
+            path: dir.join("_manifest.json"),
+            message: format!("as_of_date `{}` is not YYYY-MM-DD", manifest.as_of_date),
         })?;
-        let missing =
-            |t: &str| Error::Usage(format!("{}: output table `{t}` is missing", dir.display()));
+        let missing = |t: &str| Error::NotAnOutput {
+            path: dir.to_path_buf(),
+            message: format!("output table `{t}` is missing"),
+        };
         require_columns(
             &files(dir, "bills")?.unwrap_or_default(),
             "bills",

@@ -120,10 +120,10 @@ pub struct Summary {
 /// in those table directories, so no stale part survives).
 pub fn generate(cfg: &GenerateConfig) -> Result<Summary> {
     if cfg.days == 0 || cfg.days > 3660 {
-        return Err(Error::Usage("--days must be between 1 and 3660".into()));
+        return Err(Error::Argument("--days must be between 1 and 3660".into()));
     }
     if cfg.rows_per_file == 0 {
-        return Err(Error::Usage("--rows-per-file must be at least 1".into()));
+        return Err(Error::Argument("--rows-per-file must be at least 1".into()));
     }
     let range_end = day_start_of_date(cfg.end);
     let range = Range {
@@ -480,12 +480,15 @@ mod tests {
             rows_per_file: 5000,
             output: dir.path().to_path_buf(),
         };
-        assert!(matches!(GenerateConfig::try_from(a), Err(Error::Usage(_))));
+        assert!(matches!(
+            GenerateConfig::try_from(a),
+            Err(Error::Argument(_))
+        ));
         let mut a = config(dir.path(), 1, false);
         a.days = 0;
-        assert!(matches!(generate(&a), Err(Error::Usage(_))));
+        assert!(matches!(generate(&a), Err(Error::Argument(_))));
         let mut a = config(dir.path(), 1, false);
         a.rows_per_file = 0;
-        assert!(matches!(generate(&a), Err(Error::Usage(_))));
+        assert!(matches!(generate(&a), Err(Error::Argument(_))));
     }
 }

@@ -75,7 +75,7 @@ pub fn write(out: &Path, m: &Manifest) -> Result<()> {
 pub fn read(out: &Path) -> Result<Manifest> {
     let path = out.join("_manifest.json");
     let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    serde_json::from_str(&text).map_err(|e| Error::Output {
+    serde_json::from_str(&text).map_err(|e| Error::NotAnOutput {
         path,
         message: format!("not a reckon manifest: {e}"),
     })

@@ -20,9 +20,10 @@ use std::str::FromStr;
 
 /// Merges the shard outputs `shards` into `out`; returns the merged manifest.
 pub fn merge(shards: &[PathBuf], out: &Path) -> Result<Manifest> {
-    let usage_err = |m: String| Error::Usage(m);
     if shards.is_empty() {
-        return Err(usage_err("merge needs at least one shard output".into()));
+        return Err(Error::Shards(
+            "merge needs at least one shard output".into(),
+        ));
     }
     let manifests: Vec<Manifest> = shards
         .iter()
@@ -40,7 +41,7 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<Manifest> {
             && m.inputs == first.inputs
             && m.tool_version == first.tool_version;
         if !same {
-            return Err(usage_err(format!(
+            return Err(Error::Shards(format!(
                 "{} is shard {} of a different run (as-of date, catalog, inputs, shard count or reckon version differ from {})",
                 d.display(),
                 m.shard,
@@ -48,11 +49,11 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<Manifest> {
             )));
         }
         if std::mem::replace(&mut seen[s.index as usize], true) {
-            return Err(usage_err(format!("shard {} is listed twice", m.shard)));
+            return Err(Error::Shards(format!("shard {} is listed twice", m.shard)));
         }
     }
     if let Some(k) = seen.iter().position(|s| !s) {
-        return Err(usage_err(format!("shard {k}/{n} is missing")));
+        return Err(Error::Shards(format!("shard {k}/{n} is missing")));
     }
 
     // Written into a staging tree, published atomically (`publish`).
@@ -68,7 +69,7 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<Manifest> {
     for (m, dir) in manifests.iter().zip(shards) {
         merged.usage.add(&m.usage);
         for (k, v) in &m.totals {
-            let v = Decimal::from_str(v).map_err(|e| Error::Output {
+            let v = Decimal::from_str(v).map_err(|e| Error::NotAnOutput {
                 path: dir.join("_manifest.json"),
                 message: format!("total {k} = {v}: {e}"),
             })?;

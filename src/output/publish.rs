@@ -44,7 +44,7 @@ use std::path::{Path, PathBuf};
 /// The side directory of an output: `<parent>/.<name>.reckon`.
 pub fn side_dir(out: &Path) -> Result<PathBuf> {
     let name = out.file_name().ok_or_else(|| {
-        Error::Usage(format!(
+        Error::Argument(format!(
             "--output {} must name a directory (not `.`, `..` or `/`)",
             out.display()
         ))
@@ -171,7 +171,7 @@ fn recover(out: &Path, side: &Path) -> Result<()> {
 /// `<out>` may be replaced when it is an empty directory or a reckon output.
 fn check_replaceable(out: &Path) -> Result<()> {
     if !out.is_dir() {
-        return Err(Error::Usage(format!(
+        return Err(Error::Argument(format!(
             "--output {} exists and is not a directory",
             out.display()
         )));
@@ -183,10 +183,10 @@ fn check_replaceable(out: &Path) -> Result<()> {
     if empty || out.join("_manifest.json").is_file() {
         return Ok(());
     }
-    Err(Error::Usage(format!(
-        "--output {} holds files but no _manifest.json: not a reckon output, refusing to replace it",
-        out.display()
-    )))
+    Err(Error::NotAnOutput {
+        path: out.to_path_buf(),
+        message: "it holds files but no _manifest.json: refusing to replace it".into(),
+    })
 }
 
 fn remove_dir_if_exists(p: &Path) -> Result<()> {

@@ -13,10 +13,10 @@ pub fn check_output(out: &Path) -> Result<()> {
     if out.join("_manifest.json").is_file() {
         return Ok(());
     }
-    Err(Error::Usage(format!(
-        "{} is not a complete reckon output (no _manifest.json)",
-        out.display()
-    )))
+    Err(Error::NotAnOutput {
+        path: out.to_path_buf(),
+        message: "no _manifest.json (not a complete reckon output)".into(),
+    })
 }
 
 /// One file of an output table.
@@ -125,11 +125,16 @@ pub fn decimals(df: &DataFrame, col: &str) -> Result<Vec<Option<Decimal>>> {
     let scale = ca.scale() as u32;
     ca.physical()
         .iter()
-        .map(|m| match m {
+        .enumerate()
+        .map(|(row, m)| match m {
             None => Ok(None),
-            Some(m) => from_mantissa(m, scale).map(Some).ok_or_else(|| {
-                Error::Usage(format!("column `{col}`: decimal {m}e-{scale} out of range"))
-            }),
+            Some(m) => from_mantissa(m, scale)
+                .map(Some)
+                .ok_or_else(|| Error::OutOfRange {
+                    column: col.to_string(),
+                    row,
+                    value: format!("{m}e-{scale}"),
+                }),
         })
         .collect()
 }

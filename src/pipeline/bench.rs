@@ -23,7 +23,7 @@ use super::chunk::{chunk_inputs, Ctx, Owners};
 use super::{window, RunConfig};
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
-use crate::input::{self, chunks, ColSpec};
+use crate::input::{self, chunks, ColSpec, Usage};
 use crate::output::{finish_table, part_name, write_parquet, write_rows, Written};
 use crate::rules::{deduction, pricing, refunds};
 use crate::shard::{Partitioner, ShardSpec};
@@ -72,7 +72,7 @@ pub fn run(stage: Stage, like: Option<&Path>, cfg: &RunConfig) -> Result<Figures
     f.total_ms = started.elapsed().as_millis();
     println!(
         "{}",
-        serde_json::to_string(&f).map_err(|e| Error::Usage(e.to_string()))?
+        serde_json::to_string(&f).map_err(|e| Error::Internal(format!("figures to JSON: {e}")))?
     );
     Ok(f)
 }
@@ -127,55 +127,12 @@ fn io(cfg: &RunConfig, like: Option<&Path>, f: &mut Figures) -> Result<()> {
 fn pricing_alone(cfg: &RunConfig, f: &mut Figures) -> Result<()> {
     let t = Instant::now();
     let catalog = Catalog::load(&cfg.catalog)?;
-    let items = catalog.tiered_items();
-    let root = cfg.input.join("usage");
-    // Files are converted a few at a time (as many as threads), so only those few are whole in
-    // memory next to the converted rows.
-    let (mut parts, mut files, mut violations) = (Vec::new(), Vec::new(), Vec::new());
-    let duplicates = std::collections::HashMap::new();
-    let paths = input::parquet_files(&root)?;
-    for (k, path) in paths.iter().enumerate() {
-        let mut file = input::read_file(&root, path, "usage", input::usage::COLUMNS)?;
-        file.retain_pairs("product", "billing_item", &items)?;
-        files.push(file);
-        if files.len() == rayon::current_num_threads() || k + 1 == paths.len() {
-            parts.push(input::usage::from_files(
-                &files,
-                &mut violations,
-                &duplicates,
-            )?);
-            files.clear();
-        }
-    }
-    // One allocation of the final size: growing one vector batch by batch would copy it
-    // again at every doubling.
-    let mut usage = Vec::with_capacity(parts.iter().map(Vec::len).sum());
-    for part in parts {
-        usage.extend(part);
-    }
+    let mut usage = tiered_usage(cfg, &catalog)?;
     let latest = usage.iter().map(|u| u.usage_start).max();
     let w = window(cfg, latest)?;
     usage.retain(|u| u.usage_end <= w.as_of);
-    // Accounts in chunks of about `--chunk-rows` rows, dealt out by rows as `run` deals them (no
-    // packages here, so every account is its own pool): each chunk is priced and its lines
-    // written before the next is priced, so one chunk's lines are in memory, not the input's.
-    // An account's rows (its tier counters) are all in one chunk; inside a chunk, rows are in
-    // processing order (the stable sort by chunk keeps it).
-    input::usage::sort_for_processing(&mut usage);
     f.chunks = chunks::chunks_for(usage.len() as u64, 1, cfg.chunk_rows);
-    let mut part = Partitioner::new(std::iter::empty(), ShardSpec::ALL, f.chunks);
-    let mut rows: std::collections::HashMap<&str, u64> = std::collections::HashMap::new();
-    for u in &usage {
-        *rows.entry(u.owner_uin.as_str()).or_default() += 1;
-    }
-    part.balance(rows, 0);
-    {
-        use rayon::prelude::*;
-        usage.par_sort_by_cached_key(|u| part.chunk_of(&u.owner_uin).unwrap_or(0));
-    }
-    let ends: Vec<usize> = (0..f.chunks)
-        .map(|c| usage.partition_point(|u| part.chunk_of(&u.owner_uin).unwrap_or(0) <= c))
-        .collect();
+    let ends = account_chunks(&mut usage, f.chunks);
     f.rows = usage.len() as u64;
     f.load_ms += t.elapsed().as_millis();
 
@@ -207,6 +164,57 @@ fn pricing_alone(cfg: &RunConfig, f: &mut Figures) -> Result<()> {
     )?;
     f.write_ms += t.elapsed().as_millis();
     Ok(())
+}
+
+/// The usage rows of every file whose (product, billing item) the catalog prices with tiers.
+/// Files are converted a few at a time (as many as threads), so only those few are whole in
+/// memory next to the converted rows.
+fn tiered_usage(cfg: &RunConfig, catalog: &Catalog) -> Result<Vec<Usage>> {
+    let items = catalog.tiered_items();
+    let root = cfg.input.join("usage");
+    let (mut parts, mut files, mut violations) = (Vec::new(), Vec::new(), Vec::new());
+    let duplicates = std::collections::HashMap::new();
+    let paths = input::parquet_files(&root)?;
+    for (k, path) in paths.iter().enumerate() {
+        let mut file = input::read_file(&root, path, "usage", input::usage::COLUMNS)?;
+        file.retain_pairs("product", "billing_item", &items)?;
+        files.push(file);
+        if files.len() == rayon::current_num_threads() || k + 1 == paths.len() {
+            parts.push(input::usage::from_files(
+                &files,
+                &mut violations,
+                &duplicates,
+            )?);
+            files.clear();
+        }
+    }
+    // One allocation of the final size: growing one vector batch by batch would copy it
+    // again at every doubling.
+    let mut usage = Vec::with_capacity(parts.iter().map(Vec::len).sum());
+    for part in parts {
+        usage.extend(part);
+    }
+    Ok(usage)
+}
+
+/// Sorts `usage` into `chunks` chunks of accounts, dealt out by rows as `run` deals them (no
+/// packages here, so every account is its own pool); returns each chunk's end.
+/// Each chunk is priced and its lines written before the next is priced, so one chunk's lines
+/// are in memory, not the input's. An account's rows (its tier counters) are all in one chunk;
+/// inside a chunk, rows are in processing order (the stable sort by chunk keeps it).
+fn account_chunks(usage: &mut [Usage], chunks: u32) -> Vec<usize> {
+    use rayon::prelude::*;
+    input::usage::sort_for_processing(usage);
+    let mut part = Partitioner::new(std::iter::empty(), ShardSpec::ALL, chunks);
+    let mut rows: std::collections::HashMap<&str, u64> = std::collections::HashMap::new();
+    for u in usage.iter() {
+        *rows.entry(u.owner_uin.as_str()).or_default() += 1;
+    }
+    part.balance(rows, 0);
+    usage.par_sort_by_cached_key(|u| part.chunk_of(&u.owner_uin).unwrap_or(0));
+    (0..chunks)
+        .map(|c| usage.partition_point(|u| part.chunk_of(&u.owner_uin).unwrap_or(0) <= c))
+        .collect()
 }
 
 /// (e): usage read chunk by chunk exactly as `run` reads it, the deduction sweep alone.

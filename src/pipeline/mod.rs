@@ -296,11 +296,7 @@ fn window(cfg: &RunConfig, latest_start: Option<Ts>) -> Result<Window> {
     let d = match (cfg.as_of, latest_start) {
         (Some(d), _) => d,
         (None, Some(ts)) => local_date(ts + DAY),
-        (None, None) => {
-            return Err(Error::Usage(
-                "no valid usage rows: give --as-of YYYY-MM-DD".into(),
-            ))
-        }
+        (None, None) => return Err(Error::NoUsage),
     };
     Ok(Window::new(d))
 }

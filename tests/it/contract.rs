@@ -10,7 +10,7 @@ fn run_err(ds: &Dataset) -> String {
     let out = out_dir();
     ds.write(dir.path());
     let e = reckon::pipeline::run(&run_config(dir.path(), out.path(), "2024-06-01")).unwrap_err();
-    assert!(e.is_input_error(), "{e}");
+    assert_eq!(e.kind(), reckon::error::ErrorKind::Input, "{e}");
     e.to_string()
 }
 

@@ -126,13 +126,15 @@ fn export_file(
         .iter()
         .find(|r| Some(Month::of(r.charge.start)) != month)
     {
-        return Err(Error::Usage(format!(
-            "{}: row `{}` is charged in {}, outside its partition `{}`",
-            f.path.display(),
-            r.line_id,
-            Month::of(r.charge.start),
-            f.partition
-        )));
+        return Err(Error::NotAnOutput {
+            path: f.path.clone(),
+            message: format!(
+                "row `{}` is charged in {}, outside its partition `{}`",
+                r.line_id,
+                Month::of(r.charge.start),
+                f.partition
+            ),
+        });
     }
     let mut written = Written::default();
     write_rows(dir, rows, &f.name, &mut written)?;
@@ -157,11 +159,13 @@ fn draws_by_file<'a>(
         .map(|f| (f.partition.as_str(), f.name.as_str()))
         .collect();
     if let Some((part, name)) = draws.keys().filter(|k| !with_lines.contains(*k)).min() {
-        return Err(Error::Usage(format!(
-            "{}: deduction_details/{part}/{name} has no bill_lines file of the same partition \
-             and name",
-            input.display()
-        )));
+        return Err(Error::NotAnOutput {
+            path: input.to_path_buf(),
+            message: format!(
+                "deduction_details/{part}/{name} has no bill_lines file of the same partition \
+                 and name"
+            ),
+        });
     }
     Ok(draws)
 }
@@ -172,11 +176,9 @@ pub fn run(cfg: &FocusConfig) -> Result<()> {
     let input = &cfg.input;
     read::check_output(input)?;
     let source = crate::output::manifest::read(input)?;
-    let lines = read::table_files(input, "bill_lines")?.ok_or_else(|| {
-        Error::Usage(format!(
-            "{}: table `bill_lines` is missing",
-            input.display()
-        ))
+    let lines = read::table_files(input, "bill_lines")?.ok_or_else(|| Error::NotAnOutput {
+        path: input.to_path_buf(),
+        message: "table `bill_lines` is missing".into(),
     })?;
     let draw_files = read::table_files(input, "deduction_details")?.unwrap_or_default();
     let draws = draws_by_file(input, &lines, &draw_files)?;
