@@ -47,7 +47,10 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             );
             Ok(Outcome::Done)
         }
-        Command::Diff(args) => diff::run(&args.into()),
+        Command::Diff(args) => Ok(match diff::run(&args.into())? {
+            true => Outcome::Differences,
+            false => Outcome::Done,
+        }),
         Command::Export(ExportCommand::Focus(args)) => {
             export::focus::run(&args.into()).map(|()| Outcome::Done)
         }

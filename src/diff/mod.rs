@@ -62,7 +62,6 @@ pub use table::DiffRow;
 use crate::calendar::Month;
 use crate::error::{Error, Result};
 use crate::output::{write_rows, Table, Written};
-use crate::Outcome;
 use std::path::{Path, PathBuf};
 
 /// What `reckon diff` needs to know: the two outputs, where to write, and what fails it.
@@ -92,7 +91,8 @@ pub fn default_output(new: &Path) -> PathBuf {
 }
 
 /// `reckon diff`: compares, writes the `diff` table and `summary.txt`, prints the summary.
-pub fn run(cfg: &DiffConfig) -> Result<Outcome> {
+/// Returns whether the outputs differ (with `closed_only`: whether a closed month does).
+pub fn run(cfg: &DiffConfig) -> Result<bool> {
     let dir = &cfg.output;
     let opts = Options {
         bucket_rows: cfg.bucket_rows,
@@ -105,15 +105,10 @@ pub fn run(cfg: &DiffConfig) -> Result<Outcome> {
     std::fs::write(&summary_path, &text).map_err(|e| Error::io(&summary_path, e))?;
     print!("{text}");
     println!("written: {}", written.display());
-    let differs = if cfg.closed_only {
+    Ok(if cfg.closed_only {
         report.restatements().next().is_some()
     } else {
         !report.rows.is_empty()
-    };
-    Ok(if differs {
-        Outcome::Differences
-    } else {
-        Outcome::Done
     })
 }
 

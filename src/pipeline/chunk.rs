@@ -10,7 +10,6 @@
 //! tables are cut to the window when written; nothing of a chunk outlives it but counters and
 //! its largest vectors, emptied, for the next chunk.
 
-use super::writer::Spare;
 use crate::buffers::with_room;
 use crate::calendar::{Month, Ts, Window};
 use crate::catalog::Catalog;
@@ -30,6 +29,14 @@ use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
+
+/// Emptied vectors of a written chunk, for the next chunk to fill. (The usage vector never
+/// reaches the writer: the compute loop keeps it.)
+#[derive(Default)]
+pub struct Spare {
+    pub lines: Vec<BillLine>,
+    pub details: Vec<DeductionDetail>,
+}
 
 /// What one chunk hands to the writer.
 pub struct ChunkOut {

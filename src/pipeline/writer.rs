@@ -9,7 +9,7 @@
 //! chunk to fill: memory already paged in instead of fresh blocks that the kernel zero-fills
 //! again on first touch.
 
-use super::chunk::ChunkOut;
+use super::chunk::{line_in_window, ChunkOut, Spare};
 use crate::error::Result;
 use crate::input::Violation;
 use crate::model::{AccountEvent, Bill, BillLine, DeductionDetail, PackageStatus, RefundRow};
@@ -19,14 +19,6 @@ use std::path::Path;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::thread::{Scope, ScopedJoinHandle};
 use std::time::Instant;
-
-/// Emptied vectors of a written chunk, for the next chunk to fill. (The usage vector never
-/// reaches the writer: the compute loop keeps it.)
-#[derive(Default)]
-pub struct Spare {
-    pub lines: Vec<BillLine>,
-    pub details: Vec<DeductionDetail>,
-}
 
 /// What was written of each table, by table name.
 pub type Outputs = BTreeMap<String, Written>;
@@ -167,7 +159,7 @@ impl Rest {
         w: &crate::calendar::Window,
     ) -> Result<Vec<BillLine>> {
         let lines = write_rows_where(out, self.lines, file, slot(outputs, BillLine::NAME), |l| {
-            super::chunk::line_in_window(w, l)
+            line_in_window(w, l)
         })?;
         write_rows(out, self.bills, file, slot(outputs, Bill::NAME))?;
         write_rows(out, self.status, file, slot(outputs, PackageStatus::NAME))?;

@@ -384,7 +384,10 @@ fn diff_finds_a_planted_late_usage_row_and_a_planted_price_change() {
         rewritten(&same, &bare, table, |df| df.drop(col).unwrap());
         let (code, stdout, err) = diff(&old, &bare, &format!("d-bare-{table}"));
         assert_eq!(code, 2, "{table}: {stdout}{err}");
-        assert!(err.contains(&format!("no column `{col}`")), "{err}");
+        assert!(
+            err.contains(&format!("missing required column `{col}`")),
+            "{err}"
+        );
     }
     // A column of a type the comparison cannot read (amounts rewritten as floats by another
     // tool): refused the same way, naming the column and its type.
@@ -402,7 +405,10 @@ fn diff_finds_a_planted_late_usage_row_and_a_planted_price_change() {
     let (code, stdout, err) = diff(&old, &floats, "d-float-amounts");
     assert_eq!(code, 2, "{stdout}{err}");
     assert!(
-        err.contains("column `amount` of output table `bill_lines` is f64, not a decimal"),
+        err.contains(
+            "column `amount` of output table `bill_lines` has type f64, the contract requires \
+             a decimal"
+        ),
         "{err}"
     );
 

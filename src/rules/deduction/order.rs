@@ -16,8 +16,6 @@
 //! Invariants: the order is total over a pool's packages (the package id breaks every tie), so
 //! the draws do not depend on the input order of packages.
 
-use super::capacity::remaining_in;
-use super::sweep::Sweep;
 use super::PackageState;
 use crate::calendar::Ts;
 use crate::catalog::Catalog;
@@ -40,9 +38,28 @@ pub(super) struct Candidate<'a> {
     pub(super) coefficient: Decimal,
 }
 
-impl Candidate<'_> {
+impl<'a> Candidate<'a> {
+    /// Package `p` (local number `local`) with `remaining` base units left for the row's hour
+    /// (`None` = unlimited), drawn with the scope's `coefficient`.
+    pub(super) fn new(
+        p: &'a Package,
+        local: usize,
+        coefficient: Decimal,
+        remaining: Option<Decimal>,
+    ) -> Candidate<'a> {
+        Candidate {
+            class: class(p),
+            expires_at: p.expires_at,
+            remaining,
+            effective_at: p.effective_at,
+            package_id: &p.package_id,
+            local,
+            coefficient,
+        }
+    }
+
     /// §3.4's order; unlimited remaining sorts after every number.
-    fn cmp_draw_order(&self, o: &Candidate) -> Ordering {
+    pub(super) fn cmp_draw_order(&self, o: &Candidate) -> Ordering {
         let rem = |r: &Option<Decimal>| (r.is_none(), r.unwrap_or_default());
         (
             self.class,
@@ -74,7 +91,13 @@ pub(super) fn class(p: &Package) -> u8 {
 
 /// Is `p` eligible for `u` (RULES.md §3.3), apart from scope, unit and remaining capacity?
 /// `quality` tells whether `p`'s product is a quality-traffic package product.
-fn eligible(p: &Package, st: &PackageState, u: &Usage, catalog: &Catalog, quality: bool) -> bool {
+pub(super) fn eligible(
+    p: &Package,
+    st: &PackageState,
+    u: &Usage,
+    catalog: &Catalog,
+    quality: bool,
+) -> bool {
     let owner_ok = p.owner_uin == u.owner_uin || p.share_uins.contains(&u.owner_uin);
     let region_ok = &*p.region == "*" || p.region == u.region;
     let time_ok = p.effective_at <= u.usage_start
@@ -89,53 +112,8 @@ fn eligible(p: &Package, st: &PackageState, u: &Usage, catalog: &Catalog, qualit
     owner_ok && region_ok && time_ok && idle_ok && quality_ok
 }
 
-impl<'a> Sweep<'a> {
-    /// The packages of the pool eligible for `u`, into `candidates` as `(local package,
-    /// coefficient)` in scope order.
-    pub(super) fn select_candidates(&mut self, u: &Usage) {
-        self.candidates.clear();
-        let Some(list) = self.scope.get(&(u.product.addr(), u.billing_item.addr())) else {
-            return;
-        };
-        for &(l, c) in list {
-            let p = &self.packages[self.pool.packages[l]];
-            if !eligible(p, &self.state[l], u, self.catalog, self.quality[l]) {
-                continue;
-            }
-            if !u.unit.compatible(p.unit) {
-                if self.unit_reported.insert((l, u.unit)) {
-                    self.res.violations.push(incompatible_unit(p, u));
-                }
-                continue;
-            }
-            self.candidates.push((l, c));
-        }
-    }
-
-    /// The candidates of `u` into `ordered`, in draw order (§3.4).
-    pub(super) fn order_candidates(&mut self, u: &Usage) {
-        self.ordered.clear();
-        for k in 0..self.candidates.len() {
-            let (l, coefficient) = self.candidates[k];
-            let p = self.package(l);
-            let cycle = self.cycles.at(l, p, u.usage_start);
-            let remaining = remaining_in(p, &mut self.state[l], cycle).map(|r| r * p.unit.factor());
-            self.ordered.push(Candidate {
-                class: class(p),
-                expires_at: p.expires_at,
-                remaining,
-                effective_at: p.effective_at,
-                package_id: &p.package_id,
-                local: l,
-                coefficient,
-            });
-        }
-        // Stable: candidates equal in every key keep their scope order.
-        self.ordered.sort_by(Candidate::cmp_draw_order);
-    }
-}
-
-fn incompatible_unit(p: &Package, u: &Usage) -> Violation {
+/// The finding of a package whose unit cannot measure the row's.
+pub(super) fn incompatible_unit(p: &Package, u: &Usage) -> Violation {
     Violation::new(
         "package_scope",
         format!("{}/{}/{}", p.package_id, u.product, u.billing_item),

@@ -14,7 +14,7 @@
 //! row are numbered from 0 in draw order.
 
 use super::capacity::{remaining_in, Cycles};
-use super::order::Candidate;
+use super::order::{self, Candidate};
 use super::pools::Pool;
 use super::{PackageState, RefundPolicy, RefundRequest};
 use crate::calendar::{Cycle, Ts};
@@ -295,6 +295,45 @@ fn detail(p: &Package, u: &Usage, cycle: Option<Cycle>, d: &Draw) -> DeductionDe
         usage_start: u.usage_start,
         usage_end: u.usage_end,
         draw_seq: d.seq,
+    }
+}
+
+impl<'a> Sweep<'a> {
+    /// The packages of the pool eligible for `u`, into `candidates` as `(local package,
+    /// coefficient)` in scope order.
+    pub(super) fn select_candidates(&mut self, u: &Usage) {
+        self.candidates.clear();
+        let Some(list) = self.scope.get(&(u.product.addr(), u.billing_item.addr())) else {
+            return;
+        };
+        for &(l, c) in list {
+            let p = &self.packages[self.pool.packages[l]];
+            if !order::eligible(p, &self.state[l], u, self.catalog, self.quality[l]) {
+                continue;
+            }
+            if !u.unit.compatible(p.unit) {
+                if self.unit_reported.insert((l, u.unit)) {
+                    self.res.violations.push(order::incompatible_unit(p, u));
+                }
+                continue;
+            }
+            self.candidates.push((l, c));
+        }
+    }
+
+    /// The candidates of `u` into `ordered`, in draw order (§3.4).
+    pub(super) fn order_candidates(&mut self, u: &Usage) {
+        self.ordered.clear();
+        for k in 0..self.candidates.len() {
+            let (l, coefficient) = self.candidates[k];
+            let p = self.package(l);
+            let cycle = self.cycles.at(l, p, u.usage_start);
+            let remaining = remaining_in(p, &mut self.state[l], cycle).map(|r| r * p.unit.factor());
+            self.ordered
+                .push(Candidate::new(p, l, coefficient, remaining));
+        }
+        // Stable: candidates equal in every key keep their scope order.
+        self.ordered.sort_by(Candidate::cmp_draw_order);
     }
 }
 
