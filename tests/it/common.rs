@@ -11,16 +11,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-/// Every output table of CONTRACT.md (the manifest aside).
-pub const OUTPUT_TABLES: [&str; 7] = [
-    "deduction_details",
-    "bill_lines",
-    "bills",
-    "package_status",
-    "account_events",
-    "refunds",
-    "exceptions",
-];
+/// The name of every output table, from the library's registry (the manifest aside).
+pub fn output_tables() -> impl Iterator<Item = &'static str> {
+    reckon::output::TABLES.iter().map(|t| t.name)
+}
 
 pub fn t(s: &str) -> Ts {
     parse_local(s).unwrap()

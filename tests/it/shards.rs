@@ -7,8 +7,7 @@ use std::path::{Path, PathBuf};
 
 /// Every table's rows as sorted text (file layout differs between the runs, rows must not).
 fn rows(out: &Path) -> Vec<(String, Vec<String>)> {
-    OUTPUT_TABLES
-        .iter()
+    output_tables()
         .map(|t| (t.to_string(), table_rows(out, t)))
         .collect()
 }
