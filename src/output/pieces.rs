@@ -5,7 +5,7 @@
 //! (tested); a [`Piece::Repeated`] column reads back as the very strings it was built from.
 
 use crate::calendar::Ts;
-use crate::columns::{decimal_column, frame, i32_column, instant_column, str_col, Primitive};
+use crate::columns::{decimal_column, frame, i32_column, instant_column, Primitive};
 use crate::error::Result;
 use crate::money::to_mantissa;
 use polars::prelude::*;
@@ -87,14 +87,19 @@ impl Repeated {
 }
 
 impl Piece {
-    /// The piece as a polars column.
-    pub fn into_column(self) -> Column {
-        match self {
+    /// The piece as a polars column. A repeated column is its distinct values gathered by the
+    /// rows' keys: a string view array whose views point into one buffer of the distinct
+    /// values, so no string is copied per row.
+    pub fn into_column(self) -> Result<Column> {
+        Ok(match self {
             Piece::Column(c) => c,
             Piece::Repeated { name, keys, values } => {
-                str_col(name, keys.iter().map(|&k| Some(values[k as usize])))
+                let distinct = StringChunked::from_iter_values(name.into(), values.into_iter());
+                distinct
+                    .take(&IdxCa::from_vec(name.into(), keys))?
+                    .into_column()
             }
-        }
+        })
     }
 }
 
@@ -281,5 +286,6 @@ pub fn par_pieces<T: Sync>(rows: &[&T], pieces: Vec<PieceOf<T>>) -> Vec<Piece> {
 
 /// A frame of `height` rows from pieces.
 pub fn pieces_frame(height: usize, pieces: Vec<Piece>) -> Result<DataFrame> {
-    frame(height, pieces.into_iter().map(Piece::into_column).collect())
+    let columns = pieces.into_iter().map(Piece::into_column);
+    frame(height, columns.collect::<Result<_>>()?)
 }
