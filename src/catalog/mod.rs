@@ -87,15 +87,19 @@ impl Catalog {
             )));
         }
         let default_idle = check.window("default_idle_window", raw.default_idle_window)?;
-        let regions = Regions::of(&raw.regions, check)?;
+        let regions = Regions::of(&raw.regions, &raw.region_groups, check)?;
         let tier_tables = prices::tier_tables(&raw.tier_tables, check)?;
         let prices = prices::prices(&raw.prices, &tier_tables, &regions, check)?;
         let instance_prices = plans::instance_prices(&raw.instance_prices, check)?;
         let free_directions = regions::free_directions(&raw.traffic, check)?;
         let plans = plans::plans(&raw.plans, check)?;
-        for r in &raw.quality_traffic.origin_regions {
-            regions.known(check, "quality_traffic.origin_regions", r)?;
-        }
+        let origin_regions: Vec<String> = (raw.quality_traffic.origin_regions.iter())
+            .map(|r| regions.expand(check, "quality_traffic.origin_regions", r))
+            .collect::<Result<Vec<_>>>()?
+            .concat()
+            .into_iter()
+            .map(str::to_string)
+            .collect();
         let arrears_policies = policies::arrears_policies(&raw.arrears_policies, check)?;
         let elastic = policies::elastic(&raw.elastic, check)?;
         let refunds = policies::refunds(&raw.refunds, check)?;
@@ -115,7 +119,7 @@ impl Catalog {
             plans,
             free_directions,
             quality_package_products: quality.package_products.into_iter().collect(),
-            quality_origin_regions: quality.origin_regions.into_iter().collect(),
+            quality_origin_regions: origin_regions.into_iter().collect(),
             quality_direction: quality.direction,
             limit_traffic_products: raw.package_limits.traffic_products.into_iter().collect(),
             max_valid_traffic_packages: raw.package_limits.max_valid_per_account_region,
@@ -276,7 +280,107 @@ mod tests {
     fn unknown_region_is_rejected() {
         let text = sample().replacen("\"ap-hongkong\"]", "\"ap-atlantis\"]", 1);
         let e = parse(&text).unwrap_err().to_string();
-        assert!(e.contains("unknown region `ap-atlantis`"), "{e}");
+        assert!(e.contains("unknown region or region group `ap-atlantis`"), "{e}");
+    }
+
+    /// §4.2 (revised): "mainland China" is all nine mainland regions; the sample catalog prices
+    /// them once, through the `mainland` group, for API gateway egress and public traffic.
+    /// Regions the source gives no price for have none.
+    #[test]
+    fn revised_4_2_the_mainland_group_prices_every_mainland_region() {
+        let c = parse(&sample()).unwrap();
+        let mainland = [
+            "ap-guangzhou",
+            "ap-shenzhen-fsi",
+            "ap-shanghai",
+            "ap-shanghai-fsi",
+            "ap-nanjing",
+            "ap-beijing",
+            "ap-beijing-fsi",
+            "ap-chengdu",
+            "ap-chongqing",
+        ];
+        let unit_price = |product, item, region| {
+            c.price(product, item, region, 0).map(|p| match p.pricing {
+                Pricing::Flat { unit_price } => unit_price,
+                _ => panic!("{product} {item} {region}: not a flat price"),
+            })
+        };
+        for r in mainland {
+            assert_eq!(
+                unit_price("apigw", "egress_traffic", r),
+                Some(dec!(0.80)),
+                "{r}"
+            );
+            assert_eq!(
+                unit_price("eip", "public_traffic", r),
+                Some(dec!(0.80)),
+                "{r}"
+            );
+        }
+        assert_eq!(
+            unit_price("apigw", "egress_traffic", "ap-hongkong"),
+            Some(dec!(1.00))
+        );
+        for r in ["ap-mumbai", "na-toronto", "sa-saopaulo", "eu-moscow"] {
+            assert_eq!(unit_price("apigw", "egress_traffic", r), None, "{r}");
+            assert_eq!(unit_price("eip", "public_traffic", r), None, "{r}");
+        }
+    }
+
+    /// A region group is checked like a region: its members are listed regions, each once; its
+    /// name is no region's; a price naming neither a region nor a group is refused; and a
+    /// region priced both alone and through its group overlaps.
+    #[test]
+    fn revised_4_2_region_groups_are_validated() {
+        let group = "name = \"mainland\"\nregions = [\"ap-guangzhou\", ";
+        let cases = [
+            (
+                sample().replacen(
+                    group,
+                    "name = \"mainland\"\nregions = [\"ap-atlantis\", ",
+                    1,
+                ),
+                "region group `mainland`: unknown region `ap-atlantis`",
+            ),
+            (
+                sample().replacen(
+                    group,
+                    "name = \"ap-tokyo\"\nregions = [\"ap-guangzhou\", ",
+                    1,
+                ),
+                "region group `ap-tokyo`: the name is a region's",
+            ),
+            (
+                sample().replacen(
+                    group,
+                    "name = \"mainland\"\nregions = [\"ap-chongqing\", \"ap-guangzhou\", ",
+                    1,
+                ),
+                "region `ap-chongqing` listed twice",
+            ),
+            (
+                sample().replacen(
+                    "[\"mainland\", \"ap-singapore\"",
+                    "[\"mainlnd\", \"ap-singapore\"",
+                    1,
+                ),
+                "unknown region or region group `mainlnd`",
+            ),
+            (
+                sample().replacen(
+                    "[\"mainland\", \"ap-singapore\"",
+                    "[\"mainland\", \"ap-nanjing\", \"ap-singapore\"",
+                    1,
+                ),
+                "overlaps another price for apigw egress_traffic in ap-nanjing",
+            ),
+        ];
+        for (text, want) in cases {
+            assert_ne!(text, sample(), "{want}: the sample was not changed");
+            let e = parse(&text).unwrap_err().to_string();
+            assert!(e.contains(want), "{want}: {e}");
+        }
     }
 
     #[test]

@@ -128,12 +128,12 @@ pub(super) fn prices(
         let pricing = pricing(p, &what, tier_tables, check)?;
         let (from, to) = check.range(&what, &p.effective_from, &p.effective_to)?;
         for product in &p.products {
-            for region in &p.regions {
-                regions.known(check, &what, region)?;
+            let listed = p.regions.iter().map(|r| regions.expand(check, &what, r));
+            for region in listed.collect::<Result<Vec<_>>>()?.concat() {
                 let entry = PriceEntry {
                     product: product.clone(),
                     billing_item: p.billing_item.clone(),
-                    region: region.clone(),
+                    region: region.to_string(),
                     price_unit: Name::from(p.price_unit.as_str()),
                     pricing: pricing.clone(),
                     from,

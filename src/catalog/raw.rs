@@ -10,6 +10,8 @@ pub struct RawCatalog {
     pub currency: String,
     pub default_idle_window: [u32; 2],
     pub regions: Vec<RawRegion>,
+    #[serde(default)]
+    pub region_groups: Vec<RawRegionGroup>,
     pub prices: Vec<RawPrice>,
     pub tier_tables: Vec<RawTierTable>,
     #[serde(default)]
@@ -32,6 +34,14 @@ pub struct RawRegion {
     pub id: String,
     pub name: String,
     pub idle_window: Option<[u32; 2]>,
+}
+
+/// A named set of regions that a price or a rule may name at once (`mainland`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRegionGroup {
+    pub name: String,
+    pub regions: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
