@@ -24,6 +24,7 @@ pub mod plan_expiry;
 pub mod pricing;
 pub mod purchases;
 pub mod refunds;
+pub mod renewals;
 pub mod subscriptions;
 pub mod tiering;
 pub mod timeline;

@@ -253,6 +253,8 @@ mod properties {
                     at: t("2024-05-01") + minute * 60 * MICROS_PER_SECOND,
                     new_plan: None,
                     months: None,
+                    price_paid: None,
+                    auto: None,
                 })
                 .collect();
                     let with = run(&rows, &pkgs, &events, &catalog(), &refuse_all);
