@@ -75,56 +75,39 @@ pub fn from_files(
         let (scale, price) = f.decs("price_paid")?;
         let auto = f.bools("auto")?;
         for i in 0..f.df.height() {
+            let mut bad = |id: Option<&str>, rule: &str, why: &str, at: Option<Ts>| {
+                let detail = format!("{} row {i}: {why}", f.name);
+                violations.push(Violation::new("events", id.unwrap_or(""), rule, detail, at));
+            };
             let k = match kind[i] {
                 Some("refund") => EventKind::Refund,
                 Some("upgrade") => EventKind::Upgrade,
                 Some("renew") => EventKind::Renew,
                 Some(o) => return Err(f.unknown_enum("kind", i, o, &KINDS)),
                 None => {
-                    violations.push(Violation::new(
-                        "events",
-                        eid[i].unwrap_or(""),
-                        "missing_value",
-                        format!("{} row {i}: kind is null or empty", f.name),
-                        at[i],
-                    ));
+                    bad(eid[i], "missing_value", "kind is null or empty", at[i]);
                     continue;
                 }
             };
             let (Some(id), Some(t), Some(ts)) = (eid[i], target[i], at[i]) else {
-                violations.push(Violation::new(
-                    "events",
-                    eid[i].unwrap_or(""),
-                    "missing_value",
-                    format!(
-                        "{} row {i}: event_id, target_id or at is null or empty",
-                        f.name
-                    ),
-                    at[i],
-                ));
+                let why = "event_id, target_id or at is null or empty";
+                bad(eid[i], "missing_value", why, at[i]);
                 continue;
             };
             let price_paid = match values(k, months[i], scale, price[i]) {
                 Ok(p) => p,
                 Err(why) => {
-                    violations.push(Violation::new(
-                        "events",
-                        id,
-                        "value_out_of_range",
-                        format!("{} row {i}: {why}", f.name),
-                        Some(ts),
-                    ));
+                    bad(Some(id), "value_out_of_range", &why, Some(ts));
                     continue;
                 }
             };
             if !seen.insert(id.to_string()) {
-                violations.push(Violation::new(
-                    "events",
-                    id,
+                bad(
+                    Some(id),
                     "duplicate_event_id",
-                    format!("{} row {i}: event listed again", f.name),
+                    "event listed again",
                     Some(ts),
-                ));
+                );
                 continue;
             }
             out.push(Event {

@@ -183,11 +183,8 @@ pub fn process_chunk(
         subs_out,
         elastic: (elastic_lines, elastic_violations),
         purchase_lines,
-        renewed: (renewed, renewed_packages),
-    } = charge(ctx, chunk, &inp, &accounts, spare)?;
-    if let Some(p) = renewed_packages {
-        inp.packages = p;
-    }
+        renewed,
+    } = charge(ctx, chunk, &mut inp, &accounts, spare)?;
     let (package_refunds, refund_lines, refund_violations) = refunds::package_refunds(
         &ded.refund_requests,
         &inp.packages,
@@ -197,7 +194,6 @@ pub fn process_chunk(
     );
     let mut lines = priced.lines;
     lines.extend(purchase_lines);
-    lines.extend(renewed.lines);
     lines.extend(subs_out.lines);
     lines.extend(elastic_lines);
     lines.extend(refund_lines);
@@ -251,39 +247,45 @@ struct Charged {
     subs_out: Replayed,
     /// Elastic fees: the lines and their findings.
     elastic: (Vec<BillLine>, Vec<Violation>),
+    /// Package purchases and renewals.
     purchase_lines: Vec<BillLine>,
-    /// The package renewals (their lines not yet among any) and, when any applied, the
-    /// chunk's packages as renewed.
-    renewed: (renewals::Renewed, Option<Vec<input::Package>>),
+    /// The package renewals (their lines among `purchase_lines`).
+    renewed: renewals::Renewed,
 }
 
-/// The charging stages: deduction then pricing (parallel work across pools and rows), and beside
-/// them subscriptions, elastic fees and package purchases, which read neither and are one
-/// thread's work each.
+/// The charging stages: renewals, deduction then pricing (parallel work across pools and rows),
+/// and beside them subscriptions, elastic fees and package purchases, which read neither and are
+/// one thread's work each. Leaves `inp`'s packages as renewed.
 fn charge(
     ctx: &Ctx,
     chunk: u32,
-    inp: &ChunkInputs,
+    inp: &mut ChunkInputs,
     accounts: &[&Account],
     spare: Spare,
 ) -> Result<Charged> {
     let catalog = ctx.catalog;
+    let shared: &ChunkInputs = inp;
     let (charged, (subs_out, elastic, purchases)) = rayon::join(
-        || deduct_and_price(ctx, chunk, inp, spare),
+        || deduct_and_price(ctx, chunk, shared, spare),
         || {
-            let subs_out = replay_subscriptions(ctx, inp, accounts);
+            let subs_out = replay_subscriptions(ctx, shared, accounts);
             let elastic = elastic::elastic_lines(
-                &inp.usage,
-                &inp.subs,
+                &shared.usage,
+                &shared.subs,
                 &subs_out.lives,
                 catalog,
                 ctx.w.as_of,
             );
-            let purchases = purchases::purchase_lines(&inp.packages, ctx.w.as_of);
+            let purchases = purchases::purchase_lines(&shared.packages, ctx.w.as_of);
             (subs_out, elastic, purchases)
         },
     );
-    let (ded, priced, renewed) = charged?;
+    let (ded, priced, (mut renewed, renewed_packages)) = charged?;
+    if let Some(p) = renewed_packages {
+        inp.packages = p;
+    }
+    let mut purchases = purchases;
+    purchases.append(&mut renewed.lines);
     Ok(Charged {
         ded,
         priced,

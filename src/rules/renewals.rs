@@ -210,8 +210,8 @@ fn line(p: &Package, line_id: &str, at: Ts, price: Decimal) -> BillLine {
     )
 }
 
-/// `auto_renew_without_funds` for each automatic renewal of `renewals` (one account's, of price
-/// > 0) whose line the ledger holds and whose price exceeds the balance just before that line
+/// `auto_renew_without_funds` for each automatic renewal of `renewals` (one account's) that
+/// charged a line the ledger holds and whose price exceeds the balance just before that line
 /// (the running balance in the ledger's tie order).
 pub fn without_funds(ledger: &Ledger, renewals: &[&Renewal]) -> Vec<Violation> {
     let auto: FxHashMap<&str, &Renewal> = (renewals.iter())
@@ -433,7 +433,7 @@ mod tests {
             "2024-03-15",
         );
         let e = ev("e1", "T", "2024-02-01", Some(1), Some(dec!(9)));
-        let (r, after) = renewed(&[total.clone()], &[e], "2024-06-01");
+        let (r, after) = renewed(std::slice::from_ref(&total), &[e], "2024-06-01");
         assert_eq!(rules(&r), [("e1", "renew_not_allowed")]);
         assert_eq!(r.violations[0].source_table.as_str(), "events");
         assert_eq!(r.violations[0].at, Some(t("2024-02-01")));
