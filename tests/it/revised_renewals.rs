@@ -336,3 +336,187 @@ fn revised_3_8_events_without_the_optional_columns_read_as_null() {
         ["pkg-1|2024-05-01 00:00:00+08:00"]
     );
 }
+
+/// A refund request the sweep honours (a shared traffic package, not expired) ends the
+/// package: a renewal after it is refused, though the inventory had no refund instant.
+#[test]
+fn revised_3_8_renewal_after_an_honoured_refund_request_is_refused() {
+    let mut ds = monthly_package(&[(
+        "ren-1",
+        "renew",
+        "pkg-1",
+        "2024-04-20 10:00:00",
+        Some(1),
+        Some("3.5"),
+        None,
+    )]);
+    let refund = renewal_cols(&[(
+        "ref-1",
+        "refund",
+        "pkg-1",
+        "2024-04-10 00:00:00",
+        None,
+        None,
+        None,
+    )]);
+    ds.append_rows("events", refund);
+    let (_i, out) = run_dataset(&ds, "2024-06-01");
+    assert_eq!(
+        exceptions(out.path()),
+        ["events|ren-1|renew_after_expiry|2024-04-20 10:00:00+08:00"]
+    );
+    let refunds = read_table(out.path(), "refunds");
+    assert_eq!(
+        rows_text(&refunds, &["event_id", "eligible", "amount"]),
+        ["ref-1|true|3.75000000"]
+    );
+    let status = read_table(out.path(), "package_status");
+    assert_eq!(
+        rows_text(&status, &["package_id", "status", "expires_at"]),
+        ["pkg-1|refunded|2024-05-01 00:00:00+08:00"]
+    );
+    let lines = read_table(out.path(), "bill_lines");
+    assert!(rows_text(&lines, &["line_id"])
+        .iter()
+        .all(|l| !l.contains(":r:")));
+}
+
+/// A refund request refused (before the package was bought) leaves the package alive: the
+/// renewal after it applies.
+#[test]
+fn revised_3_8_a_refused_refund_request_does_not_stop_a_renewal() {
+    let mut ds = monthly_package(&[(
+        "ren-1",
+        "renew",
+        "pkg-1",
+        "2024-04-20 10:00:00",
+        Some(1),
+        Some("3.5"),
+        None,
+    )]);
+    let refund = renewal_cols(&[(
+        "ref-1",
+        "refund",
+        "pkg-1",
+        "2024-03-20 00:00:00",
+        None,
+        None,
+        None,
+    )]);
+    ds.append_rows("events", refund);
+    let (_i, out) = run_dataset(&ds, "2024-06-01");
+    assert_eq!(exceptions(out.path()), Vec::<String>::new());
+    let status = read_table(out.path(), "package_status");
+    assert_eq!(
+        rows_text(&status, &["package_id", "expires_at"]),
+        ["pkg-1|2024-06-01 00:00:00+08:00"]
+    );
+}
+
+/// Every table's rows, sorted, as text.
+fn all_rows(out: &std::path::Path) -> Vec<(String, Vec<String>)> {
+    output_tables()
+        .map(|table| {
+            let df = read_table(out, table);
+            let cols = column_names(&df);
+            let names: Vec<&str> = cols.iter().map(String::as_str).collect();
+            let mut r = rows_text(&df, &names);
+            r.sort();
+            (table.to_string(), r)
+        })
+        .collect()
+}
+
+/// A renewal goes to its package's chunk: runs in chunks of one usage row and in two shards
+/// give the single run's rows, renewals of two accounts' packages included.
+#[test]
+fn revised_3_8_renewals_are_chunked_with_their_package() {
+    let mut ds = monthly_package(&[
+        (
+            "ren-1",
+            "renew",
+            "pkg-1",
+            "2024-04-20 10:00:00",
+            Some(1),
+            Some("3.5"),
+            Some(true),
+        ),
+        (
+            "ren-2",
+            "renew",
+            "pkg-2",
+            "2024-04-21 10:00:00",
+            Some(2),
+            Some("500"),
+            Some(true),
+        ),
+    ]);
+    // The second account, of the other shard of two than acct-1 (`shard.rs`: xxh3 mod N).
+    let shard = |a: &str| xxhash_rust::xxh3::xxh3_64(a.as_bytes()) % 2;
+    let acct = (2..)
+        .map(|i| format!("acct-{i}"))
+        .find(|a| shard(a) != shard("acct-1"))
+        .unwrap();
+    let acct = acct.as_str();
+    let mut other = monthly_package(&[]);
+    let one = |v: &str| str_col("x", [Some(v)].into_iter());
+    let named = |name: &str, c: polars::prelude::Column| c.with_name(name.into());
+    other
+        .set_col("packages", named("package_id", one("pkg-2")))
+        .set_col("packages", named("owner_uin", one(acct)))
+        .set_col("package_scope", named("package_id", one("pkg-2")))
+        .set_col("accounts", named("owner_uin", one(acct)));
+    other.set_col(
+        "usage",
+        str_col("usage_id", [Some("v-1"), Some("v-2")].into_iter()),
+    );
+    other.set_col(
+        "usage",
+        str_col("owner_uin", [Some(acct), Some(acct)].into_iter()),
+    );
+    for table in ["packages", "package_scope", "accounts", "usage"] {
+        let cols = other.tables[table].clone();
+        ds.append_rows(table, cols);
+    }
+    let input = tempfile::tempdir().unwrap();
+    ds.write(input.path());
+    let run = |extra: &[&str]| {
+        let out = out_dir();
+        let mut args = vec![
+            "run",
+            "--as-of",
+            "2024-06-01",
+            "--input",
+            input.path().to_str().unwrap(),
+            "--output",
+            out.path().to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let (code, err) = run_binary(&args);
+        assert_eq!(code, 0, "{err}");
+        out
+    };
+    let single = run(&[]);
+    let want = all_rows(single.path());
+    let ex = &want.iter().find(|(t, _)| t == "exceptions").unwrap().1;
+    assert!(
+        ex.iter()
+            .any(|e| e.contains("ren-2|auto_renew_without_funds")),
+        "{ex:?}"
+    );
+    assert_eq!(all_rows(run(&["--chunk-rows", "1"]).path()), want);
+    let (a, b) = (run(&["--shard", "0/2"]), run(&["--shard", "1/2"]));
+    let (ra, rb) = (all_rows(a.path()), all_rows(b.path()));
+    // The two accounts fall in different shards: each shard bills one renewal.
+    let renewals_in = |r: &[(String, Vec<String>)]| {
+        (r.iter().find(|(t, _)| t == "bill_lines").unwrap().1.iter())
+            .filter(|l| l.contains(":r:ren-"))
+            .count()
+    };
+    assert_eq!((renewals_in(&ra), renewals_in(&rb)), (1, 1));
+    for ((table, w), ((_, x), (_, y))) in want.iter().zip(ra.iter().zip(&rb)) {
+        let mut union: Vec<String> = x.iter().chain(y).cloned().collect();
+        union.sort();
+        assert_eq!(&union, w, "{table}");
+    }
+}
