@@ -3,9 +3,10 @@
 //! and the expiry timeline of each prepaid plan (`rules::plan_expiry`, terms from the replayed
 //! subscriptions of `rules::subscriptions`); plus the `usage_while_suspended` and
 //! `renewal_after_reclaim` exceptions, `auto_renew_without_funds` for automatic package
-//! renewals charged while the balance was below their price (`rules::renewals`, RULES.md §3.8), and `unknown_account` for an account with rows (usage,
-//! payments, subscriptions, bill lines) but no valid `accounts` row, replayed from a balance of
-//! 0. It runs per chunk of accounts (`shard`): an account's rows are never split across chunks.
+//! renewals charged while the balance was below their price (`rules::renewals`, RULES.md §3.8),
+//! and `unknown_account` for an account with rows (usage, payments, subscriptions, bill lines)
+//! but no valid `accounts` row, replayed from a balance of 0. It runs per chunk of accounts
+//! (`shard`): an account's rows are never split across chunks.
 //!
 //! Every run replays all history before the as-of moment, so state at the window start (balance,
 //! open arrears, stopped plans) comes from history; only events and exceptions whose instant lies
