@@ -1,11 +1,17 @@
 //! `events/`: requests to act on the inventory (`refund`, `upgrade`, `renew`). Row rules:
 //! `missing_value`, `duplicate_event_id`, `value_out_of_range` (a renewal's `months` outside
-//! 1..=[`MAX_MONTHS`]). An unknown `kind` is a file-level error.
+//! 1..=[`MAX_MONTHS`], a renewal's `price_paid` negative or beyond 28 digits). An unknown `kind`
+//! is a file-level error.
+//!
+//! `price_paid` and `auto` are optional columns (CONTRACT.md, revised): a file without them
+//! reads as null. They mean something for renewals of packages only (RULES.md §3.8), where a
+//! null `price_paid` is refused by `rules::renewals`, never read as 0.
 
 use super::{ColSpec, ColType, InputFile, Interner, Violation};
 use crate::calendar::Ts;
 use crate::error::Result;
 use crate::name::Name;
+use rust_decimal::Decimal;
 use std::collections::HashSet;
 
 pub const COLUMNS: &[ColSpec] = &[
@@ -15,6 +21,8 @@ pub const COLUMNS: &[ColSpec] = &[
     ("at", ColType::Ts),
     ("new_plan", ColType::Str),
     ("months", ColType::Int),
+    ("price_paid", ColType::Dec),
+    ("auto", ColType::Bool),
 ];
 
 const KINDS: [&str; 3] = ["refund", "upgrade", "renew"];
@@ -44,6 +52,10 @@ pub struct Event {
     pub at: Ts,
     pub new_plan: Option<Name>,
     pub months: Option<i64>,
+    /// What a package renewal cost (RULES.md §3.8); ≥ 0 when present on a renewal.
+    pub price_paid: Option<Decimal>,
+    /// The platform renewed automatically.
+    pub auto: Option<bool>,
 }
 
 pub fn from_files(
@@ -60,56 +72,42 @@ pub fn from_files(
         let at = f.ts("at")?;
         let plan = f.strs("new_plan")?;
         let months = f.ints("months")?;
+        let (scale, price) = f.decs("price_paid")?;
+        let auto = f.bools("auto")?;
         for i in 0..f.df.height() {
+            let mut bad = |id: Option<&str>, rule: &str, why: &str, at: Option<Ts>| {
+                let detail = format!("{} row {i}: {why}", f.name);
+                violations.push(Violation::new("events", id.unwrap_or(""), rule, detail, at));
+            };
             let k = match kind[i] {
                 Some("refund") => EventKind::Refund,
                 Some("upgrade") => EventKind::Upgrade,
                 Some("renew") => EventKind::Renew,
                 Some(o) => return Err(f.unknown_enum("kind", i, o, &KINDS)),
                 None => {
-                    violations.push(Violation::new(
-                        "events",
-                        eid[i].unwrap_or(""),
-                        "missing_value",
-                        format!("{} row {i}: kind is null or empty", f.name),
-                        at[i],
-                    ));
+                    bad(eid[i], "missing_value", "kind is null or empty", at[i]);
                     continue;
                 }
             };
             let (Some(id), Some(t), Some(ts)) = (eid[i], target[i], at[i]) else {
-                violations.push(Violation::new(
-                    "events",
-                    eid[i].unwrap_or(""),
-                    "missing_value",
-                    format!(
-                        "{} row {i}: event_id, target_id or at is null or empty",
-                        f.name
-                    ),
-                    at[i],
-                ));
+                let why = "event_id, target_id or at is null or empty";
+                bad(eid[i], "missing_value", why, at[i]);
                 continue;
             };
-            // `months` means something for a renewal only; other kinds ignore it.
-            let renewal = k == EventKind::Renew;
-            if let Some(m) = months[i].filter(|m| renewal && !(1..=MAX_MONTHS).contains(m)) {
-                violations.push(Violation::new(
-                    "events",
-                    id,
-                    "value_out_of_range",
-                    format!("{} row {i}: months {m} is not in 1..={MAX_MONTHS}", f.name),
-                    Some(ts),
-                ));
-                continue;
-            }
+            let price_paid = match values(k, months[i], scale, price[i]) {
+                Ok(p) => p,
+                Err(why) => {
+                    bad(Some(id), "value_out_of_range", &why, Some(ts));
+                    continue;
+                }
+            };
             if !seen.insert(id.to_string()) {
-                violations.push(Violation::new(
-                    "events",
-                    id,
+                bad(
+                    Some(id),
                     "duplicate_event_id",
-                    format!("{} row {i}: event listed again", f.name),
+                    "event listed again",
                     Some(ts),
-                ));
+                );
                 continue;
             }
             out.push(Event {
@@ -119,8 +117,32 @@ pub fn from_files(
                 at: ts,
                 new_plan: plan[i].map(|p| interner.get(p)),
                 months: months[i],
+                price_paid,
+                auto: auto[i],
             });
         }
     }
     Ok(out)
+}
+
+/// A row's `price_paid`, or why its values are out of range. `months` and `price_paid` mean
+/// something for a renewal only; other kinds ignore them (but a `price_paid` beyond a decimal's
+/// 28 digits cannot be read at all).
+fn values(
+    kind: EventKind,
+    months: Option<i64>,
+    scale: u32,
+    price: Option<i128>,
+) -> std::result::Result<Option<Decimal>, String> {
+    let renewal = kind == EventKind::Renew;
+    if let Some(m) = months.filter(|m| renewal && !(1..=MAX_MONTHS).contains(m)) {
+        return Err(format!("months {m} is not in 1..={MAX_MONTHS}"));
+    }
+    let Some(price_paid) = super::dec_value(scale, price) else {
+        return Err("price_paid exceeds 28 significant digits".into());
+    };
+    if let Some(p) = price_paid.filter(|p| renewal && *p < Decimal::ZERO) {
+        return Err(format!("price_paid {p} of a renewal is negative"));
+    }
+    Ok(price_paid)
 }

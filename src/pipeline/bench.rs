@@ -9,7 +9,8 @@
 //!   path: outputs of exactly the job's size, no rules. Without it, the inputs are written back
 //!   unchanged instead. `rows` counts usage rows; the floor is `total_ms − reference_ms`.
 //! - `deduction`: usage read chunk by chunk exactly as `run` reads it (`chunk_inputs`), the
-//!   deduction sweep (`rules::deduction`), its details written. `rows` counts the usage rows
+//!   package renewals and the deduction sweep (`rules::renewals`, `rules::deduction`), its
+//!   details written. `rows` counts the usage rows
 //!   swept.
 //! - `pricing`: the rows a tier table prices (API gateway calls) taken from each usage file as
 //!   it is read — the filter DuckDB pushes into its scan in (b) — checked by the job's row rules
@@ -19,13 +20,13 @@
 //!
 //! The code path of each stage is the library's own; only the surrounding stages are left out.
 
-use super::chunk::{chunk_inputs, Ctx, Owners};
+use super::chunk::{chunk_inputs, renew_and_deduct, Ctx, Owners};
 use super::{window, RunConfig};
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 use crate::input::{self, chunks, ColSpec, Usage};
 use crate::output::{finish_table, part_name, write_parquet, write_rows, Written};
-use crate::rules::{deduction, pricing, refunds};
+use crate::rules::pricing;
 use crate::shard::{Partitioner, ShardSpec};
 use rust_decimal::Decimal;
 use std::path::Path;
@@ -217,7 +218,8 @@ fn account_chunks(usage: &mut [Usage], chunks: u32) -> Vec<usize> {
         .collect()
 }
 
-/// (e): usage read chunk by chunk exactly as `run` reads it, the deduction sweep alone.
+/// (e): usage read chunk by chunk exactly as `run` reads it, the renewals and the deduction
+/// sweep alone.
 fn deduction_alone(cfg: &RunConfig, f: &mut Figures) -> Result<()> {
     let t = Instant::now();
     let catalog = Catalog::load(&cfg.catalog)?;
@@ -235,7 +237,6 @@ fn deduction_alone(cfg: &RunConfig, f: &mut Figures) -> Result<()> {
         cfg.chunk_rows,
     )?;
     let owners = Owners::new(&base);
-    let policy = refunds::package_policy(&catalog);
     f.chunks = n_chunks;
     f.load_ms += t.elapsed().as_millis();
     let mut written = Written::default();
@@ -259,14 +260,8 @@ fn deduction_alone(cfg: &RunConfig, f: &mut Figures) -> Result<()> {
         let file = part_name(0, chunk);
         let t = Instant::now();
         f.rows += inp.usage.len() as u64;
-        let ded = deduction::run_into(
-            std::mem::take(&mut details_buf),
-            &inp.usage,
-            &inp.packages,
-            &inp.events,
-            &catalog,
-            &policy,
-        );
+        // The packages as renewed (RULES.md §3.8), as `run` deducts.
+        let (ded, _) = renew_and_deduct(&ctx, &inp, std::mem::take(&mut details_buf));
         usage_buf = crate::buffers::with_room(inp.usage, 0);
         f.stage_ms += t.elapsed().as_millis();
         let t = Instant::now();

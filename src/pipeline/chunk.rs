@@ -1,8 +1,9 @@
 //! The rules for the accounts of one chunk, stage by stage:
 //!
 //! chunk inputs (usage read and cut at the as-of moment, the chunk's packages, subscriptions
-//! and events) → deduction and pricing, beside subscriptions, elastic fees and purchases →
-//! package refunds → account timeline → package status and monthly bills → the chunk's tables.
+//! and events) → package renewals then deduction and pricing, beside subscriptions, elastic
+//! fees and purchases → package refunds → account timeline → package status and monthly bills
+//! → the chunk's tables. From the renewals on, every stage reads the packages as renewed.
 //!
 //! Invariants: every usage row read is counted once in the chunk's [`UsageAccounting`]
 //! (`read = invalid + after_as_of + history_only + billed + unpriced`); the rules see all
@@ -22,7 +23,8 @@ use crate::rules::deduction::Deduction;
 use crate::rules::pricing::Priced;
 use crate::rules::subscriptions::Replayed;
 use crate::rules::{
-    bills, deduction, elastic, packages, pricing, purchases, refunds, subscriptions, timeline,
+    bills, deduction, elastic, packages, pricing, purchases, refunds, renewals, subscriptions,
+    timeline,
 };
 use crate::shard::Partitioner;
 use rust_decimal::Decimal;
@@ -168,7 +170,7 @@ pub fn process_chunk(
     usage_buf: Vec<Usage>,
 ) -> Result<(ChunkOut, Vec<Usage>)> {
     let t = Instant::now();
-    let inp = chunk_inputs(ctx, chunk, files, usage_buf)?;
+    let mut inp = chunk_inputs(ctx, chunk, files, usage_buf)?;
     let ms = t.elapsed().as_millis() as u64;
     tracing::debug!(chunk, ms, rows = inp.read, "chunk usage converted");
     // The subscriptions' history cut and the account timeline read the chunk's accounts.
@@ -181,7 +183,8 @@ pub fn process_chunk(
         subs_out,
         elastic: (elastic_lines, elastic_violations),
         purchase_lines,
-    } = charge(ctx, chunk, &inp, &accounts, spare)?;
+        renewed,
+    } = charge(ctx, chunk, &mut inp, &accounts, spare)?;
     let (package_refunds, refund_lines, refund_violations) = refunds::package_refunds(
         &ded.refund_requests,
         &inp.packages,
@@ -197,10 +200,19 @@ pub fn process_chunk(
     let mut refund_rows = subs_out.refunds;
     refund_rows.extend(package_refunds);
     refund_rows.retain(|r| ctx.w.contains(r.at));
-    let tl = account_timeline(ctx, chunk, &inp, accounts, &subs_out.lives, &lines);
+    let tl = account_timeline(
+        ctx,
+        chunk,
+        &inp,
+        accounts,
+        &subs_out.lives,
+        &lines,
+        &renewed.applied,
+    );
     let status = packages::snapshot(&inp.packages, &ded.states, ctx.w);
     let bills = bills::monthly_bills(&lines, ctx.w);
     let mut exceptions = inp.violations;
+    exceptions.extend(renewed.violations);
     exceptions.extend(ded.violations);
     exceptions.extend(priced.violations);
     exceptions.extend(subs_out.violations);
@@ -235,62 +247,65 @@ struct Charged {
     subs_out: Replayed,
     /// Elastic fees: the lines and their findings.
     elastic: (Vec<BillLine>, Vec<Violation>),
+    /// Package purchases and renewals.
     purchase_lines: Vec<BillLine>,
+    /// The package renewals (their lines among `purchase_lines`).
+    renewed: renewals::Renewed,
 }
 
-/// The charging stages: deduction then pricing (parallel work across pools and rows), and beside
-/// them subscriptions, elastic fees and package purchases, which read neither and are one
-/// thread's work each.
+/// The charging stages: renewals, deduction then pricing (parallel work across pools and rows),
+/// and beside them subscriptions, elastic fees and package purchases, which read neither and are
+/// one thread's work each. Leaves `inp`'s packages as renewed.
 fn charge(
     ctx: &Ctx,
     chunk: u32,
-    inp: &ChunkInputs,
+    inp: &mut ChunkInputs,
     accounts: &[&Account],
     spare: Spare,
 ) -> Result<Charged> {
     let catalog = ctx.catalog;
+    let shared: &ChunkInputs = inp;
     let (charged, (subs_out, elastic, purchases)) = rayon::join(
-        || deduct_and_price(ctx, chunk, inp, spare),
+        || deduct_and_price(ctx, chunk, shared, spare),
         || {
-            let subs_out = replay_subscriptions(ctx, inp, accounts);
+            let subs_out = replay_subscriptions(ctx, shared, accounts);
             let elastic = elastic::elastic_lines(
-                &inp.usage,
-                &inp.subs,
+                &shared.usage,
+                &shared.subs,
                 &subs_out.lives,
                 catalog,
                 ctx.w.as_of,
             );
-            let purchases = purchases::purchase_lines(&inp.packages, ctx.w.as_of);
+            let purchases = purchases::purchase_lines(&shared.packages, ctx.w.as_of);
             (subs_out, elastic, purchases)
         },
     );
-    let (ded, priced) = charged?;
+    let (ded, priced, (mut renewed, renewed_packages)) = charged?;
+    if let Some(p) = renewed_packages {
+        inp.packages = p;
+    }
+    let mut purchases = purchases;
+    purchases.append(&mut renewed.lines);
     Ok(Charged {
         ded,
         priced,
+        renewed,
         subs_out,
         elastic,
         purchase_lines: purchases,
     })
 }
 
-/// Deduction of the chunk's usage against its packages (pools in parallel), then pricing of
-/// the pay-as-you-go remainder; fills `spare`'s vectors.
+/// Package renewals, deduction of the chunk's usage against the renewed packages (pools in
+/// parallel), then pricing of the pay-as-you-go remainder; fills `spare`'s vectors.
 fn deduct_and_price(
     ctx: &Ctx,
     chunk: u32,
     inp: &ChunkInputs,
     spare: Spare,
-) -> Result<(Deduction, Priced)> {
+) -> Result<(Deduction, Priced, Renewals)> {
     let t = Instant::now();
-    let ded = deduction::run_into(
-        spare.details,
-        &inp.usage,
-        &inp.packages,
-        &inp.events,
-        ctx.catalog,
-        &refunds::package_policy(ctx.catalog),
-    );
+    let (ded, renewed) = renew_and_deduct(ctx, inp, spare.details);
     tracing::debug!(
         chunk,
         ms = t.elapsed().as_millis() as u64,
@@ -299,7 +314,52 @@ fn deduct_and_price(
     let t = Instant::now();
     let priced = pricing::price_usage_into(spare.lines, &inp.usage, &ded.covered, ctx.catalog)?;
     tracing::debug!(chunk, ms = t.elapsed().as_millis() as u64, "chunk pricing");
-    Ok((ded, priced))
+    Ok((ded, priced, renewed))
+}
+
+/// The renewals and, when any applied, the packages as renewed.
+pub(super) type Renewals = (renewals::Renewed, Option<Vec<input::Package>>);
+
+/// RULES.md §3.8: the renewals, decided on the inventory's refund instants, then deduction
+/// against the packages as renewed. A refund request the sweep honours is a refund instant the
+/// renewals did not know: when an applied renewal lies at or after one, the renewals are
+/// decided again on the sweep's refund instants and the deduction is run again (rare: a
+/// renewal after an honoured refund request).
+pub(super) fn renew_and_deduct(
+    ctx: &Ctx,
+    inp: &ChunkInputs,
+    details: Vec<DeductionDetail>,
+) -> (Deduction, Renewals) {
+    let policy = refunds::package_policy(ctx.catalog);
+    let deduct = |details, packages: &[input::Package]| {
+        deduction::run_into(
+            details,
+            &inp.usage,
+            packages,
+            &inp.events,
+            ctx.catalog,
+            &policy,
+        )
+    };
+    let renewed_with = |refund_at: &[Option<Ts>]| {
+        let r = renewals::renew(&inp.packages, &inp.events, refund_at, ctx.w.as_of);
+        let packages = (!r.applied.is_empty()).then(|| {
+            let mut p = inp.packages.clone();
+            r.apply(&mut p);
+            p
+        });
+        (r, packages)
+    };
+    let inventory: Vec<Option<Ts>> = inp.packages.iter().map(|p| p.refunded_at).collect();
+    let (r, packages) = renewed_with(&inventory);
+    let ded = deduct(details, packages.as_deref().unwrap_or(&inp.packages));
+    let refund_at: Vec<Option<Ts>> = ded.states.iter().map(|s| s.refund_at).collect();
+    if !r.refused_by(&refund_at) {
+        return (ded, (r, packages));
+    }
+    let (r, packages) = renewed_with(&refund_at);
+    let ded = deduct(ded.details, packages.as_deref().unwrap_or(&inp.packages));
+    (ded, (r, packages))
 }
 
 /// Subscriptions replayed with their renewals, upgrades and refunds. Lines before both the
@@ -327,6 +387,7 @@ fn account_timeline(
     accounts: Vec<&Account>,
     lives: &[subscriptions::Life],
     lines: &[BillLine],
+    renewals: &[renewals::Renewal],
 ) -> timeline::Timeline {
     let t = Instant::now();
     let payments = (ctx.base.payments.iter())
@@ -339,6 +400,7 @@ fn account_timeline(
         subscriptions: &inp.subs,
         lives,
         lines,
+        renewals,
     };
     let tl = timeline::run(&rows, ctx.catalog, ctx.w);
     let ms = t.elapsed().as_millis() as u64;

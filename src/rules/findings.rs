@@ -3,8 +3,8 @@
 //! - [`reported`]: findings about usage rows are written while the row is in the window;
 //!   findings about the tables every run replays from all history (packages, scopes,
 //!   subscriptions, events) are written by every run up to the as-of moment, however old.
-//! - [`unknown_targets`]: events whose target is no package or subscription, and events other
-//!   than refunds of a package.
+//! - [`unknown_targets`]: events whose target is no package or subscription, and upgrades of a
+//!   package (packages are refunded or renewed, RULES.md §3.8).
 //! - [`unknown_package_regions`]: packages of a region the catalog does not know.
 //!
 //! Invariant: a finding never removes a row from the other outputs; it says why a row was left
@@ -60,8 +60,8 @@ pub fn unknown_package_regions(inputs: &Inputs, catalog: &Catalog) -> Vec<Violat
         .collect()
 }
 
-/// Events whose target is neither a package nor a subscription (`unknown_target`), and events
-/// other than refunds that target a package (`invalid_event`: packages are only refunded).
+/// Events whose target is neither a package nor a subscription (`unknown_target`), and upgrades
+/// that target a package (`invalid_event`: packages are only refunded or renewed, §3.8).
 pub fn unknown_targets(inputs: &Inputs) -> Vec<Violation> {
     let packages: HashSet<&str> = inputs.packages.iter().map(|p| &*p.package_id).collect();
     let subscriptions: HashSet<&str> = (inputs.subscriptions.iter())
@@ -76,8 +76,8 @@ pub fn unknown_targets(inputs: &Inputs) -> Vec<Violation> {
                 "unknown_target",
                 format!("{} of {what} {target}", e.kind.as_str()),
             )
-        } else if e.kind != EventKind::Refund && packages.contains(target) {
-            let why = "packages are only refunded";
+        } else if e.kind == EventKind::Upgrade && packages.contains(target) {
+            let why = "packages are only refunded or renewed";
             (
                 "invalid_event",
                 format!("{} of package {target}: {why}", e.kind.as_str()),

@@ -3,9 +3,10 @@
 //! A rule reads typed input rows (`crate::input`), the catalog and the run's window, and returns
 //! output rows (deduction details, bill lines, refunds, account events, package statuses, bills)
 //! and its findings as `Violation`s. It does no file I/O and holds no state between calls; the
-//! pipeline orders the rules: deduction (with the package refund policy of `refunds`) → pricing
-//! (graduated parts by `tiering`) → subscriptions, elastic fees and purchases → package refunds →
-//! the account timeline (ledger, arrears, plan expiry) → package inventory → monthly bills.
+//! pipeline orders the rules: package renewals (`renewals`) → deduction (with the package refund
+//! policy of `refunds`) → pricing (graduated parts by `tiering`) → subscriptions, elastic fees
+//! and purchases → package refunds → the account timeline (ledger, arrears, plan expiry) →
+//! package inventory → monthly bills.
 //!
 //! Invariants every rule keeps: money is exact decimal arithmetic, rounded only where RULES.md
 //! says (amounts once to scale 8, payable once to 0.01); results do not depend on the number of
@@ -24,6 +25,7 @@ pub mod plan_expiry;
 pub mod pricing;
 pub mod purchases;
 pub mod refunds;
+pub mod renewals;
 pub mod subscriptions;
 pub mod tiering;
 pub mod timeline;

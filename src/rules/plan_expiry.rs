@@ -262,6 +262,8 @@ mod tests {
             at: t(at),
             new_plan: None,
             months: Some(months),
+            price_paid: None,
+            auto: None,
         }
     }
 

@@ -552,6 +552,8 @@ mod tests {
             at: t(at),
             new_plan: None,
             months: None,
+            price_paid: None,
+            auto: None,
         }
     }
 

@@ -648,6 +648,8 @@ mod tests {
             at: t(at),
             new_plan: None,
             months: None,
+            price_paid: None,
+            auto: None,
         }
     }
 

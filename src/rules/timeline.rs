@@ -2,13 +2,17 @@
 //! (`rules::ledger`), its arrears episodes and the product steps they trigger (`rules::arrears`),
 //! and the expiry timeline of each prepaid plan (`rules::plan_expiry`, terms from the replayed
 //! subscriptions of `rules::subscriptions`); plus the `usage_while_suspended` and
-//! `renewal_after_reclaim` exceptions, and `unknown_account` for an account with rows (usage,
-//! payments, subscriptions, bill lines) but no valid `accounts` row, replayed from a balance of
-//! 0. It runs per chunk of accounts (`shard`): an account's rows are never split across chunks.
+//! `renewal_after_reclaim` exceptions, `auto_renew_without_funds` for automatic package
+//! renewals charged while the balance was below their price (`rules::renewals`, RULES.md §3.8),
+//! and `unknown_account` for an account with rows (usage, payments, subscriptions, bill lines)
+//! but no valid `accounts` row, replayed from a balance of 0. It runs per chunk of accounts
+//! (`shard`): an account's rows are never split across chunks.
 //!
 //! Every run replays all history before the as-of moment, so state at the window start (balance,
 //! open arrears, stopped plans) comes from history; only events and exceptions whose instant lies
-//! in the window `[as-of − 3 months, as-of)` are returned.
+//! in the window `[as-of − 3 months, as-of)` are returned, but `auto_renew_without_funds`, a
+//! finding about an `events` row that every run reports up to the as-of moment
+//! (`rules::findings::reported`).
 //!
 //! Invariants: accounts are independent and run in parallel (rayon); each account's result
 //! depends only on its rows, and the writers sort every table totally, so the output does not
@@ -19,6 +23,7 @@ use crate::catalog::Catalog;
 use crate::input::{Account, Payment, Subscription, Usage, Violation};
 use crate::model::{AccountEvent, BillLine};
 use crate::name::Name;
+use crate::rules::renewals::{self, Renewal};
 use crate::rules::subscriptions::Life;
 use crate::rules::{arrears, ledger::Ledger, plan_expiry};
 use rayon::prelude::*;
@@ -41,6 +46,7 @@ struct Group<'a> {
     lines: Vec<&'a BillLine>,
     usage: Vec<&'a Usage>,
     subs: Vec<(&'a Subscription, &'a Life)>,
+    renewals: Vec<&'a Renewal>,
 }
 
 /// The rows the timeline reads.
@@ -54,6 +60,8 @@ pub struct Rows<'a> {
     pub lives: &'a [Life],
     /// Every bill line of all history (before the window cut).
     pub lines: &'a [BillLine],
+    /// The package renewals applied (their lines are among `lines`).
+    pub renewals: &'a [Renewal],
 }
 
 pub fn run(rows: &Rows, catalog: &Catalog, w: &Window) -> Timeline {
@@ -72,6 +80,9 @@ pub fn run(rows: &Rows, catalog: &Catalog, w: &Window) -> Timeline {
     }
     for (s, l) in rows.subscriptions.iter().zip(rows.lives) {
         grouper.get(&s.owner_uin).subs.push((s, l));
+    }
+    for r in rows.renewals.iter().filter(|r| r.auto) {
+        grouper.get(&r.owner_uin).renewals.push(r);
     }
     let mut groups = grouper.groups;
     groups.sort_unstable_by_key(|a| a.owner);
@@ -116,6 +127,7 @@ impl<'a> Grouper<'a> {
                         lines: Vec::new(),
                         usage: Vec::new(),
                         subs: Vec::new(),
+                        renewals: Vec::new(),
                     });
                 }
                 self.last = Some((ptr, i));
@@ -160,6 +172,7 @@ fn account(g: &Group, catalog: &Catalog, w: &Window) -> (Vec<AccountEvent>, Vec<
     violations.extend(arrears::usage_while_suspended(&g.usage, &outages));
     events.retain(|e| w.contains(e.at));
     violations.retain(|v| v.at.is_none_or(|t| w.contains(t)));
+    violations.extend(renewals::without_funds(&ledger, &g.renewals));
     (events, violations)
 }
 
@@ -190,6 +203,7 @@ mod tests {
             subscriptions: &[],
             lives: &[],
             lines: &[],
+            renewals: &[],
         };
         let tl = run(&rows, &catalog(), &w);
         assert_eq!(tl.accounts, 2);
@@ -248,6 +262,7 @@ mod tests {
             subscriptions: &[],
             lives: &[],
             lines: &lines,
+            renewals: &[],
         };
         let tl = run(&rows, &catalog(), &w);
         let ev: Vec<_> = tl

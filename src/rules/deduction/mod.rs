@@ -11,7 +11,8 @@
 //! 1 idle-only, 2 the rest — and drawn one after another with the arithmetic of §3.6 against the
 //! capacity of the hour's cycle or slice (§3.1–3.2, `capacity`).
 //!
-//! Invariants (tested, also by proptest):
+//! Invariants (tested, also by proptest, on packages as given and as renewed by
+//! `rules::renewals`, RULES.md §3.8):
 //! - conservation: for every row, `Σ covered parts + payg = quantity`, exactly;
 //! - remaining never negative; per package and cycle, each draw's `remaining_before` equals the
 //!   previous draw's `remaining_after`;

@@ -78,6 +78,8 @@ mod tests {
             at: t("2024-05-01 11:30:00"),
             new_plan: None,
             months: None,
+            price_paid: None,
+            auto: None,
         };
         let rows = [
             usage("a", "2024-05-01 10:00:00", dec!(1), Unit::GB),
@@ -116,6 +118,8 @@ mod tests {
                 at: t(at),
                 new_plan: None,
                 months: None,
+                price_paid: None,
+                auto: None,
             };
             let d = run(&rows, &[p.clone()], &[ev], &catalog(), &no_refunds);
             assert_eq!(d.refund_requests[0].exhausted, exhausted, "{at}");
@@ -144,6 +148,8 @@ mod tests {
             at: t("2024-05-02 10:45:00"),
             new_plan: None,
             months: None,
+            price_paid: None,
+            auto: None,
         };
         let rows = [
             usage("a", "2024-05-02 09:00:00", dec!(1.5), Unit::GB),

@@ -190,49 +190,107 @@ mod properties {
         (1usize..7).prop_flat_map(|n| (0..n).map(arb_package).collect::<Vec<_>>())
     }
 
+    /// The sweep's invariants (module doc of `deduction`) for draws `d` of `rows` on `pkgs`.
+    fn invariants(rows: &[Usage], pkgs: &[Package], d: &Deduction) -> Result<(), TestCaseError> {
+        // Conservation per usage row, exact.
+        for (i, u) in rows.iter().enumerate() {
+            let parts: Decimal = d
+                .details
+                .iter()
+                .filter(|x| x.usage_id == u.usage_id)
+                .map(|x| x.original_usage)
+                .sum();
+            prop_assert_eq!(parts, d.covered[i]);
+            prop_assert!(d.covered[i] <= u.quantity && d.covered[i] >= Decimal::ZERO);
+        }
+        // Remaining never negative; chained per package and cycle; validity respected.
+        let mut last: FxHashMap<(String, Option<Ts>), Decimal> = FxHashMap::default();
+        for x in &d.details {
+            let p = pkgs.iter().find(|p| p.package_id == x.package_id).unwrap();
+            prop_assert!(p.effective_at <= x.usage_start && x.usage_end <= p.expires_at);
+            if let (Some(b), Some(a)) = (x.remaining_before, x.remaining_after) {
+                prop_assert!(a >= Decimal::ZERO);
+                prop_assert_eq!(b - x.deducted, a);
+                let key = (x.package_id.to_string(), x.cycle_start);
+                if let Some(prev) = last.get(&key) {
+                    prop_assert_eq!(*prev, b);
+                } else {
+                    prop_assert_eq!(Some(b), p.capacity);
+                }
+                last.insert(key, a);
+            }
+        }
+        // Order: within a row, (class, expiry) never decreases, and every draw but the
+        // last empties its package — a later package is drawn only when earlier ones are empty.
+        for u in rows {
+            let ds: Vec<_> = d
+                .details
+                .iter()
+                .filter(|x| x.usage_id == u.usage_id)
+                .collect();
+            for w in ds.windows(2) {
+                let (p0, p1) = (
+                    pkgs.iter()
+                        .find(|p| p.package_id == w[0].package_id)
+                        .unwrap(),
+                    pkgs.iter()
+                        .find(|p| p.package_id == w[1].package_id)
+                        .unwrap(),
+                );
+                prop_assert!((class(p0), p0.expires_at) <= (class(p1), p1.expires_at));
+                prop_assert!(w[0].remaining_after == Some(Decimal::ZERO));
+            }
+        }
+        Ok(())
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(200))]
         #[test]
         fn deduction_invariants(rows in arb_usage(), pkgs in arb_packages()) {
             let d = deduct(&rows, &pkgs);
-            // Conservation per usage row, exact.
-            for (i, u) in rows.iter().enumerate() {
-                let parts: Decimal = d.details.iter().filter(|x| x.usage_id == u.usage_id).map(|x| x.original_usage).sum();
-                prop_assert_eq!(parts, d.covered[i]);
-                prop_assert!(d.covered[i] <= u.quantity && d.covered[i] >= Decimal::ZERO);
-            }
-            // Remaining never negative; chained per package and cycle; validity respected.
-            let mut last: FxHashMap<(String, Option<Ts>), Decimal> = FxHashMap::default();
-            for x in &d.details {
-                let p = pkgs.iter().find(|p| p.package_id == x.package_id).unwrap();
-                prop_assert!(p.effective_at <= x.usage_start && x.usage_end <= p.expires_at);
-                if let (Some(b), Some(a)) = (x.remaining_before, x.remaining_after) {
-                    prop_assert!(a >= Decimal::ZERO);
-                    prop_assert_eq!(b - x.deducted, a);
-                    let key = (x.package_id.to_string(), x.cycle_start);
-                    if let Some(prev) = last.get(&key) {
-                        prop_assert_eq!(*prev, b);
-                    } else {
-                        prop_assert_eq!(Some(b), p.capacity);
-                    }
-                    last.insert(key, a);
-                }
-            }
-            // Order: within a row, (class, expiry) never decreases, and every draw but the
-            // last empties its package — a later package is drawn only when earlier ones are empty.
-            for u in &rows {
-                let ds: Vec<_> = d.details.iter().filter(|x| x.usage_id == u.usage_id).collect();
-                for w in ds.windows(2) {
-                    let (p0, p1) = (
-                        pkgs.iter().find(|p| p.package_id == w[0].package_id).unwrap(),
-                        pkgs.iter().find(|p| p.package_id == w[1].package_id).unwrap(),
-                    );
-                    prop_assert!((class(p0), p0.expires_at) <= (class(p1), p1.expires_at));
-                    prop_assert!(w[0].remaining_after == Some(Decimal::ZERO));
-                }
-            }
+            invariants(&rows, &pkgs, &d)?;
             // Deterministic: the same inputs give the same draws.
             prop_assert_eq!(&deduct(&rows, &pkgs).details, &d.details);
+        }
+
+        /// RULES.md §3.8: with renewals (at any instant, of any months, some refused), the
+        /// renewed packages keep every invariant of the sweep, and a renewal only ever extends.
+        #[test]
+        fn deduction_invariants_hold_with_renewals(
+            rows in arb_usage(),
+            pkgs in arb_packages(),
+            renewals in prop::collection::vec((0usize..7, 0i64..(210 * 60), 1i64..3), 1..6),
+        ) {
+            let events: Vec<Event> = renewals
+                .iter()
+                .enumerate()
+                .map(|(i, &(k, minute, months))| Event {
+                    event_id: format!("r{i}").as_str().into(),
+                    kind: EventKind::Renew,
+                    target_id: pkgs[k % pkgs.len()].package_id,
+                    at: t("2024-05-01") + minute * 60 * MICROS_PER_SECOND,
+                    new_plan: None,
+                    months: Some(months),
+                    price_paid: Some(dec!(1)),
+                    auto: None,
+                })
+                .collect();
+            let refund_at: Vec<Option<Ts>> = pkgs.iter().map(|p| p.refunded_at).collect();
+            let r = crate::rules::renewals::renew(&pkgs, &events, &refund_at, t("2024-06-01"));
+            prop_assert_eq!(r.applied.len() + r.violations.len(), events.len());
+            prop_assert_eq!(r.lines.len(), r.applied.len());
+            let mut renewed = pkgs.clone();
+            r.apply(&mut renewed);
+            for (p, q) in pkgs.iter().zip(&renewed) {
+                prop_assert!(q.expires_at >= p.expires_at);
+                prop_assert!(p.kind != PackageKind::Total || q.expires_at == p.expires_at);
+            }
+            for a in &r.applied {
+                prop_assert!(a.at < a.expires_before && a.expires_before < a.expires_after);
+            }
+            let d = deduct(&rows, &renewed);
+            invariants(&rows, &renewed, &d)?;
         }
 
         /// Refund requests that are refused, at any instant (on the hour or inside one,
@@ -253,6 +311,8 @@ mod properties {
                     at: t("2024-05-01") + minute * 60 * MICROS_PER_SECOND,
                     new_plan: None,
                     months: None,
+                    price_paid: None,
+                    auto: None,
                 })
                 .collect();
                     let with = run(&rows, &pkgs, &events, &catalog(), &refuse_all);
