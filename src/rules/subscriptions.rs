@@ -67,6 +67,8 @@ pub struct Life {
     pub plans: Vec<(Ts, Name)>,
     /// When it stopped existing: released, or refunded.
     pub ended_at: Option<Ts>,
+    /// The instant of its eligible refund, if any (then also `ended_at`).
+    pub refunded_at: Option<Ts>,
     /// Charges so far (terms, upgrades and hours), CNY.
     pub paid: Decimal,
 }
@@ -219,10 +221,9 @@ fn refund(
     full_refund_used: &mut HashSet<Name>,
 ) {
     let life = &out.lives[i];
-    let plan = *life.plan_at(e.at);
     let months: i64 = life.terms.iter().map(|t| t.months).sum();
-    let list_value = monthly_price(catalog, &s.product, &plan, e.at)
-        .map_or(Decimal::ZERO, |p| p * s.discount * Decimal::from(months));
+    let first_months = life.terms.first().map_or(1, |t| t.months);
+    let list_value = refunds::order_list_value(s, first_months, months);
     let facts = SubscriptionFacts {
         paid: life.paid,
         expires_at: life.expires_at(),
@@ -236,6 +237,7 @@ fn refund(
     }
     if r.row.eligible {
         out.lives[i].ended_at = Some(e.at);
+        out.lives[i].refunded_at = Some(e.at);
         let sp = Name::from(sub_product(catalog, s));
         out.lines.push(refunds::refund_line(
             &r.row,
@@ -255,6 +257,7 @@ fn first_term(s: &Subscription, catalog: &Catalog, as_of: Ts, out: &mut Replayed
         terms: Vec::new(),
         plans: vec![(s.started_at, s.plan)],
         ended_at: s.released_at,
+        refunded_at: None,
         paid: Decimal::ZERO,
     };
     if s.billing_mode == BillingMode::Hourly || s.started_at >= as_of {
@@ -673,7 +676,7 @@ mod tests {
     /// Plan `p1`: mini-program gateway `test` (4999 a month), monthly, bought at `start`.
     fn test_plan(start: &str) -> Subscription {
         let mut s = sub("p1", "mpgw", "test", BillingMode::Monthly, start);
-        s.price_paid = dec!(4999);
+        (s.list_price, s.price_paid) = (dec!(4999), dec!(4999));
         s
     }
 
