@@ -332,6 +332,31 @@ mod tests {
         }
     }
 
+    /// RULES.md §5 (revised): the days from a refund to the destruction are catalog data,
+    /// required and not negative.
+    #[test]
+    fn revised_5_instance_destroy_after_days_is_read_and_checked() {
+        assert_eq!(
+            parse(&sample())
+                .unwrap()
+                .refunds
+                .instance_destroy_after_days,
+            7
+        );
+        let negative = sample().replace(
+            "instance_destroy_after_days = 7",
+            "instance_destroy_after_days = -1",
+        );
+        let e = parse(&negative).unwrap_err().to_string();
+        assert!(
+            e.contains("refunds.instance_destroy_after_days: -1 is negative"),
+            "{e}"
+        );
+        let missing = sample().replace("instance_destroy_after_days = 7\n", "");
+        let e = parse(&missing).unwrap_err().to_string();
+        assert!(e.contains("instance_destroy_after_days"), "{e}");
+    }
+
     #[test]
     fn negative_price_is_rejected() {
         let text = sample().replacen("unit_price = \"0.06\"", "unit_price = \"-0.06\"", 1);
