@@ -192,11 +192,11 @@ fn revised_5_refunded_instance_stopped_then_destroyed_7_days_later() {
     );
 }
 
-/// RULES.md §6 (revised): the first instance refund is full before 00:00 of the purchase day
-/// + 5 days (`i-1`, day 5 at 23:00); on day 6 it is prorated (`i-2`, 110 of 744 hours kept:
-/// 3680 × 110 / 744 = 544.08602151). The plan refund keeps 10 of 31 days × the order's 5999 ×
-/// 0.8 = 1548.12903226 (the catalog's 4999 would keep 1290.06); the plan was charged the
-/// catalog's 3999.20, reported as `price_mismatch`.
+/// RULES.md §6 (revised): the first instance refund is full before 00:00 of the sixth day,
+/// the purchase day being the first (`i-1`, day 5 at 23:00); on day 6 it is prorated (`i-2`,
+/// 110 of 744 hours kept: 3680 × 110 / 744 = 544.08602151). The plan refund keeps 10 of 31
+/// days × the order's 5999 × 0.8 = 1548.12903226 (the catalog's 4999 would keep 1290.06); the
+/// plan was charged the catalog's 3999.20, reported as `price_mismatch`.
 #[test]
 fn revised_6_five_calendar_days_and_the_orders_list_price() {
     let (_i, out) = run_dataset(&dataset(), AS_OF);
