@@ -352,6 +352,15 @@ mod tests {
             e.contains("refunds.instance_destroy_after_days: -1 is negative"),
             "{e}"
         );
+        let negative = sample().replace(
+            "instance_full_refund_days = 5",
+            "instance_full_refund_days = -5",
+        );
+        let e = parse(&negative).unwrap_err().to_string();
+        assert!(
+            e.contains("refunds.instance_full_refund_days: -5 is negative"),
+            "{e}"
+        );
         let missing = sample().replace("instance_destroy_after_days = 7\n", "");
         let e = parse(&missing).unwrap_err().to_string();
         assert!(e.contains("instance_destroy_after_days"), "{e}");

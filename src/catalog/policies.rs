@@ -95,6 +95,12 @@ pub(super) fn elastic(e: &RawElastic, check: Check) -> Result<Elastic> {
 }
 
 pub(super) fn refunds(r: &RawRefunds, check: Check) -> Result<Refunds> {
+    if r.instance_full_refund_days < 0 {
+        return Err(check.err(format!(
+            "refunds.instance_full_refund_days: {} is negative",
+            r.instance_full_refund_days
+        )));
+    }
     if r.instance_destroy_after_days < 0 {
         return Err(check.err(format!(
             "refunds.instance_destroy_after_days: {} is negative (days from a dedicated \

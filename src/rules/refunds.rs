@@ -455,13 +455,15 @@ fn instance_refund(
 }
 
 /// §6 (revised): "within 5 days, the 5th included" counts UTC+8 calendar days with the
-/// purchase day as day 1, so the full refund holds before 00:00 of the purchase day + `days`.
+/// purchase day as day 1, so the full refund holds before 00:00 of the purchase day + `days`
+/// (0 days: never; the catalog refuses negative days).
 pub fn full_refund_until(purchased_at: Ts, days: i64) -> Ts {
+    let Ok(days) = u64::try_from(days) else {
+        return Ts::MIN;
+    };
     let day = local_date(purchased_at);
-    let last = u64::try_from(days)
-        .ok()
-        .and_then(|d| day.checked_add_days(Days::new(d)));
-    last.map_or(Ts::MAX, day_start_of_date)
+    day.checked_add_days(Days::new(days))
+        .map_or(Ts::MAX, day_start_of_date)
 }
 
 /// §6 (revised): the list price × discount of a plan's whole paid time (`months`), from the
@@ -946,6 +948,9 @@ mod tests {
             (true, dec!(458.33333333), dec!(2541.66666667))
         );
         assert_eq!(day_6.row.payable, dec!(2541.67));
+        // 0 days: no full refund at all (a refund comes after the purchase).
+        assert_eq!(full_refund_until(s.started_at, 0), t("2024-05-01 00:00:00"));
+        assert_eq!(full_refund_until(s.started_at, -1), Ts::MIN);
         // Bought at 23:59:59: the purchase day still counts whole as day 1.
         let late = sub("apigw", "2024-05-01 23:59:59", "2024-05-31 23:59:59");
         assert_eq!(
