@@ -280,7 +280,10 @@ mod tests {
     fn unknown_region_is_rejected() {
         let text = sample().replacen("\"ap-hongkong\"]", "\"ap-atlantis\"]", 1);
         let e = parse(&text).unwrap_err().to_string();
-        assert!(e.contains("unknown region or region group `ap-atlantis`"), "{e}");
+        assert!(
+            e.contains("unknown region or region group `ap-atlantis`"),
+            "{e}"
+        );
     }
 
     /// §4.2 (revised): "mainland China" is all nine mainland regions; the sample catalog prices
@@ -434,6 +437,40 @@ mod tests {
             let e = parse(&text).unwrap_err().to_string();
             assert!(e.contains(want), "{want}: {e}");
         }
+    }
+
+    /// RULES.md §5 (revised): the days from a refund to the destruction are catalog data,
+    /// required and not negative.
+    #[test]
+    fn revised_5_instance_destroy_after_days_is_read_and_checked() {
+        assert_eq!(
+            parse(&sample())
+                .unwrap()
+                .refunds
+                .instance_destroy_after_days,
+            7
+        );
+        let negative = sample().replace(
+            "instance_destroy_after_days = 7",
+            "instance_destroy_after_days = -1",
+        );
+        let e = parse(&negative).unwrap_err().to_string();
+        assert!(
+            e.contains("refunds.instance_destroy_after_days: -1 is negative"),
+            "{e}"
+        );
+        let negative = sample().replace(
+            "instance_full_refund_days = 5",
+            "instance_full_refund_days = -5",
+        );
+        let e = parse(&negative).unwrap_err().to_string();
+        assert!(
+            e.contains("refunds.instance_full_refund_days: -5 is negative"),
+            "{e}"
+        );
+        let missing = sample().replace("instance_destroy_after_days = 7\n", "");
+        let e = parse(&missing).unwrap_err().to_string();
+        assert!(e.contains("instance_destroy_after_days"), "{e}");
     }
 
     #[test]

@@ -46,6 +46,9 @@ pub struct Refunds {
     pub self_service_products: Vec<String>,
     pub instance_products: Vec<String>,
     pub instance_full_refund_days: i64,
+    /// A refunded monthly dedicated instance is destroyed this many days after the refund
+    /// (RULES.md §5, revised); at least 0.
+    pub instance_destroy_after_days: i64,
     pub plan_products: Vec<String>,
 }
 
@@ -92,6 +95,19 @@ pub(super) fn elastic(e: &RawElastic, check: Check) -> Result<Elastic> {
 }
 
 pub(super) fn refunds(r: &RawRefunds, check: Check) -> Result<Refunds> {
+    if r.instance_full_refund_days < 0 {
+        return Err(check.err(format!(
+            "refunds.instance_full_refund_days: {} is negative",
+            r.instance_full_refund_days
+        )));
+    }
+    if r.instance_destroy_after_days < 0 {
+        return Err(check.err(format!(
+            "refunds.instance_destroy_after_days: {} is negative (days from a dedicated \
+             instance's refund to its destruction)",
+            r.instance_destroy_after_days
+        )));
+    }
     Ok(Refunds {
         quality_traffic_products: r.quality_traffic_products.clone(),
         quality_traffic_price_per_gb: check.dec(
@@ -104,6 +120,7 @@ pub(super) fn refunds(r: &RawRefunds, check: Check) -> Result<Refunds> {
         self_service_products: r.self_service_products.clone(),
         instance_products: r.instance_products.clone(),
         instance_full_refund_days: r.instance_full_refund_days,
+        instance_destroy_after_days: r.instance_destroy_after_days,
         plan_products: r.plan_products.clone(),
     })
 }

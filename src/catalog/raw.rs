@@ -161,5 +161,7 @@ pub struct RawRefunds {
     pub self_service_products: Vec<String>,
     pub instance_products: Vec<String>,
     pub instance_full_refund_days: i64,
+    /// Days from a dedicated instance's refund to its destruction (RULES.md §5).
+    pub instance_destroy_after_days: i64,
     pub plan_products: Vec<String>,
 }

@@ -5,8 +5,8 @@
 //! | quality traffic package (`refunds.quality_traffic_products`) | only while not expired; paid − price per GB × used GB; 0 once exhausted (§3.2) |
 //! | shared traffic package (`refunds.shared_traffic_products`) | only while not expired; paid − Σ used GB × the standard pay-by-traffic price of the region it was used in, at the refund instant |
 //! | API gateway package (`refunds.self_service_products`) | self-service only if not free quota, a `new` order, never used and still valid: everything paid; otherwise refused with the reason |
-//! | dedicated monthly instance (`refunds.instance_products`) | the customer's first refund within `instance_full_refund_days` of purchase: everything paid; otherwise paid − used time / total time × paid |
-//! | mini-program plan (`refunds.plan_products`) | only with no mini program attached; paid − used days / total days × list price × discount, any started day counting whole |
+//! | dedicated monthly instance (`refunds.instance_products`) | the customer's first refund within `instance_full_refund_days` UTC+8 calendar days, the purchase day as day 1 (before 00:00 of the purchase day + 5 days; revised): everything paid; otherwise paid − used time / total time × paid |
+//! | mini-program plan (`refunds.plan_products`) | only with no mini program attached; paid − used days / total days × the order's `list_price` × `discount` (revised: not the catalog's price), any started day counting whole |
 //!
 //! **Decisions:** `paid` is what the customer paid in cash — a package's `price_paid` minus its
 //! `voucher_amount` (vouchers are never refunded), a subscription's charges so far (terms and
@@ -14,19 +14,20 @@
 //! 0.01. A package refund is decided inside the deduction sweep (`package_policy`), so usage up
 //! to the refund instant counts as used and nothing after it is covered. Requests for products
 //! with no rule, for refunded, expired or ended targets, for packages not bought yet, and for
-//! hourly instances (billed per hour: release instead) are refused with the reason. A refused
+//! hourly instances (billed by the second: release instead) are refused with the reason. A refused
 //! request is still written, with `eligible = false` and amount 0.
 //!
 //! Invariants: `0 ≤ amount ≤ paid`; `payable = round2(amount)`; an eligible refund yields one
 //! `refund` bill line of `−amount` at its instant.
 
-use crate::calendar::{local_date, Ts, DAY};
+use crate::calendar::{day_start_of_date, local_date, Ts};
 use crate::catalog::{Catalog, Pricing};
 use crate::input::{Event, Package, PackageSource, Subscription, Violation};
 use crate::model::{BillLine, ChargeKind, DeductionDetail, RefundRow};
 use crate::money::{convert, m8, pay2, Unit};
 use crate::name::Name;
 use crate::rules::deduction::{PackageState, RefundRequest};
+use chrono::Days;
 use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
 
@@ -303,7 +304,7 @@ pub struct SubscriptionFacts {
     pub paid: Decimal,
     /// Current expiry (end of the last paid term); `None` for hourly instances.
     pub expires_at: Option<Ts>,
-    /// List price × discount of the whole paid time at the current plan (plans).
+    /// The order's list price × discount for the whole paid time ([`order_list_value`]).
     pub list_value: Decimal,
     /// Whether the subscription already ended (released or refunded) before the request.
     pub ended: bool,
@@ -358,9 +359,9 @@ pub fn subscription_refund(
     let rule = SubscriptionRule::of(catalog, &sub.product);
     let d = match facts.expires_at {
         _ if facts.ended => Decision::refused("subscription already ended".into()),
-        None => Decision::refused(
-            "hourly instances are billed per started hour: release instead".into(),
-        ),
+        None => {
+            Decision::refused("hourly instances are billed by the second: release instead".into())
+        }
         Some(expires) if expires <= e.at => {
             Decision::refused("subscription already expired".into())
         }
@@ -423,8 +424,8 @@ impl Decision {
 }
 
 /// §6, dedicated monthly instance (valid until `expires`): the customer's first refund within
-/// `instance_full_refund_days` of purchase is full; otherwise used time / total time × paid is
-/// kept.
+/// `instance_full_refund_days` of purchase ([`full_refund_until`]) is full; otherwise used
+/// time / total time × paid is kept.
 fn instance_refund(
     catalog: &Catalog,
     sub: &Subscription,
@@ -433,7 +434,7 @@ fn instance_refund(
     at: Ts,
 ) -> Decision {
     let days = catalog.refunds.instance_full_refund_days;
-    if !facts.full_refund_used && at - sub.started_at <= days * DAY {
+    if !facts.full_refund_used && at < full_refund_until(sub.started_at, days) {
         let reason = format!("first instance refund within {days} days of purchase: full");
         return Decision {
             used_full_refund: true,
@@ -451,6 +452,26 @@ fn instance_refund(
         format!("{why}: paid − used time / total time × paid"),
         m8(used / total * facts.paid),
     )
+}
+
+/// §6 (revised): "within 5 days, the 5th included" counts UTC+8 calendar days with the
+/// purchase day as day 1, so the full refund holds before 00:00 of the purchase day + `days`
+/// (0 days: never; the catalog refuses negative days).
+pub fn full_refund_until(purchased_at: Ts, days: i64) -> Ts {
+    let Ok(days) = u64::try_from(days) else {
+        return Ts::MIN;
+    };
+    let day = local_date(purchased_at);
+    day.checked_add_days(Days::new(days))
+        .map_or(Ts::MAX, day_start_of_date)
+}
+
+/// §6 (revised): the list price × discount of a plan's whole paid time (`months`), from the
+/// order, not from the catalog. `list_price` is the order's price of its first term
+/// (`first_months`); renewals extend the paid time at the order's monthly list price.
+/// **Decision:** an upgrade does not change it (the order's columns are all the rule names).
+pub fn order_list_value(sub: &Subscription, first_months: i64, months: i64) -> Decimal {
+    sub.list_price * sub.discount * Decimal::from(months) / Decimal::from(first_months.max(1))
 }
 
 /// §6, mini-program plan (valid until `expires`): only with no mini program attached; used
@@ -498,6 +519,7 @@ pub fn refund_line(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::calendar::DAY;
     use crate::input::EventKind;
     use crate::input::PackageKind;
     use crate::rules::deduction::tests::{catalog, t};
@@ -897,6 +919,78 @@ mod tests {
         );
         assert!(!r.used_full_refund);
         assert_eq!(r.row.amount, dec!(2400));
+    }
+
+    /// RULES.md §6 (revised): "within 5 days, the 5th included" counts UTC+8 calendar days,
+    /// the purchase day as day 1: bought 05-01 10:00, a first refund is full until 05-05
+    /// 23:59:59 and prorated from 05-06 00:00 (4 days 14 hours after the purchase, which the
+    /// elapsed-time reading would have refunded in full).
+    #[test]
+    fn revised_6_instance_5_days_count_calendar_days_purchase_day_first() {
+        let c = catalog();
+        assert_eq!(c.refunds.instance_full_refund_days, 5);
+        let s = sub("apigw", "2024-05-01 10:00:00", "2024-05-31 10:00:00");
+        assert_eq!(full_refund_until(s.started_at, 5), t("2024-05-06 00:00:00"));
+        let f = facts(dec!(3000), "2024-05-31 10:00:00", false);
+        let day_5 = subscription_refund(&c, &s, &f, &refund_event("s1", "2024-05-05 23:59:59"));
+        assert!(day_5.used_full_refund);
+        assert_eq!(
+            (day_5.row.eligible, day_5.row.used_value, day_5.row.amount),
+            (true, dec!(0), dec!(3000))
+        );
+        assert_eq!(
+            day_5.row.reason,
+            "first instance refund within 5 days of purchase: full"
+        );
+        let day_6 = subscription_refund(&c, &s, &f, &refund_event("s1", "2024-05-06 00:00:00"));
+        assert!(!day_6.used_full_refund);
+        // 4 days 14 hours of 30 days used: 3000 × 110 / 720 = 458.33333333.
+        assert_eq!(
+            (day_6.row.eligible, day_6.row.used_value, day_6.row.amount),
+            (true, dec!(458.33333333), dec!(2541.66666667))
+        );
+        assert_eq!(day_6.row.payable, dec!(2541.67));
+        // 0 days: no full refund at all (a refund comes after the purchase).
+        assert_eq!(full_refund_until(s.started_at, 0), t("2024-05-01 00:00:00"));
+        assert_eq!(full_refund_until(s.started_at, -1), Ts::MIN);
+        // Bought at 23:59:59: the purchase day still counts whole as day 1.
+        let late = sub("apigw", "2024-05-01 23:59:59", "2024-05-31 23:59:59");
+        assert_eq!(
+            full_refund_until(late.started_at, 5),
+            t("2024-05-06 00:00:00")
+        );
+    }
+
+    /// RULES.md §6 (revised): a plan refund keeps used days / total days × the order's
+    /// `list_price` × `discount`, not the catalog's price (test plan 4999 in the catalog, the
+    /// order 5999 at 0.8 = 4799.20 paid); a renewal extends the order's value month by month.
+    #[test]
+    fn revised_6_plan_refund_uses_the_orders_list_price_and_discount() {
+        let c = catalog();
+        let mut s = sub("mpgw", "2024-09-01 10:00:00", "2024-10-01 10:00:00");
+        (s.list_price, s.discount, s.price_paid) = (dec!(5999), dec!(0.8), dec!(4799.2));
+        let mut f = facts(dec!(4799.2), "2024-10-01 10:00:00", false);
+        f.list_value = order_list_value(&s, 1, 1);
+        assert_eq!(f.list_value, dec!(4799.2));
+        let r = subscription_refund(&c, &s, &f, &refund_event("s1", "2024-09-10 10:00:00"));
+        assert_eq!(r.row.kind, "mini_program_plan");
+        assert_eq!(
+            r.row.reason,
+            "10 of 30 days used: paid − used/total × list × discount"
+        );
+        // 10/30 × 5999 × 0.8 = 1599.73333333 (the catalog's 4999 would give 1333.07).
+        assert_eq!(
+            (r.row.paid, r.row.used_value, r.row.amount, r.row.payable),
+            (
+                dec!(4799.2),
+                dec!(1599.73333333),
+                dec!(3199.46666667),
+                dec!(3199.47)
+            )
+        );
+        // A 3-month order renewed for 2 months: 5 months at the order's monthly list.
+        s.list_price = dec!(17997);
+        assert_eq!(order_list_value(&s, 3, 5), dec!(23996));
     }
 
     #[test]

@@ -8,9 +8,11 @@
 //!   × `discount` × the term's whole months. Each `renew` adds `months` months after the current
 //!   expiry (the 1mo step clamps to month end), charged at the renewal instant at the price in
 //!   force then — so an instance bought before a price change keeps its price until renewed.
-//! - **hourly**: every started hour of existence (hours anchored at `started_at`) at the hourly
-//!   price in force at the hour's start × `discount`, charged at the hour's end, or at release
-//!   for the last, partial hour. An hour not settled before the as-of moment is not charged.
+//! - **hourly** (revised): billed by the second, settled on every clock hour (UTC+8 HH:00): one
+//!   line per clock hour for the part of it the instance existed (from `started_at` until the
+//!   release, the refund or the as-of moment), at the hourly price in force at the part's start
+//!   × `discount` × seconds / 3600, charged at the clock hour's end, or at release for the last
+//!   part (RULES.md §4.3, example 11).
 //! - **upgrade** (plans only go up): `(new − old) × remaining days / cycle days`, where the cycle
 //!   is the paid term containing the upgrade, `old`/`new` are the term's prices of the old and new
 //!   plan (new at the price in force at the upgrade), and days are UTC+8 calendar days with the
@@ -18,7 +20,8 @@
 //!   upgrade on the last day costs 0). Terms already renewed ahead (paid before the upgrade,
 //!   after that term) are topped up in full, `new` against the old plan's price when each was
 //!   paid: the remaining days run to the expiry, which does not change. Later renewals and
-//!   hours use the new plan. An hourly instance's upgrade only changes the price of later hours.
+//!   hours use the new plan. An hourly instance's upgrade changes the price from the next clock
+//!   hour on (**Decision**: a clock hour is settled at one price, the one of its first second).
 //! - **refund**: decided by `rules::refunds`; an eligible refund ends the subscription at its
 //!   instant (no later hours, renewals, elastic fees or expiry steps).
 //!
@@ -29,14 +32,17 @@
 //! price and reported (`price_mismatch`).
 //!
 //! Invariants: every charge is at scale 8 and `amount = unit_price × billable_quantity` up to the
-//! scale-8 rounding; terms of one subscription are contiguous and never overlap; nothing is
-//! charged at or after the as-of moment or after the subscription ended.
+//! scale-8 rounding (an hourly part: the amount is computed from the exact seconds, the quantity
+//! is the hours at scale 9); terms of one subscription are contiguous and never overlap; hourly
+//! parts of one instance are disjoint, each inside one clock hour; no time at or after the as-of
+//! moment or after the subscription ended is charged (the last hour before the as-of moment is
+//! settled at it, like a usage hour, and the ledger leaves it to the next run).
 
 use crate::calendar::{add_months_clamped, from_local, local, Ts, HOUR};
 use crate::catalog::Catalog;
 use crate::input::{BillingMode, Event, EventKind, Subscription, Violation};
 use crate::model::{BillLine, ChargeKind, RefundRow};
-use crate::money::{m8, pay2};
+use crate::money::{m8, pay2, q9};
 use crate::name::Name;
 use crate::rules::refunds::{self, SubscriptionFacts};
 use rust_decimal::Decimal;
@@ -61,6 +67,8 @@ pub struct Life {
     pub plans: Vec<(Ts, Name)>,
     /// When it stopped existing: released, or refunded.
     pub ended_at: Option<Ts>,
+    /// The instant of its eligible refund, if any (then also `ended_at`).
+    pub refunded_at: Option<Ts>,
     /// Charges so far (terms, upgrades and hours), CNY.
     pub paid: Decimal,
 }
@@ -213,10 +221,9 @@ fn refund(
     full_refund_used: &mut HashSet<Name>,
 ) {
     let life = &out.lives[i];
-    let plan = *life.plan_at(e.at);
     let months: i64 = life.terms.iter().map(|t| t.months).sum();
-    let list_value = monthly_price(catalog, &s.product, &plan, e.at)
-        .map_or(Decimal::ZERO, |p| p * s.discount * Decimal::from(months));
+    let first_months = life.terms.first().map_or(1, |t| t.months);
+    let list_value = refunds::order_list_value(s, first_months, months);
     let facts = SubscriptionFacts {
         paid: life.paid,
         expires_at: life.expires_at(),
@@ -230,6 +237,7 @@ fn refund(
     }
     if r.row.eligible {
         out.lives[i].ended_at = Some(e.at);
+        out.lives[i].refunded_at = Some(e.at);
         let sp = Name::from(sub_product(catalog, s));
         out.lines.push(refunds::refund_line(
             &r.row,
@@ -249,6 +257,7 @@ fn first_term(s: &Subscription, catalog: &Catalog, as_of: Ts, out: &mut Replayed
         terms: Vec::new(),
         plans: vec![(s.started_at, s.plan)],
         ended_at: s.released_at,
+        refunded_at: None,
         paid: Decimal::ZERO,
     };
     if s.billing_mode == BillingMode::Hourly || s.started_at >= as_of {
@@ -510,54 +519,85 @@ pub fn upgrade_amount(old: Decimal, new: Decimal, remaining_days: i64, cycle_day
     m8((new - old) * Decimal::from(remaining_days) / Decimal::from(cycle_days))
 }
 
-/// Every hour of an hourly instance started before the as-of moment. An hour that runs past
-/// the as-of moment (an instance started at 16:30 runs 23:30–00:30) is billed in the month it
-/// started, like a usage row: left out, it would come into the next day's run and change a
-/// month that run's bill already marks complete. It is charged at its end, after the as-of
-/// moment, so the ledger (which stops there) leaves it to the next run's balance.
+/// The part of one clock hour `[hour, hour + 1h)` (UTC+8) an hourly instance existed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HourPart {
+    /// The clock hour's number from the clock hour of `started_at` (its line id).
+    pub k: i64,
+    /// The part `[start, end)` of the hour the instance existed, up to the as-of moment.
+    pub start: Ts,
+    pub end: Ts,
+    /// The settlement: the end of the clock hour, or the end of life inside it.
+    pub charged_at: Ts,
+}
+
+/// The clock-hour parts of an existence `[started_at, ended_at)` cut at `as_of`, from the
+/// first hour settled at or after `from` (an hour earlier, to be safe at the edge: the ids of
+/// the parts kept do not depend on `from`). UTC+8 is a whole number of hours from UTC, so a
+/// clock hour starts on a multiple of `HOUR`.
+pub fn hour_parts(
+    started_at: Ts,
+    ended_at: Option<Ts>,
+    (from, as_of): (Ts, Ts),
+) -> impl Iterator<Item = HourPart> {
+    let end = ended_at.unwrap_or(Ts::MAX).min(as_of);
+    let first_hour = started_at.div_euclid(HOUR) * HOUR;
+    let k0 = (from.saturating_sub(first_hour).div_euclid(HOUR) - 1).max(0);
+    (k0..)
+        .map(move |k| (k, first_hour + k * HOUR))
+        .take_while(move |(_, hour)| *hour < end)
+        .filter_map(move |(k, hour)| {
+            let start = hour.max(started_at);
+            (start < end).then(|| HourPart {
+                k,
+                start,
+                end: (hour + HOUR).min(end),
+                charged_at: (hour + HOUR).min(ended_at.unwrap_or(Ts::MAX)),
+            })
+        })
+}
+
+/// RULES.md §4.3 (revised): an hourly instance is billed by the second and settled on every
+/// clock hour, one line per clock hour for the part of it the instance existed (until its
+/// release, refund or the as-of moment): quantity = the part in hours (scale 9), unit price =
+/// the hourly price in force at the part's start (the plan in force then) × `discount`,
+/// amount = that price × the part's seconds / 3600, rounded once to scale 8. The as-of moment
+/// is 00:00 UTC+8, a clock hour's end, so a run settles every hour before it and the next run
+/// adds hours without changing these.
 fn hourly_lines(
     s: &Subscription,
     life: &Life,
     catalog: &Catalog,
-    (from, as_of): (Ts, Ts),
+    window: (Ts, Ts),
     lines: &mut Vec<BillLine>,
     violations: &mut Vec<Violation>,
 ) {
-    let end = life.ended_at.unwrap_or(Ts::MAX).min(as_of);
-    // The first hour charged at or after `from` (an hour earlier, to be safe at the edge); the
-    // hour's number `k` stays its number from the start, and so does its line id.
-    let mut k = (from.saturating_sub(s.started_at) / HOUR - 1).max(0);
-    loop {
-        let start = s.started_at + k * HOUR;
-        if start >= end {
-            break;
-        }
-        let nominal_end = start + HOUR;
-        let charged_at = nominal_end.min(life.ended_at.unwrap_or(Ts::MAX));
-        let plan = life.plan_at(start);
-        let Some(price) = catalog.instance_price(&s.product, plan, start) else {
+    for part in hour_parts(s.started_at, life.ended_at, window) {
+        let plan = life.plan_at(part.start);
+        let Some(price) = catalog.instance_price(&s.product, plan, part.start) else {
             violations.push(Violation::new(
                 "subscriptions",
                 &*s.subscription_id,
                 "no_price",
                 format!("no hourly price for {}/{plan}", s.product),
-                Some(start),
+                Some(part.start),
             ));
             break;
         };
-        let unit_price = m8(price.hourly * s.discount);
+        let hourly = price.hourly * s.discount;
+        let micros = Decimal::from(part.end - part.start);
+        let hour = Decimal::from(HOUR);
         lines.push(line(
             s,
             catalog,
-            format!("h:{}:{k:06}", s.subscription_id),
+            format!("h:{}:{:06}", s.subscription_id, part.k),
             ChargeKind::Subscription,
-            (start, nominal_end, charged_at),
-            Decimal::ONE,
+            (part.start, part.end, part.charged_at),
+            q9(micros / hour),
             "hour",
-            unit_price,
-            unit_price,
+            m8(hourly),
+            m8(hourly * micros / hour),
         ));
-        k += 1;
     }
 }
 
@@ -636,7 +676,7 @@ mod tests {
     /// Plan `p1`: mini-program gateway `test` (4999 a month), monthly, bought at `start`.
     fn test_plan(start: &str) -> Subscription {
         let mut s = sub("p1", "mpgw", "test", BillingMode::Monthly, start);
-        s.price_paid = dec!(4999);
+        (s.list_price, s.price_paid) = (dec!(4999), dec!(4999));
         s
     }
 
@@ -709,10 +749,8 @@ mod tests {
         assert_eq!(out.violations[0].rule, "price_mismatch");
     }
 
-    /// Hourly instances: every started hour, at the price in force at the hour's start; the
-    /// partial last hour is charged at release.
     /// Lines before `history_from` are left out; every line from it on is the one `replay`
-    /// gives, with the same id (hours keep their number from the start).
+    /// gives, with the same id (clock hours keep their number from the first one).
     #[test]
     fn hourly_lines_before_history_from_are_left_out() {
         let c = catalog();
@@ -739,62 +777,196 @@ mod tests {
                 .collect::<Vec<_>>(),
             kept
         );
-        // 176 started hours: the last, 03-31 23:30, runs past the as-of moment.
+        // 176 clock hours: 16:00 (from 16:30) to 23:00 on 03-24, then 7 whole days.
         assert_eq!(all.lines.len(), 176);
+        assert_eq!(all.lines[0].charge_start, t("2022-03-24 16:30:00"));
+        assert_eq!(all.lines[175].charged_at, as_of);
     }
 
+    /// The lines of `out` as (id, charge_start, charge_end, charged_at, quantity, unit price,
+    /// amount).
+    fn hour_lines(out: &Replayed) -> Vec<(String, Ts, Ts, Ts, Decimal, Decimal, Decimal)> {
+        out.lines
+            .iter()
+            .map(|l| {
+                assert_eq!((&*l.unit, &*l.price_unit), ("hour", "hour"));
+                assert_eq!(l.billing_item.as_str(), "hourly_fee");
+                assert_eq!(l.charge_kind, ChargeKind::Subscription);
+                assert_eq!(l.metered_quantity, l.billable_quantity);
+                (
+                    l.line_id.to_string(),
+                    l.charge_start,
+                    l.charge_end,
+                    l.charged_at,
+                    l.billable_quantity,
+                    l.unit_price,
+                    l.amount,
+                )
+            })
+            .collect()
+    }
+
+    fn hourly(id: &str, plan: &str, start: &str, released: Option<&str>) -> Subscription {
+        let mut s = sub(id, "apigw", plan, BillingMode::Hourly, start);
+        s.released_at = released.map(t);
+        s
+    }
+
+    /// RULES.md §9 example 11, first instance: basic (5.94 an hour) from 10:00:00 to 10:30:00
+    /// → 2.97 at 10:30.
     #[test]
-    fn hourly_instance_across_the_price_change_and_release() {
+    fn example_11_basic_instance_30_minutes_costs_2_97() {
         let c = catalog();
-        let mut s = sub(
+        let s = hourly(
             "h1",
-            "apigw",
-            "professional",
-            BillingMode::Hourly,
-            "2022-03-24 16:30:00",
+            "basic",
+            "2024-05-10 10:00:00",
+            Some("2024-05-10 10:30:00"),
         );
-        s.released_at = Some(t("2022-03-24 19:10:00"));
-        let out = replay(&[s], &[], &c, t("2022-04-01 00:00:00"));
-        // Hours start 16:30 (list 16.11), 17:30 (16:11: before 18:00), 18:30 (11.76).
+        let out = replay(&[s], &[], &c, t("2024-06-01 00:00:00"));
         assert_eq!(
-            amounts(&out),
-            vec![
-                ("h:h1:000000".to_string(), dec!(16.11)),
-                ("h:h1:000001".to_string(), dec!(16.11)),
-                ("h:h1:000002".to_string(), dec!(11.76)),
+            hour_lines(&out),
+            [(
+                "h:h1:000000".to_string(),
+                t("2024-05-10 10:00:00"),
+                t("2024-05-10 10:30:00"),
+                t("2024-05-10 10:30:00"),
+                dec!(0.500000000),
+                dec!(5.94),
+                dec!(2.97000000),
+            )]
+        );
+        assert!(out.violations.is_empty(), "{:?}", out.violations);
+    }
+
+    /// RULES.md §9 example 11, second instance: 10:20:00 to 12:00:00 → 3.96 for 10:20–11:00
+    /// (at 11:00), 5.94 for 11:00–12:00 (at 12:00).
+    #[test]
+    fn example_11_basic_instance_10_20_to_12_00_costs_3_96_then_5_94() {
+        let c = catalog();
+        let s = hourly(
+            "h2",
+            "basic",
+            "2024-05-10 10:20:00",
+            Some("2024-05-10 12:00:00"),
+        );
+        let out = replay(&[s], &[], &c, t("2024-06-01 00:00:00"));
+        assert_eq!(
+            hour_lines(&out),
+            [
+                (
+                    "h:h2:000000".to_string(),
+                    t("2024-05-10 10:20:00"),
+                    t("2024-05-10 11:00:00"),
+                    t("2024-05-10 11:00:00"),
+                    dec!(0.666666667),
+                    dec!(5.94),
+                    dec!(3.96000000),
+                ),
+                (
+                    "h:h2:000001".to_string(),
+                    t("2024-05-10 11:00:00"),
+                    t("2024-05-10 12:00:00"),
+                    t("2024-05-10 12:00:00"),
+                    dec!(1.000000000),
+                    dec!(5.94),
+                    dec!(5.94000000),
+                ),
             ]
         );
-        assert_eq!(out.lines[2].charged_at, t("2022-03-24 19:10:00"));
-        assert_eq!(out.lines[2].charge_end, t("2022-03-24 19:30:00"));
     }
 
-    /// An hour started before the as-of moment is billed in the month it started, even when it
-    /// ends after the as-of moment: May's bill, complete as of 06-01, must not change in the
-    /// 06-02 run (RULES.md §8).
+    /// RULES.md §4.3 (revised): by the second, one line per clock hour, each at the price in
+    /// force in that hour: the 2022-03-24 18:00 change (professional 16.11 → 11.76) falls on a
+    /// clock hour; the release at 19:10:30 ends the last part and is its settlement.
     #[test]
-    fn hourly_hours_started_before_the_as_of_moment_are_billed_in_their_month() {
+    fn revised_4_3_hourly_instance_billed_by_the_second() {
         let c = catalog();
-        let s = sub(
+        let s = hourly(
             "h1",
-            "apigw",
-            "basic",
-            BillingMode::Hourly,
-            "2024-05-31 22:30:00",
+            "professional",
+            "2022-03-24 16:30:00",
+            Some("2022-03-24 19:10:30"),
         );
+        let out = replay(&[s], &[], &c, t("2022-04-01 00:00:00"));
+        assert_eq!(
+            hour_lines(&out),
+            [
+                (
+                    "h:h1:000000".to_string(),
+                    t("2022-03-24 16:30:00"),
+                    t("2022-03-24 17:00:00"),
+                    t("2022-03-24 17:00:00"),
+                    dec!(0.500000000),
+                    dec!(16.11),
+                    dec!(8.05500000),
+                ),
+                (
+                    "h:h1:000001".to_string(),
+                    t("2022-03-24 17:00:00"),
+                    t("2022-03-24 18:00:00"),
+                    t("2022-03-24 18:00:00"),
+                    dec!(1.000000000),
+                    dec!(16.11),
+                    dec!(16.11000000),
+                ),
+                (
+                    "h:h1:000002".to_string(),
+                    t("2022-03-24 18:00:00"),
+                    t("2022-03-24 19:00:00"),
+                    t("2022-03-24 19:00:00"),
+                    dec!(1.000000000),
+                    dec!(11.76),
+                    dec!(11.76000000),
+                ),
+                // 630 seconds: 11.76 × 630 / 3600 = 2.058.
+                (
+                    "h:h1:000003".to_string(),
+                    t("2022-03-24 19:00:00"),
+                    t("2022-03-24 19:10:30"),
+                    t("2022-03-24 19:10:30"),
+                    dec!(0.175000000),
+                    dec!(11.76),
+                    dec!(2.05800000),
+                ),
+            ]
+        );
+    }
+
+    /// RULES.md §4.3 (revised): the amount comes from the seconds, not from the hours rounded to
+    /// scale 9: one second of diamond at the list price 230.75 is 230.75 / 3600 = 0.06409722…
+    #[test]
+    fn revised_4_3_amount_from_the_seconds_rounded_once() {
+        let c = catalog();
+        let s = hourly(
+            "h1",
+            "diamond",
+            "2022-03-01 10:59:59",
+            Some("2022-03-01 11:00:00"),
+        );
+        let out = replay(&[s], &[], &c, t("2022-04-01 00:00:00"));
+        let l = &out.lines[0];
+        assert_eq!(
+            (l.billable_quantity, l.unit_price, l.amount),
+            (dec!(0.000277778), dec!(230.75), dec!(0.06409722))
+        );
+        assert_eq!(
+            (l.charge_start, l.charged_at),
+            (t("2022-03-01 10:59:59"), t("2022-03-01 11:00:00"))
+        );
+    }
+
+    /// RULES.md §4.3 (revised): an instance still running at the as-of moment (00:00 UTC+8, a
+    /// clock hour's end) is charged up to it: the last hour is settled at the as-of moment, and
+    /// the next day's run adds hours without changing these (RULES.md §8: May's bill, complete
+    /// as of 06-01, must not change in the 06-02 run).
+    #[test]
+    fn revised_4_3_running_instance_is_charged_until_the_as_of_moment() {
+        let c = catalog();
+        let s = hourly("h1", "basic", "2024-05-31 22:30:00", None);
         let day = |as_of| {
             let out = replay(std::slice::from_ref(&s), &[], &c, t(as_of));
-            out.lines
-                .into_iter()
-                .filter(|l| Month::of(l.charge_start) == Month::of(t("2024-05-31 00:00:00")))
-                .map(|l| {
-                    (
-                        l.line_id.to_string(),
-                        l.charge_start,
-                        l.charged_at,
-                        l.amount,
-                    )
-                })
-                .collect::<Vec<_>>()
+            hour_lines(&out)
         };
         let may = day("2024-06-01 00:00:00");
         assert_eq!(
@@ -803,18 +975,72 @@ mod tests {
                 (
                     "h:h1:000000".to_string(),
                     t("2024-05-31 22:30:00"),
-                    t("2024-05-31 23:30:00"),
-                    dec!(5.94)
+                    t("2024-05-31 23:00:00"),
+                    t("2024-05-31 23:00:00"),
+                    dec!(0.500000000),
+                    dec!(5.94),
+                    dec!(2.97000000),
                 ),
                 (
                     "h:h1:000001".to_string(),
-                    t("2024-05-31 23:30:00"),
-                    t("2024-06-01 00:30:00"),
-                    dec!(5.94)
+                    t("2024-05-31 23:00:00"),
+                    t("2024-06-01 00:00:00"),
+                    t("2024-06-01 00:00:00"),
+                    dec!(1.000000000),
+                    dec!(5.94),
+                    dec!(5.94000000),
                 ),
             ]
         );
-        assert_eq!(day("2024-06-02 00:00:00"), may);
+        let next = day("2024-06-02 00:00:00");
+        assert_eq!(next.len(), 2 + 24);
+        assert_eq!(next[..2], may[..]);
+        assert!(next
+            .iter()
+            .all(|l| Month::of(l.1) == Month::of(l.2 - 1) && l.4 <= Decimal::ONE));
+    }
+
+    /// Clock-hour parts: a release on a clock hour ends the last whole part; an instance that
+    /// starts and ends inside one hour has one part; nothing from the as-of moment on.
+    #[test]
+    fn revised_4_3_clock_hour_parts() {
+        let parts = |start: &str, end: Option<&str>, as_of: &str| {
+            hour_parts(t(start), end.map(t), (Ts::MIN, t(as_of)))
+                .map(|p| (p.k, p.start, p.end, p.charged_at))
+                .collect::<Vec<_>>()
+        };
+        let as_of = "2024-06-01 00:00:00";
+        let (a, b) = ("2024-05-10 10:05:00", "2024-05-10 10:06:00");
+        assert_eq!(parts(a, Some(b), as_of), [(0, t(a), t(b), t(b))]);
+        let (a, b) = ("2024-05-10 10:00:00", "2024-05-10 11:00:00");
+        assert_eq!(parts(a, Some(b), as_of), [(0, t(a), t(b), t(b))]);
+        // Released at the start: no part; started at the as-of moment: none.
+        assert!(parts(a, Some(a), as_of).is_empty());
+        assert!(parts(as_of, None, as_of).is_empty());
+        // Released after the as-of moment: cut at it, settled at the hour's end.
+        let a = "2024-05-31 23:10:00";
+        assert_eq!(
+            parts(a, Some("2024-06-01 05:00:00"), as_of),
+            [(0, t(a), t(as_of), t(as_of))]
+        );
+    }
+
+    /// An hourly instance's upgrade applies from the next clock hour: the hour containing it is
+    /// settled at the plan of its first second.
+    #[test]
+    fn hourly_upgrade_applies_from_the_next_clock_hour() {
+        let c = catalog();
+        let s = hourly(
+            "h1",
+            "basic",
+            "2024-05-10 10:00:00",
+            Some("2024-05-10 11:30:00"),
+        );
+        let mut up = ev("u1", EventKind::Upgrade, "h1", "2024-05-10 10:15:00");
+        up.new_plan = Some(Name::from("professional"));
+        let out = replay(&[s], &[up], &c, t("2024-06-01 00:00:00"));
+        let got: Vec<_> = out.lines.iter().map(|l| (l.unit_price, l.amount)).collect();
+        assert_eq!(got, [(dec!(5.94), dec!(5.94)), (dec!(11.76), dec!(5.88))]);
     }
 
     /// RULES.md §9 example 4: 4999 → 8999 with 20 of 30 days remaining → 2666.67 payable.

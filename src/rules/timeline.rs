@@ -1,7 +1,8 @@
 //! The account timeline (`account_events`, RULES.md §5): per account, the ledger
 //! (`rules::ledger`), its arrears episodes and the product steps they trigger (`rules::arrears`),
-//! and the expiry timeline of each prepaid plan (`rules::plan_expiry`, terms from the replayed
-//! subscriptions of `rules::subscriptions`); plus the `usage_while_suspended` and
+//! the expiry timeline of each prepaid plan (`rules::plan_expiry`, terms from the replayed
+//! subscriptions of `rules::subscriptions`) and the teardown of each refunded dedicated instance
+//! (`rules::refunded_instances`); plus the `usage_while_suspended` and
 //! `renewal_after_reclaim` exceptions, `auto_renew_without_funds` for automatic package
 //! renewals charged while the balance was below their price (`rules::renewals`, RULES.md §3.8),
 //! and `unknown_account` for an account with rows (usage, payments, subscriptions, bill lines)
@@ -25,7 +26,7 @@ use crate::model::{AccountEvent, BillLine};
 use crate::name::Name;
 use crate::rules::renewals::{self, Renewal};
 use crate::rules::subscriptions::Life;
-use crate::rules::{arrears, ledger::Ledger, plan_expiry};
+use crate::rules::{arrears, ledger::Ledger, plan_expiry, refunded_instances};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
@@ -168,6 +169,11 @@ fn account(g: &Group, catalog: &Catalog, w: &Window) -> (Vec<AccountEvent>, Vec<
         events.extend(p.events);
         outages.extend(p.outages);
         violations.extend(p.violations);
+    }
+    for (sub, life) in g.subs.iter().filter(|(_, l)| l.refunded_at.is_some()) {
+        let t = refunded_instances::teardown(&ledger, sub, life, catalog, w.as_of);
+        events.extend(t.events);
+        outages.extend(t.outage);
     }
     violations.extend(arrears::usage_while_suspended(&g.usage, &outages));
     events.retain(|e| w.contains(e.at));

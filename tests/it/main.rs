@@ -15,6 +15,7 @@ mod golden;
 mod ops;
 mod output;
 mod revised_renewals;
+mod revised_subscriptions;
 mod sample_data;
 mod shards;
 mod threads;
