@@ -3,7 +3,7 @@
 //!
 //! Invariants: a column built here equals the one polars' own `from_iter_options` builds from
 //! the same values (tested); decimals keep every digit at their scale (the caller rounds, once,
-//! where RULES.md §1 says).
+//! where docs/rules.md §1 says).
 
 use crate::calendar::Ts;
 use crate::error::Result;
@@ -21,7 +21,7 @@ pub fn dec_col(name: &str, scale: u32, v: impl Iterator<Item = Option<Decimal>>)
 }
 
 /// A Decimal128(`precision`, `scale`) column, for the inputs the generator writes where
-/// CONTRACT.md gives a precision below 38 (`coefficient` dec(18,9), `discount` dec(9,6)). The
+/// docs/contract.md gives a precision below 38 (`coefficient` dec(18,9), `discount` dec(9,6)). The
 /// values must fit the precision (the caller's to ensure; a Parquet reader may refuse them).
 pub fn narrow_dec_col(
     name: &str,

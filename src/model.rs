@@ -1,4 +1,4 @@
-//! The rows the rules produce and the output writes, one struct per table of CONTRACT.md, and
+//! The rows the rules produce and the output writes, one struct per table of docs/contract.md, and
 //! the enums they share with the inputs.
 //!
 //! This module is the layer both `rules` (which builds these rows) and `output` (which sorts and
@@ -15,7 +15,7 @@ use std::sync::Arc;
 /// The `kind` values of `packages`, in the order of [`PackageKind`].
 pub const PACKAGE_KINDS: [&str; 4] = ["total", "periodic", "sliced", "unlimited"];
 
-/// How a package's capacity is granted (RULES.md §3.1).
+/// How a package's capacity is granted (docs/rules.md §3.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PackageKind {
     Total,

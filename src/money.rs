@@ -2,7 +2,7 @@
 //!
 //! Invariants:
 //! - No floats anywhere: every quantity and amount is a [`Decimal`].
-//! - Every rounding is half away from zero (RULES.md §1): unit conversions and quantities to
+//! - Every rounding is half away from zero (docs/rules.md §1): unit conversions and quantities to
 //!   scale 9 ([`q9`]), line amounts to scale 8 ([`m8`]), payable amounts to scale 2 ([`pay2`]).
 //! - Parquet `dec(38,s)` values are carried as `i128` mantissas at a fixed scale;
 //!   [`to_mantissa`] / [`from_mantissa`] convert exactly or fail (never truncate silently).
@@ -97,7 +97,7 @@ pub fn parse_decimal(s: &str) -> Option<Decimal> {
     Decimal::from_str(s.trim()).ok()
 }
 
-/// Metering units of CONTRACT.md. Traffic units convert with base 1024; `call`, `QPS` and
+/// Metering units of docs/contract.md. Traffic units convert with base 1024; `call`, `QPS` and
 /// `Mbps` only match themselves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Unit {
@@ -208,7 +208,7 @@ fn convert_exact(q: Decimal, up: u32, down: u32) -> Option<Decimal> {
     from_exact(div_half_away(scaled, 1i128 << down), QTY_SCALE)
 }
 
-/// `a × b` rounded half away from zero to `scale` (RULES.md §1: one rounding of the exact
+/// `a × b` rounded half away from zero to `scale` (docs/rules.md §1: one rounding of the exact
 /// product). Integer arithmetic on the mantissas when the product fits 96 bits — as rust_decimal
 /// would compute it, exactly — else rust_decimal's product and rounding.
 pub fn mul_round(a: Decimal, b: Decimal, scale: u32) -> Decimal {
@@ -280,7 +280,7 @@ mod tests {
     fn traffic_converts_with_base_1024() {
         assert_eq!(convert(dec!(1), Unit::GB, Unit::MB), dec!(1024));
         assert_eq!(convert(dec!(1), Unit::TB, Unit::KB), dec!(1073741824));
-        // 15,000,000 KB ≈ 14.305114746 GB (RULES.md §9.6).
+        // 15,000,000 KB ≈ 14.305114746 GB (docs/rules.md §9.6).
         assert_eq!(
             convert(dec!(15000000), Unit::KB, Unit::GB),
             dec!(14.305114746)

@@ -1,4 +1,4 @@
-//! `reckon generate`: a realistic synthetic dataset of every input table of CONTRACT.md —
+//! `reckon generate`: a realistic synthetic dataset of every input table of docs/contract.md —
 //! `usage/` (split into `part-00000.parquet`, `part-00001.parquet`, … of at most
 //! `--rows-per-file` rows), `packages/`, `package_scope/`, `accounts/`, `payments/`,
 //! `subscriptions/` and `events/` (one `part-00000.parquet` each). The price catalog is not
@@ -20,8 +20,8 @@
 //! - opening balances from the estimated spend (a fraction low enough to fall into arrears),
 //!   top-ups, API gateway dedicated instances (monthly and hourly), mini-program gateway plans
 //!   (some with the elastic switch on) and refund / upgrade / renew events;
-//! - with `--scenarios`, the hand-made accounts of [`scenarios`] (RULES.md worked examples) and
-//!   five deliberately invalid usage rows.
+//! - with `--scenarios`, the hand-made accounts of [`scenarios`] (docs/rules.md's worked examples)
+//!   and five deliberately invalid usage rows.
 //!
 //! The range is the `--days` UTC+8 days ending the day before `--end`; every instant is stored as
 //! UTC microseconds, usage hours are aligned and one hour long, ids are unique.

@@ -34,7 +34,7 @@ pub(super) struct RegionTraffic {
     pub accelerated_products: BTreeSet<&'static str>,
 }
 
-/// The two API gateway free-quota packages of an account activated at `at` (RULES.md §4.1):
+/// The two API gateway free-quota packages of an account activated at `at` (docs/rules.md §4.1):
 /// periodic, cycle `30d`, 12 cycles, all regions, 1,000,000 calls and 1 GB of egress per cycle.
 pub(super) fn free_quota(uin: &str, at: Ts, ids: [String; 2]) -> ([PackageRow; 2], [ScopeRow; 2]) {
     let [calls_id, egress_id] = ids;

@@ -1,4 +1,4 @@
-//! Hand-made accounts for `reckon generate --scenarios`: each reproduces a RULES.md worked
+//! Hand-made accounts for `reckon generate --scenarios`: each reproduces a docs/rules.md worked
 //! example inside the generated range, appended to the generated tables. None of them uses the
 //! random stream, so adding them changes no generated row.
 //!

@@ -3,7 +3,7 @@
 //! and the hand-written usage rows of the scenarios as [`UsageRow`]. Generated usage never
 //! lands here: [`super::usage`] streams it hour by hour.
 //!
-//! Field names and types follow CONTRACT.md's columns; instants are UTC microseconds.
+//! Field names and types follow docs/contract.md's columns; instants are UTC microseconds.
 
 use crate::calendar::Ts;
 use rust_decimal::Decimal;

@@ -13,7 +13,7 @@ use crate::name::Name;
 use polars::prelude::*;
 use std::path::{Path, PathBuf};
 
-/// The input tables of CONTRACT.md, each a directory of Parquet files under the input
+/// The input tables of docs/contract.md, each a directory of Parquet files under the input
 /// directory. Every one must exist (an empty directory is an empty table): a missing one is
 /// [`Error::MissingTable`].
 pub const TABLES: [&str; 7] = [
@@ -26,7 +26,7 @@ pub const TABLES: [&str; 7] = [
     "events",
 ];
 
-/// Logical column types of CONTRACT.md.
+/// Logical column types of docs/contract.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColType {
     Str,

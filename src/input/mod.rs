@@ -1,5 +1,5 @@
-//! Loading of the input tables of CONTRACT.md: discovery of Parquet files (any number, optional
-//! Hive partitions `key=value/`), schema validation, and typed rows.
+//! Loading of the input tables of docs/contract.md: discovery of Parquet files (any number,
+//! optional Hive partitions `key=value/`), schema validation, and typed rows.
 //!
 //! Two kinds of problems, kept apart:
 //! - File-level (a missing column, a wrong type, an unknown enum value, an unreadable file):

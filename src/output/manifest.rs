@@ -14,7 +14,7 @@ pub struct UsageAccounting {
     /// Usage rows read from the input files.
     pub read: u64,
     /// Rows rejected by row rules (each has an `exceptions` row when it starts inside the
-    /// window: RULES.md §8 cuts usage rows' exceptions to it).
+    /// window: docs/rules.md §8 cuts usage rows' exceptions to it).
     pub invalid: u64,
     /// Valid rows at or after the as-of moment: not used by this run.
     pub after_as_of: u64,

@@ -1,4 +1,4 @@
-//! Writing the output tables of CONTRACT.md.
+//! Writing the output tables of docs/contract.md.
 //!
 //! Invariants:
 //! - Every table is written, even when empty, with its full schema.
@@ -62,7 +62,7 @@ impl Written {
     }
 }
 
-/// One output table of CONTRACT.md: what the writers, the pipeline, diff, export and tests
+/// One output table of docs/contract.md: what the writers, the pipeline, diff, export and tests
 /// need to know of it. [`TABLES`] lists every one.
 pub struct TableDef {
     pub name: &'static str,

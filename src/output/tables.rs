@@ -1,4 +1,4 @@
-//! How each output table of CONTRACT.md is written: its total sort order, partitioning and
+//! How each output table of docs/contract.md is written: its total sort order, partitioning and
 //! columns (the rows themselves are `crate::model`'s).
 //!
 //! Sort orders (ties impossible: each ends in a unique key):

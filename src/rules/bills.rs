@@ -1,8 +1,8 @@
 //! Monthly bills: one row per account, product and natural UTC+8 month that overlaps the window
-//! (RULES.md §8), summing the month's bill lines by charge kind. Lines are replayed from history,
-//! so the earliest month is complete even though the window starts inside it.
+//! (docs/rules.md §8), summing the month's bill lines by charge kind. Lines are replayed from
+//! history, so the earliest month is complete even though the window starts inside it.
 //!
-//! Amounts by charge kind, in CONTRACT.md's columns: `usage`, `purchase`, `subscription` (with
+//! Amounts by charge kind, in docs/contract.md's columns: `usage`, `purchase`, `subscription` (with
 //! `upgrade` lines: plan fees too), `elastic`, `refund`.
 //!
 //! Invariants: `total_amount` is the exact sum of the month's line amounts (scale 8) and of
@@ -114,8 +114,8 @@ fn slot(b: &mut Bill, kind: ChargeKind) -> &mut Decimal {
     match kind {
         ChargeKind::Usage => &mut b.usage_amount,
         ChargeKind::Purchase => &mut b.purchase_amount,
-        // An upgrade is a plan fee: CONTRACT.md's bills have no column of their own for it, and
-        // the five amounts add up to `total_amount`.
+        // An upgrade is a plan fee: docs/contract.md's bills have no column of their own for it,
+        // and the five amounts add up to `total_amount`.
         ChargeKind::Subscription | ChargeKind::Upgrade => &mut b.subscription_amount,
         ChargeKind::Elastic => &mut b.elastic_amount,
         ChargeKind::Refund => &mut b.refund_amount,

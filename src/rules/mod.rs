@@ -1,4 +1,4 @@
-//! Billing rules, one module per rule of RULES.md: pure functions, rows in, rows out.
+//! Billing rules, one module per rule of docs/rules.md: pure functions, rows in, rows out.
 //!
 //! A rule reads typed input rows (`crate::input`), the catalog and the run's window, and returns
 //! output rows (deduction details, bill lines, refunds, account events, package statuses, bills)
@@ -8,10 +8,10 @@
 //! and purchases → package refunds → the account timeline (ledger, arrears, plan expiry,
 //! refunded instances) → package inventory → monthly bills.
 //!
-//! Invariants every rule keeps: money is exact decimal arithmetic, rounded only where RULES.md
+//! Invariants every rule keeps: money is exact decimal arithmetic, rounded only where docs/rules.md
 //! says (amounts once to scale 8, payable once to 0.01); results do not depend on the number of
 //! threads or on hashing (parallel work lands in a fixed order); each module's unit tests sit
-//! beside it and assert the breakdown (each tier part, each draw), RULES.md's worked examples
+//! beside it and assert the breakdown (each tier part, each draw), docs/rules.md's worked examples
 //! among them.
 
 pub mod arrears;

@@ -1,5 +1,5 @@
-//! Prepaid plan expiry (RULES.md §5, catalog `[plan_expiry]`): the timeline of a monthly plan of
-//! the mini-program gateway around each expiry, with its renewals.
+//! Prepaid plan expiry (docs/rules.md §5, catalog `[plan_expiry]`): the timeline of a monthly plan
+//! of the mini-program gateway around each expiry, with its renewals.
 //!
 //! The paid terms come from the subscription's replayed life (`rules::subscriptions::Life`: the
 //! first term and one term per accepted `renew`, each extending the previous expiry), so the

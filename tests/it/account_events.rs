@@ -1,8 +1,8 @@
-//! RULES.md §5 end to end through the `reckon` binary: an account falls into arrears, its EIP is
-//! stopped, usage metered while stopped is reported, a top-up restores it; its mini-program
-//! gateway plan (4999 charged at purchase, opening balance 5009 → 10) expires and is renewed on
-//! the buffer day, the renewal fee (4999) and a top-up (5000) at the same instant netted before
-//! the balance is judged (2.40 + 5000 − 4999 = 3.40: no arrears).
+//! docs/rules.md §5 end to end through the `reckon` binary: an account falls into arrears, its EIP
+//! is stopped, usage metered while stopped is reported, a top-up restores it; its mini-program
+//! gateway plan (4999 charged at purchase, opening balance 5009 → 10) expires and is renewed on the
+//! buffer day, the renewal fee (4999) and a top-up (5000) at the same instant netted before the
+//! balance is judged (2.40 + 5000 − 4999 = 3.40: no arrears).
 
 use crate::common::*;
 use reckon::output::{dec_col, i32_col, str_col, ts_col};

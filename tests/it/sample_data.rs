@@ -1,7 +1,7 @@
 //! The recipe for `sample_data/`: the generator's output for a handful of accounts over four
 //! months, plus its hand-made scenario accounts (`--scenarios`, `src/generate/scenarios.rs`) that
-//! reproduce RULES.md's worked examples and plant one invalid row per row rule. Regenerate with
-//! `cargo test --test it write_sample_data -- --ignored` and review the golden diff.
+//! reproduce docs/rules.md's worked examples and plant one invalid row per row rule. Regenerate
+//! with `cargo test --test it write_sample_data -- --ignored` and review the golden diff.
 
 use crate::common::*;
 use std::path::Path;

@@ -1,5 +1,5 @@
-//! Window invariance (RULES.md §8): state at the window start comes from replaying history, so a
-//! day's detail rows do not depend on which run produced them. Runs as of D and as of D + 1 over
+//! Window invariance (docs/rules.md §8): state at the window start comes from replaying history, so
+//! a day's detail rows do not depend on which run produced them. Runs as of D and as of D + 1 over
 //! the same inputs give identical deduction details, bill lines and exceptions for every day both
 //! windows cover, and the same bills for the months complete in both.
 

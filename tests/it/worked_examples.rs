@@ -1,4 +1,4 @@
-//! RULES.md §9 worked examples, end to end through the `reckon` binary: every example, each
+//! docs/rules.md §9 worked examples, end to end through the `reckon` binary: every example, each
 //! asserting the lines, rows or draws it names.
 
 use crate::common::*;
