@@ -1,17 +1,19 @@
 //! The price catalog (`catalog.toml`): unit prices with effective dates, graduated tier tables,
-//! instance and plan prices, the elastic fee, arrears policies, plan expiry timeline, idle windows,
+//! instance and plan prices, the elastic fee and its prices, arrears policies, plan expiry timeline, idle windows,
 //! quality-traffic rules and refund unit prices. None of these numbers live in code.
 //!
 //! Loading is two steps, like ripgrep's flags: serde reads the TOML as written ([`RawCatalog`],
 //! `raw`), then [`Catalog::from_raw`] validates and types it, one section at a time (`regions`,
-//! `prices`, `plans`, `policies`; the shared checks in `check`). Validation rejects: tier tables
-//! empty, with gaps, overlaps or no open-ended last tier; prices naming unknown regions;
-//! effective ranges that end before they start, or overlap for one (product, billing item,
-//! region) or instance plan; plans defined twice; free traffic directions that are no
+//! `prices`, `plans`, `elastic`, `policies`; the shared checks in `check`). Validation rejects:
+//! tier tables empty, with gaps, overlaps or no open-ended last tier; prices naming unknown
+//! regions; effective ranges that end before they start, or overlap for one (product, billing
+//! item, region) or instance plan; elastic prices missing, overlapping or with a gap between
+//! two of them; plans defined twice; free traffic directions that are no
 //! direction; negative prices; unparseable decimals or dates.
 //! The file's SHA-256 goes into the manifest.
 
 mod check;
+mod elastic;
 mod plans;
 mod policies;
 mod prices;
@@ -19,7 +21,8 @@ mod raw;
 mod regions;
 
 pub use plans::{InstancePrice, Plan};
-pub use policies::{ArrearsPolicy, Elastic, PlanExpiry, Refunds};
+pub use elastic::{Elastic, ElasticPrice};
+pub use policies::{ArrearsPolicy, PlanExpiry, Refunds};
 pub use prices::{PriceEntry, Pricing, Tier};
 pub use raw::*;
 
@@ -97,7 +100,7 @@ impl Catalog {
             regions.known(check, "quality_traffic.origin_regions", r)?;
         }
         let arrears_policies = policies::arrears_policies(&raw.arrears_policies, check)?;
-        let elastic = policies::elastic(&raw.elastic, check)?;
+        let elastic = elastic::elastic(&raw.elastic, &raw.elastic_prices, check)?;
         let refunds = policies::refunds(&raw.refunds, check)?;
         let plan_expiry = policies::plan_expiry(&raw.plan_expiry);
         let quality = raw.quality_traffic;

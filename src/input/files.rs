@@ -69,6 +69,10 @@ impl ColType {
 
 pub type ColSpec = (&'static str, ColType);
 
+/// Columns the contract marks optional, by table: a file without one reads as a column of
+/// nulls (CONTRACT.md, the revised `subscriptions` column).
+pub const OPTIONAL_COLUMNS: &[(&str, &str)] = &[("subscriptions", "elastic_unit_price")];
+
 /// One Parquet file of a table, with its columns checked against the contract.
 pub struct InputFile {
     pub path: PathBuf,
@@ -187,6 +191,10 @@ pub(crate) fn read_file(
             None => match hive.iter().find(|(k, _)| k == name) {
                 Some((_, v)) if *ty == ColType::Str => {
                     let col = Column::new((*name).into(), vec![v.as_str(); df.height()]);
+                    df.with_column(col).map_err(perr)?;
+                }
+                _ if OPTIONAL_COLUMNS.contains(&(table, *name)) => {
+                    let col = Column::full_null((*name).into(), df.height(), &DataType::Null);
                     df.with_column(col).map_err(perr)?;
                 }
                 _ => {
