@@ -2,7 +2,8 @@
 //!
 //! chunk inputs (usage read and cut at the as-of moment, the chunk's packages, subscriptions
 //! and events) → deduction and pricing, beside subscriptions, elastic fees and purchases →
-//! package refunds → account timeline → package status and monthly bills → the chunk's tables.
+//! package refunds → account timeline (which settles the elastic fees against arrears: the
+//! days it drops leave the bill lines) → package status and monthly bills → the chunk's tables.
 //!
 //! Invariants: every usage row read is counted once in the chunk's [`UsageAccounting`]
 //! (`read = invalid + after_as_of + history_only + billed + unpriced`); the rules see all
@@ -22,7 +23,8 @@ use crate::rules::deduction::Deduction;
 use crate::rules::pricing::Priced;
 use crate::rules::subscriptions::Replayed;
 use crate::rules::{
-    bills, deduction, elastic, packages, pricing, purchases, refunds, subscriptions, timeline,
+    bills, deduction, elastic, elastic_unavailable, packages, pricing, purchases, refunds,
+    subscriptions, timeline,
 };
 use crate::shard::Partitioner;
 use rust_decimal::Decimal;
@@ -198,6 +200,10 @@ pub fn process_chunk(
     refund_rows.extend(package_refunds);
     refund_rows.retain(|r| ctx.w.contains(r.at));
     let tl = account_timeline(ctx, chunk, &inp, accounts, &subs_out.lives, &lines);
+    // Elastic fees of days whose resources were unavailable are settled by the timeline, which
+    // alone replays the balance: they are in no table.
+    let mut elastic_violations = elastic_violations;
+    elastic_unavailable::remove(&mut lines, &mut elastic_violations, &tl.dropped_elastic);
     let status = packages::snapshot(&inp.packages, &ded.states, ctx.w);
     let bills = bills::monthly_bills(&lines, ctx.w);
     let mut exceptions = inp.violations;
