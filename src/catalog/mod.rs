@@ -20,8 +20,8 @@ mod prices;
 mod raw;
 mod regions;
 
-pub use plans::{InstancePrice, Plan};
 pub use elastic::{Elastic, ElasticPrice};
+pub use plans::{InstancePrice, Plan};
 pub use policies::{ArrearsPolicy, PlanExpiry, Refunds};
 pub use prices::{PriceEntry, Pricing, Tier};
 pub use raw::*;
@@ -326,6 +326,63 @@ mod tests {
             (
                 sample().replace("[\"inbound\", \"internal\"]", "[\"inbound\", \"sideways\"]"),
                 "unknown direction `sideways`",
+            ),
+        ];
+        for (text, want) in cases {
+            assert_ne!(text, sample(), "{want}: the sample was not changed");
+            let e = parse(&text).unwrap_err().to_string();
+            assert!(e.contains(want), "{want}: {e}");
+        }
+    }
+
+    /// RULES.md §4.3 (revised): elastic prices with effective dates, the cap as data; ranges
+    /// that overlap or leave a gap, no price at all, or a cap factor of 0 are refused.
+    #[test]
+    fn revised_4_3_elastic_prices_and_cap_are_catalog_data() {
+        let c = parse(&sample()).unwrap();
+        let e = &c.elastic;
+        assert_eq!((e.cap_factor, e.cap_max_plan_qps), (4, 50000));
+        assert_eq!(
+            e.price_at(parse_local("2024-09-01").unwrap()),
+            Some(dec!(0.999))
+        );
+        assert_eq!(
+            (e.cap(10000), e.cap(50000), e.cap(50001)),
+            (Some(dec!(40000)), Some(dec!(200000)), None)
+        );
+        let one = "[[elastic_prices]]\nunit_price = \"0.999\"\n";
+        let dated = |a: &str, b: &str| {
+            sample().replace(
+                one,
+                &format!(
+                    "[[elastic_prices]]\nunit_price = \"0.999\"\neffective_to = \"{a}\"\n\
+                     [[elastic_prices]]\nunit_price = \"1.2\"\neffective_from = \"{b}\"\n"
+                ),
+            )
+        };
+        let c = parse(&dated("2025-01-01", "2025-01-01")).unwrap();
+        let jan = parse_local("2025-01-01").unwrap();
+        assert_eq!(
+            (c.elastic.price_at(jan - 1), c.elastic.price_at(jan)),
+            (Some(dec!(0.999)), Some(dec!(1.2)))
+        );
+        let cases = [
+            (
+                dated("2025-01-02", "2025-01-01"),
+                "elastic_prices: the price from 2025-01-01 00:00:00+08:00 overlaps",
+            ),
+            (
+                dated("2025-01-01", "2025-02-01"),
+                "leaves a gap after the one ending 2025-01-01",
+            ),
+            (sample().replace(one, ""), "elastic_prices: no entry"),
+            (
+                sample().replace("cap_factor = 4", "cap_factor = 0"),
+                "elastic.cap_factor",
+            ),
+            (
+                sample().replace(one, "[[elastic_prices]]\nunit_price = \"-1\"\n"),
+                "elastic_prices[0]: `-1` is negative",
             ),
         ];
         for (text, want) in cases {

@@ -113,7 +113,13 @@ pub fn elastic_lines(
     let mut no_price = |i: usize, day: Ts, detail: String| {
         if unpriced.insert(i) {
             let id = &*subs[i].subscription_id;
-            Some(Violation::new("subscriptions", id, "no_price", detail, Some(day)))
+            Some(Violation::new(
+                "subscriptions",
+                id,
+                "no_price",
+                detail,
+                Some(day),
+            ))
         } else {
             None
         }
@@ -367,6 +373,143 @@ mod tests {
             t("2024-06-01 00:00:00"),
         );
         let (lines, v) = elastic_lines(&usage, &[unknown], &r.lives, &c, t("2024-06-01 00:00:00"));
+        assert!(lines.is_empty());
+        let found: Vec<_> = v.iter().map(|v| (&*v.rule, v.at)).collect();
+        assert_eq!(found, [("no_price", Some(t("2024-05-10 00:00:00")))]);
+    }
+
+    /// One day of plan `s` peaking at `qps`: its line (or none) and findings.
+    fn one_day(s: &Subscription, c: &Catalog, qps: Decimal) -> (Vec<BillLine>, Vec<Violation>) {
+        let usage = [peak("a", "2024-05-10 20:00:00", "peak_qps", qps)];
+        let subs = std::slice::from_ref(s);
+        let r = replay(subs, &[], c, t("2024-06-01 00:00:00"));
+        elastic_lines(&usage, subs, &r.lives, c, t("2024-06-01 00:00:00"))
+    }
+
+    /// (metered, billable, unit price, amount) of a line.
+    fn parts(l: &BillLine) -> (Decimal, Decimal, Decimal, Decimal) {
+        (
+            l.metered_quantity,
+            l.billable_quantity,
+            l.unit_price,
+            l.amount,
+        )
+    }
+
+    /// RULES.md §9 example 14: plan 10000 QPS / 200 Mbps, a day peaking at 60,000 QPS: base
+    /// 60000 − 10000 = 50000, capped at 4 × 10000 = 40000 → 39,960.00 at 0.999, and one
+    /// `elastic_over_cap` finding.
+    #[test]
+    fn example_14_elastic_base_capped_at_4_times_the_plan() {
+        let c = catalog();
+        let fee = DayFee::of(dec!(60000), dec!(0), 10000, &c.elastic);
+        assert_eq!(
+            fee,
+            DayFee {
+                metered: dec!(60000),
+                base: dec!(50000),
+                cap: Some(dec!(40000)),
+                billed: dec!(40000),
+            }
+        );
+        let mut s = plan("2024-05-10 00:00:00", None);
+        s.plan = "preferred".into();
+        let (lines, v) = one_day(&s, &c, dec!(60000));
+        let got: Vec<_> = lines.iter().map(parts).collect();
+        assert_eq!(
+            got,
+            [(dec!(60000), dec!(40000), dec!(0.999), dec!(39960.00))]
+        );
+        let found: Vec<_> = v
+            .iter()
+            .map(|v| (&*v.rule, v.source_id.as_str(), v.at))
+            .collect();
+        assert_eq!(found, [(OVER_CAP, "mp1", Some(t("2024-05-10 00:00:00")))]);
+        assert!(
+            v[0].detail.contains("cap of 4 × 10000 = 40000 QPS"),
+            "{}",
+            v[0].detail
+        );
+    }
+
+    /// RULES.md §4.3 (revised): a base exactly at the cap is billed whole, without a finding;
+    /// plans above 50,000 QPS (catalog `cap_max_plan_qps`) have no cap; the 50,000 QPS plan
+    /// itself has one.
+    #[test]
+    fn revised_4_3_elastic_cap_applies_to_plans_up_to_50000_qps() {
+        let c = catalog();
+        let cfg = &c.elastic;
+        let at_cap = DayFee::of(dec!(50000), dec!(0), 10000, cfg);
+        assert_eq!((at_cap.billed, at_cap.over_cap()), (dec!(40000), false));
+        let pro = DayFee::of(dec!(900000), dec!(0), 100000, cfg);
+        assert_eq!(
+            (pro.cap, pro.billed, pro.over_cap()),
+            (None, dec!(800000), false)
+        );
+        let advanced = DayFee::of(dec!(300000), dec!(0), 50000, cfg);
+        assert_eq!(
+            (advanced.cap, advanced.billed),
+            (Some(dec!(200000)), dec!(200000))
+        );
+        // Mbps count through × 50: 200 Mbps plan, 1100 Mbps = 55000 QPS → base 45000 → 40000.
+        let mbps = DayFee::of(dec!(0), dec!(1100), 10000, cfg);
+        assert_eq!((mbps.base, mbps.billed), (dec!(45000), dec!(40000)));
+        let mut s = plan("2024-05-10 00:00:00", None);
+        s.plan = "pro".into();
+        let (lines, v) = one_day(&s, &c, dec!(900000));
+        let got: Vec<_> = lines.iter().map(parts).collect();
+        assert_eq!(
+            got,
+            [(dec!(900000), dec!(800000), dec!(0.999), dec!(799200.0))]
+        );
+        assert!(v.is_empty());
+    }
+
+    /// RULES.md §4.3 (revised): the order's `elastic_unit_price` when it has one; otherwise the
+    /// catalog's price in force at `elastic_on_at` (not at the day charged); none in force is
+    /// `no_price`, once per subscription, and no line.
+    #[test]
+    fn revised_4_3_elastic_unit_price_from_the_order_else_the_catalog_at_switch_on() {
+        let mut c = catalog();
+        let change = t("2024-05-10 12:00:00");
+        c.elastic.prices = vec![
+            crate::catalog::ElasticPrice {
+                unit_price: dec!(0.999),
+                from: Ts::MIN,
+                to: change,
+            },
+            crate::catalog::ElasticPrice {
+                unit_price: dec!(1.2),
+                from: change,
+                to: Ts::MAX,
+            },
+        ];
+        // Switched on before the change: 0.999 for a day after it.
+        let s = plan("2024-05-10 00:00:00", None);
+        let (lines, _) = one_day(&s, &c, dec!(1100));
+        assert_eq!(
+            lines.iter().map(parts).collect::<Vec<_>>(),
+            [(dec!(1100), dec!(600), dec!(0.999), dec!(599.4))]
+        );
+        // Switched on at the change: 1.2.
+        let s = plan("2024-05-10 12:00:00", None);
+        let (lines, _) = one_day(&s, &c, dec!(1100));
+        assert_eq!(
+            lines.iter().map(parts).collect::<Vec<_>>(),
+            [(dec!(1100), dec!(600), dec!(1.2), dec!(720.0))]
+        );
+        // The order's own price wins.
+        let mut s = plan("2024-05-10 12:00:00", None);
+        s.elastic_unit_price = Some(dec!(0.5));
+        let (lines, _) = one_day(&s, &c, dec!(1100));
+        assert_eq!(
+            lines.iter().map(parts).collect::<Vec<_>>(),
+            [(dec!(1100), dec!(600), dec!(0.5), dec!(300.0))]
+        );
+        // No catalog price at the switch-on instant, none on the order.
+        c.elastic.prices.remove(0);
+        let s = plan("2024-05-10 00:00:00", None);
+        let (lines, v) = one_day(&s, &c, dec!(1100));
         assert!(lines.is_empty());
         let found: Vec<_> = v.iter().map(|v| (&*v.rule, v.at)).collect();
         assert_eq!(found, [("no_price", Some(t("2024-05-10 00:00:00")))]);

@@ -81,7 +81,9 @@ pub fn settle<'a>(rows: &AccountRows<'a, '_>, catalog: &Catalog, as_of: Ts) -> S
         let day = l.charge_start;
         sweep.advance_to(day);
         let first = rows.held.get(&l.product).copied().unwrap_or(Ts::MIN);
-        let unavailable_from = sweep.open.map(|start| (start + grace(l).unwrap_or(0)).max(first));
+        let unavailable_from = sweep
+            .open
+            .map(|start| (start + grace(l).unwrap_or(0)).max(first));
         if unavailable_from.is_some_and(|from| from <= day) {
             dropped.push(DroppedDay {
                 subscription_id: l.instance_id,
@@ -243,7 +245,10 @@ mod tests {
         let (kept, dropped, events) = settle_days("2397.2", &[], &days(2, 8));
         let d = |s: &str| t(&format!("2024-09-{s} 00:00:00"));
         assert_eq!(kept, [d("02"), d("03"), d("04"), d("05"), d("06")]);
-        let dropped: Vec<_> = dropped.iter().map(|x| (x.subscription_id.as_str(), x.day)).collect();
+        let dropped: Vec<_> = dropped
+            .iter()
+            .map(|x| (x.subscription_id.as_str(), x.day))
+            .collect();
         assert_eq!(dropped, [("mp-1", d("07")), ("mp-1", d("08"))]);
         // The ledger of the kept lines dates the state change the same way.
         assert_eq!(events, [("elastic_unavailable", d("07"))]);
@@ -259,7 +264,15 @@ mod tests {
         let d = |s: &str| t(&format!("2024-09-{s} 00:00:00"));
         assert_eq!(
             kept,
-            [d("02"), d("03"), d("04"), d("05"), d("06"), d("09"), d("10")]
+            [
+                d("02"),
+                d("03"),
+                d("04"),
+                d("05"),
+                d("06"),
+                d("09"),
+                d("10")
+            ]
         );
         assert_eq!(dropped.len(), 2);
         assert_eq!(
@@ -285,7 +298,10 @@ mod tests {
         let dropped: Vec<Ts> = dropped.iter().map(|x| x.day).collect();
         assert_eq!(dropped, [d("07"), d("08")]);
         // The balance after the top-up: 2397.2 − 5 × 599.4 + 600 = 0.2 ≥ 0.
-        assert_eq!(dec("2397.2") - dec("5") * dec("599.4") + dec("600"), dec("0.2"));
+        assert_eq!(
+            dec("2397.2") - dec("5") * dec("599.4") + dec("600"),
+            dec("0.2")
+        );
     }
 
     /// Lines other than elastic fees, and accounts never unavailable, are left as they are;
@@ -295,12 +311,17 @@ mod tests {
         let (kept, dropped, events) = settle_days("100000", &[], &days(2, 8));
         assert_eq!((kept.len(), dropped.len(), events.len()), (7, 0, 0));
         let mut lines = days(6, 8);
-        let usage = line("u:1", ChargeKind::Usage, "mpgw", t("2024-09-07 01:00:00"), "1");
+        let usage = line(
+            "u:1",
+            ChargeKind::Usage,
+            "mpgw",
+            t("2024-09-07 01:00:00"),
+            "1",
+        );
         lines.push(usage);
         let day7 = t("2024-09-07 00:00:00");
-        let finding = |day: Ts| {
-            Violation::new("subscriptions", "mp-1", OVER_CAP, String::new(), Some(day))
-        };
+        let finding =
+            |day: Ts| Violation::new("subscriptions", "mp-1", OVER_CAP, String::new(), Some(day));
         let mut findings = vec![finding(day7), finding(t("2024-09-06 00:00:00"))];
         let dropped = [DroppedDay {
             subscription_id: "mp-1".into(),
