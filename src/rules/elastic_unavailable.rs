@@ -333,4 +333,56 @@ mod tests {
         assert_eq!(findings.len(), 1);
         assert_eq!(findings[0].at, Some(t("2024-09-06 00:00:00")));
     }
+
+    proptest::proptest! {
+        /// The module's invariant: a fee is dropped exactly when its day starts in an interval
+        /// `[elastic_unavailable, restored)` that `rules::arrears` reports on the ledger of the
+        /// kept lines; every other line is kept.
+        #[test]
+        fn dropped_days_are_those_arrears_reports_unavailable(
+            opening in 0i64..3000,
+            fees in proptest::collection::vec(0i64..1500, 1..20),
+            pays in proptest::collection::vec((0i64..480, 1i64..2000), 0..6),
+            usage in proptest::collection::vec((0i64..480, 1i64..800), 0..6),
+        ) {
+            let base = t("2024-09-02 00:00:00");
+            let fee_lines: Vec<BillLine> = fees.iter().enumerate().map(|(i, a)| {
+                let day = crate::calendar::local_date(base + i as i64 * DAY).to_string();
+                fee(&day, &a.to_string())
+            }).collect();
+            let others: Vec<BillLine> = usage.iter().enumerate().map(|(i, (h, a))| {
+                line(&format!("u:{i}"), ChargeKind::Usage, "eip", base + h * HOUR, &a.to_string())
+            }).collect();
+            let payments: Vec<Payment> = pays.iter().enumerate().map(|(i, (h, a))| {
+                let mut p = payment(&format!("pay-{i}"), "2024-09-02 00:00:00", &a.to_string());
+                p.paid_at = base + h * HOUR;
+                p
+            }).collect();
+            let a = account(&opening.to_string(), "2024-08-01 00:00:00");
+            let as_of = t("2024-10-01 00:00:00");
+            let lines: Vec<&BillLine> = fee_lines.iter().chain(&others).collect();
+            let pr: Vec<&Payment> = payments.iter().collect();
+            let held = BTreeMap::from([(Name::from("mpgw"), t("2024-09-01 10:00:00"))]);
+            let rows = AccountRows { owner: "acct-1".into(), account: Some(&a), payments: &pr, lines: &lines, held: &held };
+            let c = catalog();
+            let s = settle(&rows, &c, as_of);
+            proptest::prop_assert_eq!(s.kept.len() + s.dropped.len(), lines.len());
+            let ledger = Ledger::new("acct-1".into(), Some(&a), &pr, &s.kept, as_of);
+            let pt = arrears::product_events(&ledger, &ledger.episodes(), &held, &c, as_of);
+            let mut intervals: Vec<(Ts, Ts)> = Vec::new();
+            for e in pt.events.iter().filter(|e| e.product.as_deref() == Some("mpgw")) {
+                match e.event {
+                    ACTION => intervals.push((e.at, Ts::MAX)),
+                    "restored" => intervals.last_mut().unwrap().1 = e.at,
+                    other => proptest::prop_assert!(false, "unexpected {other}"),
+                }
+            }
+            for l in &fee_lines {
+                let d = l.charge_start;
+                let unavailable = intervals.iter().any(|(from, to)| *from <= d && d < *to);
+                let dropped = s.dropped.iter().any(|x| x.day == d);
+                proptest::prop_assert_eq!(unavailable, dropped, "day {}", crate::calendar::local_date(d));
+            }
+        }
+    }
 }
