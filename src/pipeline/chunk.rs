@@ -181,7 +181,7 @@ pub fn process_chunk(
         ded,
         priced,
         subs_out,
-        elastic: (elastic_lines, elastic_violations),
+        elastic: (elastic_lines, mut elastic_violations),
         purchase_lines,
     } = charge(ctx, chunk, &inp, &accounts, spare)?;
     let (package_refunds, refund_lines, refund_violations) = refunds::package_refunds(
@@ -202,7 +202,6 @@ pub fn process_chunk(
     let tl = account_timeline(ctx, chunk, &inp, accounts, &subs_out.lives, &lines);
     // Elastic fees of days whose resources were unavailable are settled by the timeline, which
     // alone replays the balance: they are in no table.
-    let mut elastic_violations = elastic_violations;
     elastic_unavailable::remove(&mut lines, &mut elastic_violations, &tl.dropped_elastic);
     let status = packages::snapshot(&inp.packages, &ded.states, ctx.w);
     let bills = bills::monthly_bills(&lines, ctx.w);

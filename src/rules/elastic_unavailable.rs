@@ -28,6 +28,7 @@ use crate::name::Name;
 use crate::rules::elastic::OVER_CAP;
 use crate::rules::ledger::{keeps, Ledger};
 use rust_decimal::Decimal;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 
 /// The policy action that makes elastic resources unavailable.
@@ -40,10 +41,11 @@ pub struct DroppedDay {
     pub day: Ts,
 }
 
-/// One account's lines after settling: those the ledger keeps and the days dropped.
-#[derive(Debug, Clone, Default)]
-pub struct Settled<'a> {
-    pub kept: Vec<&'a BillLine>,
+/// One account's lines after settling: those the ledger keeps (borrowed as given when the
+/// account has no fee to settle, the common case) and the days dropped.
+#[derive(Debug, Clone)]
+pub struct Settled<'a, 'r> {
+    pub kept: Cow<'r, [&'a BillLine]>,
     pub dropped: Vec<DroppedDay>,
 }
 
@@ -59,20 +61,20 @@ pub struct AccountRows<'a, 'r> {
 }
 
 /// Settles the account's elastic fees against its arrears (see the module doc).
-pub fn settle<'a>(rows: &AccountRows<'a, '_>, catalog: &Catalog, as_of: Ts) -> Settled<'a> {
+pub fn settle<'a, 'r>(rows: &AccountRows<'a, 'r>, catalog: &Catalog, as_of: Ts) -> Settled<'a, 'r> {
     // The grace (in µs) of the products whose arrears make elastic resources unavailable.
     let grace = |l: &BillLine| {
         let p = catalog.arrears_policy(&l.product)?;
         (l.charge_kind == ChargeKind::Elastic && p.action == ACTION).then_some(p.grace_hours * HOUR)
     };
-    let (mut fees, mut kept): (Vec<&'a BillLine>, Vec<&'a BillLine>) =
-        rows.lines.iter().partition(|l| grace(l).is_some());
-    if fees.is_empty() {
+    if !rows.lines.iter().any(|l| grace(l).is_some()) {
         return Settled {
-            kept,
+            kept: Cow::Borrowed(rows.lines),
             dropped: Vec::new(),
         };
     }
+    let (mut fees, mut kept): (Vec<&'a BillLine>, Vec<&'a BillLine>) =
+        rows.lines.iter().partition(|l| grace(l).is_some());
     fees.sort_by(|a, b| (a.charge_start, &a.line_id).cmp(&(b.charge_start, &b.line_id)));
     let others = Ledger::new(rows.owner, rows.account, rows.payments, &kept, as_of);
     let mut sweep = Sweep::new(others.instants());
@@ -96,7 +98,10 @@ pub fn settle<'a>(rows: &AccountRows<'a, '_>, catalog: &Catalog, as_of: Ts) -> S
         }
         kept.push(l);
     }
-    Settled { kept, dropped }
+    Settled {
+        kept: Cow::Owned(kept),
+        dropped,
+    }
 }
 
 /// The balance replayed instant by instant: the ledger's other entries merged with the fees
