@@ -9,8 +9,10 @@
 //! are charged (`rules::purchases`), subscriptions are replayed with their renewals, upgrades and
 //! refunds (`rules::subscriptions`), daily elastic fees computed (`rules::elastic`), the inventory
 //! is snapshotted (`rules::packages`) and monthly bills are summed (`rules::bills`). The account
-//! timeline (`rules::timeline`, in parallel across accounts) replays each account's ledger —
-//! opening balance, top-ups and every bill line of all history (`rules::ledger`) — into arrears
+//! timeline (`rules::timeline`, in parallel across accounts) first drops the elastic fees of
+//! days that start while elastic resources are unavailable (`rules::elastic_unavailable`), then
+//! replays each account's ledger — opening balance, top-ups and every bill line of all history
+//! kept (`rules::ledger`) — into arrears
 //! episodes, the product steps of the catalog's arrears policies (`rules::arrears`) and the expiry
 //! timeline of prepaid plans with their renewals (`rules::plan_expiry`), giving `account_events`
 //! and the `usage_while_suspended` exceptions. Detail tables are cut to

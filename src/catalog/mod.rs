@@ -1,25 +1,28 @@
 //! The price catalog (`catalog.toml`): unit prices with effective dates, graduated tier tables,
-//! instance and plan prices, the elastic fee, arrears policies, plan expiry timeline, idle windows,
+//! instance and plan prices, the elastic fee and its prices, arrears policies, plan expiry timeline, idle windows,
 //! quality-traffic rules and refund unit prices. None of these numbers live in code.
 //!
 //! Loading is two steps, like ripgrep's flags: serde reads the TOML as written ([`RawCatalog`],
 //! `raw`), then [`Catalog::from_raw`] validates and types it, one section at a time (`regions`,
-//! `prices`, `plans`, `policies`; the shared checks in `check`). Validation rejects: tier tables
-//! empty, with gaps, overlaps or no open-ended last tier; prices naming unknown regions;
-//! effective ranges that end before they start, or overlap for one (product, billing item,
-//! region) or instance plan; plans defined twice; free traffic directions that are no
+//! `prices`, `plans`, `elastic`, `policies`; the shared checks in `check`). Validation rejects:
+//! tier tables empty, with gaps, overlaps or no open-ended last tier; prices naming unknown
+//! regions; effective ranges that end before they start, or overlap for one (product, billing
+//! item, region) or instance plan; elastic prices missing, overlapping or with a gap between
+//! two of them; plans defined twice; free traffic directions that are no
 //! direction; negative prices; unparseable decimals or dates.
 //! The file's SHA-256 goes into the manifest.
 
 mod check;
+mod elastic;
 mod plans;
 mod policies;
 mod prices;
 mod raw;
 mod regions;
 
+pub use elastic::{Elastic, ElasticPrice};
 pub use plans::{InstancePrice, Plan};
-pub use policies::{ArrearsPolicy, Elastic, PlanExpiry, Refunds};
+pub use policies::{ArrearsPolicy, PlanExpiry, Refunds};
 pub use prices::{PriceEntry, Pricing, Tier};
 pub use raw::*;
 
@@ -101,7 +104,7 @@ impl Catalog {
             .map(str::to_string)
             .collect();
         let arrears_policies = policies::arrears_policies(&raw.arrears_policies, check)?;
-        let elastic = policies::elastic(&raw.elastic, check)?;
+        let elastic = elastic::elastic(&raw.elastic, &raw.elastic_prices, check)?;
         let refunds = policies::refunds(&raw.refunds, check)?;
         let plan_expiry = policies::plan_expiry(&raw.plan_expiry);
         let quality = raw.quality_traffic;
@@ -471,6 +474,63 @@ mod tests {
         let missing = sample().replace("instance_destroy_after_days = 7\n", "");
         let e = parse(&missing).unwrap_err().to_string();
         assert!(e.contains("instance_destroy_after_days"), "{e}");
+    }
+
+    /// RULES.md §4.3 (revised): elastic prices with effective dates, the cap as data; ranges
+    /// that overlap or leave a gap, no price at all, or a cap factor of 0 are refused.
+    #[test]
+    fn revised_4_3_elastic_prices_and_cap_are_catalog_data() {
+        let c = parse(&sample()).unwrap();
+        let e = &c.elastic;
+        assert_eq!((e.cap_factor, e.cap_max_plan_qps), (4, 50000));
+        assert_eq!(
+            e.price_at(parse_local("2024-09-01").unwrap()),
+            Some(dec!(0.999))
+        );
+        assert_eq!(
+            (e.cap(10000), e.cap(50000), e.cap(50001)),
+            (Some(dec!(40000)), Some(dec!(200000)), None)
+        );
+        let one = "[[elastic_prices]]\nunit_price = \"0.999\"\n";
+        let dated = |a: &str, b: &str| {
+            sample().replace(
+                one,
+                &format!(
+                    "[[elastic_prices]]\nunit_price = \"0.999\"\neffective_to = \"{a}\"\n\
+                     [[elastic_prices]]\nunit_price = \"1.2\"\neffective_from = \"{b}\"\n"
+                ),
+            )
+        };
+        let c = parse(&dated("2025-01-01", "2025-01-01")).unwrap();
+        let jan = parse_local("2025-01-01").unwrap();
+        assert_eq!(
+            (c.elastic.price_at(jan - 1), c.elastic.price_at(jan)),
+            (Some(dec!(0.999)), Some(dec!(1.2)))
+        );
+        let cases = [
+            (
+                dated("2025-01-02", "2025-01-01"),
+                "elastic_prices: the price from 2025-01-01 00:00:00+08:00 overlaps",
+            ),
+            (
+                dated("2025-01-01", "2025-02-01"),
+                "leaves a gap after the one ending 2025-01-01",
+            ),
+            (sample().replace(one, ""), "elastic_prices: no entry"),
+            (
+                sample().replace("cap_factor = 4", "cap_factor = 0"),
+                "elastic.cap_factor",
+            ),
+            (
+                sample().replace(one, "[[elastic_prices]]\nunit_price = \"-1\"\n"),
+                "elastic_prices[0]: `-1` is negative",
+            ),
+        ];
+        for (text, want) in cases {
+            assert_ne!(text, sample(), "{want}: the sample was not changed");
+            let e = parse(&text).unwrap_err().to_string();
+            assert!(e.contains(want), "{want}: {e}");
+        }
     }
 
     #[test]

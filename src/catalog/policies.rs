@@ -1,10 +1,9 @@
-//! The policies of the catalog: arrears (grace and actions per product), the elastic fee, the
-//! plan expiry timeline and refund prices. Invariants: an arrears policy's `final_from` is
-//! `action` or `arrears_start`; the elastic fee rounds up to at least 1; prices are decimals
-//! that are not negative.
+//! The policies of the catalog: arrears (grace and actions per product), the plan expiry
+//! timeline and refund prices. Invariants: an arrears policy's `final_from` is `action` or
+//! `arrears_start`; prices are decimals that are not negative.
 
 use super::check::Check;
-use super::raw::{RawArrearsPolicy, RawElastic, RawPlanExpiry, RawRefunds};
+use super::raw::{RawArrearsPolicy, RawPlanExpiry, RawRefunds};
 use crate::error::Result;
 use rust_decimal::Decimal;
 
@@ -16,16 +15,6 @@ pub struct ArrearsPolicy {
     pub final_action: Option<String>,
     pub final_after_hours: i64,
     pub final_from_arrears_start: bool,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Elastic {
-    pub product: String,
-    pub peak_qps_item: String,
-    pub peak_bandwidth_item: String,
-    pub qps_per_mbps: u32,
-    pub round_up_to: u32,
-    pub default_unit_price: Decimal,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -81,17 +70,6 @@ pub(super) fn arrears_policies(
         }
     }
     Ok(out)
-}
-
-pub(super) fn elastic(e: &RawElastic, check: Check) -> Result<Elastic> {
-    Ok(Elastic {
-        product: e.product.clone(),
-        peak_qps_item: e.peak_qps_item.clone(),
-        peak_bandwidth_item: e.peak_bandwidth_item.clone(),
-        qps_per_mbps: e.qps_per_mbps,
-        round_up_to: e.round_up_to.max(1),
-        default_unit_price: check.dec("elastic.default_unit_price", &e.default_unit_price)?,
-    })
 }
 
 pub(super) fn refunds(r: &RawRefunds, check: Check) -> Result<Refunds> {

@@ -23,6 +23,8 @@ pub struct RawCatalog {
     pub package_limits: RawPackageLimits,
     pub elastic: RawElastic,
     #[serde(default)]
+    pub elastic_prices: Vec<RawElasticPrice>,
+    #[serde(default)]
     pub arrears_policies: Vec<RawArrearsPolicy>,
     pub plan_expiry: RawPlanExpiry,
     pub refunds: RawRefunds,
@@ -125,7 +127,16 @@ pub struct RawElastic {
     pub peak_bandwidth_item: String,
     pub qps_per_mbps: u32,
     pub round_up_to: u32,
-    pub default_unit_price: String,
+    pub cap_factor: u32,
+    pub cap_max_plan_qps: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawElasticPrice {
+    pub unit_price: String,
+    pub effective_from: Option<String>,
+    pub effective_to: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -70,8 +70,12 @@ impl ColType {
 pub type ColSpec = (&'static str, ColType);
 
 /// Columns the contract marks optional, by table: a file without one reads as a column of
-/// nulls (CONTRACT.md, the revised `events` columns).
-pub const OPTIONAL_COLUMNS: &[(&str, &str)] = &[("events", "price_paid"), ("events", "auto")];
+/// nulls (CONTRACT.md, the revised `events` and `subscriptions` columns).
+pub const OPTIONAL_COLUMNS: &[(&str, &str)] = &[
+    ("events", "price_paid"),
+    ("events", "auto"),
+    ("subscriptions", "elastic_unit_price"),
+];
 
 /// One Parquet file of a table, with its columns checked against the contract.
 pub struct InputFile {

@@ -2,7 +2,9 @@
 //! `value_out_of_range` (more than 28 significant digits, a negative price, a discount outside
 //! (0, 1], `attached_apps` < 0; a monthly one without `expires_at` is `missing_value`),
 //! `duplicate_subscription_id`, `expiry_before_effect`, `release_before_start`,
-//! `elastic_off_before_on`. An unknown `billing_mode` is a file-level error.
+//! `elastic_off_before_on`. `elastic_unit_price` is optional (CONTRACT.md, revised): a file
+//! without it reads as null (the catalog's elastic price applies); a negative one is
+//! `value_out_of_range`. An unknown `billing_mode` is a file-level error.
 
 use super::{dec_value, Broken, ColSpec, ColType, InputFile, Interner, Violation};
 use crate::calendar::Ts;
@@ -27,6 +29,7 @@ pub const COLUMNS: &[ColSpec] = &[
     ("elastic_on_at", ColType::Ts),
     ("elastic_off_at", ColType::Ts),
     ("attached_apps", ColType::Int),
+    ("elastic_unit_price", ColType::Dec),
 ];
 
 const MODES: [&str; 2] = ["monthly", "hourly"];
@@ -54,6 +57,8 @@ pub struct Subscription {
     pub elastic_on_at: Option<Ts>,
     pub elastic_off_at: Option<Ts>,
     pub attached_apps: i64,
+    /// The order's elastic price per QPS-day; `None`: the catalog's (RULES.md §4.3).
+    pub elastic_unit_price: Option<Decimal>,
 }
 
 pub fn from_files(
@@ -104,6 +109,7 @@ struct Columns<'a> {
     discount: (u32, Vec<Option<i128>>),
     price_paid: (u32, Vec<Option<i128>>),
     apps: Vec<Option<i64>>,
+    elastic_price: (u32, Vec<Option<i128>>),
 }
 
 /// What the row rules leave of a valid row.
@@ -119,6 +125,7 @@ struct Valid<'a> {
     discount: Decimal,
     price_paid: Decimal,
     attached_apps: i64,
+    elastic_unit_price: Option<Decimal>,
 }
 
 fn broken(rule: &'static str, detail: &str) -> Broken {
@@ -144,6 +151,7 @@ impl<'a> Columns<'a> {
             discount: f.decs("discount")?,
             price_paid: f.decs("price_paid")?,
             apps: f.ints("attached_apps")?,
+            elastic_price: f.decs("elastic_unit_price")?,
         })
     }
 
@@ -170,6 +178,7 @@ impl<'a> Columns<'a> {
             ));
         };
         let (list_price, discount, price_paid, attached_apps) = self.prices(i)?;
+        let elastic_unit_price = self.elastic_price(i)?;
         self.dates(i, started)?;
         if billing_mode == BillingMode::Monthly && self.expires[i].is_none() {
             return Err(broken(
@@ -195,7 +204,25 @@ impl<'a> Columns<'a> {
             discount,
             price_paid,
             attached_apps,
+            elastic_unit_price,
         })
+    }
+
+    /// The order's elastic price, optional: null is no price of its own; a negative one is
+    /// refused rather than read as a credit per QPS-day.
+    fn elastic_price(&self, i: usize) -> Result<Option<Decimal>, Broken> {
+        let (scale, m) = &self.elastic_price;
+        match dec_value(*scale, m[i]) {
+            None => Err(broken(
+                "value_out_of_range",
+                "elastic_unit_price exceeds 28 significant digits",
+            )),
+            Some(Some(p)) if p < Decimal::ZERO => Err((
+                "value_out_of_range",
+                format!("elastic_unit_price {p} is negative (a price per QPS-day is ≥ 0)"),
+            )),
+            Some(p) => Ok(p),
+        }
     }
 
     /// List price, discount, price paid and attached apps: present and within range.
@@ -280,6 +307,7 @@ impl<'a> Columns<'a> {
             elastic_on_at: self.elastic_on[i],
             elastic_off_at: self.elastic_off[i],
             attached_apps: row.attached_apps,
+            elastic_unit_price: row.elastic_unit_price,
         }
     }
 }

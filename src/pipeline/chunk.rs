@@ -2,7 +2,8 @@
 //!
 //! chunk inputs (usage read and cut at the as-of moment, the chunk's packages, subscriptions
 //! and events) → package renewals then deduction and pricing, beside subscriptions, elastic
-//! fees and purchases → package refunds → account timeline → package status and monthly bills
+//! fees and purchases → package refunds → account timeline (which settles the elastic fees
+//! against arrears: the days it drops leave the bill lines) → package status and monthly bills
 //! → the chunk's tables. From the renewals on, every stage reads the packages as renewed.
 //!
 //! Invariants: every usage row read is counted once in the chunk's [`UsageAccounting`]
@@ -23,8 +24,8 @@ use crate::rules::deduction::Deduction;
 use crate::rules::pricing::Priced;
 use crate::rules::subscriptions::Replayed;
 use crate::rules::{
-    bills, deduction, elastic, packages, pricing, purchases, refunds, renewals, subscriptions,
-    timeline,
+    bills, deduction, elastic, elastic_unavailable, packages, pricing, purchases, refunds,
+    renewals, subscriptions, timeline,
 };
 use crate::shard::Partitioner;
 use rust_decimal::Decimal;
@@ -181,7 +182,7 @@ pub fn process_chunk(
         ded,
         priced,
         subs_out,
-        elastic: (elastic_lines, elastic_violations),
+        elastic: (elastic_lines, mut elastic_violations),
         purchase_lines,
         renewed,
     } = charge(ctx, chunk, &mut inp, &accounts, spare)?;
@@ -209,6 +210,9 @@ pub fn process_chunk(
         &lines,
         &renewed.applied,
     );
+    // Elastic fees of days whose resources were unavailable are settled by the timeline, which
+    // alone replays the balance: they are in no table.
+    elastic_unavailable::remove(&mut lines, &mut elastic_violations, &tl.dropped_elastic);
     let status = packages::snapshot(&inp.packages, &ded.states, ctx.w);
     let bills = bills::monthly_bills(&lines, ctx.w);
     let mut exceptions = inp.violations;

@@ -15,6 +15,9 @@ use crate::catalog::Catalog;
 use crate::input::{EventKind, Inputs, Violation};
 use std::collections::HashSet;
 
+/// Findings about one day of a replayed table's row, reported while the day is in the window.
+const DAILY: [&str; 1] = [crate::rules::elastic::OVER_CAP];
+
 /// Which of a chunk's findings a run writes: those about usage rows dated in the window (a
 /// row's at its `usage_start`), and those about the tables replayed from all history
 /// (`packages`, `package_scope`, `subscriptions`, `events`) dated up to the as-of moment —
@@ -22,11 +25,14 @@ use std::collections::HashSet;
 /// convert (found at its first draw), too many packages, an hourly instance or a plan with no
 /// price since it started, an upgrade refused a year ago. Left out before the window, such a
 /// row would be billed nothing without a word.
+///
+/// A finding about one day of a subscription (`elastic_over_cap`) is dated like usage: written
+/// while its day is in the window, not by every run.
 pub fn reported(v: &Violation, w: &Window) -> bool {
     let standing = matches!(
         &*v.source_table,
         "packages" | "package_scope" | "subscriptions" | "events"
-    );
+    ) && !DAILY.contains(&&*v.rule);
     v.at.is_none_or(|t| w.contains(t) || (standing && t <= w.as_of))
 }
 

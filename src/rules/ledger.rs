@@ -119,7 +119,7 @@ impl<'a> Ledger<'a> {
         lines: &[&'a BillLine],
         as_of: Ts,
     ) -> Ledger<'a> {
-        let from = account.map_or(Ts::MIN, |a| a.opening_at);
+        let keep = |at: Ts| keeps(account, as_of, at);
         let mut entries: Vec<Entry<'a>> = Vec::with_capacity(lines.len() + payments.len() + 1);
         if let Some(a) = account {
             entries.push(Entry::new(
@@ -129,7 +129,6 @@ impl<'a> Ledger<'a> {
                 &a.owner_uin,
             ));
         }
-        let keep = |at: Ts| at >= from && at < as_of;
         entries.extend(
             payments
                 .iter()
@@ -179,6 +178,11 @@ impl<'a> Ledger<'a> {
                 (e, bal)
             })
             .collect()
+    }
+
+    /// The balance after the last entry of each distinct instant, in time order.
+    pub fn instants(&self) -> &[(Ts, Decimal)] {
+        &self.instants
     }
 
     /// Balance after every entry at or before `t` (0 before the first entry).
@@ -264,6 +268,12 @@ impl<'a> Ledger<'a> {
         }
         out
     }
+}
+
+/// Whether an entry at `at` is in the ledger of `account` built for `as_of`: not before the
+/// opening (the opening balance holds it) and before the as-of moment.
+pub fn keeps(account: Option<&Account>, as_of: Ts, at: Ts) -> bool {
+    account.is_none_or(|a| at >= a.opening_at) && at < as_of
 }
 
 #[cfg(test)]

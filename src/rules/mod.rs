@@ -5,8 +5,9 @@
 //! and its findings as `Violation`s. It does no file I/O and holds no state between calls; the
 //! pipeline orders the rules: package renewals (`renewals`) → deduction (with the package refund
 //! policy of `refunds`) → pricing (graduated parts by `tiering`) → subscriptions, elastic fees
-//! and purchases → package refunds → the account timeline (ledger, arrears, plan expiry,
-//! refunded instances) → package inventory → monthly bills.
+//! and purchases → package refunds → the account timeline (elastic fees settled against
+//! arrears, ledger, arrears, plan expiry, refunded instances) → package inventory → monthly
+//! bills.
 //!
 //! Invariants every rule keeps: money is exact decimal arithmetic, rounded only where docs/rules.md
 //! says (amounts once to scale 8, payable once to 0.01); results do not depend on the number of
@@ -18,6 +19,7 @@ pub mod arrears;
 pub mod bills;
 pub mod deduction;
 pub mod elastic;
+pub mod elastic_unavailable;
 pub mod findings;
 pub mod ledger;
 pub mod packages;

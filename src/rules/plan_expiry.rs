@@ -251,6 +251,7 @@ mod tests {
             elastic_on_at: None,
             elastic_off_at: None,
             attached_apps: 1,
+            elastic_unit_price: None,
         }
     }
 

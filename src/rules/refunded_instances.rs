@@ -105,6 +105,7 @@ mod tests {
             elastic_on_at: None,
             elastic_off_at: None,
             attached_apps: 0,
+            elastic_unit_price: None,
         }
     }
 

@@ -1,4 +1,7 @@
-//! The account timeline (`account_events`, RULES.md §5): per account, the ledger
+//! The account timeline (`account_events`, RULES.md §5): per account, the elastic fees settled
+//! against arrears (`rules::elastic_unavailable`: the fees of days that start while elastic
+//! resources are unavailable are dropped, and reported in [`Timeline::dropped_elastic`] for the
+//! pipeline to remove from the bill lines), the ledger of the lines kept
 //! (`rules::ledger`), its arrears episodes and the product steps they trigger (`rules::arrears`),
 //! the expiry timeline of each prepaid plan (`rules::plan_expiry`, terms from the replayed
 //! subscriptions of `rules::subscriptions`) and the teardown of each refunded dedicated instance
@@ -24,6 +27,7 @@ use crate::catalog::Catalog;
 use crate::input::{Account, Payment, Subscription, Usage, Violation};
 use crate::model::{AccountEvent, BillLine};
 use crate::name::Name;
+use crate::rules::elastic_unavailable::{self, AccountRows, DroppedDay};
 use crate::rules::renewals::{self, Renewal};
 use crate::rules::subscriptions::Life;
 use crate::rules::{arrears, ledger::Ledger, plan_expiry, refunded_instances};
@@ -37,6 +41,16 @@ pub struct Timeline {
     pub violations: Vec<Violation>,
     /// Accounts replayed (with an `accounts` row or any ledger, usage or subscription row).
     pub accounts: usize,
+    /// Elastic fees not charged (RULES.md §4.3): days that start while the account's elastic
+    /// resources are unavailable. Their lines are in no ledger; the caller removes them.
+    pub dropped_elastic: Vec<DroppedDay>,
+}
+
+/// One account's part of the timeline.
+struct AccountOut {
+    events: Vec<AccountEvent>,
+    violations: Vec<Violation>,
+    dropped: Vec<DroppedDay>,
 }
 
 /// One account's input rows.
@@ -88,7 +102,7 @@ pub fn run(rows: &Rows, catalog: &Catalog, w: &Window) -> Timeline {
     let mut groups = grouper.groups;
     groups.sort_unstable_by_key(|a| a.owner);
     let accounts = groups.len();
-    let per_account: Vec<(Vec<AccountEvent>, Vec<Violation>)> = groups
+    let per_account: Vec<AccountOut> = groups
         .into_par_iter()
         .map(|grp| account(&grp, catalog, w))
         .collect();
@@ -96,9 +110,10 @@ pub fn run(rows: &Rows, catalog: &Catalog, w: &Window) -> Timeline {
         accounts,
         ..Timeline::default()
     };
-    for (e, v) in per_account {
-        out.events.extend(e);
-        out.violations.extend(v);
+    for a in per_account {
+        out.events.extend(a.events);
+        out.violations.extend(a.violations);
+        out.dropped_elastic.extend(a.dropped);
     }
     out
 }
@@ -139,7 +154,7 @@ impl<'a> Grouper<'a> {
     }
 }
 
-fn account(g: &Group, catalog: &Catalog, w: &Window) -> (Vec<AccountEvent>, Vec<Violation>) {
+fn account(g: &Group, catalog: &Catalog, w: &Window) -> AccountOut {
     let owner = g.owner;
     let mut violations = Vec::new();
     if g.account.is_none() {
@@ -155,11 +170,19 @@ fn account(g: &Group, catalog: &Catalog, w: &Window) -> (Vec<AccountEvent>, Vec<
             None,
         ));
     }
-    let ledger = Ledger::new(owner, g.account, &g.payments, &g.lines, w.as_of);
-    let episodes = ledger.episodes();
-    let mut events = ledger.arrears_events(&episodes);
     let subs: Vec<&Subscription> = g.subs.iter().map(|(s, _)| *s).collect();
     let held = arrears::products_held(&g.usage, &subs);
+    let rows = AccountRows {
+        owner,
+        account: g.account,
+        payments: &g.payments,
+        lines: &g.lines,
+        held: &held,
+    };
+    let settled = elastic_unavailable::settle(&rows, catalog, w.as_of);
+    let ledger = Ledger::new(owner, g.account, &g.payments, &settled.kept, w.as_of);
+    let episodes = ledger.episodes();
+    let mut events = ledger.arrears_events(&episodes);
     let pt = arrears::product_events(&ledger, &episodes, &held, catalog, w.as_of);
     events.extend(pt.events);
     let mut outages = pt.outages;
@@ -179,7 +202,11 @@ fn account(g: &Group, catalog: &Catalog, w: &Window) -> (Vec<AccountEvent>, Vec<
     events.retain(|e| w.contains(e.at));
     violations.retain(|v| v.at.is_none_or(|t| w.contains(t)));
     violations.extend(renewals::without_funds(&ledger, &g.renewals));
-    (events, violations)
+    AccountOut {
+        events,
+        violations,
+        dropped: settled.dropped,
+    }
 }
 
 #[cfg(test)]

@@ -430,6 +430,12 @@ fn example_3_elastic_fee_three_days() {
             ..Default::default()
         }]),
     );
+    // The account pays for the plan (4999): in arrears, its elastic resources would be
+    // unavailable from the next day and those days not charged (RULES.md §4.3, revised).
+    ds.set_col(
+        "accounts",
+        dec_col("opening_balance", 8, [d("10000")].into_iter()),
+    );
     let (_i, out) = run_dataset(&ds, "2024-09-05");
     let lines = read_table(out.path(), "bill_lines");
     let elastic: Vec<String> = rows_text(
