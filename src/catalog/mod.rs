@@ -4,11 +4,13 @@
 //!
 //! Loading is two steps, like ripgrep's flags: serde reads the TOML as written ([`RawCatalog`],
 //! `raw`), then [`Catalog::from_raw`] validates and types it, one section at a time (`regions`,
-//! `prices`, `plans`, `policies`; the shared checks in `check`). Validation rejects: tier tables
+//! `prices`, `plans`, `policies`, `unbilled`; the shared checks in `check`). Validation rejects: tier tables
 //! empty, with gaps, overlaps or no open-ended last tier; prices naming unknown regions;
 //! effective ranges that end before they start, or overlap for one (product, billing item,
 //! region) or instance plan; plans defined twice; free traffic directions that are no
-//! direction; negative prices; unparseable decimals or dates.
+//! direction; negative prices; unparseable decimals or dates; unbilled calls of an item no tier
+//! table prices; a package limit on products that are not quality traffic packages (RULES.md
+//! §3.7).
 //! The file's SHA-256 goes into the manifest.
 
 mod check;
@@ -17,11 +19,13 @@ mod policies;
 mod prices;
 mod raw;
 mod regions;
+mod unbilled;
 
 pub use plans::{InstancePrice, Plan};
 pub use policies::{ArrearsPolicy, Elastic, PlanExpiry, Refunds};
 pub use prices::{PriceEntry, Pricing, Tier};
 pub use raw::*;
+pub use unbilled::UnbilledCalls;
 
 use crate::calendar::{IdleWindow, Ts};
 use crate::error::{Error, Result};
@@ -53,6 +57,7 @@ pub struct Catalog {
     pub quality_direction: String,
     pub limit_traffic_products: FxHashSet<String>,
     pub max_valid_traffic_packages: usize,
+    pub unbilled_calls: UnbilledCalls,
     pub elastic: Elastic,
     pub arrears_policies: Vec<ArrearsPolicy>,
     pub plan_expiry: PlanExpiry,
@@ -100,6 +105,8 @@ impl Catalog {
         let elastic = policies::elastic(&raw.elastic, check)?;
         let refunds = policies::refunds(&raw.refunds, check)?;
         let plan_expiry = policies::plan_expiry(&raw.plan_expiry);
+        let unbilled_calls = unbilled::unbilled_calls(&raw.unbilled_calls, &prices, check)?;
+        let limit_products = quality_limit(&raw, check)?;
         let quality = raw.quality_traffic;
         Ok(Catalog {
             version: raw.version,
@@ -117,13 +124,20 @@ impl Catalog {
             quality_package_products: quality.package_products.into_iter().collect(),
             quality_origin_regions: quality.origin_regions.into_iter().collect(),
             quality_direction: quality.direction,
-            limit_traffic_products: raw.package_limits.traffic_products.into_iter().collect(),
+            limit_traffic_products: limit_products,
             max_valid_traffic_packages: raw.package_limits.max_valid_per_account_region,
+            unbilled_calls,
             elastic,
             arrears_policies,
             plan_expiry,
             refunds,
         })
+    }
+
+    /// Whether calls of usage row `u` are unbilled (RULES.md §4.1, `[unbilled_calls]`).
+    pub fn unbilled(&self, u: &crate::input::Usage) -> bool {
+        self.unbilled_calls
+            .covers(&u.product, &u.billing_item, &u.sub_product)
     }
 
     /// Idle window of a region (RULES.md §3.5); regions not listed use the default window.
@@ -182,6 +196,27 @@ impl Catalog {
     pub fn arrears_policy(&self, product: &str) -> Option<&ArrearsPolicy> {
         self.arrears_policies.iter().find(|p| p.product == product)
     }
+}
+
+/// RULES.md §3.7 (revised): the package limit counts quality traffic packages only, so
+/// `package_limits.traffic_products` may list only products of
+/// `quality_traffic.package_products`.
+fn quality_limit(raw: &RawCatalog, check: Check) -> Result<FxHashSet<String>> {
+    let quality = &raw.quality_traffic.package_products;
+    for p in &raw.package_limits.traffic_products {
+        if !quality.contains(p) {
+            return Err(check.err(format!(
+                "package_limits.traffic_products: `{p}` is no quality traffic package product \
+                 (quality_traffic.package_products); the limit counts quality packages only"
+            )));
+        }
+    }
+    Ok(raw
+        .package_limits
+        .traffic_products
+        .iter()
+        .cloned()
+        .collect())
 }
 
 #[cfg(test)]

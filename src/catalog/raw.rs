@@ -19,6 +19,7 @@ pub struct RawCatalog {
     pub traffic: RawTraffic,
     pub quality_traffic: RawQualityTraffic,
     pub package_limits: RawPackageLimits,
+    pub unbilled_calls: RawUnbilledCalls,
     pub elastic: RawElastic,
     #[serde(default)]
     pub arrears_policies: Vec<RawArrearsPolicy>,
@@ -105,6 +106,15 @@ pub struct RawQualityTraffic {
 pub struct RawPackageLimits {
     pub traffic_products: Vec<String>,
     pub max_valid_per_account_region: usize,
+}
+
+/// RULES.md §4.1: the call rows the call fee does not cover.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUnbilledCalls {
+    pub product: String,
+    pub billing_item: String,
+    pub sub_products: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

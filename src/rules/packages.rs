@@ -12,8 +12,8 @@
 //! `exhausted`; a periodic package's `total_remaining` is its current cycle's remaining plus a
 //! full capacity per cycle still to come.
 
-use super::deduction::{cycle_at, PackageState};
-use crate::calendar::{periodic_cycle_count, Cycle, Ts, Window};
+use super::deduction::{cycle_at, cycle_count, PackageState};
+use crate::calendar::{Cycle, Ts, Window};
 use crate::catalog::Catalog;
 use crate::input::{Package, PackageKind, Violation};
 use crate::model::PackageStatus;
@@ -71,9 +71,9 @@ fn capacity_as_of(p: &Package, st: &PackageState, cycle: Option<Cycle>, t: Ts) -
         }
         _ => None,
     };
-    let (cycles_total, cycles_remaining) = match (p.kind, p.cycle) {
-        (PackageKind::Periodic, Some(len)) => {
-            let total = periodic_cycle_count(p.effective_at, p.expires_at, len);
+    // The cycles the sweep draws in (natural days for free quota, §3.1).
+    let (cycles_total, cycles_remaining) = match cycle_count(p) {
+        Some(total) => {
             let remaining = if t < p.effective_at {
                 total
             } else {
@@ -359,19 +359,23 @@ mod tests {
         );
     }
 
+    /// §3.7 (revised): more than 20 valid quality traffic packages per account and region; shared
+    /// traffic packages (`tp`) do not count.
     #[test]
-    fn too_many_traffic_packages_per_account_region() {
+    fn revised_3_7_too_many_quality_packages_per_account_region() {
         let w = window("2024-06-01");
         let pkgs: Vec<_> = (0..21)
             .map(|i| {
-                package(
+                let mut p = package(
                     &format!("P{i:02}"),
                     PackageKind::Total,
                     Some(dec!(1)),
                     Unit::GB,
                     "2024-01-01",
                     "2024-07-01",
-                )
+                );
+                p.product = "qtp".into();
+                p
             })
             .collect();
         let states = vec![PackageState::default(); pkgs.len()];
@@ -395,6 +399,16 @@ mod tests {
         assert!(changed(&|p| p.region = "ap-hongkong".into()).is_empty());
         assert!(changed(&|p| p.owner_uin = "acct-2".into()).is_empty());
         assert!(changed(&|p| p.product = "apigw".into()).is_empty());
+        assert!(changed(&|p| p.product = "tp".into()).is_empty());
+        let shared: Vec<_> = pkgs
+            .iter()
+            .cloned()
+            .map(|mut p| {
+                p.product = "tp".into();
+                p
+            })
+            .collect();
+        assert!(limit_violations(&snapshot(&shared, &states, &w), &catalog(), &w).is_empty());
         // Exhausted or refunded, as the sweep left the package's state.
         for state in [
             PackageState {

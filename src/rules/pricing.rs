@@ -7,6 +7,9 @@
 //! - flat prices: `GB` prices convert the quantity to GB at scale 9 first (base 1024), `10000 call`
 //!   prices divide by 10,000; traffic whose direction is free (inbound, internal) is a zero line;
 //! - meter-only items (peaks for the elastic fee) are zero lines;
+//! - unbilled calls (the catalog's `[unbilled_calls]`: dedicated instances, WebSocket backends)
+//!   are one zero line at unit price 0, without a tier, and do not count toward the month's
+//!   calls (deduction gave them no draw);
 //! - no price, or a price whose unit cannot measure the row's (a call price for bytes, a GB
 //!   price for calls; tiered and flat alike) → a `no_price` exception, and the row is not
 //!   billed (nor counted in the month's calls).
@@ -293,9 +296,11 @@ impl Rows<'_> {
     }
 }
 
-/// Traffic in a direction the catalog does not charge (inbound, internal): a zero line.
+/// Traffic in a direction the catalog does not charge (inbound, internal), or unbilled calls
+/// (RULES.md §4.1): a zero line, outside every tier counter.
 fn is_free(u: &Usage, catalog: &Catalog) -> bool {
-    u.unit.is_traffic() && catalog.free_directions.contains(u.direction.as_str())
+    (u.unit.is_traffic() && catalog.free_directions.contains(u.direction.as_str()))
+        || catalog.unbilled(u)
 }
 
 /// Whether a price per `price_unit` can price a quantity in `unit`: `GB` prices traffic,

@@ -147,7 +147,8 @@ impl<'a> Sweep<'a> {
         let usage = self.usage;
         let u = &usage[ui];
         self.apply_refunds_before(u.usage_end);
-        if u.quantity.is_zero() {
+        // Unbilled calls (RULES.md §4.1) draw on no package.
+        if u.quantity.is_zero() || self.catalog.unbilled(u) {
             return;
         }
         self.select_candidates(u);
@@ -329,8 +330,9 @@ impl<'a> Sweep<'a> {
             let p = self.package(l);
             let cycle = self.cycles.at(l, p, u.usage_start);
             let remaining = remaining_in(p, &mut self.state[l], cycle).map(|r| r * p.unit.factor());
+            let quality = self.quality[l];
             self.ordered
-                .push(Candidate::new(p, l, coefficient, remaining));
+                .push(Candidate::new(p, l, coefficient, remaining, quality));
         }
         // Stable: candidates equal in every key keep their scope order.
         self.ordered.sort_by(Candidate::cmp_draw_order);
