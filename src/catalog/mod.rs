@@ -25,7 +25,7 @@ pub use plans::{InstancePrice, Plan};
 pub use policies::{ArrearsPolicy, Elastic, PlanExpiry, Refunds};
 pub use prices::{PriceEntry, Pricing, Tier};
 pub use raw::*;
-pub use unbilled::UnbilledCalls;
+pub use unbilled::{FreeQuota, UnbilledCalls};
 
 use crate::calendar::{IdleWindow, Ts};
 use crate::error::{Error, Result};
@@ -58,6 +58,7 @@ pub struct Catalog {
     pub limit_traffic_products: FxHashSet<String>,
     pub max_valid_traffic_packages: usize,
     pub unbilled_calls: UnbilledCalls,
+    pub free_quota: FreeQuota,
     pub elastic: Elastic,
     pub arrears_policies: Vec<ArrearsPolicy>,
     pub plan_expiry: PlanExpiry,
@@ -107,6 +108,7 @@ impl Catalog {
         let plan_expiry = policies::plan_expiry(&raw.plan_expiry);
         let unbilled_calls = unbilled::unbilled_calls(&raw.unbilled_calls, &prices, check)?;
         let limit_products = quality_limit(&raw, check)?;
+        let free_quota = unbilled::free_quota(&raw.free_quota, check)?;
         let quality = raw.quality_traffic;
         Ok(Catalog {
             version: raw.version,
@@ -127,6 +129,7 @@ impl Catalog {
             limit_traffic_products: limit_products,
             max_valid_traffic_packages: raw.package_limits.max_valid_per_account_region,
             unbilled_calls,
+            free_quota,
             elastic,
             arrears_policies,
             plan_expiry,

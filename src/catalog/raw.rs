@@ -20,6 +20,7 @@ pub struct RawCatalog {
     pub quality_traffic: RawQualityTraffic,
     pub package_limits: RawPackageLimits,
     pub unbilled_calls: RawUnbilledCalls,
+    pub free_quota: RawFreeQuota,
     pub elastic: RawElastic,
     #[serde(default)]
     pub arrears_policies: Vec<RawArrearsPolicy>,
@@ -106,6 +107,15 @@ pub struct RawQualityTraffic {
 pub struct RawPackageLimits {
     pub traffic_products: Vec<String>,
     pub max_valid_per_account_region: usize,
+}
+
+/// RULES.md §4.1: the free quota the inventory must carry for an activated account.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFreeQuota {
+    pub product: String,
+    pub cycle: String,
+    pub cycles: u32,
 }
 
 /// RULES.md §4.1: the call rows the call fee does not cover.

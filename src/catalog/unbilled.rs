@@ -3,13 +3,18 @@
 //! and WebSocket backends. Such rows draw on no package, do not count toward the month's tier
 //! counter and are billed as a zero-amount line at unit price 0.
 //!
+//! The `[free_quota]` section (RULES.md §4.1): the product whose free-quota packages an
+//! activated account's inventory carries, and the term of the quota (`cycles` natural-day cycles
+//! of `cycle`), which `rules::free_quota` reconciles.
+//!
 //! Invariants: the section names a (product, billing item) that some `[[prices]]` entry prices
 //! with a tier table, and at least one non-empty, distinct sub-product; the lookup compares
 //! strings only (no allocation per row).
 
 use super::check::Check;
-use super::raw::RawUnbilledCalls;
+use super::raw::{RawFreeQuota, RawUnbilledCalls};
 use super::Pricing;
+use crate::calendar::CycleLen;
 use crate::error::Result;
 use rustc_hash::FxHashSet;
 
@@ -64,5 +69,35 @@ pub(super) fn unbilled_calls(
         product: r.product.clone(),
         billing_item: r.billing_item.clone(),
         sub_products,
+    })
+}
+
+/// The free quota's product and term.
+#[derive(Debug, Clone)]
+pub struct FreeQuota {
+    pub product: String,
+    pub cycle: CycleLen,
+    pub cycles: u32,
+}
+
+pub(super) fn free_quota(r: &RawFreeQuota, check: Check) -> Result<FreeQuota> {
+    let cycle = CycleLen::parse(&r.cycle)
+        .filter(|c| *c == CycleLen::Days30)
+        .ok_or_else(|| {
+            check.err(format!(
+                "free_quota.cycle: `{}`: free quota cycles are `30d` (RULES.md §3.1)",
+                r.cycle
+            ))
+        })?;
+    if r.product.is_empty() || r.cycles == 0 || r.cycles > 1200 {
+        return Err(check.err(format!(
+            "free_quota: product `{}` and cycles {} (1 to 1200) expected",
+            r.product, r.cycles
+        )));
+    }
+    Ok(FreeQuota {
+        product: r.product.clone(),
+        cycle,
+        cycles: r.cycles,
     })
 }

@@ -2,7 +2,9 @@
 //!
 //! chunk inputs (usage read and cut at the as-of moment, the chunk's packages, subscriptions
 //! and events) → deduction and pricing, beside subscriptions, elastic fees and purchases →
-//! package refunds → account timeline → package status and monthly bills → the chunk's tables.
+//! package refunds → account timeline → package status and monthly bills → the chunk's tables;
+//! the findings about the chunk's inventory (too many packages, quality packages of region `*`,
+//! missing free quota) beside them.
 //!
 //! Invariants: every usage row read is counted once in the chunk's [`UsageAccounting`]
 //! (`read = invalid + after_as_of + history_only + billed + unpriced`); the rules see all
@@ -22,7 +24,8 @@ use crate::rules::deduction::Deduction;
 use crate::rules::pricing::Priced;
 use crate::rules::subscriptions::Replayed;
 use crate::rules::{
-    bills, deduction, elastic, packages, pricing, purchases, refunds, subscriptions, timeline,
+    bills, deduction, elastic, free_quota, packages, pricing, purchases, refunds, subscriptions,
+    timeline,
 };
 use crate::shard::Partitioner;
 use rust_decimal::Decimal;
@@ -197,6 +200,7 @@ pub fn process_chunk(
     let mut refund_rows = subs_out.refunds;
     refund_rows.extend(package_refunds);
     refund_rows.retain(|r| ctx.w.contains(r.at));
+    let free_quota = free_quota::free_quota_missing(&accounts, &inp.packages, ctx.catalog, ctx.w);
     let tl = account_timeline(ctx, chunk, &inp, accounts, &subs_out.lives, &lines);
     let status = packages::snapshot(&inp.packages, &ded.states, ctx.w);
     let bills = bills::monthly_bills(&lines, ctx.w);
@@ -207,6 +211,8 @@ pub fn process_chunk(
     exceptions.extend(elastic_violations);
     exceptions.extend(refund_violations);
     exceptions.extend(packages::limit_violations(&status, ctx.catalog, ctx.w));
+    exceptions.extend(packages::qtp_all_region(&inp.packages, ctx.catalog));
+    exceptions.extend(free_quota);
     exceptions.extend(tl.violations);
     let counts = Counts {
         read: inp.read,

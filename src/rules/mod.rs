@@ -18,6 +18,7 @@ pub mod bills;
 pub mod deduction;
 pub mod elastic;
 pub mod findings;
+pub mod free_quota;
 pub mod ledger;
 pub mod packages;
 pub mod plan_expiry;

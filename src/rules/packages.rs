@@ -4,8 +4,11 @@
 //! → `exhausted` (total remaining 0, or periodic with its last cycle at 0) → `valid`.
 //! `invalid_at` is the earliest of exhaustion, expiry and refund, for packages no longer usable.
 //! Packages valid at any time in `[window start, as-of)` are listed.
-//! §3.7: more than the catalog's limit of valid traffic packages per account and region gives one
+//! §3.7 (revised): more than the catalog's limit of valid quality traffic packages (`qtp`; the
+//! catalog's `package_limits` may name quality products only) per account and region gives one
 //! `too_many_packages` exception per account and region (the inventory is still billed).
+//! §3.3.2 (revised): a quality traffic package of region `*` is a `qtp_all_region` row exception
+//! (table `packages`, dated at its `effective_at`); deduction never draws on it.
 //!
 //! Invariants: a status is read from the package and its state after the sweep only (nothing is
 //! drawn here); `invalid_at` is set exactly when the status is `refunded`, `expired` or
@@ -143,7 +146,29 @@ pub fn snapshot(packages: &[Package], states: &[PackageState], w: &Window) -> Ve
         .collect()
 }
 
-/// §3.7: too many valid traffic packages per account and region at the as-of moment.
+/// §3.3.2 (revised): quality traffic packages of region `*`, one finding each; they cover
+/// nothing (`deduction::order::eligible`) but stay in the inventory view.
+pub fn qtp_all_region(packages: &[Package], catalog: &Catalog) -> Vec<Violation> {
+    packages
+        .iter()
+        .filter(|p| &*p.region == "*" && catalog.quality_package_products.contains(&*p.product))
+        .map(|p| {
+            Violation::new(
+                "packages",
+                &*p.package_id,
+                "qtp_all_region",
+                format!(
+                    "quality traffic package ({}) of region `*`: a quality package belongs to \
+                     one region, so it covers nothing",
+                    p.product
+                ),
+                Some(p.effective_at),
+            )
+        })
+        .collect()
+}
+
+/// §3.7: too many valid quality traffic packages per account and region at the as-of moment.
 pub fn limit_violations(status: &[PackageStatus], catalog: &Catalog, w: &Window) -> Vec<Violation> {
     let mut counts: BTreeMap<(&str, &str), usize> = BTreeMap::new();
     for s in status {
@@ -160,7 +185,7 @@ pub fn limit_violations(status: &[PackageStatus], catalog: &Catalog, w: &Window)
                 format!("{owner}/{region}"),
                 "too_many_packages",
                 format!(
-                    "{n} valid traffic packages in {region} (limit {})",
+                    "{n} valid quality traffic packages in {region} (limit {})",
                     catalog.max_valid_traffic_packages
                 ),
                 Some(w.as_of),
@@ -180,6 +205,35 @@ mod tests {
 
     fn window(d: &str) -> Window {
         Window::new(parse_date(d).unwrap())
+    }
+
+    /// §3.3.2 (revised): one `qtp_all_region` finding per quality package of region `*`.
+    #[test]
+    fn revised_3_3_2_qtp_all_region_is_a_row_exception() {
+        let mut q = package(
+            "Q",
+            PackageKind::Total,
+            Some(dec!(1)),
+            Unit::GB,
+            "2024-01-01",
+            "2024-07-01",
+        );
+        q.product = "qtp".into();
+        let mut all = q.clone();
+        all.package_id = "Q-all".into();
+        all.region = "*".into();
+        let mut shared_all = all.clone();
+        shared_all.package_id = "T-all".into();
+        shared_all.product = "tp".into();
+        let v = qtp_all_region(&[q, all, shared_all], &catalog());
+        let got: Vec<_> = v
+            .iter()
+            .map(|v| (&*v.source_table, v.source_id.as_str(), &*v.rule, v.at))
+            .collect();
+        assert_eq!(
+            got,
+            [("packages", "Q-all", "qtp_all_region", Some(t("2024-01-01")))]
+        );
     }
 
     #[test]
