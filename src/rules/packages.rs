@@ -347,6 +347,40 @@ mod tests {
         );
     }
 
+    /// §3.1 / §9.9 (revised): the status of a free quota counts the natural-day cycles the sweep
+    /// draws in — as of 2019-12-11 the second cycle [12-10 00:00, 01-09 00:00), 11 of 12 left.
+    #[test]
+    fn example_9_free_quota_status_counts_natural_day_cycles() {
+        let mut p = package(
+            "F",
+            PackageKind::Periodic,
+            Some(dec!(1)),
+            Unit::GB,
+            "2019-11-10 17:13:14",
+            "2020-11-04",
+        );
+        p.source = crate::input::PackageSource::Free;
+        p.cycle = Some(CycleLen::Days30);
+        let d = deduct(
+            &[usage("u", "2019-12-10 00:00:00", dec!(0.25), Unit::GB)],
+            &[p.clone()],
+        );
+        let s = status_of(&p, &d.states[0], &window("2019-12-11"));
+        assert_eq!(
+            (s.cycle_start, s.cycle_end),
+            (Some(t("2019-12-10")), Some(t("2020-01-09")))
+        );
+        assert_eq!((s.cycles_total, s.cycles_remaining), (Some(12), Some(11)));
+        assert_eq!(s.cycle_remaining, Some(dec!(0.75)));
+        assert_eq!(s.total_remaining, Some(dec!(10.75)));
+        // As of 2019-12-10 00:00 the second cycle has just begun (the first is over).
+        let s = status_of(&p, &PackageState::default(), &window("2019-12-10"));
+        assert_eq!(
+            (s.cycle_start, s.cycles_remaining, s.total_remaining),
+            (Some(t("2019-12-10")), Some(11), Some(dec!(11)))
+        );
+    }
+
     #[test]
     fn periodic_status_reports_current_cycle_and_cycles_left() {
         let mut p = package(
