@@ -14,6 +14,7 @@ mod contract;
 mod golden;
 mod ops;
 mod output;
+mod revised_deduction;
 mod sample_data;
 mod shards;
 mod threads;
