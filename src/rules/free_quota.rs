@@ -98,6 +98,7 @@ fn ceil_hour(t: Ts) -> Ts {
 }
 
 #[cfg(test)]
+#[allow(clippy::cloned_ref_to_slice_refs)]
 mod tests {
     use super::*;
     use crate::calendar::{parse_date, CycleLen};

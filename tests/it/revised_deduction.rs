@@ -46,7 +46,7 @@ fn packages(ds: &mut Dataset, pkgs: &[P]) {
         str_col(
             name,
             pkgs.iter()
-                .map(|p| f(p))
+                .map(f)
                 .collect::<Vec<_>>()
                 .iter()
                 .map(|x| x.as_deref()),
