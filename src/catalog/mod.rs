@@ -296,6 +296,64 @@ mod tests {
         assert_eq!(c.refunds.quality_traffic_price_per_gb, dec!(2.15));
     }
 
+    /// §4.1, §3.7, §3.1 (revised): the sections of unbilled calls, the quality-only package
+    /// limit and the free quota are read, and a wrong value stops the load with its key.
+    #[test]
+    fn revised_sections_unbilled_calls_package_limits_free_quota() {
+        let c = parse(&sample()).unwrap();
+        assert!(c
+            .unbilled_calls
+            .covers("apigw", "calls", "dedicated-instance"));
+        assert!(c.unbilled_calls.covers("apigw", "calls", "websocket"));
+        assert!(!c.unbilled_calls.covers("apigw", "calls", "shared-instance"));
+        assert!(!c
+            .unbilled_calls
+            .covers("apigw", "egress_traffic", "websocket"));
+        assert_eq!(c.limit_traffic_products.iter().collect::<Vec<_>>(), ["qtp"]);
+        assert_eq!(
+            (
+                c.free_quota.product.as_str(),
+                c.free_quota.cycle,
+                c.free_quota.cycles
+            ),
+            ("apigw", crate::calendar::CycleLen::Days30, 12)
+        );
+        let err = |from: &str, to: &str| {
+            assert!(sample().contains(from), "{from}");
+            parse(&sample().replacen(from, to, 1))
+                .unwrap_err()
+                .to_string()
+        };
+        let e = err(
+            "billing_item = \"calls\"\nsub_products",
+            "billing_item = \"ticks\"\nsub_products",
+        );
+        assert!(
+            e.contains("unbilled_calls") && e.contains("apigw/ticks"),
+            "{e}"
+        );
+        let e = err(
+            "sub_products = [\"dedicated-instance\", \"websocket\"]",
+            "sub_products = []",
+        );
+        assert!(e.contains("unbilled_calls.sub_products"), "{e}");
+        let e = err(
+            "traffic_products = [\"qtp\"]",
+            "traffic_products = [\"tp\", \"qtp\"]",
+        );
+        assert!(
+            e.contains("package_limits.traffic_products") && e.contains("`tp`"),
+            "{e}"
+        );
+        let e = err(
+            "cycle = \"30d\"\ncycles = 12",
+            "cycle = \"1mo\"\ncycles = 12",
+        );
+        assert!(e.contains("free_quota.cycle"), "{e}");
+        let e = err("[unbilled_calls]", "[unbilled_calls_]");
+        assert!(e.contains("unbilled_calls"), "{e}");
+    }
+
     #[test]
     fn tier_gap_is_rejected() {
         let text = sample().replace("from = \"10000000\"", "from = \"10000001\"");
