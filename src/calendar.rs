@@ -7,7 +7,9 @@
 //!
 //! Invariants: cycle `k` of a periodic package starts at `anchor + k × length` (for `1mo`, the
 //! anchor's day of month `k` months later, clamped to month end, always computed from the anchor,
-//! never chained); the last cycle ends at `expires_at`.
+//! never chained); the last cycle ends at `expires_at`. Natural-day cycles (free quota, RULES.md
+//! §3.1 revised) are the same cycles anchored at 00:00 of the anchor's day, the first one
+//! starting at the anchor itself.
 
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, Timelike};
 use std::fmt;
@@ -296,6 +298,28 @@ pub fn periodic_cycle_count(anchor: Ts, expires: Ts, len: CycleLen) -> i64 {
     periodic_cycle(anchor, expires, len, expires - 1).map_or(0, |c| c.index + 1)
 }
 
+/// RULES.md §3.1 (revised): the cycle containing `t` of a package `[effective, expires)` whose
+/// `len` cycles count natural days (free quota): the first runs from `effective` to 00:00
+/// UTC+8 of the day `len` after `effective`'s day, each later one `len` from 00:00.
+pub fn natural_day_cycle(effective: Ts, expires: Ts, len: CycleLen, t: Ts) -> Option<Cycle> {
+    if t < effective {
+        return None;
+    }
+    let c = periodic_cycle(day_start(effective), expires, len, t)?;
+    Some(Cycle {
+        start: c.start.max(effective),
+        ..c
+    })
+}
+
+/// Number of cycles of [`natural_day_cycle`]: cycles whose start is before `expires`.
+pub fn natural_day_cycle_count(effective: Ts, expires: Ts, len: CycleLen) -> i64 {
+    if expires <= effective {
+        return 0;
+    }
+    periodic_cycle_count(day_start(effective), expires, len)
+}
+
 /// The natural UTC+8 hour or day slice of a sliced package `[effective, expires)` containing `t`;
 /// the first and last slices are clipped to validity.
 pub fn natural_slice(effective: Ts, expires: Ts, len: CycleLen, t: Ts) -> Option<Cycle> {
@@ -440,9 +464,45 @@ mod tests {
         assert!(!w.contains(t("2023-05-31")));
     }
 
+    /// RULES.md §9.9 (revised): activated 2019-11-10 17:13:14 → the first cycle to 2019-12-10
+    /// 00:00:00, the second to 2020-01-09 00:00:00; the 2019-12-10 00:00 hour is in the second.
     #[test]
-    fn free_quota_cycles_of_30_days() {
-        // RULES.md §9.9: activated 2019-11-10 17:13:14, first cycle to 2019-12-10 17:13:14.
+    fn example_9_free_quota_cycles_count_natural_days() {
+        let a = t("2019-11-10 17:13:14");
+        let exp = t("2020-11-04"); // 00:00 of the day 12 × 30 days after 2019-11-10
+        let at = |s: &str| natural_day_cycle(a, exp, CycleLen::Days30, t(s)).unwrap();
+        let c = at("2019-11-10 17:13:14");
+        assert_eq!((c.index, c.start, c.end), (0, a, t("2019-12-10")));
+        let c = at("2019-12-09 23:00:00");
+        assert_eq!((c.index, c.start, c.end), (0, a, t("2019-12-10")));
+        let c = at("2019-12-10 00:00:00");
+        assert_eq!(
+            (c.index, c.start, c.end),
+            (1, t("2019-12-10"), t("2020-01-09"))
+        );
+        let c = at("2020-01-09 00:00:00");
+        assert_eq!(
+            (c.index, c.start, c.end),
+            (2, t("2020-01-09"), t("2020-02-08"))
+        );
+        let c = at("2020-11-03 23:00:00");
+        assert_eq!((c.index, c.start, c.end), (11, t("2020-10-05"), exp));
+        assert_eq!(natural_day_cycle(a, exp, CycleLen::Days30, a - 1), None);
+        assert_eq!(natural_day_cycle(a, exp, CycleLen::Days30, exp), None);
+        assert_eq!(natural_day_cycle_count(a, exp, CycleLen::Days30), 12);
+        // Anchored at 00:00, natural-day cycles are the plain ones.
+        let m = t("2019-11-10");
+        for h in [0, 5, 24 * 30, 24 * 31] {
+            let x = m + h * HOUR;
+            assert_eq!(
+                natural_day_cycle(m, exp, CycleLen::Days30, x),
+                periodic_cycle(m, exp, CycleLen::Days30, x)
+            );
+        }
+    }
+
+    #[test]
+    fn plain_30_day_cycles_start_at_the_anchor() {
         let a = t("2019-11-10 17:13:14");
         let exp = periodic_cycle_start(a, CycleLen::Days30, 12);
         let c = periodic_cycle(a, exp, CycleLen::Days30, t("2019-11-20 00:00:00")).unwrap();

@@ -4,12 +4,14 @@
 //!
 //! Loading is two steps, like ripgrep's flags: serde reads the TOML as written ([`RawCatalog`],
 //! `raw`), then [`Catalog::from_raw`] validates and types it, one section at a time (`regions`,
-//! `prices`, `plans`, `elastic`, `policies`; the shared checks in `check`). Validation rejects:
-//! tier tables empty, with gaps, overlaps or no open-ended last tier; prices naming unknown
-//! regions; effective ranges that end before they start, or overlap for one (product, billing
-//! item, region) or instance plan; elastic prices missing, overlapping or with a gap between
-//! two of them; plans defined twice; free traffic directions that are no
-//! direction; negative prices; unparseable decimals or dates.
+//! `prices`, `plans`, `elastic`, `policies`, `unbilled`; the shared checks in `check`).
+//! Validation rejects: tier tables empty, with gaps, overlaps or no open-ended last tier; prices
+//! naming unknown regions or region groups; effective ranges that end before they start, or
+//! overlap for one (product, billing item, region) or instance plan; elastic prices missing,
+//! overlapping or with a gap between two of them; plans defined twice; free traffic directions
+//! that are no direction; negative prices; unparseable decimals or dates; unbilled calls of an
+//! item no tier table prices; a package limit on products that are not quality traffic packages
+//! (RULES.md §3.7).
 //! The file's SHA-256 goes into the manifest.
 
 mod check;
@@ -19,12 +21,14 @@ mod policies;
 mod prices;
 mod raw;
 mod regions;
+mod unbilled;
 
 pub use elastic::{Elastic, ElasticPrice};
 pub use plans::{InstancePrice, Plan};
 pub use policies::{ArrearsPolicy, PlanExpiry, Refunds};
 pub use prices::{PriceEntry, Pricing, Tier};
 pub use raw::*;
+pub use unbilled::{FreeQuota, UnbilledCalls};
 
 use crate::calendar::{IdleWindow, Ts};
 use crate::error::{Error, Result};
@@ -56,6 +60,8 @@ pub struct Catalog {
     pub quality_direction: String,
     pub limit_traffic_products: FxHashSet<String>,
     pub max_valid_traffic_packages: usize,
+    pub unbilled_calls: UnbilledCalls,
+    pub free_quota: FreeQuota,
     pub elastic: Elastic,
     pub arrears_policies: Vec<ArrearsPolicy>,
     pub plan_expiry: PlanExpiry,
@@ -107,6 +113,9 @@ impl Catalog {
         let elastic = elastic::elastic(&raw.elastic, &raw.elastic_prices, check)?;
         let refunds = policies::refunds(&raw.refunds, check)?;
         let plan_expiry = policies::plan_expiry(&raw.plan_expiry);
+        let unbilled_calls = unbilled::unbilled_calls(&raw.unbilled_calls, &prices, check)?;
+        let limit_products = quality_limit(&raw, check)?;
+        let free_quota = unbilled::free_quota(&raw.free_quota, check)?;
         let quality = raw.quality_traffic;
         Ok(Catalog {
             version: raw.version,
@@ -124,13 +133,21 @@ impl Catalog {
             quality_package_products: quality.package_products.into_iter().collect(),
             quality_origin_regions: origin_regions.into_iter().collect(),
             quality_direction: quality.direction,
-            limit_traffic_products: raw.package_limits.traffic_products.into_iter().collect(),
+            limit_traffic_products: limit_products,
             max_valid_traffic_packages: raw.package_limits.max_valid_per_account_region,
+            unbilled_calls,
+            free_quota,
             elastic,
             arrears_policies,
             plan_expiry,
             refunds,
         })
+    }
+
+    /// Whether calls of usage row `u` are unbilled (RULES.md §4.1, `[unbilled_calls]`).
+    pub fn unbilled(&self, u: &crate::input::Usage) -> bool {
+        self.unbilled_calls
+            .covers(&u.product, &u.billing_item, &u.sub_product)
     }
 
     /// Idle window of a region (RULES.md §3.5); regions not listed use the default window.
@@ -189,6 +206,27 @@ impl Catalog {
     pub fn arrears_policy(&self, product: &str) -> Option<&ArrearsPolicy> {
         self.arrears_policies.iter().find(|p| p.product == product)
     }
+}
+
+/// RULES.md §3.7 (revised): the package limit counts quality traffic packages only, so
+/// `package_limits.traffic_products` may list only products of
+/// `quality_traffic.package_products`.
+fn quality_limit(raw: &RawCatalog, check: Check) -> Result<FxHashSet<String>> {
+    let quality = &raw.quality_traffic.package_products;
+    for p in &raw.package_limits.traffic_products {
+        if !quality.contains(p) {
+            return Err(check.err(format!(
+                "package_limits.traffic_products: `{p}` is no quality traffic package product \
+                 (quality_traffic.package_products); the limit counts quality packages only"
+            )));
+        }
+    }
+    Ok(raw
+        .package_limits
+        .traffic_products
+        .iter()
+        .cloned()
+        .collect())
 }
 
 #[cfg(test)]
@@ -263,6 +301,64 @@ mod tests {
         assert_eq!(pro(change), dec!(7285.40));
         assert_eq!(c.plan("mpgw", "test").unwrap().max_qps, 500);
         assert_eq!(c.refunds.quality_traffic_price_per_gb, dec!(2.15));
+    }
+
+    /// §4.1, §3.7, §3.1 (revised): the sections of unbilled calls, the quality-only package
+    /// limit and the free quota are read, and a wrong value stops the load with its key.
+    #[test]
+    fn revised_sections_unbilled_calls_package_limits_free_quota() {
+        let c = parse(&sample()).unwrap();
+        assert!(c
+            .unbilled_calls
+            .covers("apigw", "calls", "dedicated-instance"));
+        assert!(c.unbilled_calls.covers("apigw", "calls", "websocket"));
+        assert!(!c.unbilled_calls.covers("apigw", "calls", "shared-instance"));
+        assert!(!c
+            .unbilled_calls
+            .covers("apigw", "egress_traffic", "websocket"));
+        assert_eq!(c.limit_traffic_products.iter().collect::<Vec<_>>(), ["qtp"]);
+        assert_eq!(
+            (
+                c.free_quota.product.as_str(),
+                c.free_quota.cycle,
+                c.free_quota.cycles
+            ),
+            ("apigw", crate::calendar::CycleLen::Days30, 12)
+        );
+        let err = |from: &str, to: &str| {
+            assert!(sample().contains(from), "{from}");
+            parse(&sample().replacen(from, to, 1))
+                .unwrap_err()
+                .to_string()
+        };
+        let e = err(
+            "billing_item = \"calls\"\nsub_products",
+            "billing_item = \"ticks\"\nsub_products",
+        );
+        assert!(
+            e.contains("unbilled_calls") && e.contains("apigw/ticks"),
+            "{e}"
+        );
+        let e = err(
+            "sub_products = [\"dedicated-instance\", \"websocket\"]",
+            "sub_products = []",
+        );
+        assert!(e.contains("unbilled_calls.sub_products"), "{e}");
+        let e = err(
+            "traffic_products = [\"qtp\"]",
+            "traffic_products = [\"tp\", \"qtp\"]",
+        );
+        assert!(
+            e.contains("package_limits.traffic_products") && e.contains("`tp`"),
+            "{e}"
+        );
+        let e = err(
+            "cycle = \"30d\"\ncycles = 12",
+            "cycle = \"1mo\"\ncycles = 12",
+        );
+        assert!(e.contains("free_quota.cycle"), "{e}");
+        let e = err("[unbilled_calls]", "[unbilled_calls_]");
+        assert!(e.contains("unbilled_calls"), "{e}");
     }
 
     #[test]

@@ -21,6 +21,8 @@ pub struct RawCatalog {
     pub traffic: RawTraffic,
     pub quality_traffic: RawQualityTraffic,
     pub package_limits: RawPackageLimits,
+    pub unbilled_calls: RawUnbilledCalls,
+    pub free_quota: RawFreeQuota,
     pub elastic: RawElastic,
     #[serde(default)]
     pub elastic_prices: Vec<RawElasticPrice>,
@@ -117,6 +119,24 @@ pub struct RawQualityTraffic {
 pub struct RawPackageLimits {
     pub traffic_products: Vec<String>,
     pub max_valid_per_account_region: usize,
+}
+
+/// RULES.md §4.1: the free quota the inventory must carry for an activated account.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFreeQuota {
+    pub product: String,
+    pub cycle: String,
+    pub cycles: u32,
+}
+
+/// RULES.md §4.1: the call rows the call fee does not cover.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUnbilledCalls {
+    pub product: String,
+    pub billing_item: String,
+    pub sub_products: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

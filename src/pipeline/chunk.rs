@@ -4,7 +4,9 @@
 //! and events) → package renewals then deduction and pricing, beside subscriptions, elastic
 //! fees and purchases → package refunds → account timeline (which settles the elastic fees
 //! against arrears: the days it drops leave the bill lines) → package status and monthly bills
-//! → the chunk's tables. From the renewals on, every stage reads the packages as renewed.
+//! → the chunk's tables; the findings about the chunk's inventory (too many packages, quality
+//! packages of region `*`, missing free quota) beside them. From the renewals on, every stage
+//! reads the packages as renewed.
 //!
 //! Invariants: every usage row read is counted once in the chunk's [`UsageAccounting`]
 //! (`read = invalid + after_as_of + history_only + billed + unpriced`); the rules see all
@@ -24,8 +26,8 @@ use crate::rules::deduction::Deduction;
 use crate::rules::pricing::Priced;
 use crate::rules::subscriptions::Replayed;
 use crate::rules::{
-    bills, deduction, elastic, elastic_unavailable, packages, pricing, purchases, refunds,
-    renewals, subscriptions, timeline,
+    bills, deduction, elastic, elastic_unavailable, free_quota, packages, pricing, purchases,
+    refunds, renewals, subscriptions, timeline,
 };
 use crate::shard::Partitioner;
 use rust_decimal::Decimal;
@@ -201,6 +203,7 @@ pub fn process_chunk(
     let mut refund_rows = subs_out.refunds;
     refund_rows.extend(package_refunds);
     refund_rows.retain(|r| ctx.w.contains(r.at));
+    let free_quota = free_quota::free_quota_missing(&accounts, &inp.packages, ctx.catalog, ctx.w);
     let tl = account_timeline(
         ctx,
         chunk,
@@ -223,6 +226,8 @@ pub fn process_chunk(
     exceptions.extend(elastic_violations);
     exceptions.extend(refund_violations);
     exceptions.extend(packages::limit_violations(&status, ctx.catalog, ctx.w));
+    exceptions.extend(packages::qtp_all_region(&inp.packages, ctx.catalog));
+    exceptions.extend(free_quota);
     exceptions.extend(tl.violations);
     let counts = Counts {
         read: inp.read,

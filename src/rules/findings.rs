@@ -7,6 +7,11 @@
 //!   package (packages are refunded or renewed, RULES.md §3.8).
 //! - [`unknown_package_regions`]: packages of a region the catalog does not know.
 //!
+//! Findings about a chunk's inventory come from their rules: `too_many_packages` and
+//! `qtp_all_region` (`rules::packages`, table `packages`: standing, written up to the as-of
+//! moment) and `free_quota_missing` (`rules::free_quota`, table `accounts`, dated at an hour of
+//! the window, so written by every run whose window holds the gap).
+//!
 //! Invariant: a finding never removes a row from the other outputs; it says why a row was left
 //! out of billing or covered nothing.
 

@@ -21,6 +21,7 @@ pub mod deduction;
 pub mod elastic;
 pub mod elastic_unavailable;
 pub mod findings;
+pub mod free_quota;
 pub mod ledger;
 pub mod packages;
 pub mod plan_expiry;

@@ -4,16 +4,19 @@
 //! → `exhausted` (total remaining 0, or periodic with its last cycle at 0) → `valid`.
 //! `invalid_at` is the earliest of exhaustion, expiry and refund, for packages no longer usable.
 //! Packages valid at any time in `[window start, as-of)` are listed.
-//! §3.7: more than the catalog's limit of valid traffic packages per account and region gives one
+//! §3.7 (revised): more than the catalog's limit of valid quality traffic packages (`qtp`; the
+//! catalog's `package_limits` may name quality products only) per account and region gives one
 //! `too_many_packages` exception per account and region (the inventory is still billed).
+//! §3.3.2 (revised): a quality traffic package of region `*` is a `qtp_all_region` row exception
+//! (table `packages`, dated at its `effective_at`); deduction never draws on it.
 //!
 //! Invariants: a status is read from the package and its state after the sweep only (nothing is
 //! drawn here); `invalid_at` is set exactly when the status is `refunded`, `expired` or
 //! `exhausted`; a periodic package's `total_remaining` is its current cycle's remaining plus a
 //! full capacity per cycle still to come.
 
-use super::deduction::{cycle_at, PackageState};
-use crate::calendar::{periodic_cycle_count, Cycle, Ts, Window};
+use super::deduction::{cycle_at, cycle_count, PackageState};
+use crate::calendar::{Cycle, Ts, Window};
 use crate::catalog::Catalog;
 use crate::input::{Package, PackageKind, Violation};
 use crate::model::PackageStatus;
@@ -71,9 +74,9 @@ fn capacity_as_of(p: &Package, st: &PackageState, cycle: Option<Cycle>, t: Ts) -
         }
         _ => None,
     };
-    let (cycles_total, cycles_remaining) = match (p.kind, p.cycle) {
-        (PackageKind::Periodic, Some(len)) => {
-            let total = periodic_cycle_count(p.effective_at, p.expires_at, len);
+    // The cycles the sweep draws in (natural days for free quota, §3.1).
+    let (cycles_total, cycles_remaining) = match cycle_count(p) {
+        Some(total) => {
             let remaining = if t < p.effective_at {
                 total
             } else {
@@ -143,7 +146,29 @@ pub fn snapshot(packages: &[Package], states: &[PackageState], w: &Window) -> Ve
         .collect()
 }
 
-/// §3.7: too many valid traffic packages per account and region at the as-of moment.
+/// §3.3.2 (revised): quality traffic packages of region `*`, one finding each; they cover
+/// nothing (`deduction::order::eligible`) but stay in the inventory view.
+pub fn qtp_all_region(packages: &[Package], catalog: &Catalog) -> Vec<Violation> {
+    packages
+        .iter()
+        .filter(|p| &*p.region == "*" && catalog.quality_package_products.contains(&*p.product))
+        .map(|p| {
+            Violation::new(
+                "packages",
+                &*p.package_id,
+                "qtp_all_region",
+                format!(
+                    "quality traffic package ({}) of region `*`: a quality package belongs to \
+                     one region, so it covers nothing",
+                    p.product
+                ),
+                Some(p.effective_at),
+            )
+        })
+        .collect()
+}
+
+/// §3.7: too many valid quality traffic packages per account and region at the as-of moment.
 pub fn limit_violations(status: &[PackageStatus], catalog: &Catalog, w: &Window) -> Vec<Violation> {
     let mut counts: BTreeMap<(&str, &str), usize> = BTreeMap::new();
     for s in status {
@@ -160,7 +185,7 @@ pub fn limit_violations(status: &[PackageStatus], catalog: &Catalog, w: &Window)
                 format!("{owner}/{region}"),
                 "too_many_packages",
                 format!(
-                    "{n} valid traffic packages in {region} (limit {})",
+                    "{n} valid quality traffic packages in {region} (limit {})",
                     catalog.max_valid_traffic_packages
                 ),
                 Some(w.as_of),
@@ -180,6 +205,35 @@ mod tests {
 
     fn window(d: &str) -> Window {
         Window::new(parse_date(d).unwrap())
+    }
+
+    /// §3.3.2 (revised): one `qtp_all_region` finding per quality package of region `*`.
+    #[test]
+    fn revised_3_3_2_qtp_all_region_is_a_row_exception() {
+        let mut q = package(
+            "Q",
+            PackageKind::Total,
+            Some(dec!(1)),
+            Unit::GB,
+            "2024-01-01",
+            "2024-07-01",
+        );
+        q.product = "qtp".into();
+        let mut all = q.clone();
+        all.package_id = "Q-all".into();
+        all.region = "*".into();
+        let mut shared_all = all.clone();
+        shared_all.package_id = "T-all".into();
+        shared_all.product = "tp".into();
+        let v = qtp_all_region(&[q, all, shared_all], &catalog());
+        let got: Vec<_> = v
+            .iter()
+            .map(|v| (&*v.source_table, v.source_id.as_str(), &*v.rule, v.at))
+            .collect();
+        assert_eq!(
+            got,
+            [("packages", "Q-all", "qtp_all_region", Some(t("2024-01-01")))]
+        );
     }
 
     #[test]
@@ -293,6 +347,40 @@ mod tests {
         );
     }
 
+    /// §3.1 / §9.9 (revised): the status of a free quota counts the natural-day cycles the sweep
+    /// draws in — as of 2019-12-11 the second cycle [12-10 00:00, 01-09 00:00), 11 of 12 left.
+    #[test]
+    fn example_9_free_quota_status_counts_natural_day_cycles() {
+        let mut p = package(
+            "F",
+            PackageKind::Periodic,
+            Some(dec!(1)),
+            Unit::GB,
+            "2019-11-10 17:13:14",
+            "2020-11-04",
+        );
+        p.source = crate::input::PackageSource::Free;
+        p.cycle = Some(CycleLen::Days30);
+        let d = deduct(
+            &[usage("u", "2019-12-10 00:00:00", dec!(0.25), Unit::GB)],
+            &[p.clone()],
+        );
+        let s = status_of(&p, &d.states[0], &window("2019-12-11"));
+        assert_eq!(
+            (s.cycle_start, s.cycle_end),
+            (Some(t("2019-12-10")), Some(t("2020-01-09")))
+        );
+        assert_eq!((s.cycles_total, s.cycles_remaining), (Some(12), Some(11)));
+        assert_eq!(s.cycle_remaining, Some(dec!(0.75)));
+        assert_eq!(s.total_remaining, Some(dec!(10.75)));
+        // As of 2019-12-10 00:00 the second cycle has just begun (the first is over).
+        let s = status_of(&p, &PackageState::default(), &window("2019-12-10"));
+        assert_eq!(
+            (s.cycle_start, s.cycles_remaining, s.total_remaining),
+            (Some(t("2019-12-10")), Some(11), Some(dec!(11)))
+        );
+    }
+
     #[test]
     fn periodic_status_reports_current_cycle_and_cycles_left() {
         let mut p = package(
@@ -359,19 +447,23 @@ mod tests {
         );
     }
 
+    /// §3.7 (revised): more than 20 valid quality traffic packages per account and region; shared
+    /// traffic packages (`tp`) do not count.
     #[test]
-    fn too_many_traffic_packages_per_account_region() {
+    fn revised_3_7_too_many_quality_packages_per_account_region() {
         let w = window("2024-06-01");
         let pkgs: Vec<_> = (0..21)
             .map(|i| {
-                package(
+                let mut p = package(
                     &format!("P{i:02}"),
                     PackageKind::Total,
                     Some(dec!(1)),
                     Unit::GB,
                     "2024-01-01",
                     "2024-07-01",
-                )
+                );
+                p.product = "qtp".into();
+                p
             })
             .collect();
         let states = vec![PackageState::default(); pkgs.len()];
@@ -395,6 +487,16 @@ mod tests {
         assert!(changed(&|p| p.region = "ap-hongkong".into()).is_empty());
         assert!(changed(&|p| p.owner_uin = "acct-2".into()).is_empty());
         assert!(changed(&|p| p.product = "apigw".into()).is_empty());
+        assert!(changed(&|p| p.product = "tp".into()).is_empty());
+        let shared: Vec<_> = pkgs
+            .iter()
+            .cloned()
+            .map(|mut p| {
+                p.product = "tp".into();
+                p
+            })
+            .collect();
+        assert!(limit_violations(&snapshot(&shared, &states, &w), &catalog(), &w).is_empty());
         // Exhausted or refunded, as the sweep left the package's state.
         for state in [
             PackageState {

@@ -7,6 +7,9 @@
 //! - flat prices: `GB` prices convert the quantity to GB at scale 9 first (base 1024), `10000 call`
 //!   prices divide by 10,000; traffic whose direction is free (inbound, internal) is a zero line;
 //! - meter-only items (peaks for the elastic fee) are zero lines;
+//! - unbilled calls (the catalog's `[unbilled_calls]`: dedicated instances, WebSocket backends)
+//!   are one zero line at unit price 0, without a tier, and do not count toward the month's
+//!   calls (deduction gave them no draw);
 //! - no price, or a price whose unit cannot measure the row's (a call price for bytes, a GB
 //!   price for calls; tiered and flat alike) → a `no_price` exception, and the row is not
 //!   billed (nor counted in the month's calls).
@@ -293,9 +296,11 @@ impl Rows<'_> {
     }
 }
 
-/// Traffic in a direction the catalog does not charge (inbound, internal): a zero line.
+/// Traffic in a direction the catalog does not charge (inbound, internal), or unbilled calls
+/// (RULES.md §4.1): a zero line, outside every tier counter.
 fn is_free(u: &Usage, catalog: &Catalog) -> bool {
-    u.unit.is_traffic() && catalog.free_directions.contains(u.direction.as_str())
+    (u.unit.is_traffic() && catalog.free_directions.contains(u.direction.as_str()))
+        || catalog.unbilled(u)
 }
 
 /// Whether a price per `price_unit` can price a quantity in `unit`: `GB` prices traffic,
@@ -610,5 +615,109 @@ mod tests {
             .map(|l| (l.line_id.as_str(), l.tier, l.billable_quantity, l.amount))
             .collect();
         assert_eq!(got, vec![("u:b:1", Some(1), dec!(10000000), dec!(60.00))]);
+    }
+
+    /// RULES.md §9.12 (revised): 5,000,000 calls in one hour on a dedicated instance → one line
+    /// of amount 0 at unit price 0, no tier, and the month's counter unchanged: the shared hour
+    /// after it, at 9,990,000 calls to date, is split 10,000 / 10,000 as in example 7.
+    #[test]
+    fn example_12_dedicated_instance_calls_cost_0_and_leave_the_tier_counter() {
+        let mut dedicated = calls("b", "acct-1", "2024-05-01 10:00:00", dec!(5000000));
+        dedicated.sub_product = "dedicated-instance".into();
+        let rows = [
+            calls("a", "acct-1", "2024-05-01 09:00:00", dec!(9990000)),
+            dedicated,
+            calls("c", "acct-1", "2024-05-01 11:00:00", dec!(20000)),
+        ];
+        let p = price_usage(&rows, &[dec!(0); 3], &catalog()).unwrap();
+        assert_eq!(
+            tier_parts(&p),
+            vec![
+                ("u:b:0", None, dec!(5000000), dec!(0)),
+                ("u:a:1", Some(1), dec!(9990000), dec!(59.94)),
+                ("u:c:1", Some(1), dec!(10000), dec!(0.06)),
+                ("u:c:2", Some(2), dec!(10000), dec!(0.04)),
+            ]
+        );
+        let b = &p.lines[0];
+        assert_eq!(
+            (
+                b.unit_price,
+                &*b.price_unit,
+                b.metered_quantity,
+                b.deducted_quantity
+            ),
+            (dec!(0), "10000 call", dec!(5000000), dec!(0))
+        );
+        assert!(p.billed.iter().all(|x| *x));
+        assert!(p.violations.is_empty());
+    }
+
+    /// §4.1 (revised): WebSocket-backend calls are unbilled too; other sub-products of calls
+    /// (shared instances) and other items of a dedicated instance are billed.
+    #[test]
+    fn revised_4_1_unbilled_calls_are_the_catalogs_sub_products() {
+        let mut ws = calls("a", "acct-1", "2024-05-01 09:00:00", dec!(300));
+        ws.sub_product = "websocket".into();
+        let shared = calls("b", "acct-1", "2024-05-01 09:00:00", dec!(300));
+        let mut egress = usage("c", "2024-05-01 09:00:00", dec!(1), Unit::GB);
+        egress.product = "apigw".into();
+        egress.sub_product = "dedicated-instance".into();
+        egress.billing_item = "egress_traffic".into();
+        let p = price_usage(&[ws, shared, egress], &[dec!(0); 3], &catalog()).unwrap();
+        assert_eq!(
+            tier_parts(&p),
+            vec![
+                ("u:a:0", None, dec!(300), dec!(0)),
+                ("u:c:0", None, dec!(1), dec!(0.80)),
+                ("u:b:1", Some(1), dec!(300), dec!(0.0018)),
+            ]
+        );
+    }
+
+    mod unbilled_properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// With unbilled calls among the rows: every row's lines sum to its pay-as-you-go
+            /// quantity, tier parts are never negative, an unbilled row is one zero line, and
+            /// the billed rows get exactly the lines they get without the unbilled rows (the
+            /// tier counter never sees them).
+            #[test]
+            fn tier_parts_sum_to_each_hour_with_unbilled_calls_present(
+                rows in prop::collection::vec((0i64..48, 0u64..6_000_000, 0usize..3, any::<bool>()), 1..30)
+            ) {
+                let mut v: Vec<Usage> = rows
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &(h, q, sub, other))| {
+                        let owner = if other { "acct-2" } else { "acct-1" };
+                        let mut u = calls(&format!("u{i:03}"), owner, "2024-05-31 00:00:00", Decimal::from(q));
+                        u.usage_start += h * crate::calendar::HOUR;
+                        u.usage_end = u.usage_start + crate::calendar::HOUR;
+                        u.sub_product = ["shared-instance", "dedicated-instance", "websocket"][sub].into();
+                        u
+                    })
+                    .collect();
+                v.sort_by(|a, b| (a.usage_start, &a.usage_id).cmp(&(b.usage_start, &b.usage_id)));
+                let cat = catalog();
+                let p = price_usage(&v, &vec![Decimal::ZERO; v.len()], &cat).unwrap();
+                for u in &v {
+                    let ls: Vec<_> = p.lines.iter().filter(|l| l.usage_id.as_ref() == Some(&u.usage_id)).collect();
+                    let sum: Decimal = ls.iter().map(|l| l.billable_quantity).sum();
+                    prop_assert_eq!(sum, u.quantity);
+                    prop_assert!(ls.iter().all(|l| l.billable_quantity >= Decimal::ZERO));
+                    if cat.unbilled(u) {
+                        prop_assert_eq!(ls.len(), 1);
+                        prop_assert_eq!((ls[0].tier, ls[0].unit_price, ls[0].amount), (None, Decimal::ZERO, Decimal::ZERO));
+                    }
+                }
+                let billed: Vec<Usage> = v.iter().filter(|u| !cat.unbilled(u)).cloned().collect();
+                let alone = price_usage(&billed, &vec![Decimal::ZERO; billed.len()], &cat).unwrap();
+                let tiered: Vec<_> = p.lines.iter().filter(|l| l.tier.is_some()).collect();
+                prop_assert_eq!(tiered, alone.lines.iter().collect::<Vec<_>>());
+            }
+        }
     }
 }

@@ -530,11 +530,13 @@ fn example_5_plan_refund_after_10_of_30_days() {
     );
 }
 
-/// Example 9: the free quota activated 2019-11-10 17:13:14 is a periodic package of 30-day
-/// cycles; the 17:00 hour of that day starts before it and is not covered; the hour starting
-/// 2019-12-10 17:00 (before the boundary at 17:13:14) belongs to the first cycle, the 18:00 hour
-/// to the second; calls left in a cycle do not carry over (the second cycle's 700,000 left are
-/// not added to the third, which starts 2020-01-09 17:13:14 at 1,000,000).
+/// Example 9 (revised, RULES.md §3.1): the free quota activated 2019-11-10 17:13:14 is a
+/// periodic package of 30 natural-day cycles; the 17:00 hour of that day starts before it and is
+/// not covered; the first cycle ends at 2019-12-10 00:00:00, so the 2019-12-09 23:00 hour is its
+/// last (100,000 calls over what it had left are billed) and the 2019-12-10 00:00 hour draws on
+/// the second, [2019-12-10 00:00, 2020-01-09 00:00); calls left in a cycle do not carry over (the
+/// second cycle's 700,000 left are not added to the third, which starts 2020-01-09 00:00 at
+/// 1,000,000).
 #[test]
 fn example_9_free_quota_cycles() {
     let mut ds = Dataset::valid();
@@ -565,7 +567,7 @@ fn example_9_free_quota_cycles() {
             "ap-guangzhou",
             "apigw",
             "calls",
-            "2019-12-10 17:00:00",
+            "2019-12-09 23:00:00",
             "700000",
             "call",
         ),
@@ -575,7 +577,7 @@ fn example_9_free_quota_cycles() {
             "ap-guangzhou",
             "apigw",
             "calls",
-            "2019-12-10 18:00:00",
+            "2019-12-10 00:00:00",
             "300000",
             "call",
         ),
@@ -623,10 +625,10 @@ fn example_9_free_quota_cycles() {
             &["usage_id", "cycle_start", "cycle_end", "remaining_before", "deducted", "remaining_after"]
         ),
         [
-            "b|2019-11-10 17:13:14+08:00|2019-12-10 17:13:14+08:00|1000000.000000000|400000.000000000|600000.000000000",
-            "c|2019-11-10 17:13:14+08:00|2019-12-10 17:13:14+08:00|600000.000000000|600000.000000000|0.000000000",
-            "d|2019-12-10 17:13:14+08:00|2020-01-09 17:13:14+08:00|1000000.000000000|300000.000000000|700000.000000000",
-            "e|2020-01-09 17:13:14+08:00|2020-02-08 17:13:14+08:00|1000000.000000000|200000.000000000|800000.000000000",
+            "b|2019-11-10 17:13:14+08:00|2019-12-10 00:00:00+08:00|1000000.000000000|400000.000000000|600000.000000000",
+            "c|2019-11-10 17:13:14+08:00|2019-12-10 00:00:00+08:00|600000.000000000|600000.000000000|0.000000000",
+            "d|2019-12-10 00:00:00+08:00|2020-01-09 00:00:00+08:00|1000000.000000000|300000.000000000|700000.000000000",
+            "e|2020-01-09 00:00:00+08:00|2020-02-08 00:00:00+08:00|1000000.000000000|200000.000000000|800000.000000000",
         ]
     );
     let lines = read_table(out.path(), "bill_lines");

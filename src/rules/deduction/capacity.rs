@@ -1,22 +1,47 @@
 //! A package's capacity at an hour (RULES.md §3.1–3.2): the cycle (periodic) or natural slice
-//! (sliced) containing the hour's start, and what is left in it or in total.
+//! (sliced) containing the hour's start, and what is left in it or in total. Free-quota packages
+//! (`source = free`) with `30d` cycles count natural days (§3.1 revised, `natural_day_cycle`).
 //!
 //! Invariants: an hour belongs to the cycle containing its `usage_start`; a periodic or sliced
 //! package's remaining refills to its capacity when a later cycle is first asked for and never
 //! carries over; an unlimited package (no capacity) has no remaining (`None`).
 
 use super::PackageState;
-use crate::calendar::{natural_slice, periodic_cycle, Cycle, Ts};
-use crate::input::{Package, PackageKind};
+use crate::calendar::{
+    natural_day_cycle, natural_day_cycle_count, natural_slice, periodic_cycle,
+    periodic_cycle_count, Cycle, CycleLen, Ts,
+};
+use crate::input::{Package, PackageKind, PackageSource};
 use rust_decimal::Decimal;
 
 /// The cycle/slice of `p` containing `t`, or `None` for total/unlimited packages.
 pub fn cycle_at(p: &Package, t: Ts) -> Option<Cycle> {
     match (p.kind, p.cycle) {
+        (PackageKind::Periodic, Some(len)) if natural_days(p) => {
+            natural_day_cycle(p.effective_at, p.expires_at, len, t)
+        }
         (PackageKind::Periodic, Some(len)) => periodic_cycle(p.effective_at, p.expires_at, len, t),
         (PackageKind::Sliced, Some(len)) => natural_slice(p.effective_at, p.expires_at, len, t),
         _ => None,
     }
+}
+
+/// Number of cycles of a periodic package (the cycles of [`cycle_at`]), `None` for the others.
+pub fn cycle_count(p: &Package) -> Option<i64> {
+    match (p.kind, p.cycle) {
+        (PackageKind::Periodic, Some(len)) if natural_days(p) => {
+            Some(natural_day_cycle_count(p.effective_at, p.expires_at, len))
+        }
+        (PackageKind::Periodic, Some(len)) => {
+            Some(periodic_cycle_count(p.effective_at, p.expires_at, len))
+        }
+        _ => None,
+    }
+}
+
+/// §3.1 (revised): free quota's `30d` cycles count natural days.
+fn natural_days(p: &Package) -> bool {
+    p.source == PackageSource::Free && p.cycle == Some(CycleLen::Days30)
 }
 
 /// Remaining capacity of `p` for an hour starting at `t`, rolling over to a fresh cycle/slice

@@ -8,8 +8,9 @@
 //!
 //! For each row the eligible packages (§3.3) are ordered (§3.4, `order`) by
 //! `(class, expires_at, remaining in base units, effective_at, package_id)` — class 0 free quota,
-//! 1 idle-only, 2 the rest — and drawn one after another with the arithmetic of §3.6 against the
-//! capacity of the hour's cycle or slice (§3.1–3.2, `capacity`).
+//! 1 quality traffic packages, 2 idle-only, 3 the rest — and drawn one after another with the arithmetic of §3.6 against the
+//! capacity of the hour's cycle or slice (§3.1–3.2, `capacity`). Unbilled calls (§4.1, revised:
+//! the catalog's `[unbilled_calls]`) are skipped like zero rows: no draw, nothing covered.
 //!
 //! Invariants (tested, also by proptest, on packages as given and as renewed by
 //! `rules::renewals`, RULES.md §3.8):
@@ -30,7 +31,7 @@ mod sweep;
 #[cfg(test)]
 pub(crate) mod tests;
 
-pub use capacity::cycle_at;
+pub use capacity::{cycle_at, cycle_count};
 
 use crate::calendar::Ts;
 use crate::catalog::Catalog;

@@ -5,13 +5,16 @@
 //! the whole hour (`effective_at ≤ usage_start`, `usage_end ≤ expires_at`) and not refunded
 //! before the hour's end; an idle-only package only in the idle window of the row's region (§3.5,
 //! the catalog's table); a
-//! quality-traffic package only for accelerated traffic to the mainland from its origin regions;
-//! and its unit can measure the row's (otherwise one `incompatible_unit` finding per package and
-//! unit, and the package is skipped).
+//! quality-traffic package only for accelerated traffic to the mainland from its origin regions,
+//! and never when its region is `*` (§3.3.2, revised: such a package is a `qtp_all_region`
+//! finding, `rules::packages`); and its unit can measure the row's (otherwise one
+//! `incompatible_unit` finding per package and unit, and the package is skipped).
 //!
-//! Order (§3.4): free quota first, then idle-only packages, then the rest; within a class the
-//! earliest expiry, then the least remaining in base units (unlimited counting as infinite), then
-//! the earliest `effective_at`, then `package_id`.
+//! Order (§3.4, revised): class 0 free quota, 1 quality traffic packages (eligible only for the
+//! accelerated traffic they cover, so drawn right after free quota and before every shared
+//! traffic package), 2 idle-only packages, 3 the rest; within a class the earliest expiry, then
+//! the least remaining in base units (unlimited counting as infinite), then the earliest
+//! `effective_at`, then `package_id`.
 //!
 //! Invariants: the order is total over a pool's packages (the package id breaks every tie), so
 //! the draws do not depend on the input order of packages.
@@ -41,14 +44,16 @@ pub(super) struct Candidate<'a> {
 impl<'a> Candidate<'a> {
     /// Package `p` (local number `local`) with `remaining` base units left for the row's hour
     /// (`None` = unlimited), drawn with the scope's `coefficient`.
+    /// `quality`: whether `p` is a quality traffic package (§3.4.2).
     pub(super) fn new(
         p: &'a Package,
         local: usize,
         coefficient: Decimal,
         remaining: Option<Decimal>,
+        quality: bool,
     ) -> Candidate<'a> {
         Candidate {
-            class: class(p),
+            class: class(p, quality),
             expires_at: p.expires_at,
             remaining,
             effective_at: p.effective_at,
@@ -78,14 +83,18 @@ impl<'a> Candidate<'a> {
     }
 }
 
-/// Order class of §3.4: 0 free quota, 1 idle-only, 2 the rest.
-pub(super) fn class(p: &Package) -> u8 {
+/// Order class of §3.4 (revised): 0 free quota, 1 quality traffic packages (`quality`: the
+/// package's product is one of the catalog's quality package products; eligibility keeps them
+/// to the accelerated traffic they cover), 2 idle-only, 3 the rest.
+pub(super) fn class(p: &Package, quality: bool) -> u8 {
     if p.source == PackageSource::Free {
         0
-    } else if p.idle_only {
+    } else if quality {
         1
-    } else {
+    } else if p.idle_only {
         2
+    } else {
+        3
     }
 }
 
@@ -105,8 +114,10 @@ pub(super) fn eligible(
         && p.activated
         && st.refund_at.is_none_or(|r| r >= u.usage_end);
     let idle_ok = !p.idle_only || catalog.idle_window(&u.region).contains(u.usage_start);
+    // §3.3.2 (revised): a quality package always belongs to one region; `*` covers nothing.
     let quality_ok = !quality
-        || (u.direction.as_str() == catalog.quality_direction
+        || (&*p.region != "*"
+            && u.direction.as_str() == catalog.quality_direction
             && catalog.quality_origin_regions.contains(&*u.region)
             && u.accelerated);
     owner_ok && region_ok && time_ok && idle_ok && quality_ok
@@ -131,8 +142,9 @@ pub(super) fn incompatible_unit(p: &Package, u: &Usage) -> Violation {
 mod tests {
     use super::super::tests::*;
     use crate::calendar::HOUR;
-    use crate::input::{Direction, PackageKind, PackageSource};
+    use crate::input::{Direction, Package, PackageKind, PackageSource, Usage};
     use crate::money::Unit;
+    use rust_decimal::Decimal;
     use rust_decimal_macros::dec;
 
     #[test]
@@ -374,22 +386,34 @@ mod tests {
         assert_eq!(deduct(&[u], &[refunded_at_end]).details.len(), 1);
     }
 
-    #[test]
-    fn quality_packages_need_to_mainland_from_hk_or_sg_accelerated() {
+    /// A quality package of Hong Kong.
+    fn qtp(id: &str, cap: Decimal, exp: &str) -> Package {
         let mut q = package(
-            "Q",
+            id,
             PackageKind::Total,
-            Some(dec!(10)),
+            Some(cap),
             Unit::GB,
             "2024-01-01",
-            "2025-01-01",
+            exp,
         );
         q.product = "qtp".into();
-        q.region = "*".into();
-        let mut u = usage("u1", "2024-05-01 10:00:00", dec!(1), Unit::GB);
+        q.region = "ap-hongkong".into();
+        q
+    }
+
+    /// Accelerated traffic from Hong Kong to the mainland.
+    fn quality_row(id: &str, start: &str, gb: Decimal) -> Usage {
+        let mut u = usage(id, start, gb, Unit::GB);
         u.region = "ap-hongkong".into();
         u.direction = Direction::ToMainland;
         u.accelerated = true;
+        u
+    }
+
+    #[test]
+    fn quality_packages_need_to_mainland_from_hk_or_sg_accelerated() {
+        let q = qtp("Q", dec!(10), "2025-01-01");
+        let u = quality_row("u1", "2024-05-01 10:00:00", dec!(1));
         assert_eq!(deduct(&[u.clone()], &[q.clone()]).details.len(), 1);
         let mut v = u.clone();
         v.accelerated = false;
@@ -399,7 +423,94 @@ mod tests {
         assert_eq!(deduct(&[v], &[q.clone()]).details.len(), 0);
         let mut v = u;
         v.region = "ap-tokyo".into();
-        assert_eq!(deduct(&[v], &[q]).details.len(), 0);
+        let mut tokyo = q;
+        tokyo.region = "ap-tokyo".into();
+        assert_eq!(deduct(&[v], &[tokyo]).details.len(), 0);
+    }
+
+    /// §3.3.2 (revised): a quality package of region `*` covers nothing, even the accelerated
+    /// traffic it would cover with a region; a shared traffic package of `*` still covers it.
+    #[test]
+    fn revised_3_3_2_qtp_all_region_covers_nothing() {
+        let mut q = qtp("Q", dec!(10), "2025-01-01");
+        q.region = "*".into();
+        let u = quality_row("u1", "2024-05-01 10:00:00", dec!(1));
+        let d = deduct(&[u.clone()], &[q]);
+        assert!(d.details.is_empty());
+        assert_eq!(d.covered, vec![dec!(0)]);
+        let mut tp = package(
+            "T",
+            PackageKind::Total,
+            Some(dec!(10)),
+            Unit::GB,
+            "2024-01-01",
+            "2025-01-01",
+        );
+        tp.region = "*".into();
+        assert_eq!(
+            draws(&deduct(&[u], &[tp])),
+            vec![("T".into(), Some(dec!(10)), dec!(1), Some(dec!(9)), dec!(1))]
+        );
+    }
+
+    /// §3.4.2 (revised): for accelerated traffic, quality packages come right after free quota
+    /// and before every other non-free package — idle-only and earlier-expiring shared traffic
+    /// packages included; what they cannot cover falls back to those, in their order.
+    #[test]
+    fn revised_3_4_2_qtp_drawn_after_free_quota_before_idle_and_shared_packages() {
+        let mut free = package(
+            "F",
+            PackageKind::Total,
+            Some(dec!(1)),
+            Unit::GB,
+            "2024-01-01",
+            "2025-06-01",
+        );
+        free.source = PackageSource::Free;
+        free.region = "*".into();
+        let mut idle = package(
+            "I",
+            PackageKind::Total,
+            Some(dec!(1)),
+            Unit::GB,
+            "2024-01-01",
+            "2024-05-10",
+        );
+        idle.idle_only = true;
+        idle.region = "ap-hongkong".into();
+        let mut shared = package(
+            "S",
+            PackageKind::Total,
+            Some(dec!(5)),
+            Unit::GB,
+            "2024-01-01",
+            "2024-05-05",
+        );
+        shared.region = "ap-hongkong".into();
+        let q = qtp("Q", dec!(2), "2025-01-01");
+        let pkgs = [shared, idle, q, free];
+        // 03:00 is idle in Hong Kong; 5 GB: 1 free, 2 quality, 1 idle-only, 1 shared.
+        let u = quality_row("u1", "2024-05-01 03:00:00", dec!(5));
+        assert_eq!(
+            draws(&deduct(&[u.clone()], &pkgs)),
+            vec![
+                ("F".into(), Some(dec!(1)), dec!(1), Some(dec!(0)), dec!(1)),
+                ("Q".into(), Some(dec!(2)), dec!(2), Some(dec!(0)), dec!(2)),
+                ("I".into(), Some(dec!(1)), dec!(1), Some(dec!(0)), dec!(1)),
+                ("S".into(), Some(dec!(5)), dec!(1), Some(dec!(4)), dec!(1)),
+            ]
+        );
+        // Not accelerated: the quality package is not eligible; the shared ones keep their order.
+        let mut plain = u;
+        plain.accelerated = false;
+        assert_eq!(
+            draws(&deduct(&[plain], &pkgs)),
+            vec![
+                ("F".into(), Some(dec!(1)), dec!(1), Some(dec!(0)), dec!(1)),
+                ("I".into(), Some(dec!(1)), dec!(1), Some(dec!(0)), dec!(1)),
+                ("S".into(), Some(dec!(5)), dec!(3), Some(dec!(2)), dec!(3)),
+            ]
+        );
     }
 
     /// §3.4: in the "least remaining" tie-break an unlimited package counts as infinite, so a

@@ -147,7 +147,8 @@ impl<'a> Sweep<'a> {
         let usage = self.usage;
         let u = &usage[ui];
         self.apply_refunds_before(u.usage_end);
-        if u.quantity.is_zero() {
+        // Unbilled calls (RULES.md §4.1) draw on no package.
+        if u.quantity.is_zero() || self.catalog.unbilled(u) {
             return;
         }
         self.select_candidates(u);
@@ -329,8 +330,9 @@ impl<'a> Sweep<'a> {
             let p = self.package(l);
             let cycle = self.cycles.at(l, p, u.usage_start);
             let remaining = remaining_in(p, &mut self.state[l], cycle).map(|r| r * p.unit.factor());
+            let quality = self.quality[l];
             self.ordered
-                .push(Candidate::new(p, l, coefficient, remaining));
+                .push(Candidate::new(p, l, coefficient, remaining, quality));
         }
         // Stable: candidates equal in every key keep their scope order.
         self.ordered.sort_by(Candidate::cmp_draw_order);
@@ -342,8 +344,9 @@ impl<'a> Sweep<'a> {
 mod tests {
     use super::super::tests::*;
     use crate::calendar::CycleLen;
-    use crate::input::PackageKind;
+    use crate::input::{Package, PackageKind, PackageSource, Usage};
     use crate::money::Unit;
+    use rust_decimal::Decimal;
     use rust_decimal_macros::dec;
 
     #[test]
@@ -512,5 +515,133 @@ mod tests {
         let d = deduct(&rows, &[p]);
         assert_eq!(d.covered, vec![dec!(1), dec!(0)]);
         assert_eq!(d.details[0].usage_id.as_ref(), "a");
+    }
+
+    /// A call package of `cap` calls, and `n` calls of `sub_product` at `start`.
+    fn call_package(cap: Decimal) -> Package {
+        let mut p = package(
+            "C",
+            PackageKind::Total,
+            Some(cap),
+            Unit::Call,
+            "2024-01-01",
+            "2025-01-01",
+        );
+        p.product = "apigw".into();
+        p.scopes[0].product = "apigw".into();
+        p.scopes[0].billing_item = "calls".into();
+        p
+    }
+
+    fn calls(id: &str, start: &str, n: Decimal, sub_product: &str) -> Usage {
+        let mut u = usage(id, start, n, Unit::Call);
+        u.product = "apigw".into();
+        u.billing_item = "calls".into();
+        u.sub_product = sub_product.into();
+        u
+    }
+
+    /// RULES.md §9.12 (revised): 5,000,000 dedicated-instance calls draw nothing from a call
+    /// package; the shared-instance hour after them draws from the full package.
+    #[test]
+    fn example_12_dedicated_instance_calls_draw_on_no_call_package() {
+        let rows = [
+            calls(
+                "a",
+                "2024-05-01 10:00:00",
+                dec!(5000000),
+                "dedicated-instance",
+            ),
+            calls("b", "2024-05-01 11:00:00", dec!(300), "websocket"),
+            calls("c", "2024-05-01 12:00:00", dec!(1000000), "shared-instance"),
+        ];
+        let d = deduct(&rows, &[call_package(dec!(10000000))]);
+        assert_eq!(
+            draws(&d),
+            vec![(
+                "C".into(),
+                Some(dec!(10000000)),
+                dec!(1000000),
+                Some(dec!(9000000)),
+                dec!(1000000)
+            )]
+        );
+        assert_eq!(d.details[0].usage_id.as_ref(), "c");
+        assert_eq!(d.covered, vec![dec!(0), dec!(0), dec!(1000000)]);
+        assert_eq!(d.states[0].used, dec!(1000000));
+    }
+
+    /// RULES.md §9.9 (revised): a free quota activated 2019-11-10 17:13:14 renews at 2019-12-10
+    /// 00:00:00; what is left of the first cycle does not carry over, and the 00:00 hour of
+    /// 12-10 draws on the second cycle.
+    #[test]
+    fn example_9_free_quota_renews_at_midnight_of_the_30th_day() {
+        let mut p = call_package(dec!(1000000));
+        p.package_id = "F".into();
+        p.source = PackageSource::Free;
+        p.kind = PackageKind::Periodic;
+        p.cycle = Some(CycleLen::Days30);
+        p.region = "*".into();
+        p.effective_at = t("2019-11-10 17:13:14");
+        p.expires_at = t("2020-11-04");
+        let rows = [
+            calls("a", "2019-11-10 18:00:00", dec!(400000), "shared-instance"),
+            calls("b", "2019-12-09 23:00:00", dec!(100000), "shared-instance"),
+            calls("c", "2019-12-10 00:00:00", dec!(1200000), "shared-instance"),
+            calls("d", "2020-01-09 00:00:00", dec!(1), "shared-instance"),
+        ];
+        let d = deduct(&rows, &[p]);
+        assert_eq!(
+            draws(&d),
+            vec![
+                (
+                    "F".into(),
+                    Some(dec!(1000000)),
+                    dec!(400000),
+                    Some(dec!(600000)),
+                    dec!(400000)
+                ),
+                (
+                    "F".into(),
+                    Some(dec!(600000)),
+                    dec!(100000),
+                    Some(dec!(500000)),
+                    dec!(100000)
+                ),
+                (
+                    "F".into(),
+                    Some(dec!(1000000)),
+                    dec!(1000000),
+                    Some(dec!(0)),
+                    dec!(1000000)
+                ),
+                (
+                    "F".into(),
+                    Some(dec!(1000000)),
+                    dec!(1),
+                    Some(dec!(999999)),
+                    dec!(1)
+                ),
+            ]
+        );
+        let cycles: Vec<_> = d
+            .details
+            .iter()
+            .map(|x| (x.cycle_start.unwrap(), x.cycle_end.unwrap()))
+            .collect();
+        let first = (t("2019-11-10 17:13:14"), t("2019-12-10"));
+        assert_eq!(
+            cycles,
+            vec![
+                first,
+                first,
+                (t("2019-12-10"), t("2020-01-09")),
+                (t("2020-01-09"), t("2020-02-08")),
+            ]
+        );
+        assert_eq!(
+            d.covered,
+            vec![dec!(400000), dec!(100000), dec!(1000000), dec!(1)]
+        );
     }
 }

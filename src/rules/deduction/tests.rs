@@ -112,22 +112,57 @@ mod properties {
     use super::*;
     use proptest::prelude::*;
 
+    /// What a random package or row is about: traffic (eip public traffic, or quality traffic
+    /// from Hong Kong) or API gateway calls.
+    #[derive(Debug, Clone, Copy)]
+    enum Flavour {
+        Traffic,
+        Quality,
+        Calls,
+    }
+
+    fn arb_flavour() -> impl Strategy<Value = Flavour> {
+        prop_oneof![
+            Just(Flavour::Traffic),
+            Just(Flavour::Quality),
+            Just(Flavour::Calls)
+        ]
+    }
+
+    /// A package of flavour `f`: a quality package is a `qtp` of Hong Kong (or, to check §3.3.2,
+    /// of `*`), a call package covers `apigw` calls in calls.
+    fn flavoured(mut p: Package, f: Flavour, all_region: bool) -> Package {
+        match f {
+            Flavour::Traffic => {}
+            Flavour::Quality => {
+                p.product = "qtp".into();
+                p.region = if all_region { "*" } else { "ap-hongkong" }.into();
+            }
+            Flavour::Calls => {
+                p.product = "apigw".into();
+                p.unit = Unit::Call;
+                p.scopes[0].product = "apigw".into();
+                p.scopes[0].billing_item = "calls".into();
+            }
+        }
+        if all_region && !matches!(f, Flavour::Quality) {
+            p.region = "*".into();
+        }
+        p
+    }
+
     fn arb_package(i: usize) -> impl Strategy<Value = Package> {
         (
-            0u8..4,
-            0i64..4000,
-            1i64..4,
-            0i64..96,
+            (0u8..4, 0i64..4000, 0i64..96),
             // Cycles anchored on the hour, or off it (cycle boundaries inside hours).
             prop_oneof![Just(0i64), 1i64..60],
             24i64..120,
             1u32..20,
-            any::<bool>(),
-            any::<bool>(),
-            any::<bool>(),
+            (any::<bool>(), any::<bool>(), any::<bool>()),
+            (arb_flavour(), prop::bool::weighted(0.2)),
         )
             .prop_map(
-                move |(kind, cap, unit, eff_h, eff_m, len_h, coef, idle, free, mb)| {
+                move |((kind, cap, eff_h), eff_m, len_h, coef, (idle, free, mb), (f, all))| {
                     let kind = [
                         PackageKind::Total,
                         PackageKind::Periodic,
@@ -146,6 +181,8 @@ mod properties {
                     p.effective_at = eff;
                     p.expires_at = eff + len_h * HOUR;
                     p.cycle = match kind {
+                        // Free periodic packages of 30d count natural days (§3.1).
+                        PackageKind::Periodic if free => Some(CycleLen::Days30),
                         PackageKind::Periodic => Some(CycleLen::Day),
                         PackageKind::Sliced => Some(CycleLen::Hour),
                         _ => None,
@@ -153,23 +190,30 @@ mod properties {
                     if kind == PackageKind::Unlimited {
                         p.capacity = None;
                     }
-                    let _ = unit;
                     p.scopes[0].coefficient = Decimal::new(coef as i64, 1);
                     p.idle_only = idle;
                     if free {
                         p.source = PackageSource::Free;
+                        p.expires_at = eff + len_h * 10 * HOUR;
                     }
-                    p
+                    flavoured(p, f, all)
                 },
             )
     }
 
     fn arb_usage() -> impl Strategy<Value = Vec<Usage>> {
-        prop::collection::vec((0i64..200, 0i64..5000, any::<bool>()), 1..40).prop_map(|rows| {
+        let row = (
+            0i64..200,
+            0i64..5000,
+            any::<bool>(),
+            arb_flavour(),
+            0usize..3,
+        );
+        prop::collection::vec(row, 1..40).prop_map(|rows| {
             let mut v: Vec<Usage> = rows
                 .into_iter()
                 .enumerate()
-                .map(|(i, (h, q, gb))| {
+                .map(|(i, (h, q, gb, f, sub))| {
                     let mut u = usage(
                         &format!("u{i:03}"),
                         "2024-05-01",
@@ -178,6 +222,22 @@ mod properties {
                     );
                     u.usage_start += h * HOUR;
                     u.usage_end += h * HOUR;
+                    match f {
+                        Flavour::Traffic => {}
+                        Flavour::Quality => {
+                            u.region = "ap-hongkong".into();
+                            u.direction = Direction::ToMainland;
+                            u.accelerated = sub != 0;
+                        }
+                        Flavour::Calls => {
+                            u.product = "apigw".into();
+                            u.billing_item = "calls".into();
+                            u.unit = Unit::Call;
+                            // Shared-instance calls, or unbilled ones (§4.1).
+                            u.sub_product =
+                                ["shared-instance", "dedicated-instance", "websocket"][sub].into();
+                        }
+                    }
                     u
                 })
                 .collect();
@@ -192,6 +252,22 @@ mod properties {
 
     /// The sweep's invariants (module doc of `deduction`) for draws `d` of `rows` on `pkgs`.
     fn invariants(rows: &[Usage], pkgs: &[Package], d: &Deduction) -> Result<(), TestCaseError> {
+        let cat = catalog();
+        // Unbilled calls (§4.1) draw on nothing; all-region quality packages cover nothing
+        // (§3.3.2); quality packages only cover accelerated traffic.
+        for (i, u) in rows.iter().enumerate() {
+            if cat.unbilled(u) {
+                prop_assert_eq!(d.covered[i], Decimal::ZERO);
+            }
+        }
+        for x in &d.details {
+            let u = rows.iter().find(|u| u.usage_id == x.usage_id).unwrap();
+            prop_assert!(!cat.unbilled(u));
+            if &*x.product == "qtp" {
+                let p = pkgs.iter().find(|p| p.package_id == x.package_id).unwrap();
+                prop_assert!(&*p.region != "*" && u.accelerated);
+            }
+        }
         // Conservation per usage row, exact.
         for (i, u) in rows.iter().enumerate() {
             let parts: Decimal = d
@@ -237,7 +313,8 @@ mod properties {
                         .find(|p| p.package_id == w[1].package_id)
                         .unwrap(),
                 );
-                prop_assert!((class(p0), p0.expires_at) <= (class(p1), p1.expires_at));
+                let cl = |p: &Package| class(p, &*p.product == "qtp");
+                prop_assert!((cl(p0), p0.expires_at) <= (cl(p1), p1.expires_at));
                 prop_assert!(w[0].remaining_after == Some(Decimal::ZERO));
             }
         }
