@@ -63,6 +63,17 @@ pub enum PackageSource {
     Promotion,
 }
 
+impl Package {
+    /// The expiry as it stood at instant `t`: a renewal counts from its own instant on, so the
+    /// draw order of an hour settled before a renewal sees the expiry of the time (RULES.md
+    /// §3.4, §3.8).
+    pub fn expires_as_of(&self, t: Ts) -> Ts {
+        (self.renewals.iter())
+            .find(|(at, _)| t < *at)
+            .map_or(self.expires_at, |(_, before)| *before)
+    }
+}
+
 impl PackageSource {
     pub fn as_str(self) -> &'static str {
         SOURCES[self as usize]
@@ -102,6 +113,9 @@ pub struct Package {
     pub voucher_amount: Decimal,
     pub share_uins: Vec<Name>,
     pub scopes: Vec<Scope>,
+    /// The renewals applied to the package (`rules::renewals`), in order: each one's instant
+    /// and the expiry before it. Empty as read from the input.
+    pub renewals: Vec<(Ts, Ts)>,
 }
 
 impl PackageSource {
@@ -416,6 +430,7 @@ impl<'a> Columns<'a> {
                 })
                 .unwrap_or_default(),
             scopes: Vec::new(),
+            renewals: Vec::new(),
         }
     }
 }

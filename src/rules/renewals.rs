@@ -71,7 +71,9 @@ impl Renewed {
     /// `packages` (the slice given to [`renew`]) with the renewed expiries.
     pub fn apply(&self, packages: &mut [Package]) {
         for r in &self.applied {
-            packages[r.package_index].expires_at = r.expires_after;
+            let p = &mut packages[r.package_index];
+            p.renewals.push((r.at, r.expires_before));
+            p.expires_at = r.expires_after;
         }
     }
 
@@ -393,6 +395,32 @@ mod tests {
             ("valid", t("2024-05-15"), Some(4), Some(1))
         );
         assert_eq!(s.total_remaining, Some(dec!(7)));
+    }
+
+    /// Regression (draw order before a renewal): P expires 03-15 and is renewed on 03-01 to
+    /// 05-15; Q, of the same class, expires 04-01. An hour settled before the renewal draws on
+    /// P first (the earlier expiry then); an hour after it draws on Q first.
+    #[test]
+    fn renewal_does_not_reorder_hours_settled_before_it() {
+        let e = ev("e1", "P", "2024-03-01", Some(2), Some(dec!(20)));
+        let q = package(
+            "Q",
+            PackageKind::Total,
+            Some(dec!(10)),
+            Unit::GB,
+            "2024-01-15",
+            "2024-04-01",
+        );
+        let (_, after) = renewed(&[monthly(), q], &[e], "2024-06-01");
+        assert_eq!(after[0].renewals, [(t("2024-03-01"), t("2024-03-15"))]);
+        let rows = [
+            usage("u1", "2024-02-20 10:00:00", dec!(1), Unit::GB),
+            usage("u2", "2024-03-05 10:00:00", dec!(1), Unit::GB),
+        ];
+        let firsts: Vec<String> = (deduct(&rows, &after).details.iter())
+            .map(|x| format!("{}:{}", x.usage_id, x.package_id))
+            .collect();
+        assert_eq!(firsts, ["u1:P", "u2:Q"]);
     }
 
     /// Daily slices: a day after the old expiry is a full slice.

@@ -44,17 +44,19 @@ pub(super) struct Candidate<'a> {
 impl<'a> Candidate<'a> {
     /// Package `p` (local number `local`) with `remaining` base units left for the row's hour
     /// (`None` = unlimited), drawn with the scope's `coefficient`.
-    /// `quality`: whether `p` is a quality traffic package (§3.4.2).
+    /// `quality`: whether `p` is a quality traffic package (§3.4.2). Its expiry is the one in
+    /// force at `at`, the row's settlement: a later renewal does not reorder earlier hours.
     pub(super) fn new(
         p: &'a Package,
         local: usize,
         coefficient: Decimal,
         remaining: Option<Decimal>,
         quality: bool,
+        at: Ts,
     ) -> Candidate<'a> {
         Candidate {
             class: class(p, quality),
-            expires_at: p.expires_at,
+            expires_at: p.expires_as_of(at),
             remaining,
             effective_at: p.effective_at,
             package_id: &p.package_id,

@@ -331,8 +331,14 @@ impl<'a> Sweep<'a> {
             let cycle = self.cycles.at(l, p, u.usage_start);
             let remaining = remaining_in(p, &mut self.state[l], cycle).map(|r| r * p.unit.factor());
             let quality = self.quality[l];
-            self.ordered
-                .push(Candidate::new(p, l, coefficient, remaining, quality));
+            self.ordered.push(Candidate::new(
+                p,
+                l,
+                coefficient,
+                remaining,
+                quality,
+                u.usage_end,
+            ));
         }
         // Stable: candidates equal in every key keep their scope order.
         self.ordered.sort_by(Candidate::cmp_draw_order);

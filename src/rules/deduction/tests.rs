@@ -70,6 +70,7 @@ pub fn package(
         price_paid: dec!(10),
         voucher_amount: Decimal::ZERO,
         share_uins: vec![],
+        renewals: vec![],
         scopes: vec![Scope {
             product: "eip".into(),
             billing_item: "public_traffic".into(),
@@ -314,7 +315,8 @@ mod properties {
                         .unwrap(),
                 );
                 let cl = |p: &Package| class(p, &*p.product == "qtp");
-                prop_assert!((cl(p0), p0.expires_at) <= (cl(p1), p1.expires_at));
+                let at = w[0].usage_end;
+                prop_assert!((cl(p0), p0.expires_as_of(at)) <= (cl(p1), p1.expires_as_of(at)));
                 prop_assert!(w[0].remaining_after == Some(Decimal::ZERO));
             }
         }
