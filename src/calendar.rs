@@ -1,4 +1,4 @@
-//! Calendar logic in the billing time zone, UTC+8 (RULES.md §1, §3.1, §3.5, §8).
+//! Calendar logic in the billing time zone, UTC+8 (docs/rules.md §1, §3.1, §3.5, §8).
 //!
 //! Instants are `i64` microseconds since the Unix epoch (UTC), as Parquet stores them; every
 //! calendar notion — hour of day, day, month, cycle and slice boundaries, idle windows, the
@@ -7,9 +7,9 @@
 //!
 //! Invariants: cycle `k` of a periodic package starts at `anchor + k × length` (for `1mo`, the
 //! anchor's day of month `k` months later, clamped to month end, always computed from the anchor,
-//! never chained); the last cycle ends at `expires_at`. Natural-day cycles (free quota, RULES.md
-//! §3.1 revised) are the same cycles anchored at 00:00 of the anchor's day, the first one
-//! starting at the anchor itself.
+//! never chained); the last cycle ends at `expires_at`. Natural-day cycles (free quota,
+//! docs/rules.md §3.1 revised) are the same cycles anchored at 00:00 of the anchor's day, the first
+//! one starting at the anchor itself.
 
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, Timelike};
 use std::fmt;
@@ -170,7 +170,7 @@ pub fn format_local(ts: Ts) -> String {
     format!("{}+08:00", local(ts).format("%Y-%m-%d %H:%M:%S"))
 }
 
-/// The run's time frame (RULES.md §8): as-of moment `D 00:00 UTC+8` and the window
+/// The run's time frame (docs/rules.md §8): as-of moment `D 00:00 UTC+8` and the window
 /// `[D − 3 months, D)`, the subtraction clamped to month end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
@@ -298,7 +298,7 @@ pub fn periodic_cycle_count(anchor: Ts, expires: Ts, len: CycleLen) -> i64 {
     periodic_cycle(anchor, expires, len, expires - 1).map_or(0, |c| c.index + 1)
 }
 
-/// RULES.md §3.1 (revised): the cycle containing `t` of a package `[effective, expires)` whose
+/// docs/rules.md §3.1 (revised): the cycle containing `t` of a package `[effective, expires)` whose
 /// `len` cycles count natural days (free quota): the first runs from `effective` to 00:00
 /// UTC+8 of the day `len` after `effective`'s day, each later one `len` from 00:00.
 pub fn natural_day_cycle(effective: Ts, expires: Ts, len: CycleLen, t: Ts) -> Option<Cycle> {
@@ -341,7 +341,7 @@ pub fn natural_slice(effective: Ts, expires: Ts, len: CycleLen, t: Ts) -> Option
     })
 }
 
-/// An idle window of UTC+8 hours `[from, to)`, possibly wrapping midnight (RULES.md §3.5):
+/// An idle window of UTC+8 hours `[from, to)`, possibly wrapping midnight (docs/rules.md §3.5):
 /// `from` in 0..24, `to` in 1..=24 (`[0, 24)` is the whole day).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IdleWindow {
@@ -464,7 +464,7 @@ mod tests {
         assert!(!w.contains(t("2023-05-31")));
     }
 
-    /// RULES.md §9.9 (revised): activated 2019-11-10 17:13:14 → the first cycle to 2019-12-10
+    /// docs/rules.md §9.9 (revised): activated 2019-11-10 17:13:14 → the first cycle to 2019-12-10
     /// 00:00:00, the second to 2020-01-09 00:00:00; the 2019-12-10 00:00 hour is in the second.
     #[test]
     fn example_9_free_quota_cycles_count_natural_days() {

@@ -1,4 +1,4 @@
-//! The elastic resource fee section (RULES.md §4.3): `[elastic]` (which rows are the day's
+//! The elastic resource fee section (docs/rules.md §4.3): `[elastic]` (which rows are the day's
 //! peaks, the Mbps-to-QPS factor, the rounding step, the capacity cap) and `[[elastic_prices]]`
 //! (the catalog's unit price per QPS-day, with effective dates, used when the order carries no
 //! price of its own).

@@ -11,7 +11,7 @@
 //! overlapping or with a gap between two of them; plans defined twice; free traffic directions
 //! that are no direction; negative prices; unparseable decimals or dates; unbilled calls of an
 //! item no tier table prices; a package limit on products that are not quality traffic packages
-//! (RULES.md §3.7).
+//! (docs/rules.md §3.7).
 //! The file's SHA-256 goes into the manifest.
 
 mod check;
@@ -68,7 +68,7 @@ pub struct Catalog {
     pub refunds: Refunds,
 }
 
-/// The price units CONTRACT.md allows on bill lines.
+/// The price units docs/contract.md allows on bill lines.
 pub const PRICE_UNITS: [&str; 6] = ["10000 call", "GB", "hour", "month", "QPS-day", "each"];
 
 impl Catalog {
@@ -144,13 +144,13 @@ impl Catalog {
         })
     }
 
-    /// Whether calls of usage row `u` are unbilled (RULES.md §4.1, `[unbilled_calls]`).
+    /// Whether calls of usage row `u` are unbilled (docs/rules.md §4.1, `[unbilled_calls]`).
     pub fn unbilled(&self, u: &crate::input::Usage) -> bool {
         self.unbilled_calls
             .covers(&u.product, &u.billing_item, &u.sub_product)
     }
 
-    /// Idle window of a region (RULES.md §3.5); regions not listed use the default window.
+    /// Idle window of a region (docs/rules.md §3.5); regions not listed use the default window.
     pub fn idle_window(&self, region: &str) -> IdleWindow {
         self.idle.get(region).copied().unwrap_or(self.default_idle)
     }
@@ -208,7 +208,7 @@ impl Catalog {
     }
 }
 
-/// RULES.md §3.7 (revised): the package limit counts quality traffic packages only, so
+/// docs/rules.md §3.7 (revised): the package limit counts quality traffic packages only, so
 /// `package_limits.traffic_products` may list only products of
 /// `quality_traffic.package_products`.
 fn quality_limit(raw: &RawCatalog, check: Check) -> Result<FxHashSet<String>> {
@@ -538,7 +538,7 @@ mod tests {
         }
     }
 
-    /// RULES.md §5 (revised): the days from a refund to the destruction are catalog data,
+    /// docs/rules.md §5 (revised): the days from a refund to the destruction are catalog data,
     /// required and not negative.
     #[test]
     fn revised_5_instance_destroy_after_days_is_read_and_checked() {
@@ -572,7 +572,7 @@ mod tests {
         assert!(e.contains("instance_destroy_after_days"), "{e}");
     }
 
-    /// RULES.md §4.3 (revised): elastic prices with effective dates, the cap as data; ranges
+    /// docs/rules.md §4.3 (revised): elastic prices with effective dates, the cap as data; ranges
     /// that overlap or leave a gap, no price at all, or a cap factor of 0 are refused.
     #[test]
     fn revised_4_3_elastic_prices_and_cap_are_catalog_data() {

@@ -36,7 +36,7 @@ pub struct Refunds {
     pub instance_products: Vec<String>,
     pub instance_full_refund_days: i64,
     /// A refunded monthly dedicated instance is destroyed this many days after the refund
-    /// (RULES.md §5, revised); at least 0.
+    /// (docs/rules.md §5, revised); at least 0.
     pub instance_destroy_after_days: i64,
     pub plan_products: Vec<String>,
 }

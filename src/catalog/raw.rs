@@ -121,7 +121,7 @@ pub struct RawPackageLimits {
     pub max_valid_per_account_region: usize,
 }
 
-/// RULES.md §4.1: the free quota the inventory must carry for an activated account.
+/// docs/rules.md §4.1: the free quota the inventory must carry for an activated account.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawFreeQuota {
@@ -130,7 +130,7 @@ pub struct RawFreeQuota {
     pub cycles: u32,
 }
 
-/// RULES.md §4.1: the call rows the call fee does not cover.
+/// docs/rules.md §4.1: the call rows the call fee does not cover.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawUnbilledCalls {
@@ -192,7 +192,7 @@ pub struct RawRefunds {
     pub self_service_products: Vec<String>,
     pub instance_products: Vec<String>,
     pub instance_full_refund_days: i64,
-    /// Days from a dedicated instance's refund to its destruction (RULES.md §5).
+    /// Days from a dedicated instance's refund to its destruction (docs/rules.md §5).
     pub instance_destroy_after_days: i64,
     pub plan_products: Vec<String>,
 }

@@ -1,4 +1,4 @@
-//! Regions, their idle windows, the named region groups (RULES.md §4.2: "mainland China" is
+//! Regions, their idle windows, the named region groups (docs/rules.md §4.2: "mainland China" is
 //! every mainland region, and a price is stated once for the group), and the traffic sections
 //! that name regions or directions.
 //!

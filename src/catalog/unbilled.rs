@@ -1,9 +1,9 @@
-//! The `[unbilled_calls]` section (RULES.md §4.1, revised): the `sub_product`s whose calls the
+//! The `[unbilled_calls]` section (docs/rules.md §4.1, revised): the `sub_product`s whose calls the
 //! call fee does not cover — API gateway dedicated instances (their instance fee covers them)
 //! and WebSocket backends. Such rows draw on no package, do not count toward the month's tier
 //! counter and are billed as a zero-amount line at unit price 0.
 //!
-//! The `[free_quota]` section (RULES.md §4.1): the product whose free-quota packages an
+//! The `[free_quota]` section (docs/rules.md §4.1): the product whose free-quota packages an
 //! activated account's inventory carries, and the term of the quota (`cycles` natural-day cycles
 //! of `cycle`), which `rules::free_quota` reconciles.
 //!

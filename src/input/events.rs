@@ -3,8 +3,8 @@
 //! 1..=[`MAX_MONTHS`], a renewal's `price_paid` negative or beyond 28 digits). An unknown `kind`
 //! is a file-level error.
 //!
-//! `price_paid` and `auto` are optional columns (CONTRACT.md, revised): a file without them
-//! reads as null. They mean something for renewals of packages only (RULES.md §3.8), where a
+//! `price_paid` and `auto` are optional columns (docs/contract.md, revised): a file without them
+//! reads as null. They mean something for renewals of packages only (docs/rules.md §3.8), where a
 //! null `price_paid` is refused by `rules::renewals`, never read as 0.
 
 use super::{ColSpec, ColType, InputFile, Interner, Violation};
@@ -52,7 +52,7 @@ pub struct Event {
     pub at: Ts,
     pub new_plan: Option<Name>,
     pub months: Option<i64>,
-    /// What a package renewal cost (RULES.md §3.8); ≥ 0 when present on a renewal.
+    /// What a package renewal cost (docs/rules.md §3.8); ≥ 0 when present on a renewal.
     pub price_paid: Option<Decimal>,
     /// The platform renewed automatically.
     pub auto: Option<bool>,

@@ -70,7 +70,7 @@ impl ColType {
 pub type ColSpec = (&'static str, ColType);
 
 /// Columns the contract marks optional, by table: a file without one reads as a column of
-/// nulls (CONTRACT.md, the revised `events` and `subscriptions` columns).
+/// nulls (docs/contract.md, the revised `events` and `subscriptions` columns).
 pub const OPTIONAL_COLUMNS: &[(&str, &str)] = &[
     ("events", "price_paid"),
     ("events", "auto"),

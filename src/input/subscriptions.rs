@@ -2,7 +2,7 @@
 //! `value_out_of_range` (more than 28 significant digits, a negative price, a discount outside
 //! (0, 1], `attached_apps` < 0; a monthly one without `expires_at` is `missing_value`),
 //! `duplicate_subscription_id`, `expiry_before_effect`, `release_before_start`,
-//! `elastic_off_before_on`. `elastic_unit_price` is optional (CONTRACT.md, revised): a file
+//! `elastic_off_before_on`. `elastic_unit_price` is optional (docs/contract.md, revised): a file
 //! without it reads as null (the catalog's elastic price applies); a negative one is
 //! `value_out_of_range`. An unknown `billing_mode` is a file-level error.
 
@@ -57,7 +57,7 @@ pub struct Subscription {
     pub elastic_on_at: Option<Ts>,
     pub elastic_off_at: Option<Ts>,
     pub attached_apps: i64,
-    /// The order's elastic price per QPS-day; `None`: the catalog's (RULES.md §4.3).
+    /// The order's elastic price per QPS-day; `None`: the catalog's (docs/rules.md §4.3).
     pub elastic_unit_price: Option<Decimal>,
 }
 

@@ -260,7 +260,7 @@ fn deduction_alone(cfg: &RunConfig, f: &mut Figures) -> Result<()> {
         let file = part_name(0, chunk);
         let t = Instant::now();
         f.rows += inp.usage.len() as u64;
-        // The packages as renewed (RULES.md §3.8), as `run` deducts.
+        // The packages as renewed (docs/rules.md §3.8), as `run` deducts.
         let (ded, _) = renew_and_deduct(&ctx, &inp, std::mem::take(&mut details_buf));
         usage_buf = crate::buffers::with_room(inp.usage, 0);
         f.stage_ms += t.elapsed().as_millis();

@@ -329,7 +329,7 @@ fn deduct_and_price(
 /// The renewals and, when any applied, the packages as renewed.
 pub(super) type Renewals = (renewals::Renewed, Option<Vec<input::Package>>);
 
-/// RULES.md §3.8: the renewals, decided on the inventory's refund instants, then deduction
+/// docs/rules.md §3.8: the renewals, decided on the inventory's refund instants, then deduction
 /// against the packages as renewed. A refund request the sweep honours is a refund instant the
 /// renewals did not know: when an applied renewal lies at or after one, the renewals are
 /// decided again on the sweep's refund instants and the deduction is run again (rare: a

@@ -1,5 +1,5 @@
-//! Arrears policies per product (RULES.md §5, catalog `[[arrears_policies]]`): what happens to an
-//! account's products while it is in arrears, and the usage metered while a product is out of
+//! Arrears policies per product (docs/rules.md §5, catalog `[[arrears_policies]]`): what happens to
+//! an account's products while it is in arrears, and the usage metered while a product is out of
 //! service (`usage_while_suspended`).
 //!
 //! For each arrears episode `[start, cleared)` of the ledger (`rules::ledger`) and each product

@@ -1,5 +1,5 @@
-//! The elastic resource fee of mini-program gateway plans (RULES.md §4.3), one line per plan and
-//! UTC+8 day.
+//! The elastic resource fee of mini-program gateway plans (docs/rules.md §4.3), one line per plan
+//! and UTC+8 day.
 //!
 //! `base = max(peak QPS, peak Mbps × qps_per_mbps)` of the day (the largest hourly peak row of
 //! the plan's instance, `instance_id = subscription_id`), rounded **up** to a multiple of
@@ -251,7 +251,7 @@ mod tests {
     use crate::rules::subscriptions::replay;
     use rust_decimal_macros::dec;
 
-    /// RULES.md §9 example 3: plan 500 QPS / 10 Mbps, price 0.999.
+    /// docs/rules.md §9 example 3: plan 500 QPS / 10 Mbps, price 0.999.
     #[test]
     fn example_3_three_days() {
         let c = catalog();
@@ -396,7 +396,7 @@ mod tests {
         )
     }
 
-    /// RULES.md §9 example 14: plan 10000 QPS / 200 Mbps, a day peaking at 60,000 QPS: base
+    /// docs/rules.md §9 example 14: plan 10000 QPS / 200 Mbps, a day peaking at 60,000 QPS: base
     /// 60000 − 10000 = 50000, capped at 4 × 10000 = 40000 → 39,960.00 at 0.999, and one
     /// `elastic_over_cap` finding.
     #[test]
@@ -432,7 +432,7 @@ mod tests {
         );
     }
 
-    /// RULES.md §4.3 (revised): a base exactly at the cap is billed whole, without a finding;
+    /// docs/rules.md §4.3 (revised): a base exactly at the cap is billed whole, without a finding;
     /// plans above 50,000 QPS (catalog `cap_max_plan_qps`) have no cap; the 50,000 QPS plan
     /// itself has one.
     #[test]
@@ -465,8 +465,8 @@ mod tests {
         assert!(v.is_empty());
     }
 
-    /// RULES.md §4.3 (revised): the order's `elastic_unit_price` when it has one; otherwise the
-    /// catalog's price in force at `elastic_on_at` (not at the day charged); none in force is
+    /// docs/rules.md §4.3 (revised): the order's `elastic_unit_price` when it has one; otherwise
+    /// the catalog's price in force at `elastic_on_at` (not at the day charged); none in force is
     /// `no_price`, once per subscription, and no line.
     #[test]
     fn revised_4_3_elastic_unit_price_from_the_order_else_the_catalog_at_switch_on() {

@@ -1,5 +1,5 @@
 //! Elastic fees of days that start while the account's elastic resources are unavailable
-//! (RULES.md §4.3 and §5): no fee is charged for them, until a top-up restores the resources.
+//! (docs/rules.md §4.3 and §5): no fee is charged for them, until a top-up restores the resources.
 //!
 //! Resources become unavailable by the arrears policy whose action is `elastic_unavailable`
 //! (catalog `[[arrears_policies]]`, mini-program gateway: 1 day after arrears start), exactly as
@@ -240,7 +240,7 @@ mod tests {
             .collect()
     }
 
-    /// RULES.md §9 example 13: plan 500 QPS / 10 Mbps with elastic on; the 09-05 fee (charged
+    /// docs/rules.md §9 example 13: plan 500 QPS / 10 Mbps with elastic on; the 09-05 fee (charged
     /// 09-06 00:00) puts the account in arrears; the 09-06 fee is still charged at 09-07 00:00;
     /// elastic resources are unavailable from 09-07 00:00; 09-07 and 09-08 are not charged.
     #[test]

@@ -1,10 +1,10 @@
-//! Findings about the inputs as a whole, and which findings a run writes (RULES.md §8).
+//! Findings about the inputs as a whole, and which findings a run writes (docs/rules.md §8).
 //!
 //! - [`reported`]: findings about usage rows are written while the row is in the window;
 //!   findings about the tables every run replays from all history (packages, scopes,
 //!   subscriptions, events) are written by every run up to the as-of moment, however old.
 //! - [`unknown_targets`]: events whose target is no package or subscription, and upgrades of a
-//!   package (packages are refunded or renewed, RULES.md §3.8).
+//!   package (packages are refunded or renewed, docs/rules.md §3.8).
 //! - [`unknown_package_regions`]: packages of a region the catalog does not know.
 //!
 //! Findings about a chunk's inventory come from their rules: `too_many_packages` and

@@ -1,4 +1,5 @@
-//! Reconciliation of the API gateway free quota against the inventory (RULES.md §4.1, revised).
+//! Reconciliation of the API gateway free quota against the inventory
+//! (docs/rules.md §4.1, revised).
 //!
 //! The job does not issue free quota: the platform issues it as free periodic packages (the
 //! catalog's `[free_quota]`: product `apigw`, 12 cycles of 30 natural days from activation,
@@ -10,10 +11,10 @@
 //! window).
 //!
 //! **Decision**: the term is the quota's own, `[activation, 00:00 UTC+8 of the day 12 × 30 days
-//! after the activation day)` — what RULES.md calls "the 12 months" of the free quota. Calendar
-//! months would outlast the 12 cycles by five or six days and flag every correctly issued quota
-//! at its end. The hour holding the activation instant is not in the term (a package effective
-//! mid-hour covers no part of that hour, §3.3.4).
+//! after the activation day)` — what docs/rules.md calls "the 12 months" of the free quota.
+//! Calendar months would outlast the 12 cycles by five or six days and flag every correctly issued
+//! quota at its end. The hour holding the activation instant is not in the term (a package
+//! effective mid-hour covers no part of that hour, §3.3.4).
 //!
 //! Invariants: at most one finding per account; an account without activation, or whose term
 //! misses the window, gets none; nothing is drawn or billed here.

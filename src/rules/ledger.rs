@@ -1,4 +1,4 @@
-//! The account ledger (RULES.md §5): per account, every movement of the balance in time order,
+//! The account ledger (docs/rules.md §5): per account, every movement of the balance in time order,
 //! the running balance, and the arrears episodes it implies.
 //!
 //! Movements: the opening balance at `opening_at` (`accounts`), top-ups at `paid_at`

@@ -1,4 +1,4 @@
-//! Package inventory view as of the run's as-of moment (RULES.md §3.2, §3.7, §7).
+//! Package inventory view as of the run's as-of moment (docs/rules.md §3.2, §3.7, §7).
 //!
 //! Status precedence: `inactive` → `refunded` (refund instant ≤ T) → `expired` (expires_at ≤ T)
 //! → `exhausted` (total remaining 0, or periodic with its last cycle at 0) → `valid`.

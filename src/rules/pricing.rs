@@ -1,4 +1,4 @@
-//! Pricing of the pay-as-you-go remainder of usage rows (RULES.md §4.1, §4.2) into bill lines.
+//! Pricing of the pay-as-you-go remainder of usage rows (docs/rules.md §4.1, §4.2) into bill lines.
 //!
 //! For each valid usage row: `payg = quantity − covered` (covered by packages, see `deduction`).
 //! The price in force at the hour's start (`usage_start`) is looked up in the catalog:
@@ -297,7 +297,7 @@ impl Rows<'_> {
 }
 
 /// Traffic in a direction the catalog does not charge (inbound, internal), or unbilled calls
-/// (RULES.md §4.1): a zero line, outside every tier counter.
+/// (docs/rules.md §4.1): a zero line, outside every tier counter.
 fn is_free(u: &Usage, catalog: &Catalog) -> bool {
     (u.unit.is_traffic() && catalog.free_directions.contains(u.direction.as_str()))
         || catalog.unbilled(u)
@@ -617,9 +617,9 @@ mod tests {
         assert_eq!(got, vec![("u:b:1", Some(1), dec!(10000000), dec!(60.00))]);
     }
 
-    /// RULES.md §9.12 (revised): 5,000,000 calls in one hour on a dedicated instance → one line
-    /// of amount 0 at unit price 0, no tier, and the month's counter unchanged: the shared hour
-    /// after it, at 9,990,000 calls to date, is split 10,000 / 10,000 as in example 7.
+    /// docs/rules.md §9.12 (revised): 5,000,000 calls in one hour on a dedicated instance → one
+    /// line of amount 0 at unit price 0, no tier, and the month's counter unchanged: the shared
+    /// hour after it, at 9,990,000 calls to date, is split 10,000 / 10,000 as in example 7.
     #[test]
     fn example_12_dedicated_instance_calls_cost_0_and_leave_the_tier_counter() {
         let mut dedicated = calls("b", "acct-1", "2024-05-01 10:00:00", dec!(5000000));

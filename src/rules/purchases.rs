@@ -1,5 +1,5 @@
 //! Prepaid package purchases: one `purchase` bill line per paid package at `purchased_at`
-//! (RULES.md §5: the ledger charges `price_paid` at the purchase instant). Free packages
+//! (docs/rules.md §5: the ledger charges `price_paid` at the purchase instant). Free packages
 //! (`price_paid = 0`) produce no line. Line ids are `p:<package_id>`.
 //!
 //! Invariants: one line per package with `price_paid > 0` bought before the as-of moment, of

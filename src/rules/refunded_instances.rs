@@ -1,10 +1,10 @@
-//! Refunded dedicated instances (RULES.md §5, revised): a monthly dedicated instance (a product
-//! of the catalog's `refunds.instance_products`) whose refund `rules::subscriptions` granted is
-//! isolated at the refund instant (`stopped`) and destroyed `refunds.instance_destroy_after_days`
-//! days later (`destroyed`), both in `account_events` with its `subscription_id` and the balance
-//! at that instant. From the refund on the instance does not serve: usage metered on it
-//! (`usage.instance_id` = `subscription_id`) is still billed and reported as
-//! `usage_while_suspended` (`rules::arrears`), like any stopped resource.
+//! Refunded dedicated instances (docs/rules.md §5, revised): a monthly dedicated instance (a
+//! product of the catalog's `refunds.instance_products`) whose refund `rules::subscriptions`
+//! granted is isolated at the refund instant (`stopped`) and destroyed
+//! `refunds.instance_destroy_after_days` days later (`destroyed`), both in `account_events` with
+//! its `subscription_id` and the balance at that instant. From the refund on the instance does not
+//! serve: usage metered on it (`usage.instance_id` = `subscription_id`) is still billed and
+//! reported as `usage_while_suspended` (`rules::arrears`), like any stopped resource.
 //!
 //! The refund instant is read from the replayed life (`Life::refunded_at`), so the events agree
 //! with the refund line. A refund ends the subscription for good: nothing restores it, and no
@@ -133,7 +133,7 @@ mod tests {
         teardown(&l, sub, &r.lives[0], &c, t(as_of))
     }
 
-    /// RULES.md §5 (revised): bought 05-01 10:00 (3680), refunded in full on 05-03 12:00:
+    /// docs/rules.md §5 (revised): bought 05-01 10:00 (3680), refunded in full on 05-03 12:00:
     /// `stopped` then, `destroyed` 7 days later (the catalog's days), both with the
     /// subscription id and the balance at that instant; the outage starts at the refund.
     #[test]

@@ -1,4 +1,5 @@
-//! Refunds (RULES.md §6): who may get money back for a package or a subscription, and how much.
+//! Refunds (docs/rules.md §6): who may get money back for a package or a subscription,
+//! and how much.
 //!
 //! | what | rule |
 //! |---|---|
@@ -579,7 +580,7 @@ mod tests {
         }
     }
 
-    /// RULES.md §9 example 1: 10 GB bought for 19.50, 5 GB used → 19.50 − 2.15 × 5 = 8.75.
+    /// docs/rules.md §9 example 1: 10 GB bought for 19.50, 5 GB used → 19.50 − 2.15 × 5 = 8.75.
     #[test]
     fn example_1_quality_traffic_package() {
         let c = catalog();
@@ -708,7 +709,7 @@ mod tests {
         }
     }
 
-    /// RULES.md §9 example 2: 7.50 paid, 5 GB used, region price 0.80 → 3.50. Draws after the
+    /// docs/rules.md §9 example 2: 7.50 paid, 5 GB used, region price 0.80 → 3.50. Draws after the
     /// refund instant do not count; an all-region package values each draw at its region's price.
     #[test]
     fn example_2_shared_traffic_package() {
@@ -855,7 +856,7 @@ mod tests {
         }
     }
 
-    /// RULES.md §9 example 5: bought 09-01 10:00, unsubscribed 09-10 10:00 → 10 of 30 days;
+    /// docs/rules.md §9 example 5: bought 09-01 10:00, unsubscribed 09-10 10:00 → 10 of 30 days;
     /// 4999 − 10/30 × 4999 = 3332.67 payable.
     #[test]
     fn example_5_mini_program_plan() {
@@ -922,7 +923,7 @@ mod tests {
         assert_eq!(r.row.amount, dec!(2400));
     }
 
-    /// RULES.md §6 (revised): "within 5 days, the 5th included" counts UTC+8 calendar days,
+    /// docs/rules.md §6 (revised): "within 5 days, the 5th included" counts UTC+8 calendar days,
     /// the purchase day as day 1: bought 05-01 10:00, a first refund is full until 05-05
     /// 23:59:59 and prorated from 05-06 00:00 (4 days 14 hours after the purchase, which the
     /// elapsed-time reading would have refunded in full).
@@ -962,7 +963,7 @@ mod tests {
         );
     }
 
-    /// RULES.md §6 (revised): a plan refund keeps used days / total days × the order's
+    /// docs/rules.md §6 (revised): a plan refund keeps used days / total days × the order's
     /// `list_price` × `discount`, not the catalog's price (test plan 4999 in the catalog, the
     /// order 5999 at 0.8 = 4799.20 paid); a renewal extends the order's value month by month.
     #[test]

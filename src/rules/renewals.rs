@@ -1,4 +1,4 @@
-//! Renewal of packages (RULES.md §3.8): a `renew` event that targets a package extends its
+//! Renewal of packages (docs/rules.md §3.8): a `renew` event that targets a package extends its
 //! `expires_at` by `months` natural months (same day, clamped to the month's end, UTC+8:
 //! `calendar::add_months_clamped`) and charges the event's `price_paid` as a `purchase` line at
 //! the event instant. Deduction, refunds and the package status then read the package as

@@ -1,4 +1,4 @@
-//! Subscriptions billed by time (RULES.md §4.3): API gateway dedicated instances and
+//! Subscriptions billed by time (docs/rules.md §4.3): API gateway dedicated instances and
 //! mini-program gateway plans, with their `renew`, `upgrade` and `refund` events.
 //!
 //! Each subscription's life is replayed from its events in the total order `(at, event_id)`
@@ -12,7 +12,7 @@
 //!   line per clock hour for the part of it the instance existed (from `started_at` until the
 //!   release, the refund or the as-of moment), at the hourly price in force at the part's start
 //!   × `discount` × seconds / 3600, charged at the clock hour's end, or at release for the last
-//!   part (RULES.md §4.3, example 11).
+//!   part (docs/rules.md §4.3, example 11).
 //! - **upgrade** (plans only go up): `(new − old) × remaining days / cycle days`, where the cycle
 //!   is the paid term containing the upgrade, `old`/`new` are the term's prices of the old and new
 //!   plan (new at the price in force at the upgrade), and days are UTC+8 calendar days with the
@@ -465,7 +465,7 @@ struct UpgradeCharge {
     ahead: Decimal,
 }
 
-/// The charge of a monthly upgrade at `at` inside `term` (RULES.md §4.3), or why it is
+/// The charge of a monthly upgrade at `at` inside `term` (docs/rules.md §4.3), or why it is
 /// refused.
 fn upgrade_charge(
     s: &Subscription,
@@ -511,7 +511,7 @@ fn upgrade_charge(
     Ok(UpgradeCharge { this_term, ahead })
 }
 
-/// RULES.md §4.3: `(new − old) × remaining days / cycle days`, at scale 8.
+/// docs/rules.md §4.3: `(new − old) × remaining days / cycle days`, at scale 8.
 pub fn upgrade_amount(old: Decimal, new: Decimal, remaining_days: i64, cycle_days: i64) -> Decimal {
     if cycle_days <= 0 || remaining_days <= 0 {
         return Decimal::ZERO;
@@ -557,7 +557,7 @@ pub fn hour_parts(
         })
 }
 
-/// RULES.md §4.3 (revised): an hourly instance is billed by the second and settled on every
+/// docs/rules.md §4.3 (revised): an hourly instance is billed by the second and settled on every
 /// clock hour, one line per clock hour for the part of it the instance existed (until its
 /// release, refund or the as-of moment): quantity = the part in hours (scale 9), unit price =
 /// the hourly price in force at the part's start (the plan in force then) × `discount`,
@@ -813,7 +813,7 @@ mod tests {
         s
     }
 
-    /// RULES.md §9 example 11, first instance: basic (5.94 an hour) from 10:00:00 to 10:30:00
+    /// docs/rules.md §9 example 11, first instance: basic (5.94 an hour) from 10:00:00 to 10:30:00
     /// → 2.97 at 10:30.
     #[test]
     fn example_11_basic_instance_30_minutes_costs_2_97() {
@@ -840,7 +840,7 @@ mod tests {
         assert!(out.violations.is_empty(), "{:?}", out.violations);
     }
 
-    /// RULES.md §9 example 11, second instance: 10:20:00 to 12:00:00 → 3.96 for 10:20–11:00
+    /// docs/rules.md §9 example 11, second instance: 10:20:00 to 12:00:00 → 3.96 for 10:20–11:00
     /// (at 11:00), 5.94 for 11:00–12:00 (at 12:00).
     #[test]
     fn example_11_basic_instance_10_20_to_12_00_costs_3_96_then_5_94() {
@@ -877,7 +877,7 @@ mod tests {
         );
     }
 
-    /// RULES.md §4.3 (revised): by the second, one line per clock hour, each at the price in
+    /// docs/rules.md §4.3 (revised): by the second, one line per clock hour, each at the price in
     /// force in that hour: the 2022-03-24 18:00 change (professional 16.11 → 11.76) falls on a
     /// clock hour; the release at 19:10:30 ends the last part and is its settlement.
     #[test]
@@ -934,8 +934,8 @@ mod tests {
         );
     }
 
-    /// RULES.md §4.3 (revised): the amount comes from the seconds, not from the hours rounded to
-    /// scale 9: one second of diamond at the list price 230.75 is 230.75 / 3600 = 0.06409722…
+    /// docs/rules.md §4.3 (revised): the amount comes from the seconds, not from the hours rounded
+    /// to scale 9: one second of diamond at the list price 230.75 is 230.75 / 3600 = 0.06409722…
     #[test]
     fn revised_4_3_amount_from_the_seconds_rounded_once() {
         let c = catalog();
@@ -957,9 +957,9 @@ mod tests {
         );
     }
 
-    /// RULES.md §4.3 (revised): an instance still running at the as-of moment (00:00 UTC+8, a
+    /// docs/rules.md §4.3 (revised): an instance still running at the as-of moment (00:00 UTC+8, a
     /// clock hour's end) is charged up to it: the last hour is settled at the as-of moment, and
-    /// the next day's run adds hours without changing these (RULES.md §8: May's bill, complete
+    /// the next day's run adds hours without changing these (docs/rules.md §8: May's bill, complete
     /// as of 06-01, must not change in the 06-02 run).
     #[test]
     fn revised_4_3_running_instance_is_charged_until_the_as_of_moment() {
@@ -1044,7 +1044,7 @@ mod tests {
         assert_eq!(got, [(dec!(5.94), dec!(5.94)), (dec!(11.76), dec!(5.88))]);
     }
 
-    /// RULES.md §9 example 4: 4999 → 8999 with 20 of 30 days remaining → 2666.67 payable.
+    /// docs/rules.md §9 example 4: 4999 → 8999 with 20 of 30 days remaining → 2666.67 payable.
     #[test]
     fn example_4_upgrade_formula() {
         let a = upgrade_amount(dec!(4999), dec!(8999), 20, 30);

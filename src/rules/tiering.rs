@@ -1,4 +1,4 @@
-//! Graduated tiered pricing (RULES.md §4.1) as clipped differences of cumulative sums.
+//! Graduated tiered pricing (docs/rules.md §4.1) as clipped differences of cumulative sums.
 //!
 //! For the rows of one counter (an account's natural UTC+8 month), in processing order
 //! `(usage_start, usage_id)`, with billable quantities `q`, `after = cum_sum(q)` over the counter

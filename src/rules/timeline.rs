@@ -1,4 +1,4 @@
-//! The account timeline (`account_events`, RULES.md §5): per account, the elastic fees settled
+//! The account timeline (`account_events`, docs/rules.md §5): per account, the elastic fees settled
 //! against arrears (`rules::elastic_unavailable`: the fees of days that start while elastic
 //! resources are unavailable are dropped, and reported in [`Timeline::dropped_elastic`] for the
 //! pipeline to remove from the bill lines), the ledger of the lines kept
@@ -7,10 +7,10 @@
 //! subscriptions of `rules::subscriptions`) and the teardown of each refunded dedicated instance
 //! (`rules::refunded_instances`); plus the `usage_while_suspended` and
 //! `renewal_after_reclaim` exceptions, `auto_renew_without_funds` for automatic package
-//! renewals charged while the balance was below their price (`rules::renewals`, RULES.md §3.8),
-//! and `unknown_account` for an account with rows (usage, payments, subscriptions, bill lines)
-//! but no valid `accounts` row, replayed from a balance of 0. It runs per chunk of accounts
-//! (`shard`): an account's rows are never split across chunks.
+//! renewals charged while the balance was below their price (`rules::renewals`,
+//! docs/rules.md §3.8), and `unknown_account` for an account with rows (usage, payments,
+//! subscriptions, bill lines) but no valid `accounts` row, replayed from a balance of 0. It runs
+//! per chunk of accounts (`shard`): an account's rows are never split across chunks.
 //!
 //! Every run replays all history before the as-of moment, so state at the window start (balance,
 //! open arrears, stopped plans) comes from history; only events and exceptions whose instant lies
@@ -41,7 +41,7 @@ pub struct Timeline {
     pub violations: Vec<Violation>,
     /// Accounts replayed (with an `accounts` row or any ledger, usage or subscription row).
     pub accounts: usize,
-    /// Elastic fees not charged (RULES.md §4.3): days that start while the account's elastic
+    /// Elastic fees not charged (docs/rules.md §4.3): days that start while the account's elastic
     /// resources are unavailable. Their lines are in no ledger; the caller removes them.
     pub dropped_elastic: Vec<DroppedDay>,
 }

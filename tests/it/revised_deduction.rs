@@ -1,4 +1,4 @@
-//! RULES.md's revised deduction clauses end to end through the `reckon` binary: unbilled calls
+//! docs/rules.md's revised deduction clauses end to end through the `reckon` binary: unbilled calls
 //! (§4.1, example 12), quality traffic packages (§3.3.2, §3.4.2, §3.7) and the free quota
 //! (§3.1, §4.1, example 9, `free_quota_missing`), each asserting the draws, lines and findings.
 
@@ -106,7 +106,7 @@ fn exceptions_of(out: &std::path::Path, rule: &str) -> Vec<String> {
         .collect()
 }
 
-/// RULES.md §9.12 (revised): 5,000,000 dedicated-instance calls in one hour → a line of amount
+/// docs/rules.md §9.12 (revised): 5,000,000 dedicated-instance calls in one hour → a line of amount
 /// 0 at unit price 0, no draw on the call package, and the tier counter unchanged: the shared
 /// hour after it, at 9,990,000 billable calls to date, is split 10,000 at 0.06 and 10,000 at
 /// 0.04 (example 7's figures) as if the dedicated calls were not there.
@@ -321,7 +321,7 @@ fn revised_3_7_the_limit_counts_quality_packages_only() {
     }
 }
 
-/// RULES.md §9.9 (revised): activated 2019-11-10 17:13:14, the free quota of 1,000,000 calls
+/// docs/rules.md §9.9 (revised): activated 2019-11-10 17:13:14, the free quota of 1,000,000 calls
 /// renews at 2019-12-10 00:00:00; the 100,000 calls the first cycle could not cover are billed,
 /// what it had left does not carry over, and the 00:00 hour of 12-10 draws on the second cycle.
 #[test]

@@ -1,4 +1,4 @@
-//! RULES.md §4.3 (revised) elastic resource fee, end to end through the `reckon` binary: the
+//! docs/rules.md §4.3 (revised) elastic resource fee, end to end through the `reckon` binary: the
 //! order's unit price (`subscriptions.elastic_unit_price`, optional) or the catalog's, the 4 ×
 //! plan cap with its `elastic_over_cap` finding (example 14), and no fee for the days that start
 //! while elastic resources are unavailable after arrears (§5, example 13).
@@ -138,7 +138,7 @@ fn bills(out: &std::path::Path) -> Vec<String> {
     )
 }
 
-/// RULES.md §9 example 13: plan 500 QPS / 10 Mbps with elastic on, in arrears from 09-06 00:00
+/// docs/rules.md §9 example 13: plan 500 QPS / 10 Mbps with elastic on, in arrears from 09-06 00:00
 /// (the 09-05 fee): the 09-06 fee is still charged at 09-07 00:00, elastic resources are
 /// unavailable from 09-07 00:00, and 09-07 and 09-08 are not charged — in no bill line, bill or
 /// balance.
@@ -163,8 +163,8 @@ fn example_13_elastic_days_not_charged_while_unavailable_after_arrears() {
     assert!(exceptions(out.path()).is_empty());
 }
 
-/// RULES.md §4.3 (revised) "until a top-up restores them": the top-up of 09-09 00:00 brings the
-/// balance to 1400.20; the day starting then is charged again, 09-07 and 09-08 stay uncharged.
+/// docs/rules.md §4.3 (revised) "until a top-up restores them": the top-up of 09-09 00:00 brings
+/// the balance to 1400.20; the day starting then is charged again, 09-07 and 09-08 stay uncharged.
 #[test]
 fn revised_4_3_elastic_fee_charged_again_after_the_restoring_top_up() {
     let mut ds = example_13_dataset(9);
@@ -187,7 +187,7 @@ fn revised_4_3_elastic_fee_charged_again_after_the_restoring_top_up() {
     );
 }
 
-/// RULES.md §9 example 14: plan 10000 QPS / 200 Mbps, a day peaking at 60,000 QPS: base 50000
+/// docs/rules.md §9 example 14: plan 10000 QPS / 200 Mbps, a day peaking at 60,000 QPS: base 50000
 /// capped at 40000 → 39,960.00 at 0.999, and one `elastic_over_cap` finding; the next day, at
 /// 50,000 QPS (base exactly the cap), is billed whole without a finding.
 #[test]
@@ -222,8 +222,8 @@ fn example_14_elastic_base_capped_at_40000_costs_39960() {
     assert!(exceptions(out.path()).is_empty());
 }
 
-/// CONTRACT.md (revised) `subscriptions.elastic_unit_price`: optional (a file without it, as in
-/// example 13, reads as null: the catalog's 0.999); the order's price when given; null is the
+/// docs/contract.md (revised) `subscriptions.elastic_unit_price`: optional (a file without it, as
+/// in example 13, reads as null: the catalog's 0.999); the order's price when given; null is the
 /// catalog's; a negative one is a row exception and the plan is left out of billing.
 #[test]
 fn revised_4_3_elastic_unit_price_column_is_the_orders_price() {

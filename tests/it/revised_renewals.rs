@@ -1,4 +1,4 @@
-//! RULES.md §3.8 (revised: new), renewal of packages, end to end through the `reckon` binary:
+//! docs/rules.md §3.8 (revised: new), renewal of packages, end to end through the `reckon` binary:
 //! the renewed expiry in deduction and `package_status`, the renewal's purchase line in
 //! `bill_lines` and `bills`, the refusals and the automatic renewal without funds in
 //! `exceptions`, and the optional `events` columns `price_paid` and `auto`.
@@ -308,7 +308,7 @@ fn revised_3_8_auto_renewal_without_funds_is_applied_and_reported() {
     );
 }
 
-/// CONTRACT.md (revised): `price_paid` and `auto` are optional; an events file without them
+/// docs/contract.md (revised): `price_paid` and `auto` are optional; an events file without them
 /// reads as null, so a package renewal in it has no price and is refused, not charged 0.
 #[test]
 fn revised_3_8_events_without_the_optional_columns_read_as_null() {

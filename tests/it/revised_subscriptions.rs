@@ -1,4 +1,4 @@
-//! The revised subscription clauses of RULES.md end to end through the `reckon` binary, as of
+//! The revised subscription clauses of docs/rules.md end to end through the `reckon` binary, as of
 //! 2024-06-01: hourly dedicated instances billed by the second per clock hour (§4.3, example
 //! 11); a refunded monthly dedicated instance stopped at the refund and destroyed 7 days later
 //! (§5); the 5-day full refund counted in calendar days and a plan refund at the order's list
@@ -124,7 +124,7 @@ fn lines_of(out: &std::path::Path, prefix: &str) -> Vec<String> {
         .collect()
 }
 
-/// RULES.md §4.3 (revised) and §9 example 11: by the second, one line per clock hour, charged
+/// docs/rules.md §4.3 (revised) and §9 example 11: by the second, one line per clock hour, charged
 /// at the hour's end or at the release; an instance still running is charged up to the as-of
 /// moment, its last hour settled at it.
 #[test]
@@ -152,8 +152,8 @@ fn revised_4_3_example_11_hourly_instances_by_the_second() {
     );
 }
 
-/// RULES.md §5 (revised): `i-1`, refunded 05-05 23:00, is `stopped` then and `destroyed` 7 days
-/// later (the catalog's `refunds.instance_destroy_after_days`), both with its subscription id;
+/// docs/rules.md §5 (revised): `i-1`, refunded 05-05 23:00, is `stopped` then and `destroyed` 7
+/// days later (the catalog's `refunds.instance_destroy_after_days`), both with its subscription id;
 /// the call hour after the refund is still billed and reported. `i-2` (refunded 05-06) too.
 #[test]
 fn revised_5_refunded_instance_stopped_then_destroyed_7_days_later() {
@@ -192,7 +192,7 @@ fn revised_5_refunded_instance_stopped_then_destroyed_7_days_later() {
     );
 }
 
-/// RULES.md §6 (revised): the first instance refund is full before 00:00 of the sixth day,
+/// docs/rules.md §6 (revised): the first instance refund is full before 00:00 of the sixth day,
 /// the purchase day being the first (`i-1`, day 5 at 23:00); on day 6 it is prorated (`i-2`,
 /// 110 of 744 hours kept: 3680 × 110 / 744 = 544.08602151). The plan refund keeps 10 of 31
 /// days × the order's 5999 × 0.8 = 1548.12903226 (the catalog's 4999 would keep 1290.06); the

@@ -431,7 +431,7 @@ fn example_3_elastic_fee_three_days() {
         }]),
     );
     // The account pays for the plan (4999): in arrears, its elastic resources would be
-    // unavailable from the next day and those days not charged (RULES.md §4.3, revised).
+    // unavailable from the next day and those days not charged (docs/rules.md §4.3, revised).
     ds.set_col(
         "accounts",
         dec_col("opening_balance", 8, [d("10000")].into_iter()),
@@ -530,7 +530,7 @@ fn example_5_plan_refund_after_10_of_30_days() {
     );
 }
 
-/// Example 9 (revised, RULES.md §3.1): the free quota activated 2019-11-10 17:13:14 is a
+/// Example 9 (revised, docs/rules.md §3.1): the free quota activated 2019-11-10 17:13:14 is a
 /// periodic package of 30 natural-day cycles; the 17:00 hour of that day starts before it and is
 /// not covered; the first cycle ends at 2019-12-10 00:00:00, so the 2019-12-09 23:00 hour is its
 /// last (100,000 calls over what it had left are billed) and the 2019-12-10 00:00 hour draws on

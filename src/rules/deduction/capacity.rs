@@ -1,4 +1,4 @@
-//! A package's capacity at an hour (RULES.md §3.1–3.2): the cycle (periodic) or natural slice
+//! A package's capacity at an hour (docs/rules.md §3.1–3.2): the cycle (periodic) or natural slice
 //! (sliced) containing the hour's start, and what is left in it or in total. Free-quota packages
 //! (`source = free`) with `30d` cycles count natural days (§3.1 revised, `natural_day_cycle`).
 //!
@@ -53,7 +53,7 @@ fn remaining_at(p: &Package, st: &mut PackageState, t: Ts) -> Option<Decimal> {
 /// [`remaining_at`] as a refund request at `t` sees it, the state left as it is. The sweep's
 /// state must stay at the cycle of the rows: a request is applied before the first row ending
 /// after it, and that row's hour may start before a cycle boundary the request is past (an
-/// hour belongs to the cycle containing its `usage_start`, RULES.md §3.1). Moving the state to
+/// hour belongs to the cycle containing its `usage_start`, docs/rules.md §3.1). Moving the state to
 /// the request's cycle would refill the row's cycle to full capacity when the row asks for it.
 pub(super) fn remaining_seen_at(p: &Package, st: &PackageState, t: Ts) -> Option<Decimal> {
     remaining_at(p, &mut st.clone(), t)

@@ -1,4 +1,4 @@
-//! Package deduction: free quota → resource packages → pay-as-you-go (RULES.md §2–3).
+//! Package deduction: free quota → resource packages → pay-as-you-go (docs/rules.md §2–3).
 //!
 //! Packages only interact inside a *pool*: the accounts linked by package ownership and share
 //! lists (union-find, `pools`). Pools are independent, so they run in parallel (rayon); inside a
@@ -13,7 +13,7 @@
 //! the catalog's `[unbilled_calls]`) are skipped like zero rows: no draw, nothing covered.
 //!
 //! Invariants (tested, also by proptest, on packages as given and as renewed by
-//! `rules::renewals`, RULES.md §3.8):
+//! `rules::renewals`, docs/rules.md §3.8):
 //! - conservation: for every row, `Σ covered parts + payg = quantity`, exactly;
 //! - remaining never negative; per package and cycle, each draw's `remaining_before` equals the
 //!   previous draw's `remaining_after`;
@@ -58,7 +58,7 @@ pub struct PackageState {
 
 impl PackageState {
     /// A package's state before any draw: refunded as the inventory says, and a package of
-    /// capacity 0 exhausted once nothing is left to come (RULES.md §3.2): a total one from its
+    /// capacity 0 exhausted once nothing is left to come (docs/rules.md §3.2): a total one from its
     /// start, a periodic one from the start of its last cycle. (Draws set `exhausted_at` for
     /// the others.)
     pub fn initial(p: &Package) -> PackageState {
@@ -87,7 +87,7 @@ pub struct RefundRequest {
     pub ever_used: bool,
     /// Remaining (total or current cycle) at the request, `None` for unlimited.
     pub remaining: Option<Decimal>,
-    /// Whether the package was exhausted at the request (RULES.md §3.2: a total package, or a
+    /// Whether the package was exhausted at the request (docs/rules.md §3.2: a total package, or a
     /// periodic one in its last cycle, drawn to 0).
     pub exhausted: bool,
     pub eligible: bool,
@@ -106,7 +106,7 @@ pub struct Deduction {
 }
 
 /// Decides whether a refund request for a package is honoured, given what the sweep saw.
-/// Returns `(eligible, reason)`; see `rules::refunds` for the rules of RULES.md §6.
+/// Returns `(eligible, reason)`; see `rules::refunds` for the rules of docs/rules.md §6.
 pub type RefundPolicy<'a> = dyn Fn(&Package, &PackageState, Ts) -> (bool, String) + Sync + 'a;
 
 /// Runs deduction for `usage` (sorted by `(usage_start, usage_id)`, all before the as-of moment)

@@ -1,4 +1,4 @@
-//! Which packages a usage row draws on, and in what order (RULES.md §3.3–3.5).
+//! Which packages a usage row draws on, and in what order (docs/rules.md §3.3–3.5).
 //!
 //! Eligible (§3.3): the package's scope lists the row's product and billing item; it is the
 //! row's account's or shared with it; its region is the row's or `*`; it is activated, valid for
@@ -100,7 +100,7 @@ pub(super) fn class(p: &Package, quality: bool) -> u8 {
     }
 }
 
-/// Is `p` eligible for `u` (RULES.md §3.3), apart from scope, unit and remaining capacity?
+/// Is `p` eligible for `u` (docs/rules.md §3.3), apart from scope, unit and remaining capacity?
 /// `quality` tells whether `p`'s product is a quality-traffic package product.
 pub(super) fn eligible(
     p: &Package,

@@ -1,5 +1,5 @@
-//! Pools (RULES.md §3.3: a package covers its owner's usage and its share list's): the accounts
-//! linked by package ownership and share lists, found by union-find, with the usage rows,
+//! Pools (docs/rules.md §3.3: a package covers its owner's usage and its share list's): the
+//! accounts linked by package ownership and share lists, found by union-find, with the usage rows,
 //! packages and refund requests of each.
 //!
 //! Invariants: every package is in exactly one pool, with every account that owns or shares it;

@@ -1,4 +1,4 @@
-//! Package refund requests met in the sweep (RULES.md §3.3.4, §6): a request at `t` is applied
+//! Package refund requests met in the sweep (docs/rules.md §3.3.4, §6): a request at `t` is applied
 //! before the first row whose `usage_end > t`, so usage up to the request counts as used and the
 //! refund policy (`rules::refunds`) decides on what the sweep saw by then. An eligible request
 //! sets the package's refund instant (the earlier of it and `refunded_at`), after which it covers

@@ -1,4 +1,4 @@
-//! The sweep of one pool (RULES.md §2, §3.4's last paragraph, §3.6): its usage rows in
+//! The sweep of one pool (docs/rules.md §2, §3.4's last paragraph, §3.6): its usage rows in
 //! `(usage_start, usage_id)` order, each taken from its ordered candidate packages
 //! ([`super::order`]) one after another until covered or out of packages (the rest is
 //! pay-as-you-go), with the refund requests due before each row applied first
@@ -147,7 +147,7 @@ impl<'a> Sweep<'a> {
         let usage = self.usage;
         let u = &usage[ui];
         self.apply_refunds_before(u.usage_end);
-        // Unbilled calls (RULES.md §4.1) draw on no package.
+        // Unbilled calls (docs/rules.md §4.1) draw on no package.
         if u.quantity.is_zero() || self.catalog.unbilled(u) {
             return;
         }
@@ -232,7 +232,7 @@ fn take(
 
 /// Books a draw into the package's state: an unlimited package keeps no remaining; a total
 /// package, or a periodic one in its last cycle, drawn to 0 is exhausted from `hour_end`
-/// (RULES.md §3.2).
+/// (docs/rules.md §3.2).
 fn book(
     p: &Package,
     st: &mut PackageState,
@@ -547,7 +547,7 @@ mod tests {
         u
     }
 
-    /// RULES.md §9.12 (revised): 5,000,000 dedicated-instance calls draw nothing from a call
+    /// docs/rules.md §9.12 (revised): 5,000,000 dedicated-instance calls draw nothing from a call
     /// package; the shared-instance hour after them draws from the full package.
     #[test]
     fn example_12_dedicated_instance_calls_draw_on_no_call_package() {
@@ -577,9 +577,9 @@ mod tests {
         assert_eq!(d.states[0].used, dec!(1000000));
     }
 
-    /// RULES.md §9.9 (revised): a free quota activated 2019-11-10 17:13:14 renews at 2019-12-10
-    /// 00:00:00; what is left of the first cycle does not carry over, and the 00:00 hour of
-    /// 12-10 draws on the second cycle.
+    /// docs/rules.md §9.9 (revised): a free quota activated 2019-11-10 17:13:14 renews at
+    /// 2019-12-10 00:00:00; what is left of the first cycle does not carry over, and the 00:00 hour
+    /// of 12-10 draws on the second cycle.
     #[test]
     fn example_9_free_quota_renews_at_midnight_of_the_30th_day() {
         let mut p = call_package(dec!(1000000));

@@ -333,7 +333,7 @@ mod properties {
             prop_assert_eq!(&deduct(&rows, &pkgs).details, &d.details);
         }
 
-        /// RULES.md §3.8: with renewals (at any instant, of any months, some refused), the
+        /// docs/rules.md §3.8: with renewals (at any instant, of any months, some refused), the
         /// renewed packages keep every invariant of the sweep, and a renewal only ever extends.
         #[test]
         fn deduction_invariants_hold_with_renewals(
