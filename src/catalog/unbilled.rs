@@ -85,7 +85,7 @@ pub(super) fn free_quota(r: &RawFreeQuota, check: Check) -> Result<FreeQuota> {
         .filter(|c| *c == CycleLen::Days30)
         .ok_or_else(|| {
             check.err(format!(
-                "free_quota.cycle: `{}`: free quota cycles are `30d` (RULES.md §3.1)",
+                "free_quota.cycle: `{}`: free quota cycles are `30d` (docs/rules.md §3.1)",
                 r.cycle
             ))
         })?;

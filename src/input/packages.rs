@@ -65,8 +65,8 @@ pub enum PackageSource {
 
 impl Package {
     /// The expiry as it stood at instant `t`: a renewal counts from its own instant on, so the
-    /// draw order of an hour settled before a renewal sees the expiry of the time (RULES.md
-    /// §3.4, §3.8).
+    /// draw order of an hour settled before a renewal sees the expiry of the time
+    /// (docs/rules.md §3.4, §3.8).
     pub fn expires_as_of(&self, t: Ts) -> Ts {
         (self.renewals.iter())
             .find(|(at, _)| t < *at)
