@@ -95,7 +95,8 @@ impl Gen {
         } = self.mpgw_subscription(&id, uin, home, forced);
         let (started, elastic_on) = (row.started_at, row.elastic_on_at);
         // Plans of at most 50,000 QPS with the switch on: one in four (and the forced plan)
-        // peaks above 4 × the plan on every fifth day (RULES.md §4.3, the elastic cap).
+        // peak above 4 × the plan (the upgraded plan, if upgraded) every third day (RULES.md
+        // §4.3, the elastic cap).
         let surge = elastic_on.is_some()
             && MPGW_PLANS[plan].1 <= 50_000
             && (forced || self.rng.chance(250));
@@ -121,7 +122,8 @@ impl Gen {
             qps,
             mbps,
             load_pm,
-            surge_every: surge.then_some(5),
+            surge_every: surge.then_some(3),
+            surge_qps: MPGW_PLANS[plan + upgrade as usize].1,
         };
         let mut inst = self.instance(i, home, ("mpgw", "elastic"), id, meter);
         inst.first_hour = range.hour_at_or_after(started);

@@ -29,12 +29,15 @@
 //!   from `scn-qtp-tp`. No PAYG.
 //! - `scn-nofree` (§4.1): the gateway activated 50 days before the last day, no free package:
 //!   one `free_quota_missing`; its 500,000 calls 5 days before the last day are PAYG → 3.00.
-//! - `scn-renew` (§3.8): `scn-renew-P` (periodic `1mo`, 10 GB a cycle, 30.00) renewed by hand
-//!   for 2 months at 60.00, so the 8 GB hour the day after its original expiry is covered by
-//!   an added cycle (otherwise 6.40 PAYG); `scn-renew-S` (sliced `1d`, 1 GB a day, 25.00)
-//!   renewed automatically for 1 month at 25.00 the day before it expires; `scn-renew-T` (total)
-//!   renewed → `renew_not_allowed`; `scn-renew-E` (expired before the range) renewed →
-//!   `renew_after_expiry`. Renewal lines 85.00; the refusals charge nothing.
+//! - `scn-renew` (§3.8): packages bought 35 days before the last day for one month, on eip
+//!   traffic in ap-guangzhou. `scn-renew-P` (periodic `1mo`, 10 GB a cycle, 30.00) is renewed
+//!   by hand 20 days before the last day for 2 months at 60.00; `scn-renew-S` (sliced `1d`,
+//!   1 GB a day, 25.00) automatically the day before it expires, for 1 month at 25.00. The 8 GB
+//!   hour the day after their original expiry takes 1 GB from the renewed slice of
+//!   `scn-renew-S` (it now expires first) and 7 GB from an added cycle of `scn-renew-P`: no
+//!   PAYG (without the renewals, 6.40). `scn-renew-T` (total) renewed → `renew_not_allowed`;
+//!   `scn-renew-E` (expired before the range) renewed → `renew_after_expiry`. Renewal purchase
+//!   lines 85.00 at the events' instants; the refusals charge nothing.
 //! - `scn-renew-poor` (§3.8): its opening balance pays exactly its sliced package
 //!   `scn-renew-poor-S` (25.00); the automatic renewal at 25.00 is applied and reported
 //!   `auto_renew_without_funds` (balance −25.00).
@@ -51,6 +54,7 @@ const HK: &str = "ap-hongkong";
 
 /// Planted bad rows of these scenarios that a loader may report at read time: (table, id,
 /// rule). The job may as well report them while billing.
+#[cfg(test)]
 pub(super) const PLANTED_ROWS: [(&str, &str, &str); 3] = [
     ("packages", "scn-qtp-all", "qtp_all_region"),
     ("events", "scn-renew-3", "renew_not_allowed"),
@@ -380,4 +384,81 @@ fn auto_renewal_without_funds(days: &Days, t: &mut Tables) {
         2500,
         true,
     ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::super::tests::generated;
+    use crate::calendar::parse_local;
+    use crate::input::{self, BillingMode};
+    use rust_decimal::Decimal;
+
+    /// The revised scenarios carry the worked examples' inputs (10-day range ending
+    /// 2024-07-01: the last day is 2024-06-30).
+    #[test]
+    fn revised_scenarios_follow_the_worked_examples_11_to_14() {
+        let (_dir, _s, inp) = generated(1, true);
+        let t = |s: &str| parse_local(s).unwrap();
+        let sub = |id: &str| {
+            inp.subscriptions
+                .iter()
+                .find(|s| &*s.subscription_id == id)
+                .unwrap()
+        };
+        let usage = |id: &str| inp.usage.iter().find(|u| &*u.usage_id == id).unwrap();
+        // Example 11: 10:00:00 → 10:30:00 and 10:20:00 → 12:00:00, hourly, 5.94.
+        let (a, b) = (sub("scn-hourly-1"), sub("scn-hourly-2"));
+        assert_eq!(a.billing_mode, BillingMode::Hourly);
+        assert_eq!(a.list_price, Decimal::new(594, 2));
+        assert_eq!(
+            (a.started_at, a.released_at),
+            (t("2024-06-24 10:00:00"), Some(t("2024-06-24 10:30:00")))
+        );
+        assert_eq!(
+            (b.started_at, b.released_at),
+            (t("2024-06-24 10:20:00"), Some(t("2024-06-24 12:00:00")))
+        );
+        // Example 12: 5,000,000 dedicated-instance calls, WebSocket calls, a call pack.
+        let d = usage("scn-dedicated-d");
+        assert_eq!(
+            (&*d.sub_product, d.quantity),
+            ("dedicated-instance", Decimal::from(5_000_000))
+        );
+        assert_eq!(&*usage("scn-dedicated-w").sub_product, "websocket");
+        assert_eq!(&*usage("scn-dedicated-s").sub_product, "shared-instance");
+        // Examples 13 and 14: elastic plans; the 60,000 QPS day of a 10,000 QPS plan.
+        // (A 10-day range clamps the plan's start to its first day.)
+        assert_eq!(
+            sub("scn-arrears-1").elastic_on_at,
+            Some(t("2024-06-21 10:00:00"))
+        );
+        assert_eq!(&*sub("scn-cap-1").plan, "preferred");
+        assert_eq!(usage("scn-cap-8q").quantity, Decimal::from(60_000));
+        let arrears: Vec<_> = inp
+            .usage
+            .iter()
+            .filter(|u| &*u.owner_uin == "scn-arrears" && &*u.billing_item == "peak_qps")
+            .map(|u| u.usage_start)
+            .collect();
+        assert_eq!(arrears.len(), 5);
+        // §3.3.2: the planted all-region quality package; §4.1: no free package.
+        let pkg = |id: &str| inp.packages.iter().find(|p| &*p.package_id == id);
+        if let Some(p) = pkg("scn-qtp-all") {
+            assert_eq!((&*p.product, &*p.region), ("qtp", "*"));
+        }
+        assert!(inp.packages.iter().all(|p| &*p.owner_uin != "scn-nofree"));
+        // §3.8: renew events on packages.
+        let renews: Vec<&input::Event> = inp
+            .events
+            .iter()
+            .filter(|e| e.event_id.starts_with("scn-renew"))
+            .collect();
+        // (A loader may drop the two planted refusals.)
+        for id in ["scn-renew-1", "scn-renew-2", "scn-renew-poor-1"] {
+            assert!(renews.iter().any(|e| &*e.event_id == id), "{id}");
+        }
+        assert!(renews
+            .iter()
+            .all(|e| e.months == Some(1) || e.months == Some(2)));
+    }
 }
