@@ -193,7 +193,7 @@ impl Gen {
         websocket: bool,
     ) -> Instance {
         let rng = &mut self.rng;
-        let sub_product = if websocket || rng.chance(80) {
+        let sub_product = if websocket || self.extra.chance(80) {
             "websocket"
         } else {
             "shared-instance"

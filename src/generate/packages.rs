@@ -508,30 +508,30 @@ impl Gen {
         }
     }
 
-    /// A `renew` event on the periodic or sliced package at index `k` (RULES.md §3.8): one in
-    /// four non-free, activated, unrefunded packages valid inside the range is renewed
+    /// A `renew` event on the periodic or sliced package at index `k` (RULES.md §3.8): two in
+    /// five purchased, activated, unrefunded packages valid inside the range is renewed
     /// (`force`: always) for 1 to 3 months at its price per 30 days; half of them (and the
     /// forced one) automatically in their last three days, the rest by hand at any instant
     /// before they expire.
     fn renew_events(&mut self, k: usize, force: bool) {
         let range = self.range;
         let p = &self.tables.packages[k];
-        if p.source == "free" || !p.activated || p.refunded_at.is_some() {
+        if p.source != "purchased" || !p.activated || p.refunded_at.is_some() {
             return;
         }
         let (id, price) = (p.package_id.clone(), p.price_paid);
         let days = ((p.expires_at - p.effective_at) / DAY).max(1);
         let lo = p.effective_at.max(range.start);
         let hi = p.expires_at.min(range.end);
-        if lo >= hi || !(force || self.rng.chance(250)) {
+        if lo >= hi || !(force || self.extra.chance(400)) {
             return;
         }
-        let months = self.rng.one_of(&[1, 1, 2, 3]);
-        let auto = force || self.rng.chance(500);
+        let months = self.extra.one_of(&[1, 1, 2, 3]);
+        let auto = force || self.extra.chance(500);
         let at = if auto {
-            self.rng.instant((hi - 3 * DAY).max(lo), hi)
+            self.extra.instant((hi - 3 * DAY).max(lo), hi)
         } else {
-            self.rng.instant(lo, hi)
+            self.extra.instant(lo, hi)
         };
         let paid = (price * Decimal::from(30 * months as i64) / Decimal::from(days)).round_dp(2);
         self.package_renewal(&id, at, months, paid, auto);

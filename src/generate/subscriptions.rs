@@ -99,7 +99,7 @@ impl Gen {
         // §4.3, the elastic cap).
         let surge = elastic_on.is_some()
             && MPGW_PLANS[plan].1 <= 50_000
-            && (forced || self.rng.chance(250));
+            && (forced || self.extra.chance(250));
         let rng = &mut self.rng;
         let renew =
             expires > range.start && expires < range.end + 3 * DAY && (forced || rng.chance(500));
@@ -180,7 +180,7 @@ impl Gen {
         // The order's elastic price: 0.999 on most orders, left null on one in five (the
         // catalog's price in force at `elastic_on_at` then applies).
         let elastic_price = elastic_on
-            .filter(|_| !rng.chance(200))
+            .filter(|_| !self.extra.chance(200))
             .map(|_| Decimal::new(999, 3));
         let attached = if rng.chance(300) {
             0
