@@ -95,8 +95,8 @@ impl Gen {
         } = self.mpgw_subscription(&id, uin, home, forced);
         let (started, elastic_on) = (row.started_at, row.elastic_on_at);
         // Plans of at most 50,000 QPS with the switch on: one in four (and the forced plan)
-        // peak above 4 × the plan (the upgraded plan, if upgraded) every third day (RULES.md
-        // §4.3, the elastic cap).
+        // peak above 5 × the plan (the upgraded plan, if upgraded) every third day: an elastic
+        // base above the cap of 4 × the plan (RULES.md §4.3).
         let surge = elastic_on.is_some()
             && MPGW_PLANS[plan].1 <= 50_000
             && (forced || self.extra.chance(250));

@@ -37,7 +37,7 @@ pub(super) enum Meter {
     /// Pay-by-traffic public traffic.
     Traffic(Traffic),
     /// Mini-program gateway plan peaks; `load_pm` of the plan's limits at the daily peak;
-    /// `surge_every`: every n-th day of the range peaks at 20:00 UTC+8 at about 4.5 ×
+    /// `surge_every`: every n-th day of the range peaks at 20:00 UTC+8 at about 5.5 ×
     /// `surge_qps` (the QPS of the plan the order is upgraded to, if it is), above the elastic
     /// cap of RULES.md §4.3 before and after an upgrade.
     Peaks {
@@ -287,16 +287,17 @@ impl HourRows<'_, '_> {
     }
 
     /// Mini-program gateway: `peak_qps` and `peak_bandwidth`, every hour (`peak_qps` above
-    /// 4 × the plan in a surge hour).
+    /// 5 × the plan in a surge hour).
     fn peaks(mut self, qps: u64, mbps: u64, load_pm: u64, surge_qps: u64) -> Result<()> {
         let f = self.f;
         // Peaks rarely exceed the plan by more than 60 %.
         let load = |cap: u64| {
             (cap as u128 * load_pm as u128 * f / 1_000_000_000_000_000).min(cap as u128 * 16 / 10)
         };
-        // A surge hour: 4.5 to 4.65 × `surge_qps`, above the elastic cap.
+        // A surge hour: 5.5 to 5.65 × `surge_qps`, so the elastic base (peak − plan) is above
+        // the cap of 4 × the plan.
         let qps_peak = if self.surge {
-            surge_qps as u128 * (4500 + self.jitter as u128 * 3 / 2 - 1425) / 1000
+            surge_qps as u128 * (5500 + self.jitter as u128 * 3 / 2 - 1425) / 1000
         } else {
             load(qps)
         };
