@@ -95,7 +95,7 @@ impl Gen {
         } = self.mpgw_subscription(&id, uin, home, forced);
         let (started, elastic_on) = (row.started_at, row.elastic_on_at);
         // Plans of at most 50,000 QPS with the switch on: one in four (and the forced plan)
-        // peak above 5 × the plan (the upgraded plan, if upgraded) every third day: an elastic
+        // peak above 5 × the plan (the upgraded plan, if upgraded) every seventh day: an elastic
         // base above the cap of 4 × the plan (RULES.md §4.3).
         let surge = elastic_on.is_some()
             && MPGW_PLANS[plan].1 <= 50_000
@@ -122,7 +122,7 @@ impl Gen {
             qps,
             mbps,
             load_pm,
-            surge_every: surge.then_some(3),
+            surge_every: surge.then_some(7),
             surge_qps: MPGW_PLANS[plan + upgrade as usize].1,
         };
         let mut inst = self.instance(i, home, ("mpgw", "elastic"), id, meter);
