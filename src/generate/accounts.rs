@@ -150,7 +150,8 @@ impl Gen {
             };
             let inst = if is_api {
                 fleet.api_count += 1;
-                self.api_instance(a, region, doublings)
+                let websocket = a.i == 2 && fleet.api_count == 1;
+                self.api_instance(a, region, doublings, websocket)
             } else {
                 let forced = a.i == 2 && first_traffic;
                 first_traffic = false;
@@ -181,9 +182,22 @@ impl Gen {
         fleet
     }
 
-    /// A shared API gateway instance; it makes no calls before the gateway is activated.
-    fn api_instance(&mut self, a: &Profile, region: usize, doublings: u32) -> Instance {
+    /// A shared API gateway instance, or one in twelve (`websocket`: always) an API with a
+    /// WebSocket backend, whose calls are not billed (docs/rules.md §4.1); it makes no calls
+    /// before the gateway is activated.
+    fn api_instance(
+        &mut self,
+        a: &Profile,
+        region: usize,
+        doublings: u32,
+        websocket: bool,
+    ) -> Instance {
         let rng = &mut self.rng;
+        let sub_product = if websocket || self.extra.chance(80) {
+            "websocket"
+        } else {
+            "shared-instance"
+        };
         let calls =
             (10u64 << rng.gen_range(0..doublings.min(14))) * rng.gen_range(1000..2000) / 1000;
         let meter = Meter::Api {
@@ -192,7 +206,7 @@ impl Gen {
             egress_mb: rng.chance(400),
         };
         let id = self.unique_id("service-");
-        let mut inst = self.instance(a.i, region, ("apigw", "shared-instance"), id, meter);
+        let mut inst = self.instance(a.i, region, ("apigw", sub_product), id, meter);
         if let Some(at) = a.apigw_activated {
             inst.first_hour = inst.first_hour.max(self.range.hour_at_or_after(at));
             inst.end_hour = inst.end_hour.max(inst.first_hour);
@@ -239,6 +253,7 @@ impl Gen {
     /// Returns the index of its first package.
     fn packages_of(&mut self, a: &Profile, fleet: &Fleet, spend: &mut Spend) -> usize {
         let first_pkg = self.tables.packages.len();
+        let first_event = self.tables.events.len();
         if let Some(at) = a.apigw_activated {
             let ids = [self.pkg_id(), self.pkg_id()];
             let (p, s) = free_quota(&a.uin, at, ids);
@@ -255,6 +270,11 @@ impl Gen {
         for p in &self.tables.packages[first_pkg..] {
             spend.purchases_cents += (p.price_paid * Decimal::from(100)).to_i64().unwrap_or(0);
             spend.earliest = spend.earliest.min(p.purchased_at.unwrap_or(p.effective_at));
+        }
+        // Package renewals (docs/rules.md §3.8) are paid at their instant too.
+        for e in &self.tables.events[first_event..] {
+            let paid = e.price_paid.unwrap_or_default() * Decimal::from(100);
+            spend.purchases_cents += paid.to_i64().unwrap_or(0);
         }
         first_pkg
     }

@@ -20,18 +20,25 @@
 //! - opening balances from the estimated spend (a fraction low enough to fall into arrears),
 //!   top-ups, API gateway dedicated instances (monthly and hourly), mini-program gateway plans
 //!   (some with the elastic switch on) and refund / upgrade / renew events;
-//! - with `--scenarios`, the hand-made accounts of [`scenarios`] (docs/rules.md's worked examples)
-//!   and five deliberately invalid usage rows.
+//! - the data of the revised clauses (docs/rules.md §3.1, §3.8, §4.1, §4.3): free quota
+//!   expiring at 00:00 UTC+8 (natural-day cycles), `renew` events on periodic and sliced
+//!   packages with the optional `events.price_paid` and `events.auto`, calls of dedicated
+//!   instances and of WebSocket backends beside shared-instance calls, the optional
+//!   `subscriptions.elastic_unit_price` (null on some orders), elastic days above the cap of
+//!   4 × the plan, hourly instances started and released between clock hours;
+//! - with `--scenarios`, the hand-made accounts of [`scenarios`] (docs/rules.md's worked
+//!   examples) and five deliberately invalid usage rows.
 //!
 //! The range is the `--days` UTC+8 days ending the day before `--end`; every instant is stored as
 //! UTC microseconds, usage hours are aligned and one hour long, ids are unique.
 //!
 //! Determinism invariant: the files depend only on the arguments. Every random draw comes from
 //! `ChaCha8Rng::seed_from_u64(seed)` (instances get their own ChaCha8 streams seeded from it, in
-//! a fixed order); shapes use integer arithmetic only (no floats, no platform maths); nothing
-//! iterates a hash map; no wall clock reaches a file (it only times the summary line). Usage is
-//! built hour by hour and each file is written as soon as it is full, so memory is bounded by
-//! about two files of rows whatever the total.
+//! a fixed order; the revised clauses' draws come from a second stream, see `world`); shapes
+//! use integer arithmetic only (no floats, no platform maths); nothing iterates a hash map; no
+//! wall clock reaches a file (it only times the summary line). Usage is built hour by hour and
+//! each file is written as soon as it is full, so memory is bounded by about two files of rows
+//! whatever the total.
 //!
 //! Where things are:
 //! - `model`: the static model — regions, diurnal curve, products, plan prices (as in the
@@ -125,12 +132,7 @@ pub fn generate(cfg: &GenerateConfig) -> Result<Summary> {
     if cfg.rows_per_file == 0 {
         return Err(Error::Argument("--rows-per-file must be at least 1".into()));
     }
-    let range_end = day_start_of_date(cfg.end);
-    let range = Range {
-        start: range_end - cfg.days as i64 * DAY,
-        end: range_end,
-        days: cfg.days,
-    };
+    let range = Range::of(cfg);
     for t in crate::input::TABLES {
         clear_parts(&cfg.output.join(t))?;
     }
@@ -193,6 +195,16 @@ struct Range {
 }
 
 impl Range {
+    /// The range of `cfg` (see [`generate`]).
+    fn of(cfg: &GenerateConfig) -> Range {
+        let end = day_start_of_date(cfg.end);
+        Range {
+            start: end - cfg.days as i64 * DAY,
+            end,
+            days: cfg.days,
+        }
+    }
+
     fn hours(&self) -> u32 {
         self.days * 24
     }
@@ -442,7 +454,7 @@ mod tests {
                         Some(CycleLen::Days30),
                         "*",
                         at,
-                        at + 360 * DAY
+                        crate::calendar::day_start(at) + 360 * DAY
                     )
                 );
             }
@@ -466,6 +478,93 @@ mod tests {
             .accounts
             .iter()
             .all(|a| !a.opening_balance.is_sign_negative()));
+    }
+
+    /// docs/rules.md §3.8, §4.1, §4.3 (revised): the generated data exercises renewals of
+    /// packages, unbilled calls, the order's elastic price, elastic days above the cap and hourly
+    /// instances started and released between clock hours.
+    #[test]
+    fn revised_data_features_are_generated() {
+        let (mut renewals, mut auto, mut priced, mut unpriced) = (0, 0, 0, 0);
+        for seed in SEEDS {
+            let (dir, _s, inp) = generated(seed, false);
+            let mut g = Gen::new(seed, Range::of(&config(dir.path(), seed, false)));
+            for i in 0..5 {
+                g.account(i);
+            }
+            let t = &g.tables;
+            let package = |id: &str| t.packages.iter().find(|p| p.package_id == id);
+            for e in t.events.iter().filter(|e| e.kind == "renew") {
+                match package(&e.target_id) {
+                    Some(p) => {
+                        assert!(["periodic", "sliced"].contains(&p.kind));
+                        assert!(e.months.is_some_and(|m| m >= 1));
+                        assert!(e.price_paid.is_some_and(|x| x > Decimal::ZERO));
+                        assert!(e.at < p.expires_at);
+                        renewals += 1;
+                        auto += (e.auto == Some(true)) as usize;
+                    }
+                    None => assert_eq!((e.price_paid, e.auto), (None, None)),
+                }
+            }
+            for s in t.subscriptions.iter().filter(|s| s.elastic_on_at.is_some()) {
+                priced += s.elastic_unit_price.is_some() as usize;
+                unpriced += s.elastic_unit_price.is_none() as usize;
+            }
+            let hourly = t
+                .subscriptions
+                .iter()
+                .filter(|s| s.billing_mode == "hourly");
+            assert!(hourly
+                .clone()
+                .any(|s| s.started_at % HOUR != 0 || s.released_at.is_some_and(|r| r % HOUR != 0)));
+            // Calls of shared and dedicated instances and of WebSocket backends.
+            let subs: BTreeSet<&str> = inp
+                .usage
+                .iter()
+                .filter(|u| &*u.billing_item == "calls")
+                .map(|u| &*u.sub_product)
+                .collect();
+            let want = ["dedicated-instance", "shared-instance", "websocket"];
+            assert_eq!(subs, want.into_iter().collect(), "seed {seed}");
+            // A plan of at most 50,000 QPS peaks above 5 × its QPS: an elastic base above the
+            // cap of 4 × the plan.
+            let above_cap = inp.usage.iter().any(|u| {
+                &*u.billing_item == "peak_qps"
+                    && inp.subscriptions.iter().any(|s| {
+                        s.subscription_id == u.instance_id
+                            && model::MPGW_PLANS.iter().any(|(plan, qps, ..)| {
+                                *plan == &*s.plan
+                                    && *qps <= 50_000
+                                    && u.quantity > Decimal::from(5 * qps)
+                            })
+                    })
+            });
+            assert!(above_cap, "seed {seed}");
+            // The new optional columns are written.
+            let names = |table: &str| -> Vec<String> {
+                let path = dir.path().join(table).join("part-00000.parquet");
+                let df = input::read_parquet(&path).unwrap();
+                df.get_column_names()
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect()
+            };
+            assert!(names("subscriptions").contains(&"elastic_unit_price".to_string()));
+            let events = names("events");
+            assert!(["price_paid", "auto"]
+                .iter()
+                .all(|c| events.contains(&c.to_string())));
+        }
+        let manual = renewals - auto;
+        assert!(
+            auto >= 1 && manual >= 1,
+            "{auto} automatic, {manual} manual renewals"
+        );
+        assert!(
+            priced >= 1,
+            "{priced} plans with an order price, {unpriced} without"
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ use super::draw::Draw;
 use super::model::{cents, nice, nice_calls};
 use super::tables::{PackageRow, ScopeRow};
 use super::world::Gen;
-use crate::calendar::{Ts, DAY, HOUR, MICROS_PER_SECOND};
+use crate::calendar::{day_start, Ts, DAY, HOUR, MICROS_PER_SECOND};
 use rand::Rng;
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, BTreeSet};
@@ -36,6 +36,9 @@ pub(super) struct RegionTraffic {
 
 /// The two API gateway free-quota packages of an account activated at `at` (docs/rules.md §4.1):
 /// periodic, cycle `30d`, 12 cycles, all regions, 1,000,000 calls and 1 GB of egress per cycle.
+/// Free `30d` cycles count natural days (docs/rules.md §3.1): the first ends at 00:00 UTC+8 of the
+/// day 30 days after activation's day, so the twelfth ends, and the package expires, at 00:00
+/// of the day 360 days after it.
 pub(super) fn free_quota(uin: &str, at: Ts, ids: [String; 2]) -> ([PackageRow; 2], [ScopeRow; 2]) {
     let [calls_id, egress_id] = ids;
     let pkg = |id: &str, name: &str, sub, cap: i64, unit| PackageRow {
@@ -54,7 +57,7 @@ pub(super) fn free_quota(uin: &str, at: Ts, ids: [String; 2]) -> ([PackageRow; 2
         idle_only: false,
         purchased_at: None,
         effective_at: at,
-        expires_at: at + 12 * 30 * DAY,
+        expires_at: day_start(at) + 12 * 30 * DAY,
         activated: true,
         refunded_at: None,
         price_paid: Decimal::ZERO,
@@ -469,7 +472,8 @@ impl Gen {
                 price_cents: cap as i64 * days * if hourly { 24 * 20 } else { 55 },
             };
             let p = self.package(to.uin, spec);
-            self.push_package(p, &TP_SCOPES);
+            let k = self.push_package(p, &TP_SCOPES);
+            self.renew_events(k, false);
         }
     }
 
@@ -499,8 +503,38 @@ impl Gen {
                 price_cents: cap as i64 * per,
             };
             let p = self.package(to.uin, spec);
-            self.push_package(p, &TP_SCOPES);
+            let k = self.push_package(p, &TP_SCOPES);
+            self.renew_events(k, to.force && cycle == "1mo");
         }
+    }
+
+    /// A `renew` event on the periodic or sliced package at index `k` (docs/rules.md §3.8): two in
+    /// five purchased, activated, unrefunded packages valid inside the range is renewed
+    /// (`force`: always) for 1 to 3 months at its price per 30 days; half of them (and the
+    /// forced one) automatically in their last three days, the rest by hand at any instant
+    /// before they expire.
+    fn renew_events(&mut self, k: usize, force: bool) {
+        let range = self.range;
+        let p = &self.tables.packages[k];
+        if p.source != "purchased" || !p.activated || p.refunded_at.is_some() {
+            return;
+        }
+        let (id, price) = (p.package_id.clone(), p.price_paid);
+        let days = ((p.expires_at - p.effective_at) / DAY).max(1);
+        let lo = p.effective_at.max(range.start);
+        let hi = p.expires_at.min(range.end);
+        if lo >= hi || !(force || self.extra.chance(400)) {
+            return;
+        }
+        let months = self.extra.one_of(&[1, 1, 2, 3]);
+        let auto = force || self.extra.chance(500);
+        let at = if auto {
+            self.extra.instant((hi - 3 * DAY).max(lo), hi)
+        } else {
+            self.extra.instant(lo, hi)
+        };
+        let paid = (price * Decimal::from(30 * months as i64) / Decimal::from(days)).round_dp(2);
+        self.package_renewal(&id, at, months, paid, auto);
     }
 
     /// A promotional unlimited weekend-style package of two or three days.

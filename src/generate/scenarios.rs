@@ -42,6 +42,8 @@ use super::{add_months, Range};
 use crate::calendar::{day_start, Month, Ts, DAY, HOUR, MICROS_PER_SECOND};
 use rust_decimal::Decimal;
 
+mod revised;
+
 const GZ: &str = "ap-guangzhou";
 
 /// Planted invalid usage rows: (usage_id, rule the loader reports).
@@ -66,6 +68,7 @@ pub(super) fn add(range: Range, t: &mut Tables, usage: &mut Vec<UsageRow>) {
     elastic_plan(&days, t, usage);
     unsubscribed_plan(&days, t);
     instance_refunds(&days, t);
+    revised::add(&days, t, usage);
     invalid_rows(&days, t, usage);
 }
 
@@ -215,6 +218,7 @@ fn monthly(
         elastic_on_at: None,
         elastic_off_at: None,
         attached_apps: 0,
+        elastic_unit_price: None,
     }
 }
 
@@ -232,6 +236,8 @@ fn event(
         at,
         new_plan,
         months: None,
+        price_paid: None,
+        auto: None,
     }
 }
 
@@ -302,8 +308,14 @@ fn package_order(days: &Days, t: &mut Tables, usage: &mut Vec<UsageRow>) {
     usage.push(eip.row("scn-pkg-1", "public_traffic", used, d(6), "GB"));
 }
 
-/// Example 9: activation with odd seconds inside the range, the free quota, and calls around
-/// the activation and the first cycle boundary.
+/// Example 9 (revised): activation with odd seconds inside the range, the free quota, and calls
+/// around the activation and the first cycle boundary, 00:00 UTC+8 of the day 30 days after
+/// activation's day. 300,000 calls and 100 MB an hour: on the activation day the 15:00–17:00
+/// hours start before the activation (PAYG), 18:00–22:00 use the cycle's 1,000,000 calls and
+/// leave 500,000 PAYG; 22:00 and 23:00 before the boundary are still in the exhausted first
+/// cycle (600,000 PAYG); 00:00 and 01:00 are in the second (covered). When the range reaches
+/// the boundary: 2,000,000 PAYG calls = 12.00 (tier 1), and 300 MB of egress PAYG
+/// (0.29296875 GB × 0.80 = 0.234375); the old anchoring at 17:13:14 would bill 2,600,000.
 fn free_quota_cycles(days: &Days, t: &mut Tables, usage: &mut Vec<UsageRow>) {
     let range = days.range;
     let act_day = (days.last - 40 * DAY).max(days.first + (range.days as i64 - 1).min(1) * DAY);
@@ -319,10 +331,12 @@ fn free_quota_cycles(days: &Days, t: &mut Tables, usage: &mut Vec<UsageRow>) {
         region: GZ,
         id: ("apigw", "shared-instance", "service-scn00009"),
     };
-    let boundary = day_start(activated + 30 * DAY);
+    // Natural-day cycles (docs/rules.md §3.1, revised): the second cycle starts at 00:00 of the
+    // day 30 days after activation's day.
+    let boundary = day_start(activated) + 30 * DAY;
     let hours = (15..23)
         .map(|h| at(act_day, h))
-        .chain([boundary + 17 * HOUR, boundary + 18 * HOUR]);
+        .chain([-2, -1, 0, 1].map(|h| boundary + h * HOUR));
     for (k, h) in hours.enumerate() {
         if h < range.start || h + HOUR > range.end {
             continue;
@@ -388,6 +402,7 @@ fn elastic_plan(days: &Days, t: &mut Tables, usage: &mut Vec<UsageRow>) {
     plan.elastic_on_at = Some(plan.started_at);
     plan.elastic_off_at = Some(at(days.before_last(28), 12));
     plan.attached_apps = 1;
+    plan.elastic_unit_price = Some(Decimal::new(999, 3));
     t.subscriptions.push(plan);
     let gw = Inst {
         owner: "scn-plan",
@@ -496,9 +511,14 @@ mod tests {
             .iter()
             .map(|(id, rule)| ("usage", *id, *rule))
             .collect();
-        assert_eq!(inp.violations.len(), 5, "{:#?}", inp.violations);
-        assert_eq!(got, want);
+        let usage: BTreeSet<_> = got.iter().copied().filter(|v| v.0 == "usage").collect();
+        assert_eq!(usage, want);
         assert_eq!(inp.usage_rows_read, inp.usage.len() + 5);
+        // Loaders that check the revised clauses at read time may also report the planted bad
+        // rows of the revised scenarios; nothing else.
+        for v in got.iter().filter(|v| v.0 != "usage") {
+            assert!(revised::PLANTED_ROWS.contains(v), "{v:?}");
+        }
     }
 
     #[test]
@@ -552,7 +572,7 @@ mod tests {
         assert_eq!(acct.apigw_activated_at, Some(t("2024-06-22 17:13:14")));
         assert_eq!(
             pkg("scn-free-calls").expires_at,
-            t("2024-06-22 17:13:14") + 360 * DAY
+            t("2024-06-22") + 360 * DAY
         );
         assert!(rows("scn-free").len() >= 8);
     }
@@ -563,18 +583,21 @@ mod tests {
         let mut a = config(dir.path(), 1, true);
         (a.accounts, a.days) = (0, 120);
         let s = super::super::generate(&a).unwrap();
-        assert_eq!((s.accounts, s.usage_files), (10, 1));
+        assert_eq!((s.accounts, s.usage_files), (18, 1));
         let inp = input::load(dir.path()).unwrap();
         let w = crate::calendar::Window::new(parse_date("2024-07-01").unwrap());
         let t = |s: &str| crate::calendar::parse_local(s).unwrap();
         assert!(inp.usage.iter().all(|u| w.contains(u.usage_start)));
-        assert_eq!(inp.violations.len(), 5);
-        assert!(inp
+        let usage_violations = inp
             .violations
             .iter()
+            .filter(|v| &*v.source_table == "usage");
+        assert_eq!(usage_violations.clone().count(), 5);
+        assert!(usage_violations
+            .into_iter()
             .all(|v| v.at.is_some_and(|at| w.contains(at))));
-        // The free-quota account reaches its first cycle boundary: 17:00 is still cycle 0,
-        // 18:00 is cycle 1.
+        // The free-quota account reaches its first cycle boundary (natural days): 23:00 is
+        // still cycle 0, 00:00 is cycle 1.
         let act = t("2024-05-21 17:13:14");
         let acct = inp
             .accounts
@@ -589,8 +612,8 @@ mod tests {
             .map(|u| u.usage_start)
             .collect();
         assert!(
-            starts.contains(&t("2024-06-20 17:00:00"))
-                && starts.contains(&t("2024-06-20 18:00:00"))
+            starts.contains(&t("2024-06-19 23:00:00"))
+                && starts.contains(&t("2024-06-20 00:00:00"))
         );
     }
 }

@@ -53,7 +53,25 @@ impl Gen {
             at,
             new_plan: plan,
             months,
+            price_paid: None,
+            auto: None,
         });
+    }
+
+    /// Pushes a `renew` event on package `target` (docs/rules.md §3.8): `months` natural months
+    /// for `price_paid` CNY, `auto` when the platform renewed it automatically.
+    pub(super) fn package_renewal(
+        &mut self,
+        target: &str,
+        at: Ts,
+        months: i32,
+        price_paid: Decimal,
+        auto: bool,
+    ) {
+        self.event("renew", target, at, None, Some(months));
+        if let Some(e) = self.tables.events.last_mut() {
+            (e.price_paid, e.auto) = (Some(price_paid), Some(auto));
+        }
     }
 
     /// A mini-program gateway plan, its upgrade and renewal events and its metered instance;
@@ -76,6 +94,12 @@ impl Gen {
             paid_cents,
         } = self.mpgw_subscription(&id, uin, home, forced);
         let (started, elastic_on) = (row.started_at, row.elastic_on_at);
+        // Plans of at most 50,000 QPS with the switch on: one in four (and the forced plan)
+        // peak above 5 × the plan (the upgraded plan, if upgraded) every seventh day: an elastic
+        // base above the cap of 4 × the plan (docs/rules.md §4.3).
+        let surge = elastic_on.is_some()
+            && MPGW_PLANS[plan].1 <= 50_000
+            && (forced || self.extra.chance(250));
         let rng = &mut self.rng;
         let renew =
             expires > range.start && expires < range.end + 3 * DAY && (forced || rng.chance(500));
@@ -94,7 +118,13 @@ impl Gen {
         }
         let (_, qps, mbps, _) = MPGW_PLANS[plan];
         let load_pm = self.rng.gen_range(250..1100);
-        let meter = Meter::Peaks { qps, mbps, load_pm };
+        let meter = Meter::Peaks {
+            qps,
+            mbps,
+            load_pm,
+            surge_every: surge.then_some(7),
+            surge_qps: MPGW_PLANS[plan + upgrade as usize].1,
+        };
         let mut inst = self.instance(i, home, ("mpgw", "elastic"), id, meter);
         inst.first_hour = range.hour_at_or_after(started);
         inst.end_hour = if renew {
@@ -147,6 +177,11 @@ impl Gen {
         let elastic_off = elastic_on
             .filter(|_| rng.chance(200))
             .map(|on| on + rng.gen_range(2..10) * DAY);
+        // The order's elastic price: 0.999 on most orders, left null on one in five (the
+        // catalog's price in force at `elastic_on_at` then applies).
+        let elastic_price = elastic_on
+            .filter(|_| !self.extra.chance(200))
+            .map(|_| Decimal::new(999, 3));
         let attached = if rng.chance(300) {
             0
         } else {
@@ -168,6 +203,7 @@ impl Gen {
             elastic_on_at: elastic_on,
             elastic_off_at: elastic_off,
             attached_apps: attached,
+            elastic_unit_price: elastic_price,
         };
         MpgwPlan {
             row,
@@ -257,6 +293,7 @@ impl Gen {
             elastic_on_at: None,
             elastic_off_at: None,
             attached_apps: 0,
+            elastic_unit_price: None,
         };
         (row, paid, renew)
     }
@@ -288,6 +325,7 @@ impl Gen {
             elastic_on_at: None,
             elastic_off_at: None,
             attached_apps: 0,
+            elastic_unit_price: None,
         };
         (
             row,

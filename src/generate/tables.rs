@@ -74,6 +74,8 @@ pub(super) struct SubscriptionRow {
     pub elastic_on_at: Option<Ts>,
     pub elastic_off_at: Option<Ts>,
     pub attached_apps: i32,
+    /// The order's elastic price per QPS-day (docs/rules.md §4.3); null: the catalog's.
+    pub elastic_unit_price: Option<Decimal>,
 }
 
 #[derive(Debug, Clone)]
@@ -84,6 +86,10 @@ pub(super) struct EventRow {
     pub at: Ts,
     pub new_plan: Option<&'static str>,
     pub months: Option<i32>,
+    /// What a package renewal cost (docs/rules.md §3.8); null on other events.
+    pub price_paid: Option<Decimal>,
+    /// The platform renewed automatically; null on other events.
+    pub auto: Option<bool>,
 }
 
 /// Every table but usage, in file order.

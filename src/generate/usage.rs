@@ -36,8 +36,17 @@ pub(super) enum Meter {
     },
     /// Pay-by-traffic public traffic.
     Traffic(Traffic),
-    /// Mini-program gateway plan peaks; `load_pm` of the plan's limits at the daily peak.
-    Peaks { qps: u64, mbps: u64, load_pm: u64 },
+    /// Mini-program gateway plan peaks; `load_pm` of the plan's limits at the daily peak;
+    /// `surge_every`: every n-th day of the range peaks at 20:00 UTC+8 at about 5.5 ×
+    /// `surge_qps` (the QPS of the plan the order is upgraded to, if it is), above the elastic
+    /// cap of docs/rules.md §4.3 before and after an upgrade.
+    Peaks {
+        qps: u64,
+        mbps: u64,
+        load_pm: u64,
+        surge_every: Option<u32>,
+        surge_qps: u64,
+    },
 }
 
 /// Pay-by-traffic public traffic of one instance.
@@ -132,6 +141,7 @@ impl Instance {
             },
             f,
             jitter,
+            surge: false,
             sink,
         };
         match self.meter {
@@ -141,7 +151,17 @@ impl Instance {
                 egress_mb,
             } => out.api(calls, kb_milli_per_call, egress_mb),
             Meter::Traffic(t) => out.traffic(t),
-            Meter::Peaks { qps, mbps, load_pm } => out.peaks(qps, mbps, load_pm),
+            Meter::Peaks {
+                qps,
+                mbps,
+                load_pm,
+                surge_every,
+                surge_qps,
+            } => {
+                let surge =
+                    surge_every.is_some_and(|n| n > 0 && hc.day % n == n - 1 && hc.utc8_hour == 20);
+                HourRows { surge, ..out }.peaks(qps, mbps, load_pm, surge_qps)
+            }
         }
     }
 
@@ -175,9 +195,16 @@ impl Instance {
             // ≈ 781 µCNY per MB.
             Meter::Traffic(t) => t.mb_milli as i128 * mean / 1000 * 781 / 1000,
             // Elastic fee (0.999 CNY per QPS above the plan, per day), if the peak exceeds it.
-            Meter::Peaks { qps, load_pm, .. } => {
+            // A surge day bills the capped 4 × the plan's QPS.
+            Meter::Peaks {
+                qps,
+                load_pm,
+                surge_every,
+                ..
+            } => {
                 let excess = (qps as i128 * (load_pm as i128 * 12 / 10 - 1000) / 1000).max(0);
-                excess * 1_000_000 / 24
+                let surge = surge_every.map_or(0, |n| 4 * qps as i128 / (24 * n.max(1) as i128));
+                (excess / 24 + surge) * 1_000_000
             }
         };
         per_hour * hours
@@ -198,6 +225,8 @@ struct HourRows<'a, 's> {
     row: Row<'a>,
     f: u128,
     jitter: u64,
+    /// A surge hour of a mini-program gateway plan (see [`Meter::Peaks`]).
+    surge: bool,
     sink: &'s mut UsageSink,
 }
 
@@ -257,16 +286,24 @@ impl HourRows<'_, '_> {
         Ok(())
     }
 
-    /// Mini-program gateway: `peak_qps` and `peak_bandwidth`, every hour.
-    fn peaks(mut self, qps: u64, mbps: u64, load_pm: u64) -> Result<()> {
+    /// Mini-program gateway: `peak_qps` and `peak_bandwidth`, every hour (`peak_qps` above
+    /// 5 × the plan in a surge hour).
+    fn peaks(mut self, qps: u64, mbps: u64, load_pm: u64, surge_qps: u64) -> Result<()> {
         let f = self.f;
         // Peaks rarely exceed the plan by more than 60 %.
         let load = |cap: u64| {
             (cap as u128 * load_pm as u128 * f / 1_000_000_000_000_000).min(cap as u128 * 16 / 10)
         };
+        // A surge hour: 5.5 to 5.65 × `surge_qps`, so the elastic base (peak − plan) is above
+        // the cap of 4 × the plan.
+        let qps_peak = if self.surge {
+            surge_qps as u128 * (5500 + self.jitter as u128 * 3 / 2 - 1425) / 1000
+        } else {
+            load(qps)
+        };
         let row = &mut self.row;
         row.billing_item = "peak_qps";
-        row.quantity = load(qps) as i128 * 1_000_000_000;
+        row.quantity = qps_peak as i128 * 1_000_000_000;
         row.unit = "QPS";
         self.sink.push(row)?;
         row.billing_item = "peak_bandwidth";

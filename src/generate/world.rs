@@ -5,7 +5,8 @@
 //!
 //! Invariant: every draw comes from the master stream, in account order, so the world depends
 //! only on the seed and the range; each instance gets its own stream seeded from the master one
-//! at creation.
+//! at creation. The draws of the revised rules' data come from a second stream (`extra`, seeded
+//! from the seed too, drawn in account order), so they change no row the master stream draws.
 
 use super::draw::Draw;
 use super::tables::Tables;
@@ -17,6 +18,10 @@ use std::collections::BTreeSet;
 
 pub(super) struct Gen {
     pub rng: ChaCha8Rng,
+    /// The stream of the draws that only the revised rules' data needs (WebSocket backends,
+    /// order elastic prices, surges, package renewals): kept apart, so the master stream, and
+    /// every row it draws, is what it was without them.
+    pub extra: ChaCha8Rng,
     pub range: Range,
     /// `uins[i]` is account `i`'s.
     pub uins: Vec<String>,
@@ -33,6 +38,7 @@ impl Gen {
     pub fn new(seed: u64, range: Range) -> Gen {
         Gen {
             rng: ChaCha8Rng::seed_from_u64(seed),
+            extra: ChaCha8Rng::seed_from_u64(seed ^ 0x7265_7669_7365_6434),
             range,
             uins: Vec::new(),
             instances: Vec::new(),

@@ -149,6 +149,11 @@ fn write_subscriptions(out: &Path, t: &Tables) -> Result<()> {
             ts_col("elastic_on_at", s.iter().map(|r| r.elastic_on_at)),
             ts_col("elastic_off_at", s.iter().map(|r| r.elastic_off_at)),
             i32_col("attached_apps", s.iter().map(|r| Some(r.attached_apps))),
+            dec_col(
+                "elastic_unit_price",
+                8,
+                s.iter().map(|r| r.elastic_unit_price),
+            ),
         ],
     )
 }
@@ -166,6 +171,8 @@ fn write_events(out: &Path, t: &Tables) -> Result<()> {
             ts_col("at", e.iter().map(|r| Some(r.at))),
             str_col("new_plan", e.iter().map(|r| r.new_plan)),
             i32_col("months", e.iter().map(|r| r.months)),
+            dec_col("price_paid", 8, e.iter().map(|r| r.price_paid)),
+            bool_col("auto", e.iter().map(|r| r.auto)),
         ],
     )
 }
