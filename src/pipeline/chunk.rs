@@ -203,7 +203,8 @@ pub fn process_chunk(
     let mut refund_rows = subs_out.refunds;
     refund_rows.extend(package_refunds);
     refund_rows.retain(|r| ctx.w.contains(r.at));
-    let free_quota = free_quota::free_quota_missing(&accounts, &inp.packages, ctx.catalog, ctx.w);
+    let status = packages::snapshot(&inp.packages, &ded.states, ctx.w);
+    let inventory = inventory_findings(ctx, &inp, &accounts, &status);
     let tl = account_timeline(
         ctx,
         chunk,
@@ -216,7 +217,6 @@ pub fn process_chunk(
     // Elastic fees of days whose resources were unavailable are settled by the timeline, which
     // alone replays the balance: they are in no table.
     elastic_unavailable::remove(&mut lines, &mut elastic_violations, &tl.dropped_elastic);
-    let status = packages::snapshot(&inp.packages, &ded.states, ctx.w);
     let bills = bills::monthly_bills(&lines, ctx.w);
     let mut exceptions = inp.violations;
     exceptions.extend(renewed.violations);
@@ -225,9 +225,7 @@ pub fn process_chunk(
     exceptions.extend(subs_out.violations);
     exceptions.extend(elastic_violations);
     exceptions.extend(refund_violations);
-    exceptions.extend(packages::limit_violations(&status, ctx.catalog, ctx.w));
-    exceptions.extend(packages::qtp_all_region(&inp.packages, ctx.catalog));
-    exceptions.extend(free_quota);
+    exceptions.extend(inventory);
     exceptions.extend(tl.violations);
     let counts = Counts {
         read: inp.read,
@@ -247,6 +245,25 @@ pub fn process_chunk(
         window: *ctx.w,
     };
     Ok((out, with_room(inp.usage, 0)))
+}
+
+/// Findings about the chunk's inventory as a whole: too many quality packages, quality packages
+/// of region `*`, missing free quota (docs/rules.md §3.7, §3.3.2, §4.1).
+fn inventory_findings(
+    ctx: &Ctx,
+    inp: &ChunkInputs,
+    accounts: &[&Account],
+    status: &[PackageStatus],
+) -> Vec<Violation> {
+    let mut v = packages::limit_violations(status, ctx.catalog, ctx.w);
+    v.extend(packages::qtp_all_region(&inp.packages, ctx.catalog));
+    v.extend(free_quota::free_quota_missing(
+        accounts,
+        &inp.packages,
+        ctx.catalog,
+        ctx.w,
+    ));
+    v
 }
 
 /// What the charging stages give.
