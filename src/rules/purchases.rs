@@ -16,22 +16,33 @@ pub fn purchase_lines(packages: &[Package], as_of: Ts) -> Vec<BillLine> {
         .iter()
         .filter(|p| p.price_paid > Decimal::ZERO && p.purchased_at < as_of)
         .map(|p| {
-            BillLine::one_off(
+            purchase_line(
+                p,
                 format!("p:{}", p.package_id),
-                (
-                    &p.owner_uin,
-                    &p.region,
-                    &p.product,
-                    &p.sub_product,
-                    &p.package_id,
-                ),
-                "package",
-                ChargeKind::Purchase,
                 p.purchased_at,
-                crate::money::m8(p.price_paid),
+                p.price_paid,
             )
         })
         .collect()
+}
+
+/// A `purchase` line of package `p`: quantity 1, `price` at scale 8, charged at `at` (a package
+/// bought, or renewed: `rules::renewals`).
+pub fn purchase_line(p: &Package, line_id: String, at: Ts, price: Decimal) -> BillLine {
+    BillLine::one_off(
+        line_id,
+        (
+            &p.owner_uin,
+            &p.region,
+            &p.product,
+            &p.sub_product,
+            &p.package_id,
+        ),
+        "package",
+        ChargeKind::Purchase,
+        at,
+        crate::money::m8(price),
+    )
 }
 
 #[cfg(test)]

@@ -34,6 +34,7 @@ use crate::input::{Event, EventKind, Package, PackageKind, Violation};
 use crate::model::{BillLine, ChargeKind};
 use crate::name::Name;
 use crate::rules::ledger::{Ledger, Source};
+use crate::rules::purchases;
 use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
 
@@ -110,7 +111,8 @@ pub fn renew(
             Ok(r) => {
                 expires.insert(i, r.expires_after);
                 if let Some(id) = &r.line_id {
-                    out.lines.push(line(p, id, r.at, r.price_paid));
+                    out.lines
+                        .push(purchases::purchase_line(p, id.clone(), r.at, r.price_paid));
                 }
                 out.applied.push(r);
             }
@@ -192,24 +194,6 @@ fn renewal(
         expires_before: current,
         expires_after: after,
     })
-}
-
-/// The purchase line of a renewal: the shape of a package's purchase (`rules::purchases`).
-fn line(p: &Package, line_id: &str, at: Ts, price: Decimal) -> BillLine {
-    BillLine::one_off(
-        line_id.to_string(),
-        (
-            &p.owner_uin,
-            &p.region,
-            &p.product,
-            &p.sub_product,
-            &p.package_id,
-        ),
-        "package",
-        ChargeKind::Purchase,
-        at,
-        crate::money::m8(price),
-    )
 }
 
 /// `auto_renew_without_funds` for each automatic renewal of `renewals` (one account's) that
