@@ -3,7 +3,7 @@
 //! [`RunConfig`]) — and [`run`], which calls the library entry point of the command. The `///`
 //! docs are `--help`.
 
-use crate::calendar::parse_date;
+use crate::calendar::{local_date, parse_date};
 use crate::error::{Error, Result};
 use crate::generate::GenerateConfig;
 use crate::pipeline::bench::Stage;
@@ -19,11 +19,20 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Run(args) => {
             let cfg = RunConfig::try_from(args)?;
             let m = crate::run(&cfg)?;
+            let exceptions = m.outputs.get("exceptions").map_or(0, |w| w.rows);
             tracing::info!(
+                as_of = %m.window.as_of_date,
+                window = %format!(
+                    "[{}, {})",
+                    local_date(m.window.start),
+                    local_date(m.window.as_of)
+                ),
                 read = m.usage.read,
                 billed = m.usage.billed,
                 invalid = m.usage.invalid,
+                exceptions,
                 output = %cfg.output.display(),
+                exceptions_at = %cfg.output.join("exceptions").display(),
                 ms = m.duration_ms as u64,
                 "run complete"
             );

@@ -1,8 +1,11 @@
 //! `reckon generate`: a realistic synthetic dataset of every input table of docs/contract.md —
 //! `usage/` (split into `part-00000.parquet`, `part-00001.parquet`, … of at most
 //! `--rows-per-file` rows), `packages/`, `package_scope/`, `accounts/`, `payments/`,
-//! `subscriptions/` and `events/` (one `part-00000.parquet` each). The price catalog is not
-//! written; the generator only emits what `sample_data/catalog.toml` prices.
+//! `subscriptions/` and `events/` (one `part-00000.parquet` each) — and `catalog.toml`, the
+//! catalog that prices every product, item and region it emits (the sample catalog, compiled
+//! in), so `reckon run --catalog <dir>/catalog.toml` works on the output as it is. An existing
+//! `catalog.toml` is kept (it may be a candidate catalog being tried), with a warning when it
+//! differs.
 //!
 //! What it models:
 //! - heavy-tailed account sizes (Pareto, α = 1: three accounts in four have 1–3 instances, a few
@@ -167,7 +170,27 @@ pub fn generate(cfg: &GenerateConfig) -> Result<Summary> {
     })?;
     summary.usage_rows = rows;
     summary.usage_files = files;
+    write_catalog(&cfg.output)?;
     Ok(summary)
+}
+
+/// The catalog the generated data is priced by: `sample_data/catalog.toml`.
+pub const CATALOG: &str = include_str!("../../sample_data/catalog.toml");
+
+/// Writes [`CATALOG`] as `<out>/catalog.toml` unless a catalog is already there.
+fn write_catalog(out: &Path) -> Result<()> {
+    let path = out.join("catalog.toml");
+    match std::fs::read_to_string(&path) {
+        Ok(existing) if existing != CATALOG => {
+            tracing::warn!(path = %path.display(), "kept the existing catalog.toml, which differs from the generator's");
+            Ok(())
+        }
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::write(&path, CATALOG).map_err(|e| Error::io(&path, e))
+        }
+        Err(e) => Err(Error::io(&path, e)),
+    }
 }
 
 /// Removes `part-*.parquet` files directly inside `dir` (the generator's own file names).
@@ -268,6 +291,23 @@ mod tests {
         let s = generate(&config(dir.path(), seed, scenarios)).unwrap();
         let inputs = input::load(dir.path()).unwrap();
         (dir, s, inputs)
+    }
+
+    /// The output carries the catalog that prices it, and an existing catalog is kept.
+    #[test]
+    fn generate_writes_its_catalog_and_keeps_an_existing_one() {
+        let dir = tempfile::tempdir().unwrap();
+        generate(&config(dir.path(), 7, false)).unwrap();
+        let path = dir.path().join("catalog.toml");
+        let written = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(written, CATALOG);
+        crate::catalog::Catalog::load(&path).unwrap();
+        std::fs::write(&path, "# a candidate catalog\n").unwrap();
+        generate(&config(dir.path(), 7, false)).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "# a candidate catalog\n"
+        );
     }
 
     #[test]
