@@ -11,6 +11,7 @@ mod common;
 
 mod account_events;
 mod contract;
+mod cron;
 mod golden;
 mod ops;
 mod output;

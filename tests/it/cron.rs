@@ -1,0 +1,160 @@
+//! The cron wrapper `jobs/reckon-daily.sh`, run by bash as cron runs it: the as-of date is
+//! today in UTC+8 on a UTC host, the first run publishes without an audit, the next audits
+//! against the previous output, and a failure or a restated closed month exits non-zero with a
+//! message on stderr (what cron mails), everything else going to the log only.
+
+use crate::common::catalog_path;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A scheduled job's directories: input (the sample data), catalog, output, diffs, log.
+struct Job {
+    root: tempfile::TempDir,
+    catalog: PathBuf,
+}
+
+impl Job {
+    fn new() -> Job {
+        let root = tempfile::tempdir().unwrap();
+        let catalog = root.path().join("catalog.toml");
+        std::fs::copy(catalog_path(), &catalog).unwrap();
+        Job { root, catalog }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.root.path().join(name)
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.path("log/reckon.log")).unwrap_or_default()
+    }
+
+    /// Runs the wrapper with `bin` as reckon, on a UTC host; returns (exit code, stdout, stderr).
+    fn run(&self, bin: &Path, as_of: Option<&str>, input: &Path) -> (i32, String, String) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("jobs/reckon-daily.sh");
+        let mut cmd = Command::new("bash");
+        cmd.arg(script)
+            .env("TZ", "UTC")
+            .env("RECKON_BIN", bin)
+            .env("RECKON_INPUT", input)
+            .env("RECKON_CATALOG", &self.catalog)
+            .env("RECKON_OUTPUT", self.path("out"))
+            .env("RECKON_DIFFS", self.path("diffs"))
+            .env("RECKON_LOG", self.path("log/reckon.log"))
+            .env_remove("RECKON_AS_OF");
+        if let Some(d) = as_of {
+            cmd.env("RECKON_AS_OF", d);
+        }
+        let out = cmd.output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    }
+}
+
+fn reckon() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_reckon"))
+}
+
+fn sample_data() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_data")
+}
+
+/// Today's date in UTC+8, as chrono sees it now.
+fn today_utc8() -> String {
+    (chrono::Utc::now() + chrono::Duration::hours(8))
+        .date_naive()
+        .to_string()
+}
+
+/// On a UTC host the as-of date is today in UTC+8 (a plain `date +%F` is a day behind from
+/// 00:00 to 08:00 UTC+8). A stand-in binary records the arguments it was given.
+#[test]
+fn cron_wrapper_as_of_is_today_in_utc8_on_a_utc_host() {
+    let job = Job::new();
+    let args = job.path("args.txt");
+    let fake = job.path("fake-reckon");
+    std::fs::write(
+        &fake,
+        format!("#!/bin/sh\necho \"$@\" >> '{}'\n", args.display()),
+    )
+    .unwrap();
+    let status = Command::new("chmod").arg("+x").arg(&fake).status().unwrap();
+    assert!(status.success());
+    let before = today_utc8();
+    let (code, stdout, stderr) = job.run(&fake, None, &sample_data());
+    let after = today_utc8();
+    assert_eq!((code, stdout.as_str(), stderr.as_str()), (0, "", ""));
+    let recorded = std::fs::read_to_string(&args).unwrap();
+    assert!(
+        recorded.contains(&format!("--as-of {before}"))
+            || recorded.contains(&format!("--as-of {after}")),
+        "{recorded}"
+    );
+}
+
+/// The first run publishes and says so in the log, with nothing on stdout or stderr; the next
+/// day's run audits against it (a diff per day) and stays silent too.
+#[test]
+fn cron_wrapper_first_run_publishes_then_the_next_audits() {
+    let job = Job::new();
+    let (code, stdout, stderr) = job.run(reckon(), Some("2024-06-20"), &sample_data());
+    assert_eq!((code, stdout.as_str(), stderr.as_str()), (0, "", ""));
+    assert!(job.path("out/_manifest.json").is_file());
+    assert!(
+        job.log().contains("first run: no previous output"),
+        "{}",
+        job.log()
+    );
+
+    let (code, stdout, stderr) = job.run(reckon(), Some("2024-06-21"), &sample_data());
+    assert_eq!(
+        (code, stdout.as_str(), stderr.as_str()),
+        (0, "", ""),
+        "{}",
+        job.log()
+    );
+    assert!(job.path("diffs/2024-06-21/summary.txt").is_file());
+    assert!(
+        job.log().contains("no closed month restated"),
+        "{}",
+        job.log()
+    );
+}
+
+/// A price change that restates a closed month is published but exits 1 with a message for
+/// cron's mail naming the diff summary to read.
+#[test]
+fn cron_wrapper_mails_a_restated_closed_month() {
+    let job = Job::new();
+    let (code, _, stderr) = job.run(reckon(), Some("2024-06-20"), &sample_data());
+    assert_eq!(code, 0, "{stderr}");
+    let text = std::fs::read_to_string(&job.catalog).unwrap();
+    let raised = text.replacen("unit_price = \"0.80\"", "unit_price = \"0.90\"", 1);
+    assert_ne!(raised, text);
+    std::fs::write(&job.catalog, raised).unwrap();
+    let (code, stdout, stderr) = job.run(reckon(), Some("2024-06-21"), &sample_data());
+    assert_eq!((code, stdout.as_str()), (1, ""), "{stderr}");
+    assert!(
+        stderr.contains("a closed month was restated") && stderr.contains("summary.txt"),
+        "{stderr}"
+    );
+    assert!(job.path("diffs/2024-06-21/summary.txt").is_file());
+}
+
+/// A failing run exits with reckon's code and puts the error on stderr for cron's mail.
+#[test]
+fn cron_wrapper_mails_a_failure_with_the_error() {
+    let job = Job::new();
+    let missing = job.path("no-such-input");
+    let (code, stdout, stderr) = job.run(reckon(), Some("2024-06-20"), &missing);
+    assert_eq!((code, stdout.as_str()), (2, ""), "{stderr}");
+    assert!(
+        stderr.contains("`reckon run` failed with exit code 2"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("no-such-input"), "{stderr}");
+    assert!(!job.path("out/_manifest.json").exists());
+}
