@@ -20,6 +20,7 @@
 #   RECKON_DIFFS    directory of the daily diffs, one per as-of date
 #   RECKON_LOG      log file                                 (default: $RECKON_OUTPUT.log)
 #   RECKON_AS_OF    YYYY-MM-DD instead of today in UTC+8 (reruns of a given day, tests)
+#   RECKON_METRICS  a `*.prom` file for node_exporter's textfile collector (optional)
 set -euo pipefail
 
 bin=${RECKON_BIN:-reckon}
@@ -52,7 +53,10 @@ step() {
 }
 
 say "run: input $input, output $output"
-step run --as-of "$as_of" --input "$input" --catalog "$catalog" --output "$output"
+metrics=()
+if [ -n "${RECKON_METRICS:-}" ]; then metrics=(--metrics "$RECKON_METRICS"); fi
+step run --as-of "$as_of" --input "$input" --catalog "$catalog" --output "$output" \
+    "${metrics[@]}"
 
 if [ ! -f "$previous/_manifest.json" ]; then
     say "first run: no previous output to audit against; published"

@@ -16,9 +16,16 @@ use std::path::PathBuf;
 pub fn run(cli: Cli) -> Result<Outcome> {
     progress::init(progress::Verbosity::from_flags(cli.quiet, cli.verbose));
     match cli.command {
-        Command::Run(args) => {
+        Command::Run(mut args) => {
+            let metrics = args.metrics.take();
             let cfg = RunConfig::try_from(args)?;
             let m = crate::run(&cfg)?;
+            if let Some(path) = &metrics {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs() as i64);
+                crate::metrics::write(path, &cfg.output, &m, now)?;
+            }
             let exceptions = m.outputs.get("exceptions").map_or(0, |w| w.rows);
             tracing::info!(
                 as_of = %m.window.as_of_date,
@@ -251,6 +258,11 @@ pub struct RunArgs {
     /// it.
     #[arg(long, value_name = "ROWS", default_value_t = crate::input::chunks::DEFAULT_CHUNK_ROWS)]
     pub chunk_rows: u64,
+    /// After publishing, write the run's figures (rows by outcome, exceptions by rule, totals,
+    /// stage durations, last success time) to FILE in Prometheus text format, for
+    /// node_exporter's textfile collector (name it `*.prom` in its directory).
+    #[arg(long, value_name = "FILE")]
+    pub metrics: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -37,6 +37,7 @@ pub mod error;
 pub mod export;
 pub mod generate;
 pub mod input;
+pub mod metrics;
 pub mod model;
 pub mod money;
 pub mod name;

@@ -62,6 +62,10 @@ pub struct RunMetrics {
     pub duration_ms: u128,
     /// The run's window (its as-of moment is the window's end).
     pub window: Window,
+    /// Milliseconds of each stage, in order.
+    pub stage_ms: Vec<(&'static str, u128)>,
+    /// The manifest's sums of money columns (`table.column` → decimal string).
+    pub totals: BTreeMap<String, String>,
 }
 
 use crate::output::Written;
@@ -71,6 +75,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunMetrics> {
     let started = Instant::now();
     let stage = progress::stage("load catalog and inputs", 0);
     let mut loaded = load(cfg)?;
+    let mut stage_ms = vec![("load", started.elapsed().as_millis())];
     let publish = Publish::begin(&cfg.output, cfg.as_of)?;
     // The spill lives in the output's side directory: on its file system, and removed by the
     // next run if this one is killed (`Publish::begin`).
@@ -85,6 +90,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunMetrics> {
         u64::from(loaded.part.chunks),
     );
     let mut done = compute_and_write(cfg, &mut loaded, &mut source, publish.dir(), &mut stage)?;
+    stage_ms.push(("chunks", started.elapsed().as_millis() - stage_ms[0].1));
     let stage = stage.next("finish tables, manifest, publish", 0);
     let w = match done.window {
         Some(w) => w,
@@ -98,12 +104,16 @@ pub fn run(cfg: &RunConfig) -> Result<RunMetrics> {
     manifest::write(publish.dir(), &m)?;
     publish.commit()?;
     drop(stage);
+    let before: u128 = stage_ms.iter().map(|s| s.1).sum();
+    stage_ms.push(("publish", started.elapsed().as_millis() - before));
     Ok(RunMetrics {
         usage: done.usage,
         outputs: done.outputs,
         chunks: loaded.part.chunks,
         duration_ms,
         window: w,
+        stage_ms,
+        totals: m.totals,
     })
 }
 

@@ -13,6 +13,7 @@ mod account_events;
 mod contract;
 mod cron;
 mod golden;
+mod metrics;
 mod ops;
 mod output;
 mod revised_deduction;
