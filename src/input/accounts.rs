@@ -106,7 +106,7 @@ fn required_dec(
         Some(None) => Err(("missing_value", format!("{col} is null"))),
         None => Err((
             "value_out_of_range",
-            format!("{col} exceeds 28 significant digits"),
+            super::dec_out_of_range(col),
         )),
     }
 }

@@ -338,8 +338,8 @@ impl<'a> Columns<'a> {
             Some(Some(q)) => q,
             Some(None) => return Err(("missing_value", "`quantity` is null".to_string())),
             None => {
-                let detail = "`quantity` exceeds 28 significant digits";
-                return Err(("value_out_of_range", detail.to_string()));
+                let detail = super::dec_out_of_range("`quantity`");
+                return Err(("value_out_of_range", detail));
             }
         };
         if !dups.is_empty() && dups.contains(&(f.row(i) as u32)) {

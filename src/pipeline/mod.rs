@@ -114,11 +114,14 @@ struct Loaded {
     base: Inputs,
     part: Partitioner,
     findings: Vec<Violation>,
+    /// Entries of the input tables that are not read, for the manifest.
+    skipped: Vec<input::Skipped>,
 }
 
 /// Stage 1: loads the catalog and the inputs but usage, and splits the accounts into chunks.
 fn load(cfg: &RunConfig) -> Result<Loaded> {
     let catalog = Catalog::load(&cfg.catalog)?;
+    let skipped = input::skipped_inputs(&cfg.input)?;
     let mut base = input::load_base(&cfg.input)?;
     let rows = chunks::count_rows(&cfg.input)?;
     let n_chunks = chunks::chunks_for(rows, cfg.shard.count, cfg.chunk_rows);
@@ -132,6 +135,7 @@ fn load(cfg: &RunConfig) -> Result<Loaded> {
         base,
         part,
         findings,
+        skipped,
     })
 }
 
@@ -283,6 +287,7 @@ fn manifest_of(cfg: &RunConfig, l: &Loaded, d: &Done, w: &Window, duration_ms: u
         catalog_version: l.catalog.version.clone(),
         catalog_sha256: l.catalog.hash.clone(),
         inputs: d.inputs.clone(),
+        skipped_inputs: l.skipped.clone(),
         usage: d.usage.clone(),
         outputs: d.outputs.clone(),
         totals,
