@@ -213,7 +213,7 @@ pub fn process_chunk(
         &subs_out.lives,
         &lines,
         &renewed.applied,
-    );
+    )?;
     // Elastic fees of days whose resources were unavailable are settled by the timeline, which
     // alone replays the balance: they are in no table.
     elastic_unavailable::remove(&mut lines, &mut elastic_violations, &tl.dropped_elastic);
@@ -414,7 +414,7 @@ fn account_timeline(
     lives: &[subscriptions::Life],
     lines: &[BillLine],
     renewals: &[renewals::Renewal],
-) -> timeline::Timeline {
+) -> Result<timeline::Timeline> {
     let t = Instant::now();
     let payments = (ctx.base.payments.iter())
         .filter(|p| ctx.part.holds(&p.owner_uin, chunk))
@@ -428,7 +428,7 @@ fn account_timeline(
         lines,
         renewals,
     };
-    let tl = timeline::run(&rows, ctx.catalog, ctx.w);
+    let tl = timeline::run(&rows, ctx.catalog, ctx.w)?;
     let ms = t.elapsed().as_millis() as u64;
     tracing::debug!(
         chunk,
@@ -437,7 +437,7 @@ fn account_timeline(
         ms,
         "account timeline"
     );
-    tl
+    Ok(tl)
 }
 
 /// Usage rows read, valid, and valid at or after the as-of moment.

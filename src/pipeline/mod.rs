@@ -18,11 +18,11 @@ pub mod bench;
 mod chunk;
 mod writer;
 
-use crate::calendar::{format_local, local_date, Month, Ts, Window, DAY};
+use crate::calendar::{format_local, local_date, Month, Window, DAY};
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 use crate::input::chunks::{self, UsageSource};
-use crate::input::{self, FileInfo, Inputs, Violation};
+use crate::input::{self, usage, FileInfo, Inputs, Violation};
 use crate::output::manifest::{self, Manifest, UsageAccounting};
 use crate::output::publish::Publish;
 use crate::output::{part_name, TABLES};
@@ -88,7 +88,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunMetrics> {
     let stage = stage.next("finish tables, manifest, publish", 0);
     let w = match done.window {
         Some(w) => w,
-        None => window(cfg, source.latest_start)?,
+        None => window(cfg, source.latest.as_ref())?,
     };
     finish_tables(publish.dir(), &w, loaded.part.shard, &mut done.outputs)?;
     drop(source);
@@ -209,7 +209,7 @@ fn compute_and_write(
             let mut usage_buf = Vec::new();
             for chunk in 0..loaded.part.chunks {
                 let files = source.load_chunk(chunk, &loaded.part)?;
-                let w = *done.window.get_or_insert(window(cfg, source.latest_start)?);
+                let w = *done.window.get_or_insert(window(cfg, source.latest.as_ref())?);
                 let ctx = Ctx {
                     catalog: &loaded.catalog,
                     base: &loaded.base,
@@ -296,11 +296,31 @@ fn manifest_of(cfg: &RunConfig, l: &Loaded, d: &Done, w: &Window, duration_ms: u
     }
 }
 
-/// The window of the run: the given as-of date, or the day after the latest usage day.
-fn window(cfg: &RunConfig, latest_start: Option<Ts>) -> Result<Window> {
-    let d = match (cfg.as_of, latest_start) {
+/// The longest gap, in days, between the latest usage day and the usage day before it that
+/// the default as-of date accepts. A month of billing data has no such gap; a row dated years
+/// ahead (a clock or typing error) does, and would move the three-month window past every
+/// other row, billing nothing of the real data.
+pub const MAX_LATEST_GAP_DAYS: i64 = 31;
+
+/// The window of the run: the given as-of date, or the day after the latest usage day — unless
+/// that day stands alone more than [`MAX_LATEST_GAP_DAYS`] after the usage before it: then the
+/// run stops with [`Error::OutlierUsage`] naming the row, for `--as-of` or a correction to
+/// decide (with `--as-of`, such a row is one of the manifest's `after_as_of` rows).
+pub(crate) fn window(cfg: &RunConfig, latest: Option<&usage::Latest>) -> Result<Window> {
+    let d = match (cfg.as_of, latest) {
         (Some(d), _) => d,
-        (None, Some(ts)) => local_date(ts + DAY),
+        (None, Some(l)) => {
+            if let Some(gap) = l.gap_days().filter(|g| *g > MAX_LATEST_GAP_DAYS) {
+                return Err(Error::OutlierUsage {
+                    file: l.file.clone(),
+                    row: l.row,
+                    usage_id: l.usage_id.clone(),
+                    start: format_local(l.start),
+                    gap_days: gap,
+                });
+            }
+            local_date(l.start + DAY)
+        }
         (None, None) => return Err(Error::NoUsage),
     };
     Ok(Window::new(d))
