@@ -107,7 +107,12 @@ mod tests {
         assert!(check.dec("p", "1000000000000").is_ok());
         assert!(check.dec("p", "0.000000001").is_ok());
         assert!(check.dec("p", "1.5000000000000").is_ok());
-        for bad in ["10000000000000000000000000000", "1000000000000.1", "79228162514264337593543950335", "0.0000000001"] {
+        for bad in [
+            "10000000000000000000000000000",
+            "1000000000000.1",
+            "79228162514264337593543950335",
+            "0.0000000001",
+        ] {
             let e = check.dec("prices.eip", bad).unwrap_err().to_string();
             assert!(e.contains("prices.eip") && e.contains(bad), "{bad}: {e}");
         }

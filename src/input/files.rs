@@ -2,9 +2,11 @@
 //! `key=value/`), the contract's column types, and [`InputFile`], one file with its columns
 //! checked, read column by column into typed values.
 //!
-//! Invariants: every table's directory exists; files are read in sorted path order; a file's
-//! columns have the contract's types (a column missing from the file may come from its Hive
-//! partition); every timestamp lies in the years 1 to 9999.
+//! Invariants: every table's directory exists; files are read in sorted path order; a file is
+//! read when its name ends in `.parquet` or `.parq` (any case), and every other entry is listed
+//! as skipped with its reason (hidden `_`/`.` entries, other names), never dropped unseen; a
+//! file's columns have the contract's types (a column missing from the file may come from its
+//! Hive partition); every timestamp lies in the years 1 to 9999.
 
 use super::{by_view, Interner, NameIds};
 use crate::calendar::Ts;
@@ -108,11 +110,14 @@ pub struct Skipped {
     pub reason: String,
 }
 
+/// An entry skipped by [`scan`] and why.
+pub type SkippedPath = (PathBuf, &'static str);
+
 /// Walks `root`: the Parquet files (see [`is_parquet_name`]), sorted, and every entry skipped
 /// with its reason. Entries whose name starts with `.` or `_` are skipped whole, directories
 /// included (the Hive convention: `_SUCCESS`, `_temporary/`, `.crc` files); so are files of
 /// any other name.
-pub fn scan(root: &Path) -> Result<(Vec<PathBuf>, Vec<(PathBuf, &'static str)>)> {
+pub fn scan(root: &Path) -> Result<(Vec<PathBuf>, Vec<SkippedPath>)> {
     let mut out = Vec::new();
     let mut skipped = Vec::new();
     let mut stack = vec![root.to_path_buf()];
@@ -123,7 +128,10 @@ pub fn scan(root: &Path) -> Result<(Vec<PathBuf>, Vec<(PathBuf, &'static str)>)>
             let name = entry.file_name().to_string_lossy().to_string();
             let p = entry.path();
             if name.starts_with('.') || name.starts_with('_') {
-                skipped.push((p, "hidden: its name starts with `.` or `_` (Hive convention)"));
+                skipped.push((
+                    p,
+                    "hidden: its name starts with `.` or `_` (Hive convention)",
+                ));
             } else if p.is_dir() {
                 stack.push(p);
             } else if is_parquet_name(&name) {
@@ -155,7 +163,11 @@ pub fn skipped_inputs(dir: &Path) -> Result<Vec<Skipped>> {
             continue;
         }
         for (path, reason) in scan(&root)?.1 {
-            let rel = path.strip_prefix(dir).unwrap_or(&path).display().to_string();
+            let rel = path
+                .strip_prefix(dir)
+                .unwrap_or(&path)
+                .display()
+                .to_string();
             tracing::warn!(table, file = %rel, reason, "input entry skipped");
             out.push(Skipped {
                 table: table.to_string(),
@@ -496,7 +508,14 @@ mod tests {
     fn scan_reads_parquet_names_in_any_case_and_lists_every_skipped_entry() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        for f in ["a.parquet", "b.PARQUET", "c.parq", "d.Parq", "_x.parquet", ".y.parquet"] {
+        for f in [
+            "a.parquet",
+            "b.PARQUET",
+            "c.parq",
+            "d.Parq",
+            "_x.parquet",
+            ".y.parquet",
+        ] {
             std::fs::write(root.join(f), b"").unwrap();
         }
         std::fs::write(root.join("notes.txt"), b"").unwrap();
@@ -507,9 +526,21 @@ mod tests {
         let (files, skipped) = scan(root).unwrap();
         let rel = |p: &Path| p.strip_prefix(root).unwrap().display().to_string();
         let files: Vec<String> = files.iter().map(|p| rel(p)).collect();
-        assert_eq!(files, ["a.parquet", "b.PARQUET", "c.parq", "d.Parq", "m=2/e.parquet"]);
+        assert_eq!(
+            files,
+            [
+                "a.parquet",
+                "b.PARQUET",
+                "c.parq",
+                "d.Parq",
+                "m=2/e.parquet"
+            ]
+        );
         let skipped: Vec<String> = skipped.iter().map(|(p, _)| rel(p)).collect();
-        assert_eq!(skipped, [".y.parquet", "_temporary", "_x.parquet", "notes.txt"]);
+        assert_eq!(
+            skipped,
+            [".y.parquet", "_temporary", "_x.parquet", "notes.txt"]
+        );
     }
 
     #[test]

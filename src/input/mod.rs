@@ -154,15 +154,21 @@ fn drop_ambiguous_targets(
     if both.is_empty() {
         return events;
     }
-    let (bad, kept): (Vec<Event>, Vec<Event>) = (events.into_iter())
-        .partition(|e| both.contains(&*e.target_id));
+    let (bad, kept): (Vec<Event>, Vec<Event>) =
+        (events.into_iter()).partition(|e| both.contains(&*e.target_id));
     violations.extend(bad.iter().map(|e| {
         let detail = format!(
             "{} of `{}`: both a package_id and a subscription_id; the event acts on neither",
             e.kind.as_str(),
             e.target_id
         );
-        Violation::new("events", &*e.event_id, "ambiguous_target", detail, Some(e.at))
+        Violation::new(
+            "events",
+            &*e.event_id,
+            "ambiguous_target",
+            detail,
+            Some(e.at),
+        )
     }));
     kept
 }
@@ -262,7 +268,10 @@ mod tests {
         // 1.2345678901 (scale 10): a digit past the 9th decimal.
         assert_eq!(dec_value(10, Some(12_345_678_901)), None);
         // 1.2345678900 (scale 10): the trailing zero goes.
-        assert_eq!(dec_value(10, Some(12_345_678_900)), Some(Some(dec!(1.234567890))));
+        assert_eq!(
+            dec_value(10, Some(12_345_678_900)),
+            Some(Some(dec!(1.234567890)))
+        );
         assert_eq!(dec_value(9, Some(1)), Some(Some(dec!(0.000000001))));
         assert_eq!(dec_value(38, Some(1)), None);
         assert_eq!(dec_value(38, Some(0)), Some(Some(dec!(0.000000000))));

@@ -536,7 +536,10 @@ mod tests {
         let m = Latest::merge(g.clone(), Some(l.clone())).unwrap();
         assert_eq!(m.start, l.start);
         assert_eq!(m.prev_day, Some(may_2 + 2));
-        assert_eq!(Latest::merge(Some(l), g.clone()).unwrap().prev_day, Some(may_2 + 2));
+        assert_eq!(
+            Latest::merge(Some(l), g.clone()).unwrap().prev_day,
+            Some(may_2 + 2)
+        );
         assert_eq!(Latest::merge(None, g.clone()), g);
     }
 

@@ -209,7 +209,9 @@ fn compute_and_write(
             let mut usage_buf = Vec::new();
             for chunk in 0..loaded.part.chunks {
                 let files = source.load_chunk(chunk, &loaded.part)?;
-                let w = *done.window.get_or_insert(window(cfg, source.latest.as_ref())?);
+                let w = *done
+                    .window
+                    .get_or_insert(window(cfg, source.latest.as_ref())?);
                 let ctx = Ctx {
                     catalog: &loaded.catalog,
                     base: &loaded.base,

@@ -25,7 +25,9 @@
 //! **Decision:** entries before `opening_at` are not in the ledger (the opening balance already
 //! holds them). An account with charges but no `accounts` row starts from 0 with no opening entry.
 //!
-//! Invariants: the balance at `t` is opening + credits − debits of the entries at or before `t`,
+//! Invariants: a ledger exists only when the magnitudes of its entries add up inside the range
+//! of `Decimal`, so no running balance can overflow (`Ledger::try_new`, else `Error::Overflow`);
+//! the balance at `t` is opening + credits − debits of the entries at or before `t`,
 //! exactly, whatever the tie order; `arrears_started` and `arrears_cleared` alternate, each at a
 //! distinct instant, the first being a start.
 
@@ -120,9 +122,7 @@ fn check_range(owner: &Name, entries: &[Entry]) -> Result<()> {
             total = t;
             continue;
         }
-        let big = (entries.iter())
-            .max_by_key(|e| e.amount.abs())
-            .unwrap_or(e);
+        let big = (entries.iter()).max_by_key(|e| e.amount.abs()).unwrap_or(e);
         return Err(Error::Overflow {
             what: format!("the ledger of account {owner}"),
             message: format!(
@@ -395,7 +395,10 @@ pub(crate) mod tests {
         let e = Ledger::try_new("acct-1".into(), Some(&a), &pr, &[], t("2024-06-01"))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("acct-1") && e.contains("pay-") && e.contains(big), "{e}");
+        assert!(
+            e.contains("acct-1") && e.contains("pay-") && e.contains(big),
+            "{e}"
+        );
         // One of them alone is in range, and so are its running balances.
         let l = Ledger::try_new("acct-1".into(), Some(&a), &pr[..1], &[], t("2024-06-01"));
         assert_eq!(l.unwrap().balance_at(t("2024-05-31")), dec(big));

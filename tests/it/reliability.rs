@@ -116,7 +116,10 @@ fn defect_02_files_silently_skipped() {
         [("usage", "usage/_x.parquet"), ("usage", "usage/notes.txt")]
     );
     assert!(m.skipped_inputs[0].reason.contains("hidden"));
-    assert!(err.contains("usage/_x.parquet") && err.contains("skipped"), "{err}");
+    assert!(
+        err.contains("usage/_x.parquet") && err.contains("skipped"),
+        "{err}"
+    );
 }
 
 /// Defect 3: without `--as-of`, one usage row dated 2031 moved the three-month window to 2031
@@ -146,7 +149,13 @@ fn defect_03_one_stray_row_moves_the_window() {
     let out = out_dir();
     let (code, err) = run(input.path(), out.path(), None);
     assert_eq!(code, 2, "{err}");
-    for what in ["usage/part-0.parquet", "row 2", "u-9", "2031-01-01 07:00:00", "--as-of"] {
+    for what in [
+        "usage/part-0.parquet",
+        "row 2",
+        "u-9",
+        "2031-01-01 07:00:00",
+        "--as-of",
+    ] {
         assert!(err.contains(what), "{what}: {err}");
     }
     assert!(!out.path().exists(), "nothing published");
@@ -173,13 +182,20 @@ fn defect_06_panic_on_a_huge_catalog_price() {
     Dataset::valid().write(dir);
     let text = std::fs::read_to_string(dir.join("catalog.toml")).unwrap();
     let huge = "10000000000000000000000000000";
-    let bad = text.replacen("unit_price = \"0.80\"", &format!("unit_price = \"{huge}\""), 1);
+    let bad = text.replacen(
+        "unit_price = \"0.80\"",
+        &format!("unit_price = \"{huge}\""),
+        1,
+    );
     assert_ne!(bad, text);
     std::fs::write(dir.join("catalog.toml"), bad).unwrap();
     let out = out_dir();
     let (code, err) = run(dir, out.path(), Some("2024-06-01"));
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains(huge) && err.contains("largest catalog value"), "{err}");
+    assert!(
+        err.contains(huge) && err.contains("largest catalog value"),
+        "{err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
 
     // Payments near the decimal maximum: the ledger's sums are checked.
@@ -202,7 +218,10 @@ fn defect_06_panic_on_a_huge_catalog_price() {
     let out = out_dir();
     let (code, err) = run(input.path(), out.path(), Some("2024-06-01"));
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("acct-1") && err.contains("decimal range"), "{err}");
+    assert!(
+        err.contains("acct-1") && err.contains("decimal range"),
+        "{err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
 }
 
