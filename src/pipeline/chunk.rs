@@ -234,7 +234,7 @@ pub fn process_chunk(
     };
     let out = ChunkOut {
         usage: accounting(counts, &inp.usage, &priced.billed, ctx.w),
-        lines_amount: amount_in_window(&lines, ctx.w),
+        lines_amount: amount_in_window(&lines, ctx.w)?,
         details: ded.details,
         lines,
         bills,
@@ -466,11 +466,12 @@ fn accounting(c: Counts, usage: &[Usage], billed: &[bool], w: &Window) -> UsageA
 }
 
 /// The sum of the amounts of the lines the writer keeps (see [`line_in_window`]).
-fn amount_in_window(lines: &[BillLine], w: &Window) -> Decimal {
+fn amount_in_window(lines: &[BillLine], w: &Window) -> Result<Decimal> {
     use rayon::prelude::*;
     lines
         .par_iter()
         .filter(|l| line_in_window(w, l))
-        .map(|l| l.amount)
-        .sum::<Decimal>()
+        .map(|l| Some(l.amount))
+        .try_reduce(|| Decimal::ZERO, |a, b| a.checked_add(b))
+        .ok_or_else(|| crate::pipeline::total_overflow("bill_lines.amount"))
 }

@@ -176,10 +176,31 @@ struct Totals {
 }
 
 impl Totals {
-    fn add(&mut self, c: &chunk::ChunkOut) {
-        self.lines += c.lines_amount;
-        self.bills_total += c.bills.iter().map(|b| b.total_amount).sum::<Decimal>();
-        self.bills_payable += c.bills.iter().map(|b| b.payable).sum::<Decimal>();
+    /// Adds a chunk's sums; every sum is checked, since the amounts of many accounts may add up
+    /// past the range of `Decimal` although each account's are in range.
+    fn add(&mut self, c: &chunk::ChunkOut) -> Result<()> {
+        let bills = || c.bills.iter();
+        self.lines = checked_sum(self.lines, [c.lines_amount], "bill_lines.amount")?;
+        let total = bills().map(|b| b.total_amount);
+        self.bills_total = checked_sum(self.bills_total, total, "bills.total_amount")?;
+        let payable = bills().map(|b| b.payable);
+        self.bills_payable = checked_sum(self.bills_payable, payable, "bills.payable")?;
+        Ok(())
+    }
+}
+
+/// `acc` plus every amount, or [`total_overflow`] of `what`.
+fn checked_sum(acc: Decimal, xs: impl IntoIterator<Item = Decimal>, what: &str) -> Result<Decimal> {
+    (xs.into_iter())
+        .try_fold(acc, |a, x| a.checked_add(x))
+        .ok_or_else(|| total_overflow(what))
+}
+
+/// The error of a manifest total past the range of `Decimal`.
+pub(crate) fn total_overflow(what: &str) -> Error {
+    Error::Overflow {
+        what: format!("the run's total of {what}"),
+        message: "the amounts add up past the decimal range (about 7.9e28)".into(),
     }
 }
 
@@ -234,7 +255,7 @@ fn compute_and_write(
                     );
                 }
                 done.usage.add(&c.usage);
-                done.totals.add(&c);
+                done.totals.add(&c)?;
                 if !writer.send(chunk, c) {
                     break; // the writer failed: its error is returned below
                 }

@@ -225,6 +225,34 @@ fn defect_06_panic_on_a_huge_catalog_price() {
     assert!(!err.contains("panicked"), "{err}");
 }
 
+/// Defect 6, across accounts: each account's amounts are in range, but the run's totals of
+/// the manifest (bill lines of the window, bills) add up past the decimal range: a clear error
+/// naming the sum, exit 2, not a panic.
+#[test]
+fn defect_06_run_totals_past_the_decimal_range() {
+    let mut ds = Dataset::valid();
+    total_packages(
+        &mut ds,
+        &[
+            ("pkg-1", "acct-1", "5", "2024-05-01", "2024-10-01"),
+            ("pkg-2", "acct-2", "5", "2024-05-01", "2024-10-01"),
+        ],
+    );
+    let big = d("50000000000000000000000000000");
+    ds.set_col("packages", dec_col("price_paid", 0, [big, big].into_iter()));
+    ds.set_col(
+        "packages",
+        dec_col("voucher_amount", 0, [d("0"), d("0")].into_iter()),
+    );
+    let input = tempfile::tempdir().unwrap();
+    ds.write(input.path());
+    let out = out_dir();
+    let (code, err) = run(input.path(), out.path(), Some("2024-06-01"));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("decimal range"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
 /// Defect 11: a quantity with more than 9 decimals was rounded to 9 without a word. Now a
 /// non-zero digit past the 9th decimal makes the row `value_out_of_range` (docs/rules.md §1.4:
 /// quantities carry 9 decimals); trailing zeros past it are no loss and pass.
