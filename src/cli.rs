@@ -229,7 +229,8 @@ pub struct MergeArgs {
 pub struct RunArgs {
     /// As-of date (UTC+8) `YYYY-MM-DD`: the run uses nothing at or after its midnight.
     /// Default: the day after the latest usage day (the latest `usage_start` of a row that
-    /// passes the row rules, over all shards).
+    /// passes the row rules, over all shards); refused, naming the row, when that day comes
+    /// more than 31 days after the usage day before it.
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub as_of: Option<String>,
     /// Directory holding the input tables (`usage/`, `packages/`, …).

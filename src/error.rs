@@ -29,6 +29,21 @@ pub enum Error {
     #[error("no valid usage rows: give --as-of YYYY-MM-DD")]
     NoUsage,
 
+    /// Without `--as-of`, the latest usage row stands alone far after the rest: the window it
+    /// would set holds none of the other rows.
+    #[error(
+        "{file}: row {row}, usage_id `{usage_id}`: usage_start {start} is {gap_days} days after \
+         the usage day before it; as the latest row it would set the window and leave the rest \
+         unbilled: correct the row or give --as-of YYYY-MM-DD"
+    )]
+    OutlierUsage {
+        file: String,
+        row: usize,
+        usage_id: String,
+        start: String,
+        gap_days: i64,
+    },
+
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -84,6 +99,11 @@ pub enum Error {
 
     #[error("catalog {path}: {message}")]
     Catalog { path: PathBuf, message: String },
+
+    /// Sums of input amounts past the range of the decimal arithmetic (about 7.9e28), e.g. an
+    /// account's payments and bill lines: `what` is the sum, `message` its largest term.
+    #[error("{what}: {message}")]
+    Overflow { what: String, message: String },
 
     #[error("output {path}: {message}")]
     Output { path: PathBuf, message: String },
@@ -160,9 +180,11 @@ impl Error {
             | Error::BadValue { .. }
             | Error::OutOfRange { .. }
             | Error::Catalog { .. }
+            | Error::Overflow { .. }
             | Error::NotAnOutput { .. }
             | Error::Shards(_)
             | Error::Incomparable(_)
+            | Error::OutlierUsage { .. }
             | Error::NoUsage => ErrorKind::Input,
             Error::Output { .. } | Error::Polars(_) | Error::Internal(_) => ErrorKind::Internal,
         }

@@ -8,6 +8,14 @@ use crate::money::parse_decimal;
 use rust_decimal::Decimal;
 use std::path::Path;
 
+/// The largest price, amount or tier bound a catalog may hold: 10^12. Times the largest
+/// quantity (10^24 base units, about 10^15 GB) it stays far inside the 96-bit range of
+/// `Decimal` (about 7.9 × 10^28), so pricing one row cannot overflow.
+pub const MAX_CATALOG_VALUE: i64 = 1_000_000_000_000;
+
+/// The most decimals a catalog value may carry (the scale of quantities, docs/rules.md §1.4).
+pub const MAX_CATALOG_DECIMALS: u32 = 9;
+
 /// Checks values of the catalog file at `path`.
 #[derive(Clone, Copy)]
 pub(super) struct Check<'a> {
@@ -22,12 +30,25 @@ impl Check<'_> {
         }
     }
 
-    /// A decimal written as a string; negative prices and amounts are refused.
+    /// A decimal written as a string, in `[0, MAX_CATALOG_VALUE]` with at most
+    /// `MAX_CATALOG_DECIMALS` decimals: a negative price would be a credit, a larger one would
+    /// overflow the 96-bit arithmetic of a line or a ledger, and a digit past the 9th decimal
+    /// would be rounded without a word.
     pub fn dec(&self, what: &str, s: &str) -> Result<Decimal> {
         let d =
             parse_decimal(s).ok_or_else(|| self.err(format!("{what}: `{s}` is not a decimal")))?;
         if d.is_sign_negative() {
             return Err(self.err(format!("{what}: `{s}` is negative")));
+        }
+        if d > Decimal::from(MAX_CATALOG_VALUE) {
+            return Err(self.err(format!(
+                "{what}: `{s}` is above the largest catalog value {MAX_CATALOG_VALUE}"
+            )));
+        }
+        if d.normalize().scale() > MAX_CATALOG_DECIMALS {
+            return Err(self.err(format!(
+                "{what}: `{s}` has a non-zero digit past the {MAX_CATALOG_DECIMALS}th decimal"
+            )));
         }
         Ok(d)
     }
@@ -71,5 +92,30 @@ impl Check<'_> {
             from: w[0],
             to: w[1],
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalog_decimals_are_bounded_and_at_most_9_decimals() {
+        let check = Check {
+            path: Path::new("catalog.toml"),
+        };
+        assert!(check.dec("p", "1000000000000").is_ok());
+        assert!(check.dec("p", "0.000000001").is_ok());
+        assert!(check.dec("p", "1.5000000000000").is_ok());
+        for bad in [
+            "10000000000000000000000000000",
+            "1000000000000.1",
+            "79228162514264337593543950335",
+            "0.0000000001",
+        ] {
+            let e = check.dec("prices.eip", bad).unwrap_err().to_string();
+            assert!(e.contains("prices.eip") && e.contains(bad), "{bad}: {e}");
+        }
+        assert!(check.dec("p", "-1").is_err());
     }
 }

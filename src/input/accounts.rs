@@ -104,10 +104,7 @@ fn required_dec(
     match dec_value(scale, mantissa) {
         Some(Some(d)) => Ok(d),
         Some(None) => Err(("missing_value", format!("{col} is null"))),
-        None => Err((
-            "value_out_of_range",
-            format!("{col} exceeds 28 significant digits"),
-        )),
+        None => Err(("value_out_of_range", super::dec_out_of_range(col))),
     }
 }
 

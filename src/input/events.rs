@@ -139,7 +139,7 @@ fn values(
         return Err(format!("months {m} is not in 1..={MAX_MONTHS}"));
     }
     let Some(price_paid) = super::dec_value(scale, price) else {
-        return Err("price_paid exceeds 28 significant digits".into());
+        return Err(super::dec_out_of_range("price_paid"));
     };
     if let Some(p) = price_paid.filter(|p| renewal && *p < Decimal::ZERO) {
         return Err(format!("price_paid {p} of a renewal is negative"));

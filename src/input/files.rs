@@ -2,9 +2,11 @@
 //! `key=value/`), the contract's column types, and [`InputFile`], one file with its columns
 //! checked, read column by column into typed values.
 //!
-//! Invariants: every table's directory exists; files are read in sorted path order; a file's
-//! columns have the contract's types (a column missing from the file may come from its Hive
-//! partition); every timestamp lies in the years 1 to 9999.
+//! Invariants: every table's directory exists; files are read in sorted path order; a file is
+//! read when its name ends in `.parquet` or `.parq` (any case), and every other entry is listed
+//! as skipped with its reason (hidden `_`/`.` entries, other names), never dropped unseen; a
+//! file's columns have the contract's types (a column missing from the file may come from its
+//! Hive partition); every timestamp lies in the years 1 to 9999.
 
 use super::{by_view, Interner, NameIds};
 use crate::calendar::Ts;
@@ -91,27 +93,89 @@ pub struct InputFile {
     pub name_ids: Option<std::sync::Arc<NameIds>>,
 }
 
-/// Every `*.parquet` file below `root`, sorted; hidden and `_`-prefixed entries skipped.
-pub fn parquet_files(root: &Path) -> Result<Vec<PathBuf>> {
+/// Whether a file name is Parquet input: it ends in `.parquet` or `.parq`, in any case
+/// (`part-0.PARQUET` is what some writers produce on case-insensitive file systems).
+pub fn is_parquet_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower.ends_with(".parquet") || lower.ends_with(".parq")
+}
+
+/// An entry under a table's directory that is not read, and why: listed in the log and in the
+/// manifest, so that nothing is left out without a word.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Skipped {
+    pub table: String,
+    /// The path relative to the input directory, e.g. `usage/_SUCCESS`.
+    pub path: String,
+    pub reason: String,
+}
+
+/// An entry skipped by [`scan`] and why.
+pub type SkippedPath = (PathBuf, &'static str);
+
+/// Walks `root`: the Parquet files (see [`is_parquet_name`]), sorted, and every entry skipped
+/// with its reason. Entries whose name starts with `.` or `_` are skipped whole, directories
+/// included (the Hive convention: `_SUCCESS`, `_temporary/`, `.crc` files); so are files of
+/// any other name.
+pub fn scan(root: &Path) -> Result<(Vec<PathBuf>, Vec<SkippedPath>)> {
     let mut out = Vec::new();
+    let mut skipped = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
         let rd = std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))?;
         for entry in rd {
             let entry = entry.map_err(|e| Error::io(&dir, e))?;
             let name = entry.file_name().to_string_lossy().to_string();
-            if name.starts_with('.') || name.starts_with('_') {
-                continue;
-            }
             let p = entry.path();
-            if p.is_dir() {
+            if name.starts_with('.') || name.starts_with('_') {
+                skipped.push((
+                    p,
+                    "hidden: its name starts with `.` or `_` (Hive convention)",
+                ));
+            } else if p.is_dir() {
                 stack.push(p);
-            } else if name.ends_with(".parquet") {
+            } else if is_parquet_name(&name) {
                 out.push(p);
+            } else {
+                skipped.push((p, "not a Parquet name (`.parquet` or `.parq`, any case)"));
             }
         }
     }
     out.sort();
+    skipped.sort();
+    Ok((out, skipped))
+}
+
+/// Every Parquet file below `root`, sorted ([`scan`]; the skipped entries are reported by
+/// [`skipped_inputs`]).
+pub fn parquet_files(root: &Path) -> Result<Vec<PathBuf>> {
+    Ok(scan(root)?.0)
+}
+
+/// Every entry of the input tables under `dir` that is not read, each logged as a warning:
+/// what the manifest lists as `skipped_inputs`. A table directory that is missing is left to
+/// the readers, which refuse it.
+pub fn skipped_inputs(dir: &Path) -> Result<Vec<Skipped>> {
+    let mut out = Vec::new();
+    for table in TABLES {
+        let root = dir.join(table);
+        if !root.is_dir() {
+            continue;
+        }
+        for (path, reason) in scan(&root)?.1 {
+            let rel = path
+                .strip_prefix(dir)
+                .unwrap_or(&path)
+                .display()
+                .to_string();
+            tracing::warn!(table, file = %rel, reason, "input entry skipped");
+            out.push(Skipped {
+                table: table.to_string(),
+                path: rel,
+                reason: reason.to_string(),
+            });
+        }
+    }
     Ok(out)
 }
 
@@ -436,6 +500,47 @@ mod tests {
         assert!(check_instants(path, &frame(MIN_TS / 1000), specs).is_ok());
         let e = check_instants(path, &frame(MIN_TS / 1000 - 1), specs).unwrap_err();
         assert!(e.to_string().contains("`at`, row 0"), "{e}");
+    }
+
+    /// `.parquet` and `.parq` in any case are read; hidden entries and other names are
+    /// listed as skipped, each with its reason, and a hidden directory is not entered.
+    #[test]
+    fn scan_reads_parquet_names_in_any_case_and_lists_every_skipped_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for f in [
+            "a.parquet",
+            "b.PARQUET",
+            "c.parq",
+            "d.Parq",
+            "_x.parquet",
+            ".y.parquet",
+        ] {
+            std::fs::write(root.join(f), b"").unwrap();
+        }
+        std::fs::write(root.join("notes.txt"), b"").unwrap();
+        std::fs::create_dir_all(root.join("_temporary/m=1")).unwrap();
+        std::fs::write(root.join("_temporary/m=1/z.parquet"), b"").unwrap();
+        std::fs::create_dir_all(root.join("m=2")).unwrap();
+        std::fs::write(root.join("m=2/e.parquet"), b"").unwrap();
+        let (files, skipped) = scan(root).unwrap();
+        let rel = |p: &Path| p.strip_prefix(root).unwrap().display().to_string();
+        let files: Vec<String> = files.iter().map(|p| rel(p)).collect();
+        assert_eq!(
+            files,
+            [
+                "a.parquet",
+                "b.PARQUET",
+                "c.parq",
+                "d.Parq",
+                "m=2/e.parquet"
+            ]
+        );
+        let skipped: Vec<String> = skipped.iter().map(|(p, _)| rel(p)).collect();
+        assert_eq!(
+            skipped,
+            [".y.parquet", "_temporary", "_x.parquet", "notes.txt"]
+        );
     }
 
     #[test]

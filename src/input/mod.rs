@@ -34,7 +34,10 @@ pub use crate::model::PackageKind;
 pub use accounts::{Account, Payment};
 pub use events::{Event, EventKind};
 pub(crate) use files::read_file;
-pub use files::{parquet_files, read_parquet, read_table, ColSpec, ColType, InputFile, TABLES};
+pub use files::{
+    is_parquet_name, parquet_files, read_parquet, read_table, skipped_inputs, ColSpec, ColType,
+    InputFile, Skipped, TABLES,
+};
 pub use names::{by_view, Interner, NameIds};
 pub use packages::{Package, PackageSource, Scope};
 pub use subscriptions::{BillingMode, Subscription};
@@ -123,9 +126,51 @@ pub fn load_base(dir: &Path) -> Result<Inputs> {
     let files = read_table(dir, "events", events::COLUMNS)?;
     inputs.events = events::from_files(&files, &mut interner, &mut violations)?;
     record(&mut inputs.files, "events", &files)?;
+    inputs.events = drop_ambiguous_targets(
+        std::mem::take(&mut inputs.events),
+        &inputs.packages,
+        &inputs.subscriptions,
+        &mut violations,
+    );
 
     inputs.violations = violations;
     Ok(inputs)
+}
+
+/// Events whose `target_id` names both a package and a subscription: the event cannot say which
+/// it acts on (a refund would refund both, under one `line_id`), so it becomes an
+/// `ambiguous_target` violation and acts on neither; every other event is kept, in order.
+fn drop_ambiguous_targets(
+    events: Vec<Event>,
+    packages: &[Package],
+    subscriptions: &[Subscription],
+    violations: &mut Vec<Violation>,
+) -> Vec<Event> {
+    let pkgs: std::collections::HashSet<&str> = packages.iter().map(|p| &*p.package_id).collect();
+    let both: std::collections::HashSet<&str> = (subscriptions.iter())
+        .map(|s| &*s.subscription_id)
+        .filter(|id| pkgs.contains(id))
+        .collect();
+    if both.is_empty() {
+        return events;
+    }
+    let (bad, kept): (Vec<Event>, Vec<Event>) =
+        (events.into_iter()).partition(|e| both.contains(&*e.target_id));
+    violations.extend(bad.iter().map(|e| {
+        let detail = format!(
+            "{} of `{}`: both a package_id and a subscription_id; the event acts on neither",
+            e.kind.as_str(),
+            e.target_id
+        );
+        Violation::new(
+            "events",
+            &*e.event_id,
+            "ambiguous_target",
+            detail,
+            Some(e.at),
+        )
+    }));
+    kept
 }
 
 /// Each package's owner and the accounts it is shared with: what links accounts into one
@@ -184,10 +229,52 @@ pub fn hash_file(path: &Path) -> Result<(u64, String)> {
     Ok((n, hex::encode(h.finalize())))
 }
 
-/// Converts a decimal mantissa; `None` when it exceeds the 96-bit range used for arithmetic.
+/// The most decimals an input value may carry: quantities are kept at scale 9 and money at 8
+/// (docs/rules.md §1.4), so a value with a non-zero digit past the 9th decimal would be rounded
+/// without a word. Trailing zeros past it are fine (`1.50000000000` is 1.5).
+pub const MAX_INPUT_DECIMALS: u32 = 9;
+
+/// Converts a decimal mantissa; `None` when it exceeds the 96-bit range used for arithmetic or
+/// has a non-zero digit past [`MAX_INPUT_DECIMALS`]: the row is then `value_out_of_range`.
 pub fn dec_value(scale: u32, m: Option<i128>) -> Option<Option<rust_decimal::Decimal>> {
     match m {
         None => Some(None),
+        Some(m) if scale > MAX_INPUT_DECIMALS => {
+            let step = 10i128.checked_pow(scale - MAX_INPUT_DECIMALS)?;
+            if m % step != 0 {
+                return None;
+            }
+            crate::money::from_mantissa(m / step, MAX_INPUT_DECIMALS).map(Some)
+        }
         Some(m) => crate::money::from_mantissa(m, scale).map(Some),
+    }
+}
+
+/// The detail of a `value_out_of_range` row whose decimal [`dec_value`] refuses.
+pub(crate) fn dec_out_of_range(what: &str) -> String {
+    format!(
+        "{what} exceeds 28 significant digits or has a non-zero digit past the \
+         {MAX_INPUT_DECIMALS}th decimal"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    #[test]
+    fn decimals_past_the_ninth_are_refused_unless_zero() {
+        // 1.2345678901 (scale 10): a digit past the 9th decimal.
+        assert_eq!(dec_value(10, Some(12_345_678_901)), None);
+        // 1.2345678900 (scale 10): the trailing zero goes.
+        assert_eq!(
+            dec_value(10, Some(12_345_678_900)),
+            Some(Some(dec!(1.234567890)))
+        );
+        assert_eq!(dec_value(9, Some(1)), Some(Some(dec!(0.000000001))));
+        assert_eq!(dec_value(38, Some(1)), None);
+        assert_eq!(dec_value(38, Some(0)), Some(Some(dec!(0.000000000))));
+        assert_eq!(dec_value(12, None), Some(None));
     }
 }

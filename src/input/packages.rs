@@ -380,7 +380,7 @@ impl<'a> Columns<'a> {
             dec(&self.price_paid),
             dec(&self.voucher),
         ) else {
-            let detail = "a decimal exceeds 28 significant digits".to_string();
+            let detail = super::dec_out_of_range("a decimal");
             return Err(("value_out_of_range", detail));
         };
         // Not nullable in the contract: a null is not read as false or 0.
@@ -567,7 +567,7 @@ fn scope<'a>(
 /// [`MAX_COEFFICIENT`].
 fn coefficient(value: Option<Option<Decimal>>) -> Result<Decimal, Broken> {
     let Some(coefficient) = value else {
-        let detail = "coefficient exceeds 28 significant digits".to_string();
+        let detail = super::dec_out_of_range("coefficient");
         return Err(("value_out_of_range", detail));
     };
     let coefficient = coefficient.unwrap_or(Decimal::ONE);

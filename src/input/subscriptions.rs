@@ -215,7 +215,7 @@ impl<'a> Columns<'a> {
         match dec_value(*scale, m[i]) {
             None => Err(broken(
                 "value_out_of_range",
-                "elastic_unit_price exceeds 28 significant digits",
+                &super::dec_out_of_range("elastic_unit_price"),
             )),
             Some(Some(p)) if p < Decimal::ZERO => Err((
                 "value_out_of_range",
@@ -235,7 +235,7 @@ impl<'a> Columns<'a> {
         ) else {
             return Err(broken(
                 "value_out_of_range",
-                "list_price, discount or price_paid exceeds 28 significant digits",
+                &super::dec_out_of_range("list_price, discount or price_paid"),
             ));
         };
         // Not nullable in the contract: a null discount is not read as 1, nor a null

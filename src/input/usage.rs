@@ -6,7 +6,7 @@
 //! An unknown `direction` is a file-level error (an enum of the contract).
 
 use super::{by_view, dec_value, Broken, ColSpec, ColType, InputFile, Interner, Violation};
-use crate::calendar::{Ts, HOUR};
+use crate::calendar::{Ts, DAY, HOUR, OFFSET};
 use crate::error::Result;
 use crate::money::{max_quantity, Unit};
 use crate::name::Name;
@@ -90,11 +90,61 @@ pub struct Usage {
     pub accelerated: bool,
 }
 
+/// The UTC+8 day of an instant, as a day number.
+fn local_day(t: Ts) -> i64 {
+    (t + OFFSET).div_euclid(DAY)
+}
+
+/// What the usage says about the default as-of date: the latest `usage_start` among rows that
+/// pass the row rules, the row holding it, and the latest UTC+8 day of such a row before that
+/// start's day — so that a far-future stray row can be told from the rest (`pipeline::window`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Latest {
+    pub start: Ts,
+    /// The row: its file (relative to the input directory), row number and `usage_id`.
+    pub file: String,
+    pub row: usize,
+    pub usage_id: String,
+    /// The latest day (UTC+8, as a day number) of a valid row before `start`'s day.
+    pub prev_day: Option<i64>,
+}
+
+impl Latest {
+    /// A latest start with nothing known about the rows before it.
+    pub fn at(start: Ts) -> Latest {
+        Latest {
+            start,
+            file: String::new(),
+            row: 0,
+            usage_id: String::new(),
+            prev_day: None,
+        }
+    }
+
+    /// The days of valid rows between the latest start's day and the previous one.
+    pub fn gap_days(&self) -> Option<i64> {
+        self.prev_day.map(|p| local_day(self.start) - p)
+    }
+
+    /// The two files' latest starts together (`a` wins a tie: files are merged in path order).
+    pub fn merge(a: Option<Latest>, b: Option<Latest>) -> Option<Latest> {
+        let (a, b) = match (a, b) {
+            (Some(a), Some(b)) => (a, b),
+            (a, b) => return a.or(b),
+        };
+        let (mut top, other) = if b.start > a.start { (b, a) } else { (a, b) };
+        let day = local_day(top.start);
+        let below = [Some(local_day(other.start)), other.prev_day, top.prev_day];
+        top.prev_day = below.into_iter().flatten().filter(|d| *d < day).max();
+        Some(top)
+    }
+}
+
 /// Checks what must hold for a whole usage file, before it is split into chunks (an unknown
-/// `direction` stops the run whichever shard the row belongs to), and returns the latest
-/// `usage_start` among its rows that pass the row rules (duplicates aside): the default as-of
-/// date is the day after it.
-pub fn check_file(f: &InputFile) -> Result<Option<Ts>> {
+/// `direction` stops the run whichever shard the row belongs to), and returns its [`Latest`]
+/// among its rows that pass the row rules (duplicates aside): the default as-of date is the day
+/// after it.
+pub fn check_file(f: &InputFile) -> Result<Option<Latest>> {
     if !f.is_null_typed("direction")? {
         let dirs = f.series("direction")?.str()?;
         // Each distinct value parsed once (`by_view`).
@@ -114,25 +164,48 @@ pub fn check_file(f: &InputFile) -> Result<Option<Ts>> {
     let qty = f.series("quantity")?.decimal()?;
     let (scale, qty_m) = (qty.scale() as u32, qty.physical());
     let unit = f.series("unit")?.str()?;
-    let mut latest: Option<Ts> = None;
+    let mut latest: Option<(Ts, usize)> = None;
+    let mut prev_day: Option<i64> = None;
     for (i, (s, e)) in start.zip(end).enumerate() {
         let (Some(s), Some(e)) = (s, e) else {
             continue;
         };
-        // Only a row that would move the latest start needs the full check (quantity and
-        // unit are looked up for those rows only).
-        if latest.is_some_and(|l| s <= l) {
-            continue;
+        let day = local_day(s);
+        // Only a row that would move the latest start or the previous day needs the full
+        // check (quantity and unit are looked up for those rows only).
+        if let Some((l, _)) = latest {
+            let (ld, p) = (local_day(l), prev_day.unwrap_or(i64::MIN));
+            if (day == ld && s <= l) || day <= p {
+                continue;
+            }
         }
         let ok = s.rem_euclid(HOUR) == 0
             && e == s + HOUR
             && matches!(dec_value(scale, qty_m.get(i)), Some(Some(q)) if !q.is_sign_negative() || q.is_zero())
             && unit.get(i).and_then(Unit::parse).is_some();
-        if ok {
-            latest = Some(s);
+        if !ok {
+            continue;
+        }
+        match latest {
+            Some((l, _)) if day < local_day(l) => prev_day = Some(day),
+            Some((l, _)) if day > local_day(l) => {
+                prev_day = Some(local_day(l));
+                latest = Some((s, i));
+            }
+            _ => latest = Some((s, i)),
         }
     }
-    Ok(latest)
+    let Some((start, i)) = latest else {
+        return Ok(None);
+    };
+    let ids = f.strs("usage_id")?;
+    Ok(Some(Latest {
+        start,
+        file: f.name.clone(),
+        row: f.row(i),
+        usage_id: ids[i].unwrap_or_default().to_string(),
+        prev_day,
+    }))
 }
 
 /// Converts usage files to valid rows; bad rows become violations. `duplicates` holds, per input
@@ -338,8 +411,8 @@ impl<'a> Columns<'a> {
             Some(Some(q)) => q,
             Some(None) => return Err(("missing_value", "`quantity` is null".to_string())),
             None => {
-                let detail = "`quantity` exceeds 28 significant digits";
-                return Err(("value_out_of_range", detail.to_string()));
+                let detail = super::dec_out_of_range("`quantity`");
+                return Err(("value_out_of_range", detail));
             }
         };
         if !dups.is_empty() && dups.contains(&(f.row(i) as u32)) {
@@ -429,6 +502,7 @@ mod tests {
             dec_col("quantity", 9, rows.iter().map(|r| Some(r.2))),
             str_col("unit", rows.iter().map(|r| Some(r.3))),
             str_col("direction", rows.iter().map(|r| Some(r.4))),
+            str_col("usage_id", rows.iter().map(|r| Some(r.0))),
         ];
         InputFile {
             path: "usage/part-0.parquet".into(),
@@ -437,6 +511,36 @@ mod tests {
             rows: None,
             name_ids: None,
         }
+    }
+
+    /// The latest start names its row, and the day before it is the latest earlier day of a
+    /// valid row (an invalid row on a day between does not count); merging two files keeps the
+    /// later start and the latest earlier day of either.
+    #[test]
+    fn check_file_gives_the_latest_row_and_the_previous_usage_day() {
+        let row = |s: &'static str, e: &'static str, q| (s, e, q, "GB", "outbound");
+        let f = file(&[
+            row("2024-05-01 10:00:00", "2024-05-01 11:00:00", dec!(1)),
+            row("2031-01-01 10:00:00", "2031-01-01 11:00:00", dec!(1)),
+            row("2024-05-03 10:00:00", "2024-05-03 11:00:00", dec!(-1)),
+            row("2024-05-02 10:00:00", "2024-05-02 11:00:00", dec!(1)),
+            row("2031-01-01 09:00:00", "2031-01-01 10:00:00", dec!(1)),
+        ]);
+        let l = check_file(&f).unwrap().unwrap();
+        assert_eq!((l.row, l.usage_id.as_str()), (1, "2031-01-01 10:00:00"));
+        let may_2 = local_day(parse_local("2024-05-02 00:00:00").unwrap());
+        assert_eq!(l.prev_day, Some(may_2));
+        assert!(l.gap_days().unwrap() > 2000);
+        let g = file(&[row("2024-05-04 10:00:00", "2024-05-04 11:00:00", dec!(1))]);
+        let g = check_file(&g).unwrap();
+        let m = Latest::merge(g.clone(), Some(l.clone())).unwrap();
+        assert_eq!(m.start, l.start);
+        assert_eq!(m.prev_day, Some(may_2 + 2));
+        assert_eq!(
+            Latest::merge(Some(l), g.clone()).unwrap().prev_day,
+            Some(may_2 + 2)
+        );
+        assert_eq!(Latest::merge(None, g.clone()), g);
     }
 
     #[test]
@@ -494,7 +598,9 @@ mod tests {
                 "internal",
             ),
         ]);
-        assert_eq!(check_file(&f).unwrap(), parse_local("2024-05-01 11:00:00"));
+        let latest = check_file(&f).unwrap().unwrap();
+        assert_eq!(Some(latest.start), parse_local("2024-05-01 11:00:00"));
+        assert_eq!(latest.prev_day, None);
         let bad = file(&[
             (
                 "2024-05-01 10:00:00",

@@ -4,7 +4,7 @@
 
 use super::Written;
 use crate::error::{Error, Result};
-use crate::input::FileInfo;
+use crate::input::{FileInfo, Skipped};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -54,6 +54,10 @@ pub struct Manifest {
     pub catalog_version: String,
     pub catalog_sha256: String,
     pub inputs: Vec<FileInfo>,
+    /// Entries of the input tables that were not read (hidden `.`/`_` names, names that are
+    /// not Parquet), each with its reason. Absent from manifests written before it existed.
+    #[serde(default)]
+    pub skipped_inputs: Vec<Skipped>,
     pub usage: UsageAccounting,
     pub outputs: BTreeMap<String, Written>,
     /// Sums of money columns, as decimal strings.

@@ -213,7 +213,7 @@ pub fn process_chunk(
         &subs_out.lives,
         &lines,
         &renewed.applied,
-    );
+    )?;
     // Elastic fees of days whose resources were unavailable are settled by the timeline, which
     // alone replays the balance: they are in no table.
     elastic_unavailable::remove(&mut lines, &mut elastic_violations, &tl.dropped_elastic);
@@ -234,7 +234,7 @@ pub fn process_chunk(
     };
     let out = ChunkOut {
         usage: accounting(counts, &inp.usage, &priced.billed, ctx.w),
-        lines_amount: amount_in_window(&lines, ctx.w),
+        lines_amount: amount_in_window(&lines, ctx.w)?,
         details: ded.details,
         lines,
         bills,
@@ -414,7 +414,7 @@ fn account_timeline(
     lives: &[subscriptions::Life],
     lines: &[BillLine],
     renewals: &[renewals::Renewal],
-) -> timeline::Timeline {
+) -> Result<timeline::Timeline> {
     let t = Instant::now();
     let payments = (ctx.base.payments.iter())
         .filter(|p| ctx.part.holds(&p.owner_uin, chunk))
@@ -428,7 +428,7 @@ fn account_timeline(
         lines,
         renewals,
     };
-    let tl = timeline::run(&rows, ctx.catalog, ctx.w);
+    let tl = timeline::run(&rows, ctx.catalog, ctx.w)?;
     let ms = t.elapsed().as_millis() as u64;
     tracing::debug!(
         chunk,
@@ -437,7 +437,7 @@ fn account_timeline(
         ms,
         "account timeline"
     );
-    tl
+    Ok(tl)
 }
 
 /// Usage rows read, valid, and valid at or after the as-of moment.
@@ -466,11 +466,12 @@ fn accounting(c: Counts, usage: &[Usage], billed: &[bool], w: &Window) -> UsageA
 }
 
 /// The sum of the amounts of the lines the writer keeps (see [`line_in_window`]).
-fn amount_in_window(lines: &[BillLine], w: &Window) -> Decimal {
+fn amount_in_window(lines: &[BillLine], w: &Window) -> Result<Decimal> {
     use rayon::prelude::*;
     lines
         .par_iter()
         .filter(|l| line_in_window(w, l))
-        .map(|l| l.amount)
-        .sum::<Decimal>()
+        .map(|l| Some(l.amount))
+        .try_reduce(|| Decimal::ZERO, |a, b| a.checked_add(b))
+        .ok_or_else(|| crate::pipeline::total_overflow("bill_lines.amount"))
 }

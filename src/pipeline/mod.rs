@@ -18,11 +18,11 @@ pub mod bench;
 mod chunk;
 mod writer;
 
-use crate::calendar::{format_local, local_date, Month, Ts, Window, DAY};
+use crate::calendar::{format_local, local_date, Month, Window, DAY};
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 use crate::input::chunks::{self, UsageSource};
-use crate::input::{self, FileInfo, Inputs, Violation};
+use crate::input::{self, usage, FileInfo, Inputs, Violation};
 use crate::output::manifest::{self, Manifest, UsageAccounting};
 use crate::output::publish::Publish;
 use crate::output::{part_name, TABLES};
@@ -94,7 +94,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunMetrics> {
     let stage = stage.next("finish tables, manifest, publish", 0);
     let w = match done.window {
         Some(w) => w,
-        None => window(cfg, source.latest_start)?,
+        None => window(cfg, source.latest.as_ref())?,
     };
     finish_tables(publish.dir(), &w, loaded.part.shard, &mut done.outputs)?;
     drop(source);
@@ -124,11 +124,14 @@ struct Loaded {
     base: Inputs,
     part: Partitioner,
     findings: Vec<Violation>,
+    /// Entries of the input tables that are not read, for the manifest.
+    skipped: Vec<input::Skipped>,
 }
 
 /// Stage 1: loads the catalog and the inputs but usage, and splits the accounts into chunks.
 fn load(cfg: &RunConfig) -> Result<Loaded> {
     let catalog = Catalog::load(&cfg.catalog)?;
+    let skipped = input::skipped_inputs(&cfg.input)?;
     let mut base = input::load_base(&cfg.input)?;
     let rows = chunks::count_rows(&cfg.input)?;
     let n_chunks = chunks::chunks_for(rows, cfg.shard.count, cfg.chunk_rows);
@@ -142,6 +145,7 @@ fn load(cfg: &RunConfig) -> Result<Loaded> {
         base,
         part,
         findings,
+        skipped,
     })
 }
 
@@ -182,10 +186,31 @@ struct Totals {
 }
 
 impl Totals {
-    fn add(&mut self, c: &chunk::ChunkOut) {
-        self.lines += c.lines_amount;
-        self.bills_total += c.bills.iter().map(|b| b.total_amount).sum::<Decimal>();
-        self.bills_payable += c.bills.iter().map(|b| b.payable).sum::<Decimal>();
+    /// Adds a chunk's sums; every sum is checked, since the amounts of many accounts may add up
+    /// past the range of `Decimal` although each account's are in range.
+    fn add(&mut self, c: &chunk::ChunkOut) -> Result<()> {
+        let bills = || c.bills.iter();
+        self.lines = checked_sum(self.lines, [c.lines_amount], "bill_lines.amount")?;
+        let total = bills().map(|b| b.total_amount);
+        self.bills_total = checked_sum(self.bills_total, total, "bills.total_amount")?;
+        let payable = bills().map(|b| b.payable);
+        self.bills_payable = checked_sum(self.bills_payable, payable, "bills.payable")?;
+        Ok(())
+    }
+}
+
+/// `acc` plus every amount, or [`total_overflow`] of `what`.
+fn checked_sum(acc: Decimal, xs: impl IntoIterator<Item = Decimal>, what: &str) -> Result<Decimal> {
+    (xs.into_iter())
+        .try_fold(acc, |a, x| a.checked_add(x))
+        .ok_or_else(|| total_overflow(what))
+}
+
+/// The error of a manifest total past the range of `Decimal`.
+pub(crate) fn total_overflow(what: &str) -> Error {
+    Error::Overflow {
+        what: format!("the run's total of {what}"),
+        message: "the amounts add up past the decimal range (about 7.9e28)".into(),
     }
 }
 
@@ -215,7 +240,9 @@ fn compute_and_write(
             let mut usage_buf = Vec::new();
             for chunk in 0..loaded.part.chunks {
                 let files = source.load_chunk(chunk, &loaded.part)?;
-                let w = *done.window.get_or_insert(window(cfg, source.latest_start)?);
+                let w = *done
+                    .window
+                    .get_or_insert(window(cfg, source.latest.as_ref())?);
                 let ctx = Ctx {
                     catalog: &loaded.catalog,
                     base: &loaded.base,
@@ -238,7 +265,7 @@ fn compute_and_write(
                     );
                 }
                 done.usage.add(&c.usage);
-                done.totals.add(&c);
+                done.totals.add(&c)?;
                 if !writer.send(chunk, c) {
                     break; // the writer failed: its error is returned below
                 }
@@ -293,6 +320,7 @@ fn manifest_of(cfg: &RunConfig, l: &Loaded, d: &Done, w: &Window, duration_ms: u
         catalog_version: l.catalog.version.clone(),
         catalog_sha256: l.catalog.hash.clone(),
         inputs: d.inputs.clone(),
+        skipped_inputs: l.skipped.clone(),
         usage: d.usage.clone(),
         outputs: d.outputs.clone(),
         totals,
@@ -301,11 +329,31 @@ fn manifest_of(cfg: &RunConfig, l: &Loaded, d: &Done, w: &Window, duration_ms: u
     }
 }
 
-/// The window of the run: the given as-of date, or the day after the latest usage day.
-fn window(cfg: &RunConfig, latest_start: Option<Ts>) -> Result<Window> {
-    let d = match (cfg.as_of, latest_start) {
+/// The longest gap, in days, between the latest usage day and the usage day before it that
+/// the default as-of date accepts. A month of billing data has no such gap; a row dated years
+/// ahead (a clock or typing error) does, and would move the three-month window past every
+/// other row, billing nothing of the real data.
+pub const MAX_LATEST_GAP_DAYS: i64 = 31;
+
+/// The window of the run: the given as-of date, or the day after the latest usage day — unless
+/// that day stands alone more than [`MAX_LATEST_GAP_DAYS`] after the usage before it: then the
+/// run stops with [`Error::OutlierUsage`] naming the row, for `--as-of` or a correction to
+/// decide (with `--as-of`, such a row is one of the manifest's `after_as_of` rows).
+pub(crate) fn window(cfg: &RunConfig, latest: Option<&usage::Latest>) -> Result<Window> {
+    let d = match (cfg.as_of, latest) {
         (Some(d), _) => d,
-        (None, Some(ts)) => local_date(ts + DAY),
+        (None, Some(l)) => {
+            if let Some(gap) = l.gap_days().filter(|g| *g > MAX_LATEST_GAP_DAYS) {
+                return Err(Error::OutlierUsage {
+                    file: l.file.clone(),
+                    row: l.row,
+                    usage_id: l.usage_id.clone(),
+                    start: format_local(l.start),
+                    gap_days: gap,
+                });
+            }
+            local_date(l.start + DAY)
+        }
         (None, None) => return Err(Error::NoUsage),
     };
     Ok(Window::new(d))

@@ -22,6 +22,7 @@
 
 use crate::calendar::{Ts, HOUR};
 use crate::catalog::Catalog;
+use crate::error::Result;
 use crate::input::{Account, Payment, Violation};
 use crate::model::{BillLine, ChargeKind};
 use crate::name::Name;
@@ -61,22 +62,29 @@ pub struct AccountRows<'a, 'r> {
 }
 
 /// Settles the account's elastic fees against its arrears (see the module doc).
-pub fn settle<'a, 'r>(rows: &AccountRows<'a, 'r>, catalog: &Catalog, as_of: Ts) -> Settled<'a, 'r> {
+pub fn settle<'a, 'r>(
+    rows: &AccountRows<'a, 'r>,
+    catalog: &Catalog,
+    as_of: Ts,
+) -> Result<Settled<'a, 'r>> {
     // The grace (in µs) of the products whose arrears make elastic resources unavailable.
     let grace = |l: &BillLine| {
         let p = catalog.arrears_policy(&l.product)?;
         (l.charge_kind == ChargeKind::Elastic && p.action == ACTION).then_some(p.grace_hours * HOUR)
     };
     if !rows.lines.iter().any(|l| grace(l).is_some()) {
-        return Settled {
+        return Ok(Settled {
             kept: Cow::Borrowed(rows.lines),
             dropped: Vec::new(),
-        };
+        });
     }
     let (mut fees, mut kept): (Vec<&'a BillLine>, Vec<&'a BillLine>) =
         rows.lines.iter().partition(|l| grace(l).is_some());
     fees.sort_by(|a, b| (a.charge_start, &a.line_id).cmp(&(b.charge_start, &b.line_id)));
-    let others = Ledger::new(rows.owner, rows.account, rows.payments, &kept, as_of);
+    // Every balance of the sweep below is a partial sum of the account's entries: in range
+    // when all of them are (the ledger of all the lines checks that, fees included).
+    Ledger::try_new(rows.owner, rows.account, rows.payments, rows.lines, as_of)?;
+    let others = Ledger::try_new(rows.owner, rows.account, rows.payments, &kept, as_of)?;
     let mut sweep = Sweep::new(others.instants());
     let mut dropped = Vec::new();
     for l in fees {
@@ -98,10 +106,10 @@ pub fn settle<'a, 'r>(rows: &AccountRows<'a, 'r>, catalog: &Catalog, as_of: Ts) 
         }
         kept.push(l);
     }
-    Settled {
+    Ok(Settled {
         kept: Cow::Owned(kept),
         dropped,
-    }
+    })
 }
 
 /// The balance replayed instant by instant: the ledger's other entries merged with the fees
@@ -226,7 +234,7 @@ mod tests {
             lines: &lines,
             held: &held,
         };
-        let s = settle(&rows, &catalog(), as_of);
+        let s = settle(&rows, &catalog(), as_of).unwrap();
         let kept: Vec<Ts> = s.kept.iter().map(|l| l.charge_start).collect();
         let ledger = Ledger::new("acct-1".into(), Some(&a), &payments, &s.kept, as_of);
         let pt = arrears::product_events(&ledger, &ledger.episodes(), &held, &catalog(), as_of);
@@ -370,7 +378,7 @@ mod tests {
             let held = BTreeMap::from([(Name::from("mpgw"), t("2024-09-01 10:00:00"))]);
             let rows = AccountRows { owner: "acct-1".into(), account: Some(&a), payments: &pr, lines: &lines, held: &held };
             let c = catalog();
-            let s = settle(&rows, &c, as_of);
+            let s = settle(&rows, &c, as_of).unwrap();
             proptest::prop_assert_eq!(s.kept.len() + s.dropped.len(), lines.len());
             let ledger = Ledger::new("acct-1".into(), Some(&a), &pr, &s.kept, as_of);
             let pt = arrears::product_events(&ledger, &ledger.episodes(), &held, &c, as_of);

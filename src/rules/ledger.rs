@@ -25,11 +25,14 @@
 //! **Decision:** entries before `opening_at` are not in the ledger (the opening balance already
 //! holds them). An account with charges but no `accounts` row starts from 0 with no opening entry.
 //!
-//! Invariants: the balance at `t` is opening + credits − debits of the entries at or before `t`,
+//! Invariants: a ledger exists only when the magnitudes of its entries add up inside the range
+//! of `Decimal`, so no running balance can overflow (`Ledger::try_new`, else `Error::Overflow`);
+//! the balance at `t` is opening + credits − debits of the entries at or before `t`,
 //! exactly, whatever the tie order; `arrears_started` and `arrears_cleared` alternate, each at a
 //! distinct instant, the first being a start.
 
 use crate::calendar::{format_local, Ts};
+use crate::error::{Error, Result};
 use crate::input::{Account, Payment};
 use crate::model::{AccountEvent, BillLine, ChargeKind};
 use crate::name::Name;
@@ -109,9 +112,34 @@ pub struct Ledger<'a> {
     instants: Vec<(Ts, Decimal)>,
 }
 
+/// The sum of the entries' magnitudes fits in `Decimal`, so that every partial sum in any order
+/// (the running balances of [`Ledger::try_new`] and [`Ledger::in_tie_order`]) is exact and
+/// cannot overflow; otherwise [`Error::Overflow`] names the account and its largest entry.
+fn check_range(owner: &Name, entries: &[Entry]) -> Result<()> {
+    let mut total = Decimal::ZERO;
+    for e in entries {
+        if let Some(t) = total.checked_add(e.amount.abs()) {
+            total = t;
+            continue;
+        }
+        let big = (entries.iter()).max_by_key(|e| e.amount.abs()).unwrap_or(e);
+        return Err(Error::Overflow {
+            what: format!("the ledger of account {owner}"),
+            message: format!(
+                "its amounts add up past the decimal range (about 7.9e28); the largest is \
+                 {} {} at {}",
+                big.id,
+                big.amount,
+                format_local(big.at)
+            ),
+        });
+    }
+    Ok(())
+}
+
 impl<'a> Ledger<'a> {
-    /// Builds the ledger of one account from its rows (any order); entries at or after `as_of`
-    /// are left out.
+    /// [`Ledger::try_new`], for tests whose amounts are small.
+    #[cfg(test)]
     pub fn new(
         owner_uin: Name,
         account: Option<&'a Account>,
@@ -119,6 +147,19 @@ impl<'a> Ledger<'a> {
         lines: &[&'a BillLine],
         as_of: Ts,
     ) -> Ledger<'a> {
+        Ledger::try_new(owner_uin, account, payments, lines, as_of).expect("ledger in range")
+    }
+
+    /// Builds the ledger of one account from its rows (any order); entries at or after `as_of`
+    /// are left out. Refused with [`Error::Overflow`] when the amounts' magnitudes add up past
+    /// the range of `Decimal`: then no running balance, in any order, can be computed exactly.
+    pub fn try_new(
+        owner_uin: Name,
+        account: Option<&'a Account>,
+        payments: &[&'a Payment],
+        lines: &[&'a BillLine],
+        as_of: Ts,
+    ) -> Result<Ledger<'a>> {
         let keep = |at: Ts| keeps(account, as_of, at);
         let mut entries: Vec<Entry<'a>> = Vec::with_capacity(lines.len() + payments.len() + 1);
         if let Some(a) = account {
@@ -144,6 +185,7 @@ impl<'a> Ledger<'a> {
             )
         }));
         entries.retain(|e| keep(e.at));
+        check_range(&owner_uin, &entries)?;
         // By instant only: the balance after an instant is the same sum in any order (amounts
         // have at most 8 decimals, so every sum is exact), and no decision looks inside an
         // instant. A stable sort on the integer instant exploits that lines mostly arrive in
@@ -158,11 +200,11 @@ impl<'a> Ledger<'a> {
                 _ => instants.push((e.at, bal)),
             }
         }
-        Ledger {
+        Ok(Ledger {
             owner_uin,
             entries,
             instants,
-        }
+        })
     }
 
     /// The entries in the total order of the module doc, each with the running balance after
@@ -337,6 +379,29 @@ pub(crate) mod tests {
 
     fn summary(evs: &[AccountEvent]) -> Vec<(&'static str, Ts, Decimal)> {
         evs.iter().map(|e| (e.event, e.at, e.balance)).collect()
+    }
+
+    /// Two payments near the decimal maximum: the ledger is refused naming the account and its
+    /// largest entry, instead of panicking on "Addition overflowed" (issue #37, defect 6).
+    #[test]
+    fn amounts_past_the_decimal_range_are_an_error_not_a_panic() {
+        let a = account("0", "2024-05-01 00:00:00");
+        let big = "50000000000000000000000000000";
+        let pays = [
+            payment("pay-1", "2024-05-02 12:00:00", big),
+            payment("pay-2", "2024-05-02 13:00:00", big),
+        ];
+        let pr: Vec<&Payment> = pays.iter().collect();
+        let e = Ledger::try_new("acct-1".into(), Some(&a), &pr, &[], t("2024-06-01"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("acct-1") && e.contains("pay-") && e.contains(big),
+            "{e}"
+        );
+        // One of them alone is in range, and so are its running balances.
+        let l = Ledger::try_new("acct-1".into(), Some(&a), &pr[..1], &[], t("2024-06-01"));
+        assert_eq!(l.unwrap().balance_at(t("2024-05-31")), dec(big));
     }
 
     #[test]

@@ -24,6 +24,7 @@
 
 use crate::calendar::Window;
 use crate::catalog::Catalog;
+use crate::error::Result;
 use crate::input::{Account, Payment, Subscription, Usage, Violation};
 use crate::model::{AccountEvent, BillLine};
 use crate::name::Name;
@@ -79,7 +80,7 @@ pub struct Rows<'a> {
     pub renewals: &'a [Renewal],
 }
 
-pub fn run(rows: &Rows, catalog: &Catalog, w: &Window) -> Timeline {
+pub fn run(rows: &Rows, catalog: &Catalog, w: &Window) -> Result<Timeline> {
     let mut grouper = Grouper::default();
     for a in &rows.accounts {
         grouper.get(&a.owner_uin).account = Some(a);
@@ -105,7 +106,7 @@ pub fn run(rows: &Rows, catalog: &Catalog, w: &Window) -> Timeline {
     let per_account: Vec<AccountOut> = groups
         .into_par_iter()
         .map(|grp| account(&grp, catalog, w))
-        .collect();
+        .collect::<Result<_>>()?;
     let mut out = Timeline {
         accounts,
         ..Timeline::default()
@@ -115,7 +116,7 @@ pub fn run(rows: &Rows, catalog: &Catalog, w: &Window) -> Timeline {
         out.violations.extend(a.violations);
         out.dropped_elastic.extend(a.dropped);
     }
-    out
+    Ok(out)
 }
 
 /// Rows grouped by owner. Rows of one owner often come in runs, and owners are interned `Arc`s,
@@ -154,7 +155,7 @@ impl<'a> Grouper<'a> {
     }
 }
 
-fn account(g: &Group, catalog: &Catalog, w: &Window) -> AccountOut {
+fn account(g: &Group, catalog: &Catalog, w: &Window) -> Result<AccountOut> {
     let owner = g.owner;
     let mut violations = Vec::new();
     if g.account.is_none() {
@@ -179,8 +180,8 @@ fn account(g: &Group, catalog: &Catalog, w: &Window) -> AccountOut {
         lines: &g.lines,
         held: &held,
     };
-    let settled = elastic_unavailable::settle(&rows, catalog, w.as_of);
-    let ledger = Ledger::new(owner, g.account, &g.payments, &settled.kept, w.as_of);
+    let settled = elastic_unavailable::settle(&rows, catalog, w.as_of)?;
+    let ledger = Ledger::try_new(owner, g.account, &g.payments, &settled.kept, w.as_of)?;
     let episodes = ledger.episodes();
     let mut events = ledger.arrears_events(&episodes);
     let pt = arrears::product_events(&ledger, &episodes, &held, catalog, w.as_of);
@@ -202,11 +203,11 @@ fn account(g: &Group, catalog: &Catalog, w: &Window) -> AccountOut {
     events.retain(|e| w.contains(e.at));
     violations.retain(|v| v.at.is_none_or(|t| w.contains(t)));
     violations.extend(renewals::without_funds(&ledger, &g.renewals));
-    AccountOut {
+    Ok(AccountOut {
         events,
         violations,
         dropped: settled.dropped,
-    }
+    })
 }
 
 #[cfg(test)]
@@ -238,7 +239,7 @@ mod tests {
             lines: &[],
             renewals: &[],
         };
-        let tl = run(&rows, &catalog(), &w);
+        let tl = run(&rows, &catalog(), &w).unwrap();
         assert_eq!(tl.accounts, 2);
         let found: Vec<_> = tl
             .violations
@@ -297,7 +298,7 @@ mod tests {
             lines: &lines,
             renewals: &[],
         };
-        let tl = run(&rows, &catalog(), &w);
+        let tl = run(&rows, &catalog(), &w).unwrap();
         let ev: Vec<_> = tl
             .events
             .iter()

@@ -16,6 +16,7 @@ mod golden;
 mod metrics;
 mod ops;
 mod output;
+mod reliability;
 mod revised_deduction;
 mod revised_elastic;
 mod revised_renewals;

@@ -33,7 +33,6 @@ pub use count::{count_rows, rows_by_owner, rows_in, OwnerRows};
 use super::{
     hash_file, parquet_files, read_file, read_parquet, usage, FileInfo, InputFile, NameIds,
 };
-use crate::calendar::Ts;
 use crate::error::{Error, Result};
 use crate::shard::Partitioner;
 use ids::{hash_ids, strings, usage_ids_of, IdIndex};
@@ -51,8 +50,9 @@ pub const DEFAULT_CHUNK_ROWS: u64 = 1_500_000;
 pub struct UsageSource {
     root: PathBuf,
     files: Vec<PathBuf>,
-    /// Latest valid `usage_start` over every row of every file (all shards).
-    pub latest_start: Option<Ts>,
+    /// Latest valid `usage_start` over every row of every file (all shards), its row and the
+    /// previous usage day.
+    pub latest: Option<usage::Latest>,
     /// Several chunks: usage is spilled per chunk.
     chunked: bool,
     /// Per chunk: the spilled files and the input file each came from.
@@ -125,7 +125,7 @@ impl UsageSource {
         let mut src = UsageSource {
             files,
             root,
-            latest_start: None,
+            latest: None,
             tmp,
             chunked,
             spilled: Vec::new(),
@@ -194,8 +194,8 @@ impl UsageSource {
                     self.spilled[chunk].push((out, r.f.name.clone()));
                 }
             }
-            if let Some(r) = next? {
-                self.note_latest(r.latest);
+            if let Some(mut r) = next? {
+                self.note_latest(r.latest.take());
                 checked = Some(r);
             }
         }
@@ -223,10 +223,8 @@ impl UsageSource {
         }
     }
 
-    fn note_latest(&mut self, t: Option<Ts>) {
-        if let Some(t) = t {
-            self.latest_start = Some(self.latest_start.map_or(t, |l| l.max(t)));
-        }
+    fn note_latest(&mut self, t: Option<usage::Latest>) {
+        self.latest = usage::Latest::merge(self.latest.take(), t);
     }
 
     /// The usage files of chunk `chunk` of this run's shard, rows in file and row order.

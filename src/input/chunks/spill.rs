@@ -6,7 +6,6 @@
 
 use super::super::{by_view, read_file, usage, InputFile, NameIds};
 use super::ids::{hash_ids, IdParts};
-use crate::calendar::Ts;
 use crate::error::Result;
 use crate::parquet::write_spill;
 use crate::shard::Partitioner;
@@ -18,7 +17,7 @@ pub(super) struct ReadFile {
     pub(super) k: usize,
     pub(super) f: InputFile,
     /// Latest valid `usage_start` of the file.
-    pub(super) latest: Option<Ts>,
+    pub(super) latest: Option<usage::Latest>,
     /// The file's part of the id index.
     pub(super) ids: IdParts,
     /// Chunk of each row (`places`).

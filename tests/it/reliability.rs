@@ -1,0 +1,286 @@
+//! Reliability under bad input (issue #37): one regression test per defect found by the trial,
+//! named after it. Each shows the rule "bad input never panics and never vanishes": a
+//! file-level problem stops the run (exit 2) naming what to fix, a row-level problem is an
+//! `exceptions` row. `docs/reliability.md` maps each class of fault to its test.
+
+use crate::common::*;
+use reckon::output::manifest;
+use reckon::output::{dec_col, frame, str_col, ts_col, write_parquet};
+use std::path::Path;
+
+/// `source_table|source_id|rule` of every exception row.
+fn findings(out: &Path) -> Vec<String> {
+    let ex = read_table(out, "exceptions");
+    rows_text(&ex, &["source_table", "source_id", "rule"])
+}
+
+/// Runs the binary on `input` (its `catalog.toml`), with `--as-of` when given.
+fn run(input: &Path, out: &Path, as_of: Option<&str>) -> (i32, String) {
+    let catalog = input.join("catalog.toml");
+    let mut args = vec![
+        "run",
+        "--input",
+        input.to_str().unwrap(),
+        "--catalog",
+        catalog.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ];
+    if let Some(d) = as_of {
+        args.extend(["--as-of", d]);
+    }
+    run_binary(&args)
+}
+
+/// Defect 1: a package and a subscription share an id. A refund event naming it cannot say
+/// which it refunds: it used to refund both, under one `line_id` twice. Now it is an
+/// `ambiguous_target` exception and refunds neither; line ids stay unique.
+#[test]
+fn defect_01_package_id_equal_to_subscription_id() {
+    let mut ds = Dataset::valid();
+    ds.tables.insert(
+        "subscriptions",
+        subscription_cols(&[SubRow {
+            id: "pkg-1",
+            started: "2024-05-01 10:00:00",
+            expires: Some("2024-06-01 10:00:00"),
+            ..SubRow::default()
+        }]),
+    );
+    ds.tables.insert(
+        "events",
+        event_cols(&[("rf-1", "refund", "pkg-1", "2024-05-20 00:00:00", None, None)]),
+    );
+    let (_in, out) = run_dataset(&ds, "2024-06-01");
+    assert!(
+        findings(out.path()).contains(&"events|rf-1|ambiguous_target".to_string()),
+        "{:?}",
+        findings(out.path())
+    );
+    assert_eq!(read_table(out.path(), "refunds").height(), 0);
+    let lines = read_table(out.path(), "bill_lines");
+    let ids = rows_text(&lines, &["line_id"]);
+    let unique: std::collections::BTreeSet<&String> = ids.iter().collect();
+    assert_eq!(unique.len(), ids.len(), "{ids:?}");
+    assert!(!ids.iter().any(|i| i.starts_with("r:")), "{ids:?}");
+    // The package's purchase and the subscription's term are both still billed.
+    assert!(ids.contains(&"p:pkg-1".to_string()), "{ids:?}");
+    assert!(ids.iter().any(|i| i.starts_with("s:pkg-1:")), "{ids:?}");
+}
+
+/// Defect 2: `*.PARQUET`, `*.parq` and `_x.parquet` were skipped without a word. Now `.parquet`
+/// and `.parq` in any case are read; hidden (`_`, `.`) and other names are skipped, each listed
+/// in the manifest's `skipped_inputs` with its reason and logged.
+#[test]
+fn defect_02_files_silently_skipped() {
+    let input = tempfile::tempdir().unwrap();
+    let dir = input.path();
+    Dataset::valid().write(dir);
+    std::fs::rename(
+        dir.join("usage/part-0.parquet"),
+        dir.join("usage/part-0.PARQUET"),
+    )
+    .unwrap();
+    let mut pay = frame(
+        1,
+        vec![
+            str_col("payment_id", [Some("pay-1")].into_iter()),
+            str_col("owner_uin", [Some("acct-1")].into_iter()),
+            ts_col("paid_at", [Some(t("2024-05-02 00:00:00"))].into_iter()),
+            dec_col("amount", 8, [d("50")].into_iter()),
+        ],
+    )
+    .unwrap();
+    write_parquet(&dir.join("payments/top-up.parq"), &mut pay).unwrap();
+    std::fs::copy(
+        dir.join("usage/part-0.PARQUET"),
+        dir.join("usage/_x.parquet"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("usage/notes.txt"), "not data").unwrap();
+    let out = out_dir();
+    let (code, err) = run(dir, out.path(), Some("2024-06-01"));
+    assert_eq!(code, 0, "{err}");
+    let m = manifest::read(out.path()).unwrap();
+    assert_eq!(m.usage.read, 2, "the upper-case usage file is read");
+    let read: Vec<(&str, usize)> = (m.inputs.iter())
+        .map(|f| (f.path.as_str(), f.rows))
+        .collect();
+    assert!(read.contains(&("usage/part-0.PARQUET", 2)), "{read:?}");
+    assert!(read.contains(&("payments/top-up.parq", 1)), "{read:?}");
+    let skipped: Vec<(&str, &str)> = (m.skipped_inputs.iter())
+        .map(|s| (s.table.as_str(), s.path.as_str()))
+        .collect();
+    assert_eq!(
+        skipped,
+        [("usage", "usage/_x.parquet"), ("usage", "usage/notes.txt")]
+    );
+    assert!(m.skipped_inputs[0].reason.contains("hidden"));
+    assert!(
+        err.contains("usage/_x.parquet") && err.contains("skipped"),
+        "{err}"
+    );
+}
+
+/// Defect 3: without `--as-of`, one usage row dated 2031 moved the three-month window to 2031
+/// and the run billed nothing of the real data, exit 0. Now the run stops naming the row; with
+/// `--as-of` the row is counted `after_as_of`, and data without a stray row still sets its
+/// own window.
+#[test]
+fn defect_03_one_stray_row_moves_the_window() {
+    let mut ds = Dataset::valid();
+    let stray = ("u-9", "acct-1", "ap-guangzhou", "eip", "public_traffic");
+    let (id, owner, region, product, item) = stray;
+    ds.append_rows(
+        "usage",
+        usage_cols(&[(
+            id,
+            owner,
+            region,
+            product,
+            item,
+            "2031-01-01 07:00:00",
+            "1",
+            "GB",
+        )]),
+    );
+    let input = tempfile::tempdir().unwrap();
+    ds.write(input.path());
+    let out = out_dir();
+    let (code, err) = run(input.path(), out.path(), None);
+    assert_eq!(code, 2, "{err}");
+    for what in [
+        "usage/part-0.parquet",
+        "row 2",
+        "u-9",
+        "2031-01-01 07:00:00",
+        "--as-of",
+    ] {
+        assert!(err.contains(what), "{what}: {err}");
+    }
+    assert!(!out.path().exists(), "nothing published");
+    let (code, err) = run(input.path(), out.path(), Some("2024-06-01"));
+    assert_eq!(code, 0, "{err}");
+    let m = manifest::read(out.path()).unwrap();
+    assert_eq!((m.usage.read, m.usage.after_as_of), (3, 1));
+    // Without the stray row, the default as-of is the day after the latest usage day.
+    let input = tempfile::tempdir().unwrap();
+    Dataset::valid().write(input.path());
+    let out = out_dir();
+    let (code, err) = run(input.path(), out.path(), None);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(manifest::read(out.path()).unwrap().as_of_date, "2024-05-02");
+}
+
+/// Defect 6: a price of 1e28 in the catalog still parsed as a decimal and made the ledger
+/// panic ("Addition overflowed", exit 101). Now the catalog is refused naming the entry, and an
+/// account whose input amounts add up past the decimal range is refused naming it: exit 2.
+#[test]
+fn defect_06_panic_on_a_huge_catalog_price() {
+    let input = tempfile::tempdir().unwrap();
+    let dir = input.path();
+    Dataset::valid().write(dir);
+    let text = std::fs::read_to_string(dir.join("catalog.toml")).unwrap();
+    let huge = "10000000000000000000000000000";
+    let bad = text.replacen(
+        "unit_price = \"0.80\"",
+        &format!("unit_price = \"{huge}\""),
+        1,
+    );
+    assert_ne!(bad, text);
+    std::fs::write(dir.join("catalog.toml"), bad).unwrap();
+    let out = out_dir();
+    let (code, err) = run(dir, out.path(), Some("2024-06-01"));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(huge) && err.contains("largest catalog value"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+
+    // Payments near the decimal maximum: the ledger's sums are checked.
+    let mut ds = Dataset::valid();
+    let big = d("50000000000000000000000000000");
+    ds.tables.insert(
+        "payments",
+        vec![
+            str_col("payment_id", [Some("pay-1"), Some("pay-2")].into_iter()),
+            str_col("owner_uin", [Some("acct-1"), Some("acct-1")].into_iter()),
+            ts_col(
+                "paid_at",
+                [Some(t("2024-05-02")), Some(t("2024-05-03"))].into_iter(),
+            ),
+            dec_col("amount", 0, [big, big].into_iter()),
+        ],
+    );
+    let input = tempfile::tempdir().unwrap();
+    ds.write(input.path());
+    let out = out_dir();
+    let (code, err) = run(input.path(), out.path(), Some("2024-06-01"));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("acct-1") && err.contains("decimal range"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+/// Defect 6, across accounts: each account's amounts are in range, but the run's totals of
+/// the manifest (bill lines of the window, bills) add up past the decimal range: a clear error
+/// naming the sum, exit 2, not a panic.
+#[test]
+fn defect_06_run_totals_past_the_decimal_range() {
+    let mut ds = Dataset::valid();
+    total_packages(
+        &mut ds,
+        &[
+            ("pkg-1", "acct-1", "5", "2024-05-01", "2024-10-01"),
+            ("pkg-2", "acct-2", "5", "2024-05-01", "2024-10-01"),
+        ],
+    );
+    let big = d("50000000000000000000000000000");
+    ds.set_col("packages", dec_col("price_paid", 0, [big, big].into_iter()));
+    ds.set_col(
+        "packages",
+        dec_col("voucher_amount", 0, [d("0"), d("0")].into_iter()),
+    );
+    let input = tempfile::tempdir().unwrap();
+    ds.write(input.path());
+    let out = out_dir();
+    let (code, err) = run(input.path(), out.path(), Some("2024-06-01"));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("decimal range"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+/// Defect 11: a quantity with more than 9 decimals was rounded to 9 without a word. Now a
+/// non-zero digit past the 9th decimal makes the row `value_out_of_range` (docs/rules.md §1.4:
+/// quantities carry 9 decimals); trailing zeros past it are no loss and pass.
+#[test]
+fn defect_11_precision_lost_silently() {
+    let mut ds = Dataset::valid();
+    ds.set_col(
+        "usage",
+        dec_col(
+            "quantity",
+            12,
+            [d("10.000000000001"), d("20000.000000000000")].into_iter(),
+        ),
+    );
+    let (_in, out) = run_dataset(&ds, "2024-06-01");
+    assert_eq!(
+        findings(out.path())
+            .iter()
+            .filter(|f| f.starts_with("usage|"))
+            .collect::<Vec<_>>(),
+        ["usage|u-1|value_out_of_range"]
+    );
+    let ex = read_table(out.path(), "exceptions");
+    let details = rows_text(&ex, &["detail"]);
+    assert!(
+        details.iter().any(|d| d.contains("9th decimal")),
+        "{details:?}"
+    );
+    let m = manifest::read(out.path()).unwrap();
+    assert_eq!((m.usage.read, m.usage.invalid, m.usage.billed), (2, 1, 1));
+}
