@@ -34,7 +34,9 @@ pub use crate::model::PackageKind;
 pub use accounts::{Account, Payment};
 pub use events::{Event, EventKind};
 pub(crate) use files::read_file;
-pub use files::{parquet_files, read_parquet, read_table, ColSpec, ColType, InputFile, TABLES};
+pub use files::{
+    hive_values, parquet_files, read_parquet, read_table, ColSpec, ColType, InputFile, TABLES,
+};
 pub use names::{by_view, Interner, NameIds};
 pub use packages::{Package, PackageSource, Scope};
 pub use subscriptions::{BillingMode, Subscription};

@@ -203,11 +203,11 @@ impl Table for Bill {
     }
     fn to_frame(r: &[&Self]) -> Result<DataFrame> {
         let d = |n, f: fn(&Self) -> Decimal| dec_col(n, 8, r.iter().map(|x| Some(f(x))));
-        let months: Vec<String> = r.iter().map(|x| x.month.to_string()).collect();
+        // `month` is the partition key: it lives in the path only (`month=YYYY-MM/`), so that
+        // readers that add the key from the path (pyarrow, pandas) do not meet it twice.
         frame(
             r.len(),
             vec![
-                str_col("month", months.iter().map(|m| Some(m.as_str()))),
                 str_col("owner_uin", r.iter().map(|x| Some(&*x.owner_uin))),
                 str_col("product", r.iter().map(|x| Some(&*x.product))),
                 d("usage_amount", |x| x.usage_amount),

@@ -14,6 +14,7 @@ mod contract;
 mod golden;
 mod ops;
 mod output;
+mod readers;
 mod revised_deduction;
 mod revised_elastic;
 mod revised_renewals;
