@@ -1,5 +1,8 @@
 //! Reading a written output back (for `diff` and `export`): every file of a table into one
 //! frame, and columns as exact values (decimals as `Decimal`, never floats).
+//!
+//! Invariant: a table read whole has the columns of its contract, including the one that lives
+//! in its path only (`bills.month`, from `month=YYYY-MM/`), in front as before.
 
 use crate::calendar::{format_local, Ts};
 use crate::error::{Error, Result};

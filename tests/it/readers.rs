@@ -89,3 +89,35 @@ fn every_output_table_and_the_focus_export_open_in_the_analysts_readers() {
     }
     assert!(stdout.contains("ok  README:"), "{stdout}");
 }
+
+/// The defect: `bills` files held `month`, also their `month=` partition key, and pyarrow and
+/// pandas refused the table. Every partitioned table's files now hold no column named after
+/// their partition key, and reckon's own reader still gives `bills.month`, from the path.
+#[test]
+fn bills_files_repeat_no_partition_key_and_month_comes_from_the_path() {
+    let (_in, out) = run_dataset(&Dataset::valid(), "2024-06-01");
+    let mut partitioned = 0;
+    for table in output_tables() {
+        let dir = out.path().join(table);
+        for file in reckon::input::parquet_files(&dir).unwrap() {
+            let keys = reckon::input::hive_values(&dir, &file);
+            let df = reckon::input::read_parquet(&file).unwrap();
+            for (key, _) in &keys {
+                partitioned += 1;
+                assert!(
+                    !column_names(&df).contains(key),
+                    "{}: holds its partition key `{key}`",
+                    file.display()
+                );
+            }
+        }
+    }
+    assert!(partitioned > 0, "no partitioned file written");
+    let bills = read_table(out.path(), "bills");
+    assert_eq!(column_names(&bills)[..3], ["month", "owner_uin", "product"]);
+    let months = rows_text(&bills, &["month"]);
+    assert!(
+        !months.is_empty() && months.iter().all(|m| m.starts_with("2024-")),
+        "{months:?}"
+    );
+}
