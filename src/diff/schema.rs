@@ -85,6 +85,9 @@ pub(super) fn require_columns(files: &[PathBuf], table: &str, cols: &[(&str, Kin
                 message: e.to_string(),
             })?;
         for (c, kind) in cols {
+            if schema.get(c).is_none() && in_path(f, c) {
+                continue; // a partition key: read from the path (`read::read_file`)
+            }
             let Some(field) = schema.get(c) else {
                 return Err(Error::MissingColumn {
                     path: f.clone(),
@@ -104,6 +107,15 @@ pub(super) fn require_columns(files: &[PathBuf], table: &str, cols: &[(&str, Kin
         }
     }
     Ok(())
+}
+
+/// Whether the directory holding `file` is the Hive partition `col=value`.
+fn in_path(file: &std::path::Path, col: &str) -> bool {
+    file.parent()
+        .and_then(|d| d.file_name())
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.split_once('='))
+        .is_some_and(|(k, _)| k == col)
 }
 
 #[cfg(test)]

@@ -191,7 +191,7 @@ pub fn read_parquet(path: &Path) -> Result<DataFrame> {
 }
 
 /// Hive partition values `key=value` on the path between `root` and the file.
-fn hive_values(root: &Path, file: &Path) -> Vec<(String, String)> {
+pub fn hive_values(root: &Path, file: &Path) -> Vec<(String, String)> {
     let rel = file.strip_prefix(root).unwrap_or(file);
     rel.parent()
         .into_iter()

@@ -35,8 +35,8 @@ pub use accounts::{Account, Payment};
 pub use events::{Event, EventKind};
 pub(crate) use files::read_file;
 pub use files::{
-    is_parquet_name, parquet_files, read_parquet, read_table, skipped_inputs, ColSpec, ColType,
-    InputFile, Skipped, TABLES,
+    hive_values, is_parquet_name, parquet_files, read_parquet, read_table, skipped_inputs, ColSpec,
+    ColType, InputFile, Skipped, TABLES,
 };
 pub use names::{by_view, Interner, NameIds};
 pub use packages::{Package, PackageSource, Scope};

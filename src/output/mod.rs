@@ -66,7 +66,8 @@ impl Written {
 /// need to know of it. [`TABLES`] lists every one.
 pub struct TableDef {
     pub name: &'static str,
-    /// The column whose UTC+8 month partitions the table (`month=YYYY-MM/`), if partitioned.
+    /// The column whose UTC+8 month partitions the table (`month=YYYY-MM/`), if partitioned;
+    /// a column named like the key (`bills.month`) is in the path only (`read::path_key`).
     pub partition_by: Option<&'static str>,
     /// The columns of its total order, most significant first (the last ones are unique).
     pub sort_key: &'static [&'static str],

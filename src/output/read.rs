@@ -1,5 +1,8 @@
 //! Reading a written output back (for `diff` and `export`): every file of a table into one
 //! frame, and columns as exact values (decimals as `Decimal`, never floats).
+//!
+//! Invariant: a table read whole has the columns of its contract, including the one that lives
+//! in its path only (`bills.month`, from `month=YYYY-MM/`), in front as before.
 
 use crate::calendar::{format_local, Ts};
 use crate::error::{Error, Result};
@@ -58,21 +61,62 @@ pub fn table_files(out: &Path, table: &str) -> Result<Option<Vec<TableFile>>> {
     Ok(Some(files))
 }
 
-/// Every Parquet file of `<out>/<table>` (sorted paths) in one frame; `None` when the table
+/// Every Parquet file of `<out>/<table>` (sorted paths) in one frame, with the partition key
+/// its files do not hold taken from their paths ([`read_file`]); `None` when the table
 /// directory is absent. For the small tables (bills, package status): the big ones are read a
 /// file at a time ([`table_files`]).
 pub fn table(out: &Path, table: &str) -> Result<Option<DataFrame>> {
     let Some(files) = table_files(out, table)? else {
         return Ok(None);
     };
-    stack(files.iter().map(|f| f.path.as_path()))
+    let root = out.join(table);
+    let key = path_key(table);
+    stack_with(files.iter().map(|f| f.path.as_path()), |p| {
+        read_file(&root, p, key)
+    })
+}
+
+/// The column of `table` that lives in its path only: its partition column when that is also
+/// the partition key's name (`bills.month`); the other tables partition by the month of an
+/// instant they hold (`bill_lines.charge_start`), which is no column of theirs.
+pub fn path_key(table: &str) -> Option<&'static str> {
+    super::TABLES
+        .iter()
+        .find(|d| d.name == table)
+        .and_then(|d| d.partition_by)
+        .filter(|c| *c == "month")
+}
+
+/// One file of the table directory `root`, with the Hive partition key `key` of its path
+/// (`month=2024-05`) as a string column in front when the file does not hold it: partition
+/// columns live in the path only (docs/contract.md, Partitions), and reckon's readers still
+/// see `bills.month`.
+pub fn read_file(root: &Path, path: &Path, key: Option<&str>) -> Result<DataFrame> {
+    let mut df = crate::input::read_parquet(path)?;
+    let Some(key) = key.filter(|k| !df.schema().contains(k)) else {
+        return Ok(df);
+    };
+    let hive = crate::input::hive_values(root, path);
+    if let Some((_, value)) = hive.into_iter().find(|(k, _)| k == key) {
+        let col = Column::new(key.into(), vec![value; df.height()]);
+        df.insert_column(0, col)?;
+    }
+    Ok(df)
 }
 
 /// The Parquet files `paths` read and stacked in order into one frame; `None` for no file.
 pub fn stack<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Result<Option<DataFrame>> {
+    stack_with(paths, crate::input::read_parquet)
+}
+
+/// The files `paths`, each read by `read`, stacked in order; `None` for no file.
+fn stack_with<'a>(
+    paths: impl IntoIterator<Item = &'a Path>,
+    read: impl Fn(&Path) -> Result<DataFrame>,
+) -> Result<Option<DataFrame>> {
     let mut acc: Option<DataFrame> = None;
     for path in paths {
-        let df = crate::input::read_parquet(path)?;
+        let df = read(path)?;
         acc = Some(match acc {
             None => df,
             Some(mut a) => {

@@ -187,21 +187,12 @@ pub fn run_config(input: &Path, output: &Path, as_of: &str) -> reckon::RunConfig
     }
 }
 
-/// Reads every Parquet file of an output table (sorted paths) into one frame.
+/// Reads every Parquet file of an output table (sorted paths) into one frame, as reckon's own
+/// readers do: partition keys the files do not hold (`bills.month`) come from the paths.
 pub fn read_table(out: &Path, table: &str) -> DataFrame {
-    let files = reckon::input::parquet_files(&out.join(table)).unwrap();
-    let mut acc: Option<DataFrame> = None;
-    for f in files {
-        let df = reckon::input::read_parquet(&f).unwrap();
-        acc = Some(match acc {
-            None => df,
-            Some(mut a) => {
-                a.vstack_mut(&df).unwrap();
-                a
-            }
-        });
-    }
-    acc.expect("table has at least one file")
+    reckon::output::read::table(out, table)
+        .unwrap()
+        .expect("table has at least one file")
 }
 
 /// Every Parquet file below `dir` with its bytes, keyed by path relative to `dir`. The files are

@@ -16,6 +16,7 @@ mod golden;
 mod metrics;
 mod ops;
 mod output;
+mod readers;
 mod reliability;
 mod revised_deduction;
 mod revised_elastic;
