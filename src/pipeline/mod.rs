@@ -69,6 +69,9 @@ use crate::output::Written;
 /// Runs the whole job as `cfg` says and publishes its output.
 pub fn run(cfg: &RunConfig) -> Result<RunMetrics> {
     let started = Instant::now();
+    // Before any work: an output that cannot be published, or that would take the input with
+    // it, is refused at once, not after the whole job.
+    crate::output::publish::check_output(&cfg.input, &cfg.output, &input::TABLES)?;
     let stage = progress::stage("load catalog and inputs", 0);
     let mut loaded = load(cfg)?;
     let publish = Publish::begin(&cfg.output, cfg.as_of)?;

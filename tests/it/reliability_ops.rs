@@ -65,3 +65,82 @@ fn defect_5_many_usage_files_in_a_chunked_run() {
     let lines = read_table(out.path(), "bill_lines");
     assert!(lines.height() > 0);
 }
+
+/// A valid dataset written to `<root>/in` (created), for the path tests.
+fn dataset_in(root: &Path) -> std::path::PathBuf {
+    let input = root.join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    Dataset::valid().write(&input)
+}
+
+/// `--output` a symlink to the real output directory: one lock for both names, and the publish
+/// replaces the directory the symlink points to, never the symlink.
+#[test]
+fn defect_10_output_through_a_symlink() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = dataset_in(tmp.path());
+    let real = tmp.path().join("real");
+    let link = tmp.path().join("link");
+    std::fs::create_dir(&real).unwrap();
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    for _ in 0..2 {
+        let (code, err) = run(&input, &link, Some("2024-06-01"), &[]);
+        assert_eq!(code, 0, "{err}");
+        assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+        assert!(real.join("_manifest.json").is_file());
+    }
+    // The lock lives beside the real directory; no side directory of the link's name.
+    assert!(tmp.path().join(".real.reckon/lock").is_file());
+    assert!(!tmp.path().join(".link.reckon").exists());
+    // Held through the real path, the lock refuses a run through the symlink.
+    let side = tmp.path().join(".real.reckon");
+    let lock = std::fs::File::options()
+        .write(true)
+        .open(side.join("lock"))
+        .unwrap();
+    lock.try_lock().unwrap();
+    let (code, err) = run(&input, &link, Some("2024-06-01"), &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("another reckon run"), "{err}");
+}
+
+/// Output and input nested: an output equal to the input, inside an input table directory, or
+/// holding the input is refused before any work (exit 2), and the input is left as it was.
+#[test]
+fn defect_12_output_and_input_nested() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = dataset_in(tmp.path());
+    let cases = [
+        (input.clone(), "same directory"),
+        (input.join("usage/out"), "table directory `usage/`"),
+        (tmp.path().to_path_buf(), "holds"),
+    ];
+    for (out, says) in cases {
+        let (code, err) = run(&input, &out, Some("2024-06-01"), &[]);
+        assert_eq!(code, 2, "{}: {err}", out.display());
+        assert!(err.contains(says), "{}: {err}", out.display());
+        assert!(!out.join("_manifest.json").exists());
+    }
+    assert!(!input.join("usage/out").exists());
+    assert!(!tmp.path().join("in/.out.reckon").exists());
+    // The input is untouched and still runs.
+    let out = out_dir();
+    let (code, err) = run(&input, out.path(), Some("2024-06-01"), &[]);
+    assert_eq!(code, 0, "{err}");
+}
+
+/// An `--output` that is a regular file is refused before any work: even with an input that
+/// would fail later (no usage table), the error is the output's.
+#[test]
+fn defect_13_output_is_a_regular_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = dataset_in(tmp.path());
+    std::fs::remove_dir_all(input.join("usage")).unwrap();
+    let file = tmp.path().join("out.txt");
+    std::fs::write(&file, "mine").unwrap();
+    let (code, err) = run(&input, &file, Some("2024-06-01"), &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("exists and is not a directory"), "{err}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine");
+    assert!(!tmp.path().join(".out.txt.reckon").exists());
+}
