@@ -144,3 +144,42 @@ fn defect_13_output_is_a_regular_file() {
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine");
     assert!(!tmp.path().join(".out.txt.reckon").exists());
 }
+
+/// A usage row metered in a unit its item cannot have (eip `public_traffic` in `call`): the
+/// correctly scoped GB package valid that hour gets no `package_scope` finding; the row gets
+/// one exception of its own, and the GB row of the same hour still draws on the package.
+#[test]
+fn defect_8_misplaced_incompatible_unit() {
+    let mut ds = Dataset::valid();
+    ds.append_rows(
+        "usage",
+        usage_cols(&[(
+            "u-bad",
+            "acct-1",
+            "ap-guangzhou",
+            "eip",
+            "public_traffic",
+            "2024-05-01 07:00:00",
+            "3",
+            "call",
+        )]),
+    );
+    let (_input, out) = run_dataset(&ds, "2024-06-01");
+    let ex = read_table(out.path(), "exceptions");
+    let rows = rows_text(&ex, &["source_table", "source_id", "rule"]);
+    assert!(
+        !rows.iter().any(|r| r.contains("incompatible_unit")),
+        "{rows:?}"
+    );
+    assert!(
+        !rows.iter().any(|r| r.starts_with("package_scope")),
+        "{rows:?}"
+    );
+    let about_bad: Vec<_> = rows.iter().filter(|r| r.contains("u-bad")).collect();
+    assert_eq!(about_bad, vec!["usage|u-bad|no_price"], "{rows:?}");
+    let details = read_table(out.path(), "deduction_details");
+    assert_eq!(
+        rows_text(&details, &["usage_id", "package_id"]),
+        vec!["u-1|pkg-1"]
+    );
+}
