@@ -213,7 +213,9 @@ pub struct MergeArgs {
 pub struct RunArgs {
     /// As-of date (UTC+8) `YYYY-MM-DD`: the run uses nothing at or after its midnight.
     /// Default: the day after the latest usage day (the latest `usage_start` of a row that
-    /// passes the row rules, over all shards).
+    /// passes the row rules, over all shards). A date more than three years after the latest
+    /// instant of the inputs is refused (exit 2): hourly subscriptions are billed hour by hour
+    /// up to it.
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub as_of: Option<String>,
     /// Directory holding the input tables (`usage/`, `packages/`, …).

@@ -183,3 +183,42 @@ fn defect_8_misplaced_incompatible_unit() {
         vec!["u-1|pkg-1"]
     );
 }
+
+/// An hourly subscription never released and a far-future `--as-of`: memory grew with the
+/// as-of (2500: 2 GB; 9999: allocation failure). Refused at once with a clear usage error; an
+/// as-of within three years of the inputs still runs.
+#[test]
+fn defect_7_far_future_as_of_with_an_hourly_subscription() {
+    let mut ds = Dataset::valid();
+    let hourly = SubRow {
+        id: "h-1",
+        product: "apigw",
+        plan: "basic",
+        mode: "hourly",
+        started: "2024-04-01 00:00:00",
+        expires: None,
+        released: None,
+        list: "5.94",
+        paid: "0",
+        ..SubRow::default()
+    };
+    ds.tables
+        .insert("subscriptions", subscription_cols(&[hourly]));
+    let input = tempfile::tempdir().unwrap();
+    ds.write(input.path());
+    for as_of in ["9999-01-01", "2500-01-01", "2028-01-01"] {
+        let out = out_dir();
+        let started = std::time::Instant::now();
+        let (code, err) = run(input.path(), out.path(), Some(as_of), &[]);
+        assert_eq!(code, 2, "{as_of}: {err}");
+        assert!(
+            err.contains("days after the latest instant of the inputs"),
+            "{err}"
+        );
+        assert!(started.elapsed().as_secs() < 60);
+        assert!(!out.path().exists());
+    }
+    let out = out_dir();
+    let (code, err) = run(input.path(), out.path(), Some("2026-06-01"), &[]);
+    assert_eq!(code, 0, "{err}");
+}
