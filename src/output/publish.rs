@@ -35,6 +35,10 @@
 //! - **Idempotence.** The staging tree starts empty, so a rerun for the same as-of date produces
 //!   the same files (byte-identical tables) and nothing from an older run survives in `<out>`.
 //! - A non-empty `<out>` that is not a reckon output (no `_manifest.json`) is never replaced.
+//! - **Symlinks.** `<out>` is resolved first ([`resolve`]): one directory, one lock, whatever
+//!   name it is given; the swap replaces the directory a symlink points to, not the symlink.
+//! - **Nesting.** [`check_output`] refuses, before a run does any work, an output that is a
+//!   file, is the input, lies in an input table directory, or holds the input.
 
 use crate::error::{Error, Result};
 use chrono::NaiveDate;
