@@ -17,16 +17,6 @@ pub const ROW_GROUP: usize = 512 * 512;
 /// files barely larger, and reads back as fast (`bench/HISTORY.md` has the figures).
 const OUTPUT_ZSTD_LEVEL: i32 = 1;
 
-/// Runs `op` on polars' own thread pool. A parallel loop whose items read or write Parquet runs
-/// there, so that polars' parallel work inside each item stays in the pool it came from. From a
-/// worker of another pool, each item's polars call crosses to polars' pool, and the worker,
-/// while it waits, steals the loop's next item, which crosses again: the stack grows by one
-/// read per file in flight, and a chunked run over 1,500 small usage files overflowed it
-/// (issue 37, defect 5).
-pub fn on_polars_pool<R: Send>(op: impl FnOnce() -> R + Send) -> R {
-    polars_core::runtime::THREAD_POOL.install(op)
-}
-
 /// How a file's pages are compressed and described.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pages {

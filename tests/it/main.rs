@@ -14,7 +14,6 @@ mod contract;
 mod golden;
 mod ops;
 mod output;
-mod reliability_ops;
 mod revised_deduction;
 mod revised_elastic;
 mod revised_renewals;

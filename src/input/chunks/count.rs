@@ -34,14 +34,10 @@ pub fn rows_by_owner(dir: &Path) -> Result<OwnerRows> {
     if !root.is_dir() {
         return Ok(OwnerRows::default());
     }
-    let files = parquet_files(&root)?;
-    // On polars' pool, like every parallel loop of reads (`on_polars_pool`).
-    let per_file: Vec<Result<OwnerRows>> = crate::parquet::on_polars_pool(|| {
-        files
-            .par_iter()
-            .map(|path| owner_rows_of(&root, path))
-            .collect()
-    });
+    let per_file: Vec<Result<OwnerRows>> = parquet_files(&root)?
+        .par_iter()
+        .map(|path| owner_rows_of(&root, path))
+        .collect();
     let mut all: HashMap<String, u64> = HashMap::new();
     let mut no_owner = 0;
     for file in per_file {

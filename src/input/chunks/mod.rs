@@ -35,7 +35,6 @@ use super::{
 };
 use crate::calendar::Ts;
 use crate::error::{Error, Result};
-use crate::parquet::on_polars_pool;
 use crate::shard::Partitioner;
 use ids::{hash_ids, strings, usage_ids_of, IdIndex};
 use polars::prelude::*;
@@ -137,9 +136,7 @@ impl UsageSource {
         // A chunked source always has its temporary directory (made above).
         let spill_to = src.tmp.as_ref().filter(|_| chunked);
         if let Some(tmp) = spill_to.map(|t| t.path().to_path_buf()) {
-            // On polars' pool: each side of the loop reads or writes Parquet in parallel
-            // (`on_polars_pool`).
-            on_polars_pool(|| src.spill_chunks(&tmp, part))?;
+            src.spill_chunks(&tmp, part)?;
         }
         Ok(src)
     }
@@ -276,27 +273,22 @@ impl UsageSource {
     fn load_spilled(&mut self, chunk: u32) -> Result<Vec<InputFile>> {
         use rayon::prelude::*;
         let t = std::time::Instant::now();
-        let files = std::mem::take(&mut self.spilled[chunk as usize]);
-        let name_ids = &self.name_ids;
-        // On polars' pool: see `on_polars_pool` (nested pools overflowed the stack).
-        let out = on_polars_pool(|| {
-            files
-                .into_par_iter()
-                .map(|(path, name)| {
-                    let mut df = read_parquet(&path)?;
-                    std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
-                    let rows: Vec<u32> = df.column("__row")?.u32()?.into_no_null_iter().collect();
-                    df = df.drop("__row")?;
-                    Ok(InputFile {
-                        path,
-                        name,
-                        df,
-                        rows: Some(rows),
-                        name_ids: Some(name_ids.clone()),
-                    })
+        let out = std::mem::take(&mut self.spilled[chunk as usize])
+            .into_par_iter()
+            .map(|(path, name)| {
+                let mut df = read_parquet(&path)?;
+                std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+                let rows: Vec<u32> = df.column("__row")?.u32()?.into_no_null_iter().collect();
+                df = df.drop("__row")?;
+                Ok(InputFile {
+                    path,
+                    name,
+                    df,
+                    rows: Some(rows),
+                    name_ids: Some(self.name_ids.clone()),
                 })
-                .collect::<Result<Vec<_>>>()
-        })?;
+            })
+            .collect::<Result<Vec<_>>>()?;
         tracing::debug!(
             chunk,
             ms = t.elapsed().as_millis() as u64,
