@@ -14,6 +14,7 @@ mod contract;
 mod golden;
 mod ops;
 mod output;
+mod reliability_ops;
 mod revised_deduction;
 mod revised_elastic;
 mod revised_renewals;
