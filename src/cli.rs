@@ -230,7 +230,9 @@ pub struct RunArgs {
     /// As-of date (UTC+8) `YYYY-MM-DD`: the run uses nothing at or after its midnight.
     /// Default: the day after the latest usage day (the latest `usage_start` of a row that
     /// passes the row rules, over all shards); refused, naming the row, when that day comes
-    /// more than 31 days after the usage day before it.
+    /// more than 31 days after the usage day before it. A date more than three years after the
+    /// latest instant of the inputs is refused (exit 2): hourly subscriptions are billed hour by
+    /// hour up to it.
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub as_of: Option<String>,
     /// Directory holding the input tables (`usage/`, `packages/`, …).

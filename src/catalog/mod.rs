@@ -155,6 +155,13 @@ impl Catalog {
         self.idle.get(region).copied().unwrap_or(self.default_idle)
     }
 
+    /// The price units of every price entry of `product`/`billing_item` (any region, any
+    /// time): empty when the catalog does not price the item.
+    pub fn price_units(&self, product: &str, billing_item: &str) -> impl Iterator<Item = &str> {
+        let list = self.prices.get(product).and_then(|m| m.get(billing_item));
+        list.into_iter().flatten().map(|e| e.price_unit.as_str())
+    }
+
     /// The price in force at `at` for a metered row; an exact region beats `*`.
     pub fn price(
         &self,

@@ -35,6 +35,10 @@
 //! - **Idempotence.** The staging tree starts empty, so a rerun for the same as-of date produces
 //!   the same files (byte-identical tables) and nothing from an older run survives in `<out>`.
 //! - A non-empty `<out>` that is not a reckon output (no `_manifest.json`) is never replaced.
+//! - **Symlinks.** `<out>` is resolved first ([`resolve`]): one directory, one lock, whatever
+//!   name it is given; the swap replaces the directory a symlink points to, not the symlink.
+//! - **Nesting.** [`check_output`] refuses, before a run does any work, an output that is a
+//!   file, is the input, lies in an input table directory, or holds the input.
 
 use crate::error::{Error, Result};
 use chrono::NaiveDate;
@@ -52,6 +56,73 @@ pub fn side_dir(out: &Path) -> Result<PathBuf> {
     let parent = out.parent().filter(|p| !p.as_os_str().is_empty());
     let side = format!(".{}.reckon", name.to_string_lossy());
     Ok(parent.unwrap_or(Path::new(".")).join(side))
+}
+
+/// The output path as the file system sees it: through symlinks. When `out` is a symlink (or
+/// lies below one), the lock, the staging tree and the swap all belong to the directory it
+/// points to, so two runs given two names of one directory take one lock, and the publish
+/// replaces the directory, never the symlink. A path that does not exist yet resolves through
+/// its nearest existing ancestor.
+pub fn resolve(out: &Path) -> Result<PathBuf> {
+    let abs = std::path::absolute(out).map_err(|e| Error::io(out, e))?;
+    let mut rest = Vec::new();
+    let mut base = abs.as_path();
+    loop {
+        match fs::canonicalize(base) {
+            Ok(real) => return Ok(rest.iter().rev().fold(real, |p, n| p.join(n))),
+            // A symlink whose target is missing resolves to that target.
+            Err(_) if fs::symlink_metadata(base).is_ok_and(|m| m.is_symlink()) => {
+                let target = fs::read_link(base).map_err(|e| Error::io(base, e))?;
+                let parent = base.parent().unwrap_or(Path::new("/"));
+                let joined = resolve(&parent.join(target))?;
+                return Ok(rest.iter().rev().fold(joined, |p, n| p.join(n)));
+            }
+            Err(e) => match (base.parent(), base.file_name()) {
+                (Some(parent), Some(name)) => {
+                    rest.push(name.to_os_string());
+                    base = parent;
+                }
+                _ => return Err(Error::io(base, e)),
+            },
+        }
+    }
+}
+
+/// Refuses, before any work, an output that cannot be published or that would destroy input:
+/// an `--output` that exists and is not a directory; an output equal to the input, inside one
+/// of its table directories (the next run would read the output as input), or holding the
+/// input (the publish would move the input into `previous/`, and the next publish delete it).
+/// `input` and `out` are compared as resolved paths ([`resolve`]).
+pub fn check_output(input: &Path, out: &Path, tables: &[&str]) -> Result<()> {
+    side_dir(out)?;
+    let out_real = resolve(out)?;
+    if out_real.exists() && !out_real.is_dir() {
+        return Err(Error::Argument(format!(
+            "--output {} exists and is not a directory",
+            out.display()
+        )));
+    }
+    let input_real = resolve(input)?;
+    let refuse = |why: &str| {
+        Err(Error::Argument(format!(
+            "--output {} {why} --input {}: choose an output outside the input",
+            out.display(),
+            input.display()
+        )))
+    };
+    if out_real == input_real {
+        return refuse("is the same directory as");
+    }
+    if input_real.starts_with(&out_real) || input_real.starts_with(side_dir(&out_real)?) {
+        return refuse("holds (and a publish would remove)");
+    }
+    if let Some(t) = tables
+        .iter()
+        .find(|t| out_real.starts_with(input_real.join(t)))
+    {
+        return refuse(&format!("lies in the table directory `{t}/` of"));
+    }
+    Ok(())
 }
 
 /// Where the output replaced by the last publish is kept.
@@ -75,6 +146,8 @@ impl Publish {
     /// Takes the output's lock (refusing if another run holds it), clears what killed runs left,
     /// and creates an empty staging directory. `as_of` only names the staging directory.
     pub fn begin(out: &Path, as_of: Option<NaiveDate>) -> Result<Publish> {
+        side_dir(out)?; // `.`, `..` and `/` are refused as given, before they resolve to a name
+        let out = &resolve(out)?;
         let side = side_dir(out)?;
         fs::create_dir_all(&side).map_err(|e| Error::io(&side, e))?;
         let lock_path = side.join("lock");
@@ -347,5 +420,53 @@ mod tests {
         write(p.dir(), "_manifest.json", "new");
         assert!(p.commit().is_err());
         assert_eq!(fs::read_to_string(out.join("notes.txt")).unwrap(), "mine");
+    }
+
+    #[test]
+    fn a_symlinked_output_takes_the_real_lock_and_stays_a_symlink() {
+        let tmp = tempfile::tempdir().unwrap();
+        let real = tmp.path().join("real");
+        let link = tmp.path().join("link");
+        fs::create_dir(&real).unwrap();
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        assert_eq!(resolve(&link).unwrap(), fs::canonicalize(&real).unwrap());
+        // A tail that does not exist yet resolves through its existing ancestor.
+        assert_eq!(
+            resolve(&link.join("a/b")).unwrap(),
+            fs::canonicalize(&real).unwrap().join("a/b")
+        );
+        let p = Publish::begin(&link, None).unwrap();
+        let err = Publish::begin(&real, None).unwrap_err();
+        assert!(matches!(err, Error::Busy { .. }), "{err}");
+        write(p.dir(), "_manifest.json", "one");
+        p.commit().unwrap();
+        assert!(fs::symlink_metadata(&link).unwrap().is_symlink());
+        assert_eq!(
+            fs::read_to_string(real.join("_manifest.json")).unwrap(),
+            "one"
+        );
+    }
+
+    #[test]
+    fn outputs_that_are_files_or_nested_with_the_input_are_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let input = tmp.path().join("in");
+        fs::create_dir_all(input.join("usage")).unwrap();
+        let tables = ["usage", "packages"];
+        let refused = |out: &Path| {
+            let err = check_output(&input, out, &tables).unwrap_err();
+            assert!(matches!(err, Error::Argument(_)), "{err}");
+            err.to_string()
+        };
+        assert!(refused(&input).contains("same directory"));
+        assert!(refused(&input.join("usage/out")).contains("table directory `usage/`"));
+        assert!(refused(&input.join("packages")).contains("table directory `packages/`"));
+        assert!(refused(tmp.path()).contains("holds"));
+        let file = tmp.path().join("file");
+        fs::write(&file, "x").unwrap();
+        assert!(refused(&file).contains("not a directory"));
+        check_output(&input, &tmp.path().join("out"), &tables).unwrap();
+        // Beside the tables, an output does not mix with them.
+        check_output(&input, &input.join("out"), &tables).unwrap();
     }
 }

@@ -21,7 +21,7 @@
 //! The code path of each stage is the library's own; only the surrounding stages are left out.
 
 use super::chunk::{chunk_inputs, renew_and_deduct, Ctx, Owners};
-use super::{window, RunConfig};
+use super::{latest_input, window, RunConfig};
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 use crate::input::{self, chunks, usage::Latest, ColSpec, Usage};
@@ -130,7 +130,7 @@ fn pricing_alone(cfg: &RunConfig, f: &mut Figures) -> Result<()> {
     let catalog = Catalog::load(&cfg.catalog)?;
     let mut usage = tiered_usage(cfg, &catalog)?;
     let latest = usage.iter().map(|u| u.usage_start).max();
-    let w = window(cfg, latest.map(Latest::at).as_ref())?;
+    let w = window(cfg, latest.map(Latest::at).as_ref(), None)?;
     usage.retain(|u| u.usage_end <= w.as_of);
     f.chunks = chunks::chunks_for(usage.len() as u64, 1, cfg.chunk_rows);
     let ends = account_chunks(&mut usage, f.chunks);
@@ -246,7 +246,7 @@ fn deduction_alone(cfg: &RunConfig, f: &mut Figures) -> Result<()> {
     for chunk in 0..n_chunks {
         let t = Instant::now();
         let files = source.load_chunk(chunk, &part)?;
-        let w = *win.get_or_insert(window(cfg, source.latest.as_ref())?);
+        let w = *win.get_or_insert(window(cfg, source.latest.as_ref(), latest_input(&base))?);
         let ctx = Ctx {
             catalog: &catalog,
             base: &base,
@@ -270,7 +270,7 @@ fn deduction_alone(cfg: &RunConfig, f: &mut Figures) -> Result<()> {
     }
     let w = match win {
         Some(w) => w,
-        None => window(cfg, source.latest.as_ref())?,
+        None => window(cfg, source.latest.as_ref(), latest_input(&base))?,
     };
     let as_of_month = crate::calendar::Month::of(w.as_of - 1);
     let file = part_name(0, 0);

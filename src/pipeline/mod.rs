@@ -18,7 +18,7 @@ pub mod bench;
 mod chunk;
 mod writer;
 
-use crate::calendar::{format_local, local_date, Month, Window, DAY};
+use crate::calendar::{format_local, local_date, Month, Ts, Window, DAY};
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 use crate::input::chunks::{self, UsageSource};
@@ -73,6 +73,9 @@ use crate::output::Written;
 /// Runs the whole job as `cfg` says and publishes its output.
 pub fn run(cfg: &RunConfig) -> Result<RunMetrics> {
     let started = Instant::now();
+    // Before any work: an output that cannot be published, or that would take the input with
+    // it, is refused at once, not after the whole job.
+    crate::output::publish::check_output(&cfg.input, &cfg.output, &input::TABLES)?;
     let stage = progress::stage("load catalog and inputs", 0);
     let mut loaded = load(cfg)?;
     let mut stage_ms = vec![("load", started.elapsed().as_millis())];
@@ -94,7 +97,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunMetrics> {
     let stage = stage.next("finish tables, manifest, publish", 0);
     let w = match done.window {
         Some(w) => w,
-        None => window(cfg, source.latest.as_ref())?,
+        None => window(cfg, source.latest.as_ref(), latest_input(&loaded.base))?,
     };
     finish_tables(publish.dir(), &w, loaded.part.shard, &mut done.outputs)?;
     drop(source);
@@ -240,9 +243,10 @@ fn compute_and_write(
             let mut usage_buf = Vec::new();
             for chunk in 0..loaded.part.chunks {
                 let files = source.load_chunk(chunk, &loaded.part)?;
+                let latest = latest_input(&loaded.base);
                 let w = *done
                     .window
-                    .get_or_insert(window(cfg, source.latest.as_ref())?);
+                    .get_or_insert(window(cfg, source.latest.as_ref(), latest)?);
                 let ctx = Ctx {
                     catalog: &loaded.catalog,
                     base: &loaded.base,
@@ -338,8 +342,17 @@ pub const MAX_LATEST_GAP_DAYS: i64 = 31;
 /// The window of the run: the given as-of date, or the day after the latest usage day — unless
 /// that day stands alone more than [`MAX_LATEST_GAP_DAYS`] after the usage before it: then the
 /// run stops with [`Error::OutlierUsage`] naming the row, for `--as-of` or a correction to
-/// decide (with `--as-of`, such a row is one of the manifest's `after_as_of` rows).
-pub(crate) fn window(cfg: &RunConfig, latest: Option<&usage::Latest>) -> Result<Window> {
+/// decide (with `--as-of`, such a row is one of the manifest's `after_as_of` rows). A given
+/// as-of date more than [`MAX_DAYS_AHEAD`] days after the latest instant of the inputs
+/// (`latest_input`, usage included) is refused: an hourly subscription never released is
+/// billed hour by hour up to the as-of moment, so its lines, and the run's memory, grow with the
+/// as-of date (9999-01-01 ran out of memory).
+pub(crate) fn window(
+    cfg: &RunConfig,
+    latest: Option<&usage::Latest>,
+    latest_input: Option<Ts>,
+) -> Result<Window> {
+    let latest_start = latest.map(|l| l.start);
     let d = match (cfg.as_of, latest) {
         (Some(d), _) => d,
         (None, Some(l)) => {
@@ -356,5 +369,74 @@ pub(crate) fn window(cfg: &RunConfig, latest: Option<&usage::Latest>) -> Result<
         }
         (None, None) => return Err(Error::NoUsage),
     };
-    Ok(Window::new(d))
+    let w = Window::new(d);
+    let latest = latest_start.max(latest_input);
+    if let Some(latest) = latest.filter(|l| w.as_of > l.saturating_add(MAX_DAYS_AHEAD * DAY)) {
+        return Err(Error::Argument(format!(
+            "--as-of {d} is {} days after the latest instant of the inputs ({}): at most \
+             {MAX_DAYS_AHEAD} days ahead are accepted (hourly subscriptions are billed hour by \
+             hour up to the as-of date); check the date",
+            (w.as_of - latest) / DAY,
+            format_local(latest)
+        )));
+    }
+    Ok(w)
+}
+
+/// How far after the inputs' latest instant an as-of date may be: three years.
+const MAX_DAYS_AHEAD: i64 = 3 * 366;
+
+/// The latest instant something happened in the inputs but usage: an account opened, a payment,
+/// a purchase, a package's start, a subscription's start, an event.
+fn latest_input(base: &Inputs) -> Option<Ts> {
+    let accounts = base.accounts.iter().map(|a| a.opening_at);
+    let payments = base.payments.iter().map(|p| p.paid_at);
+    let packages = (base.packages.iter()).flat_map(|p| [p.purchased_at, p.effective_at]);
+    let subs = base.subscriptions.iter().map(|s| s.started_at);
+    let events = base.events.iter().map(|e| e.at);
+    (accounts
+        .chain(payments)
+        .chain(packages)
+        .chain(subs)
+        .chain(events))
+    .max()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calendar::parse_local;
+    use crate::input::usage::Latest;
+    use crate::shard::ShardSpec;
+
+    fn cfg(as_of: &str) -> RunConfig {
+        RunConfig {
+            as_of: crate::calendar::parse_date(as_of),
+            input: PathBuf::new(),
+            catalog: PathBuf::new(),
+            output: PathBuf::new(),
+            threads: None,
+            shard: ShardSpec::ALL,
+            chunk_rows: 1,
+        }
+    }
+
+    #[test]
+    fn an_as_of_far_after_every_input_is_refused() {
+        let latest = parse_local("2024-05-01 07:00:00").map(Latest::at);
+        let usage = latest.as_ref();
+        let base = parse_local("2024-09-01 00:00:00");
+        assert!(window(&cfg("2027-05-01"), usage, None).is_ok());
+        let err = window(&cfg("2027-06-01"), usage, None).unwrap_err();
+        assert!(matches!(err, Error::Argument(_)), "{err}");
+        assert!(err.to_string().contains("at most 1098 days"), "{err}");
+        // A later instant of the other inputs counts too; with no input at all, no bound.
+        assert!(window(&cfg("2027-06-01"), usage, base).is_ok());
+        assert!(window(&cfg("9999-01-01"), None, None).is_ok());
+        // Without --as-of the window follows the usage.
+        assert_eq!(
+            window(&cfg(""), usage, base).unwrap().as_of,
+            parse_local("2024-05-02 00:00:00").unwrap()
+        );
+    }
 }

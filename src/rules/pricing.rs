@@ -303,6 +303,16 @@ fn is_free(u: &Usage, catalog: &Catalog) -> bool {
         || catalog.unbilled(u)
 }
 
+/// Whether the row's unit is one its item can have: `false` when the catalog prices the row's
+/// product and billing item and no price of it (any region, any time) can price the unit — eip
+/// `public_traffic` in `call`. Such a row is the culprit of every unit clash with its packages:
+/// deduction skips them without a `package_scope` finding, and the row is reported once, here,
+/// as its `no_price` exception (issue 37, defect 8).
+pub(crate) fn unit_fits_item(u: &Usage, catalog: &Catalog) -> bool {
+    let mut units = catalog.price_units(&u.product, &u.billing_item).peekable();
+    units.peek().is_none() || units.any(|p| priceable(u.unit, p))
+}
+
 /// Whether a price per `price_unit` can price a quantity in `unit`: `GB` prices traffic,
 /// `10000 call` prices calls, any other unit prices the quantity as it is.
 fn priceable(unit: Unit, price_unit: &str) -> bool {

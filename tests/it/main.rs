@@ -18,6 +18,7 @@ mod ops;
 mod output;
 mod readers;
 mod reliability;
+mod reliability_ops;
 mod revised_deduction;
 mod revised_elastic;
 mod revised_renewals;

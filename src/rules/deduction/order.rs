@@ -576,4 +576,34 @@ mod tests {
         assert_eq!(d.violations.len(), 1);
         assert_eq!(d.violations[0].rule, "incompatible_unit");
     }
+
+    #[test]
+    fn a_row_in_a_unit_its_item_cannot_have_blames_the_row_not_the_packages() {
+        // Two GB packages scoped to eip public_traffic; the row is metered in calls, a unit a
+        // GB-priced item cannot have: no package finding, and pricing reports the row once.
+        let pkgs = ["A", "B"].map(|id| {
+            package(
+                id,
+                PackageKind::Total,
+                Some(dec!(10)),
+                Unit::GB,
+                "2024-01-01",
+                "2025-01-01",
+            )
+        });
+        let rows = [
+            usage("u1", "2024-05-01 10:00:00", dec!(5), Unit::Call),
+            usage("u2", "2024-05-01 11:00:00", dec!(1), Unit::GB),
+        ];
+        let d = deduct(&rows, &pkgs);
+        assert!(d.violations.is_empty(), "{:?}", d.violations);
+        assert_eq!(d.covered, vec![dec!(0), dec!(1)]);
+        let priced = crate::rules::pricing::price_usage(&rows, &d.covered, &catalog()).unwrap();
+        let rules: Vec<_> = priced
+            .violations
+            .iter()
+            .map(|v| (v.rule.as_str(), v.source_id.as_str()))
+            .collect();
+        assert_eq!(rules, vec![("no_price", "u1")]);
+    }
 }

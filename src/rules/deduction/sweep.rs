@@ -313,7 +313,10 @@ impl<'a> Sweep<'a> {
                 continue;
             }
             if !u.unit.compatible(p.unit) {
-                if self.unit_reported.insert((l, u.unit)) {
+                // A row in a unit its item cannot have is the culprit, not the package: pricing
+                // reports the row (`unit_fits_item`).
+                let row_at_fault = !crate::rules::pricing::unit_fits_item(u, self.catalog);
+                if !row_at_fault && self.unit_reported.insert((l, u.unit)) {
                     self.res.violations.push(order::incompatible_unit(p, u));
                 }
                 continue;
