@@ -3,6 +3,7 @@
 
 use super::super::{by_view, parquet_files, read_file, usage};
 use crate::error::{Error, Result};
+use crate::parquet::map_files;
 use polars::prelude::*;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -26,18 +27,14 @@ pub struct OwnerRows {
     pub no_owner: u64,
 }
 
-/// Counts [`OwnerRows`], reading only `owner_uin`, files in parallel. A file that cannot be
-/// read stops the count with the error of the first such file in file order.
+/// Counts [`OwnerRows`], reading only `owner_uin`, files in parallel ([`map_files`]). A file
+/// that cannot be read stops the count with the error of the first such file in file order.
 pub fn rows_by_owner(dir: &Path) -> Result<OwnerRows> {
-    use rayon::prelude::*;
     let root = dir.join("usage");
     if !root.is_dir() {
         return Ok(OwnerRows::default());
     }
-    let per_file: Vec<Result<OwnerRows>> = parquet_files(&root)?
-        .par_iter()
-        .map(|path| owner_rows_of(&root, path))
-        .collect();
+    let per_file = map_files(&parquet_files(&root)?, |path| owner_rows_of(&root, path));
     let mut all: HashMap<String, u64> = HashMap::new();
     let mut no_owner = 0;
     for file in per_file {

@@ -34,6 +34,7 @@ use super::{
     hash_file, parquet_files, read_file, read_parquet, usage, FileInfo, InputFile, NameIds,
 };
 use crate::error::{Error, Result};
+use crate::parquet::map_files;
 use crate::shard::Partitioner;
 use ids::{hash_ids, strings, usage_ids_of, IdIndex};
 use polars::prelude::*;
@@ -269,24 +270,26 @@ impl UsageSource {
     /// shrinks chunk by chunk and its removal is not left for the end of the run. The files are
     /// read in parallel (each one alone is too small to keep the cores busy).
     fn load_spilled(&mut self, chunk: u32) -> Result<Vec<InputFile>> {
-        use rayon::prelude::*;
         let t = std::time::Instant::now();
-        let out = std::mem::take(&mut self.spilled[chunk as usize])
-            .into_par_iter()
-            .map(|(path, name)| {
-                let mut df = read_parquet(&path)?;
-                std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
-                let rows: Vec<u32> = df.column("__row")?.u32()?.into_no_null_iter().collect();
-                df = df.drop("__row")?;
-                Ok(InputFile {
-                    path,
-                    name,
-                    df,
-                    rows: Some(rows),
-                    name_ids: Some(self.name_ids.clone()),
-                })
+        let files = std::mem::take(&mut self.spilled[chunk as usize]);
+        let name_ids = &self.name_ids;
+        // On plain threads, not a rayon loop: see `map_files` (nested pools overflowed the
+        // stack with many files).
+        let out = map_files(&files, |(path, name)| {
+            let mut df = read_parquet(path)?;
+            std::fs::remove_file(path).map_err(|e| Error::io(path, e))?;
+            let rows: Vec<u32> = df.column("__row")?.u32()?.into_no_null_iter().collect();
+            df = df.drop("__row")?;
+            Ok(InputFile {
+                path: path.clone(),
+                name: name.clone(),
+                df,
+                rows: Some(rows),
+                name_ids: Some(name_ids.clone()),
             })
-            .collect::<Result<Vec<_>>>()?;
+        })
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?;
         tracing::debug!(
             chunk,
             ms = t.elapsed().as_millis() as u64,
