@@ -57,6 +57,18 @@ pub enum Error {
     #[error("{path}: cannot read Parquet: {message}")]
     Parquet { path: PathBuf, message: String },
 
+    /// A column whose values do not decode (invalid UTF-8, a type polars cannot read, a corrupt
+    /// page): the row group (its number and rows) and the first row whose read fails, when the
+    /// file's row groups can be read.
+    #[error("{path}: column `{column}`{}: cannot read: {message}", at(.row_group, .row))]
+    Undecodable {
+        path: PathBuf,
+        column: String,
+        row_group: Option<(usize, std::ops::Range<usize>)>,
+        row: Option<usize>,
+        message: String,
+    },
+
     #[error("{path}: missing required column `{column}` (table `{table}`)")]
     MissingColumn {
         path: PathBuf,
@@ -123,6 +135,19 @@ pub enum Error {
     Internal(String),
 }
 
+/// Where in a file [`Error::Undecodable`] is: ", row group 1 (rows 2 to 3), row 3".
+fn at(group: &Option<(usize, std::ops::Range<usize>)>, row: &Option<usize>) -> String {
+    let mut s = String::new();
+    if let Some((k, rows)) = group {
+        let last = rows.end.saturating_sub(1);
+        s += &format!(", row group {k} (rows {} to {last})", rows.start);
+    }
+    if let Some(r) = row {
+        s += &format!(", row {r}");
+    }
+    s
+}
+
 /// Who has to act on an error, which is what the exit code tells a scheduler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -174,6 +199,7 @@ impl Error {
             Error::Io { .. }
             | Error::MissingTable { .. }
             | Error::Parquet { .. }
+            | Error::Undecodable { .. }
             | Error::MissingColumn { .. }
             | Error::WrongType { .. }
             | Error::UnknownEnum { .. }

@@ -284,3 +284,70 @@ fn defect_11_precision_lost_silently() {
     let m = manifest::read(out.path()).unwrap();
     assert_eq!((m.usage.read, m.usage.invalid, m.usage.billed), (2, 1, 1));
 }
+
+/// Defect 4: the manifest hashed the inputs at the end of the run, so an input rewritten during
+/// the run was recorded with bytes that were never billed. Each file is hashed from the very
+/// bytes read: here the usage file is rewritten after the run read it (a chunked source spills
+/// it at once), and the manifest's record is still the bytes billed, with their rows.
+#[test]
+fn defect_04_manifest_hashes_inputs_at_the_end_of_the_run() {
+    use reckon::input::{self, chunks::UsageSource};
+    use reckon::shard::{Partitioner, ShardSpec};
+    let input = tempfile::tempdir().unwrap();
+    Dataset::valid().write(input.path());
+    let usage = input.path().join("usage/part-0.parquet");
+    let (bytes, sha256) = input::hash_file(&usage).unwrap();
+    let base = input::load_base(input.path()).unwrap();
+    let part = Partitioner::new(input::pool_links(&base.packages), ShardSpec::ALL, 2);
+    let mut source = UsageSource::open(input.path(), &part, None, u64::MAX).unwrap();
+    // Rewritten while the run goes on: three rows instead of two.
+    let rows = [
+        (
+            "u-x",
+            "acct-1",
+            "ap-guangzhou",
+            "eip",
+            "public_traffic",
+            "2024-05-02 07:00:00",
+            "5",
+            "GB",
+        ),
+        (
+            "u-y",
+            "acct-1",
+            "ap-guangzhou",
+            "eip",
+            "public_traffic",
+            "2024-05-02 08:00:00",
+            "5",
+            "GB",
+        ),
+        (
+            "u-z",
+            "acct-1",
+            "ap-guangzhou",
+            "eip",
+            "public_traffic",
+            "2024-05-02 09:00:00",
+            "5",
+            "GB",
+        ),
+    ];
+    let mut df = frame(3, usage_cols(&rows)).unwrap();
+    write_parquet(&usage, &mut df).unwrap();
+    assert_ne!(input::hash_file(&usage).unwrap().1, sha256);
+    let billed: usize = (0..2)
+        .map(|c| source.load_chunk(c, &part).unwrap())
+        .flat_map(|files| files.into_iter().map(|f| f.df.height()))
+        .sum();
+    assert_eq!(billed, 2);
+    let infos = source.file_infos().unwrap();
+    assert_eq!(infos.len(), 1);
+    assert_eq!(infos[0].path, "usage/part-0.parquet");
+    assert_eq!((infos[0].bytes, &infos[0].sha256), (bytes, &sha256));
+    assert_eq!(infos[0].rows, 2);
+    // Every other table's record is the bytes read too.
+    let (_, packages) = input::hash_file(&input.path().join("packages/part-0.parquet")).unwrap();
+    let recorded = base.files.iter().find(|f| f.table == "packages").unwrap();
+    assert_eq!(recorded.sha256, packages);
+}

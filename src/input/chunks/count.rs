@@ -1,7 +1,7 @@
 //! Counting usage rows before any is read: in all, from the Parquet footers (how many chunks a
 //! run needs), and per owner, reading only `owner_uin` (what the chunks are balanced by).
 
-use super::super::{by_view, parquet_files, read_file, usage};
+use super::super::{by_view, parquet_files, read_columns, usage};
 use crate::error::{Error, Result};
 use crate::parquet::map_files;
 use polars::prelude::*;
@@ -51,7 +51,7 @@ pub fn rows_by_owner(dir: &Path) -> Result<OwnerRows> {
 
 /// One file's owners' rows (in no order) and its rows without an owner.
 fn owner_rows_of(root: &Path, path: &Path) -> Result<OwnerRows> {
-    let f = read_file(root, path, "usage", &usage::COLUMNS[1..2])?;
+    let f = read_columns(root, path, "usage", &usage::COLUMNS[1..2])?;
     let height = f.df.height() as u64;
     if f.is_null_typed("owner_uin")? {
         return Ok(OwnerRows {
