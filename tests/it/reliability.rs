@@ -351,3 +351,80 @@ fn defect_04_manifest_hashes_inputs_at_the_end_of_the_run() {
     let recorded = base.files.iter().find(|f| f.table == "packages").unwrap();
     assert_eq!(recorded.sha256, packages);
 }
+
+/// A valid dataset whose one usage file is `usage` (its bytes), in `dir`.
+fn with_usage_file(dir: &Path, usage: &[u8]) {
+    Dataset::valid().write(dir);
+    std::fs::write(dir.join("usage/part-0.parquet"), usage).unwrap();
+}
+
+/// A usage file of `n` valid rows in row groups of 100 rows, and the byte range of
+/// `column`'s data in row group `group`.
+fn usage_in_groups(n: usize, column: &str, group: usize) -> (Vec<u8>, std::ops::Range<usize>) {
+    use polars::prelude::{ParquetReader, ParquetWriter, SerReader};
+    let ids: Vec<String> = (0..n).map(|i| format!("u-{i}")).collect();
+    let rows: Vec<U> = (ids.iter())
+        .map(|id| {
+            let (owner, region, product, item) =
+                ("acct-1", "ap-guangzhou", "eip", "public_traffic");
+            (
+                id.as_str(),
+                owner,
+                region,
+                product,
+                item,
+                "2024-05-01 07:00:00",
+                "1.5",
+                "GB",
+            )
+        })
+        .collect();
+    let mut df = frame(n, usage_cols(&rows)).unwrap();
+    let mut bytes = Vec::new();
+    ParquetWriter::new(&mut bytes)
+        .with_row_group_size(Some(100))
+        .finish(&mut df)
+        .unwrap();
+    let mut reader = ParquetReader::new(std::io::Cursor::new(bytes.clone()));
+    let meta = reader.get_metadata().unwrap().clone();
+    let k = df.get_column_index(column).unwrap();
+    let r = meta.row_groups[group].parquet_columns()[k].byte_range();
+    (bytes, r.start as usize..r.end as usize)
+}
+
+/// Defect 9: invalid UTF-8, a decimal256 column and a corrupt data page stopped the run with
+/// an error naming only the file. Each now names the file, the column, the row group (its
+/// rows) and the row where reading fails, and the run exits 2. (The UTF-8 and decimal256 files
+/// come from pyarrow, `tests/data/make_fixtures.py`.)
+#[test]
+fn defect_09_errors_name_only_the_file() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let fixture = |name: &str| std::fs::read(data.join(name)).unwrap();
+    let (mut corrupt, page) = usage_in_groups(300, "quantity", 1);
+    // The second half of row group 1's `quantity` pages overwritten.
+    corrupt[(page.start + page.end) / 2..page.end].fill(0xAA);
+    let cases = [
+        (
+            fixture("invalid_utf8.parquet"),
+            "column `owner_uin`, row group 1 (rows 2 to 3), row 3: cannot read",
+        ),
+        (
+            fixture("decimal256.parquet"),
+            "column `quantity`, row group 0 (rows 0 to 1), row 0: cannot read",
+        ),
+        (
+            corrupt,
+            "column `quantity`, row group 1 (rows 100 to 199), row 100: cannot read",
+        ),
+    ];
+    for (bytes, want) in cases {
+        let input = tempfile::tempdir().unwrap();
+        with_usage_file(input.path(), &bytes);
+        let out = out_dir();
+        let (code, err) = run(input.path(), out.path(), Some("2024-06-01"));
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains("usage/part-0.parquet"), "{err}");
+        assert!(err.contains(want), "want {want:?} in {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
