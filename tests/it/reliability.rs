@@ -428,3 +428,54 @@ fn defect_09_errors_name_only_the_file() {
         assert!(!err.contains("panicked"), "{err}");
     }
 }
+
+/// Flips one bit in the middle of the first column chunk of the first row group of `path`:
+/// inside a data page's bytes.
+fn flip_a_bit_in_a_page(path: &Path) {
+    use polars::prelude::{ParquetReader, SerReader};
+    let mut bytes = std::fs::read(path).unwrap();
+    let mut reader = ParquetReader::new(std::io::Cursor::new(bytes.clone()));
+    let meta = reader.get_metadata().unwrap().clone();
+    let r = meta.row_groups[0].parquet_columns()[0].byte_range();
+    bytes[((r.start + r.end) / 2) as usize] ^= 0x08;
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// Defect 14: a bit flipped in a data page of an output changed quantities silently (Parquet
+/// pages carry no checksum unless the writer adds one, and polars' writer does not). The
+/// manifest holds every output file's SHA-256, and `diff`, `merge` and `export` verify each
+/// file before using any: a flipped bit stops them (exit 2) naming the file.
+#[test]
+fn defect_14_bit_flips_in_data_pages_change_quantities_silently() {
+    let input = tempfile::tempdir().unwrap();
+    Dataset::valid().write(input.path());
+    let out = out_dir();
+    let (code, err) = run(input.path(), out.path(), Some("2024-06-01"));
+    assert_eq!(code, 0, "{err}");
+    let m = manifest::read(out.path()).unwrap();
+    let lines = &m.outputs["bill_lines"].files[0];
+    assert_eq!(m.output_sha256.len(), m.outputs.values().map(|w| w.files.len()).sum::<usize>());
+    let o = out.path().to_str().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let focus = elsewhere.path().join("focus");
+    let merged = elsewhere.path().join("merged");
+    let (f, mo) = (focus.to_str().unwrap(), merged.to_str().unwrap());
+    let commands: [Vec<&str>; 3] = [
+        vec!["diff", o, o],
+        vec!["export", "focus", "--input", o, "--output", f],
+        vec!["merge", "--output", mo, o],
+    ];
+    for args in &commands {
+        let (code, err) = run_binary(args);
+        assert_eq!(code, 0, "{args:?} before the flip: {err}");
+    }
+    std::fs::remove_dir_all(&focus).unwrap();
+    std::fs::remove_dir_all(&merged).unwrap();
+    flip_a_bit_in_a_page(&out.path().join(lines));
+    for args in &commands {
+        let (code, err) = run_binary(args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains(lines.as_str()) && err.contains("sha256"), "{err}");
+    }
+    assert!(!merged.exists() && !focus.join("_manifest.json").exists());
+}
