@@ -135,6 +135,9 @@ pub enum Error {
     Internal(String),
 }
 
+/// `EIO`, the device's I/O error (5 on every Unix): the machine's fault, like a full disk.
+const EIO: i32 = 5;
+
 /// Where in a file [`Error::Undecodable`] is: ", row group 1 (rows 2 to 3), row 3".
 fn at(group: &Option<(usize, std::ops::Range<usize>)>, row: &Option<usize>) -> String {
     let mut s = String::new();
@@ -192,7 +195,7 @@ impl Error {
                 if matches!(
                     source.kind(),
                     StorageFull | QuotaExceeded | ReadOnlyFilesystem
-                ) =>
+                ) || source.raw_os_error() == Some(EIO) =>
             {
                 ErrorKind::Machine
             }
@@ -234,6 +237,8 @@ mod tests {
             ErrorKind::Machine
         );
         assert_eq!(io(std::io::ErrorKind::NotFound).kind(), ErrorKind::Input);
+        let eio = Error::io("out/x.parquet", std::io::Error::from_raw_os_error(EIO));
+        assert_eq!(eio.kind(), ErrorKind::Machine);
         assert_eq!(Error::Argument("x".into()).kind(), ErrorKind::Usage);
     }
 

@@ -8,6 +8,7 @@
 
 use crate::error::{Error, Result};
 use polars::prelude::*;
+use std::io::Write as _;
 use std::path::Path;
 
 /// Rows per row group of every file reckon writes (polars' own default): readers can prune and
@@ -87,21 +88,68 @@ pub fn write_frames(
         Pages::Spill => (ParquetCompression::Lz4Raw, StatisticsOptions::empty()),
     };
     let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
-    let mut writer = ParquetWriter::new(std::io::BufWriter::new(file))
-        .with_compression(compression)
-        .with_statistics(statistics)
-        .batched(schema)
-        .map_err(output)?;
-    for df in frames {
-        let mut df = df?;
-        if df.height() == 0 {
-            continue; // no row group for no rows: the footer still holds the schema
+    let mut sink = std::io::BufWriter::new(Recording { file, error: None });
+    // polars reports a failed write in its own words ("transport error"): the file system's
+    // error, when there is one, is what the user needs (a full disk, a read-only file system).
+    let mut frame_error = None;
+    let written = (|| -> PolarsResult<()> {
+        let mut writer = ParquetWriter::new(&mut sink)
+            .with_compression(compression)
+            .with_statistics(statistics)
+            .batched(schema)?;
+        for df in frames {
+            let mut df = match df {
+                Ok(df) => df,
+                Err(e) => {
+                    frame_error = Some(e);
+                    return Ok(());
+                }
+            };
+            if df.height() == 0 {
+                continue; // no row group for no rows: the footer still holds the schema
+            }
+            df.rechunk_mut_par();
+            writer.write_batch(&df)?;
         }
-        df.rechunk_mut_par();
-        writer.write_batch(&df).map_err(output)?;
+        writer.finish()?;
+        Ok(())
+    })();
+    if let Some(e) = frame_error {
+        return Err(e);
     }
-    writer.finish().map_err(output)?;
-    Ok(())
+    let flushed = written.and_then(|()| sink.flush().map_err(PolarsError::from));
+    match (flushed, sink.get_mut().error.take()) {
+        (Ok(()), _) => Ok(()),
+        (Err(_), Some(io)) => Err(Error::io(path, io)),
+        (Err(e), None) => Err(output(e)),
+    }
+}
+
+/// A file that keeps the first error of a write to it.
+struct Recording {
+    file: std::fs::File,
+    error: Option<std::io::Error>,
+}
+
+impl std::io::Write for Recording {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.file.write(buf).inspect_err(|e| self.keep(e))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush().inspect_err(|e| self.keep(e))
+    }
+}
+
+impl Recording {
+    fn keep(&mut self, e: &std::io::Error) {
+        if self.error.is_none() {
+            self.error = Some(match e.raw_os_error() {
+                Some(code) => std::io::Error::from_raw_os_error(code),
+                None => std::io::Error::new(e.kind(), e.to_string()),
+            });
+        }
+    }
 }
 
 /// polars takes the zstd level as its own type, which it exports through `polars_utils`.
