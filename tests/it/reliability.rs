@@ -454,7 +454,10 @@ fn defect_14_bit_flips_in_data_pages_change_quantities_silently() {
     assert_eq!(code, 0, "{err}");
     let m = manifest::read(out.path()).unwrap();
     let lines = &m.outputs["bill_lines"].files[0];
-    assert_eq!(m.output_sha256.len(), m.outputs.values().map(|w| w.files.len()).sum::<usize>());
+    assert_eq!(
+        m.output_sha256.len(),
+        m.outputs.values().map(|w| w.files.len()).sum::<usize>()
+    );
     let o = out.path().to_str().unwrap();
     let elsewhere = tempfile::tempdir().unwrap();
     let focus = elsewhere.path().join("focus");
@@ -475,7 +478,10 @@ fn defect_14_bit_flips_in_data_pages_change_quantities_silently() {
     for args in &commands {
         let (code, err) = run_binary(args);
         assert_eq!(code, 2, "{args:?}: {err}");
-        assert!(err.contains(lines.as_str()) && err.contains("sha256"), "{err}");
+        assert!(
+            err.contains(lines.as_str()) && err.contains("sha256"),
+            "{err}"
+        );
     }
     assert!(!merged.exists() && !focus.join("_manifest.json").exists());
 }
