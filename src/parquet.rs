@@ -46,7 +46,7 @@ pub fn map_files<T: Sync, R: Send>(items: &[T], op: impl Fn(&T) -> R + Sync) -> 
         done
     };
     let mut done: Vec<(usize, R)> = std::thread::scope(|s| {
-        let workers: Vec<_> = (0..threads).map(|_| s.spawn(&work)).collect();
+        let workers: Vec<_> = (0..threads).map(|_| s.spawn(work)).collect();
         workers
             .into_iter()
             .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
