@@ -184,14 +184,25 @@ pub struct ReconcileArgs {
     /// Amount in CNY per key within which a difference is `within_tolerance`.
     #[arg(long, value_name = "CNY", default_value = "0.01")]
     pub tolerance: String,
+    /// Layout of ISSUED: `reckon` (the `issued/` table) or `focus` (a FOCUS 1.2 dataset, e.g.
+    /// `reckon export focus` output's `focus/` directory; mapping in docs/contract.md).
+    #[arg(long, value_enum, default_value = "reckon")]
+    pub issued_format: IssuedFormatArg,
     /// Catalog whose prices explain differences (causes `unit_price`, `tier`). Default: the
     /// recomputed output's, when its file is still there unchanged.
     #[arg(long, value_name = "FILE")]
     pub catalog: Option<PathBuf>,
-    /// Lines of both sides per bucket (default 4,000,000): accounts are compared a bucket at a
+    /// Lines of both sides per bucket (default 2,000,000): accounts are compared a bucket at a
     /// time, spilled beside DIR when there are more than one. For tests of the bucketed path.
     #[arg(long, hide = true, value_name = "ROWS")]
     pub bucket_rows: Option<u64>,
+}
+
+/// `--issued-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IssuedFormatArg {
+    Reckon,
+    Focus,
 }
 
 impl TryFrom<ReconcileArgs> for crate::reconcile::ReconcileConfig {
@@ -210,7 +221,10 @@ impl TryFrom<ReconcileArgs> for crate::reconcile::ReconcileConfig {
         }
         Ok(crate::reconcile::ReconcileConfig {
             issued: a.issued,
-            format: crate::reconcile::IssuedFormat::Reckon,
+            format: match a.issued_format {
+                IssuedFormatArg::Reckon => crate::reconcile::IssuedFormat::Reckon,
+                IssuedFormatArg::Focus => crate::reconcile::IssuedFormat::Focus,
+            },
             recomputed: a.recomputed,
             output: a.output,
             tolerance,

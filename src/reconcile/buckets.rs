@@ -41,6 +41,7 @@ impl Source {
     pub fn read(&self, path: &Path) -> Result<InputFile> {
         match self.issued {
             Some(IssuedFormat::Reckon) => read_file(&self.root, path, "issued", ISSUED_COLUMNS),
+            Some(IssuedFormat::Focus) => super::focus::read(&self.root, path),
             None => read_file(&self.root, path, "bill_lines", RECOMPUTED_COLUMNS),
         }
     }
@@ -55,7 +56,10 @@ impl Source {
 
     /// The column of the account in the files as they are.
     fn owner_column(&self) -> &'static str {
-        "owner_uin"
+        match self.issued {
+            Some(IssuedFormat::Focus) => super::focus::OWNER_COLUMN,
+            _ => "owner_uin",
+        }
     }
 
     fn rows(&self) -> Result<u64> {

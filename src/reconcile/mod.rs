@@ -3,7 +3,8 @@
 //!
 //! The flow ([`run`]): the recomputed output's manifest gives the window; both sides are read
 //! and checked (`line`: the `issued/` table's schema and values, each error naming the file,
-//! column, row and value; a repeated `issued_line_id` is one), split into buckets of accounts
+//! column, row and value; a repeated `issued_line_id` is one; a FOCUS dataset is mapped onto
+//! it first, `focus`), split into buckets of accounts
 //! (`buckets`), and each bucket's lines inside the window are compared (`compare`, pure: one
 //! row per key, its status, and its cause from `causes` with the catalog's prices, `prices`).
 //! The rows are written as `reconciliation/`, their sums per month, account and product as
@@ -24,6 +25,7 @@
 mod buckets;
 mod causes;
 mod compare;
+mod focus;
 mod line;
 mod prices;
 mod summary;
@@ -50,8 +52,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// Lines of both sides per bucket by default (about 1.5 GB of lines in memory).
-pub const BUCKET_ROWS: u64 = 4_000_000;
+/// Lines of both sides per bucket by default: about 200 bytes a line in memory, plus the
+/// bucket's frames while they are read.
+pub const BUCKET_ROWS: u64 = 2_000_000;
 
 /// How the issued table is laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,6 +62,8 @@ pub const BUCKET_ROWS: u64 = 4_000_000;
 pub enum IssuedFormat {
     /// The `issued/` table of docs/contract.md.
     Reckon,
+    /// A FOCUS 1.2 cost and usage dataset (`focus`: the mapping, column by column).
+    Focus,
 }
 
 /// What `reckon reconcile` needs to know.

@@ -219,3 +219,28 @@ fn bad_issued_tables_are_refused_naming_the_place() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--tolerance"), "{err}");
 }
+
+/// reckon's own FOCUS export, read as the issued side (`--issued-format focus`), reconciles with
+/// the output it was exported from: every key matches.
+#[test]
+fn the_focus_export_of_an_output_matches_it() {
+    let focus = out_dir();
+    let (code, err) = run_binary(&[
+        "-q",
+        "export",
+        "focus",
+        "--input",
+        sample_out().to_str().unwrap(),
+        "--output",
+        focus.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let issued = focus.path().join("focus");
+    let (code, err, out) = reconcile(&issued, &["--issued-format", "focus"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        findings(out.path()).is_empty(),
+        "{:?}",
+        findings(out.path())
+    );
+}
