@@ -13,6 +13,10 @@
 #   (d) pricing    reckon's pricing stage alone on the same rows as (b) (`reckon bench pricing`),
 #                  THREADS and 1 thread
 #   (e) deduction  reckon's deduction stage alone (`reckon bench deduction`)
+#   (f) reconcile  `reckon reconcile` of an issued table (the run's bill lines renamed, a few
+#                  changed or left out: bench/duckdb_reconcile.py prepare) against the run's
+#                  output, THREADS threads; and DuckDB doing the same comparison (sums per key,
+#                  FULL OUTER JOIN, statuses, partitioned write: duckdb_reconcile.py join)
 # and prints a table with rows/s, peak RSS and the ratios (c)/(a), (d)/(b), 1 vs THREADS threads.
 #
 # Settings (environment):
@@ -110,6 +114,21 @@ skip a || {
       --output "$res/io_full.dir" --like "$res/full.dir"
   fi
 }
+# (f) on (c)'s output (run once here when (c) is skipped).
+skip f || {
+  if [[ ! -d $res/full.dir ]]; then
+    measure full "$bin" run --input "$full_data" --catalog "$catalog" --output "$res/full.dir"
+  fi
+  rm -rf "$res/issued"
+  "$here/.venv/bin/python" "$here/duckdb_reconcile.py" prepare "$res/full.dir" "$res/issued"
+  POLARS_MAX_THREADS=$THREADS RAYON_NUM_THREADS=$THREADS measure reconcile "$bin" -q reconcile \
+    "$res/issued" "$res/full.dir" --output "$res/reconcile.dir" --catalog "$catalog"
+  measure reconcile_duckdb "$here/.venv/bin/python" "$here/duckdb_reconcile.py" join \
+    "$res/issued" "$res/full.dir" "$res/reconcile_duckdb.dir" "$THREADS"
+  grep -o '"issued_lines": [0-9]*\|"recomputed_lines": [0-9]*' "$res/reconcile.dir/_manifest.json" \
+    | tr -d '"' >"$res/reconcile.lines"
+  rm -rf "$res/issued"
+}
 skip d || {
   POLARS_MAX_THREADS=$THREADS measure pricing "$bin" bench pricing --input "$data" \
     --catalog "$catalog" --output "$res/pricing.dir" --threads "$THREADS"
@@ -202,6 +221,10 @@ if pairs:
 if time_v("pricing"):
     f = figures("pricing"); r["d"] = add(f"(d) reckon pricing stage, {threads} threads (call rows)", "pricing", f["rows"], f["stage_ms"])
     f = figures("pricing_1t"); r["d1"] = add("(d) reckon pricing stage, 1 thread (call rows)", "pricing_1t", f["rows"], f["stage_ms"])
+if time_v("reconcile") and time_v("reconcile_duckdb"):
+    n = sum(int(l.split(":")[1]) for l in open(os.path.join(res, "reconcile.lines")))
+    r["f"] = add(f"(f) reckon reconcile, {threads} threads (issued + recomputed lines)", "reconcile", n)
+    r["g"] = add(f"(f) DuckDB sums per key + FULL OUTER JOIN, {threads} threads", "reconcile_duckdb", n)
 if time_v("deduction"):
     f = figures("deduction"); r["e"] = add(f"(e) reckon deduction stage, {threads} threads", "deduction", f["rows"], f["stage_ms"])
 
@@ -223,6 +246,8 @@ if pairs:
     ratio = median([one / many for many, one in walls])
     print(f"- (c) 1 thread / {threads} threads, wall: median {ratio:.2f}x over "
           f"{len(pairs)} pairs run back to back ({shown})")
+if r.get("f") and r.get("g"):
+    print(f"- (f) reckon reconcile / DuckDB join on the same {r['f'][1]:,} lines, wall: {r['f'][0] / r['g'][0]:.2f}x")
 if r.get("d1") and r.get("d"):
     print(f"- (d) 1 thread / {threads} threads, wall: {r['d1'][0] / r['d'][0]:.2f}x")
 EOF
