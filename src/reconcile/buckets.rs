@@ -73,18 +73,20 @@ pub fn count(sides: [&Source; 2], bucket_rows: u64) -> Result<usize> {
     Ok(rows.div_ceil(bucket_rows.max(1)).max(1) as usize)
 }
 
-/// Hands each bucket's lines of both sides to `each` (issued, recomputed), bucket by bucket;
-/// `spill_in` holds the temporary directory when there is more than one bucket.
+/// Hands each bucket's lines of both sides to `each` (issued, recomputed), bucket by bucket,
+/// in at most `n` buckets; `spill_in` holds the temporary directory when there is more than
+/// one. Gives the number of buckets used (fewer than `n` when accounts are few or large).
 pub fn for_each(
     sides: [&Source; 2],
     n: usize,
     spill_in: &Path,
     mut each: impl FnMut(usize, Vec<Line>, Vec<Line>) -> Result<()>,
-) -> Result<()> {
+) -> Result<usize> {
     if n <= 1 {
         let issued = all_lines(sides[0])?;
         check_ids_in_memory(sides[0], &issued)?;
-        return each(0, issued, all_lines(sides[1])?);
+        each(0, issued, all_lines(sides[1])?)?;
+        return Ok(1);
     }
     let bounds = owner_bounds(sides, n)?;
     let n = bounds.len() + 1;
@@ -104,7 +106,7 @@ pub fn for_each(
         each(b, iss?, rec?)?;
     }
     drop(tmp);
-    Ok(())
+    Ok(n)
 }
 
 /// Every line of a side, file by file.

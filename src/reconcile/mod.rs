@@ -153,7 +153,7 @@ pub fn run(cfg: &ReconcileConfig) -> Result<Report> {
     let n = buckets::count([&issued, &rec], cfg.bucket_rows)?;
     let mut tally = Tally::default();
     let mut written = Written::default();
-    buckets::for_each([&issued, &rec], n, p.side(), |b, iss, recs| {
+    let n = buckets::for_each([&issued, &rec], n, p.side(), |b, iss, recs| {
         let iss = in_window(iss, &window, &mut tally, true)?;
         let recs = in_window(recs, &window, &mut tally, false)?;
         let rows = reconcile(iss, recs, &settings)?;
