@@ -13,6 +13,10 @@
 #   (d) pricing    reckon's pricing stage alone on the same rows as (b) (`reckon bench pricing`),
 #                  THREADS and 1 thread
 #   (e) deduction  reckon's deduction stage alone (`reckon bench deduction`)
+#   (f) reconcile  `reckon reconcile` of an issued table (the run's bill lines renamed, a few
+#                  changed or left out: bench/duckdb_reconcile.py prepare) against the run's
+#                  output, THREADS threads; and DuckDB doing the same comparison (sums per key,
+#                  FULL OUTER JOIN, statuses, partitioned write: duckdb_reconcile.py join)
 # and prints a table with rows/s, peak RSS and the ratios (c)/(a), (d)/(b), 1 vs THREADS threads.
 #
 # Settings (environment):
@@ -50,7 +54,7 @@ if [[ -z ${BIN:-} ]]; then
   (cd "$root" && cargo build --release --quiet)
 fi
 
-if ! skip b; then
+if ! skip b || ! skip f; then
   if [[ ! -x $here/.venv/bin/python ]] || ! "$here/.venv/bin/python" -c 'import duckdb' 2>/dev/null; then
     echo "== installing duckdb into bench/.venv" >&2
     python3 -m venv "$here/.venv"
@@ -109,6 +113,23 @@ skip a || {
     measure io_full "$bin" bench io --input "$full_data" --catalog "$catalog" \
       --output "$res/io_full.dir" --like "$res/full.dir"
   fi
+}
+# (f) on (c)'s output (run once here when (c) is skipped).
+skip f || {
+  if [[ ! -d $res/full.dir ]]; then
+    measure full "$bin" run --input "$full_data" --catalog "$catalog" --output "$res/full.dir"
+  fi
+  rm -rf "$res/issued"
+  "$here/.venv/bin/python" "$here/duckdb_reconcile.py" prepare "$res/full.dir" "$res/issued"
+  # Exit 1 (keys mismatched, as planted) is the expected outcome, not a failure.
+  POLARS_MAX_THREADS=$THREADS RAYON_NUM_THREADS=$THREADS measure reconcile \
+    sh -c '"$@" || [ $? -eq 1 ]' sh "$bin" -q reconcile \
+    "$res/issued" "$res/full.dir" --output "$res/reconcile.dir" --catalog "$catalog"
+  measure reconcile_duckdb "$here/.venv/bin/python" "$here/duckdb_reconcile.py" join \
+    "$res/issued" "$res/full.dir" "$res/reconcile_duckdb.dir" "$THREADS"
+  grep -o '"issued_lines": [0-9]*\|"recomputed_lines": [0-9]*' "$res/reconcile.dir/_manifest.json" \
+    | tr -d '"' >"$res/reconcile.lines"
+  rm -rf "$res/issued"
 }
 skip d || {
   POLARS_MAX_THREADS=$THREADS measure pricing "$bin" bench pricing --input "$data" \
@@ -202,6 +223,10 @@ if pairs:
 if time_v("pricing"):
     f = figures("pricing"); r["d"] = add(f"(d) reckon pricing stage, {threads} threads (call rows)", "pricing", f["rows"], f["stage_ms"])
     f = figures("pricing_1t"); r["d1"] = add("(d) reckon pricing stage, 1 thread (call rows)", "pricing_1t", f["rows"], f["stage_ms"])
+if time_v("reconcile") and time_v("reconcile_duckdb"):
+    n = sum(int(l.split(":")[1]) for l in open(os.path.join(res, "reconcile.lines")))
+    r["f"] = add(f"(f) reckon reconcile, {threads} threads (issued + recomputed lines)", "reconcile", n)
+    r["g"] = add(f"(f) DuckDB sums per key + FULL OUTER JOIN, {threads} threads", "reconcile_duckdb", n)
 if time_v("deduction"):
     f = figures("deduction"); r["e"] = add(f"(e) reckon deduction stage, {threads} threads", "deduction", f["rows"], f["stage_ms"])
 
@@ -223,6 +248,8 @@ if pairs:
     ratio = median([one / many for many, one in walls])
     print(f"- (c) 1 thread / {threads} threads, wall: median {ratio:.2f}x over "
           f"{len(pairs)} pairs run back to back ({shown})")
+if r.get("f") and r.get("g"):
+    print(f"- (f) reckon reconcile / DuckDB join on the same {r['f'][1]:,} lines, wall: {r['f'][0] / r['g'][0]:.2f}x")
 if r.get("d1") and r.get("d"):
     print(f"- (d) 1 thread / {threads} threads, wall: {r['d1'][0] / r['d'][0]:.2f}x")
 EOF

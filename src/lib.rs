@@ -45,6 +45,7 @@ pub mod output;
 pub mod parquet;
 pub mod pipeline;
 pub mod progress;
+pub mod reconcile;
 pub mod rules;
 pub mod shard;
 
@@ -56,7 +57,7 @@ pub use pipeline::{RunConfig, RunMetrics};
 pub enum Outcome {
     /// Done (for `diff`: no differences).
     Done,
-    /// `diff` found differences.
+    /// `diff` found differences; `reconcile` found keys that do not match.
     Differences,
 }
 

@@ -2,7 +2,8 @@
 //!
 //! `run`, `generate`, `merge`, `export`: 0 complete, 2 bad input or usage, 1 internal error or the
 //! machine's (a full disk, a read-only file system).
-//! `diff`: 0 no differences, 1 differences, 2 bad input or usage, 3 internal error.
+//! `diff`: 0 no differences, 1 differences, 2 bad input or usage, 3 internal error; `reconcile`:
+//! 0 every key matches (or is within tolerance), 1 some key does not, 2 and 3 as `diff`.
 
 use clap::Parser;
 use reckon::cli::{Cli, Command};
@@ -29,7 +30,7 @@ pub static malloc_conf: &[u8] = b"oversize_threshold:33554432,dirty_decay_ms:300
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let is_diff = matches!(cli.command, Command::Diff(_));
+    let is_diff = matches!(cli.command, Command::Diff(_) | Command::Reconcile(_));
     match reckon::cli::run(cli) {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
         Ok(Outcome::Differences) => ExitCode::from(1),

@@ -167,6 +167,12 @@ impl Catalog {
         list.into_iter().flatten().map(|e| e.price_unit.as_str())
     }
 
+    /// Every metered price entry: any product, billing item, region and effective range (for
+    /// `reconcile`, which looks for the other prices an item has had).
+    pub fn price_entries(&self) -> impl Iterator<Item = &PriceEntry> {
+        self.prices.values().flat_map(|m| m.values()).flatten()
+    }
+
     /// The price in force at `at` for a metered row; an exact region beats `*`.
     pub fn price(
         &self,

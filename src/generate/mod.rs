@@ -30,7 +30,10 @@
 //!   `subscriptions.elastic_unit_price` (null on some orders), elastic days above the cap of
 //!   4 × the plan, hourly instances started and released between clock hours;
 //! - with `--scenarios`, the hand-made accounts of [`scenarios`] (docs/rules.md's worked
-//!   examples) and five deliberately invalid usage rows.
+//!   examples) and five deliberately invalid usage rows;
+//! - with `--issued`, the `issued/` table a billing platform would have issued for the data,
+//!   with six planted platform mistakes ([`issued`]): the data is run (`reckon run`, default
+//!   as-of, into a temporary directory) and its bill lines issued.
 //!
 //! The range is the `--days` UTC+8 days ending the day before `--end`; every instant is stored as
 //! UTC microseconds, usage hours are aligned and one hour long, ids are unique.
@@ -56,6 +59,7 @@
 
 mod accounts;
 mod draw;
+pub mod issued;
 mod model;
 mod packages;
 mod scenarios;
@@ -90,12 +94,17 @@ pub struct GenerateConfig {
     pub rows_per_file: usize,
     /// Output directory for the input tables.
     pub output: PathBuf,
+    /// Also write `issued/` (see [`issued`]).
+    pub issued: bool,
 }
 
 /// Writes the dataset described by `cfg` and prints a one-line summary to stderr.
 pub fn run(cfg: &GenerateConfig) -> Result<()> {
     let t0 = Instant::now();
     let s = generate(cfg)?;
+    if cfg.issued {
+        write_issued(&cfg.output)?;
+    }
     let secs = t0.elapsed().as_secs_f64();
     eprintln!(
         "reckon generate: {} usage rows in {} files, {} accounts, {} packages, {} subscriptions, \
@@ -172,6 +181,31 @@ pub fn generate(cfg: &GenerateConfig) -> Result<Summary> {
     summary.usage_files = files;
     write_catalog(&cfg.output)?;
     Ok(summary)
+}
+
+/// Runs the generated data in `dir` (default as-of, output in a temporary directory) and writes
+/// `dir/issued/` from its bill lines with the planted mistakes; lists them on stderr.
+fn write_issued(dir: &Path) -> Result<()> {
+    let tmp = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+    let out = tmp.path().join("out");
+    let catalog = dir.join("catalog.toml");
+    crate::run(&crate::RunConfig {
+        as_of: None,
+        input: dir.to_path_buf(),
+        catalog: catalog.clone(),
+        output: out.clone(),
+        threads: None,
+        shard: crate::shard::ShardSpec::ALL,
+        chunk_rows: crate::input::chunks::DEFAULT_CHUNK_ROWS,
+    })?;
+    for p in issued::write(&out, &catalog, dir, true)? {
+        eprintln!(
+            "reckon generate: planted {} on {}",
+            p.mistake,
+            p.line_ids.join(",")
+        );
+    }
+    Ok(())
 }
 
 /// The catalog the generated data is priced by: `sample_data/catalog.toml`.
@@ -271,6 +305,7 @@ mod tests {
             scenarios,
             rows_per_file: 5000,
             output: dir.to_path_buf(),
+            issued: false,
         }
     }
 
@@ -618,6 +653,7 @@ mod tests {
             scenarios: false,
             rows_per_file: 5000,
             output: dir.path().to_path_buf(),
+            issued: false,
         };
         assert!(matches!(
             GenerateConfig::try_from(a),

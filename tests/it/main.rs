@@ -19,6 +19,7 @@ mod metrics;
 mod ops;
 mod output;
 mod readers;
+mod reconcile;
 mod reliability;
 mod reliability_ops;
 mod revised_deduction;

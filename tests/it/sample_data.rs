@@ -7,7 +7,7 @@ use crate::common::*;
 use std::path::Path;
 
 /// The exact command line that made `sample_data/` (also in the README).
-pub const RECIPE: [&str; 11] = [
+pub const RECIPE: [&str; 12] = [
     "generate",
     "--accounts",
     "4",
@@ -18,6 +18,7 @@ pub const RECIPE: [&str; 11] = [
     "--end",
     "2024-07-01",
     "--scenarios",
+    "--issued",
     "--output",
 ];
 
