@@ -249,6 +249,7 @@ fn read_spilled(side: &Source, files: &[PathBuf]) -> Result<Vec<Line>> {
             df: crate::input::read_parquet(path)?,
             rows: None,
             name_ids: None,
+            digest: None,
         };
         out.extend(side.lines(&f)?);
     }

@@ -187,6 +187,7 @@ pub fn read(root: &Path, path: &Path) -> Result<InputFile> {
         df: out,
         rows: None,
         name_ids: None,
+        digest: None,
     })
 }
 
