@@ -46,9 +46,11 @@
 
 mod draws;
 mod lines;
+pub mod packages;
 pub mod row;
 
-pub use row::{pricing_quantity, service, FocusRow};
+pub use packages::Packages;
+pub use row::{focus_unit, pricing_quantity, service, FocusRow};
 
 use crate::calendar::Month;
 use crate::error::{Error, Result};
@@ -79,29 +81,15 @@ pub struct FocusConfig {
 pub fn rows_of(
     lines: &DataFrame,
     draws: Option<&DataFrame>,
-    names: &HashMap<String, String>,
+    packages: &Packages,
     provider: &str,
 ) -> Result<Vec<FocusRow>> {
     let mut out = Vec::with_capacity(lines.height() + draws.map_or(0, |d| d.height()));
-    let first_line = lines::rows(lines, names, provider, &mut out)?;
+    let first_line = lines::rows(lines, packages, provider, &mut out)?;
     if let Some(dd) = draws {
-        draws::rows(dd, &first_line, provider, &mut out)?;
+        draws::rows(dd, &first_line, packages, provider, &mut out)?;
     }
     Ok(out)
-}
-
-/// package_id → package_name, from the output's `package_status` (empty without it).
-fn package_names(dir: &Path) -> Result<HashMap<String, String>> {
-    let Some(ps) = read::table(dir, "package_status")? else {
-        return Ok(HashMap::new());
-    };
-    let ids = read::strings(&ps, "package_id")?;
-    let names = read::strings(&ps, "package_name")?;
-    Ok(ids
-        .into_iter()
-        .zip(names)
-        .filter_map(|(i, n)| Some((i?, n?)))
-        .collect())
 }
 
 /// Exports one file of `bill_lines` with its draws; gives what was written.
@@ -109,14 +97,14 @@ fn export_file(
     dir: &Path,
     f: &read::TableFile,
     draws: Option<&Path>,
-    names: &HashMap<String, String>,
+    packages: &Packages,
     provider: &str,
 ) -> Result<Written> {
     let draws = draws.map(crate::input::read_parquet).transpose()?;
     let rows = rows_of(
         &crate::input::read_parquet(&f.path)?,
         draws.as_ref(),
-        names,
+        packages,
         provider,
     )?;
     // Written under the same partition and name: a row of another month would land in (and
@@ -182,7 +170,9 @@ pub fn run(cfg: &FocusConfig) -> Result<()> {
     })?;
     let draw_files = read::table_files(input, "deduction_details")?.unwrap_or_default();
     let draws = draws_by_file(input, &lines, &draw_files)?;
-    let names = package_names(input)?;
+    let window_start = parse_instant(&source.window_start);
+    let as_of = parse_instant(&source.window_end);
+    let packages = packages::load(input, window_start, as_of)?;
     let publish = Publish::begin(&cfg.output, None)?;
     let dir = publish.dir();
     let mut written = Written::default();
@@ -192,7 +182,7 @@ pub fn run(cfg: &FocusConfig) -> Result<()> {
             .par_iter()
             .map(|f| {
                 let d = draws.get(&(f.partition.as_str(), f.name.as_str())).copied();
-                export_file(dir, f, d, &names, &cfg.provider)
+                export_file(dir, f, d, &packages, &cfg.provider)
             })
             .collect::<Result<Vec<_>>>()?;
         for w in done {
@@ -200,6 +190,12 @@ pub fn run(cfg: &FocusConfig) -> Result<()> {
             written.files.extend(w.files);
         }
     }
+    write_rows(
+        dir,
+        packages::unused_rows(&packages, &cfg.provider),
+        "unused.parquet",
+        &mut written,
+    )?;
     let as_of_month = crate::calendar::parse_date(&source.as_of_date)
         .map(|d| Month::of(crate::calendar::day_start_of_date(d) - 1))
         .unwrap_or_else(|| Month::of(0));
@@ -209,6 +205,13 @@ pub fn run(cfg: &FocusConfig) -> Result<()> {
     publish.commit()?;
     tracing::info!(rows = written.rows, output = %cfg.output.display(), "FOCUS export written");
     Ok(())
+}
+
+/// An instant of the manifest (`2024-04-01 00:00:00+08:00`) in UTC microseconds; 0 if absent.
+fn parse_instant(s: &str) -> crate::calendar::Ts {
+    chrono::DateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%:z")
+        .map(|t| t.timestamp_micros())
+        .unwrap_or(0)
 }
 
 /// `DIR/_manifest.json`: the format and version, the source output, and what was written.
@@ -320,25 +323,47 @@ mod tests {
             ],
         )
         .unwrap();
-        let names = HashMap::from([("pkg-1".to_string(), "Traffic 100GB".to_string())]);
-        let rows = rows_of(&lines, Some(&draws), &names, "Cloud").unwrap();
+        let pkg = packages::Package {
+            id: "pkg-1".into(),
+            name: "Traffic 100GB".into(),
+            owner: "acct-1".into(),
+            product: "tp".into(),
+            sub_product: "package".into(),
+            region: None,
+            kind: "total".into(),
+            status: "valid".into(),
+            unit: "GB".into(),
+            capacity: Some(d("100")),
+            cycle: None,
+            effective_at: parse_local("2024-05-01 00:00:00").unwrap(),
+            expires_at: parse_local("2024-08-01 00:00:00").unwrap(),
+            invalid_at: None,
+            price: d("20"),
+            total_remaining: Some(d("95")),
+        };
+        let packages = Packages {
+            by_id: HashMap::from([("pkg-1".to_string(), pkg)]),
+            ..Packages::default()
+        };
+        let rows = rows_of(&lines, Some(&draws), &packages, "Cloud").unwrap();
         let [usage, purchase, draw] = &rows[..] else {
             panic!("{rows:#?}")
         };
 
         assert_eq!(usage.cost.billed, d("4"));
-        assert_eq!(usage.cost.list, d("4"));
+        assert_eq!(usage.list_cost(), d("4"));
         assert_eq!(
             (usage.charge.category, usage.charge.frequency),
             ("Usage", "Usage-Based")
         );
         assert_eq!(
             usage.charge.description,
-            "eip public_traffic usage at 0.80000000 CNY per GB (tier 1)"
+            "eip public_traffic usage at 0.80000000 CNY per GiB (tier 1)"
         );
         assert_eq!(usage.commitment, Commitment::default());
         assert_eq!(usage.quantity.consumed, Some(d("5")));
-        assert_eq!(usage.quantity.pricing, d("5"));
+        assert_eq!(usage.quantity.pricing, Some(d("5")));
+        assert_eq!(usage.quantity.pricing_unit.as_deref(), Some("GiB"));
         assert_eq!(
             usage.sku.sku_price_id,
             "eip/traffic/public_traffic/ap-guangzhou/1"
@@ -350,13 +375,22 @@ mod tests {
         );
         assert_eq!(purchase.commitment.id.as_deref(), Some("pkg-1"));
         assert_eq!(purchase.commitment.name.as_deref(), Some("Traffic 100GB"));
+        // The whole term's capacity, bought upfront; amortized, so no effective cost here.
+        assert_eq!(purchase.commitment.quantity, Some(d("100")));
+        assert_eq!(purchase.commitment.unit.as_deref(), Some("GiB"));
+        assert_eq!(
+            (purchase.cost.billed, purchase.cost.effective),
+            (d("20"), d("0"))
+        );
+        assert!(purchase.charge.end > purchase.charge.start);
         assert_eq!(purchase.quantity.consumed, None);
         assert_eq!(purchase.sku.region, None);
         assert_eq!(purchase.sku.sku_price_id, "tp/package/purchase/*/-");
 
         assert_eq!(draw.line_id, "d:a:0");
-        assert_eq!((draw.cost.billed, draw.cost.effective), (d("0"), d("0")));
-        assert_eq!((draw.cost.list, draw.cost.contracted), (d("4"), d("4")));
+        // 5 of the package's 100 GB: 5% of its 20 CNY.
+        assert_eq!((draw.cost.billed, draw.cost.effective), (d("0"), d("1")));
+        assert_eq!(draw.list_cost(), d("4"));
         assert_eq!(draw.cost.unit_price, Some(d("0.80")));
         assert_eq!(draw.commitment.status, Some("Used"));
         assert_eq!(draw.commitment.quantity, Some(d("5")));
