@@ -141,6 +141,7 @@ fn cost(d: &Drawn, packages: &Packages) -> Cost {
             .get(&effective)
             .map_or(Decimal::ZERO, |p| p.amortized(taken)),
         unit_price: Some(d.line.map_or(Decimal::ZERO, |l| l.unit_price)),
+        list: None,
     }
 }
 
@@ -158,6 +159,7 @@ fn charge(d: &Drawn) -> Charge {
         frequency: "Usage-Based",
         start: c.starts[i].unwrap_or_default(),
         end: c.ends[i].unwrap_or_default(),
+        billing: None,
     }
 }
 

@@ -168,6 +168,7 @@ fn cost(b: &Billed, package_purchase: bool) -> Cost {
             b.amount
         },
         unit_price: Some(signed(b.unit_price, Decimal::ONE, b.amount).0),
+        list: None,
     }
 }
 
@@ -202,6 +203,7 @@ fn charge(b: &Billed) -> Charge {
         frequency,
         start,
         end,
+        billing: None,
     }
 }
 

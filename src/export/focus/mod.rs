@@ -44,11 +44,13 @@
 //! the rows of a `bill_lines` file and of its `deduction_details` file, one function per column
 //! group.
 
+pub mod corrections;
 mod draws;
 mod lines;
 pub mod packages;
 pub mod row;
 
+pub use corrections::Previous;
 pub use packages::Packages;
 pub use row::{focus_unit, pricing_quantity, service, FocusRow};
 
@@ -58,7 +60,7 @@ use crate::output::publish::Publish;
 use crate::output::{read, write_rows, Written};
 use polars::prelude::DataFrame;
 use rayon::prelude::*;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 /// FOCUS version of the export.
@@ -73,6 +75,9 @@ pub struct FocusConfig {
     pub output: PathBuf,
     /// `ProviderName`, `PublisherName` and `InvoiceIssuerName` of every row.
     pub provider: String,
+    /// A previously published FOCUS export: its closed months stay as published, and what
+    /// changed in them is issued as corrections ([`corrections`]).
+    pub previous: Option<PathBuf>,
 }
 
 /// The FOCUS rows of one file of `bill_lines` (`lines`) and the `deduction_details` file of the
@@ -92,14 +97,16 @@ pub fn rows_of(
     Ok(out)
 }
 
-/// Exports one file of `bill_lines` with its draws; gives what was written.
+/// Exports one file of `bill_lines` with its draws; gives what was written, and the rows of
+/// `frozen` months, held back (their published rows stay: [`corrections`]).
 fn export_file(
     dir: &Path,
     f: &read::TableFile,
     draws: Option<&Path>,
     packages: &Packages,
+    frozen: &BTreeSet<Month>,
     provider: &str,
-) -> Result<Written> {
+) -> Result<(Written, Vec<FocusRow>)> {
     let draws = draws.map(crate::input::read_parquet).transpose()?;
     let rows = rows_of(
         &crate::input::read_parquet(&f.path)?,
@@ -125,8 +132,40 @@ fn export_file(
         });
     }
     let mut written = Written::default();
+    if month.is_some_and(|m| frozen.contains(&m)) {
+        return Ok((written, rows));
+    }
     write_rows(dir, rows, &f.name, &mut written)?;
-    Ok(written)
+    Ok((written, Vec::new()))
+}
+
+/// Every file of `bill_lines` with its draws, as many at once as there are threads (memory
+/// holds that many files' rows); gives the rows of the `frozen` months.
+fn export_lines(
+    dir: &Path,
+    lines: &[read::TableFile],
+    draws: &HashMap<(&str, &str), &Path>,
+    packages: &Packages,
+    frozen: &BTreeSet<Month>,
+    provider: &str,
+    written: &mut Written,
+) -> Result<Vec<FocusRow>> {
+    let mut held = Vec::new();
+    for batch in lines.chunks(rayon::current_num_threads().max(1)) {
+        let done = batch
+            .par_iter()
+            .map(|f| {
+                let d = draws.get(&(f.partition.as_str(), f.name.as_str())).copied();
+                export_file(dir, f, d, packages, frozen, provider)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        for (w, mut rows) in done {
+            written.add_rows(&w);
+            written.files.extend(w.files);
+            held.append(&mut rows);
+        }
+    }
+    Ok(held)
 }
 
 /// The `deduction_details` file of each `(partition, name)` of `input`; an error when one has no
@@ -159,7 +198,10 @@ fn draws_by_file<'a>(
 }
 
 /// `reckon export focus`: one output file per file of `bill_lines`, built from that file and its
-/// draws alone, so memory holds one chunk's month of lines at a time, whatever the output's size.
+/// draws alone, so memory holds one chunk's month of lines at a time, whatever the output's size
+/// (with `--previous`, the rows of the frozen months are held until they are compared); the
+/// `Unused` rows of packages; with `--previous`, the frozen months as published and the
+/// corrections of what changed in them.
 pub fn run(cfg: &FocusConfig) -> Result<()> {
     let input = &cfg.input;
     read::check_output(input)?;
@@ -170,40 +212,47 @@ pub fn run(cfg: &FocusConfig) -> Result<()> {
     })?;
     let draw_files = read::table_files(input, "deduction_details")?.unwrap_or_default();
     let draws = draws_by_file(input, &lines, &draw_files)?;
-    let window_start = parse_instant(&source.window_start);
     let as_of = parse_instant(&source.window_end);
-    let packages = packages::load(input, window_start, as_of)?;
+    let packages = packages::load(input, parse_instant(&source.window_start), as_of)?;
+    let months: BTreeSet<Month> = source
+        .months
+        .iter()
+        .filter_map(|m| Month::parse(m))
+        .collect();
+    let previous = (cfg.previous.as_deref())
+        .map(|p| Previous::open(p, &months))
+        .transpose()?;
+    let frozen: BTreeSet<Month> = previous
+        .as_ref()
+        .map(|p| p.frozen.keys().copied().collect())
+        .unwrap_or_default();
     let publish = Publish::begin(&cfg.output, None)?;
     let dir = publish.dir();
     let mut written = Written::default();
-    // As many files at once as there are threads: memory holds that many files' rows.
-    for batch in lines.chunks(rayon::current_num_threads().max(1)) {
-        let done = batch
-            .par_iter()
-            .map(|f| {
-                let d = draws.get(&(f.partition.as_str(), f.name.as_str())).copied();
-                export_file(dir, f, d, &packages, &cfg.provider)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        for w in done {
-            written.add_rows(&w);
-            written.files.extend(w.files);
-        }
+    let p = &cfg.provider;
+    let mut restated = export_lines(dir, &lines, &draws, &packages, &frozen, p, &mut written)?;
+    let (held, unused): (Vec<_>, Vec<_>) = packages::unused_rows(&packages, p)
+        .into_iter()
+        .partition(|r| frozen.contains(&r.charge.billing_month()));
+    restated.extend(held);
+    write_rows(dir, unused, "unused.parquet", &mut written)?;
+    let mut corrected = 0;
+    if let Some(prev) = &previous {
+        let published = prev.copy_frozen(dir, &mut written)?;
+        let rows = corrections::corrections(restated, published, Month::of(as_of));
+        corrected = rows.len();
+        write_rows(dir, rows, "corrections.parquet", &mut written)?;
     }
-    write_rows(
-        dir,
-        packages::unused_rows(&packages, &cfg.provider),
-        "unused.parquet",
-        &mut written,
-    )?;
     let as_of_month = crate::calendar::parse_date(&source.as_of_date)
         .map(|d| Month::of(crate::calendar::day_start_of_date(d) - 1))
         .unwrap_or_else(|| Month::of(0));
     crate::output::finish_table::<FocusRow>(dir, as_of_month, "part-00000.parquet", &mut written)?;
     written.files.sort();
-    write_manifest(dir, input, &source, &written)?;
+    let frozen: Vec<String> = frozen.iter().map(|m| m.to_string()).collect();
+    let previous = previous.map(|p| (p.dir.display().to_string(), frozen, corrected));
+    write_manifest(dir, input, &source, &written, previous)?;
     publish.commit()?;
-    tracing::info!(rows = written.rows, output = %cfg.output.display(), "FOCUS export written");
+    tracing::info!(rows = written.rows, corrections = corrected, output = %cfg.output.display(), "FOCUS export written");
     Ok(())
 }
 
@@ -220,8 +269,9 @@ fn write_manifest(
     input: &Path,
     source: &crate::output::manifest::Manifest,
     written: &Written,
+    previous: Option<(String, Vec<String>, usize)>,
 ) -> Result<()> {
-    let manifest = serde_json::json!({
+    let mut manifest = serde_json::json!({
         "format": "FOCUS",
         "focus_version": FOCUS_VERSION,
         "source": input.display().to_string(),
@@ -230,6 +280,13 @@ fn write_manifest(
         "rows": written.rows,
         "files": written.files,
     });
+    if let Some((dir, frozen, corrections)) = previous {
+        manifest["previous"] = serde_json::json!({
+            "path": dir,
+            "months_kept_as_published": frozen,
+            "correction_rows": corrections,
+        });
+    }
     let path = dir.join("_manifest.json");
     let text = serde_json::to_string_pretty(&manifest).map_err(|e| Error::Output {
         path: path.clone(),

@@ -297,6 +297,7 @@ fn unused_row(p: &Package, m: Month, start: Ts, end: Ts, q: Decimal, provider: &
             billed: Decimal::ZERO,
             effective: p.amortized(q),
             unit_price: Some(Decimal::ZERO),
+            list: None,
         },
         charge: Charge {
             category: "Usage",
@@ -305,6 +306,7 @@ fn unused_row(p: &Package, m: Month, start: Ts, end: Ts, q: Decimal, provider: &
             frequency: "Usage-Based",
             start,
             end,
+            billing: None,
         },
         commitment: Commitment {
             id: Some(p.id.clone()),

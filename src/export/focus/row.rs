@@ -7,7 +7,7 @@
 //! quantity), quantities at scale 9, `ListCost` and `ContractedCost` the exact product of the
 //! unit price and `PricingQuantity` at scale 17 (8 + 9: no rounding), or `BilledCost` on a row
 //! without a unit price; `BillingPeriodStart/End` derived from `ChargePeriodStart` (the UTC+8
-//! month), never stored; `ChargePeriodEnd > ChargePeriodStart`; units in FOCUS's Unit Format;
+//! month), never stored, except on a correction (the current billing period); `ChargePeriodEnd > ChargePeriodStart`; units in FOCUS's Unit Format;
 //! rows in the total order `(ChargePeriodStart, x_LineId)`; the partition key is `x_month`.
 
 use crate::calendar::{Month, Ts, HOUR};
@@ -131,6 +131,8 @@ pub struct Cost {
     pub effective: Decimal,
     /// Non-negative; `None` on a correction row.
     pub unit_price: Option<Decimal>,
+    /// `ListCost` of a row without a unit price (a correction's delta); `None`: derived.
+    pub list: Option<Decimal>,
 }
 
 /// `ChargeCategory`, `ChargeClass`, `ChargeDescription`, `ChargeFrequency`,
@@ -144,6 +146,15 @@ pub struct Charge {
     pub frequency: &'static str,
     pub start: Ts,
     pub end: Ts,
+    /// The billing period of a correction (the current one); `None`: the month of `start`.
+    pub billing: Option<Month>,
+}
+
+impl Charge {
+    /// The billing period (a UTC+8 month).
+    pub fn billing_month(&self) -> Month {
+        self.billing.unwrap_or_else(|| Month::of(self.start))
+    }
 }
 
 /// The `CommitmentDiscount*` columns: the resource package a row is about, if any
@@ -190,10 +201,11 @@ pub struct Sku {
 
 impl FocusRow {
     /// `ListCost` = `ContractedCost`: the unit price times `PricingQuantity`, exactly; on a row
-    /// without either (a correction), the billed cost.
+    /// without either (a correction), its own list cost, else the billed cost.
     pub fn list_cost(&self) -> Decimal {
-        match (self.cost.unit_price, self.quantity.pricing) {
-            (Some(p), Some(q)) => priced(p, q),
+        match (self.cost.unit_price, self.quantity.pricing, self.cost.list) {
+            (Some(p), Some(q), _) => priced(p, q),
+            (_, _, Some(list)) => list,
             _ => self.cost.billed,
         }
     }
@@ -213,7 +225,7 @@ impl Table for FocusRow {
     const PARTITIONED: bool = true;
     const PARTITION_KEY: &'static str = "x_month";
     fn month(&self) -> Option<Month> {
-        Some(Month::of(self.charge.start))
+        Some(self.charge.billing_month())
     }
     fn sort_key_cmp(a: &Self, b: &Self) -> Ordering {
         (a.charge.start, &a.line_id).cmp(&(b.charge.start, &b.line_id))
@@ -237,8 +249,8 @@ impl Table for FocusRow {
                 s("BillingAccountId", |x| &x.account),
                 s("BillingAccountName", |x| &x.account),
                 s("BillingCurrency", |_| "CNY"),
-                t("BillingPeriodEnd", |x| Month::of(x.charge.start).end()),
-                t("BillingPeriodStart", |x| Month::of(x.charge.start).start()),
+                t("BillingPeriodEnd", |x| x.charge.billing_month().end()),
+                t("BillingPeriodStart", |x| x.charge.billing_month().start()),
                 s("ChargeCategory", |x| x.charge.category),
                 o("ChargeClass", |x| x.charge.class),
                 s("ChargeDescription", |x| &x.charge.description),
