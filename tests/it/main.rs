@@ -12,6 +12,7 @@ mod common;
 mod account_events;
 mod contract;
 mod cron;
+mod focus_conformance;
 mod golden;
 mod metrics;
 mod ops;
