@@ -1,48 +1,28 @@
-//! `reckon export focus`: the output's charges as a FOCUS 1.2 cost and usage dataset.
+//! `reckon export focus`: the output's charges as a FOCUS 1.2 cost and usage dataset; the
+//! mapping, column by column, is `docs/focus.md`.
 //!
 //! Rows:
 //! - one per `bill_lines` row (the billed part: pay-as-you-go usage, purchases,
-//!   subscriptions, elastic fees, upgrades, refunds), `x_LineId` = its `line_id`;
+//!   subscriptions, elastic fees, upgrades, refunds), `x_LineId` = its `line_id` (`lines`);
 //! - one per `deduction_details` draw (usage covered by a resource package): a `Usage` row with
-//!   `CommitmentDiscountId` = the package, `CommitmentDiscountStatus = Used`, `BilledCost` and
-//!   `EffectiveCost` 0 (the package was paid by its `Purchase` row; reckon does not amortize
-//!   it), `ListCost` = `ContractedCost` = the covered quantity at the usage's unit price (what the
-//!   package saved). `x_LineId` is `d:<usage_id>:<draw>`.
+//!   `CommitmentDiscountStatus = Used`, `BilledCost` 0 and `EffectiveCost` its share of the
+//!   package's price, `x_LineId` = `d:<usage_id>:<draw>` (`draws`);
+//! - one `Unused` row per package and month for the capacity its ended cycles left
+//!   ([`packages`]: the amortization), in `unused.parquet`;
+//! - with `--previous`, the correction rows of the closed months PREV published
+//!   ([`corrections`]), in `corrections.parquet` of the current billing period.
 //!
-//! Mapping decisions (FOCUS 1.2 column definitions and allowed values):
-//! - Costs: there are no negotiated discounts, so `ListCost = ContractedCost = EffectiveCost =
-//!   BilledCost = amount` on billed rows, and the unit prices are the line's `unit_price`.
-//! - `ChargeCategory`: usage and elastic lines and hourly subscription lines → `Usage`;
-//!   purchases, monthly subscriptions and upgrades → `Purchase`; refunds → `Credit`.
-//!   `ChargeClass` is null: reckon recomputes whole periods rather than issuing correction rows
-//!   (what changed since a previous run is what `reckon diff` reports).
-//! - `ChargeFrequency`: `Usage-Based` for usage rows, `Recurring` for subscriptions,
-//!   `One-Time` otherwise.
-//! - Times are UTC instants: `ChargePeriodStart/End` = `charge_start/end` (a purchase instant
-//!   gives an empty period); `BillingPeriodStart/End` = the UTC+8 natural month of
-//!   `charge_start` (reckon's billing month), as UTC instants.
-//! - `PricingQuantity` is in `PricingUnit` = the line's `price_unit` (e.g. `10000 call`, `GB`):
-//!   the billable quantity converted at scale 9, so `ListUnitPrice × PricingQuantity ≈ ListCost`.
-//!   `ConsumedQuantity/ConsumedUnit` = the quantity in the metered unit (usage-like rows only):
-//!   on a usage line the part it bills (`billable_quantity`, each tier part its own), on a draw
-//!   row the part the package covered — so they add up to the metered quantity, counted once;
-//!   on an elastic or hourly line (no draws) the metered quantity.
-//! - `BillingAccountId/Name` = `owner_uin`; `BillingCurrency` = CNY; `ProviderName`,
-//!   `PublisherName`, `InvoiceIssuerName` = `--provider`; `RegionId` = the region (null for
-//!   all-region `*`); `ResourceId` = `instance_id`; `SkuId` = `product/sub_product/billing_item`;
-//!   `SkuPriceId` = `SkuId/region/tier`.
-//! - `ServiceName`/`ServiceCategory` from the product code ([`service`]); unknown → `Other`.
-//! - Money `Decimal128(38,8)`, quantities `Decimal128(38,9)`.
-//!
-//! Files: `DIR/focus/month=YYYY-MM/<name>` by billing period, one per file of the output's
-//! `bill_lines` (same partition and name, with the draws of the `deduction_details` file of that
+//! Files: `DIR/focus/x_month=YYYY-MM/<name>` by billing period, one per file of the output's
+//! `bill_lines` (same month and name, with the draws of the `deduction_details` file of that
 //! partition and name: the same accounts), rows in the total order `(ChargePeriodStart,
 //! x_LineId)` within each file, plus `DIR/_manifest.json`; published atomically like a run.
-//! Memory holds one such file's rows at a time.
+//! Memory holds one such file's rows at a time per thread (and, with `--previous`, the rows of
+//! the months kept as published, until they are compared), plus the packages and one leftover
+//! per package cycle drawn on.
 //!
-//! Modules: [`row`] is the FOCUS row by column group and its columns; `lines` and `draws` build
-//! the rows of a `bill_lines` file and of its `deduction_details` file, one function per column
-//! group.
+//! Modules: [`row`] is the FOCUS row by column group, its columns and the shared value mappings
+//! (units, signs, exact products); `lines` and `draws` build the rows of a `bill_lines` file and
+//! of its `deduction_details` file, one function per column group.
 
 pub mod corrections;
 mod draws;
