@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::output::{read, Written};
 use polars::prelude::DataFrame;
 use rust_decimal::Decimal;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 /// The previous export and the months of it that stay as published.
@@ -232,122 +232,139 @@ fn allowed(v: Option<String>, allowed: &[&'static str]) -> &'static str {
         .unwrap_or(allowed[0])
 }
 
-/// The rows of a FOCUS file of partition `month` (the inverse of `FocusRow::to_frame`).
-pub fn from_frame(df: &DataFrame, month: Month) -> Result<Vec<FocusRow>> {
-    let s = |c: &str| read::strings(df, c);
-    let dec = |c: &str| read::decimals(df, c);
-    let ts = |c: &str| read::instants(df, c);
-    let (line, usage, account, provider) = (
-        s("x_LineId")?,
-        s("x_UsageId")?,
-        s("BillingAccountId")?,
-        s("ProviderName")?,
-    );
-    let (billed, effective, price, list) = (
-        dec("BilledCost")?,
-        dec("EffectiveCost")?,
-        dec("ListUnitPrice")?,
-        dec("ListCost")?,
-    );
-    let (category, class, description, frequency) = (
-        s("ChargeCategory")?,
-        s("ChargeClass")?,
-        s("ChargeDescription")?,
-        s("ChargeFrequency")?,
-    );
-    let (start, end) = (ts("ChargePeriodStart")?, ts("ChargePeriodEnd")?);
-    let (cd_id, cd_name, cd_status, cd_q, cd_unit) = (
-        s("CommitmentDiscountId")?,
-        s("CommitmentDiscountName")?,
-        s("CommitmentDiscountStatus")?,
-        dec("CommitmentDiscountQuantity")?,
-        s("CommitmentDiscountUnit")?,
-    );
-    let (consumed, consumed_unit, pricing_category, pricing, pricing_unit) = (
-        dec("ConsumedQuantity")?,
-        s("ConsumedUnit")?,
-        s("PricingCategory")?,
-        dec("PricingQuantity")?,
-        s("PricingUnit")?,
-    );
-    let (region, resource, resource_name, resource_type) = (
-        s("RegionId")?,
-        s("ResourceId")?,
-        s("ResourceName")?,
-        s("ResourceType")?,
-    );
-    let (sku, meter, price_id, details) = (
-        s("SkuId")?,
-        s("SkuMeter")?,
-        s("SkuPriceId")?,
-        s("SkuPriceDetails")?,
-    );
-    let get = |v: &[Option<String>], i: usize| v[i].clone().unwrap_or_default();
-    let mut out = Vec::with_capacity(df.height());
-    for i in 0..df.height() {
-        let start = start[i].unwrap_or_default();
-        let sku_id = get(&sku, i);
-        out.push(FocusRow {
-            line_id: get(&line, i),
-            usage_id: usage[i].clone(),
-            account: get(&account, i),
-            provider: get(&provider, i),
+/// The columns of a FOCUS file, as [`from_frame`] reads them back.
+struct FocusCols {
+    text: HashMap<&'static str, Vec<Option<String>>>,
+    dec: HashMap<&'static str, Vec<Option<Decimal>>>,
+    start: Vec<Option<Ts>>,
+    end: Vec<Option<Ts>>,
+}
+
+const TEXT: &[&str] = &[
+    "x_LineId",
+    "x_UsageId",
+    "BillingAccountId",
+    "ProviderName",
+    "ChargeCategory",
+    "ChargeClass",
+    "ChargeDescription",
+    "ChargeFrequency",
+    "CommitmentDiscountId",
+    "CommitmentDiscountName",
+    "CommitmentDiscountStatus",
+    "CommitmentDiscountUnit",
+    "ConsumedUnit",
+    "PricingCategory",
+    "PricingUnit",
+    "RegionId",
+    "ResourceId",
+    "ResourceName",
+    "ResourceType",
+    "SkuId",
+    "SkuMeter",
+    "SkuPriceId",
+    "SkuPriceDetails",
+];
+const DEC: &[&str] = &[
+    "BilledCost",
+    "EffectiveCost",
+    "ListUnitPrice",
+    "ListCost",
+    "CommitmentDiscountQuantity",
+    "ConsumedQuantity",
+    "PricingQuantity",
+];
+
+impl FocusCols {
+    fn of(df: &DataFrame) -> Result<FocusCols> {
+        let mut text = HashMap::new();
+        for c in TEXT {
+            text.insert(*c, read::strings(df, c)?);
+        }
+        let mut dec = HashMap::new();
+        for c in DEC {
+            dec.insert(*c, read::decimals(df, c)?);
+        }
+        Ok(FocusCols {
+            text,
+            dec,
+            start: read::instants(df, "ChargePeriodStart")?,
+            end: read::instants(df, "ChargePeriodEnd")?,
+        })
+    }
+    fn s(&self, c: &str, i: usize) -> Option<String> {
+        self.text[c][i].clone()
+    }
+    fn g(&self, c: &str, i: usize) -> String {
+        self.s(c, i).unwrap_or_default()
+    }
+    fn d(&self, c: &str, i: usize) -> Option<Decimal> {
+        self.dec[c][i]
+    }
+
+    /// Row `i`, of partition `month`.
+    fn row(&self, i: usize, month: Month) -> FocusRow {
+        let start = self.start[i].unwrap_or_default();
+        let sku_id = self.g("SkuId", i);
+        FocusRow {
+            line_id: self.g("x_LineId", i),
+            usage_id: self.s("x_UsageId", i),
+            account: self.g("BillingAccountId", i),
+            provider: self.g("ProviderName", i),
             cost: Cost {
-                billed: billed[i].unwrap_or_default(),
-                effective: effective[i].unwrap_or_default(),
-                unit_price: price[i],
-                list: list[i],
+                billed: self.d("BilledCost", i).unwrap_or_default(),
+                effective: self.d("EffectiveCost", i).unwrap_or_default(),
+                unit_price: self.d("ListUnitPrice", i),
+                list: self.d("ListCost", i),
             },
             charge: Charge {
-                category: allowed(
-                    category[i].clone(),
-                    &["Usage", "Purchase", "Credit", "Tax", "Adjustment"],
-                ),
-                class: class[i].as_ref().map(|_| "Correction"),
-                description: get(&description, i),
-                frequency: allowed(
-                    frequency[i].clone(),
-                    &["Usage-Based", "Recurring", "One-Time"],
-                ),
+                category: allowed(self.s("ChargeCategory", i), CATEGORIES),
+                class: self.s("ChargeClass", i).map(|_| "Correction"),
+                description: self.g("ChargeDescription", i),
+                frequency: allowed(self.s("ChargeFrequency", i), FREQUENCIES),
                 start,
-                end: end[i].unwrap_or_default(),
+                end: self.end[i].unwrap_or_default(),
                 billing: (Month::of(start) != month).then_some(month),
             },
             commitment: Commitment {
-                id: cd_id[i].clone(),
-                name: cd_name[i].clone(),
-                status: cd_status[i]
-                    .as_ref()
-                    .map(|v| allowed(Some(v.clone()), &["Used", "Unused"])),
-                quantity: cd_q[i],
-                unit: cd_unit[i].clone(),
+                id: self.s("CommitmentDiscountId", i),
+                name: self.s("CommitmentDiscountName", i),
+                status: (self.s("CommitmentDiscountStatus", i)).map(|v| allowed(Some(v), STATUSES)),
+                quantity: self.d("CommitmentDiscountQuantity", i),
+                unit: self.s("CommitmentDiscountUnit", i),
             },
             quantity: Quantity {
-                consumed: consumed[i],
-                consumed_unit: consumed_unit[i].clone(),
-                pricing_category: pricing_category[i].as_ref().map(|v| {
-                    allowed(
-                        Some(v.clone()),
-                        &["Standard", "Committed", "Dynamic", "Other"],
-                    )
-                }),
-                pricing: pricing[i],
-                pricing_unit: pricing_unit[i].clone(),
+                consumed: self.d("ConsumedQuantity", i),
+                consumed_unit: self.s("ConsumedUnit", i),
+                pricing_category: (self.s("PricingCategory", i))
+                    .map(|v| allowed(Some(v), PRICING_CATEGORIES)),
+                pricing: self.d("PricingQuantity", i),
+                pricing_unit: self.s("PricingUnit", i),
             },
             sku: Sku {
                 product: sku_id.split('/').next().unwrap_or_default().to_string(),
-                region: region[i].clone(),
-                resource_id: resource[i].clone(),
-                resource_name: resource_name[i].clone(),
-                resource_type: resource_type[i].clone(),
+                region: self.s("RegionId", i),
+                resource_id: self.s("ResourceId", i),
+                resource_name: self.s("ResourceName", i),
+                resource_type: self.s("ResourceType", i),
                 sku_id,
-                meter: get(&meter, i),
-                sku_price_id: get(&price_id, i),
-                price_details: details[i].clone(),
+                meter: self.g("SkuMeter", i),
+                sku_price_id: self.g("SkuPriceId", i),
+                price_details: self.s("SkuPriceDetails", i),
             },
-        });
+        }
     }
-    Ok(out)
+}
+
+const CATEGORIES: &[&str] = &["Usage", "Purchase", "Credit", "Tax", "Adjustment"];
+const FREQUENCIES: &[&str] = &["Usage-Based", "Recurring", "One-Time"];
+const STATUSES: &[&str] = &["Used", "Unused"];
+const PRICING_CATEGORIES: &[&str] = &["Standard", "Committed", "Dynamic", "Other"];
+
+/// The rows of a FOCUS file of partition `month` (the inverse of `FocusRow::to_frame`).
+pub fn from_frame(df: &DataFrame, month: Month) -> Result<Vec<FocusRow>> {
+    let cols = FocusCols::of(df)?;
+    Ok((0..df.height()).map(|i| cols.row(i, month)).collect())
 }
 
 #[cfg(test)]
@@ -433,6 +450,26 @@ mod tests {
             assert_eq!(r.cost.unit_price, None);
             assert_eq!(r.list_cost(), r.cost.billed);
         }
+    }
+
+    /// A published file reads back into the rows written (the list cost made explicit); the
+    /// partition is the billing period, so a row charged in another month (a correction) keeps
+    /// it.
+    #[test]
+    fn published_rows_read_back_as_written() {
+        use crate::output::Table;
+        let july = Month::parse("2024-07").unwrap();
+        let mut fixed = corrections(Vec::new(), vec![row("u:9", "3")], july);
+        let plain = row("u:1", "4");
+        let rows = [&plain, &fixed[0]];
+        let df = FocusRow::to_frame(&rows).unwrap();
+        let back = from_frame(&df, july).unwrap();
+        let mut want = plain.clone();
+        want.cost.list = Some(want.list_cost());
+        want.charge.billing = Some(july);
+        assert_eq!(back[0], want);
+        fixed[0].sku.product = "eip".into();
+        assert_eq!(back[1], fixed[0]);
     }
 
     /// A charge that is no longer there is reversed in full.
