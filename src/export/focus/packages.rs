@@ -7,7 +7,8 @@
 //! rate ([`unused_rows`]), so the `Used` and `Unused` rows of a package ending inside the output
 //! add up to its price (to the cent: one rounding at scale 8 per row).
 //!
-//! Invariants: the rate is `None` for unlimited packages (no capacity: their draws keep
+//! Invariants: an output without `package_status.price_paid` (written by an older reckon) has
+//! price 0 everywhere, so nothing is amortized; the rate is `None` for unlimited packages (no capacity: their draws keep
 //! `EffectiveCost` 0) and for a capacity of 0; `Unused` rows are written for paid packages only
 //! (free quota has no purchase to spread), one per package and month in which cycles ended,
 //! for the cycles that ended inside the output's window and by its as-of moment; the leftover
@@ -179,9 +180,20 @@ fn status_rows(ps: &DataFrame) -> Result<Vec<Package>> {
     let s = |c: &str| cols(ps, c);
     let (ids, names, owners) = (s("package_id")?, s("package_name")?, s("owner_uin")?);
     let (products, subs, regions) = (s("product")?, s("sub_product")?, s("region")?);
-    let (kinds, statuses, units, cycles) = (s("kind")?, s("status")?, s("unit")?, s("cycle")?);
+    let (kinds, statuses, units) = (s("kind")?, s("status")?, s("unit")?);
+    // An output written before `cycle` and `price_paid` existed: nothing to amortize.
+    let has = |c: &str| ps.schema().contains(c);
+    let cycles = if has("cycle") {
+        s("cycle")?
+    } else {
+        vec![None; ps.height()]
+    };
+    let price = if has("price_paid") {
+        read::decimals(ps, "price_paid")?
+    } else {
+        vec![None; ps.height()]
+    };
     let capacity = read::decimals(ps, "capacity")?;
-    let price = read::decimals(ps, "price_paid")?;
     let remaining = read::decimals(ps, "total_remaining")?;
     let effective = read::instants(ps, "effective_at")?;
     let expires = read::instants(ps, "expires_at")?;
@@ -414,6 +426,38 @@ mod tests {
 
     /// A refund lapses the refund's cycle (its leftover) and every cycle after it, at the
     /// refund; no cycle lapses twice.
+    /// An output written before `package_status` had `cycle` and `price_paid` still exports:
+    /// its packages cost 0, so their draws and Unused rows carry no effective cost.
+    #[test]
+    fn an_older_package_status_without_price_or_cycle_reads_as_free() {
+        use crate::output::{dec_col, frame, str_col, ts_col};
+        let s = |n: &str, v: &str| str_col(n, std::iter::once(Some(v)));
+        let at = |n: &str, v: &str| ts_col(n, std::iter::once(Some(t(v))));
+        let ps = frame(
+            1,
+            vec![
+                s("package_id", "P"),
+                s("package_name", "p"),
+                s("owner_uin", "a"),
+                s("product", "tp"),
+                s("sub_product", "periodic"),
+                s("region", "*"),
+                s("kind", "periodic"),
+                s("status", "valid"),
+                s("unit", "GB"),
+                dec_col("capacity", 9, std::iter::once(Some(d("10")))),
+                dec_col("total_remaining", 9, std::iter::once(None)),
+                at("effective_at", "2024-05-01 00:00:00"),
+                at("expires_at", "2024-06-01 00:00:00"),
+                ts_col("invalid_at", std::iter::once(None)),
+            ],
+        )
+        .unwrap();
+        let rows = status_rows(&ps).unwrap();
+        assert_eq!((rows[0].price, rows[0].cycle), (Decimal::ZERO, None));
+        assert_eq!(rows[0].amortized(d("5")), Decimal::ZERO);
+    }
+
     #[test]
     fn a_refund_lapses_what_was_still_to_come_at_the_refund() {
         let mut p = periodic();
