@@ -377,6 +377,7 @@ mod tests {
             invalid_at: None,
             price: d("20"),
             total_remaining: Some(d("95")),
+            rate_once: Default::default(),
         };
         let packages = Packages {
             by_id: HashMap::from([("pkg-1".to_string(), pkg)]),

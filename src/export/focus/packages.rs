@@ -23,6 +23,7 @@ use polars::prelude::*;
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::OnceLock;
 
 /// One package of `package_status`, with what amortizing it needs.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +47,9 @@ pub struct Package {
     pub price: Decimal,
     /// The remaining of a total package as of the as-of moment.
     pub total_remaining: Option<Decimal>,
+    /// [`Package::rate`], computed once: counting a sliced package's hourly slices for every
+    /// draw would cost thousands of steps a draw.
+    pub rate_once: OnceLock<Option<Decimal>>,
 }
 
 impl Package {
@@ -82,8 +86,10 @@ impl Package {
 
     /// CNY per package unit: the price over the term's capacity.
     pub fn rate(&self) -> Option<Decimal> {
-        let cap = self.term_capacity().filter(|c| !c.is_zero())?;
-        Some(self.price / cap)
+        *self.rate_once.get_or_init(|| {
+            let cap = self.term_capacity().filter(|c| !c.is_zero())?;
+            Some(self.price / cap)
+        })
     }
 
     /// The amortized cost of `quantity` package units (scale 8).
@@ -217,6 +223,7 @@ fn status_rows(ps: &DataFrame) -> Result<Vec<Package>> {
             invalid_at: invalid[i],
             price: price[i].unwrap_or_default(),
             total_remaining: remaining[i],
+            rate_once: OnceLock::new(),
         })
         .collect())
 }
@@ -381,6 +388,7 @@ mod tests {
             invalid_at: Some(t("2024-06-02 12:00:00")),
             price: d("30"),
             total_remaining: None,
+            rate_once: OnceLock::new(),
         }
     }
 
