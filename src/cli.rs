@@ -237,7 +237,7 @@ impl TryFrom<ReconcileArgs> for crate::reconcile::ReconcileConfig {
 #[derive(Debug, Subcommand)]
 pub enum ExportCommand {
     /// FOCUS 1.2 cost and usage dataset from `bill_lines` (and `deduction_details` for the
-    /// usage covered by packages), written to `DIR/focus/month=YYYY-MM/`, one file per file of
+    /// usage covered by packages), written to `DIR/focus/x_month=YYYY-MM/`, one file per file of
     /// `bill_lines` (a file at a time: memory does not grow with the output).
     Focus(FocusArgs),
 }
@@ -253,6 +253,11 @@ pub struct FocusArgs {
     /// ProviderName, PublisherName and InvoiceIssuerName of every row.
     #[arg(long, value_name = "NAME", default_value = "Cloud Provider")]
     pub provider: String,
+    /// The FOCUS export published before this one: the billing periods it closed stay as
+    /// published, and what changed in them since is written as `ChargeClass = Correction` rows
+    /// in the current billing period.
+    #[arg(long, value_name = "PREV_DIR")]
+    pub previous: Option<PathBuf>,
 }
 
 impl From<FocusArgs> for crate::export::focus::FocusConfig {
@@ -261,6 +266,7 @@ impl From<FocusArgs> for crate::export::focus::FocusConfig {
             input: a.input,
             output: a.output,
             provider: a.provider,
+            previous: a.previous,
         }
     }
 }

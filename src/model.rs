@@ -5,7 +5,7 @@
 //! writes them) point down to; it holds data only: no I/O, no rule. How each table is sorted,
 //! partitioned and encoded is `output::tables`' business.
 
-use crate::calendar::{Month, Ts};
+use crate::calendar::{CycleLen, Month, Ts};
 use crate::money::Unit;
 use crate::name::Name;
 use compact_str::CompactString;
@@ -187,6 +187,10 @@ pub struct PackageStatus {
     pub status: &'static str,
     pub unit: Unit,
     pub capacity: Option<Decimal>,
+    /// The cycle or slice length of periodic and sliced packages.
+    pub cycle: Option<CycleLen>,
+    /// What the package cost (`packages.price_paid`), what its FOCUS export amortizes.
+    pub price_paid: Decimal,
     pub total_remaining: Option<Decimal>,
     pub cycle_remaining: Option<Decimal>,
     pub cycle_start: Option<Ts>,

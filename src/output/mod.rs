@@ -103,6 +103,8 @@ impl TableDef {
 pub trait Table: Sized + Send + Sync {
     const NAME: &'static str;
     const PARTITIONED: bool;
+    /// The Hive key of the month partitions (`month=YYYY-MM/`).
+    const PARTITION_KEY: &'static str = "month";
     /// The month partition of a row, or `None` for unpartitioned tables.
     fn month(&self) -> Option<Month>;
     /// The documented total order.
@@ -177,7 +179,7 @@ fn write_sorted<T: Table>(
             .push(r);
     }
     for (m, chunk) in by_month {
-        let key = format!("month={m}");
+        let key = format!("{}={m}", T::PARTITION_KEY);
         emit(out, &dir.join(&key).join(file), Some(key), &chunk, written)?;
     }
     Ok(())
@@ -219,7 +221,7 @@ pub fn finish_table<T: Table>(
     }
     let dir = out.join(T::NAME);
     let (path, key) = if T::PARTITIONED {
-        let key = format!("month={as_of_month}");
+        let key = format!("{}={as_of_month}", T::PARTITION_KEY);
         (dir.join(&key).join(file), Some(key))
     } else {
         (dir.join(file), None)

@@ -250,6 +250,8 @@ impl Table for PackageStatus {
                 s("status", |x| x.status),
                 s("unit", |x| x.unit.as_str()),
                 dec_col("capacity", 9, r.iter().map(|x| x.capacity)),
+                str_col("cycle", r.iter().map(|x| x.cycle.map(|c| c.as_str()))),
+                dec_col("price_paid", 8, r.iter().map(|x| Some(x.price_paid))),
                 dec_col("total_remaining", 9, r.iter().map(|x| x.total_remaining)),
                 dec_col("cycle_remaining", 9, r.iter().map(|x| x.cycle_remaining)),
                 ts_col("cycle_start", r.iter().map(|x| x.cycle_start)),

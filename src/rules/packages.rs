@@ -40,6 +40,8 @@ pub fn status_of(p: &Package, st: &PackageState, w: &Window) -> PackageStatus {
         status,
         unit: p.unit,
         capacity: p.capacity,
+        cycle: p.cycle,
+        price_paid: p.price_paid,
         total_remaining: c.total_remaining,
         cycle_remaining: c.cycle_remaining,
         cycle_start: cycle.map(|c| c.start),

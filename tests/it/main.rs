@@ -14,6 +14,7 @@ mod contract;
 mod cron;
 mod faults;
 mod fuzz_corpus;
+mod focus_conformance;
 mod golden;
 mod metrics;
 mod ops;

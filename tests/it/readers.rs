@@ -3,7 +3,8 @@
 //! with Hive partitioning), pandas, polars and DuckDB, with the manifest's row counts, decimals
 //! as decimals and instants as UTC timestamps; the README's "Reading the output" snippets run
 //! too. The readers are Python packages: `tests/readers/check.py` runs in the virtual
-//! environment `.ci/run` creates (`RECKON_READERS_PYTHON`, else `~/.cache/reckon-ci-venv`).
+//! environment `.ci/run` creates (`RECKON_READERS_PYTHON`, else `~/.cache/reckon-ci-venv`);
+//! with `RECKON_READERS_SPARK=1` it reads them with Apache Spark too (`--spark`).
 //! Without one the test says so on stderr, past the harness's capture, and passes; with one,
 //! any reader error fails it.
 
@@ -70,8 +71,11 @@ fn every_output_table_and_the_focus_export_open_in_the_analysts_readers() {
         focus.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{err}");
+    // Spark too when the environment has it (`.ci/run` with RECKON_CI_SPARK=1): minutes more.
+    let spark = std::env::var("RECKON_READERS_SPARK").is_ok_and(|v| v == "1");
     let run = Command::new(&python)
         .arg(root.join("tests/readers/check.py"))
+        .args(spark.then_some("--spark"))
         .args(["out", "focus-out"])
         .arg(root.join("README.md"))
         .current_dir(tmp.path())

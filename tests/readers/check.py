@@ -2,12 +2,14 @@
 """Reader conformance: every output table of a reckon run, and its FOCUS export, opens in the
 readers analysts use, with the manifest's row counts and exact types.
 
-Usage: check.py [OUT] [FOCUS_OUT] [README]   (defaults: out, focus-out, none)
+Usage: check.py [--spark] [OUT] [FOCUS_OUT] [README]   (defaults: out, focus-out, none)
 
 OUT is a `reckon run` output, FOCUS_OUT a `reckon export focus` output (FOCUS_OUT/focus/). Each
 table is read with pyarrow (`pq.read_table(dir)` and `pyarrow.dataset` with Hive partitioning),
-pandas, polars and DuckDB (both with Hive partitioning). Every reader must give the row count
-of the manifest, the partition key (`month`) of a partitioned table as a column, decimals as
+pandas, polars and DuckDB (both with Hive partitioning), and with --spark Apache Spark too
+(`spark.read.parquet(dir)`, pyspark and a JRE: tests/readers/requirements-spark.txt). Every
+reader must give the row count of the manifest, the partition key (`month`; the FOCUS export's
+`x_month`) of a partitioned table as a column, decimals as
 decimals (the columns the files store as Parquet decimals) and instants as UTC timestamps.
 With README, the Python and SQL blocks of its "Reading the output" section run too, from the
 current directory (they name `out/` and `focus-out/`). Any failure exits 1 naming the table,
@@ -83,6 +85,36 @@ def check_polars(table, df, decimals, instants):
     return df.height, set(df.columns)
 
 
+def check_spark(spark, table, directory, decimals, instants):
+    """Spark's `spark.read.parquet(dir)`: decimals as DecimalType; instants as TimestampType
+    (Spark's instants are UTC internally, shown in the session zone, set to UTC)."""
+    from pyspark.sql import types as T
+
+    df = spark.read.parquet(directory)
+    fields = {f.name: f.dataType for f in df.schema.fields}
+    for name in decimals:
+        if not isinstance(fields[name], T.DecimalType):
+            fail(table, "spark", f"{name} is {fields[name]}, not a decimal")
+    for name in instants:
+        if not isinstance(fields[name], T.TimestampType):
+            fail(table, "spark", f"{name} is {fields[name]}, not a timestamp")
+    SPARK_TYPES[table] = sorted({str(fields[n]) for n in decimals | instants})
+    return df.count(), set(fields)
+
+
+SPARK_TYPES = {}
+
+
+def spark_session():
+    from pyspark.sql import SparkSession
+
+    return (SparkSession.builder.master("local[2]").appName("reckon-readers")
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .getOrCreate())
+
+
 def check_duckdb(table, pattern, hive, decimals, instants):
     source = f"read_parquet('{pattern}', hive_partitioning = {str(hive).lower()})"
     con = duckdb.connect()
@@ -97,9 +129,19 @@ def check_duckdb(table, pattern, hive, decimals, instants):
     return rows, set(types)
 
 
-def check_table(table, directory, want_rows):
+def partition_key(files):
+    """The Hive key of a table's partitions (`month`, or the FOCUS export's `x_month`), if any."""
+    for f in files:
+        for part in f.split(os.sep):
+            if part.endswith(tuple("0123456789")) and "=" in part:
+                return part.split("=", 1)[0]
+    return None
+
+
+def check_table(table, directory, want_rows, spark=None):
     files = sorted(glob.glob(f"{directory}/**/*.parquet", recursive=True))
-    hive = any(os.sep + "month=" in f for f in files)
+    key = partition_key(files)
+    hive = key is not None
     pattern = f"{directory}/**/*.parquet" if hive else f"{directory}/*.parquet"
     decimals, instants = file_types(files)
     failed_before = len(FAILURES)
@@ -114,6 +156,8 @@ def check_table(table, directory, want_rows):
             table, pl.read_parquet(pattern, hive_partitioning=hive), decimals, instants),
         "duckdb": lambda: check_duckdb(table, pattern, hive, decimals, instants),
     }
+    if spark is not None:
+        readers["spark"] = lambda: check_spark(spark, table, directory, decimals, instants)
     for reader, read in readers.items():
         try:
             rows, columns = read()
@@ -122,9 +166,9 @@ def check_table(table, directory, want_rows):
             continue
         if rows != want_rows:
             fail(table, reader, f"{rows} rows, the manifest says {want_rows}")
-        if hive and "month" not in columns:
-            fail(table, reader, "no `month` column from the partition key")
-        duplicated = [c for c in columns if c.startswith("month") and c != "month"]
+        if hive and key not in columns:
+            fail(table, reader, f"no `{key}` column from the partition key")
+        duplicated = [c for c in columns if c.startswith(key or "month") and c != key]
         if duplicated:
             fail(table, reader, f"partition key read twice: {duplicated}")
     status = "ok  " if len(FAILURES) == failed_before else "BAD "
@@ -156,14 +200,22 @@ def run_readme(readme):
     print(f"ok  README: {len(blocks)} snippets ran", flush=True)
 
 
-def main(out="out", focus_out="focus-out", readme=None):
+def main(out="out", focus_out="focus-out", readme=None, spark=False):
     print(f"pyarrow {pa.__version__}, pandas {pd.__version__}, polars {pl.__version__}, "
           f"duckdb {duckdb.__version__}", flush=True)
+    session = None
+    if spark:
+        session = spark_session()
+        print(f"spark {session.version}", flush=True)
     manifest = json.load(open(os.path.join(out, "_manifest.json")))
     for table, entry in sorted(manifest["outputs"].items()):
-        check_table(table, os.path.join(out, table), entry["rows"])
+        check_table(table, os.path.join(out, table), entry["rows"], session)
     focus = json.load(open(os.path.join(focus_out, "_manifest.json")))
-    check_table("focus", os.path.join(focus_out, "focus"), focus["rows"])
+    check_table("focus", os.path.join(focus_out, "focus"), focus["rows"], session)
+    for table, types in sorted(SPARK_TYPES.items()):
+        print(f"    spark {table}: {', '.join(types)}", flush=True)
+    if session is not None:
+        session.stop()
     if readme:
         run_readme(readme)
     for f in FAILURES:
@@ -172,4 +224,5 @@ def main(out="out", focus_out="focus-out", readme=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:]))
+    args = [a for a in sys.argv[1:] if a != "--spark"]
+    sys.exit(main(*args, spark="--spark" in sys.argv[1:]))

@@ -1,16 +1,19 @@
 //! FOCUS rows of `deduction_details`: one `Usage` row per draw, the usage a resource package
 //! covered, built a column group at a time.
 //!
-//! Invariants: a draw row bills nothing (`BilledCost = EffectiveCost = 0`: the package was paid
-//! by its `Purchase` row; reckon does not amortize it); `ListCost = ContractedCost` = the covered
+//! Invariants: a draw row bills nothing (`BilledCost = 0`: the package was paid by its
+//! `Purchase` row); its `EffectiveCost` is the package's price spread over what it took
+//! ([`super::packages::Package::amortized`]); `ListCost = ContractedCost` = the covered
 //! quantity at the unit price of its usage's first line ([`UsagePrice`]), in that line's price
-//! unit — what the package saved. `x_LineId` is `d:<usage_id>:<draw_seq>`.
+//! unit — what the usage would have cost. `x_LineId` is `d:<usage_id>:<draw_seq>`.
 
 use super::lines::UsagePrice;
-use super::row::{pricing_quantity, Charge, Commitment, Cost, FocusRow, Quantity, Sku};
+use super::packages::Packages;
+use super::row::{
+    focus_unit, price_details, pricing_quantity, Charge, Commitment, Cost, FocusRow, Quantity, Sku,
+};
 use crate::calendar::Ts;
 use crate::error::Result;
-use crate::money;
 use crate::output::read;
 use polars::prelude::DataFrame;
 use rust_decimal::Decimal;
@@ -103,6 +106,7 @@ impl<'a> Drawn<'a> {
 pub(super) fn rows(
     dd: &DataFrame,
     first_line: &HashMap<String, UsagePrice>,
+    packages: &Packages,
     provider: &str,
     out: &mut Vec<FocusRow>,
 ) -> Result<()> {
@@ -115,7 +119,7 @@ pub(super) fn rows(
             usage_id: Some(usage_id),
             account: get(&c.owner, i),
             provider: provider.to_string(),
-            cost: cost(&d),
+            cost: cost(&d, packages),
             charge: charge(&d),
             commitment: commitment(&d),
             quantity: quantity(&d),
@@ -125,16 +129,19 @@ pub(super) fn rows(
     Ok(())
 }
 
-/// Nothing billed; list and contracted cost = the covered quantity at the line's unit price.
-fn cost(d: &Drawn) -> Cost {
-    let unit_price = d.line.map(|l| l.unit_price);
-    let list = money::m8(d.pricing * unit_price.unwrap_or(Decimal::ZERO));
+/// Nothing billed; the effective cost is the package's price for what the draw took; the unit
+/// price is the line's (list and contracted cost follow from it).
+fn cost(d: &Drawn, packages: &Packages) -> Cost {
+    let (c, i) = (d.c, d.i);
+    let taken = c.deducted[i].unwrap_or(Decimal::ZERO);
+    let effective = get(&c.pkg, i);
     Cost {
         billed: Decimal::ZERO,
-        effective: Decimal::ZERO,
-        list,
-        contracted: list,
-        unit_price,
+        effective: packages
+            .get(&effective)
+            .map_or(Decimal::ZERO, |p| p.amortized(taken)),
+        unit_price: Some(d.line.map_or(Decimal::ZERO, |l| l.unit_price)),
+        list: None,
     }
 }
 
@@ -142,6 +149,7 @@ fn charge(d: &Drawn) -> Charge {
     let (c, i) = (d.c, d.i);
     Charge {
         category: "Usage",
+        class: None,
         description: format!(
             "{} {} covered by package {}",
             get(&c.product, i),
@@ -151,6 +159,7 @@ fn charge(d: &Drawn) -> Charge {
         frequency: "Usage-Based",
         start: c.starts[i].unwrap_or_default(),
         end: c.ends[i].unwrap_or_default(),
+        billing: None,
     }
 }
 
@@ -162,7 +171,7 @@ fn commitment(d: &Drawn) -> Commitment {
         name: c.pkg_name[i].clone(),
         status: Some("Used"),
         quantity: c.deducted[i],
-        unit: c.pkg_unit[i].clone(),
+        unit: c.pkg_unit[i].as_deref().map(focus_unit),
     }
 }
 
@@ -170,10 +179,10 @@ fn commitment(d: &Drawn) -> Commitment {
 fn quantity(d: &Drawn) -> Quantity {
     Quantity {
         consumed: Some(d.covered),
-        consumed_unit: Some(d.unit.clone()),
+        consumed_unit: Some(focus_unit(&d.unit)),
         pricing_category: Some("Committed"),
-        pricing: d.pricing,
-        pricing_unit: d.pricing_unit.clone(),
+        pricing: Some(d.pricing),
+        pricing_unit: Some(focus_unit(&d.pricing_unit)),
     }
 }
 
@@ -184,18 +193,21 @@ fn sku(d: &Drawn) -> Sku {
         .clone()
         .filter(|r| r != "*")
         .or_else(|| d.line.and_then(|l| l.region.clone()));
-    let sku = format!(
-        "{}/{}/{}",
-        get(&c.product, i),
-        get(&c.sub_product, i),
-        get(&c.item, i)
-    );
+    let item = get(&c.item, i);
+    let sku = format!("{}/{}/{item}", get(&c.product, i), get(&c.sub_product, i));
+    let region_key = region.as_deref().unwrap_or("*").to_string();
     Sku {
         product: get(&c.product, i),
-        sku_price_id: format!("{sku}/{}/package", region.as_deref().unwrap_or("*")),
+        sku_price_id: format!("{sku}/{region_key}/package"),
+        price_details: Some(price_details(&[
+            ("x_BillingItem", item.clone()),
+            ("x_Region", region_key),
+        ])),
         region,
         resource_id: c.instance[i].clone(),
+        resource_name: None,
         resource_type: c.sub_product[i].clone(),
+        meter: item,
         sku_id: sku,
     }
 }

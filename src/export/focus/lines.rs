@@ -1,13 +1,20 @@
 //! FOCUS rows of `bill_lines`: one per line, the billed part of every charge, built a column
 //! group at a time.
 //!
-//! Invariants: on a billed row `ListCost = ContractedCost = EffectiveCost = BilledCost =
-//! amount` (no negotiated discounts) and the unit price is the line's; usage, elastic and hourly
-//! subscription lines are `Usage` rows; a usage line consumes the part it bills (the covered
-//! part is its draw row's, so the metered quantity is counted once). Each usage's first line
-//! is kept ([`UsagePrice`]) for its draw rows' price.
+//! Invariants: `BilledCost` = the line's amount; `EffectiveCost` = the amount too, except on a
+//! package purchase (0: the package's price is spread over the usage it covers, `packages`);
+//! the unit price is the line's, made non-negative with the sign in `PricingQuantity`, so
+//! `ListCost` = unit price × `PricingQuantity` exactly (within 5e-9 of the amount, which the
+//! rules round at scale 8); usage, elastic and hourly subscription lines are `Usage` rows; a
+//! usage line consumes the part it bills (the covered part is its draw row's, so the metered
+//! quantity is counted once). Each usage's first line is kept ([`UsagePrice`]) for its draw
+//! rows' price.
 
-use super::row::{pricing_quantity, Charge, Commitment, Cost, FocusRow, Quantity, Sku};
+use super::packages::Packages;
+use super::row::{
+    focus_unit, period_of_instant, price_details, pricing_quantity, signed, Charge, Commitment,
+    Cost, FocusRow, Quantity, Sku,
+};
 use crate::calendar::Ts;
 use crate::error::Result;
 use crate::output::read;
@@ -118,7 +125,7 @@ impl<'a> Billed<'a> {
 /// (usage_id → [`UsagePrice`]).
 pub(super) fn rows(
     bl: &DataFrame,
-    names: &HashMap<String, String>,
+    packages: &Packages,
     provider: &str,
     out: &mut Vec<FocusRow>,
 ) -> Result<HashMap<String, UsagePrice>> {
@@ -134,34 +141,40 @@ pub(super) fn rows(
                 price_unit: b.price_unit.clone(),
             });
         }
+        let commitment = commitment(&b, packages);
         out.push(FocusRow {
             line_id: get(&c.line_id, i),
             usage_id: c.usage_id[i].clone(),
             account: get(&c.owner, i),
             provider: provider.to_string(),
-            cost: cost(&b),
+            cost: cost(&b, commitment.id.is_some()),
             charge: charge(&b),
-            commitment: commitment(&b, names),
             quantity: quantity(&b),
-            sku: sku(&b),
+            sku: sku(&b, commitment.name.clone()),
+            commitment,
         });
     }
     Ok(first_line)
 }
 
-/// Every cost is the amount billed, at the line's unit price.
-fn cost(b: &Billed) -> Cost {
+/// The amount billed at the line's unit price (non-negative); a package purchase is
+/// amortized over the usage it covers, so its own effective cost is 0.
+fn cost(b: &Billed, package_purchase: bool) -> Cost {
     Cost {
         billed: b.amount,
-        effective: b.amount,
-        list: b.amount,
-        contracted: b.amount,
-        unit_price: Some(b.unit_price),
+        effective: if package_purchase {
+            Decimal::ZERO
+        } else {
+            b.amount
+        },
+        unit_price: Some(signed(b.unit_price, Decimal::ONE, b.amount).0),
+        list: None,
     }
 }
 
 /// Refunds are credits; usage-like lines usage; subscriptions otherwise recurring purchases;
-/// everything else one-time purchases.
+/// everything else one-time purchases. An instant (a purchase, a refund) is charged to the end
+/// of its hour.
 fn charge(b: &Billed) -> Charge {
     let (category, frequency) = match b.kind {
         "refund" => ("Credit", "One-Time"),
@@ -171,41 +184,60 @@ fn charge(b: &Billed) -> Charge {
         _ => ("Purchase", "One-Time"),
     };
     let (c, i) = (b.c, b.i);
+    let (start, end) = period_of_instant(
+        c.starts[i].unwrap_or_default(),
+        c.ends[i].unwrap_or_default(),
+    );
     Charge {
         category,
+        class: None,
         description: format!(
             "{} {} {} at {} CNY per {}{}",
             get(&c.product, i),
             get(&c.item, i),
             b.kind,
-            b.unit_price,
-            b.price_unit,
+            b.unit_price.abs(),
+            focus_unit(&b.price_unit),
             c.tier[i].map_or(String::new(), |t| format!(" (tier {t})"))
         ),
         frequency,
-        start: c.starts[i].unwrap_or_default(),
-        end: c.ends[i].unwrap_or_default(),
+        start,
+        end,
+        billing: None,
     }
 }
 
-/// A package purchase (`p:` line) is about its package: the instance id, named from the
-/// inventory (`names`).
-fn commitment(b: &Billed, names: &HashMap<String, String>) -> Commitment {
-    let pkg_purchase = b.kind == "purchase" && get(&b.c.line_id, b.i).starts_with("p:");
-    if !pkg_purchase {
+/// A package purchase or renewal (`p:` line) is about its package: the instance id, named and
+/// sized from `package_status`; the original purchase carries the capacity of the whole term
+/// (a renewal adds no quantity of its own: the term's capacity counts the renewed cycles).
+fn commitment(b: &Billed, packages: &Packages) -> Commitment {
+    let line_id = get(&b.c.line_id, b.i);
+    if !(b.kind == "purchase" && line_id.starts_with("p:")) {
         return Commitment::default();
     }
     let id = get(&b.c.instance, b.i);
+    let p = packages.get(&id);
+    let renewal = line_id.starts_with(&format!("p:{id}:r:"));
+    let quantity = p.and_then(|p| p.term_capacity()).map(|q| {
+        if renewal {
+            Decimal::ZERO
+        } else {
+            crate::money::q9(q)
+        }
+    });
     Commitment {
-        name: names.get(&id).cloned(),
+        name: p.map(|p| p.name.clone()),
+        unit: quantity.and(p.map(|p| p.focus_unit())),
+        quantity,
         id: Some(id),
-        ..Commitment::default()
+        status: None,
     }
 }
 
 /// A usage line consumes the part it bills, the covered part being its draw row's (counted
 /// once); other usage-like lines (elastic days, hours) have no draw rows: what they metered.
 fn quantity(b: &Billed) -> Quantity {
+    let q = pricing_quantity(b.billable, &b.unit, &b.price_unit);
     Quantity {
         consumed: b.usage_like.then(|| {
             if b.kind == "usage" {
@@ -214,30 +246,35 @@ fn quantity(b: &Billed) -> Quantity {
                 b.c.metered[b.i].unwrap_or(Decimal::ZERO)
             }
         }),
-        consumed_unit: b.usage_like.then(|| b.unit.clone()),
+        consumed_unit: b.usage_like.then(|| focus_unit(&b.unit)),
         pricing_category: Some("Standard"),
-        pricing: pricing_quantity(b.billable, &b.unit, &b.price_unit),
-        pricing_unit: b.price_unit.clone(),
+        pricing: Some(signed(b.unit_price, q, b.amount).1),
+        pricing_unit: Some(focus_unit(&b.price_unit)),
     }
 }
 
 /// `SkuId` = `product/sub_product/billing_item`, `SkuPriceId` = `SkuId/region/tier` (`*` for
-/// all regions, `-` without tier).
-fn sku(b: &Billed) -> Sku {
+/// all regions, `-` without tier); the meter is the billing item; a package's name (`name`)
+/// is its resource's.
+fn sku(b: &Billed, name: Option<String>) -> Sku {
     let (c, i) = (b.c, b.i);
-    let sku = format!(
-        "{}/{}/{}",
-        get(&c.product, i),
-        get(&c.sub_product, i),
-        get(&c.item, i)
-    );
+    let item = get(&c.item, i);
+    let sku = format!("{}/{}/{item}", get(&c.product, i), get(&c.sub_product, i));
     let tier = c.tier[i].map_or("-".to_string(), |t| t.to_string());
+    let region = b.region.as_deref().unwrap_or("*").to_string();
     Sku {
         product: get(&c.product, i),
         region: b.region.clone(),
         resource_id: c.instance[i].clone(),
+        resource_name: name,
         resource_type: c.sub_product[i].clone(),
-        sku_price_id: format!("{sku}/{}/{tier}", b.region.as_deref().unwrap_or("*")),
+        sku_price_id: format!("{sku}/{region}/{tier}"),
+        price_details: Some(price_details(&[
+            ("x_BillingItem", item.clone()),
+            ("x_Region", region),
+            ("x_Tier", tier),
+        ])),
+        meter: item,
         sku_id: sku,
     }
 }

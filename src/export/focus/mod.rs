@@ -1,54 +1,38 @@
-//! `reckon export focus`: the output's charges as a FOCUS 1.2 cost and usage dataset.
+//! `reckon export focus`: the output's charges as a FOCUS 1.2 cost and usage dataset; the
+//! mapping, column by column, is `docs/focus.md`.
 //!
 //! Rows:
 //! - one per `bill_lines` row (the billed part: pay-as-you-go usage, purchases,
-//!   subscriptions, elastic fees, upgrades, refunds), `x_LineId` = its `line_id`;
+//!   subscriptions, elastic fees, upgrades, refunds), `x_LineId` = its `line_id` (`lines`);
 //! - one per `deduction_details` draw (usage covered by a resource package): a `Usage` row with
-//!   `CommitmentDiscountId` = the package, `CommitmentDiscountStatus = Used`, `BilledCost` and
-//!   `EffectiveCost` 0 (the package was paid by its `Purchase` row; reckon does not amortize
-//!   it), `ListCost` = `ContractedCost` = the covered quantity at the usage's unit price (what the
-//!   package saved). `x_LineId` is `d:<usage_id>:<draw>`.
+//!   `CommitmentDiscountStatus = Used`, `BilledCost` 0 and `EffectiveCost` its share of the
+//!   package's price, `x_LineId` = `d:<usage_id>:<draw>` (`draws`);
+//! - one `Unused` row per package and month for the capacity its ended cycles left
+//!   ([`packages`]: the amortization), in `unused.parquet`;
+//! - with `--previous`, the correction rows of the closed months PREV published
+//!   ([`corrections`]), in `corrections.parquet` of the current billing period.
 //!
-//! Mapping decisions (FOCUS 1.2 column definitions and allowed values):
-//! - Costs: there are no negotiated discounts, so `ListCost = ContractedCost = EffectiveCost =
-//!   BilledCost = amount` on billed rows, and the unit prices are the line's `unit_price`.
-//! - `ChargeCategory`: usage and elastic lines and hourly subscription lines → `Usage`;
-//!   purchases, monthly subscriptions and upgrades → `Purchase`; refunds → `Credit`.
-//!   `ChargeClass` is null: reckon recomputes whole periods rather than issuing correction rows
-//!   (what changed since a previous run is what `reckon diff` reports).
-//! - `ChargeFrequency`: `Usage-Based` for usage rows, `Recurring` for subscriptions,
-//!   `One-Time` otherwise.
-//! - Times are UTC instants: `ChargePeriodStart/End` = `charge_start/end` (a purchase instant
-//!   gives an empty period); `BillingPeriodStart/End` = the UTC+8 natural month of
-//!   `charge_start` (reckon's billing month), as UTC instants.
-//! - `PricingQuantity` is in `PricingUnit` = the line's `price_unit` (e.g. `10000 call`, `GB`):
-//!   the billable quantity converted at scale 9, so `ListUnitPrice × PricingQuantity ≈ ListCost`.
-//!   `ConsumedQuantity/ConsumedUnit` = the quantity in the metered unit (usage-like rows only):
-//!   on a usage line the part it bills (`billable_quantity`, each tier part its own), on a draw
-//!   row the part the package covered — so they add up to the metered quantity, counted once;
-//!   on an elastic or hourly line (no draws) the metered quantity.
-//! - `BillingAccountId/Name` = `owner_uin`; `BillingCurrency` = CNY; `ProviderName`,
-//!   `PublisherName`, `InvoiceIssuerName` = `--provider`; `RegionId` = the region (null for
-//!   all-region `*`); `ResourceId` = `instance_id`; `SkuId` = `product/sub_product/billing_item`;
-//!   `SkuPriceId` = `SkuId/region/tier`.
-//! - `ServiceName`/`ServiceCategory` from the product code ([`service`]); unknown → `Other`.
-//! - Money `Decimal128(38,8)`, quantities `Decimal128(38,9)`.
-//!
-//! Files: `DIR/focus/month=YYYY-MM/<name>` by billing period, one per file of the output's
-//! `bill_lines` (same partition and name, with the draws of the `deduction_details` file of that
+//! Files: `DIR/focus/x_month=YYYY-MM/<name>` by billing period, one per file of the output's
+//! `bill_lines` (same month and name, with the draws of the `deduction_details` file of that
 //! partition and name: the same accounts), rows in the total order `(ChargePeriodStart,
 //! x_LineId)` within each file, plus `DIR/_manifest.json`; published atomically like a run.
-//! Memory holds one such file's rows at a time.
+//! Memory holds one such file's rows at a time per thread (and, with `--previous`, the rows of
+//! the months kept as published, until they are compared), plus the packages and one leftover
+//! per package cycle drawn on.
 //!
-//! Modules: [`row`] is the FOCUS row by column group and its columns; `lines` and `draws` build
-//! the rows of a `bill_lines` file and of its `deduction_details` file, one function per column
-//! group.
+//! Modules: [`row`] is the FOCUS row by column group, its columns and the shared value mappings
+//! (units, signs, exact products); `lines` and `draws` build the rows of a `bill_lines` file and
+//! of its `deduction_details` file, one function per column group.
 
+pub mod corrections;
 mod draws;
 mod lines;
+pub mod packages;
 pub mod row;
 
-pub use row::{pricing_quantity, service, FocusRow};
+pub use corrections::Previous;
+pub use packages::Packages;
+pub use row::{focus_unit, pricing_quantity, service, FocusRow};
 
 use crate::calendar::Month;
 use crate::error::{Error, Result};
@@ -56,7 +40,7 @@ use crate::output::publish::Publish;
 use crate::output::{read, write_rows, Written};
 use polars::prelude::DataFrame;
 use rayon::prelude::*;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 /// FOCUS version of the export.
@@ -71,6 +55,9 @@ pub struct FocusConfig {
     pub output: PathBuf,
     /// `ProviderName`, `PublisherName` and `InvoiceIssuerName` of every row.
     pub provider: String,
+    /// A previously published FOCUS export: its closed months stay as published, and what
+    /// changed in them is issued as corrections ([`corrections`]).
+    pub previous: Option<PathBuf>,
 }
 
 /// The FOCUS rows of one file of `bill_lines` (`lines`) and the `deduction_details` file of the
@@ -79,44 +66,32 @@ pub struct FocusConfig {
 pub fn rows_of(
     lines: &DataFrame,
     draws: Option<&DataFrame>,
-    names: &HashMap<String, String>,
+    packages: &Packages,
     provider: &str,
 ) -> Result<Vec<FocusRow>> {
     let mut out = Vec::with_capacity(lines.height() + draws.map_or(0, |d| d.height()));
-    let first_line = lines::rows(lines, names, provider, &mut out)?;
+    let first_line = lines::rows(lines, packages, provider, &mut out)?;
     if let Some(dd) = draws {
-        draws::rows(dd, &first_line, provider, &mut out)?;
+        draws::rows(dd, &first_line, packages, provider, &mut out)?;
     }
     Ok(out)
 }
 
-/// package_id → package_name, from the output's `package_status` (empty without it).
-fn package_names(dir: &Path) -> Result<HashMap<String, String>> {
-    let Some(ps) = read::table(dir, "package_status")? else {
-        return Ok(HashMap::new());
-    };
-    let ids = read::strings(&ps, "package_id")?;
-    let names = read::strings(&ps, "package_name")?;
-    Ok(ids
-        .into_iter()
-        .zip(names)
-        .filter_map(|(i, n)| Some((i?, n?)))
-        .collect())
-}
-
-/// Exports one file of `bill_lines` with its draws; gives what was written.
+/// Exports one file of `bill_lines` with its draws; gives what was written, and the rows of
+/// `frozen` months, held back (their published rows stay: [`corrections`]).
 fn export_file(
     dir: &Path,
     f: &read::TableFile,
     draws: Option<&Path>,
-    names: &HashMap<String, String>,
+    packages: &Packages,
+    frozen: &BTreeSet<Month>,
     provider: &str,
-) -> Result<Written> {
+) -> Result<(Written, Vec<FocusRow>)> {
     let draws = draws.map(crate::input::read_parquet).transpose()?;
     let rows = rows_of(
         &crate::input::read_parquet(&f.path)?,
         draws.as_ref(),
-        names,
+        packages,
         provider,
     )?;
     // Written under the same partition and name: a row of another month would land in (and
@@ -137,8 +112,40 @@ fn export_file(
         });
     }
     let mut written = Written::default();
+    if month.is_some_and(|m| frozen.contains(&m)) {
+        return Ok((written, rows));
+    }
     write_rows(dir, rows, &f.name, &mut written)?;
-    Ok(written)
+    Ok((written, Vec::new()))
+}
+
+/// Every file of `bill_lines` with its draws, as many at once as there are threads (memory
+/// holds that many files' rows); gives the rows of the `frozen` months.
+fn export_lines(
+    dir: &Path,
+    lines: &[read::TableFile],
+    draws: &HashMap<(&str, &str), &Path>,
+    packages: &Packages,
+    frozen: &BTreeSet<Month>,
+    provider: &str,
+    written: &mut Written,
+) -> Result<Vec<FocusRow>> {
+    let mut held = Vec::new();
+    for batch in lines.chunks(rayon::current_num_threads().max(1)) {
+        let done = batch
+            .par_iter()
+            .map(|f| {
+                let d = draws.get(&(f.partition.as_str(), f.name.as_str())).copied();
+                export_file(dir, f, d, packages, frozen, provider)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        for (w, mut rows) in done {
+            written.add_rows(&w);
+            written.files.extend(w.files);
+            held.append(&mut rows);
+        }
+    }
+    Ok(held)
 }
 
 /// The `deduction_details` file of each `(partition, name)` of `input`; an error when one has no
@@ -171,7 +178,10 @@ fn draws_by_file<'a>(
 }
 
 /// `reckon export focus`: one output file per file of `bill_lines`, built from that file and its
-/// draws alone, so memory holds one chunk's month of lines at a time, whatever the output's size.
+/// draws alone, so memory holds one chunk's month of lines at a time, whatever the output's size
+/// (with `--previous`, the rows of the frozen months are held until they are compared); the
+/// `Unused` rows of packages; with `--previous`, the frozen months as published and the
+/// corrections of what changed in them.
 pub fn run(cfg: &FocusConfig) -> Result<()> {
     let input = &cfg.input;
     let source = crate::output::manifest::read_verified(input)?;
@@ -181,33 +191,55 @@ pub fn run(cfg: &FocusConfig) -> Result<()> {
     })?;
     let draw_files = read::table_files(input, "deduction_details")?.unwrap_or_default();
     let draws = draws_by_file(input, &lines, &draw_files)?;
-    let names = package_names(input)?;
+    let as_of = parse_instant(&source.window_end);
+    let packages = packages::load(input, parse_instant(&source.window_start), as_of)?;
+    let months: BTreeSet<Month> = source
+        .months
+        .iter()
+        .filter_map(|m| Month::parse(m))
+        .collect();
+    let previous = (cfg.previous.as_deref())
+        .map(|p| Previous::open(p, &months))
+        .transpose()?;
+    let frozen: BTreeSet<Month> = previous
+        .as_ref()
+        .map(|p| p.frozen.keys().copied().collect())
+        .unwrap_or_default();
     let publish = Publish::begin(&cfg.output, None)?;
     let dir = publish.dir();
     let mut written = Written::default();
-    // As many files at once as there are threads: memory holds that many files' rows.
-    for batch in lines.chunks(rayon::current_num_threads().max(1)) {
-        let done = batch
-            .par_iter()
-            .map(|f| {
-                let d = draws.get(&(f.partition.as_str(), f.name.as_str())).copied();
-                export_file(dir, f, d, &names, &cfg.provider)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        for w in done {
-            written.add_rows(&w);
-            written.files.extend(w.files);
-        }
+    let p = &cfg.provider;
+    let mut restated = export_lines(dir, &lines, &draws, &packages, &frozen, p, &mut written)?;
+    let (held, unused): (Vec<_>, Vec<_>) = packages::unused_rows(&packages, p)
+        .into_iter()
+        .partition(|r| frozen.contains(&r.charge.billing_month()));
+    restated.extend(held);
+    write_rows(dir, unused, "unused.parquet", &mut written)?;
+    let mut corrected = 0;
+    if let Some(prev) = &previous {
+        let published = prev.copy_frozen(dir, &mut written)?;
+        let rows = corrections::corrections(restated, published, Month::of(as_of));
+        corrected = rows.len();
+        write_rows(dir, rows, "corrections.parquet", &mut written)?;
     }
     let as_of_month = crate::calendar::parse_date(&source.as_of_date)
         .map(|d| Month::of(crate::calendar::day_start_of_date(d) - 1))
         .unwrap_or_else(|| Month::of(0));
     crate::output::finish_table::<FocusRow>(dir, as_of_month, "part-00000.parquet", &mut written)?;
     written.files.sort();
-    write_manifest(dir, input, &source, &written)?;
+    let frozen: Vec<String> = frozen.iter().map(|m| m.to_string()).collect();
+    let previous = previous.map(|p| (p.dir.display().to_string(), frozen, corrected));
+    write_manifest(dir, input, &source, &written, previous)?;
     publish.commit()?;
-    tracing::info!(rows = written.rows, output = %cfg.output.display(), "FOCUS export written");
+    tracing::info!(rows = written.rows, corrections = corrected, output = %cfg.output.display(), "FOCUS export written");
     Ok(())
+}
+
+/// An instant of the manifest (`2024-04-01 00:00:00+08:00`) in UTC microseconds; 0 if absent.
+fn parse_instant(s: &str) -> crate::calendar::Ts {
+    chrono::DateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%:z")
+        .map(|t| t.timestamp_micros())
+        .unwrap_or(0)
 }
 
 /// `DIR/_manifest.json`: the format and version, the source output, and what was written.
@@ -216,8 +248,9 @@ fn write_manifest(
     input: &Path,
     source: &crate::output::manifest::Manifest,
     written: &Written,
+    previous: Option<(String, Vec<String>, usize)>,
 ) -> Result<()> {
-    let manifest = serde_json::json!({
+    let mut manifest = serde_json::json!({
         "format": "FOCUS",
         "focus_version": FOCUS_VERSION,
         "source": input.display().to_string(),
@@ -226,6 +259,13 @@ fn write_manifest(
         "rows": written.rows,
         "files": written.files,
     });
+    if let Some((dir, frozen, corrections)) = previous {
+        manifest["previous"] = serde_json::json!({
+            "path": dir,
+            "months_kept_as_published": frozen,
+            "correction_rows": corrections,
+        });
+    }
     let path = dir.join("_manifest.json");
     let text = serde_json::to_string_pretty(&manifest).map_err(|e| Error::Output {
         path: path.clone(),
@@ -319,25 +359,48 @@ mod tests {
             ],
         )
         .unwrap();
-        let names = HashMap::from([("pkg-1".to_string(), "Traffic 100GB".to_string())]);
-        let rows = rows_of(&lines, Some(&draws), &names, "Cloud").unwrap();
+        let pkg = packages::Package {
+            id: "pkg-1".into(),
+            name: "Traffic 100GB".into(),
+            owner: "acct-1".into(),
+            product: "tp".into(),
+            sub_product: "package".into(),
+            region: None,
+            kind: "total".into(),
+            status: "valid".into(),
+            unit: "GB".into(),
+            capacity: Some(d("100")),
+            cycle: None,
+            effective_at: parse_local("2024-05-01 00:00:00").unwrap(),
+            expires_at: parse_local("2024-08-01 00:00:00").unwrap(),
+            invalid_at: None,
+            price: d("20"),
+            total_remaining: Some(d("95")),
+            rate_once: Default::default(),
+        };
+        let packages = Packages {
+            by_id: HashMap::from([("pkg-1".to_string(), pkg)]),
+            ..Packages::default()
+        };
+        let rows = rows_of(&lines, Some(&draws), &packages, "Cloud").unwrap();
         let [usage, purchase, draw] = &rows[..] else {
             panic!("{rows:#?}")
         };
 
         assert_eq!(usage.cost.billed, d("4"));
-        assert_eq!(usage.cost.list, d("4"));
+        assert_eq!(usage.list_cost(), d("4"));
         assert_eq!(
             (usage.charge.category, usage.charge.frequency),
             ("Usage", "Usage-Based")
         );
         assert_eq!(
             usage.charge.description,
-            "eip public_traffic usage at 0.80000000 CNY per GB (tier 1)"
+            "eip public_traffic usage at 0.80000000 CNY per GiB (tier 1)"
         );
         assert_eq!(usage.commitment, Commitment::default());
         assert_eq!(usage.quantity.consumed, Some(d("5")));
-        assert_eq!(usage.quantity.pricing, d("5"));
+        assert_eq!(usage.quantity.pricing, Some(d("5")));
+        assert_eq!(usage.quantity.pricing_unit.as_deref(), Some("GiB"));
         assert_eq!(
             usage.sku.sku_price_id,
             "eip/traffic/public_traffic/ap-guangzhou/1"
@@ -349,13 +412,22 @@ mod tests {
         );
         assert_eq!(purchase.commitment.id.as_deref(), Some("pkg-1"));
         assert_eq!(purchase.commitment.name.as_deref(), Some("Traffic 100GB"));
+        // The whole term's capacity, bought upfront; amortized, so no effective cost here.
+        assert_eq!(purchase.commitment.quantity, Some(d("100")));
+        assert_eq!(purchase.commitment.unit.as_deref(), Some("GiB"));
+        assert_eq!(
+            (purchase.cost.billed, purchase.cost.effective),
+            (d("20"), d("0"))
+        );
+        assert!(purchase.charge.end > purchase.charge.start);
         assert_eq!(purchase.quantity.consumed, None);
         assert_eq!(purchase.sku.region, None);
         assert_eq!(purchase.sku.sku_price_id, "tp/package/purchase/*/-");
 
         assert_eq!(draw.line_id, "d:a:0");
-        assert_eq!((draw.cost.billed, draw.cost.effective), (d("0"), d("0")));
-        assert_eq!((draw.cost.list, draw.cost.contracted), (d("4"), d("4")));
+        // 5 of the package's 100 GB: 5% of its 20 CNY.
+        assert_eq!((draw.cost.billed, draw.cost.effective), (d("0"), d("1")));
+        assert_eq!(draw.list_cost(), d("4"));
         assert_eq!(draw.cost.unit_price, Some(d("0.80")));
         assert_eq!(draw.commitment.status, Some("Used"));
         assert_eq!(draw.commitment.quantity, Some(d("5")));
