@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::generate::GenerateConfig;
 use crate::pipeline::bench::Stage;
 use crate::shard::ShardSpec;
-use crate::{diff, export, generate, output, progress, Outcome, RunConfig};
+use crate::{diff, export, generate, output, progress, report, Outcome, RunConfig};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -70,6 +70,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Export(ExportCommand::Focus(args)) => {
             export::focus::run(&args.into()).map(|()| Outcome::Done)
         }
+        Command::Report(args) => report::run(&args.into()).map(|()| Outcome::Done),
     }
 }
 
@@ -109,6 +110,12 @@ pub enum Command {
     /// Export an output to another format.
     #[command(subcommand)]
     Export(ExportCommand),
+    /// Write one self-contained HTML page about an output (and a diff) for a person to read.
+    ///
+    /// Totals per month and product, package coverage against pay-as-you-go, the top
+    /// accounts, exceptions by rule with examples and, with --diff, the months, accounts and
+    /// reasons that changed. Charts are inline SVG; the page loads nothing else.
+    Report(ReportArgs),
     /// Run one stage alone and print its timings (for `bench/run.sh`).
     #[command(hide = true)]
     Bench(BenchArgs),
@@ -146,6 +153,34 @@ impl From<DiffArgs> for crate::diff::DiffConfig {
             new: a.new,
             closed_only: a.closed_only,
             bucket_rows: a.bucket_rows.unwrap_or(crate::diff::BUCKET_ROWS),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A reckon output directory (as written by `reckon run`).
+    #[arg(long, value_name = "OUTPUT_DIR")]
+    pub input: PathBuf,
+    /// The output directory of `reckon diff` (`--output` of diff, default `<NEW>.diff`): adds
+    /// the changed months, accounts and reasons.
+    #[arg(long, value_name = "DIFF_DIR")]
+    pub diff: Option<PathBuf>,
+    /// The HTML file to write (outside OUTPUT_DIR).
+    #[arg(long, value_name = "FILE", default_value = "report.html")]
+    pub output: PathBuf,
+    /// Accounts listed in the top and changed accounts tables.
+    #[arg(long, value_name = "N", default_value_t = crate::report::TOP_ACCOUNTS)]
+    pub top: usize,
+}
+
+impl From<ReportArgs> for crate::report::ReportConfig {
+    fn from(a: ReportArgs) -> Self {
+        crate::report::ReportConfig {
+            input: a.input,
+            diff: a.diff,
+            output: a.output,
+            top: a.top,
         }
     }
 }

@@ -17,6 +17,7 @@ mod metrics;
 mod ops;
 mod output;
 mod readers;
+mod report;
 mod reliability;
 mod reliability_ops;
 mod revised_deduction;
