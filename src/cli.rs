@@ -296,6 +296,11 @@ pub struct RunArgs {
     /// it.
     #[arg(long, value_name = "ROWS", default_value_t = crate::input::chunks::DEFAULT_CHUNK_ROWS)]
     pub chunk_rows: u64,
+    /// Publish even when the window of `--as-of` holds no valid usage row. Without it such a
+    /// run is refused (exit 2, naming the latest usage row): a date far from the data would
+    /// otherwise publish empty bills and exit 0.
+    #[arg(long)]
+    pub allow_empty: bool,
     /// After publishing, write the run's figures (rows by outcome, exceptions by rule, totals,
     /// stage durations, last success time) to FILE in Prometheus text format, for
     /// node_exporter's textfile collector (name it `*.prom` in its directory).
@@ -388,6 +393,7 @@ impl TryFrom<RunArgs> for RunConfig {
             threads: a.threads,
             shard,
             chunk_rows: a.chunk_rows,
+            allow_empty: a.allow_empty,
         })
     }
 }

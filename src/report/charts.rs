@@ -228,7 +228,10 @@ mod tests {
         assert!(svg.starts_with("<svg"), "{}", &svg[..40]);
         assert_eq!(svg.matches("<svg").count(), 1);
         // plotters writes a text element's content on a line of its own.
-        assert!(svg.contains("\n2024-05\n") && svg.contains("\napigw\n"), "{svg}");
+        assert!(
+            svg.contains("\n2024-05\n") && svg.contains("\napigw\n"),
+            "{svg}"
+        );
         // Text from the data is escaped by the SVG backend.
         assert!(svg.contains("eip&lt;&amp;&gt;"), "{svg}");
         let svg = rows("Top", &cats, &series, true).unwrap();
