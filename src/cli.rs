@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::generate::GenerateConfig;
 use crate::pipeline::bench::Stage;
 use crate::shard::ShardSpec;
-use crate::{diff, export, generate, output, progress, Outcome, RunConfig};
+use crate::{diff, export, generate, output, progress, report, Outcome, RunConfig};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -77,6 +77,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Export(ExportCommand::Focus(args)) => {
             export::focus::run(&args.into()).map(|()| Outcome::Done)
         }
+        Command::Report(args) => report::run(&args.into()).map(|()| Outcome::Done),
     }
 }
 
@@ -129,6 +130,12 @@ pub enum Command {
     /// Export an output to another format.
     #[command(subcommand)]
     Export(ExportCommand),
+    /// Write one self-contained HTML page about an output (and a diff) for a person to read.
+    ///
+    /// Totals per month and product, package coverage against pay-as-you-go, the top
+    /// accounts, exceptions by rule with examples and, with --diff, the months, accounts and
+    /// reasons that changed. Charts are inline SVG; the page loads nothing else.
+    Report(ReportArgs),
     /// Run one stage alone and print its timings (for `bench/run.sh`).
     #[command(hide = true)]
     Bench(BenchArgs),
@@ -231,6 +238,34 @@ impl TryFrom<ReconcileArgs> for crate::reconcile::ReconcileConfig {
             catalog: a.catalog,
             bucket_rows: a.bucket_rows.unwrap_or(crate::reconcile::BUCKET_ROWS),
         })
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A reckon output directory (as written by `reckon run`).
+    #[arg(long, value_name = "OUTPUT_DIR")]
+    pub input: PathBuf,
+    /// The output directory of `reckon diff` (`--output` of diff, default `<NEW>.diff`): adds
+    /// the changed months, accounts and reasons.
+    #[arg(long, value_name = "DIFF_DIR")]
+    pub diff: Option<PathBuf>,
+    /// The HTML file to write (outside OUTPUT_DIR).
+    #[arg(long, value_name = "FILE", default_value = "report.html")]
+    pub output: PathBuf,
+    /// Accounts listed in the top and changed accounts tables.
+    #[arg(long, value_name = "N", default_value_t = crate::report::TOP_ACCOUNTS)]
+    pub top: usize,
+}
+
+impl From<ReportArgs> for crate::report::ReportConfig {
+    fn from(a: ReportArgs) -> Self {
+        crate::report::ReportConfig {
+            input: a.input,
+            diff: a.diff,
+            output: a.output,
+            top: a.top,
+        }
     }
 }
 
@@ -351,6 +386,11 @@ pub struct RunArgs {
     /// it.
     #[arg(long, value_name = "ROWS", default_value_t = crate::input::chunks::DEFAULT_CHUNK_ROWS)]
     pub chunk_rows: u64,
+    /// Publish even when the window of `--as-of` holds no valid usage row. Without it such a
+    /// run is refused (exit 2, naming the latest usage row): a date far from the data would
+    /// otherwise publish empty bills and exit 0.
+    #[arg(long)]
+    pub allow_empty: bool,
     /// After publishing, write the run's figures (rows by outcome, exceptions by rule, totals,
     /// stage durations, last success time) to FILE in Prometheus text format, for
     /// node_exporter's textfile collector (name it `*.prom` in its directory).
@@ -449,6 +489,7 @@ impl TryFrom<RunArgs> for RunConfig {
             threads: a.threads,
             shard,
             chunk_rows: a.chunk_rows,
+            allow_empty: a.allow_empty,
         })
     }
 }

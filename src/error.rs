@@ -29,6 +29,19 @@ pub enum Error {
     #[error("no valid usage rows: give --as-of YYYY-MM-DD")]
     NoUsage,
 
+    /// The window of a given `--as-of` holds no valid usage row: the date is likely wrong.
+    /// `--allow-empty` accepts it.
+    #[error(
+        "--as-of {as_of}: no valid usage row in the window {window} ({usage}); check the date, \
+         or pass --allow-empty to publish an output without usage"
+    )]
+    EmptyWindow {
+        as_of: String,
+        window: String,
+        /// What the usage holds: its latest row and the rows before and after the window.
+        usage: String,
+    },
+
     /// Without `--as-of`, the latest usage row stands alone far after the rest: the window it
     /// would set holds none of the other rows.
     #[error(
@@ -214,6 +227,7 @@ impl Error {
             | Error::Shards(_)
             | Error::Incomparable(_)
             | Error::OutlierUsage { .. }
+            | Error::EmptyWindow { .. }
             | Error::NoUsage => ErrorKind::Input,
             Error::Output { .. } | Error::Polars(_) | Error::Internal(_) => ErrorKind::Internal,
         }

@@ -24,8 +24,9 @@
 //! Operations: every table is written into a staging tree and published by an atomic swap under
 //! an advisory lock (`output::publish`), so a killed run never leaves a partial output and two
 //! runs never share one. `diff` compares two outputs with a reason per change (late usage,
-//! package or catalog change, refund); `export::focus` maps an output to FOCUS 1.2; `progress`
-//! holds the logs (`tracing`, stderr) and progress display.
+//! package or catalog change, refund); `export::focus` maps an output to FOCUS 1.2; `report`
+//! writes a self-contained HTML page of an output (and a diff) for a person; `progress` holds
+//! the logs (`tracing`, stderr) and progress display.
 
 pub mod buffers;
 pub mod calendar;
@@ -46,6 +47,7 @@ pub mod parquet;
 pub mod pipeline;
 pub mod progress;
 pub mod reconcile;
+pub mod report;
 pub mod rules;
 pub mod shard;
 

@@ -197,6 +197,7 @@ fn write_issued(dir: &Path) -> Result<()> {
         threads: None,
         shard: crate::shard::ShardSpec::ALL,
         chunk_rows: crate::input::chunks::DEFAULT_CHUNK_ROWS,
+        allow_empty: false,
     })?;
     for p in issued::write(&out, &catalog, dir, true)? {
         eprintln!(

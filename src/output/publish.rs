@@ -38,7 +38,8 @@
 //! - **Symlinks.** `<out>` is resolved first ([`resolve`]): one directory, one lock, whatever
 //!   name it is given; the swap replaces the directory a symlink points to, not the symlink.
 //! - **Nesting.** [`check_output`] refuses, before a run does any work, an output that is a
-//!   file, is the input, lies in an input table directory, or holds the input.
+//!   file, lies below a file or in a directory it may not write, is the input, lies in an
+//!   input table directory, or holds the input.
 
 use crate::error::{Error, Result};
 use chrono::NaiveDate;
@@ -89,7 +90,8 @@ pub fn resolve(out: &Path) -> Result<PathBuf> {
 }
 
 /// Refuses, before any work, an output that cannot be published or that would destroy input:
-/// an `--output` that exists and is not a directory; an output equal to the input, inside one
+/// an `--output` that exists and is not a directory, or whose parent is a file or not
+/// writable; an output equal to the input, inside one
 /// of its table directories (the next run would read the output as input), or holding the
 /// input (the publish would move the input into `previous/`, and the next publish delete it).
 /// `input` and `out` are compared as resolved paths ([`resolve`]).
@@ -102,6 +104,7 @@ pub fn check_output(input: &Path, out: &Path, tables: &[&str]) -> Result<()> {
             out.display()
         )));
     }
+    check_writable(out, &out_real)?;
     let input_real = resolve(input)?;
     let refuse = |why: &str| {
         Err(Error::Argument(format!(
@@ -121,6 +124,32 @@ pub fn check_output(input: &Path, out: &Path, tables: &[&str]) -> Result<()> {
         .find(|t| out_real.starts_with(input_real.join(t)))
     {
         return refuse(&format!("lies in the table directory `{t}/` of"));
+    }
+    Ok(())
+}
+
+/// Refuses an output whose directory cannot be created or written: the nearest existing
+/// ancestor of its side directory (where the lock, the staging tree and the spill go) must be a
+/// directory this process may write (`access(W_OK)`: a read-only file system or missing
+/// permission), not a regular file.
+fn check_writable(out: &Path, out_real: &Path) -> Result<()> {
+    let side = side_dir(out_real)?;
+    let Some(existing) = side.ancestors().skip(1).find(|p| p.exists()) else {
+        return Ok(());
+    };
+    let refuse = |why: String| {
+        Err(Error::Argument(format!(
+            "--output {}: {} {why}",
+            out.display(),
+            existing.display()
+        )))
+    };
+    if !existing.is_dir() {
+        return refuse("is not a directory".into());
+    }
+    #[cfg(target_os = "linux")]
+    if let Err(e) = rustix::fs::access(existing, rustix::fs::Access::WRITE_OK) {
+        return refuse(format!("is not writable ({e})"));
     }
     Ok(())
 }
@@ -447,6 +476,26 @@ mod tests {
         );
     }
 
+    /// Write permission is the kernel's word (`access`): root may write a directory of mode
+    /// 0555, so the refusal is checked for other users only.
+    #[test]
+    fn an_output_in_a_directory_it_may_not_write_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let input = tmp.path().join("in");
+        let locked = tmp.path().join("locked");
+        fs::create_dir_all(&input).unwrap();
+        fs::create_dir_all(&locked).unwrap();
+        fs::set_permissions(&locked, fs::Permissions::from_mode(0o555)).unwrap();
+        let writable = rustix::fs::access(&locked, rustix::fs::Access::WRITE_OK).is_ok();
+        let got = check_output(&input, &locked.join("out"), &[]);
+        fs::set_permissions(&locked, fs::Permissions::from_mode(0o755)).unwrap();
+        match writable {
+            true => got.unwrap(),
+            false => assert!(got.unwrap_err().to_string().contains("not writable")),
+        }
+    }
+
     #[test]
     fn outputs_that_are_files_or_nested_with_the_input_are_refused() {
         let tmp = tempfile::tempdir().unwrap();
@@ -465,6 +514,9 @@ mod tests {
         let file = tmp.path().join("file");
         fs::write(&file, "x").unwrap();
         assert!(refused(&file).contains("not a directory"));
+        // Below a file, the output's directory could never be created.
+        assert!(refused(&file.join("out")).contains("is not a directory"));
+        assert!(refused(&file.join("a/b/out")).contains("is not a directory"));
         check_output(&input, &tmp.path().join("out"), &tables).unwrap();
         // Beside the tables, an output does not mix with them.
         check_output(&input, &input.join("out"), &tables).unwrap();

@@ -216,3 +216,17 @@ pub fn ints(df: &DataFrame, col: &str) -> Result<Vec<Option<i64>>> {
         _ => s.i64()?.iter().collect(),
     })
 }
+
+/// The columns `cols` of one Parquet file of an output table (no partition key added: for the
+/// tables whose files hold every column they are read for, such as `bill_lines` and
+/// `exceptions`).
+pub fn read_columns(path: &Path, cols: &[&str]) -> Result<DataFrame> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    ParquetReader::new(file)
+        .with_columns(Some(cols.iter().map(|c| c.to_string()).collect()))
+        .finish()
+        .map_err(|e| Error::Parquet {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+}

@@ -51,6 +51,9 @@ pub struct RunConfig {
     pub shard: ShardSpec,
     /// Usage rows per chunk.
     pub chunk_rows: u64,
+    /// Publish even when the window of the given as-of date holds no valid usage row
+    /// ([`Error::EmptyWindow`] otherwise).
+    pub allow_empty: bool,
 }
 
 /// Figures of one run, also written to the manifest.
@@ -93,6 +96,13 @@ pub fn run(cfg: &RunConfig) -> Result<RunMetrics> {
         u64::from(loaded.part.chunks),
     );
     let mut done = compute_and_write(cfg, &mut loaded, &mut source, publish.dir(), &mut stage)?;
+    if let Some(w) = done.window.as_ref().filter(|_| cfg.shard.count == 1) {
+        // The latest row may lie after a window that holds none (usage before and after it):
+        // the counts tell, before anything is published. One shard's own rows say nothing of
+        // the others'.
+        let in_window = done.usage.billed + done.usage.unpriced;
+        check_usage_in_window(cfg, w, source.latest.as_ref(), in_window, &done.usage)?;
+    }
     stage_ms.push(("chunks", started.elapsed().as_millis() - stage_ms[0].1));
     let stage = stage.next("finish tables, manifest, publish", 0);
     let w = match done.window {
@@ -248,6 +258,13 @@ fn compute_and_write(
                 let w = *done
                     .window
                     .get_or_insert(window(cfg, source.latest.as_ref(), latest)?);
+                if chunk == 0 {
+                    // Every usage file is read by now: a window after the latest usage row is
+                    // refused before any rule runs.
+                    let after_latest = source.latest.as_ref().is_none_or(|l| l.start < w.start);
+                    let count = u64::from(!after_latest);
+                    check_usage_in_window(cfg, &w, source.latest.as_ref(), count, &done.usage)?;
+                }
                 let ctx = Ctx {
                     catalog: &loaded.catalog,
                     base: &loaded.base,
@@ -385,6 +402,37 @@ pub(crate) fn window(
     Ok(w)
 }
 
+/// Refuses a window of a given as-of date that holds no valid usage row (`in_window` is 0),
+/// unless `allow_empty`: such a run would publish empty bills and exit 0. The error names the
+/// latest valid usage row and how many rows fell before and after the window (`usage`, when
+/// known). The default as-of date always has the latest row in its window.
+fn check_usage_in_window(
+    cfg: &RunConfig,
+    w: &Window,
+    latest: Option<&usage::Latest>,
+    in_window: u64,
+    usage: &UsageAccounting,
+) -> Result<()> {
+    if in_window > 0 || cfg.allow_empty || cfg.as_of.is_none() {
+        return Ok(());
+    }
+    let mut what = match latest {
+        Some(l) => format!("the latest valid usage_start is {}", format_local(l.start)),
+        None => "the input has no valid usage row".to_string(),
+    };
+    if usage.read > 0 {
+        what.push_str(&format!(
+            "; of {} usage rows read, {} before the window, {} at or after the as-of date",
+            usage.read, usage.history_only, usage.after_as_of
+        ));
+    }
+    Err(Error::EmptyWindow {
+        as_of: local_date(w.as_of).to_string(),
+        window: format!("[{}, {})", local_date(w.start), local_date(w.as_of)),
+        usage: what,
+    })
+}
+
 /// How far after the inputs' latest instant an as-of date may be: three years.
 const MAX_DAYS_AHEAD: i64 = 3 * 366;
 
@@ -420,6 +468,7 @@ mod tests {
             threads: None,
             shard: ShardSpec::ALL,
             chunk_rows: 1,
+            allow_empty: false,
         }
     }
 

@@ -184,6 +184,9 @@ pub fn run_config(input: &Path, output: &Path, as_of: &str) -> reckon::RunConfig
         threads: None,
         shard: reckon::shard::ShardSpec::ALL,
         chunk_rows: reckon::input::chunks::DEFAULT_CHUNK_ROWS,
+        // Rule tests run datasets of plans alone, with no usage in the window; the refusal of
+        // such a window is tested on its own (`newcomer`).
+        allow_empty: true,
     }
 }
 
@@ -351,12 +354,14 @@ pub fn out_dir() -> OutDir {
 }
 
 /// Runs the binary on a dataset for an as-of date; returns the output dir (kept alive by the guard).
+/// With `--allow-empty`: rule tests run datasets of plans alone, with no usage in the window.
 pub fn run_dataset(ds: &Dataset, as_of: &str) -> (tempfile::TempDir, OutDir) {
     let input = tempfile::tempdir().unwrap();
     let out = out_dir();
     ds.write(input.path());
     let (code, err) = run_binary(&[
         "run",
+        "--allow-empty",
         "--as-of",
         as_of,
         "--input",

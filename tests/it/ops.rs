@@ -377,7 +377,14 @@ fn diff_finds_a_planted_late_usage_row_and_a_planted_price_change() {
 
     // Windows with no time in common: nothing to compare is an error, not "no differences".
     let later = tmp.path().join("later");
-    run_to(&tmp.path().join("old-in"), &later, "2025-01-01");
+    let args = run_args(
+        &tmp.path().join("old-in"),
+        &later,
+        "2025-01-01",
+        &["--allow-empty"],
+    );
+    let (code, _, err) = reckon(&args);
+    assert_eq!(code, 0, "{err}");
     let (code, stdout, err) = diff(&old, &later, "d-none");
     assert_eq!(code, 2, "{stdout}{err}");
     assert!(err.contains("no time in common"), "{err}");

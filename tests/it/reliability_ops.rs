@@ -221,6 +221,11 @@ fn defect_7_far_future_as_of_with_an_hourly_subscription() {
         assert!(!out.path().exists());
     }
     let out = out_dir();
-    let (code, err) = run(input.path(), out.path(), Some("2026-06-01"), &[]);
+    let (code, err) = run(
+        input.path(),
+        out.path(),
+        Some("2026-06-01"),
+        &["--allow-empty"],
+    );
     assert_eq!(code, 0, "{err}");
 }
