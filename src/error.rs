@@ -115,6 +115,11 @@ pub enum Error {
     )]
     Busy { path: PathBuf, lock: PathBuf },
 
+    /// `reckon publish` refused: the run's audit did not pass, or no longer covers what is
+    /// staged and published (exit code 2: a person or a new audit must act).
+    #[error("publish of run `{run_id}` refused: {message}")]
+    Gate { run_id: String, message: String },
+
     #[error("polars: {0}")]
     Polars(#[from] polars::error::PolarsError),
 
@@ -162,7 +167,7 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         use std::io::ErrorKind::{QuotaExceeded, ReadOnlyFilesystem, StorageFull};
         match self {
-            Error::Argument(_) | Error::Busy { .. } => ErrorKind::Usage,
+            Error::Argument(_) | Error::Busy { .. } | Error::Gate { .. } => ErrorKind::Usage,
             Error::Io { source, .. }
                 if matches!(
                     source.kind(),

@@ -25,8 +25,12 @@
 //! an advisory lock (`output::publish`), so a killed run never leaves a partial output and two
 //! runs never share one. `diff` compares two outputs with a reason per change (late usage,
 //! package or catalog change, refund); `export::focus` maps an output to FOCUS 1.2; `progress`
-//! holds the logs (`tracing`, stderr) and progress display.
+//! holds the logs (`tracing`, stderr) and progress display. Schedulers write, audit, then
+//! publish: `run` with `stage` writes a run's output beside the published one
+//! (`output::stage`), `audit` checks it against the output published before the run, and
+//! `output::stage::publish` swaps it in when the audit allows.
 
+pub mod audit;
 pub mod buffers;
 pub mod calendar;
 pub mod catalog;
@@ -58,6 +62,8 @@ pub enum Outcome {
     Done,
     /// `diff` found differences.
     Differences,
+    /// `audit` failed a check: the staged run is not published without a person's approval.
+    AuditFailed,
 }
 
 /// Recomputes the window's billing as `cfg` says and publishes the output (`pipeline`), on

@@ -184,6 +184,7 @@ pub fn run_config(input: &Path, output: &Path, as_of: &str) -> reckon::RunConfig
         threads: None,
         shard: reckon::shard::ShardSpec::ALL,
         chunk_rows: reckon::input::chunks::DEFAULT_CHUNK_ROWS,
+        stage: None,
     }
 }
 

@@ -26,5 +26,6 @@ mod revised_subscriptions;
 mod sample_data;
 mod shards;
 mod threads;
+mod wap;
 mod window;
 mod worked_examples;
