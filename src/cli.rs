@@ -17,6 +17,9 @@ use std::path::PathBuf;
 /// Runs a parsed command line; the binary maps the result to an exit code.
 pub fn run(cli: Cli) -> Result<Outcome> {
     progress::init(progress::Verbosity::from_flags(cli.quiet, cli.verbose));
+    for (flag, path) in paths(&cli.command) {
+        refuse_url(flag, path)?;
+    }
     match cli.command {
         Command::Run(mut args) => {
             let metrics = args.metrics.take();
@@ -97,6 +100,62 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             export::focus::run(&args.into()).map(|()| Outcome::Done)
         }
     }
+}
+
+/// Every path a command reads or writes, with the flag that names it.
+fn paths(command: &Command) -> Vec<(&'static str, &std::path::Path)> {
+    fn run_paths(a: &RunArgs) -> Vec<(&'static str, &std::path::Path)> {
+        let mut v = vec![
+            ("--input", a.input.as_path()),
+            ("--output", a.output.as_path()),
+        ];
+        v.extend(a.catalog.as_deref().map(|p| ("--catalog", p)));
+        v.extend(a.metrics.as_deref().map(|p| ("--metrics", p)));
+        v
+    }
+    let mut v: Vec<(&'static str, &std::path::Path)> = Vec::new();
+    match command {
+        Command::Run(a) => v = run_paths(a),
+        Command::Bench(a) => v = run_paths(&a.run),
+        Command::Generate(a) => v.push(("--output", &a.output)),
+        Command::Merge(a) => {
+            v.push(("--output", &a.output));
+            v.extend(a.shards.iter().map(|p| ("SHARD_DIR", p.as_path())));
+        }
+        Command::Diff(a) => {
+            v.push(("OLD_OUTPUT", &a.old));
+            v.push(("NEW_OUTPUT", &a.new));
+            v.extend(a.output.as_deref().map(|p| ("--output", p)));
+        }
+        Command::Audit(a) => v.push(("--output", &a.output)),
+        Command::Publish(a) => v.push(("--output", &a.output)),
+        Command::Export(ExportCommand::Focus(a)) => {
+            v.push(("--input", &a.input));
+            v.push(("--output", &a.output));
+        }
+    }
+    v
+}
+
+/// Refuses a URL (`s3://bucket/out`, `gs://…`, `az://…`, any `scheme://`) where a local path is
+/// expected: taken as a path it would silently read or write a local directory named `s3:`.
+fn refuse_url(flag: &str, path: &std::path::Path) -> Result<()> {
+    let text = path.to_string_lossy();
+    let Some((scheme, _)) = text.split_once("://") else {
+        return Ok(());
+    };
+    let is_scheme = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+    if !is_scheme {
+        return Ok(());
+    }
+    Err(Error::Argument(format!(
+        "{flag} {text}: object storage URLs are not supported; reckon reads and writes local \
+         (or mounted) directories only: copy the input to a local directory first, and publish \
+         the output to the bucket after the run"
+    )))
 }
 
 /// reckon — batch billing reconciliation: package deduction, tiered pricing, bills, ledger.
@@ -485,5 +544,39 @@ mod tests {
     fn every_command_has_unique_argument_ids() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    /// `reckon run --output s3://bucket/out` wrote a local directory named `s3:` and logged
+    /// "published output=s3://bucket/out": every command refuses a URL for any path.
+    #[test]
+    fn object_storage_urls_are_refused_not_written_as_local_directories() {
+        for args in [
+            "reckon run --output s3://bucket/out",
+            "reckon run --input gs://bucket/in",
+            "reckon run --catalog az://c/catalog.toml",
+            "reckon diff s3://b/old new",
+            "reckon diff old new --output s3://b/d",
+            "reckon merge --output out s3://b/shard-0",
+            "reckon export focus --input out --output abfss://c@a/focus",
+            "reckon publish --output s3://b/out --run-id r",
+        ] {
+            let cli = Cli::try_parse_from(args.split(' ')).unwrap();
+            let err = run(cli).unwrap_err();
+            assert!(matches!(err, Error::Argument(_)), "{args}: {err}");
+            assert!(
+                err.to_string()
+                    .contains("object storage URLs are not supported"),
+                "{err}"
+            );
+        }
+        for path in [
+            "out",
+            "/data/out",
+            "a:b/out",
+            "dir/with://inside",
+            "./s3:/x",
+        ] {
+            refuse_url("--output", std::path::Path::new(path)).unwrap();
+        }
     }
 }

@@ -19,6 +19,7 @@ mod output;
 mod readers;
 mod reliability;
 mod reliability_ops;
+mod remote;
 mod revised_deduction;
 mod revised_elastic;
 mod revised_renewals;
