@@ -57,6 +57,18 @@ pub enum Error {
     #[error("{path}: cannot read Parquet: {message}")]
     Parquet { path: PathBuf, message: String },
 
+    /// A column whose values do not decode (invalid UTF-8, a type polars cannot read, a corrupt
+    /// page): the row group (its number and rows) and the first row whose read fails, when the
+    /// file's row groups can be read.
+    #[error("{path}: column `{column}`{}: cannot read: {message}", at(.row_group, .row))]
+    Undecodable {
+        path: PathBuf,
+        column: String,
+        row_group: Option<(usize, std::ops::Range<usize>)>,
+        row: Option<usize>,
+        message: String,
+    },
+
     #[error("{path}: missing required column `{column}` (table `{table}`)")]
     MissingColumn {
         path: PathBuf,
@@ -128,6 +140,22 @@ pub enum Error {
     Internal(String),
 }
 
+/// `EIO`, the device's I/O error (5 on every Unix): the machine's fault, like a full disk.
+const EIO: i32 = 5;
+
+/// Where in a file [`Error::Undecodable`] is: ", row group 1 (rows 2 to 3), row 3".
+fn at(group: &Option<(usize, std::ops::Range<usize>)>, row: &Option<usize>) -> String {
+    let mut s = String::new();
+    if let Some((k, rows)) = group {
+        let last = rows.end.saturating_sub(1);
+        s += &format!(", row group {k} (rows {} to {last})", rows.start);
+    }
+    if let Some(r) = row {
+        s += &format!(", row {r}");
+    }
+    s
+}
+
 /// Who has to act on an error, which is what the exit code tells a scheduler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -172,13 +200,14 @@ impl Error {
                 if matches!(
                     source.kind(),
                     StorageFull | QuotaExceeded | ReadOnlyFilesystem
-                ) =>
+                ) || source.raw_os_error() == Some(EIO) =>
             {
                 ErrorKind::Machine
             }
             Error::Io { .. }
             | Error::MissingTable { .. }
             | Error::Parquet { .. }
+            | Error::Undecodable { .. }
             | Error::MissingColumn { .. }
             | Error::WrongType { .. }
             | Error::UnknownEnum { .. }
@@ -213,6 +242,8 @@ mod tests {
             ErrorKind::Machine
         );
         assert_eq!(io(std::io::ErrorKind::NotFound).kind(), ErrorKind::Input);
+        let eio = Error::io("out/x.parquet", std::io::Error::from_raw_os_error(EIO));
+        assert_eq!(eio.kind(), ErrorKind::Machine);
         assert_eq!(Error::Argument("x".into()).kind(), ErrorKind::Usage);
     }
 

@@ -1,12 +1,14 @@
 //! Writing Parquet files with polars' public writer: the output tables and the run's private
-//! spill files.
+//! spill files; and [`map_files`], the parallel loop over files that read or write Parquet.
 //!
 //! Invariants: a file's bytes depend only on the frames given (not on the number of threads,
 //! not on the wall clock); every file has at least its schema, so an empty table still reads
-//! with its columns; row groups hold at most [`ROW_GROUP`] rows.
+//! with its columns; row groups hold at most [`ROW_GROUP`] rows. A loop over files runs on
+//! plain threads, never as a rayon parallel iterator (see [`map_files`]).
 
 use crate::error::{Error, Result};
 use polars::prelude::*;
+use std::io::Write as _;
 use std::path::Path;
 
 /// Rows per row group of every file reckon writes (polars' own default): readers can prune and
@@ -16,6 +18,43 @@ pub const ROW_GROUP: usize = 512 * 512;
 /// The zstd level of output files: level 1 writes markedly faster than zstd's default 3 for
 /// files barely larger, and reads back as fast (`bench/HISTORY.md` has the figures).
 const OUTPUT_ZSTD_LEVEL: i32 = 1;
+
+/// Maps `op` over `items` on plain threads, as many as the current rayon pool has workers (the
+/// run's `--threads`), each taking the next item from a shared counter; results come back in
+/// item order, so what a caller makes of them does not depend on the number of threads.
+///
+/// Each item reads or writes Parquet, and polars runs that work on a thread pool of its own. A
+/// rayon worker of another pool that calls polars waits for it by stealing work from its own
+/// pool: the next item of the same loop, which calls polars again, and so on, one stack frame
+/// set per file in flight, until the stack overflows (1,500 small usage files in a chunked
+/// run did, issue 37, defect 5). A plain thread waits for polars by blocking, so the depth
+/// stays one file. With one worker or one item the loop runs on the calling thread.
+pub fn map_files<T: Sync, R: Send>(items: &[T], op: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let threads = rayon::current_num_threads().min(items.len());
+    if threads <= 1 {
+        return items.iter().map(op).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(item) = items.get(i) else { break };
+            done.push((i, op(item)));
+        }
+        done
+    };
+    let mut done: Vec<(usize, R)> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads).map(|_| s.spawn(work)).collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    done.sort_unstable_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
+}
 
 /// How a file's pages are compressed and described.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,21 +88,68 @@ pub fn write_frames(
         Pages::Spill => (ParquetCompression::Lz4Raw, StatisticsOptions::empty()),
     };
     let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
-    let mut writer = ParquetWriter::new(std::io::BufWriter::new(file))
-        .with_compression(compression)
-        .with_statistics(statistics)
-        .batched(schema)
-        .map_err(output)?;
-    for df in frames {
-        let mut df = df?;
-        if df.height() == 0 {
-            continue; // no row group for no rows: the footer still holds the schema
+    let mut sink = std::io::BufWriter::new(Recording { file, error: None });
+    // polars reports a failed write in its own words ("transport error"): the file system's
+    // error, when there is one, is what the user needs (a full disk, a read-only file system).
+    let mut frame_error = None;
+    let written = (|| -> PolarsResult<()> {
+        let mut writer = ParquetWriter::new(&mut sink)
+            .with_compression(compression)
+            .with_statistics(statistics)
+            .batched(schema)?;
+        for df in frames {
+            let mut df = match df {
+                Ok(df) => df,
+                Err(e) => {
+                    frame_error = Some(e);
+                    return Ok(());
+                }
+            };
+            if df.height() == 0 {
+                continue; // no row group for no rows: the footer still holds the schema
+            }
+            df.rechunk_mut_par();
+            writer.write_batch(&df)?;
         }
-        df.rechunk_mut_par();
-        writer.write_batch(&df).map_err(output)?;
+        writer.finish()?;
+        Ok(())
+    })();
+    if let Some(e) = frame_error {
+        return Err(e);
     }
-    writer.finish().map_err(output)?;
-    Ok(())
+    let flushed = written.and_then(|()| sink.flush().map_err(PolarsError::from));
+    match (flushed, sink.get_mut().error.take()) {
+        (Ok(()), _) => Ok(()),
+        (Err(_), Some(io)) => Err(Error::io(path, io)),
+        (Err(e), None) => Err(output(e)),
+    }
+}
+
+/// A file that keeps the first error of a write to it.
+struct Recording {
+    file: std::fs::File,
+    error: Option<std::io::Error>,
+}
+
+impl std::io::Write for Recording {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.file.write(buf).inspect_err(|e| self.keep(e))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush().inspect_err(|e| self.keep(e))
+    }
+}
+
+impl Recording {
+    fn keep(&mut self, e: &std::io::Error) {
+        if self.error.is_none() {
+            self.error = Some(match e.raw_os_error() {
+                Some(code) => std::io::Error::from_raw_os_error(code),
+                None => std::io::Error::new(e.kind(), e.to_string()),
+            });
+        }
+    }
 }
 
 /// polars takes the zstd level as its own type, which it exports through `polars_utils`.
@@ -94,6 +180,21 @@ pub fn write_spill(path: &Path, df: &mut DataFrame) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn map_files_gives_results_in_item_order_with_any_number_of_threads() {
+        let items: Vec<u32> = (0..1000).collect();
+        let want: Vec<u64> = items.iter().map(|&i| u64::from(i) * 3).collect();
+        for n in [1, 2, 7] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build()
+                .unwrap();
+            let got = pool.install(|| map_files(&items, |&i| u64::from(i) * 3));
+            assert_eq!(got, want, "{n} threads");
+        }
+        assert!(map_files(&[] as &[u32], |&i| i).is_empty());
+    }
 
     #[test]
     fn row_groups_cover_every_row_once_and_an_empty_file_has_one() {

@@ -74,15 +74,20 @@ pub const PRICE_UNITS: [&str; 6] = ["10000 call", "GB", "hour", "month", "QPS-da
 impl Catalog {
     pub fn load(path: &Path) -> Result<Catalog> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        let text = String::from_utf8(bytes.clone()).map_err(|_| Error::Catalog {
+        Catalog::parse(&bytes, path)
+    }
+
+    /// The catalog whose file `path` holds `bytes`: parsed, validated, hashed.
+    pub fn parse(bytes: &[u8], path: &Path) -> Result<Catalog> {
+        let text = std::str::from_utf8(bytes).map_err(|_| Error::Catalog {
             path: path.to_path_buf(),
             message: "not UTF-8".into(),
         })?;
-        let raw: RawCatalog = toml::from_str(&text).map_err(|e| Error::Catalog {
+        let raw: RawCatalog = toml::from_str(text).map_err(|e| Error::Catalog {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
-        let hash = hex::encode(Sha256::digest(&bytes));
+        let hash = hex::encode(Sha256::digest(bytes));
         Catalog::from_raw(raw, path, hash)
     }
 

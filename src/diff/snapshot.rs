@@ -123,8 +123,7 @@ pub(super) struct Snapshot {
 
 impl Snapshot {
     pub(super) fn load(dir: &Path) -> Result<Snapshot> {
-        read::check_output(dir)?;
-        let manifest = manifest::read(dir)?;
+        let manifest = manifest::read_verified(dir)?;
         let as_of = parse_date(&manifest.as_of_date).ok_or_else(|| Error::NotAnOutput {
             path: dir.join("_manifest.json"),
             message: format!("as_of_date `{}` is not YYYY-MM-DD", manifest.as_of_date),

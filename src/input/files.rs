@@ -12,6 +12,7 @@ use super::{by_view, Interner, NameIds};
 use crate::calendar::Ts;
 use crate::error::{Error, Result};
 use crate::name::Name;
+use polars::io::mmap::MmapBytesReader;
 use polars::prelude::*;
 use std::path::{Path, PathBuf};
 
@@ -79,6 +80,23 @@ pub const OPTIONAL_COLUMNS: &[(&str, &str)] = &[
     ("subscriptions", "elastic_unit_price"),
 ];
 
+/// Size and SHA-256 of the bytes a file was read from: what the manifest records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Digest {
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+impl Digest {
+    pub fn of(bytes: &[u8]) -> Digest {
+        use sha2::Digest as _;
+        Digest {
+            bytes: bytes.len() as u64,
+            sha256: hex::encode(sha2::Sha256::digest(bytes)),
+        }
+    }
+}
+
 /// One Parquet file of a table, with its columns checked against the contract.
 pub struct InputFile {
     pub path: PathBuf,
@@ -91,6 +109,9 @@ pub struct InputFile {
     /// When columns of names hold ids instead of strings (a spilled chunk of usage): what the
     /// ids stand for.
     pub name_ids: Option<std::sync::Arc<NameIds>>,
+    /// What the file's bytes were when read ([`read_file`]); `None` for a frame that was not
+    /// read from an input file (a spilled chunk, a test's frame).
+    pub digest: Option<Digest>,
 }
 
 /// Whether a file name is Parquet input: it ends in `.parquet` or `.parq`, in any case
@@ -222,25 +243,62 @@ pub fn read_table(dir: &Path, table: &str, specs: &[ColSpec]) -> Result<Vec<Inpu
         .collect()
 }
 
+/// Reads one file of a table (its `specs` columns) from its bytes, read once into memory and
+/// hashed ([`Digest`]): the manifest records the very bytes that were read and billed, even if
+/// the file changes on disk during the run.
 pub(crate) fn read_file(
     root: &Path,
     path: &Path,
     table: &str,
     specs: &[ColSpec],
 ) -> Result<InputFile> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let digest = Digest::of(&bytes);
+    let mut f = read_from(root, path, table, specs, || {
+        Ok(std::io::Cursor::new(&bytes[..]))
+    })?;
+    f.digest = Some(digest);
+    Ok(f)
+}
+
+/// [`read_file`] of a few columns, reading only their pages and hashing nothing: for counts
+/// made before the billed read (`chunks::rows_by_owner`).
+pub(crate) fn read_columns(
+    root: &Path,
+    path: &Path,
+    table: &str,
+    specs: &[ColSpec],
+) -> Result<InputFile> {
+    read_from(root, path, table, specs, || {
+        std::fs::File::open(path).map_err(|e| Error::io(path, e))
+    })
+}
+
+/// Reads and checks `specs` columns from what `open` gives (the file's bytes, again on each
+/// call); a file that does not decode is located ([`locate`]).
+fn read_from<R: MmapBytesReader>(
+    root: &Path,
+    path: &Path,
+    table: &str,
+    specs: &[ColSpec],
+    open: impl Fn() -> Result<R>,
+) -> Result<InputFile> {
     let perr = |e: PolarsError| Error::Parquet {
         path: path.to_path_buf(),
         message: e.to_string(),
     };
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut reader = ParquetReader::new(file);
-    let schema = reader.schema().map_err(perr)?;
+    let mut reader = ParquetReader::new(open()?);
+    let schema = guarded(|| reader.schema()).map_err(perr)?;
     let present: Vec<String> = specs
         .iter()
         .filter(|(n, _)| schema.contains(n))
         .map(|(n, _)| n.to_string())
         .collect();
-    let mut df = reader.with_columns(Some(present)).finish().map_err(perr)?;
+    let read = guarded(|| reader.with_columns(Some(present.clone())).finish());
+    let mut df = match read {
+        Ok(df) => df,
+        Err(e) => return Err(locate(path, &present, &open, e)),
+    };
     let hive = hive_values(root, path);
     for (name, ty) in specs {
         match df.schema().get(name) {
@@ -287,7 +345,88 @@ pub(crate) fn read_file(
         df,
         rows: None,
         name_ids: None,
+        digest: None,
     })
+}
+
+/// Runs a polars read, turning a panic on a malformed file into an error: bad input stops the
+/// run with a message, never a crash.
+fn guarded<T>(read: impl FnOnce() -> PolarsResult<T>) -> PolarsResult<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)).unwrap_or_else(|panic| {
+        let what = (panic.downcast_ref::<String>().map(String::as_str))
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("the reader panicked");
+        Err(PolarsError::ComputeError(
+            format!("malformed file: {what}").into(),
+        ))
+    })
+}
+
+/// The error of a file whose columns do not decode, located: the first column that fails read
+/// alone, its first row group that fails, and the first row whose read fails (a read of rows
+/// up to it fails, a read of the rows before does not: with a corrupt page, the page's first
+/// row polars decodes). Each step reads from `open` again; a failure that only shows with
+/// every column together names the file alone.
+fn locate<R: MmapBytesReader>(
+    path: &Path,
+    columns: &[String],
+    open: &impl Fn() -> Result<R>,
+    error: PolarsError,
+) -> Error {
+    let fails = |col: &str, slice: Option<(usize, usize)>| -> Option<String> {
+        let r = open().ok()?;
+        let read = ParquetReader::new(r)
+            .with_columns(Some(vec![col.to_string()]))
+            .with_slice(slice);
+        guarded(|| read.finish()).err().map(|e| e.to_string())
+    };
+    let Some((column, message)) = columns
+        .iter()
+        .find_map(|c| fails(c, None).map(|m| (c.clone(), m)))
+    else {
+        return Error::Parquet {
+            path: path.to_path_buf(),
+            message: error.to_string(),
+        };
+    };
+    let heights: Vec<usize> = open()
+        .ok()
+        .and_then(|r| {
+            let mut reader = ParquetReader::new(r);
+            let meta = guarded(|| reader.get_metadata().cloned()).ok()?;
+            Some(meta.row_groups.iter().map(|g| g.num_rows()).collect())
+        })
+        .unwrap_or_default();
+    let mut start = 0;
+    for (k, &h) in heights.iter().enumerate() {
+        if h > 0 && fails(&column, Some((start, h))).is_some() {
+            // The fewest rows of the group whose read fails: 1 ≤ n ≤ h.
+            let (mut lo, mut hi) = (1, h);
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                if fails(&column, Some((start, mid))).is_some() {
+                    hi = mid;
+                } else {
+                    lo = mid + 1;
+                }
+            }
+            return Error::Undecodable {
+                path: path.to_path_buf(),
+                column,
+                row_group: Some((k, start..start + h)),
+                row: Some(start + lo - 1),
+                message,
+            };
+        }
+        start += h;
+    }
+    Error::Undecodable {
+        path: path.to_path_buf(),
+        column,
+        row_group: None,
+        row: None,
+        message,
+    }
 }
 
 /// Logs, once per table and column in the process, that a timestamp column has no time zone
@@ -557,6 +696,7 @@ mod tests {
             df,
             rows: None,
             name_ids: None,
+            digest: None,
         };
         f.retain_pairs(
             "product",

@@ -26,18 +26,18 @@ pub mod usage;
 use crate::calendar::Ts;
 use crate::error::{Error, Result};
 use crate::name::Name;
-use sha2::{Digest, Sha256};
+use sha2::{Digest as _, Sha256};
 use std::io::Read;
 use std::path::Path;
 
 pub use crate::model::PackageKind;
 pub use accounts::{Account, Payment};
 pub use events::{Event, EventKind};
-pub(crate) use files::read_file;
 pub use files::{
     hive_values, is_parquet_name, parquet_files, read_parquet, read_table, skipped_inputs, ColSpec,
-    ColType, InputFile, Skipped, TABLES,
+    ColType, Digest, InputFile, Skipped, TABLES,
 };
+pub(crate) use files::{read_columns, read_file};
 pub use names::{by_view, Interner, NameIds};
 pub use packages::{Package, PackageSource, Scope};
 pub use subscriptions::{BillingMode, Subscription};
@@ -198,9 +198,13 @@ pub fn load(dir: &Path) -> Result<Inputs> {
     Ok(inputs)
 }
 
+/// Adds each file's [`FileInfo`]: the size and hash of the bytes it was read from.
 pub(crate) fn record(out: &mut Vec<FileInfo>, table: &str, files: &[InputFile]) -> Result<()> {
     for f in files {
-        let (bytes, sha256) = hash_file(&f.path)?;
+        let (bytes, sha256) = match &f.digest {
+            Some(d) => (d.bytes, d.sha256.clone()),
+            None => hash_file(&f.path)?,
+        };
         out.push(FileInfo {
             table: table.to_string(),
             path: f.name.to_string(),

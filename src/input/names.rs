@@ -247,6 +247,7 @@ mod tests {
             df,
             rows: None,
             name_ids: None,
+            digest: None,
         };
         let mut ids = NameIds::new(&["owner_uin", "region"]);
         let (mut f1, mut f2) = (file(df.clone()), file(df2.clone()));
@@ -296,6 +297,7 @@ mod tests {
             df,
             rows: None,
             name_ids: None,
+            digest: None,
         };
         let mut ids = NameIds::new(&["owner_uin", "region"]);
         ids.replace_by_ids(&mut f).unwrap();

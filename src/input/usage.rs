@@ -510,6 +510,7 @@ mod tests {
             df: DataFrame::new(rows.len(), cols).unwrap(),
             rows: None,
             name_ids: None,
+            digest: None,
         }
     }
 

@@ -1,6 +1,11 @@
 //! `_manifest.json`: what a run read and wrote. Written last — its presence means the output
 //! is complete. It holds no wall-clock time except the run's duration, which is not part of any
 //! table (so tables stay byte-identical between runs; the manifest differs only in `duration_ms`).
+//!
+//! It also holds the SHA-256 of every output file (`output_sha256`): `diff`, `merge` and
+//! `export` read an output through [`read_verified`], which refuses a file whose bytes differ
+//! (a flipped bit on disk, a file changed by hand) before any of it is used. Parquet pages carry
+//! no checksum of their own here: polars' writer leaves the page header's `crc` empty.
 
 use super::Written;
 use crate::error::{Error, Result};
@@ -64,6 +69,10 @@ pub struct Manifest {
     pub skipped_inputs: Vec<Skipped>,
     pub usage: UsageAccounting,
     pub outputs: BTreeMap<String, Written>,
+    /// SHA-256 of each output file, by its path in the output (the files of `outputs`).
+    /// Empty in manifests written before it existed: nothing to verify.
+    #[serde(default)]
+    pub output_sha256: BTreeMap<String, String>,
     /// Sums of money columns, as decimal strings.
     pub totals: BTreeMap<String, String>,
     pub threads: usize,
@@ -87,4 +96,46 @@ pub fn read(out: &Path) -> Result<Manifest> {
         path,
         message: format!("not a reckon manifest: {e}"),
     })
+}
+
+/// The SHA-256 of every file of `outputs`, under `out`, by path (files hashed in parallel).
+pub fn hash_outputs(
+    out: &Path,
+    outputs: &BTreeMap<String, Written>,
+) -> Result<BTreeMap<String, String>> {
+    let files: Vec<&String> = outputs.values().flat_map(|w| &w.files).collect();
+    let hashes = crate::parquet::map_files(&files, |f| crate::input::hash_file(&out.join(f)));
+    (files.into_iter().zip(hashes))
+        .map(|(f, h)| Ok((f.clone(), h?.1)))
+        .collect()
+}
+
+/// Checks every file the manifest `m` of `out` hashed: each must exist with the bytes the run
+/// wrote, or the output is refused naming the file (exit 2).
+pub fn verify(out: &Path, m: &Manifest) -> Result<()> {
+    let files: Vec<(&String, &String)> = m.output_sha256.iter().collect();
+    let checked = crate::parquet::map_files(&files, |(f, want)| {
+        let path = out.join(f);
+        let (_, got) = crate::input::hash_file(&path)?;
+        if got == **want {
+            return Ok(());
+        }
+        Err(Error::NotAnOutput {
+            path,
+            message: format!(
+                "sha256 {got} differs from the manifest's {want}: the file is corrupt or \
+                 changed since the run wrote it; run again to rebuild the output"
+            ),
+        })
+    });
+    checked.into_iter().collect()
+}
+
+/// Reads the manifest of a complete output and [`verify`]s its files: what `diff`, `merge` and
+/// `export` read an output through.
+pub fn read_verified(out: &Path) -> Result<Manifest> {
+    super::read::check_output(out)?;
+    let m = read(out)?;
+    verify(out, &m)?;
+    Ok(m)
 }

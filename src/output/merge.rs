@@ -27,7 +27,7 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<Manifest> {
     }
     let manifests: Vec<Manifest> = shards
         .iter()
-        .map(|d| manifest::read(d))
+        .map(|d| manifest::read_verified(d))
         .collect::<Result<_>>()?;
     let first = &manifests[0];
     let n = ShardSpec::parse(&first.shard)?.count;
@@ -65,6 +65,7 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<Manifest> {
     merged.chunks = manifests.iter().map(|m| m.chunks).sum();
     merged.usage = Default::default();
     merged.outputs = BTreeMap::new();
+    merged.output_sha256 = BTreeMap::new();
     merged.duration_ms = manifests.iter().map(|m| m.duration_ms).max().unwrap_or(0);
     let mut totals: BTreeMap<String, Decimal> = BTreeMap::new();
     for (m, dir) in manifests.iter().zip(shards) {
@@ -86,6 +87,9 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<Manifest> {
                 }
                 std::fs::copy(&from, &to).map_err(|e| Error::io(&from, e))?;
                 acc.files.push(f.clone());
+                if let Some(h) = m.output_sha256.get(f) {
+                    merged.output_sha256.insert(f.clone(), h.clone());
+                }
             }
         }
     }

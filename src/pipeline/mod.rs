@@ -110,7 +110,8 @@ pub fn run(cfg: &RunConfig) -> Result<RunMetrics> {
     drop(source);
     done.inputs.append(&mut loaded.base.files);
     let duration_ms = started.elapsed().as_millis();
-    let m = manifest_of(cfg, &loaded, &done, &w, duration_ms);
+    let mut m = manifest_of(cfg, &loaded, &done, &w, duration_ms);
+    m.output_sha256 = manifest::hash_outputs(publish.dir(), &m.outputs)?;
     manifest::write(publish.dir(), &m)?;
     publish.commit()?;
     drop(stage);
@@ -335,6 +336,7 @@ fn manifest_of(cfg: &RunConfig, l: &Loaded, d: &Done, w: &Window, duration_ms: u
         skipped_inputs: l.skipped.clone(),
         usage: d.usage.clone(),
         outputs: d.outputs.clone(),
+        output_sha256: BTreeMap::new(),
         totals,
         threads: rayon::current_num_threads(),
         duration_ms,

@@ -12,6 +12,8 @@ mod common;
 mod account_events;
 mod contract;
 mod cron;
+mod faults;
+mod fuzz_corpus;
 mod golden;
 mod metrics;
 mod ops;

@@ -174,8 +174,7 @@ fn draws_by_file<'a>(
 /// draws alone, so memory holds one chunk's month of lines at a time, whatever the output's size.
 pub fn run(cfg: &FocusConfig) -> Result<()> {
     let input = &cfg.input;
-    read::check_output(input)?;
-    let source = crate::output::manifest::read(input)?;
+    let source = crate::output::manifest::read_verified(input)?;
     let lines = read::table_files(input, "bill_lines")?.ok_or_else(|| Error::NotAnOutput {
         path: input.to_path_buf(),
         message: "table `bill_lines` is missing".into(),

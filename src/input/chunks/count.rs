@@ -1,8 +1,9 @@
 //! Counting usage rows before any is read: in all, from the Parquet footers (how many chunks a
 //! run needs), and per owner, reading only `owner_uin` (what the chunks are balanced by).
 
-use super::super::{by_view, parquet_files, read_file, usage};
+use super::super::{by_view, parquet_files, read_columns, usage};
 use crate::error::{Error, Result};
+use crate::parquet::map_files;
 use polars::prelude::*;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -26,18 +27,14 @@ pub struct OwnerRows {
     pub no_owner: u64,
 }
 
-/// Counts [`OwnerRows`], reading only `owner_uin`, files in parallel. A file that cannot be
-/// read stops the count with the error of the first such file in file order.
+/// Counts [`OwnerRows`], reading only `owner_uin`, files in parallel ([`map_files`]). A file
+/// that cannot be read stops the count with the error of the first such file in file order.
 pub fn rows_by_owner(dir: &Path) -> Result<OwnerRows> {
-    use rayon::prelude::*;
     let root = dir.join("usage");
     if !root.is_dir() {
         return Ok(OwnerRows::default());
     }
-    let per_file: Vec<Result<OwnerRows>> = parquet_files(&root)?
-        .par_iter()
-        .map(|path| owner_rows_of(&root, path))
-        .collect();
+    let per_file = map_files(&parquet_files(&root)?, |path| owner_rows_of(&root, path));
     let mut all: HashMap<String, u64> = HashMap::new();
     let mut no_owner = 0;
     for file in per_file {
@@ -54,7 +51,7 @@ pub fn rows_by_owner(dir: &Path) -> Result<OwnerRows> {
 
 /// One file's owners' rows (in no order) and its rows without an owner.
 fn owner_rows_of(root: &Path, path: &Path) -> Result<OwnerRows> {
-    let f = read_file(root, path, "usage", &usage::COLUMNS[1..2])?;
+    let f = read_columns(root, path, "usage", &usage::COLUMNS[1..2])?;
     let height = f.df.height() as u64;
     if f.is_null_typed("owner_uin")? {
         return Ok(OwnerRows {

@@ -31,9 +31,10 @@ mod spill;
 pub use count::{count_rows, rows_by_owner, rows_in, OwnerRows};
 
 use super::{
-    hash_file, parquet_files, read_file, read_parquet, usage, FileInfo, InputFile, NameIds,
+    hash_file, parquet_files, read_file, read_parquet, usage, Digest, FileInfo, InputFile, NameIds,
 };
 use crate::error::{Error, Result};
+use crate::parquet::map_files;
 use crate::shard::Partitioner;
 use ids::{hash_ids, strings, usage_ids_of, IdIndex};
 use polars::prelude::*;
@@ -60,6 +61,9 @@ pub struct UsageSource {
     /// What the ids of the spilled name columns stand for.
     name_ids: Arc<NameIds>,
     ids: IdIndex,
+    /// Per input file, once read: the digest of the bytes read and billed, and its rows (what
+    /// the manifest records).
+    reads: Vec<Option<(Digest, usize)>>,
     /// Rows (by input file name, original row) whose `usage_id` appeared on an earlier row.
     pub duplicates: HashMap<String, HashSet<u32>>,
     /// The run's private temporary directory, when it spills chunks or the id index. Last:
@@ -123,6 +127,7 @@ impl UsageSource {
             tmp.as_ref().map(|t| t.path().join("ids")).as_deref(),
         )?;
         let mut src = UsageSource {
+            reads: vec![None; files.len()],
             files,
             root,
             latest: None,
@@ -196,13 +201,15 @@ impl UsageSource {
             }
             if let Some(mut r) = next? {
                 self.note_latest(r.latest.take());
+                self.note_read(r.k, &r.f);
                 checked = Some(r);
             }
         }
         self.name_ids = Arc::new(name_ids);
         let t = std::time::Instant::now();
-        let (root, files) = (self.root.clone(), self.files.clone());
-        let dups = ids.duplicates(|k| usage_ids_of(&root, &files[k]))?;
+        let (root, files, reads) = (&self.root, &self.files, &self.reads);
+        let first = |k: usize| reads[k].as_ref().map(|(d, _)| d);
+        let dups = ids.duplicates(|k| usage_ids_of(root, &files[k], first(k)))?;
         self.note_duplicates(dups);
         tracing::debug!(
             ms = t.elapsed().as_millis() as u64,
@@ -220,6 +227,12 @@ impl UsageSource {
                 .display()
                 .to_string();
             self.duplicates.entry(name).or_default().insert(r);
+        }
+    }
+
+    fn note_read(&mut self, k: usize, f: &InputFile) {
+        if let Some(d) = &f.digest {
+            self.reads[k] = Some((d.clone(), f.df.height()));
         }
     }
 
@@ -243,6 +256,7 @@ impl UsageSource {
         let mut out = Vec::with_capacity(self.files.len());
         for (k, path) in self.files.clone().into_iter().enumerate() {
             let mut f = read_file(&self.root, &path, "usage", usage::COLUMNS)?;
+            self.note_read(k, &f);
             self.note_latest(usage::check_file(&f)?);
             self.ids.extend(hash_ids(k, &f, buckets)?)?;
             if !part.shard.is_all() {
@@ -256,10 +270,11 @@ impl UsageSource {
             out.push(f);
         }
         // Ids of a cut file are read from the file again (only files with candidates).
-        let (root, files) = (self.root.clone(), self.files.clone());
+        let (root, files, reads) = (&self.root, &self.files, &self.reads);
+        let first = |k: usize| reads[k].as_ref().map(|(d, _)| d);
         let dups = self.ids.duplicates(|k| match out[k].rows {
             None => strings(&out[k]),
-            Some(_) => usage_ids_of(&root, &files[k]),
+            Some(_) => usage_ids_of(root, &files[k], first(k)),
         })?;
         self.note_duplicates(dups);
         Ok(out)
@@ -269,24 +284,27 @@ impl UsageSource {
     /// shrinks chunk by chunk and its removal is not left for the end of the run. The files are
     /// read in parallel (each one alone is too small to keep the cores busy).
     fn load_spilled(&mut self, chunk: u32) -> Result<Vec<InputFile>> {
-        use rayon::prelude::*;
         let t = std::time::Instant::now();
-        let out = std::mem::take(&mut self.spilled[chunk as usize])
-            .into_par_iter()
-            .map(|(path, name)| {
-                let mut df = read_parquet(&path)?;
-                std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
-                let rows: Vec<u32> = df.column("__row")?.u32()?.into_no_null_iter().collect();
-                df = df.drop("__row")?;
-                Ok(InputFile {
-                    path,
-                    name,
-                    df,
-                    rows: Some(rows),
-                    name_ids: Some(self.name_ids.clone()),
-                })
+        let files = std::mem::take(&mut self.spilled[chunk as usize]);
+        let name_ids = &self.name_ids;
+        // On plain threads, not a rayon loop: see `map_files` (nested pools overflowed the
+        // stack with many files).
+        let out = map_files(&files, |(path, name)| {
+            let mut df = read_parquet(path)?;
+            std::fs::remove_file(path).map_err(|e| Error::io(path, e))?;
+            let rows: Vec<u32> = df.column("__row")?.u32()?.into_no_null_iter().collect();
+            df = df.drop("__row")?;
+            Ok(InputFile {
+                path: path.clone(),
+                name: name.clone(),
+                df,
+                rows: Some(rows),
+                name_ids: Some(name_ids.clone()),
+                digest: None,
             })
-            .collect::<Result<Vec<_>>>()?;
+        })
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?;
         tracing::debug!(
             chunk,
             ms = t.elapsed().as_millis() as u64,
@@ -295,20 +313,18 @@ impl UsageSource {
         Ok(out)
     }
 
-    /// Size and hash of every usage file, for the manifest (rows: the whole file).
+    /// Size and hash of every usage file, for the manifest (rows: the whole file): of the bytes
+    /// read and billed; a file this run has not read yet is hashed now.
     pub fn file_infos(&self) -> Result<Vec<FileInfo>> {
         let prefix = self.root.parent().unwrap_or(&self.root);
         self.files
             .iter()
-            .map(|path| {
-                let (bytes, sha256) = hash_file(path)?;
-                let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-                let rows = ParquetReader::new(file)
-                    .num_rows()
-                    .map_err(|e| Error::Parquet {
-                        path: path.clone(),
-                        message: e.to_string(),
-                    })?;
+            .zip(&self.reads)
+            .map(|(path, read)| {
+                let ((bytes, sha256), rows) = match read {
+                    Some((d, rows)) => ((d.bytes, d.sha256.clone()), *rows),
+                    None => (hash_file(path)?, rows_of(path)?),
+                };
                 Ok(FileInfo {
                     table: "usage".into(),
                     path: path
@@ -323,4 +339,15 @@ impl UsageSource {
             })
             .collect()
     }
+}
+
+/// A file's rows, from its footer.
+fn rows_of(path: &Path) -> Result<usize> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    ParquetReader::new(file)
+        .num_rows()
+        .map_err(|e| Error::Parquet {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
 }

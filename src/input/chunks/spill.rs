@@ -7,7 +7,7 @@
 use super::super::{by_view, read_file, usage, InputFile, NameIds};
 use super::ids::{hash_ids, IdParts};
 use crate::error::Result;
-use crate::parquet::write_spill;
+use crate::parquet::{map_files, write_spill};
 use crate::shard::Partitioner;
 use polars::prelude::*;
 use std::path::{Path, PathBuf};
@@ -74,7 +74,6 @@ impl ReadFile {
         dir: &Path,
         part: &Partitioner,
     ) -> Result<(ReadFile, Vec<(usize, PathBuf)>)> {
-        use rayon::prelude::*;
         let t = std::time::Instant::now();
         let pieces = Pieces::of(&mut self.f.df);
         let mut keep: Vec<Vec<u32>> = vec![Vec::new(); part.chunks as usize];
@@ -84,18 +83,21 @@ impl ReadFile {
             }
         }
         let k = self.k;
-        let written: Vec<(usize, PathBuf)> = keep
-            .into_par_iter()
+        let keep: Vec<(usize, Vec<u32>)> = keep
+            .into_iter()
             .enumerate()
             .filter(|(_, keep)| !keep.is_empty())
-            .map(|(chunk, keep)| {
-                let mut df = pieces.take(&keep)?;
-                df.with_column(Column::new("__row".into(), keep))?;
-                let out = dir.join(chunk.to_string()).join(format!("{k:06}.parquet"));
-                write_spill(&out, &mut df)?;
-                Ok((chunk, out))
-            })
-            .collect::<Result<_>>()?;
+            .collect();
+        // Chunks in parallel on plain threads: each writes Parquet (`map_files`).
+        let written: Vec<(usize, PathBuf)> = map_files(&keep, |(chunk, keep)| {
+            let mut df = pieces.take(keep)?;
+            df.with_column(Column::new("__row".into(), keep.clone()))?;
+            let out = dir.join(chunk.to_string()).join(format!("{k:06}.parquet"));
+            write_spill(&out, &mut df)?;
+            Ok((*chunk, out))
+        })
+        .into_iter()
+        .collect::<Result<_>>()?;
         let [read_ms, check_ms, ids_ms, places_ms, names_ms] = self.ms;
         tracing::debug!(
             file = %self.f.name,

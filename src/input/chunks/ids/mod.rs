@@ -12,7 +12,7 @@
 mod disk;
 mod memory;
 
-use super::super::{read_file, usage, InputFile};
+use super::super::{read_file, usage, Digest, InputFile};
 use crate::error::{Error, Result};
 use disk::OnDisk;
 use memory::InMemory;
@@ -190,9 +190,32 @@ pub(super) fn hash_ids(file: usize, f: &InputFile, buckets: usize) -> Result<IdP
         .collect())
 }
 
-/// The `usage_id` column of a usage file, read again.
-pub(super) fn usage_ids_of(root: &Path, path: &Path) -> Result<(PathBuf, Vec<Option<String>>)> {
-    strings(&read_file(root, path, "usage", &usage::COLUMNS[..1])?)
+/// The `usage_id` column of a usage file, read again; its bytes must be those read first
+/// (`first`), or the run stops: the file changed while the run read it.
+pub(super) fn usage_ids_of(
+    root: &Path,
+    path: &Path,
+    first: Option<&Digest>,
+) -> Result<(PathBuf, Vec<Option<String>>)> {
+    let f = read_file(root, path, "usage", &usage::COLUMNS[..1])?;
+    if let (Some(first), Some(now)) = (first, &f.digest) {
+        if first != now {
+            return Err(changed(path, first, now));
+        }
+    }
+    strings(&f)
+}
+
+/// The error of an input file whose bytes differ between two reads of one run.
+pub(crate) fn changed(path: &Path, first: &Digest, now: &Digest) -> Error {
+    Error::Parquet {
+        path: path.to_path_buf(),
+        message: format!(
+            "the file changed while the run read it (sha256 {} of {} bytes when first read, \
+             {} of {} bytes now): rerun once it is complete",
+            first.sha256, first.bytes, now.sha256, now.bytes
+        ),
+    }
 }
 
 /// The path and `usage_id` column of a file as read.
@@ -319,5 +342,31 @@ mod tests {
                 "bucket files removed"
             );
         }
+    }
+
+    /// A usage file read again for its ids must be the bytes read first, or the run stops:
+    /// the file changed while the run read it (issue 37, defect 4).
+    #[test]
+    fn ids_read_again_from_a_changed_file_stop_the_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("usage");
+        let path = root.join("part-0.parquet");
+        let write = |ids: &[&str]| {
+            let mut df = polars::df!("usage_id" => ids).unwrap();
+            crate::parquet::write_file(crate::parquet::Pages::Output, &path, &mut df).unwrap();
+        };
+        write(&["a", "b"]);
+        let first = read_file(&root, &path, "usage", &usage::COLUMNS[..1]).unwrap();
+        let digest = first.digest.clone().unwrap();
+        assert_eq!(
+            usage_ids_of(&root, &path, Some(&digest)).unwrap().1.len(),
+            2
+        );
+        write(&["a", "b", "c"]);
+        let err = usage_ids_of(&root, &path, Some(&digest)).unwrap_err();
+        assert!(
+            err.to_string().contains("changed while the run read it"),
+            "{err}"
+        );
     }
 }
