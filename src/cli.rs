@@ -10,21 +10,41 @@ use crate::generate::GenerateConfig;
 use crate::output::stage::{PublishConfig, Published, RunId};
 use crate::pipeline::bench::Stage;
 use crate::shard::ShardSpec;
-use crate::{diff, export, generate, output, progress, Outcome, RunConfig};
+use crate::{diff, export, generate, output, progress, remote, Outcome, RunConfig};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 /// Runs a parsed command line; the binary maps the result to an exit code.
 pub fn run(cli: Cli) -> Result<Outcome> {
     progress::init(progress::Verbosity::from_flags(cli.quiet, cli.verbose));
-    for (flag, path) in paths(&cli.command) {
-        refuse_url(flag, path)?;
+    for (flag, path, remote_ok) in paths(&cli.command) {
+        if !(remote_ok && remote::is_url(path)) {
+            refuse_url(flag, path)?;
+        }
     }
     match cli.command {
         Command::Run(mut args) => {
             let metrics = args.metrics.take();
+            let keep = args.keep_runs;
+            if remote::is_url(&args.output) && args.stage_as.is_some() {
+                return Err(Error::Argument(
+                    "--stage needs a local --output (a run on object storage is published by \
+                     its LATEST pointer)"
+                        .into(),
+                ));
+            }
+            let mut scratch = Scratch::default();
+            scratch.input(&mut args.input, "input", true)?;
+            let remote = scratch.output(&mut args.output, "output")?;
             let cfg = RunConfig::try_from(args)?;
             let m = crate::run(&cfg)?;
+            if let Some(r) = &remote {
+                r.publish(
+                    &cfg.output,
+                    &run_name(&m.window.as_of_date.to_string()),
+                    keep,
+                )?;
+            }
             if let Some(path) = &metrics {
                 let now = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
@@ -59,8 +79,16 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Generate(args) => {
             generate::run(&GenerateConfig::try_from(args)?).map(|()| Outcome::Done)
         }
-        Command::Merge(args) => {
+        Command::Merge(mut args) => {
+            let mut scratch = Scratch::default();
+            for (k, shard) in args.shards.iter_mut().enumerate() {
+                scratch.input(shard, &format!("shard-{k}"), false)?;
+            }
+            let remote = scratch.output(&mut args.output, "output")?;
             let m = output::merge::merge(&args.shards, &args.output)?;
+            if let Some(r) = &remote {
+                r.publish(&args.output, &run_name(&m.as_of_date), remote::KEEP_RUNS)?;
+            }
             tracing::info!(
                 shards = args.shards.len(),
                 read = m.usage.read,
@@ -69,10 +97,20 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             );
             Ok(Outcome::Done)
         }
-        Command::Diff(args) => Ok(match diff::run(&args.into())? {
-            true => Outcome::Differences,
-            false => Outcome::Done,
-        }),
+        Command::Diff(mut args) => {
+            let mut scratch = Scratch::default();
+            if remote::is_url(&args.new) && args.output.is_none() {
+                return Err(Error::Argument(
+                    "NEW_OUTPUT is a URL: give --output DIR for the diff table".into(),
+                ));
+            }
+            scratch.input(&mut args.old, "old", false)?;
+            scratch.input(&mut args.new, "new", false)?;
+            Ok(match diff::run(&args.into())? {
+                true => Outcome::Differences,
+                false => Outcome::Done,
+            })
+        }
         Command::Audit(args) => {
             let v = crate::audit::run(&AuditConfig::try_from(args)?)?;
             print!("{}", v.summary);
@@ -96,45 +134,128 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             }
             Ok(Outcome::Done)
         }
-        Command::Export(ExportCommand::Focus(args)) => {
-            export::focus::run(&args.into()).map(|()| Outcome::Done)
+        Command::Export(ExportCommand::Focus(mut args)) => {
+            let mut scratch = Scratch::default();
+            scratch.input(&mut args.input, "input", false)?;
+            let remote = scratch.output(&mut args.output, "output")?;
+            let output = args.output.clone();
+            let as_of = match &remote {
+                Some(_) => output::manifest::read(&args.input)?.as_of_date,
+                None => String::new(),
+            };
+            export::focus::run(&args.into())?;
+            if let Some(r) = &remote {
+                r.publish(&output, &run_name(&as_of), remote::KEEP_RUNS)?;
+            }
+            Ok(Outcome::Done)
         }
     }
 }
 
-/// Every path a command reads or writes, with the flag that names it.
-fn paths(command: &Command) -> Vec<(&'static str, &std::path::Path)> {
-    fn run_paths(a: &RunArgs) -> Vec<(&'static str, &std::path::Path)> {
+/// Every path a command reads or writes, with the flag that names it and whether it may be an
+/// object storage URL (`s3://`, `gs://`, `az://`; see [`remote`]).
+fn paths(command: &Command) -> Vec<(&'static str, &std::path::Path, bool)> {
+    fn run_paths(a: &RunArgs) -> Vec<(&'static str, &std::path::Path, bool)> {
         let mut v = vec![
-            ("--input", a.input.as_path()),
-            ("--output", a.output.as_path()),
+            ("--input", a.input.as_path(), true),
+            ("--output", a.output.as_path(), true),
         ];
-        v.extend(a.catalog.as_deref().map(|p| ("--catalog", p)));
-        v.extend(a.metrics.as_deref().map(|p| ("--metrics", p)));
+        v.extend(a.catalog.as_deref().map(|p| ("--catalog", p, false)));
+        v.extend(a.metrics.as_deref().map(|p| ("--metrics", p, false)));
         v
     }
-    let mut v: Vec<(&'static str, &std::path::Path)> = Vec::new();
+    let mut v: Vec<(&'static str, &std::path::Path, bool)> = Vec::new();
     match command {
         Command::Run(a) => v = run_paths(a),
-        Command::Bench(a) => v = run_paths(&a.run),
-        Command::Generate(a) => v.push(("--output", &a.output)),
+        Command::Bench(a) => {
+            v = run_paths(&a.run);
+            for p in &mut v {
+                p.2 = false;
+            }
+        }
+        Command::Generate(a) => v.push(("--output", &a.output, false)),
         Command::Merge(a) => {
-            v.push(("--output", &a.output));
-            v.extend(a.shards.iter().map(|p| ("SHARD_DIR", p.as_path())));
+            v.push(("--output", &a.output, true));
+            v.extend(a.shards.iter().map(|p| ("SHARD_DIR", p.as_path(), true)));
         }
         Command::Diff(a) => {
-            v.push(("OLD_OUTPUT", &a.old));
-            v.push(("NEW_OUTPUT", &a.new));
-            v.extend(a.output.as_deref().map(|p| ("--output", p)));
+            v.push(("OLD_OUTPUT", &a.old, true));
+            v.push(("NEW_OUTPUT", &a.new, true));
+            v.extend(a.output.as_deref().map(|p| ("--output", p, false)));
         }
-        Command::Audit(a) => v.push(("--output", &a.output)),
-        Command::Publish(a) => v.push(("--output", &a.output)),
+        Command::Audit(a) => v.push(("--output", &a.output, false)),
+        Command::Publish(a) => v.push(("--output", &a.output, false)),
         Command::Export(ExportCommand::Focus(a)) => {
-            v.push(("--input", &a.input));
-            v.push(("--output", &a.output));
+            v.push(("--input", &a.input, true));
+            v.push(("--output", &a.output, true));
         }
     }
     v
+}
+
+/// A directory of object storage URLs given as arguments, materialised locally: inputs
+/// downloaded into it, outputs written in it before their upload; removed when dropped.
+#[derive(Default)]
+struct Scratch {
+    dir: Option<tempfile::TempDir>,
+}
+
+impl Scratch {
+    fn root(&mut self) -> Result<PathBuf> {
+        if self.dir.is_none() {
+            let dir = tempfile::Builder::new()
+                .prefix("reckon-scratch-")
+                .tempdir()
+                .map_err(|e| Error::io(std::env::temp_dir(), e))?;
+            self.dir = Some(dir);
+        }
+        Ok(self
+            .dir
+            .as_ref()
+            .map(|d| d.path().to_path_buf())
+            .unwrap_or_default())
+    }
+
+    /// An input given as a URL is downloaded into `<scratch>/<name>` and `path` points there:
+    /// `whole`, every object below the URL (input tables); otherwise the run its `LATEST` names
+    /// (a published output).
+    fn input(&mut self, path: &mut PathBuf, name: &str, whole: bool) -> Result<()> {
+        if !remote::is_url(path) {
+            return Ok(());
+        }
+        let url = path.to_string_lossy().to_string();
+        let to = self.root()?.join(name);
+        let r = remote::Remote::open(&url)?;
+        if whole {
+            let n = r.download("", &to)?;
+            tracing::info!(input = %url, objects = n, "downloaded");
+        } else {
+            let run = r.download_latest(&to)?;
+            tracing::info!(output = %url, run = %run, "downloaded the published run");
+        }
+        *path = to;
+        Ok(())
+    }
+
+    /// An output given as a URL is written into `<scratch>/<name>` (`path` points there) and
+    /// published to the URL by the caller.
+    fn output(&mut self, path: &mut PathBuf, name: &str) -> Result<Option<remote::Remote>> {
+        if !remote::is_url(path) {
+            return Ok(None);
+        }
+        let r = remote::Remote::open(&path.to_string_lossy())?;
+        *path = self.root()?.join(name);
+        Ok(Some(r))
+    }
+}
+
+/// A published run's name on object storage: `<as-of>-<unix seconds>-<pid>`, unique per run
+/// and in the order of as-of dates, then of runs.
+fn run_name(as_of: &str) -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    format!("{as_of}-{secs}-{}", std::process::id())
 }
 
 /// Refuses a URL (`s3://bucket/out`, `gs://…`, `az://…`, any `scheme://`) where a local path is
@@ -152,9 +273,8 @@ fn refuse_url(flag: &str, path: &std::path::Path) -> Result<()> {
         return Ok(());
     }
     Err(Error::Argument(format!(
-        "{flag} {text}: object storage URLs are not supported; reckon reads and writes local \
-         (or mounted) directories only: copy the input to a local directory first, and publish \
-         the output to the bucket after the run"
+        "{flag} {text}: object storage URLs are not supported here; `run --input/--output`, \
+         `diff OLD NEW`, `merge` and `export --input/--output` take s3://, gs:// and az:// URLs"
     )))
 }
 
@@ -440,6 +560,10 @@ pub struct RunArgs {
     /// and `reckon publish` publishes it. A rerun with the same ID replaces the staged output.
     #[arg(long = "stage", value_name = "ID")]
     pub stage_as: Option<String>,
+    /// With an object storage `--output` (`s3://`, `gs://`, `az://`): run prefixes kept under
+    /// `runs/` after publishing (the published one always).
+    #[arg(long, value_name = "N", default_value_t = crate::remote::KEEP_RUNS)]
+    pub keep_runs: usize,
 }
 
 #[derive(Debug, Args)]
@@ -546,19 +670,35 @@ mod tests {
         Cli::command().debug_assert();
     }
 
+    /// A staged run is audited and published on a local output; on object storage the
+    /// `LATEST` pointer publishes, so `--stage` with a URL output is refused before any I/O.
+    #[test]
+    fn stage_with_an_object_storage_output_is_refused() {
+        let args = "reckon run --output s3://b/out --input s3://b/in --stage r1";
+        let err = run(Cli::try_parse_from(args.split(' ')).unwrap()).unwrap_err();
+        assert!(matches!(err, Error::Argument(_)), "{err}");
+        assert!(
+            err.to_string().contains("--stage needs a local --output"),
+            "{err}"
+        );
+    }
+
     /// `reckon run --output s3://bucket/out` wrote a local directory named `s3:` and logged
-    /// "published output=s3://bucket/out": every command refuses a URL for any path.
+    /// "published output=s3://bucket/out": a URL where a command takes no URL is refused.
     #[test]
     fn object_storage_urls_are_refused_not_written_as_local_directories() {
         for args in [
-            "reckon run --output s3://bucket/out",
-            "reckon run --input gs://bucket/in",
+            "reckon run --output ftp://host/out",
+            "reckon run --input http://host/in",
             "reckon run --catalog az://c/catalog.toml",
-            "reckon diff s3://b/old new",
+            "reckon run --metrics s3://b/m.prom",
             "reckon diff old new --output s3://b/d",
-            "reckon merge --output out s3://b/shard-0",
             "reckon export focus --input out --output abfss://c@a/focus",
             "reckon publish --output s3://b/out --run-id r",
+            "reckon audit --output gs://b/out --run-id r",
+            "reckon merge --output out ftp://host/shard-0",
+            "reckon diff old http://host/new --output d",
+            "reckon generate --output s3://b/gen",
         ] {
             let cli = Cli::try_parse_from(args.split(' ')).unwrap();
             let err = run(cli).unwrap_err();

@@ -132,6 +132,11 @@ pub enum Error {
     #[error("publish of run `{run_id}` refused: {message}")]
     Gate { run_id: String, message: String },
 
+    /// Object storage refused or failed a request (network, credentials, a conflicting
+    /// publisher): exit code 1, worth a retry once fixed.
+    #[error("{url}: {message}")]
+    Remote { url: String, message: String },
+
     #[error("polars: {0}")]
     Polars(#[from] polars::error::PolarsError),
 
@@ -220,6 +225,7 @@ impl Error {
             | Error::Incomparable(_)
             | Error::OutlierUsage { .. }
             | Error::NoUsage => ErrorKind::Input,
+            Error::Remote { .. } => ErrorKind::Machine,
             Error::Output { .. } | Error::Polars(_) | Error::Internal(_) => ErrorKind::Internal,
         }
     }

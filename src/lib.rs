@@ -49,6 +49,7 @@ pub mod output;
 pub mod parquet;
 pub mod pipeline;
 pub mod progress;
+pub mod remote;
 pub mod rules;
 pub mod shard;
 
