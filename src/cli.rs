@@ -3,23 +3,48 @@
 //! [`RunConfig`]) — and [`run`], which calls the library entry point of the command. The `///`
 //! docs are `--help`.
 
+use crate::audit::AuditConfig;
 use crate::calendar::{local_date, parse_date};
 use crate::error::{Error, Result};
 use crate::generate::GenerateConfig;
+use crate::output::stage::{PublishConfig, Published, RunId};
 use crate::pipeline::bench::Stage;
 use crate::shard::ShardSpec;
-use crate::{diff, export, generate, output, progress, report, Outcome, RunConfig};
+use crate::{diff, export, generate, output, progress, remote, report, Outcome, RunConfig};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 /// Runs a parsed command line; the binary maps the result to an exit code.
 pub fn run(cli: Cli) -> Result<Outcome> {
     progress::init(progress::Verbosity::from_flags(cli.quiet, cli.verbose));
+    for (flag, path, remote_ok) in paths(&cli.command) {
+        if !(remote_ok && remote::is_url(path)) {
+            refuse_url(flag, path)?;
+        }
+    }
     match cli.command {
         Command::Run(mut args) => {
             let metrics = args.metrics.take();
+            let keep = args.keep_runs;
+            if remote::is_url(&args.output) && args.stage_as.is_some() {
+                return Err(Error::Argument(
+                    "--stage needs a local --output (a run on object storage is published by \
+                     its LATEST pointer)"
+                        .into(),
+                ));
+            }
+            let mut scratch = Scratch::default();
+            scratch.input(&mut args.input, "input", true)?;
+            let remote = scratch.output(&mut args.output, "output")?;
             let cfg = RunConfig::try_from(args)?;
             let m = crate::run(&cfg)?;
+            if let Some(r) = &remote {
+                r.publish(
+                    &cfg.output,
+                    &run_name(&m.window.as_of_date.to_string()),
+                    keep,
+                )?;
+            }
             if let Some(path) = &metrics {
                 let now = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
@@ -39,6 +64,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 invalid = m.usage.invalid,
                 exceptions,
                 output = %cfg.output.display(),
+                staged_as = cfg.stage.as_ref().map(|id| id.to_string()),
                 exceptions_at = %cfg.output.join("exceptions").display(),
                 ms = m.duration_ms as u64,
                 "run complete"
@@ -53,8 +79,16 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Generate(args) => {
             generate::run(&GenerateConfig::try_from(args)?).map(|()| Outcome::Done)
         }
-        Command::Merge(args) => {
+        Command::Merge(mut args) => {
+            let mut scratch = Scratch::default();
+            for (k, shard) in args.shards.iter_mut().enumerate() {
+                scratch.input(shard, &format!("shard-{k}"), false)?;
+            }
+            let remote = scratch.output(&mut args.output, "output")?;
             let m = output::merge::merge(&args.shards, &args.output)?;
+            if let Some(r) = &remote {
+                r.publish(&args.output, &run_name(&m.as_of_date), remote::KEEP_RUNS)?;
+            }
             tracing::info!(
                 shards = args.shards.len(),
                 read = m.usage.read,
@@ -63,10 +97,20 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             );
             Ok(Outcome::Done)
         }
-        Command::Diff(args) => Ok(match diff::run(&args.into())? {
-            true => Outcome::Differences,
-            false => Outcome::Done,
-        }),
+        Command::Diff(mut args) => {
+            let mut scratch = Scratch::default();
+            if remote::is_url(&args.new) && args.output.is_none() {
+                return Err(Error::Argument(
+                    "NEW_OUTPUT is a URL: give --output DIR for the diff table".into(),
+                ));
+            }
+            scratch.input(&mut args.old, "old", false)?;
+            scratch.input(&mut args.new, "new", false)?;
+            Ok(match diff::run(&args.into())? {
+                true => Outcome::Differences,
+                false => Outcome::Done,
+            })
+        }
         Command::Reconcile(args) => {
             let report = crate::reconcile::run(&args.try_into()?)?;
             Ok(match report.mismatched() {
@@ -74,11 +118,183 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 false => Outcome::Done,
             })
         }
-        Command::Export(ExportCommand::Focus(args)) => {
-            export::focus::run(&args.into()).map(|()| Outcome::Done)
+        Command::Audit(args) => {
+            let v = crate::audit::run(&AuditConfig::try_from(args)?)?;
+            print!("{}", v.summary);
+            println!("report: {}", v.dir.display());
+            Ok(match v.record.passed {
+                true => Outcome::Done,
+                false => Outcome::AuditFailed,
+            })
+        }
+        Command::Publish(args) => {
+            let cfg = PublishConfig::try_from(args)?;
+            match output::stage::publish(&cfg)? {
+                Published::Now { as_of_date } => tracing::info!(
+                    run_id = %cfg.run_id, as_of = %as_of_date, output = %cfg.output.display(),
+                    "published"
+                ),
+                Published::Already { as_of_date } => tracing::info!(
+                    run_id = %cfg.run_id, as_of = %as_of_date, output = %cfg.output.display(),
+                    "already published: nothing staged, the output is this run's"
+                ),
+            }
+            Ok(Outcome::Done)
+        }
+        Command::Export(ExportCommand::Focus(mut args)) => {
+            let mut scratch = Scratch::default();
+            scratch.input(&mut args.input, "input", false)?;
+            let remote = scratch.output(&mut args.output, "output")?;
+            let output = args.output.clone();
+            let as_of = match &remote {
+                Some(_) => output::manifest::read(&args.input)?.as_of_date,
+                None => String::new(),
+            };
+            export::focus::run(&args.into())?;
+            if let Some(r) = &remote {
+                r.publish(&output, &run_name(&as_of), remote::KEEP_RUNS)?;
+            }
+            Ok(Outcome::Done)
         }
         Command::Report(args) => report::run(&args.into()).map(|()| Outcome::Done),
     }
+}
+
+/// Every path a command reads or writes, with the flag that names it and whether it may be an
+/// object storage URL (`s3://`, `gs://`, `az://`; see [`remote`]).
+fn paths(command: &Command) -> Vec<(&'static str, &std::path::Path, bool)> {
+    fn run_paths(a: &RunArgs) -> Vec<(&'static str, &std::path::Path, bool)> {
+        let mut v = vec![
+            ("--input", a.input.as_path(), true),
+            ("--output", a.output.as_path(), true),
+        ];
+        v.extend(a.catalog.as_deref().map(|p| ("--catalog", p, false)));
+        v.extend(a.metrics.as_deref().map(|p| ("--metrics", p, false)));
+        v
+    }
+    let mut v: Vec<(&'static str, &std::path::Path, bool)> = Vec::new();
+    match command {
+        Command::Run(a) => v = run_paths(a),
+        Command::Bench(a) => {
+            v = run_paths(&a.run);
+            for p in &mut v {
+                p.2 = false;
+            }
+        }
+        Command::Generate(a) => v.push(("--output", &a.output, false)),
+        Command::Merge(a) => {
+            v.push(("--output", &a.output, true));
+            v.extend(a.shards.iter().map(|p| ("SHARD_DIR", p.as_path(), true)));
+        }
+        Command::Diff(a) => {
+            v.push(("OLD_OUTPUT", &a.old, true));
+            v.push(("NEW_OUTPUT", &a.new, true));
+            v.extend(a.output.as_deref().map(|p| ("--output", p, false)));
+        }
+        Command::Audit(a) => v.push(("--output", &a.output, false)),
+        Command::Publish(a) => v.push(("--output", &a.output, false)),
+        Command::Reconcile(a) => {
+            v.push(("ISSUED", &a.issued, false));
+            v.push(("RECOMPUTED", &a.recomputed, false));
+            v.push(("--output", &a.output, false));
+            v.extend(a.catalog.as_deref().map(|p| ("--catalog", p, false)));
+        }
+        Command::Report(a) => {
+            v.push(("--input", &a.input, false));
+            v.extend(a.diff.as_deref().map(|p| ("--diff", p, false)));
+            v.push(("--output", &a.output, false));
+        }
+        Command::Export(ExportCommand::Focus(a)) => {
+            v.push(("--input", &a.input, true));
+            v.push(("--output", &a.output, true));
+        }
+    }
+    v
+}
+
+/// A directory of object storage URLs given as arguments, materialised locally: inputs
+/// downloaded into it, outputs written in it before their upload; removed when dropped.
+#[derive(Default)]
+struct Scratch {
+    dir: Option<tempfile::TempDir>,
+}
+
+impl Scratch {
+    fn root(&mut self) -> Result<PathBuf> {
+        if self.dir.is_none() {
+            let dir = tempfile::Builder::new()
+                .prefix("reckon-scratch-")
+                .tempdir()
+                .map_err(|e| Error::io(std::env::temp_dir(), e))?;
+            self.dir = Some(dir);
+        }
+        Ok(self
+            .dir
+            .as_ref()
+            .map(|d| d.path().to_path_buf())
+            .unwrap_or_default())
+    }
+
+    /// An input given as a URL is downloaded into `<scratch>/<name>` and `path` points there:
+    /// `whole`, every object below the URL (input tables); otherwise the run its `LATEST` names
+    /// (a published output).
+    fn input(&mut self, path: &mut PathBuf, name: &str, whole: bool) -> Result<()> {
+        if !remote::is_url(path) {
+            return Ok(());
+        }
+        let url = path.to_string_lossy().to_string();
+        let to = self.root()?.join(name);
+        let r = remote::Remote::open(&url)?;
+        if whole {
+            let n = r.download("", &to)?;
+            tracing::info!(input = %url, objects = n, "downloaded");
+        } else {
+            let run = r.download_latest(&to)?;
+            tracing::info!(output = %url, run = %run, "downloaded the published run");
+        }
+        *path = to;
+        Ok(())
+    }
+
+    /// An output given as a URL is written into `<scratch>/<name>` (`path` points there) and
+    /// published to the URL by the caller.
+    fn output(&mut self, path: &mut PathBuf, name: &str) -> Result<Option<remote::Remote>> {
+        if !remote::is_url(path) {
+            return Ok(None);
+        }
+        let r = remote::Remote::open(&path.to_string_lossy())?;
+        *path = self.root()?.join(name);
+        Ok(Some(r))
+    }
+}
+
+/// A published run's name on object storage: `<as-of>-<unix seconds>-<pid>`, unique per run
+/// and in the order of as-of dates, then of runs.
+fn run_name(as_of: &str) -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    format!("{as_of}-{secs}-{}", std::process::id())
+}
+
+/// Refuses a URL (`s3://bucket/out`, `gs://…`, `az://…`, any `scheme://`) where a local path is
+/// expected: taken as a path it would silently read or write a local directory named `s3:`.
+fn refuse_url(flag: &str, path: &std::path::Path) -> Result<()> {
+    let text = path.to_string_lossy();
+    let Some((scheme, _)) = text.split_once("://") else {
+        return Ok(());
+    };
+    let is_scheme = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+    if !is_scheme {
+        return Ok(());
+    }
+    Err(Error::Argument(format!(
+        "{flag} {text}: object storage URLs are not supported here; `run --input/--output`, \
+         `diff OLD NEW`, `merge` and `export --input/--output` take s3://, gs:// and az:// URLs"
+    )))
 }
 
 /// reckon — batch billing reconciliation: package deduction, tiered pricing, bills, ledger.
@@ -127,6 +343,21 @@ pub enum Command {
     /// or usage (a repeated issued_line_id, a negative --tolerance); 3 internal error.
     #[command(verbatim_doc_comment)]
     Reconcile(ReconcileArgs),
+    /// Check a staged run (`run --stage ID`) before it is published: usage conservation,
+    /// exception thresholds, and no restated closed month compared with the output published
+    /// before the run.
+    ///
+    /// Each audit writes a new `runs/ID/audit-N/` in the output's side directory
+    /// (`.<name>.reckon/`): the `diff` table, `summary.txt` (also printed) and `audit.json`.
+    ///
+    /// Exit codes: 0 passed; 1 a check failed (nothing is published); 2 bad input or usage;
+    /// 3 internal error.
+    #[command(verbatim_doc_comment)]
+    Audit(AuditArgs),
+    /// Publish a staged run atomically, when its latest audit passed (or failed on restated
+    /// closed months alone and `--allow-restatement` approves them). Publishing a run already
+    /// published (nothing staged) does nothing and succeeds.
+    Publish(PublishArgs),
     /// Export an output to another format.
     #[command(subcommand)]
     Export(ExportCommand),
@@ -205,6 +436,25 @@ pub struct ReconcileArgs {
     pub bucket_rows: Option<u64>,
 }
 
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// The published output directory (the run is staged beside it).
+    #[arg(long, value_name = "DIR")]
+    pub output: PathBuf,
+    /// The run id given to `run --stage`.
+    #[arg(long, value_name = "ID")]
+    pub run_id: String,
+    /// Fail when the `exceptions` table has more rows than this.
+    #[arg(long, value_name = "ROWS")]
+    pub max_exceptions: Option<u64>,
+    /// Fail when more than this fraction (0 to 1, e.g. 0.01) of the usage rows read are invalid.
+    #[arg(long, value_name = "FRACTION")]
+    pub max_invalid_usage: Option<String>,
+    /// Bill lines per bucket of the comparison (as `diff --bucket-rows`).
+    #[arg(long, hide = true, value_name = "ROWS")]
+    pub bucket_rows: Option<u64>,
+}
+
 /// `--issued-format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum IssuedFormatArg {
@@ -241,6 +491,31 @@ impl TryFrom<ReconcileArgs> for crate::reconcile::ReconcileConfig {
     }
 }
 
+impl TryFrom<AuditArgs> for AuditConfig {
+    type Error = Error;
+    fn try_from(a: AuditArgs) -> Result<AuditConfig> {
+        let max_invalid_usage = a
+            .max_invalid_usage
+            .as_deref()
+            .map(|s| {
+                s.parse::<rust_decimal::Decimal>()
+                    .ok()
+                    .filter(|d| !d.is_sign_negative() && *d <= rust_decimal::Decimal::ONE)
+                    .ok_or_else(|| {
+                        Error::Argument(format!("--max-invalid-usage `{s}` is not from 0 to 1"))
+                    })
+            })
+            .transpose()?;
+        Ok(AuditConfig {
+            output: a.output,
+            run_id: RunId::parse(&a.run_id)?,
+            max_exceptions: a.max_exceptions,
+            max_invalid_usage,
+            bucket_rows: a.bucket_rows.unwrap_or(crate::diff::BUCKET_ROWS),
+        })
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     /// A reckon output directory (as written by `reckon run`).
@@ -266,6 +541,31 @@ impl From<ReportArgs> for crate::report::ReportConfig {
             output: a.output,
             top: a.top,
         }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// The published output directory.
+    #[arg(long, value_name = "DIR")]
+    pub output: PathBuf,
+    /// The run id given to `run --stage` and `audit`.
+    #[arg(long, value_name = "ID")]
+    pub run_id: String,
+    /// A person has read the audit's diff: publish although closed months were restated (other
+    /// failed checks still refuse).
+    #[arg(long)]
+    pub allow_restatement: bool,
+}
+
+impl TryFrom<PublishArgs> for PublishConfig {
+    type Error = Error;
+    fn try_from(a: PublishArgs) -> Result<PublishConfig> {
+        Ok(PublishConfig {
+            output: a.output,
+            run_id: RunId::parse(&a.run_id)?,
+            allow_restatement: a.allow_restatement,
+        })
     }
 }
 
@@ -396,6 +696,15 @@ pub struct RunArgs {
     /// node_exporter's textfile collector (name it `*.prom` in its directory).
     #[arg(long, value_name = "FILE")]
     pub metrics: Option<PathBuf>,
+    /// Write-audit-publish: stage the output as run ID's, beside the published output
+    /// (`.<name>.reckon/runs/ID/output/`), instead of publishing it; `reckon audit` checks it
+    /// and `reckon publish` publishes it. A rerun with the same ID replaces the staged output.
+    #[arg(long = "stage", value_name = "ID")]
+    pub stage_as: Option<String>,
+    /// With an object storage `--output` (`s3://`, `gs://`, `az://`): run prefixes kept under
+    /// `runs/` after publishing (the published one always).
+    #[arg(long, value_name = "N", default_value_t = crate::remote::KEEP_RUNS)]
+    pub keep_runs: usize,
 }
 
 #[derive(Debug, Args)]
@@ -481,7 +790,9 @@ impl TryFrom<RunArgs> for RunConfig {
             Some(s) => ShardSpec::parse(s)?,
             None => ShardSpec::ALL,
         };
+        let stage = a.stage_as.as_deref().map(RunId::parse).transpose()?;
         Ok(RunConfig {
+            stage,
             as_of,
             input: a.input,
             catalog,
@@ -491,5 +802,69 @@ impl TryFrom<RunArgs> for RunConfig {
             chunk_rows: a.chunk_rows,
             allow_empty: a.allow_empty,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// clap checks a command's arguments only when that command is parsed: `bench` flattens
+    /// `run`'s arguments beside its own positional `stage`, so a flag of `run` with that id
+    /// broke `bench` alone.
+    #[test]
+    fn every_command_has_unique_argument_ids() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    /// A staged run is audited and published on a local output; on object storage the
+    /// `LATEST` pointer publishes, so `--stage` with a URL output is refused before any I/O.
+    #[test]
+    fn stage_with_an_object_storage_output_is_refused() {
+        let args = "reckon run --output s3://b/out --input s3://b/in --stage r1";
+        let err = run(Cli::try_parse_from(args.split(' ')).unwrap()).unwrap_err();
+        assert!(matches!(err, Error::Argument(_)), "{err}");
+        assert!(
+            err.to_string().contains("--stage needs a local --output"),
+            "{err}"
+        );
+    }
+
+    /// `reckon run --output s3://bucket/out` wrote a local directory named `s3:` and logged
+    /// "published output=s3://bucket/out": a URL where a command takes no URL is refused.
+    #[test]
+    fn object_storage_urls_are_refused_not_written_as_local_directories() {
+        for args in [
+            "reckon run --output ftp://host/out",
+            "reckon run --input http://host/in",
+            "reckon run --catalog az://c/catalog.toml",
+            "reckon run --metrics s3://b/m.prom",
+            "reckon diff old new --output s3://b/d",
+            "reckon export focus --input out --output abfss://c@a/focus",
+            "reckon publish --output s3://b/out --run-id r",
+            "reckon audit --output gs://b/out --run-id r",
+            "reckon merge --output out ftp://host/shard-0",
+            "reckon diff old http://host/new --output d",
+            "reckon generate --output s3://b/gen",
+        ] {
+            let cli = Cli::try_parse_from(args.split(' ')).unwrap();
+            let err = run(cli).unwrap_err();
+            assert!(matches!(err, Error::Argument(_)), "{args}: {err}");
+            assert!(
+                err.to_string()
+                    .contains("object storage URLs are not supported"),
+                "{err}"
+            );
+        }
+        for path in [
+            "out",
+            "/data/out",
+            "a:b/out",
+            "dir/with://inside",
+            "./s3:/x",
+        ] {
+            refuse_url("--output", std::path::Path::new(path)).unwrap();
+        }
     }
 }

@@ -140,6 +140,16 @@ pub enum Error {
     )]
     Busy { path: PathBuf, lock: PathBuf },
 
+    /// `reckon publish` refused: the run's audit did not pass, or no longer covers what is
+    /// staged and published (exit code 2: a person or a new audit must act).
+    #[error("publish of run `{run_id}` refused: {message}")]
+    Gate { run_id: String, message: String },
+
+    /// Object storage refused or failed a request (network, credentials, a conflicting
+    /// publisher): exit code 1, worth a retry once fixed.
+    #[error("{url}: {message}")]
+    Remote { url: String, message: String },
+
     #[error("polars: {0}")]
     Polars(#[from] polars::error::PolarsError),
 
@@ -203,7 +213,7 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         use std::io::ErrorKind::{QuotaExceeded, ReadOnlyFilesystem, StorageFull};
         match self {
-            Error::Argument(_) | Error::Busy { .. } => ErrorKind::Usage,
+            Error::Argument(_) | Error::Busy { .. } | Error::Gate { .. } => ErrorKind::Usage,
             Error::Io { source, .. }
                 if matches!(
                     source.kind(),
@@ -229,6 +239,7 @@ impl Error {
             | Error::OutlierUsage { .. }
             | Error::EmptyWindow { .. }
             | Error::NoUsage => ErrorKind::Input,
+            Error::Remote { .. } => ErrorKind::Machine,
             Error::Output { .. } | Error::Polars(_) | Error::Internal(_) => ErrorKind::Internal,
         }
     }

@@ -26,8 +26,12 @@
 //! runs never share one. `diff` compares two outputs with a reason per change (late usage,
 //! package or catalog change, refund); `export::focus` maps an output to FOCUS 1.2; `report`
 //! writes a self-contained HTML page of an output (and a diff) for a person; `progress` holds
-//! the logs (`tracing`, stderr) and progress display.
+//! the logs (`tracing`, stderr) and progress display. Schedulers write, audit, then
+//! publish: `run` with `stage` writes a run's output beside the published one
+//! (`output::stage`), `audit` checks it against the output published before the run, and
+//! `output::stage::publish` swaps it in when the audit allows.
 
+pub mod audit;
 pub mod buffers;
 pub mod calendar;
 pub mod catalog;
@@ -47,6 +51,7 @@ pub mod parquet;
 pub mod pipeline;
 pub mod progress;
 pub mod reconcile;
+pub mod remote;
 pub mod report;
 pub mod rules;
 pub mod shard;
@@ -61,6 +66,8 @@ pub enum Outcome {
     Done,
     /// `diff` found differences; `reconcile` found keys that do not match.
     Differences,
+    /// `audit` failed a check: the staged run is not published without a person's approval.
+    AuditFailed,
 }
 
 /// Recomputes the window's billing as `cfg` says and publishes the output (`pipeline`), on

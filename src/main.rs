@@ -4,6 +4,7 @@
 //! machine's (a full disk, a read-only file system).
 //! `diff`: 0 no differences, 1 differences, 2 bad input or usage, 3 internal error; `reconcile`:
 //! 0 every key matches (or is within tolerance), 1 some key does not, 2 and 3 as `diff`.
+//! `audit`: 0 passed, 1 a check failed, 2 bad input or usage, 3 internal error.
 
 use clap::Parser;
 use reckon::cli::{Cli, Command};
@@ -30,10 +31,13 @@ pub static malloc_conf: &[u8] = b"oversize_threshold:33554432,dirty_decay_ms:300
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let is_diff = matches!(cli.command, Command::Diff(_) | Command::Reconcile(_));
+    let is_diff = matches!(
+        cli.command,
+        Command::Diff(_) | Command::Reconcile(_) | Command::Audit(_)
+    );
     match reckon::cli::run(cli) {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
-        Ok(Outcome::Differences) => ExitCode::from(1),
+        Ok(Outcome::Differences | Outcome::AuditFailed) => ExitCode::from(1),
         Err(e) => {
             eprintln!("reckon: error: {e}");
             ExitCode::from(e.kind().exit_code(is_diff))

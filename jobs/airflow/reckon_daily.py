@@ -1,105 +1,164 @@
-"""reckon on one worker, daily: wait for the inputs, run, audit against the previous run.
+"""reckon on one worker, daily: wait for the last landed day, stage, audit, publish.
 
-Schedule: 02:00 Asia/Shanghai; `{{ ds }}` is the as-of date (the run uses nothing at or after
-its midnight, UTC+8). Tasks:
+Schedule: 02:00 Asia/Shanghai. The as-of date is the END of the run's data interval in
+Asia/Shanghai (for a manual run on Airflow 3, which has none: the moment it was asked for), so
+the run at 2024-06-21 02:00 bills through 2024-06-20, the last day that has landed, on Airflow 3
+(whose cron runs are points in time) and on Airflow 2.10 (whose run at that moment has the
+logical date 2024-06-20 and the interval ending at 2024-06-21). `{{ ds }}` is neither.
 
-1. `wait_for_inputs` — a sensor: the usage partition of the day before the as-of date exists
-   (`usage/date=YYYY-MM-DD/` with at least one Parquet file) and the catalog is readable.
-2. `reckon_run` — `reckon run --as-of {{ ds }}`. The output is published atomically (staging
-   tree + rename swap), so a retry after a failure or a killed worker starts clean, and a
-   concurrent run on the same output is refused (exit 2) rather than interleaved.
-3. `reckon_diff` — `reckon diff --closed-only PREVIOUS OUTPUT`: PREVIOUS is the output that this
-   run's publish replaced (`<parent>/.<name>.reckon/previous`). Exit 0: no month that was
-   closed in the previous output changed. Exit 1: a restatement of a closed month (late usage,
-   a package or catalog change, …) — the task fails unless the run was triggered with
-   `{"allow_restatement": true}` in its conf (after a person has checked the diff table).
-   Exit 2/3: bad input / internal error — fails.
+Tasks, each safe to retry or to clear and rerun (write-audit-publish, keyed by the run id):
 
-Settings (Airflow Variables): reckon_bin, reckon_input, reckon_output, reckon_catalog.
+1. `wait_for_inputs` — a sensor (reschedule mode: no worker slot held while waiting): the usage
+   partition of the last day before the as-of date has landed (`usage/date=YYYY-MM-DD/` with a
+   Parquet file whose name does not start with `_` or `.`) and the catalog is readable.
+2. `reckon_stage` — `reckon run --stage <run id>`: the output is written beside the published
+   one (`.<name>.reckon/runs/<run id>/output/`); a retry replaces it.
+3. `reckon_audit` — `reckon audit --run-id <run id>`: conservation and, compared with the output
+   published before this run (never with this run's own, however often the task is rerun), no
+   restated closed month. Each attempt writes a new `runs/<run id>/audit-N/` (diff table,
+   `summary.txt`). A failed audit fails the task without retries, unless the param
+   `allow_restatement` is set: trigger the DAG with `{"allow_restatement": true}` (a person's
+   approval after reading the summary) and a restatement alone no longer blocks.
+4. `reckon_publish` — `reckon publish --run-id <run id>` (with `--allow-restatement` when the
+   param is set): an atomic swap, refused unless the latest audit covers this staged output
+   and the current published one; a retry after a publish does nothing. Its outlet, the Asset
+   `reckon_billing_output`, triggers the DAGs that consume the output.
+
+Settings (Airflow Variables, read by templates when a task runs, never when the file is
+parsed): reckon_bin, reckon_input, reckon_output, reckon_catalog. Imports: Airflow 3's task SDK
+and standard provider, or Airflow 2.10's modules.
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
 
 import pendulum
-from airflow import DAG
-from airflow.exceptions import AirflowFailException
-from airflow.models import Variable
-from airflow.operators.bash import BashOperator
-from airflow.operators.python import PythonOperator
-from airflow.sensors.python import PythonSensor
+from airflow.exceptions import AirflowException, AirflowFailException
 
-RECKON = Variable.get("reckon_bin", default_var="/srv/reckon/reckon")
-INPUT = Variable.get("reckon_input", default_var="/data/billing/input")
-OUTPUT = Variable.get("reckon_output", default_var="/data/billing/out")
-CATALOG = Variable.get("reckon_catalog", default_var="/data/billing/catalog.toml")
-PREVIOUS = os.path.join(os.path.dirname(OUTPUT), "." + os.path.basename(OUTPUT) + ".reckon", "previous")
-DIFF_ROOT = os.path.join(os.path.dirname(OUTPUT), "diff")
+try:  # Airflow 3
+    from airflow.providers.standard.operators.bash import BashOperator
+    from airflow.providers.standard.operators.python import PythonOperator
+    from airflow.providers.standard.sensors.python import PythonSensor
+    from airflow.sdk import DAG, Asset, Param
+except ImportError:  # Airflow 2.10
+    from airflow import DAG
+    from airflow.datasets import Dataset as Asset
+    from airflow.models.param import Param
+    from airflow.operators.bash import BashOperator
+    from airflow.operators.python import PythonOperator
+    from airflow.sensors.python import PythonSensor
+
+TZ = "Asia/Shanghai"
+DEFAULTS = {
+    "reckon_bin": "/srv/reckon/reckon",
+    "reckon_input": "/data/billing/input",
+    "reckon_output": "/data/billing/out",
+    "reckon_catalog": "/data/billing/catalog.toml",
+}
+# The published output, for the DAGs it triggers.
+OUTPUT_ASSET = Asset("reckon_billing_output")
+# The as-of date: the data interval's end in UTC+8, or the moment a manual run was asked for.
+AS_OF = (
+    "{{ (data_interval_end or dag_run.run_after).in_timezone('"
+    + TZ
+    + "').strftime('%Y-%m-%d') }}"
+)
 
 
-def inputs_ready(ds: str, **_) -> bool:
-    """The usage partition of the last day before the as-of date is complete enough to run."""
-    day = pendulum.parse(ds).subtract(days=1).to_date_string()
-    part = os.path.join(INPUT, "usage", f"date={day}")
-    has_usage = os.path.isdir(part) and any(f.endswith(".parquet") for f in os.listdir(part))
-    return has_usage and os.path.isfile(CATALOG)
+def var(name: str) -> str:
+    """The Jinja expression of an Airflow Variable, for templated fields: read at run time."""
+    return "{{ var.value.get('" + name + "', '" + DEFAULTS[name] + "') }}"
 
 
-def audit(ds: str, dag_run=None, **_) -> None:
-    """Runs the diff against the previous output; fails on an unexpected restatement."""
-    import subprocess
+def last_day(as_of: str) -> str:
+    """The last day a run of `as_of` bills: the day before it."""
+    return pendulum.parse(as_of).subtract(days=1).to_date_string()
 
-    if not os.path.isdir(PREVIOUS):
-        print(f"no previous output at {PREVIOUS}: first run, nothing to compare")
-        return
-    out = os.path.join(DIFF_ROOT, ds)
-    cmd = [RECKON, "--quiet", "diff", "--closed-only", PREVIOUS, OUTPUT, "--output", out]
+
+def usage_landed(input_dir: str, catalog: str, as_of: str) -> bool:
+    """The usage partition of the day before the as-of date holds a data file reckon reads."""
+    part = os.path.join(input_dir, "usage", f"date={last_day(as_of)}")
+    names = os.listdir(part) if os.path.isdir(part) else []
+    data = [n for n in names if n.lower().endswith((".parquet", ".parq")) and n[0] not in "_."]
+    print(f"as-of {as_of}: {part}: {len(data)} data files; catalog {catalog}")
+    return bool(data) and os.path.isfile(catalog)
+
+
+def audit(reckon: str, output: str, run_id: str, params=None, **_) -> None:
+    """Audits the staged run; fails on a failed check unless restatements are approved."""
+    cmd = [reckon, "--quiet", "audit", "--output", output, "--run-id", run_id]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     print(proc.stdout)
     print(proc.stderr)
-    allowed = bool((dag_run.conf or {}).get("allow_restatement")) if dag_run else False
     if proc.returncode == 0:
         return
     if proc.returncode == 1:
-        if allowed:
-            print("restatement of a closed month accepted (allow_restatement)")
+        if (params or {}).get("allow_restatement"):
+            print("audit failed; publishing is approved by the param allow_restatement")
             return
         raise AirflowFailException(
-            f"restatement of a closed month: see {out}/summary.txt and {out}/diff/; "
-            'rerun with conf {"allow_restatement": true} once accepted'
+            "the audit failed (a restated closed month, or a threshold): nothing published; "
+            "read the summary.txt of the report named above; to publish restatements after "
+            'review, trigger the DAG with {"allow_restatement": true}'
         )
-    raise AirflowFailException(f"reckon diff failed with exit code {proc.returncode}")
+    raise AirflowException(f"reckon audit failed with exit code {proc.returncode}")
 
 
 with DAG(
     dag_id="reckon_daily",
     schedule="0 2 * * *",
-    start_date=pendulum.datetime(2024, 1, 1, tz="Asia/Shanghai"),
+    start_date=pendulum.datetime(2024, 1, 1, tz=TZ),
     catchup=False,
     max_active_runs=1,
     default_args={"retries": 2, "retry_delay": pendulum.duration(minutes=10)},
+    params={
+        "allow_restatement": Param(
+            False,
+            type="boolean",
+            description="Publish although the audit found restated closed months "
+            "(after a person has read its summary).",
+        )
+    },
     tags=["billing", "reckon"],
 ) as dag:
     wait_for_inputs = PythonSensor(
         task_id="wait_for_inputs",
-        python_callable=inputs_ready,
-        op_kwargs={"ds": "{{ ds }}"},
+        python_callable=usage_landed,
+        op_kwargs={
+            "input_dir": var("reckon_input"),
+            "catalog": var("reckon_catalog"),
+            "as_of": AS_OF,
+        },
         mode="reschedule",
         poke_interval=300,
         timeout=6 * 3600,
     )
-    reckon_run = BashOperator(
-        task_id="reckon_run",
+    reckon_stage = BashOperator(
+        task_id="reckon_stage",
         bash_command=(
-            f"{RECKON} run --as-of {{{{ ds }}}} --input {INPUT} --catalog {CATALOG} "
-            f"--output {OUTPUT}"
+            f"'{var('reckon_bin')}' --quiet run --stage '{{{{ run_id }}}}' --as-of {AS_OF} "
+            f"--input '{var('reckon_input')}' --catalog '{var('reckon_catalog')}' "
+            f"--output '{var('reckon_output')}'"
         ),
     )
-    reckon_diff = PythonOperator(
-        task_id="reckon_diff",
+    reckon_audit = PythonOperator(
+        task_id="reckon_audit",
         python_callable=audit,
-        op_kwargs={"ds": "{{ ds }}"},
-        retries=0,
+        op_kwargs={
+            "reckon": var("reckon_bin"),
+            "output": var("reckon_output"),
+            "run_id": "{{ run_id }}",
+        },
     )
-    wait_for_inputs >> reckon_run >> reckon_diff
+    reckon_publish = BashOperator(
+        task_id="reckon_publish",
+        bash_command=(
+            f"'{var('reckon_bin')}' --quiet publish --output '{var('reckon_output')}' "
+            "--run-id '{{ run_id }}'"
+            "{% if params.allow_restatement %} --allow-restatement{% endif %}"
+        ),
+        outlets=[OUTPUT_ASSET],
+    )
+    wait_for_inputs >> reckon_stage >> reckon_audit >> reckon_publish

@@ -2,9 +2,11 @@
 
 Daily at 02:00 (UTC+8) for the previous day's data: `{{ ds }}` is the as-of date. Each shard
 pod runs `reckon run --shard K/N` over the same inputs; the merge pod runs `reckon merge` and
-publishes one output. Inputs and outputs live in object storage (S3-compatible); each pod
-syncs them to and from its local volume with the AWS CLI, because reckon publishes by atomic
-rename on a local file system (object stores have no atomic rename).
+publishes one output. Inputs and outputs live in object storage and reckon reads and writes
+them itself (`s3://` URLs, credentials from the pod's environment or service account): each
+shard publishes its output under `<run>/shards/K` (a run prefix and a `LATEST` pointer), the
+merge reads the run each `LATEST` names, so a retried shard never leaves files of its earlier
+attempt visible to the merge.
 
 Settings (Airflow Variables): reckon_image, reckon_bucket, reckon_shards (default 8),
 reckon_s3_endpoint (optional, for MinIO/Ceph), reckon_namespace.
@@ -22,33 +24,25 @@ BUCKET = Variable.get("reckon_bucket", default_var="s3://billing")
 IMAGE = Variable.get("reckon_image", default_var="registry.example.com/reckon:latest")
 NAMESPACE = Variable.get("reckon_namespace", default_var="billing")
 ENDPOINT = Variable.get("reckon_s3_endpoint", default_var="")
-S3 = f"aws s3 {'--endpoint-url ' + ENDPOINT if ENDPOINT else ''}".strip()
 
 INPUT = f"{BUCKET}/reckon/input"
 RUN = f"{BUCKET}/reckon/runs/{{{{ ds }}}}"
+OUTPUT = f"{BUCKET}/reckon/output"
 
 
 def shard_script(k: int) -> str:
-    """Shell for shard k: fetch inputs, run the shard, upload its output."""
+    """Shell for shard k: run the shard from and to the bucket."""
     return (
         "set -euo pipefail; "
-        f"{S3} sync --only-show-errors {INPUT} /data/in; "
-        f"reckon run --as-of {{{{ ds }}}} --input /data/in --shard {k}/{SHARDS} "
-        "--output /data/out; "
-        f"{S3} sync --only-show-errors /data/out {RUN}/shards/{k}"
+        f"reckon run --as-of {{{{ ds }}}} --input {INPUT} --shard {k}/{SHARDS} "
+        f"--output {RUN}/shards/{k}"
     )
 
 
 MERGE_SCRIPT = (
     "set -euo pipefail; "
-    + " ".join(
-        f"{S3} sync --only-show-errors {RUN}/shards/{k} /data/shards/{k};" for k in range(SHARDS)
-    )
-    + " reckon merge --output /data/out "
-    + " ".join(f"/data/shards/{k}" for k in range(SHARDS))
-    # _manifest.json last: its presence in the bucket means the merged output is complete.
-    + f"; {S3} sync --only-show-errors --exclude _manifest.json /data/out {RUN}/output"
-    + f"; {S3} cp /data/out/_manifest.json {RUN}/output/_manifest.json"
+    + f"reckon merge --output {OUTPUT} "
+    + " ".join(f"{RUN}/shards/{k}" for k in range(SHARDS))
 )
 
 with DAG(
@@ -64,6 +58,8 @@ with DAG(
         namespace=NAMESPACE,
         image=IMAGE,
         cmds=["bash", "-c"],
+        # An S3-compatible server (MinIO, Ceph): reckon's object_store client reads these.
+        env_vars={"AWS_ENDPOINT_URL": ENDPOINT} if ENDPOINT else {},
         get_logs=True,
         on_finish_action="delete_pod",
         container_resources={"requests": {"cpu": "2", "memory": "8Gi"}, "limits": {"memory": "12Gi"}},

@@ -100,7 +100,7 @@ pub fn run(cfg: &DiffConfig) -> Result<bool> {
     };
     let report = compare(&cfg.old, &cfg.new, &opts)?;
     let text = summary(&cfg.old, &cfg.new, &report);
-    let written = write_table(dir, &report)?;
+    let written = write_report(dir, &report)?;
     let summary_path = dir.join("summary.txt");
     std::fs::write(&summary_path, &text).map_err(|e| Error::io(&summary_path, e))?;
     print!("{text}");
@@ -114,7 +114,7 @@ pub fn run(cfg: &DiffConfig) -> Result<bool> {
 
 /// Replaces `DIR/diff` with the report's rows (an empty table when there are none); gives the
 /// file written.
-fn write_table(dir: &Path, report: &Report) -> Result<PathBuf> {
+pub fn write_report(dir: &Path, report: &Report) -> Result<PathBuf> {
     let table_dir = dir.join(DiffRow::NAME);
     if table_dir.is_dir() {
         std::fs::remove_dir_all(&table_dir).map_err(|e| Error::io(&table_dir, e))?;

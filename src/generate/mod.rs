@@ -198,6 +198,7 @@ fn write_issued(dir: &Path) -> Result<()> {
         shard: crate::shard::ShardSpec::ALL,
         chunk_rows: crate::input::chunks::DEFAULT_CHUNK_ROWS,
         allow_empty: false,
+        stage: None,
     })?;
     for p in issued::write(&out, &catalog, dir, true)? {
         eprintln!(

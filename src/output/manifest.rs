@@ -45,6 +45,10 @@ impl UsageAccounting {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
+    /// The scheduler's id of the run that wrote it (`reckon run --stage ID`), absent for a run
+    /// published directly: what write-audit-publish keys outputs by (`output::stage`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
     pub tool: String,
     pub tool_version: String,
     pub as_of_date: String,

@@ -61,6 +61,7 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<Manifest> {
     let staged = publish.dir();
     let mut merged = first.clone();
     merged.shard = ShardSpec::ALL.to_string();
+    merged.run_id = None;
     merged.chunks = manifests.iter().map(|m| m.chunks).sum();
     merged.usage = Default::default();
     merged.outputs = BTreeMap::new();

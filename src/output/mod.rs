@@ -19,6 +19,7 @@ pub mod merge;
 pub mod pieces;
 pub mod publish;
 pub mod read;
+pub mod stage;
 pub mod tables;
 
 pub use crate::columns::{

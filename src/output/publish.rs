@@ -11,6 +11,7 @@
 //! <parent>/.<name>.reckon/lock          advisory lock: one run (or merge) per output at a time
 //! <parent>/.<name>.reckon/staging-<as-of>-<pid>/   the tree being written by a live run
 //! <parent>/.<name>.reckon/previous/     the output that the last publish replaced
+//! <parent>/.<name>.reckon/runs/<run-id>/ a staged run and its audits (`stage`)
 //! ```
 //!
 //! Decisions:
@@ -159,53 +160,106 @@ pub fn previous_dir(out: &Path) -> Result<PathBuf> {
     Ok(side_dir(out)?.join("previous"))
 }
 
+/// The output's advisory lock (`<side>/lock`), held for as long as the value lives. Taking it
+/// puts back an output lost between the fallback publish's two renames and removes what killed
+/// runs left (their staging trees and usage spills).
+#[derive(Debug)]
+pub struct Lock {
+    /// The output, resolved ([`resolve`]).
+    pub out: PathBuf,
+    /// Its side directory ([`side_dir`]).
+    pub side: PathBuf,
+    _file: File,
+}
+
+/// Takes the output's lock, refusing at once ([`Error::Busy`]) while another process holds it.
+pub fn lock(out: &Path) -> Result<Lock> {
+    side_dir(out)?; // `.`, `..` and `/` are refused as given, before they resolve to a name
+    let out = resolve(out)?;
+    let side = side_dir(&out)?;
+    fs::create_dir_all(&side).map_err(|e| Error::io(&side, e))?;
+    let lock_path = side.join("lock");
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| Error::io(&lock_path, e))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => {
+            return Err(Error::Busy {
+                path: out,
+                lock: lock_path,
+            })
+        }
+        Err(fs::TryLockError::Error(e)) => return Err(Error::io(&lock_path, e)),
+    }
+    recover(&out, &side)?;
+    Ok(Lock {
+        out,
+        side,
+        _file: file,
+    })
+}
+
+/// Where [`Publish::commit`] puts the staged tree.
+#[derive(Debug)]
+enum Target {
+    /// The published output `<out>`; the output it replaces goes to `previous/`.
+    Output,
+    /// A run's staged output (`stage::staged_dir`), replacing an earlier stage of the same run;
+    /// `<out>` is not touched.
+    Stage(PathBuf),
+}
+
 /// An exclusive hold on an output directory and the staging tree a run writes into.
 /// Dropping it without [`Publish::commit`] leaves `<out>` untouched (the staging tree is
 /// removed by the next run).
 #[derive(Debug)]
 pub struct Publish {
-    out: PathBuf,
-    side: PathBuf,
     staging: PathBuf,
-    /// Holds the advisory lock for as long as `self` lives.
-    _lock: File,
+    target: Target,
+    lock: Lock,
 }
 
 impl Publish {
     /// Takes the output's lock (refusing if another run holds it), clears what killed runs left,
     /// and creates an empty staging directory. `as_of` only names the staging directory.
     pub fn begin(out: &Path, as_of: Option<NaiveDate>) -> Result<Publish> {
-        side_dir(out)?; // `.`, `..` and `/` are refused as given, before they resolve to a name
-        let out = &resolve(out)?;
-        let side = side_dir(out)?;
-        fs::create_dir_all(&side).map_err(|e| Error::io(&side, e))?;
-        let lock_path = side.join("lock");
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| Error::io(&lock_path, e))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(fs::TryLockError::WouldBlock) => {
-                return Err(Error::Busy {
-                    path: out.to_path_buf(),
-                    lock: lock_path,
-                })
-            }
-            Err(fs::TryLockError::Error(e)) => return Err(Error::io(&lock_path, e)),
-        }
-        recover(out, &side)?;
+        Publish::begin_to(out, as_of, None)
+    }
+
+    /// As [`Publish::begin`], but the commit stages the tree as run `run`'s output
+    /// (`stage::staged_dir`) instead of publishing it: `reckon run --stage`.
+    pub fn begin_stage(
+        out: &Path,
+        as_of: Option<NaiveDate>,
+        run: &super::stage::RunId,
+    ) -> Result<Publish> {
+        Publish::begin_to(out, as_of, Some(run))
+    }
+
+    fn begin_to(
+        out: &Path,
+        as_of: Option<NaiveDate>,
+        run: Option<&super::stage::RunId>,
+    ) -> Result<Publish> {
+        let lock = lock(out)?;
         let tag = as_of.map_or_else(|| "auto".to_string(), |d| d.to_string());
-        let staging = side.join(format!("staging-{tag}-{}", std::process::id()));
+        let staging = lock
+            .side
+            .join(format!("staging-{tag}-{}", std::process::id()));
         fs::create_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
         tracing::debug!(staging = %staging.display(), "staging directory created");
+        let target = match run {
+            Some(id) => Target::Stage(super::stage::staged_dir(&lock.side, id)),
+            None => Target::Output,
+        };
         Ok(Publish {
-            out: out.to_path_buf(),
-            side,
             staging,
-            _lock: lock,
+            target,
+            lock,
         })
     }
 
@@ -218,35 +272,80 @@ impl Publish {
     /// where a run keeps its usage spill, so that the next run (under the lock) removes the
     /// spill of a run that was killed.
     pub fn side(&self) -> &Path {
-        &self.side
+        &self.lock.side
     }
 
     /// Makes the staged tree the output in one atomic step; the replaced output goes to
-    /// `previous/`. The lock is released when this returns.
+    /// `previous/`. For a staged run, makes it the run's staged output instead. The lock is
+    /// released when this returns.
     pub fn commit(self) -> Result<()> {
         sync_tree(&self.staging)?;
-        let previous = self.side.join("previous");
-        let out_exists = fs::symlink_metadata(&self.out).is_ok();
-        if out_exists {
-            check_replaceable(&self.out)?;
+        match &self.target {
+            Target::Output => {
+                swap_in(&self.staging, &self.lock.out, &self.lock.side, true)?;
+                tracing::info!(output = %self.lock.out.display(), "published");
+            }
+            Target::Stage(dest) => {
+                replace_dir(&self.staging, dest)?;
+                tracing::info!(staged = %dest.display(), "staged");
+            }
         }
-        if !out_exists {
-            fs::rename(&self.staging, &self.out).map_err(|e| Error::io(&self.out, e))?;
-        } else if exchange(&self.staging, &self.out)? {
-            // The old output now sits at the staging path.
-            remove_dir_if_exists(&previous)?;
-            fs::rename(&self.staging, &previous).map_err(|e| Error::io(&previous, e))?;
-        } else {
-            remove_dir_if_exists(&previous)?;
-            fs::rename(&self.out, &previous).map_err(|e| Error::io(&self.out, e))?;
-            fs::rename(&self.staging, &self.out).map_err(|e| Error::io(&self.out, e))?;
-        }
-        if let Some(parent) = self.out.parent().filter(|p| !p.as_os_str().is_empty()) {
-            sync_dir(parent)?;
-        }
-        tracing::info!(output = %self.out.display(), "published");
         Ok(())
     }
+}
+
+/// Puts the complete tree `staged` at `out` in one atomic step. The output it replaces goes to
+/// `previous/` when `keep_replaced`, and is removed otherwise (a republish of the same run
+/// keeps the output from before that run in `previous/`).
+pub(crate) fn swap_in(staged: &Path, out: &Path, side: &Path, keep_replaced: bool) -> Result<()> {
+    let previous = side.join("previous");
+    let out_exists = fs::symlink_metadata(out).is_ok();
+    if out_exists {
+        check_replaceable(out)?;
+    }
+    if !out_exists {
+        fs::rename(staged, out).map_err(|e| Error::io(out, e))?;
+    } else if exchange(staged, out)? {
+        // The old output now sits at the staged path.
+        if keep_replaced {
+            remove_dir_if_exists(&previous)?;
+            fs::rename(staged, &previous).map_err(|e| Error::io(&previous, e))?;
+        } else {
+            remove_dir_if_exists(staged)?;
+        }
+    } else {
+        let aside = if keep_replaced {
+            previous
+        } else {
+            side.join(format!("staging-replaced-{}", std::process::id()))
+        };
+        remove_dir_if_exists(&aside)?;
+        fs::rename(out, &aside).map_err(|e| Error::io(out, e))?;
+        fs::rename(staged, out).map_err(|e| Error::io(out, e))?;
+        if !keep_replaced {
+            remove_dir_if_exists(&aside)?;
+        }
+    }
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        sync_dir(parent)?;
+    }
+    Ok(())
+}
+
+/// Puts the complete tree `from` at `dest`, replacing what is there in one step where the file
+/// system can exchange directories.
+fn replace_dir(from: &Path, dest: &Path) -> Result<()> {
+    let parent = dest.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    if fs::symlink_metadata(dest).is_err() {
+        fs::rename(from, dest).map_err(|e| Error::io(dest, e))?;
+    } else if exchange(from, dest)? {
+        remove_dir_if_exists(from)?;
+    } else {
+        remove_dir_if_exists(dest)?;
+        fs::rename(from, dest).map_err(|e| Error::io(dest, e))?;
+    }
+    sync_dir(parent)
 }
 
 /// Puts back an output lost between the two renames of the fallback publish, and removes the
@@ -316,7 +415,7 @@ fn exchange(_a: &Path, _b: &Path) -> Result<bool> {
 }
 
 /// fsyncs every file and directory below `root` (and `root`).
-fn sync_tree(root: &Path) -> Result<()> {
+pub(crate) fn sync_tree(root: &Path) -> Result<()> {
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
         for entry in fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {

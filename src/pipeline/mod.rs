@@ -9,7 +9,7 @@
 //!    bills), its tables handed to the [`ChunkWriter`], which writes them while the next chunk
 //!    is computed;
 //! 4. [`finish_tables`]: the schema of tables that stayed empty;
-//! 5. the manifest, last, and the atomic publish.
+//! 5. the manifest, last, and the atomic publish (or, with `stage`, the run's staged output).
 //!
 //! Memory is bounded by one chunk: nothing of a chunk outlives its iteration but counters and
 //! its largest vectors, emptied, for the next chunk to fill (`buffers`).
@@ -25,6 +25,7 @@ use crate::input::chunks::{self, UsageSource};
 use crate::input::{self, usage, FileInfo, Inputs, Violation};
 use crate::output::manifest::{self, Manifest, UsageAccounting};
 use crate::output::publish::Publish;
+use crate::output::stage::RunId;
 use crate::output::{part_name, TABLES};
 use crate::progress;
 use crate::rules::findings;
@@ -54,6 +55,9 @@ pub struct RunConfig {
     /// Publish even when the window of the given as-of date holds no valid usage row
     /// ([`Error::EmptyWindow`] otherwise).
     pub allow_empty: bool,
+    /// Stage the output as this run's instead of publishing it (`output::stage`: audited by
+    /// `reckon audit`, published by `reckon publish`).
+    pub stage: Option<RunId>,
 }
 
 /// Figures of one run, also written to the manifest.
@@ -82,7 +86,10 @@ pub fn run(cfg: &RunConfig) -> Result<RunMetrics> {
     let stage = progress::stage("load catalog and inputs", 0);
     let mut loaded = load(cfg)?;
     let mut stage_ms = vec![("load", started.elapsed().as_millis())];
-    let publish = Publish::begin(&cfg.output, cfg.as_of)?;
+    let publish = match &cfg.stage {
+        Some(id) => Publish::begin_stage(&cfg.output, cfg.as_of, id)?,
+        None => Publish::begin(&cfg.output, cfg.as_of)?,
+    };
     // The spill lives in the output's side directory: on its file system, and removed by the
     // next run if this one is killed (`Publish::begin`).
     let mut source = UsageSource::open(
@@ -330,6 +337,7 @@ fn manifest_of(cfg: &RunConfig, l: &Loaded, d: &Done, w: &Window, duration_ms: u
     );
     totals.insert("bills.payable".into(), d.totals.bills_payable.to_string());
     Manifest {
+        run_id: cfg.stage.as_ref().map(|id| id.to_string()),
         tool: "reckon".into(),
         tool_version: env!("CARGO_PKG_VERSION").into(),
         as_of_date: local_date(w.as_of).to_string(),
@@ -469,6 +477,7 @@ mod tests {
             shard: ShardSpec::ALL,
             chunk_rows: 1,
             allow_empty: false,
+            stage: None,
         }
     }
 

@@ -187,6 +187,7 @@ pub fn run_config(input: &Path, output: &Path, as_of: &str) -> reckon::RunConfig
         // Rule tests run datasets of plans alone, with no usage in the window; the refusal of
         // such a window is tested on its own (`newcomer`).
         allow_empty: true,
+        stage: None,
     }
 }
 

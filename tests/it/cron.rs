@@ -1,13 +1,14 @@
 //! The cron wrapper `jobs/reckon-daily.sh`, run by bash as cron runs it: the as-of date is
-//! today in UTC+8 on a UTC host, the first run publishes without an audit, the next audits
-//! against the previous output, and a failure or a restated closed month exits non-zero with a
-//! message on stderr (what cron mails), everything else going to the log only.
+//! today in UTC+8 on a UTC host; each day's run is staged, audited against the published output
+//! and then published (the first run has nothing to compare with and says so); a failure or a
+//! failed audit (nothing published) exits non-zero with a message on stderr (what cron mails),
+//! everything else going to the log only.
 
 use crate::common::catalog_path;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// A scheduled job's directories: input (the sample data), catalog, output, diffs, log.
+/// A scheduled job's directories: input (the sample data), catalog, output, log.
 struct Job {
     root: tempfile::TempDir,
     catalog: PathBuf,
@@ -25,12 +26,36 @@ impl Job {
         self.root.path().join(name)
     }
 
+    /// The as-of date of the published output.
+    fn published_as_of(&self) -> String {
+        let text = std::fs::read_to_string(self.path("out/_manifest.json")).unwrap();
+        let m: serde_json::Value = serde_json::from_str(&text).unwrap();
+        m["as_of_date"].as_str().unwrap().to_string()
+    }
+
+    fn audit(&self, as_of: &str, n: u32) -> PathBuf {
+        self.path(&format!(
+            ".out.reckon/runs/daily-{as_of}/audit-{n}/summary.txt"
+        ))
+    }
+
     fn log(&self) -> String {
         std::fs::read_to_string(self.path("log/reckon.log")).unwrap_or_default()
     }
 
     /// Runs the wrapper with `bin` as reckon, on a UTC host; returns (exit code, stdout, stderr).
     fn run(&self, bin: &Path, as_of: Option<&str>, input: &Path) -> (i32, String, String) {
+        self.run_with(bin, as_of, input, &[])
+    }
+
+    /// As [`Job::run`], with more environment variables.
+    fn run_with(
+        &self,
+        bin: &Path,
+        as_of: Option<&str>,
+        input: &Path,
+        env: &[(&str, &str)],
+    ) -> (i32, String, String) {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("jobs/reckon-daily.sh");
         let mut cmd = Command::new("bash");
         cmd.arg(script)
@@ -39,9 +64,11 @@ impl Job {
             .env("RECKON_INPUT", input)
             .env("RECKON_CATALOG", &self.catalog)
             .env("RECKON_OUTPUT", self.path("out"))
-            .env("RECKON_DIFFS", self.path("diffs"))
             .env("RECKON_LOG", self.path("log/reckon.log"))
-            .env_remove("RECKON_AS_OF");
+            .env_remove("RECKON_AS_OF")
+            .env_remove("RECKON_RUN_ID")
+            .env_remove("RECKON_ALLOW_RESTATEMENT")
+            .envs(env.iter().copied());
         if let Some(d) = as_of {
             cmd.env("RECKON_AS_OF", d);
         }
@@ -96,7 +123,7 @@ fn cron_wrapper_as_of_is_today_in_utc8_on_a_utc_host() {
 }
 
 /// The first run publishes and says so in the log, with nothing on stdout or stderr; the next
-/// day's run audits against it (a diff per day) and stays silent too.
+/// day's run audits against it (an audit per day) and stays silent too.
 #[test]
 fn cron_wrapper_first_run_publishes_then_the_next_audits() {
     let job = Job::new();
@@ -104,7 +131,7 @@ fn cron_wrapper_first_run_publishes_then_the_next_audits() {
     assert_eq!((code, stdout.as_str(), stderr.as_str()), (0, "", ""));
     assert!(job.path("out/_manifest.json").is_file());
     assert!(
-        job.log().contains("first run: no previous output"),
+        job.log().contains("first run: no published output"),
         "{}",
         job.log()
     );
@@ -116,18 +143,26 @@ fn cron_wrapper_first_run_publishes_then_the_next_audits() {
         "{}",
         job.log()
     );
-    assert!(job.path("diffs/2024-06-21/summary.txt").is_file());
+    let summary = std::fs::read_to_string(job.audit("2024-06-21", 1)).unwrap();
     assert!(
-        job.log().contains("no closed month restated"),
+        summary.contains("PASSED") && summary.contains("as of 2024-06-20, run daily-2024-06-20"),
+        "{summary}"
+    );
+    assert_eq!(job.published_as_of(), "2024-06-21");
+    assert!(
+        job.log().contains("published run daily-2024-06-21"),
         "{}",
         job.log()
     );
 }
 
-/// A price change that restates a closed month is published but exits 1 with a message for
-/// cron's mail naming the diff summary to read.
+/// A price change that restates a closed month fails the audit: nothing is published, and the
+/// wrapper exits 1 with a message for cron's mail naming the audit to read and the command that
+/// publishes after review. Running the day again audits against the same published output
+/// (a second audit beside the first) and is blocked again; with `RECKON_ALLOW_RESTATEMENT=1`
+/// the run is published.
 #[test]
-fn cron_wrapper_mails_a_restated_closed_month() {
+fn cron_wrapper_mails_a_restated_closed_month_and_does_not_publish_it() {
     let job = Job::new();
     let (code, _, stderr) = job.run(reckon(), Some("2024-06-20"), &sample_data());
     assert_eq!(code, 0, "{stderr}");
@@ -138,10 +173,28 @@ fn cron_wrapper_mails_a_restated_closed_month() {
     let (code, stdout, stderr) = job.run(reckon(), Some("2024-06-21"), &sample_data());
     assert_eq!((code, stdout.as_str()), (1, ""), "{stderr}");
     assert!(
-        stderr.contains("a closed month was restated") && stderr.contains("summary.txt"),
+        stderr.contains("the audit failed")
+            && stderr.contains("audit-1/summary.txt")
+            && stderr.contains("--allow-restatement"),
         "{stderr}"
     );
-    assert!(job.path("diffs/2024-06-21/summary.txt").is_file());
+    assert!(job.audit("2024-06-21", 1).is_file());
+    assert_eq!(job.published_as_of(), "2024-06-20");
+
+    let (code, _, _) = job.run(reckon(), Some("2024-06-21"), &sample_data());
+    assert_eq!(code, 1);
+    let second = std::fs::read_to_string(job.audit("2024-06-21", 2)).unwrap();
+    assert!(
+        second.contains("FAILED") && second.contains("run daily-2024-06-20"),
+        "{second}"
+    );
+    assert_eq!(job.published_as_of(), "2024-06-20");
+
+    let approve = [("RECKON_ALLOW_RESTATEMENT", "1")];
+    let (code, stdout, stderr) =
+        job.run_with(reckon(), Some("2024-06-21"), &sample_data(), &approve);
+    assert_eq!((code, stdout.as_str(), stderr.as_str()), (0, "", ""));
+    assert_eq!(job.published_as_of(), "2024-06-21");
 }
 
 /// A failing run exits with reckon's code and puts the error on stderr for cron's mail.

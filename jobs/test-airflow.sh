@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# Runs the daily DAG (jobs/airflow/reckon_daily.py) with real Airflow, `airflow dags test`, on
+# sample_data/ laid out as daily usage partitions (usage/date=YYYY-MM-DD/), each day landing
+# before the run that bills it:
+#   1. a DagBag import of the DAG folder that fails on any warning raised from the DAG file (a
+#      deprecated import or call) or captured by the DagBag, and the sensor's decision on a
+#      missing and a landed day; the as-of of the first scheduled run after 2024-06-20 03:00
+#      (from the DAG's own timetable) is the day it runs on in UTC+8;
+#   2. two consecutive daily runs: each bills through the last landed day (as-of = the end of
+#      the data interval in Asia/Shanghai) and publishes; the second is audited against the
+#      first's published output;
+#   3. a planted restatement (a price of closed months raised): the audit fails and nothing is
+#      published; running that day again (as a person clearing the run would) is blocked again,
+#      audited again against the same published output in a new audit directory;
+#   4. the same day with the param allow_restatement (a person's approval) publishes.
+#
+# Usage: jobs/test-airflow.sh [3|2]    (default 3: Airflow 3.1.8; 2: Airflow 2.10.5)
+# Environment:
+#   AIRFLOW_VENV   the virtual environment (default ~/.cache/airflow<3|2>-venv; created with
+#                  pip and Airflow's constraints file when it has no `airflow`)
+#   RECKON_BIN     the reckon binary (default: target/debug/reckon, built by cargo if absent)
+#   PYARROW_PYTHON a Python with pyarrow, to lay out the partitions (default: the reader venv
+#                  .ci/run creates, ~/.cache/reckon-ci-venv)
+# Every airflow command runs under `timeout` (a task that can never run makes `dags test` wait
+# forever); a failure prints the end of the command's log.
+set -euo pipefail
+major=${1:-3}
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+case "$major" in
+3) version=3.1.8 ;;
+2) version=2.10.5 ;;
+*) echo "usage: $0 [3|2]" >&2; exit 2 ;;
+esac
+venv=${AIRFLOW_VENV:-$HOME/.cache/airflow$major-venv}
+pyarrow_python=${PYARROW_PYTHON:-$HOME/.cache/reckon-ci-venv/bin/python}
+bin=${RECKON_BIN:-${CARGO_TARGET_DIR:-$root/target}/debug/reckon}
+limit=${AIRFLOW_TEST_TIMEOUT:-300}
+
+if [ ! -x "$venv/bin/airflow" ]; then
+    py=$(python3 -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
+    echo "== installing apache-airflow==$version into $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "apache-airflow==$version" \
+        --constraint "https://raw.githubusercontent.com/apache/airflow/constraints-$version/constraints-$py.txt"
+fi
+[ -x "$bin" ] || (cd "$root" && cargo build --quiet)
+"$pyarrow_python" -c 'import pyarrow' || { echo "FAIL: $pyarrow_python has no pyarrow"; exit 1; }
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export AIRFLOW_HOME=$work/airflow
+export AIRFLOW__CORE__DAGS_FOLDER=$work/dags
+export AIRFLOW__CORE__LOAD_EXAMPLES=False
+export AIRFLOW__CORE__UNIT_TEST_MODE=False
+export AIRFLOW__LOGGING__LOGGING_LEVEL=INFO
+mkdir -p "$AIRFLOW__CORE__DAGS_FOLDER" "$work/billing"
+cp "$here/airflow/reckon_daily.py" "$AIRFLOW__CORE__DAGS_FOLDER/"
+airflow=$venv/bin/airflow
+py=$venv/bin/python
+
+fail() {
+    echo "FAIL: $*"
+    for f in "$work"/*.log; do echo "--- $f"; tail -n 60 "$f"; done
+    exit 1
+}
+# `airflow ...` under the time limit, its output in $work/<name>.log; gives its exit code.
+af() {
+    local name=$1 code=0
+    shift
+    timeout "$limit" "$airflow" "$@" >"$work/$name.log" 2>&1 || code=$?
+    [ "$code" -ne 124 ] || fail "airflow $* timed out after ${limit}s"
+    return "$code"
+}
+
+# The input as the DAG expects it: sample_data with usage split into daily partitions (UTC+8
+# day of usage_start), each day written when it "lands".
+cp -r "$root/sample_data" "$work/input"
+rm -r "$work/input/usage"
+land() { # FIRST LAST: writes the partitions of the days in [FIRST, LAST]
+    "$pyarrow_python" - "$root/sample_data/usage" "$work/input/usage" "$1" "$2" <<'EOF'
+import datetime as dt, os, sys
+import pyarrow as pa, pyarrow.compute as pc, pyarrow.parquet as pq
+src, dst, first, last = sys.argv[1:5]
+t = pq.read_table(src)
+t = t.cast(pa.schema([f.with_type(pa.string()) if f.type == pa.string_view() else f for f in t.schema]))
+days = pc.strftime(pc.add(t["usage_start"], pa.scalar(dt.timedelta(hours=8))), format="%Y-%m-%d")
+for day in sorted(set(d for d in days.to_pylist() if d and first <= d <= last)):
+    os.makedirs(os.path.join(dst, f"date={day}"), exist_ok=True)
+    pq.write_table(t.filter(pc.equal(days, day)), os.path.join(dst, f"date={day}", "part-00000.parquet"))
+EOF
+}
+land 0000-00-00 2024-06-20
+
+export AIRFLOW_VAR_RECKON_BIN=$bin
+export AIRFLOW_VAR_RECKON_INPUT=$work/input
+export AIRFLOW_VAR_RECKON_OUTPUT=$work/billing/out
+export AIRFLOW_VAR_RECKON_CATALOG=$work/input/catalog.toml
+af db-migrate db migrate || fail "airflow db migrate"
+
+# 1. The DagBag imports the DAG and no warning comes from the DAG file (Airflow's own modules
+# warn about each other on import, which no DAG can change); the sensor decides on the
+# partition of the day before the as-of date.
+"$py" - "$AIRFLOW__CORE__DAGS_FOLDER" "$work/input" >"$work/dagbag.log" 2>&1 <<'EOF' ||
+import os, sys, warnings
+folder, input_dir = sys.argv[1:3]
+import airflow
+try:
+    from airflow.dag_processing.dagbag import DagBag
+except ImportError:
+    from airflow.models.dagbag import DagBag
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    bag = DagBag(dag_folder=folder, include_examples=False)
+    sys.path.insert(0, folder)
+    import reckon_daily
+ours = [w for w in caught if os.path.realpath(w.filename).startswith(os.path.realpath(folder))]
+assert not ours, [f"{w.filename}:{w.lineno}: {w.category.__name__}: {w.message}" for w in ours]
+assert not getattr(bag, "captured_warnings", {}), bag.captured_warnings
+assert not bag.import_errors, bag.import_errors
+dag = bag.get_dag("reckon_daily")
+tasks = [t.task_id for t in dag.tasks]
+assert tasks == ["wait_for_inputs", "reckon_stage", "reckon_audit", "reckon_publish"], tasks
+# A scheduled run bills through the day before the moment it runs at, on either timetable.
+import jinja2, pendulum
+from airflow.timetables.base import TimeRestriction
+earliest = pendulum.datetime(2024, 6, 20, 3, tz="Asia/Shanghai")
+info = dag.timetable.next_dagrun_info(
+    last_automated_data_interval=None, restriction=TimeRestriction(earliest, None, True)
+)
+as_of = jinja2.Template(reckon_daily.AS_OF).render(data_interval_end=info.data_interval.end, dag_run=None)
+assert as_of == info.run_after.in_timezone("Asia/Shanghai").to_date_string(), (as_of, info)
+print("scheduled run:", type(dag.timetable).__name__, "runs at", info.run_after, "as-of", as_of)
+cat = input_dir + "/catalog.toml"
+assert reckon_daily.usage_landed(input_dir, cat, "2024-06-21")
+assert not reckon_daily.usage_landed(input_dir, cat, "2024-06-22")
+print("airflow", airflow.__version__, "dagbag ok:", tasks)
+EOF
+    fail "the DagBag import"
+echo "ok: DagBag import, no warning from the DAG; sensor on the last landed day; $(grep '^scheduled run' "$work/dagbag.log")"
+
+# Logical dates of the runs at 2024-06-21, 06-22 and 06-23 02:00 UTC+8. `dags test` makes a
+# manual run, whose data interval ends at its logical date on Airflow 3 and on 2.10 alike (a
+# scheduled run on 2.10 has the logical date a day earlier and the same interval end).
+days=(20 21 22)
+logical() { echo "2024-06-${days[$1]}T18:00:00+00:00"; }
+manifest() { "$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$work/billing/out/_manifest.json" "$1"; }
+runs=$work/billing/.out.reckon/runs
+# The latest audit directory (each `dags test` is a run of its own id, `manual__<now>`).
+latest_audit() { ls -td "$runs"/*/audit-* | head -n 1; }
+
+# 2. Two consecutive days.
+af run1 dags test reckon_daily "$(logical 0)" || fail "first run"
+[ "$(manifest as_of_date)" = 2024-06-21 ] || fail "first run published as of $(manifest as_of_date)"
+first_run=$(manifest run_id)
+grep -q "first run" "$(latest_audit)/summary.txt" || fail "first audit"
+echo "ok: run 1 ($first_run) billed through 2024-06-20 (as-of 2024-06-21), published"
+
+land 2024-06-21 2024-06-21
+af run2 dags test reckon_daily "$(logical 1)" || fail "second run"
+[ "$(manifest as_of_date)" = 2024-06-22 ] || fail "second run published as of $(manifest as_of_date)"
+second=$(latest_audit)/summary.txt
+grep -q "PASSED" "$second" || fail "second audit did not pass"
+grep -q "base: .*(as of 2024-06-21, run $first_run)" "$second" || fail "second run did not audit against the first"
+echo "ok: run 2 ($(manifest run_id)) billed through 2024-06-21, audited against run 1: $(grep '^base:' "$second")"
+
+# 3. A planted restatement blocks the publish, also when the day is run again.
+sed -i '0,/unit_price = "0.80"/s//unit_price = "0.90"/' "$work/input/catalog.toml"
+land 2024-06-22 2024-06-22
+af run3 dags test reckon_daily "$(logical 2)" || true
+[ "$(manifest as_of_date)" = 2024-06-22 ] || fail "the restatement was published"
+grep -q "the audit failed" "$work/run3.log" || fail "the audit task did not fail on the restatement"
+blocked=$(latest_audit)
+grep -q "FAILED" "$blocked/summary.txt" || fail "the third audit did not fail"
+af run3-again dags test reckon_daily "$(logical 2)" || true
+[ "$(manifest as_of_date)" = 2024-06-22 ] || fail "the restatement was published on the rerun"
+again=$(latest_audit)
+[ "$again" != "$blocked" ] || fail "the rerun did not write a new audit"
+grep -q "base: .*(as of 2024-06-22" "$again/summary.txt" || fail "the rerun audited against another output"
+echo "ok: restatement blocked twice (${blocked#"$runs"/}, ${again#"$runs"/}); published stays as of 2024-06-22"
+
+# 4. Approved by the param, the same day publishes.
+af run3-approved dags test reckon_daily "$(logical 2)" -c '{"allow_restatement": true}' ||
+    fail "the approved run"
+[ "$(manifest as_of_date)" = 2024-06-23 ] || fail "the approved run published as of $(manifest as_of_date)"
+echo "ok: approved with allow_restatement: published as of 2024-06-23 ($(grep -o 'airflow [0-9.]*' "$work/dagbag.log"))"

@@ -1,0 +1,297 @@
+//! Object storage for inputs and published outputs: `s3://`, `gs://` and `az://` URLs through
+//! the `object_store` crate, with credentials from the environment as each cloud's own tools
+//! read them (`AWS_*`, `GOOGLE_*`, `AZURE_*`; `AWS_ENDPOINT_URL` and `AWS_ALLOW_HTTP=true` for
+//! an S3-compatible server).
+//!
+//! The commands work on local directories; this module moves whole trees between a scratch
+//! directory (`TMPDIR`) and a bucket:
+//! - an input URL (`run --input`) is downloaded whole before the run;
+//! - an output URL holds one complete output per run and a pointer to the published one:
+//!   ```text
+//!   <url>/runs/<as-of>-<run>/…   a run's files, `_manifest.json` uploaded last
+//!   <url>/LATEST                 the name of the published run, replaced by a conditional put
+//!   ```
+//!   Readers (`diff`, `merge`, `export`) follow `LATEST`, so they see the last complete run,
+//!   never a half-uploaded one (a publish killed midway leaves `LATEST` as it was) nor files of
+//!   an earlier run with more shards (each run has its own prefix). A publish that finds
+//!   `LATEST` changed since it read it (another publisher) fails rather than overwrite it.
+//!   Retention keeps the newest `keep` run prefixes and always the one `LATEST` names.
+
+use crate::error::{Error, Result};
+use object_store::path::Path as ObjPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutPayload, UpdateVersion};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Run prefixes an output URL keeps by default after a publish.
+pub const KEEP_RUNS: usize = 7;
+
+/// The URL schemes reckon reads and writes.
+pub const SCHEMES: [&str; 3] = ["s3", "gs", "az"];
+
+/// Whether `path` is given as an object storage URL of a supported scheme.
+pub fn is_url(path: &Path) -> bool {
+    let text = path.to_string_lossy();
+    text.split_once("://")
+        .is_some_and(|(scheme, _)| SCHEMES.contains(&scheme))
+}
+
+/// A bucket (or container) and a prefix in it.
+pub struct Remote {
+    url: String,
+    store: Arc<dyn ObjectStore>,
+    prefix: String,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Remote {
+    /// Opens `url` with the credentials of the environment.
+    pub fn open(url: &str) -> Result<Remote> {
+        let err = |message: String| Error::Remote {
+            url: url.to_string(),
+            message,
+        };
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| err("not a URL".into()))?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(Error::Argument(format!("{url}: no bucket")));
+        }
+        let store: Arc<dyn ObjectStore> = match scheme {
+            "s3" => Arc::new(
+                object_store::aws::AmazonS3Builder::from_env()
+                    .with_url(url)
+                    .build()
+                    .map_err(|e| err(e.to_string()))?,
+            ),
+            "gs" => Arc::new(
+                object_store::gcp::GoogleCloudStorageBuilder::from_env()
+                    .with_url(url)
+                    .build()
+                    .map_err(|e| err(e.to_string()))?,
+            ),
+            "az" => Arc::new(
+                object_store::azure::MicrosoftAzureBuilder::from_env()
+                    .with_url(url)
+                    .build()
+                    .map_err(|e| err(e.to_string()))?,
+            ),
+            other => {
+                return Err(Error::Argument(format!(
+                    "{url}: scheme `{other}` is not supported (s3, gs, az)"
+                )))
+            }
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| err(format!("async runtime: {e}")))?;
+        Ok(Remote {
+            url: url.trim_end_matches('/').to_string(),
+            store,
+            prefix: prefix.trim_matches('/').to_string(),
+            rt,
+        })
+    }
+
+    fn path(&self, rel: &str) -> ObjPath {
+        let rel = rel.trim_matches('/');
+        match (self.prefix.is_empty(), rel.is_empty()) {
+            (true, _) => ObjPath::from(rel),
+            (false, true) => ObjPath::from(self.prefix.as_str()),
+            (false, false) => ObjPath::from(format!("{}/{rel}", self.prefix)),
+        }
+    }
+
+    fn err(&self, rel: &str, e: object_store::Error) -> Error {
+        Error::Remote {
+            url: format!("{}/{}", self.url, rel.trim_matches('/')),
+            message: e.to_string(),
+        }
+    }
+
+    /// Every object below `rel`, as paths relative to it, sorted.
+    fn list(&self, rel: &str) -> Result<Vec<String>> {
+        let root = self.path(rel);
+        let mut pending = vec![root.clone()];
+        let mut found = Vec::new();
+        while let Some(dir) = pending.pop() {
+            let listed = self
+                .rt
+                .block_on(self.store.list_with_delimiter(Some(&dir)))
+                .map_err(|e| self.err(rel, e))?;
+            pending.extend(listed.common_prefixes);
+            for o in listed.objects {
+                let loc = o.location.as_ref();
+                let below = loc.strip_prefix(root.as_ref()).unwrap_or(loc);
+                found.push(below.trim_start_matches('/').to_string());
+            }
+        }
+        found.sort();
+        Ok(found)
+    }
+
+    /// Downloads every object below `rel` into `to`, keeping the relative paths; gives the
+    /// number of objects. An empty prefix is an error (nothing there to read).
+    pub fn download(&self, rel: &str, to: &Path) -> Result<usize> {
+        let names = self.list(rel)?;
+        if names.is_empty() {
+            return Err(Error::Remote {
+                url: format!("{}/{rel}", self.url),
+                message: "no objects under this prefix".into(),
+            });
+        }
+        for name in &names {
+            let key = format!("{}/{name}", rel.trim_matches('/'));
+            let bytes = self
+                .rt
+                .block_on(async {
+                    let got = self.store.get(&self.path(&key)).await?;
+                    got.bytes().await
+                })
+                .map_err(|e| self.err(&key, e))?;
+            let file = to.join(name);
+            if let Some(parent) = file.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+            }
+            std::fs::write(&file, &bytes).map_err(|e| Error::io(&file, e))?;
+        }
+        Ok(names.len())
+    }
+
+    /// The published run `LATEST` names, with its version for a conditional update.
+    fn latest(&self) -> Result<Option<(String, UpdateVersion)>> {
+        let got = self.rt.block_on(async {
+            let got = self.store.get(&self.path("LATEST")).await?;
+            let version = UpdateVersion {
+                e_tag: got.meta.e_tag.clone(),
+                version: got.meta.version.clone(),
+            };
+            Ok::<_, object_store::Error>((got.bytes().await?, version))
+        });
+        match got {
+            Ok((bytes, version)) => {
+                let name = String::from_utf8_lossy(&bytes).trim().to_string();
+                Ok(Some((name, version)))
+            }
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.err("LATEST", e)),
+        }
+    }
+
+    /// Downloads the published run (the one `LATEST` names) into `to`.
+    pub fn download_latest(&self, to: &Path) -> Result<String> {
+        let (name, _) = self.latest()?.ok_or_else(|| Error::NotAnOutput {
+            path: PathBuf::from(&self.url),
+            message: "no LATEST object: nothing has been published here".into(),
+        })?;
+        self.download(&format!("runs/{name}"), to)?;
+        Ok(name)
+    }
+
+    /// Publishes the complete local output `local` as run `name`: every file under
+    /// `runs/<name>/`, `_manifest.json` last, then `LATEST` by a conditional put; then removes
+    /// the run prefixes beyond the newest `keep` (never the published one).
+    pub fn publish(&self, local: &Path, name: &str, keep: usize) -> Result<()> {
+        let before = self.latest()?;
+        let mut files = walk(local)?;
+        // The manifest last: a run prefix with a manifest holds every file.
+        files.sort_by_key(|f| (f == "_manifest.json", f.clone()));
+        for rel in &files {
+            let key = format!("runs/{name}/{rel}");
+            let path = local.join(rel);
+            let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+            self.rt
+                .block_on(self.store.put(&self.path(&key), PutPayload::from(bytes)))
+                .map_err(|e| self.err(&key, e))?;
+        }
+        let mode = match &before {
+            Some((_, version)) => PutMode::Update(version.clone()),
+            None => PutMode::Create,
+        };
+        let payload = PutPayload::from(format!("{name}\n").into_bytes());
+        let put = self.rt.block_on(
+            self.store
+                .put_opts(&self.path("LATEST"), payload, mode.into()),
+        );
+        match put {
+            Ok(_) => {}
+            Err(
+                e @ (object_store::Error::Precondition { .. }
+                | object_store::Error::AlreadyExists { .. }),
+            ) => {
+                return Err(Error::Remote {
+                    url: format!("{}/LATEST", self.url),
+                    message: format!(
+                        "changed by another publisher during this one ({e}); run `runs/{name}/` \
+                         is uploaded but not published: run again"
+                    ),
+                })
+            }
+            Err(e) => return Err(self.err("LATEST", e)),
+        }
+        tracing::info!(output = %self.url, run = name, files = files.len(), "published");
+        self.retain(name, keep)
+    }
+
+    /// Removes the run prefixes beyond the newest `keep` by name (`<as-of>-<run>` sorts by
+    /// as-of date, then by run), never `published`.
+    fn retain(&self, published: &str, keep: usize) -> Result<()> {
+        let listed = self
+            .rt
+            .block_on(self.store.list_with_delimiter(Some(&self.path("runs"))))
+            .map_err(|e| self.err("runs", e))?;
+        let mut runs: Vec<String> = (listed.common_prefixes.iter())
+            .filter_map(|p| p.filename().map(str::to_string))
+            .collect();
+        runs.sort();
+        let old = runs.len().saturating_sub(keep.max(1));
+        for run in runs.iter().take(old).filter(|r| r.as_str() != published) {
+            let rel = format!("runs/{run}");
+            for name in self.list(&rel)? {
+                let key = format!("{rel}/{name}");
+                self.rt
+                    .block_on(self.store.delete(&self.path(&key)))
+                    .map_err(|e| self.err(&key, e))?;
+            }
+            tracing::info!(output = %self.url, run = %run, "removed an old run (retention)");
+        }
+        Ok(())
+    }
+}
+
+/// Every file below `root`, as `/`-separated relative paths.
+fn walk(root: &Path) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
+            let p = entry.map_err(|e| Error::io(&dir, e))?.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(rel) = p.strip_prefix(root) {
+                let parts: Vec<String> = (rel.components())
+                    .map(|c| c.as_os_str().to_string_lossy().to_string())
+                    .collect();
+                out.push(parts.join("/"));
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_of_the_three_clouds_are_remote_and_paths_are_not() {
+        for url in ["s3://b/out", "gs://b/in", "az://c/x"] {
+            assert!(is_url(Path::new(url)), "{url}");
+        }
+        for path in ["out", "/data/out", "s3:/x", "ftp://h/x", "./s3://x"] {
+            assert!(!is_url(Path::new(path)), "{path}");
+        }
+    }
+}

@@ -1,0 +1,336 @@
+//! Object storage against a real S3 API: moto's server on 127.0.0.1, started by the test
+//! (`RECKON_MOTO_SERVER`, default `moto_server` on PATH; `.ci/run` installs it into a cached
+//! virtual environment; `RECKON_MOTO_SERVER=skip` skips, loudly). Inputs are read from a
+//! bucket, outputs published as run prefixes and a `LATEST` pointer: a reader never sees a
+//! partial run, nor files of an earlier run with more files, also after `kill -9`.
+
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::path::Path as ObjPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A moto server on a free port of 127.0.0.1, killed when dropped.
+struct Moto {
+    child: Child,
+    endpoint: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts moto, or `None` when `RECKON_MOTO_SERVER=skip` (after a loud note).
+fn moto() -> Option<Moto> {
+    let bin = std::env::var("RECKON_MOTO_SERVER").unwrap_or_else(|_| "moto_server".into());
+    if bin == "skip" {
+        eprintln!("!!! SKIPPING the object storage test: RECKON_MOTO_SERVER=skip");
+        return None;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(&bin)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("cannot start `{bin}` ({e}): pip install 'moto[server]', or RECKON_MOTO_SERVER=skip")
+        });
+    let moto = Moto {
+        child,
+        endpoint: format!("http://127.0.0.1:{port}"),
+    };
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "moto did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Some(moto)
+}
+
+impl Moto {
+    fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", self.endpoint.clone()),
+            ("AWS_ALLOW_HTTP", "true".into()),
+            ("AWS_ACCESS_KEY_ID", "test".into()),
+            ("AWS_SECRET_ACCESS_KEY", "test".into()),
+            ("AWS_REGION", "us-east-1".into()),
+        ]
+    }
+
+    fn store(&self, bucket: &str) -> AmazonS3 {
+        let mut b = AmazonS3Builder::new().with_bucket_name(bucket);
+        for (k, v) in self.env() {
+            b = b.with_config(k.to_ascii_lowercase().parse().unwrap(), v);
+        }
+        b.build().unwrap()
+    }
+
+    /// Creates a bucket (an unsigned `PUT /<bucket>`, which moto accepts).
+    fn bucket(&self, name: &str) {
+        use std::io::{Read, Write};
+        let addr = self.endpoint.trim_start_matches("http://");
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        let req = format!("PUT /{name} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        s.write_all(req.as_bytes()).unwrap();
+        let mut resp = String::new();
+        s.read_to_string(&mut resp).unwrap();
+        assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    }
+
+    /// `reckon <args>` with the server's credentials; (exit code, stderr).
+    fn reckon(&self, args: &[&str]) -> (i32, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_reckon"))
+            .args(args)
+            .envs(self.env())
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    }
+}
+
+fn block<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+/// Every key below `prefix`.
+fn keys(store: &AmazonS3, prefix: &str) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    let mut pending = vec![ObjPath::from(prefix)];
+    while let Some(p) = pending.pop() {
+        let l = block(store.list_with_delimiter(Some(&p))).unwrap();
+        pending.extend(l.common_prefixes);
+        found.extend(l.objects.into_iter().map(|o| o.location.to_string()));
+    }
+    found
+}
+
+fn get(store: &AmazonS3, key: &str) -> Option<Vec<u8>> {
+    block(async { store.get(&ObjPath::from(key)).await?.bytes().await })
+        .ok()
+        .map(|b| b.to_vec())
+}
+
+/// Uploads a local tree below `prefix`.
+fn upload(store: &AmazonS3, dir: &Path, prefix: &str) {
+    for entry in walk(dir) {
+        let rel = entry
+            .strip_prefix(dir)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        let bytes = std::fs::read(&entry).unwrap();
+        block(store.put(
+            &ObjPath::from(format!("{prefix}/{rel}")),
+            PutPayload::from(bytes),
+        ))
+        .unwrap();
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// The published run: `LATEST` names a run whose objects are exactly its manifest's files and
+/// the manifest. Gives the run's name and its manifest.
+fn published(store: &AmazonS3, out: &str) -> (String, serde_json::Value) {
+    let latest = get(store, &format!("{out}/LATEST")).expect("LATEST");
+    let run = String::from_utf8(latest).unwrap().trim().to_string();
+    let prefix = format!("{out}/runs/{run}");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&get(store, &format!("{prefix}/_manifest.json")).unwrap()).unwrap();
+    let mut listed: BTreeSet<String> = manifest["outputs"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|w| w["files"].as_array().unwrap().iter())
+        .map(|f| format!("{prefix}/{}", f.as_str().unwrap()))
+        .collect();
+    listed.insert(format!("{prefix}/_manifest.json"));
+    // Every table has a file, an empty one a schema-only Parquet file.
+    for (table, w) in manifest["outputs"].as_object().unwrap() {
+        assert!(
+            !w["files"].as_array().unwrap().is_empty(),
+            "{table}: no file"
+        );
+    }
+    assert_eq!(
+        keys(store, &prefix),
+        listed,
+        "run {run}: objects are not the manifest's"
+    );
+    (run, manifest)
+}
+
+fn sample_data() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_data")
+}
+
+/// Inputs read from a bucket, outputs published to it: each run under its own prefix with
+/// `LATEST` naming it; a rerun with fewer files leaves no file of the earlier run visible;
+/// `diff` and `export` follow `LATEST`; retention keeps the newest runs.
+#[test]
+fn s3_runs_publish_behind_a_latest_pointer_and_readers_follow_it() {
+    let Some(moto) = moto() else { return };
+    moto.bucket("reckon-data");
+    let store = moto.store("reckon-data");
+    upload(&store, &sample_data(), "in");
+    let tmp = tempfile::tempdir().unwrap();
+
+    // Many small chunks, then the default: fewer files.
+    let (code, err) = moto.reckon(&[
+        "--quiet",
+        "run",
+        "--as-of",
+        "2024-06-20",
+        "--input",
+        "s3://reckon-data/in",
+        "--output",
+        "s3://reckon-data/out",
+        "--chunk-rows",
+        "5000",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (first, m1) = published(&store, "out");
+    assert!(first.starts_with("2024-06-20-"), "{first}");
+    assert!(m1["chunks"].as_u64().unwrap() > 1, "{m1}");
+    let (code, err) = moto.reckon(&[
+        "--quiet",
+        "run",
+        "--as-of",
+        "2024-06-20",
+        "--input",
+        "s3://reckon-data/in",
+        "--output",
+        "s3://reckon-data/out",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (second, m2) = published(&store, "out");
+    assert_ne!(first, second);
+    assert_eq!(m2["chunks"], 1);
+    assert_eq!(m1["totals"], m2["totals"]);
+
+    // Readers follow LATEST: the same output, no differences; a local export of it.
+    let d = tmp.path().join("d");
+    let (code, err) = moto.reckon(&[
+        "--quiet",
+        "diff",
+        "s3://reckon-data/out",
+        "s3://reckon-data/out",
+        "--output",
+        d.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let focus = tmp.path().join("focus");
+    let (code, err) = moto.reckon(&[
+        "--quiet",
+        "export",
+        "focus",
+        "--input",
+        "s3://reckon-data/out",
+        "--output",
+        focus.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(focus.join("_manifest.json").is_file());
+
+    // Retention: two runs kept, the published one among them.
+    let (code, err) = moto.reckon(&[
+        "--quiet",
+        "run",
+        "--as-of",
+        "2024-06-21",
+        "--input",
+        "s3://reckon-data/in",
+        "--output",
+        "s3://reckon-data/out",
+        "--keep-runs",
+        "2",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (third, _) = published(&store, "out");
+    let runs: BTreeSet<String> = keys(&store, "out/runs")
+        .iter()
+        .map(|k| k.split('/').nth(2).unwrap().to_string())
+        .collect();
+    assert_eq!(runs, BTreeSet::from([second, third]));
+}
+
+/// `kill -9` at spread-out moments of runs publishing to the bucket: `LATEST` always names a
+/// complete run (exactly its manifest's files), the one before or the new one.
+#[test]
+fn s3_publish_killed_at_any_moment_leaves_latest_on_a_complete_run() {
+    let Some(moto) = moto() else { return };
+    moto.bucket("reckon-kill");
+    let store = moto.store("reckon-kill");
+    let input = sample_data();
+    let args = |as_of: &'static str| {
+        vec![
+            "--quiet".to_string(),
+            "run".into(),
+            "--as-of".into(),
+            as_of.into(),
+            "--input".into(),
+            input.to_string_lossy().to_string(),
+            "--output".into(),
+            "s3://reckon-kill/out".into(),
+            "--chunk-rows".into(),
+            "5000".into(),
+        ]
+    };
+    let (code, err) = moto.reckon(
+        &args("2024-06-20")
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let (mut before, _) = published(&store, "out");
+    for ms in [300, 900, 1500, 2100, 2700, 3300] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_reckon"))
+            .args(args("2024-06-21"))
+            .envs(moto.env())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(ms));
+        let _ = child.kill();
+        child.wait().unwrap();
+        let (now, _) = published(&store, "out");
+        assert!(
+            now == before || now.starts_with("2024-06-21-"),
+            "after {ms} ms: LATEST {now}, before {before}"
+        );
+        before = now;
+    }
+}
