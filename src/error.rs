@@ -82,6 +82,22 @@ pub enum Error {
         message: String,
     },
 
+    /// A page whose bytes do not match the CRC-32 of its header: the file was damaged after it
+    /// was written (a flipped bit), and what the page decodes to is not what was written.
+    #[error(
+        "{path}: column `{column}`{}, page {page}: page checksum (CRC-32) mismatch: the file is \
+         damaged; restore or rewrite it",
+        at(&Some(.row_group.clone()), &None)
+    )]
+    Checksum {
+        path: PathBuf,
+        column: String,
+        /// The row group's number and rows.
+        row_group: (usize, std::ops::Range<usize>),
+        /// The page's number in its column chunk, from 0 (a dictionary page counts).
+        page: usize,
+    },
+
     #[error("{path}: missing required column `{column}` (table `{table}`)")]
     MissingColumn {
         path: PathBuf,
@@ -226,6 +242,7 @@ impl Error {
             | Error::MissingTable { .. }
             | Error::Parquet { .. }
             | Error::Undecodable { .. }
+            | Error::Checksum { .. }
             | Error::MissingColumn { .. }
             | Error::WrongType { .. }
             | Error::UnknownEnum { .. }

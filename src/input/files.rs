@@ -245,15 +245,18 @@ pub fn read_table(dir: &Path, table: &str, specs: &[ColSpec]) -> Result<Vec<Inpu
 
 /// Reads one file of a table (its `specs` columns) from its bytes, read once into memory and
 /// hashed ([`Digest`]): the manifest records the very bytes that were read and billed, even if
-/// the file changes on disk during the run.
+/// the file changes on disk during the run. The pages of those columns are checked against
+/// their CRC-32, where the writer put one, before they are decoded (`checksums`).
 pub(crate) fn read_file(
     root: &Path,
     path: &Path,
     table: &str,
     specs: &[ColSpec],
 ) -> Result<InputFile> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = bytes::Bytes::from(std::fs::read(path).map_err(|e| Error::io(path, e))?);
     let digest = Digest::of(&bytes);
+    let columns: Vec<String> = specs.iter().map(|(n, _)| n.to_string()).collect();
+    super::checksums::verify(path, &bytes, &columns)?;
     let mut f = read_from(root, path, table, specs, || {
         Ok(std::io::Cursor::new(&bytes[..]))
     })?;

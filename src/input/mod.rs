@@ -15,6 +15,7 @@
 //! into typed rows and violations; `chunks` reads usage chunk by chunk.
 
 pub mod accounts;
+mod checksums;
 pub mod chunks;
 pub mod events;
 mod files;

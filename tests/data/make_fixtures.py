@@ -1,6 +1,6 @@
 """Writes the Parquet fixtures of tests/it/reliability.rs that polars cannot write.
 
-Run with any Python that has pyarrow: `python tests/data/make_fixtures.py` (from the repository
+Run with any Python that has pyarrow (14 or later): `python tests/data/make_fixtures.py` (from the repository
 root). Each file is a five-row usage file in row groups of two rows.
 """
 import datetime as dt
@@ -46,3 +46,8 @@ pq.write_table(usage(decimals(pa.decimal128(18, 9)), owner), HERE / "invalid_utf
 # `quantity` as decimal256 (precision 40): wider than the 128-bit decimals of the contract.
 pq.write_table(usage(decimals(pa.decimal256(40, 9)), pa.array(["acct-1"] * N)),
                HERE / "decimal256.parquet", row_group_size=2)
+# Every page with a CRC-32 in its header (as parquet-mr and Spark write them by default), plain
+# and uncompressed, so that a test can flip a bit of a `quantity` value that still decodes.
+pq.write_table(usage(decimals(pa.decimal128(18, 9)), pa.array(["acct-1"] * N)),
+               HERE / "page_checksums.parquet", use_dictionary=False, compression="none",
+               row_group_size=2, write_page_checksum=True)

@@ -485,3 +485,53 @@ fn defect_14_bit_flips_in_data_pages_change_quantities_silently() {
     }
     assert!(!merged.exists() && !focus.join("_manifest.json").exists());
 }
+
+/// The bytes of `tests/data/page_checksums.parquet` (pyarrow, every page with a CRC-32, plain
+/// and uncompressed; `tests/data/make_fixtures.py`) with one bit flipped in the last
+/// `quantity` value of row group 1: the low bit of a big-endian decimal, which still decodes.
+fn page_checksums_flipped() -> (Vec<u8>, Vec<u8>) {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/page_checksums.parquet");
+    let intact = std::fs::read(path).unwrap();
+    let reader = SerializedFileReader::new(bytes::Bytes::from(intact.clone())).unwrap();
+    let group = reader.metadata().row_group(1);
+    let chunk = (group.columns().iter())
+        .find(|c| c.column_path().string() == "quantity")
+        .unwrap();
+    let (start, len) = chunk.byte_range();
+    let mut flipped = intact.clone();
+    flipped[(start + len - 1) as usize] ^= 0x01;
+    (intact, flipped)
+}
+
+/// Defect 14, inputs: a bit flipped in an input's data page changed a quantity silently, since
+/// polars' reader checks no page checksum. Pages that carry a CRC-32 (pyarrow's
+/// `write_page_checksum=True`, parquet-mr's default) are checked before they are decoded: the
+/// flip stops the run (exit 2) naming the file, column, row group and page, where the same file
+/// intact is billed.
+#[test]
+fn defect_14_bit_flip_in_an_input_page_with_a_checksum() {
+    use polars::prelude::{ParquetReader, SerReader};
+    let (intact, flipped) = page_checksums_flipped();
+    // The flip decodes: without the checksum it would be billed as 1.500000001.
+    let df = ParquetReader::new(std::io::Cursor::new(flipped.clone()))
+        .finish()
+        .unwrap();
+    let q = df.column("quantity").unwrap().get(3).unwrap().to_string();
+    assert_eq!(q, "1.500000001");
+
+    let input = tempfile::tempdir().unwrap();
+    with_usage_file(input.path(), &intact);
+    let out = out_dir();
+    let (code, err) = run(input.path(), out.path(), Some("2024-06-01"));
+    assert_eq!(code, 0, "{err}");
+
+    with_usage_file(input.path(), &flipped);
+    let out = out_dir();
+    let (code, err) = run(input.path(), out.path(), Some("2024-06-01"));
+    assert_eq!(code, 2, "{err}");
+    let want = "usage/part-0.parquet: column `quantity`, row group 1 (rows 2 to 3), page 0: \
+                page checksum (CRC-32) mismatch";
+    assert!(err.contains(want), "want {want:?} in {err}");
+    assert!(!out.path().join("_manifest.json").exists());
+}
