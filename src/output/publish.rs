@@ -150,6 +150,12 @@ fn check_writable(out: &Path, out_real: &Path) -> Result<()> {
     }
     #[cfg(target_os = "linux")]
     if let Err(e) = rustix::fs::access(existing, rustix::fs::Access::WRITE_OK) {
+        // A read-only file system is the machine's fault (exit 1, worth a retry once
+        // remounted), not a wrong argument.
+        if e == rustix::io::Errno::ROFS {
+            let source = std::io::Error::from_raw_os_error(e.raw_os_error());
+            return Err(Error::io(existing, source));
+        }
         return refuse(format!("is not writable ({e})"));
     }
     Ok(())
