@@ -262,7 +262,7 @@ fn drop_covered(focus: &DataFrame, out: DataFrame, path: &Path) -> Result<DataFr
     let billed = crate::output::read::decimals(&out, "amount").unwrap_or_default();
     let keep: Vec<bool> = (0..out.height())
         .map(|i| {
-            let covered = status[i].as_deref() == Some("Used")
+            let covered = matches!(status[i].as_deref(), Some("Used" | "Unused"))
                 && billed
                     .get(i)
                     .copied()
