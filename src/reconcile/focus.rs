@@ -11,17 +11,19 @@
 //! | `region` | `RegionId`; null is `*` (all regions) |
 //! | `instance_id` | `ResourceId` |
 //! | `charge_start`, `charge_end` | `ChargePeriodStart`, `ChargePeriodEnd` |
-//! | `quantity`, `unit` | on usage rows `ConsumedQuantity`, `ConsumedUnit` where the row has them (the metered unit: exact, where a pricing unit is rounded at scale 9); else `PricingQuantity` × N, the unit U of a `PricingUnit` `[N ]U` (the billed quantity; a consumed quantity of an elastic day is the peak metered, not what is billed) |
+//! | `quantity`, `unit` | on usage rows `ConsumedQuantity`, `ConsumedUnit` where the row has them (the metered unit: exact, where a pricing unit is rounded at scale 9); else `PricingQuantity` × N, the unit U of a `PricingUnit` `[N ]U` (the billed quantity; a consumed quantity of an elastic day is the peak metered, not what is billed); on refund rows its magnitude (FOCUS signs a credit in its quantity, reckon in its amount) |
 //! | `amount` | `BilledCost` |
 //!
-//! Units are read leniently: binary names (`KiB`, `MiB`, `GiB`, `TiB`) are reckon's base-1024
-//! `KB` … `TB`, `Requests`, `Calls` and `call` are `call`, `Hours` is `hour`, a daily unit
-//! `X-day` (`QPS-day`) is `X`. A column is found by
+//! Units are read through the export's own table (`export::focus::row::UNITS`: `GiB` is reckon's
+//! base-1024 `GB`, `Requests` is `call`, `Units` is `each`, `Mb/Second` is `Mbps`), leniently
+//! (`Calls`, `Hour`, `months` and reckon's own names are accepted too), and a daily peak
+//! `X-Days` or `X-day` (`QPS-Days`) is `X`. A column is found by
 //! its FOCUS name or the same name prefixed `x_` (custom columns of either convention). Rows of
 //! usage covered by a commitment (`CommitmentDiscountStatus = Used` with `BilledCost` 0: what a
 //! prepaid package covered) are no issued charge and are left out, with a count in the log.
 
 use crate::error::{Error, Result};
+use crate::export::focus::row::UNITS;
 use crate::input::InputFile;
 use polars::prelude::*;
 use std::path::Path;
@@ -69,15 +71,15 @@ pub fn unit_of(text: &str) -> (rust_decimal::Decimal, String) {
         None => (rust_decimal::Decimal::ONE, text),
     };
     let unit = match u {
-        "KiB" => "KB",
-        "MiB" => "MB",
-        "GiB" => "GB",
-        "TiB" => "TB",
-        "Requests" | "Request" | "Calls" | "Call" | "calls" | "requests" => "call",
-        "Hours" | "Hour" | "hours" => "hour",
-        "Months" | "Month" | "months" => "month",
-        other => other.strip_suffix("-day").unwrap_or(other),
+        "Request" | "Calls" | "Call" | "calls" | "requests" => "call",
+        "Hour" | "hours" => "hour",
+        "Month" | "months" => "month",
+        other => UNITS
+            .iter()
+            .find(|(_, focus)| *focus == other)
+            .map_or(other, |(reckon, _)| reckon),
     };
+    let unit = unit.strip_suffix("-day").unwrap_or(unit);
     (n, unit.to_string())
 }
 
@@ -249,6 +251,13 @@ fn quantities(
                 u.push(None);
             }
         }
+        // FOCUS signs a credit in its quantity (unit prices are never negative); reckon's
+        // refund line is one refund of a negative amount.
+        if kinds[i].as_deref() == Some("refund") {
+            if let Some(Some(x)) = q.last_mut() {
+                *x = x.abs();
+            }
+        }
     }
     Ok((crate::output::dec_col("quantity", 9, q.into_iter()), u))
 }
@@ -316,6 +325,26 @@ mod tests {
         );
         assert_eq!(unit_of("hour"), (Decimal::ONE, "hour".into()));
         assert_eq!(unit_of("QPS-day"), (Decimal::ONE, "QPS".into()));
+    }
+
+    /// Every unit the FOCUS export writes reads back as the reckon unit it came from (a daily
+    /// peak as its unit): regression of `the_focus_export_of_an_output_matches_it`, where
+    /// `Units`, `QPS-Days` and `Mb/Second` read back as units of their own.
+    #[test]
+    fn every_exported_unit_reads_back() {
+        use crate::export::focus::row::focus_unit;
+        for (reckon, _) in UNITS {
+            let back = unit_of(&focus_unit(reckon)).1;
+            assert_eq!(
+                back,
+                reckon.strip_suffix("-day").unwrap_or(reckon),
+                "{reckon}"
+            );
+        }
+        assert_eq!(
+            unit_of("10000 Requests").0,
+            rust_decimal::Decimal::from(10000)
+        );
     }
 
     /// A FOCUS column is found by its name, or with the `x_` prefix added or removed.

@@ -46,25 +46,31 @@ pub fn focus_unit(unit: &str) -> String {
             return format!("{n} {}", focus_unit(u));
         }
     }
-    let name = match unit {
-        "B" => "B",
-        "KB" => "KiB",
-        "MB" => "MiB",
-        "GB" => "GiB",
-        "TB" => "TiB",
-        "call" => "Requests",
-        "QPS" => "QPS",
-        "Mbps" => "Mb/Second",
-        "QPS-day" => "QPS-Days",
-        "Mbps-day" => "Mbps-Days",
-        "hour" => "Hours",
-        "day" => "Days",
-        "month" => "Months",
-        "each" => "Units",
-        other => other,
-    };
-    name.to_string()
+    UNITS
+        .iter()
+        .find(|(reckon, _)| *reckon == unit)
+        .map_or(unit, |(_, focus)| focus)
+        .to_string()
 }
+
+/// reckon's units and their names in FOCUS's Unit Format, the one table both directions use
+/// (the export writes the right-hand names; `reconcile --issued-format focus` reads them back).
+pub const UNITS: &[(&str, &str)] = &[
+    ("B", "B"),
+    ("KB", "KiB"),
+    ("MB", "MiB"),
+    ("GB", "GiB"),
+    ("TB", "TiB"),
+    ("call", "Requests"),
+    ("QPS", "QPS"),
+    ("Mbps", "Mb/Second"),
+    ("QPS-day", "QPS-Days"),
+    ("Mbps-day", "Mbps-Days"),
+    ("hour", "Hours"),
+    ("day", "Days"),
+    ("month", "Months"),
+    ("each", "Units"),
+];
 
 /// `quantity` in `unit` expressed in `price_unit` (`[N ]U`, e.g. `10000 call`, `GB`, `hour`).
 pub fn pricing_quantity(quantity: Decimal, unit: &str, price_unit: &str) -> Decimal {
