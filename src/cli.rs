@@ -202,6 +202,7 @@ fn paths(command: &Command) -> Vec<(&'static str, &std::path::Path, bool)> {
         Command::Report(a) => {
             v.push(("--input", &a.input, false));
             v.extend(a.diff.as_deref().map(|p| ("--diff", p, false)));
+            v.extend((a.reconciliation.as_deref()).map(|p| ("--reconciliation", p, false)));
             v.push(("--output", &a.output, false));
         }
         Command::Export(ExportCommand::Focus(a)) => {
@@ -525,6 +526,10 @@ pub struct ReportArgs {
     /// the changed months, accounts and reasons.
     #[arg(long, value_name = "DIFF_DIR")]
     pub diff: Option<PathBuf>,
+    /// The output directory of `reckon reconcile ISSUED OUTPUT_DIR`: adds the keys by status,
+    /// overcharge and leakage per month and the largest mismatches with their cause.
+    #[arg(long, value_name = "RECONCILIATION_DIR")]
+    pub reconciliation: Option<PathBuf>,
     /// The HTML file to write (outside OUTPUT_DIR).
     #[arg(long, value_name = "FILE", default_value = "report.html")]
     pub output: PathBuf,
@@ -538,6 +543,7 @@ impl From<ReportArgs> for crate::report::ReportConfig {
         crate::report::ReportConfig {
             input: a.input,
             diff: a.diff,
+            reconciliation: a.reconciliation,
             output: a.output,
             top: a.top,
         }

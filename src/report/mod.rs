@@ -1,7 +1,9 @@
 //! `reckon report`: one self-contained HTML page a person reads — the run's headline figures,
 //! totals per month and product, package coverage against pay-as-you-go, the top accounts,
-//! exceptions by rule with examples and, given the output of `reckon diff`, the months,
-//! accounts and reasons that changed.
+//! exceptions by rule with examples, given the output of `reckon diff`, the months, accounts
+//! and reasons that changed and, given the output of `reckon reconcile` of this output against
+//! the issued bills, the keys by status, overcharge and leakage per month and the largest
+//! mismatches with their cause.
 //!
 //! The page needs nothing but itself: styles inline, charts as inline SVG (`charts`, plotters),
 //! no script, no font or image file, nothing fetched. It is rendered by a template checked at
@@ -11,10 +13,11 @@
 //! `output::read` (charts alone convert to `f64`, to draw); each figure on the page carries a
 //! `data-figure` key and its exact `data-value` (`page::Cell`), which `tests/it/report.rs`
 //! checks against totals computed apart from this module. The page depends only on the output
-//! (and the diff): no clock, no path of the machine but the ones given.
+//! (and the diff and reconciliation): no clock, no path of the machine but the ones given.
 //!
-//! Sections are built one function each (`bills`, `coverage`, `exceptions`, `changes`) and
-//! listed in [`build`]; a new section is one more function returning a `page::Section`.
+//! Sections are built one function each (`bills`, `coverage`, `exceptions`, `changes`,
+//! `reconciliation`) and listed in [`build`]; a new section is one more function returning a
+//! `page::Section`.
 
 mod bills;
 mod changes;
@@ -22,6 +25,7 @@ pub mod charts;
 mod coverage;
 mod exceptions;
 pub mod page;
+mod reconciliation;
 
 use crate::error::{Error, Result};
 use crate::output::{manifest, read};
@@ -37,6 +41,8 @@ pub struct ReportConfig {
     pub input: PathBuf,
     /// The output directory of `reckon diff` (its `diff` table), if any.
     pub diff: Option<PathBuf>,
+    /// The output directory of `reckon reconcile ISSUED <input>`, if any.
+    pub reconciliation: Option<PathBuf>,
     /// The HTML file to write (replaced whole, by a rename).
     pub output: PathBuf,
     /// Accounts listed in the top-accounts and changed-accounts tables.
@@ -56,7 +62,8 @@ pub fn run(cfg: &ReportConfig) -> Result<()> {
 }
 
 /// Everything that can be refused before reading a table: the input is a complete output, the
-/// diff directory holds a `diff` table, the page's path is a file (or nothing) in an existing
+/// diff directory holds a `diff` table, the reconciliation directory is a complete
+/// reconciliation of this very output, the page's path is a file (or nothing) in an existing
 /// directory, outside the output (whose next publish would remove it).
 pub fn check(cfg: &ReportConfig) -> Result<()> {
     read::check_output(&cfg.input)?;
@@ -68,6 +75,9 @@ pub fn check(cfg: &ReportConfig) -> Result<()> {
                 d.display()
             )));
         }
+    }
+    if let Some(r) = &cfg.reconciliation {
+        reconciliation::check(r, &cfg.input)?;
     }
     let out = &cfg.output;
     if out.is_dir() {
@@ -146,6 +156,10 @@ pub fn build(cfg: &ReportConfig) -> Result<Page> {
     ];
     if let Some(dir) = &cfg.diff {
         sections.push(changes::section(&changes::read_diff(dir)?, cfg.top)?);
+    }
+    if let Some(dir) = &cfg.reconciliation {
+        let view = reconciliation::read_reconciliation(dir, cfg.top)?;
+        sections.push(reconciliation::section(&view)?);
     }
     Ok(Page {
         title: format!("reckon report: billing as of {}", m.as_of_date),

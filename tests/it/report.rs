@@ -4,7 +4,8 @@
 //! (`tests/report/chromium.sh`).
 //!
 //! The fixture: `sample_data/` run as of 2024-06-20 (old) and 2024-07-01 (new), `reckon diff`
-//! of the two, and the report of the new output with that diff.
+//! of the two, `reckon reconcile` of `sample_data/issued/` (six planted mistakes) against the
+//! new output, and the report of the new output with that diff and that reconciliation.
 
 use crate::common::*;
 use polars::prelude::*;
@@ -20,8 +21,10 @@ const TOP: usize = 15;
 
 struct Fixture {
     _tmp: tempfile::TempDir,
+    old: PathBuf,
     out: PathBuf,
     diff: PathBuf,
+    rec: PathBuf,
     page: PathBuf,
     html: String,
 }
@@ -52,6 +55,11 @@ fn fixture() -> &'static Fixture {
         let args = ["diff", &p(&old), &p(&out), "--output", &p(&diff)];
         let (code, err) = run_binary(&args);
         assert_eq!(code, 1, "the outputs differ: {err}");
+        let rec = tmp.path().join("rec");
+        let issued = sample.join("issued");
+        let args = ["reconcile", &p(&issued), &p(&out), "--output", &p(&rec)];
+        let (code, err) = run_binary(&args);
+        assert_eq!(code, 1, "the planted mistakes are mismatches: {err}");
         let page = tmp.path().join("report.html");
         let args = [
             "report",
@@ -59,6 +67,8 @@ fn fixture() -> &'static Fixture {
             &p(&out),
             "--diff",
             &p(&diff),
+            "--reconciliation",
+            &p(&rec),
             "--output",
             &p(&page),
         ];
@@ -67,8 +77,10 @@ fn fixture() -> &'static Fixture {
         let html = std::fs::read_to_string(&page).unwrap();
         Fixture {
             _tmp: tmp,
+            old,
             out,
             diff,
+            rec,
             page,
             html,
         }
@@ -298,6 +310,99 @@ fn expected_changes(diff: &Path, exp: &mut BTreeMap<String, Decimal>) {
     }
 }
 
+/// The expected figures of the reconciliation section: keys and amounts by status (every
+/// status, and all keys) from `reconciliation`, the months from `reconciliation_summary`, and
+/// the mismatched keys with the largest |delta| (ties in key order).
+fn expected_reconciliation(rec: &Path, exp: &mut BTreeMap<String, Decimal>) {
+    let keys = read::table(rec, "reconciliation").unwrap().unwrap();
+    let one = |df: &DataFrame| df.clone().lazy().with_column(lit("all").alias("status"));
+    let aggs = || {
+        let mut a = vec![len().alias("keys")];
+        a.extend(sums(&["issued_amount", "recomputed_amount", "delta"]));
+        a
+    };
+    let measures = ["keys", "issued_amount", "recomputed_amount", "delta"];
+    for s in reckon::reconcile::Status::ALL {
+        for m in measures {
+            exp.insert(
+                format!("reconciliation|status|{}|{m}", s.as_str()),
+                Decimal::ZERO,
+            );
+        }
+    }
+    let all = one(&keys).collect().unwrap();
+    for df in [keys.clone(), all] {
+        for (k, v) in grouped(df, &["status"], aggs()) {
+            for (m, x) in measures.iter().zip(v) {
+                exp.insert(format!("reconciliation|status|{}|{m}", k[0]), x);
+            }
+        }
+    }
+    let summary = read::table(rec, "reconciliation_summary").unwrap().unwrap();
+    let measures = [
+        "keys",
+        "keys_mismatched",
+        "issued_total",
+        "recomputed_total",
+        "delta",
+        "overcharged",
+        "undercharged",
+    ];
+    let all = (summary.clone().lazy())
+        .with_column(lit("all").alias("month"))
+        .collect()
+        .unwrap();
+    for df in [summary, all] {
+        for (k, v) in grouped(df, &["month"], sums(&measures)) {
+            for (m, x) in measures.iter().zip(v) {
+                exp.insert(format!("reconciliation|month|{}|{m}", k[0]), x);
+            }
+        }
+    }
+    expected_top_keys(&keys, exp);
+}
+
+fn expected_top_keys(keys: &DataFrame, exp: &mut BTreeMap<String, Decimal>) {
+    let names = [
+        "owner_uin",
+        "charge_kind",
+        "product",
+        "sub_product",
+        "billing_item",
+        "region",
+        "instance_id",
+    ];
+    let text: Vec<Vec<Option<String>>> =
+        names.iter().map(|c| read::text(keys, c).unwrap()).collect();
+    let start = read::instants(keys, "charge_start").unwrap();
+    let status = read::text(keys, "status").unwrap();
+    let d = |c| read::decimals(keys, c).unwrap();
+    let (issued, recomputed, delta) = (d("issued_amount"), d("recomputed_amount"), d("delta"));
+    let mut rows: Vec<(Decimal, Vec<String>, i64, [Decimal; 3])> = (0..keys.height())
+        .filter(|&i| !matches!(status[i].as_deref(), Some("match" | "within_tolerance")))
+        .map(|i| {
+            let k = text
+                .iter()
+                .map(|c| c[i].clone().unwrap_or_default())
+                .collect();
+            let v = [issued[i], recomputed[i], delta[i]].map(|x| x.unwrap_or_default());
+            (v[2].abs(), k, start[i].unwrap(), v)
+        })
+        .collect();
+    assert!(rows.len() >= 5, "the planted mismatches: {}", rows.len());
+    rows.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    for (_, k, start, v) in rows.into_iter().take(TOP) {
+        let start = reckon::calendar::format_local(start);
+        let key = format!("reconciliation|key|{}|{start}", k.join("|"));
+        for (m, x) in ["issued_amount", "recomputed_amount", "delta"]
+            .iter()
+            .zip(v)
+        {
+            exp.insert(format!("{key}|{m}"), x);
+        }
+    }
+}
+
 /// How the page shows a figure, by its measure (the key's last part).
 fn shown(key: &str, v: Decimal) -> String {
     let measure = key.rsplit('|').next().unwrap();
@@ -305,6 +410,7 @@ fn shown(key: &str, v: Decimal) -> String {
         "covered_share" => return format!("{v} %"),
         m if m.ends_with("_quantity") => 3,
         m if m.ends_with("amount") || m.ends_with("delta") || m == "payable" => 2,
+        m if m.ends_with("_total") || m.ends_with("charged") => 2,
         _ => 0,
     };
     let mut r = v.round_dp_with_strategy(dp, RoundingStrategy::MidpointAwayFromZero);
@@ -345,6 +451,7 @@ fn every_figure_of_the_report_equals_the_parquet_totals() {
     expected_coverage(&f.out, &mut exp);
     expected_exceptions(&f.out, &mut exp);
     expected_changes(&f.diff, &mut exp);
+    expected_reconciliation(&f.rec, &mut exp);
     // The same figures, no more and no fewer.
     let missing: Vec<_> = exp.keys().filter(|k| !page.contains_key(*k)).collect();
     let extra: Vec<_> = page.keys().filter(|k| !exp.contains_key(*k)).collect();
@@ -371,6 +478,9 @@ fn every_figure_of_the_report_equals_the_parquet_totals() {
         "changes|month|",
         "changes|account|",
         "changes|reason|",
+        "reconciliation|status|",
+        "reconciliation|month|",
+        "reconciliation|key|",
     ] {
         assert!(page.keys().any(|k| k.starts_with(kind)), "no figure {kind}");
     }
@@ -424,7 +534,7 @@ fn report_paths_are_checked_before_any_work() {
     let tmp = tempfile::tempdir().unwrap();
     let p = |x: &Path| x.to_str().unwrap().to_string();
     let page = tmp.path().join("r.html");
-    let cases: [(Vec<String>, &str); 5] = [
+    let cases: [(Vec<String>, &str); 7] = [
         (vec![p(tmp.path()), p(&page)], "_manifest.json"),
         (vec![p(&f.out), p(tmp.path())], "is a directory"),
         (
@@ -436,11 +546,23 @@ fn report_paths_are_checked_before_any_work() {
             "inside the output",
         ),
         (vec![p(&f.out), p(&page), p(tmp.path())], "no `diff` table"),
+        (
+            vec![p(&f.out), p(&page), p(&f.diff), p(tmp.path())],
+            "not a complete reconciliation",
+        ),
+        // The reconciliation of the new output, given with the old one.
+        (
+            vec![p(&f.old), p(&page), p(&f.diff), p(&f.rec)],
+            "it reconciled another output",
+        ),
     ];
     for (args, why) in cases {
         let mut a = vec!["report", "--input", &args[0], "--output", &args[1]];
         if let Some(d) = args.get(2) {
             a.extend(["--diff", d]);
+        }
+        if let Some(r) = args.get(3) {
+            a.extend(["--reconciliation", r]);
         }
         let (code, err) = run_binary(&a);
         assert_eq!(code, 2, "{a:?}: {err}");

@@ -44,7 +44,10 @@ if [ -n "$errors" ]; then
   echo "$errors" >&2
   exit 1
 fi
-for id in totals coverage accounts exceptions; do
+# The sections every page has, and every other one the page's source holds (changes,
+# reconciliation).
+sections="totals coverage accounts exceptions $(grep -oE '<section id="[a-z_]+"' "$page" | cut -d'"' -f2)"
+for id in $(printf '%s\n' $sections | sort -u); do
   grep -q "<section id=\"$id\"" "$work/page.dom" \
     || { echo "chromium.sh: the rendered page has no section #$id" >&2; exit 1; }
 done
