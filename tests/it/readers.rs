@@ -1,5 +1,6 @@
 //! Reader conformance (docs/contract.md, Partitions): every output table of a run on
-//! `sample_data/` and its FOCUS export open in pyarrow (`pq.read_table` and `pyarrow.dataset`
+//! `sample_data/`, its FOCUS export and its reconciliation against `sample_data/issued/`
+//! (`reconciliation`, `reconciliation_summary`) open in pyarrow (`pq.read_table` and `pyarrow.dataset`
 //! with Hive partitioning), pandas, polars and DuckDB, with the manifest's row counts, decimals
 //! as decimals and instants as UTC timestamps; the README's "Reading the output" snippets run
 //! too. The readers are Python packages: `tests/readers/check.py` runs in the virtual
@@ -71,11 +72,21 @@ fn every_output_table_and_the_focus_export_open_in_the_analysts_readers() {
         focus.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{err}");
+    let rec = tmp.path().join("rec");
+    let (code, err) = run_binary(&[
+        "reconcile",
+        sample.join("issued").to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--output",
+        rec.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "the planted mistakes: {err}");
     // Spark too when the environment has it (`.ci/run` with RECKON_CI_SPARK=1): minutes more.
     let spark = std::env::var("RECKON_READERS_SPARK").is_ok_and(|v| v == "1");
     let run = Command::new(&python)
         .arg(root.join("tests/readers/check.py"))
         .args(spark.then_some("--spark"))
+        .args(["--reconciliation", "rec"])
         .args(["out", "focus-out"])
         .arg(root.join("README.md"))
         .current_dir(tmp.path())
@@ -84,8 +95,9 @@ fn every_output_table_and_the_focus_export_open_in_the_analysts_readers() {
     let stdout = String::from_utf8_lossy(&run.stdout);
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(run.status.success(), "{stdout}{stderr}");
-    // Every table of the manifest and the FOCUS dataset was checked.
-    for table in output_tables().chain(["focus"]) {
+    // Every table of the manifest, the FOCUS dataset and the reconciliation was checked.
+    let reconciliation = reckon::reconcile::TABLES.map(|t| t.name);
+    for table in output_tables().chain(["focus"]).chain(reconciliation) {
         assert!(
             stdout.contains(&format!("ok  {table}:")),
             "{table}: {stdout}"
