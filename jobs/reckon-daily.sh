@@ -11,9 +11,16 @@
 # to the log; on failure the end of the log is also written to stderr and the exit code is
 # non-zero, so cron mails it (cron mails any output: a successful run prints nothing).
 #
-# Exit codes: 0 published; 1 the audit failed (a restated closed month, or a threshold): nothing
-# is published, the message names the audit's summary and the command that publishes after a
-# person's review; otherwise the code of the `reckon` command that failed (2 bad input or
+# With RECKON_ISSUED set, the bill lines the platform issued are then reconciled with the output
+# just published (`reckon reconcile`), into `$RECKON_OUTPUT.reconciliation/<as-of>/` (a rerun of
+# the day replaces it atomically; the Airflow DAG writes to the same place). Mismatches leave
+# the publish as it is (the output is right; the mismatch is the platform's) and exit 1, mailed,
+# naming the reconciliation's summary.
+#
+# Exit codes: 0 published (and, with RECKON_ISSUED, every key reconciled); 1 the audit failed
+# (a restated closed month, or a threshold): nothing is published, the message names the audit's
+# summary and the command that publishes after a person's review; 1 the reconciliation found
+# mismatches (published); otherwise the code of the `reckon` command that failed (2 bad input or
 # usage, 1 internal or the machine's).
 #
 # Settings (environment; the paths have no defaults):
@@ -28,6 +35,9 @@
 #   RECKON_METRICS    a `*.prom` file for node_exporter's textfile collector (optional)
 #   RECKON_MAX_EXCEPTIONS, RECKON_MAX_INVALID_USAGE   the audit's thresholds (optional)
 #   RECKON_ALLOW_RESTATEMENT=1   publish although closed months were restated (after review)
+#   RECKON_ISSUED     the issued bill lines to reconcile after publishing: a directory of
+#                     Parquet files (docs/contract.md, `issued/`); unset or empty: no
+#                     reconciliation
 set -euo pipefail
 
 bin=${RECKON_BIN:-reckon}
@@ -106,3 +116,22 @@ esac
 
 step publish --output "$output" --run-id "$run_id" "${approve[@]}"
 say "published run $run_id; audit $report"
+
+[ -n "${RECKON_ISSUED:-}" ] || exit 0
+reconciliation=$output.reconciliation/$as_of
+mkdir -p "$(dirname "$reconciliation")"
+code=0
+"$bin" --quiet reconcile "$RECKON_ISSUED" "$output" --output "$reconciliation" >>"$log" 2>&1 ||
+    code=$?
+case "$code" in
+0) say "reconciled $RECKON_ISSUED: every key matches; $reconciliation/summary.txt" ;;
+1)
+    say "RECONCILIATION MISMATCHES (published all the same): read $reconciliation/summary.txt"
+    mail_and_exit 1 "the issued bills $RECKON_ISSUED do not match the published output \
+(published, and left as it is): read $reconciliation/summary.txt"
+    ;;
+*)
+    say "FAILED (exit $code): reckon reconcile"
+    mail_and_exit "$code" "\`reckon reconcile\` failed with exit code $code (the output is published)"
+    ;;
+esac

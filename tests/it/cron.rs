@@ -211,3 +211,53 @@ fn cron_wrapper_mails_a_failure_with_the_error() {
     assert!(stderr.contains("no-such-input"), "{stderr}");
     assert!(!job.path("out/_manifest.json").exists());
 }
+
+/// With `RECKON_ISSUED`, the wrapper reconciles the issued bill lines with the output it has
+/// just published, into `out.reconciliation/<as-of>/`: the six mistakes planted in
+/// `sample_data/issued/` are found key by key, the wrapper exits 1 with a message for cron's
+/// mail naming the summary, and the publish stands (the output is right; the mismatch is the
+/// platform's). Without it, nothing is reconciled.
+#[test]
+fn cron_wrapper_reconciles_issued_bills_after_publishing() {
+    let job = Job::new();
+    let (code, _, stderr) = job.run(reckon(), Some("2024-06-30"), &sample_data());
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!job.path("out.reconciliation").exists());
+
+    let issued = sample_data().join("issued");
+    let env = [("RECKON_ISSUED", issued.to_str().unwrap())];
+    let (code, stdout, stderr) = job.run_with(reckon(), Some("2024-07-01"), &sample_data(), &env);
+    assert_eq!((code, stdout.as_str()), (1, ""), "{stderr}");
+    assert_eq!(job.published_as_of(), "2024-07-01");
+    let rec = job.path("out.reconciliation/2024-07-01");
+    let summary = rec.join("summary.txt");
+    assert!(
+        stderr.contains("do not match the published output")
+            && stderr.contains(summary.to_str().unwrap()),
+        "{stderr}"
+    );
+    let text = std::fs::read_to_string(&summary).unwrap();
+    for line in [
+        "keys: 55665 (missing_in_issued 1, missing_in_recomputed 0, quantity_mismatch 2, \
+         match 55659, within_tolerance 1, amount_mismatch 2)",
+        "causes: unit_price 1, tier 1, package_deduction 1, rounding 1, duplicate_issued 1",
+        "totals: issued 2037756.54085963, recomputed 2037752.30755049, delta +4.23330914; \
+         overcharged 4.44529994, undercharged 0.21686743",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line}\n{text}");
+    }
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(rec.join("_manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(m["as_of_date"], "2024-07-01");
+    assert_eq!(m["keys_mismatched"], 5);
+    assert!(rec.join("reconciliation_summary").is_dir());
+    let log = job.log();
+    assert!(
+        log.contains("published run daily-2024-07-01")
+            && log.contains("RECONCILIATION MISMATCHES (published all the same)"),
+        "{log}"
+    );
+    // The published output is the run's, untouched by the reconciliation beside it.
+    assert!(!job.path("out/reconciliation").exists());
+}
