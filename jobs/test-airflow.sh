@@ -8,7 +8,9 @@
 #      (from the DAG's own timetable) is the day it runs on in UTC+8;
 #   2. two consecutive daily runs: each bills through the last landed day (as-of = the end of
 #      the data interval in Asia/Shanghai) and publishes; the second is audited against the
-#      first's published output;
+#      first's published output; the first, without the Variable reckon_issued, skips the
+#      reconciliation; the second, with it set to sample_data/issued, reconciles after the
+#      publish: the planted mismatches fail the task, the publish stands;
 #   3. a planted restatement (a price of closed months raised): the audit fails and nothing is
 #      published; running that day again (as a person clearing the run would) is blocked again,
 #      audited again against the same published output in a new audit directory;
@@ -129,7 +131,19 @@ assert not getattr(bag, "captured_warnings", {}), bag.captured_warnings
 assert not bag.import_errors, bag.import_errors
 dag = bag.get_dag("reckon_daily")
 tasks = [t.task_id for t in dag.tasks]
-assert tasks == ["wait_for_inputs", "reckon_stage", "reckon_audit", "reckon_publish"], tasks
+assert tasks == [
+    "wait_for_inputs", "reckon_stage", "reckon_audit", "reckon_publish", "reckon_reconcile"
+], tasks
+assert dag.get_task("reckon_reconcile").upstream_task_ids == {"reckon_publish"}
+# No issued export: skipped before anything runs (an empty or blank Variable is unset).
+from airflow.exceptions import AirflowSkipException
+for blank in ("", "  "):
+    try:
+        reckon_daily.reconcile("/nonexistent/reckon", blank, "/data/out", "2024-06-21")
+        raise AssertionError("not skipped")
+    except AirflowSkipException:
+        pass
+assert reckon_daily.reconciliation_dir("/data/out/", "2024-06-21") == "/data/out.reconciliation/2024-06-21"
 # A scheduled run bills through the day before the moment it runs at, on either timetable.
 import jinja2, pendulum
 from airflow.timetables.base import TimeRestriction
@@ -157,6 +171,11 @@ manifest() { "$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.a
 runs=$work/billing/.out.reckon/runs
 # The latest audit directory (each `dags test` is a run of its own id, `manual__<now>`).
 latest_audit() { ls -td "$runs"/*/audit-* | head -n 1; }
+# The state of task $1 in run $2, as Airflow recorded it.
+task_state() {
+    af "state-$1" tasks state reckon_daily "$1" "$2" || fail "airflow tasks state $1 $2"
+    tail -n 1 "$work/state-$1.log"
+}
 
 # 2. Two consecutive days.
 af run1 dags test reckon_daily "$(logical 0)" || fail "first run"
@@ -164,14 +183,38 @@ af run1 dags test reckon_daily "$(logical 0)" || fail "first run"
 first_run=$(manifest run_id)
 grep -q "first run" "$(latest_audit)/summary.txt" || fail "first audit"
 echo "ok: run 1 ($first_run) billed through 2024-06-20 (as-of 2024-06-21), published"
+reconciled=$work/billing/out.reconciliation
+[ "$(task_state reckon_reconcile "$first_run")" = skipped ] || fail "run 1 did not skip reckon_reconcile"
+grep -q "no issued export configured" "$work/run1.log" || fail "run 1 did not say why it skipped"
+[ ! -e "$reconciled" ] || fail "run 1 reconciled without an issued export"
+echo "ok: run 1 skipped reckon_reconcile (no Variable reckon_issued)"
 
+# The second day with an issued export: the reconciliation runs after the publish and its
+# planted mismatches fail the run (the task, without retries), not the publish.
 land 2024-06-21 2024-06-21
-af run2 dags test reckon_daily "$(logical 1)" || fail "second run"
+AIRFLOW_VAR_RECKON_ISSUED=$work/input/issued af run2 dags test reckon_daily "$(logical 1)" || true
 [ "$(manifest as_of_date)" = 2024-06-22 ] || fail "second run published as of $(manifest as_of_date)"
 second=$(latest_audit)/summary.txt
 grep -q "PASSED" "$second" || fail "second audit did not pass"
 grep -q "base: .*(as of 2024-06-21, run $first_run)" "$second" || fail "second run did not audit against the first"
 echo "ok: run 2 ($(manifest run_id)) billed through 2024-06-21, audited against run 1: $(grep '^base:' "$second")"
+rec=$reconciled/2024-06-22
+second_run=$(manifest run_id)
+[ "$(task_state reckon_reconcile "$second_run")" = failed ] || fail "reckon_reconcile did not fail on the mismatches"
+[ "$(task_state reckon_publish "$second_run")" = success ] || fail "the publish of run 2 did not stand"
+grep -q "the reconciliation found mismatches" "$work/run2.log" || fail "the reconcile task did not say why it failed"
+[ -f "$rec/_manifest.json" ] && [ -d "$rec/reconciliation" ] && [ -d "$rec/reconciliation_summary" ] ||
+    fail "no reconciliation published in $rec"
+# sample_data/issued is the platform's export for the window of 2024-07-01 ([04-01, 07-01)):
+# as of 2024-06-22 its April keys hold the planted mistakes (a price not switched, a missed
+# package draw, a duplicate, an hour never issued, a line rounded to cents), its March keys are
+# not issued and its lines from 06-22 on are outside the window.
+for want in "causes: unit_price 1, package_deduction 1, rounding 1, duplicate_issued 1" \
+    "  month 2024-04: overcharged 4.42529994, undercharged 0.21686743, keys mismatched 4" \
+    "  month 2024-05: overcharged 0, undercharged 0, keys mismatched 0"; do
+    grep -qxF "$want" "$rec/summary.txt" || fail "the reconciliation summary has no line '$want'"
+done
+echo "ok: run 2 reconciled after the publish: $(grep '^keys:' "$rec/summary.txt")"
 
 # 3. A planted restatement blocks the publish, also when the day is run again.
 sed -i '0,/unit_price = "0.80"/s//unit_price = "0.90"/' "$work/input/catalog.toml"

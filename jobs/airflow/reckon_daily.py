@@ -23,10 +23,18 @@ Tasks, each safe to retry or to clear and rerun (write-audit-publish, keyed by t
    param is set): an atomic swap, refused unless the latest audit covers this staged output
    and the current published one; a retry after a publish does nothing. Its outlet, the Asset
    `reckon_billing_output`, triggers the DAGs that consume the output.
+5. `reckon_reconcile` — `reckon reconcile <issued> <output>`: the bill lines the billing
+   platform issued (the Variable `reckon_issued`, a directory of Parquet files laid out as the
+   input tables are, e.g. `issued/date=YYYY-MM-DD/`) against the output just published,
+   written to `<output>.reconciliation/<as-of>/` (`summary.txt`, the `reconciliation` and
+   `reconciliation_summary` tables; a rerun of the day replaces it atomically). Skipped when
+   `reckon_issued` is unset or empty. Mismatches (exit 1) fail the task without retries, and
+   so the run, for a person to read the summary; the publish stays: the output is correct and
+   the mismatch is the platform's to fix.
 
 Settings (Airflow Variables, read by templates when a task runs, never when the file is
-parsed): reckon_bin, reckon_input, reckon_output, reckon_catalog. Imports: Airflow 3's task SDK
-and standard provider, or Airflow 2.10's modules.
+parsed): reckon_bin, reckon_input, reckon_output, reckon_catalog, reckon_issued (optional).
+Imports: Airflow 3's task SDK and standard provider, or Airflow 2.10's modules.
 """
 
 from __future__ import annotations
@@ -35,7 +43,7 @@ import os
 import subprocess
 
 import pendulum
-from airflow.exceptions import AirflowException, AirflowFailException
+from airflow.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 
 try:  # Airflow 3
     from airflow.providers.standard.operators.bash import BashOperator
@@ -56,6 +64,8 @@ DEFAULTS = {
     "reckon_input": "/data/billing/input",
     "reckon_output": "/data/billing/out",
     "reckon_catalog": "/data/billing/catalog.toml",
+    # Unset or empty: no issued export is configured and the reconciliation is skipped.
+    "reckon_issued": "",
 }
 # The published output, for the DAGs it triggers.
 OUTPUT_ASSET = Asset("reckon_billing_output")
@@ -104,6 +114,34 @@ def audit(reckon: str, output: str, run_id: str, params=None, **_) -> None:
             'review, trigger the DAG with {"allow_restatement": true}'
         )
     raise AirflowException(f"reckon audit failed with exit code {proc.returncode}")
+
+
+def reconciliation_dir(output: str, as_of: str) -> str:
+    """Where the reconciliation of a day goes: beside the output, one directory per as-of date
+    (inside the output, the next publish would remove it)."""
+    return f"{output.rstrip('/')}.reconciliation/{as_of}"
+
+
+def reconcile(reckon: str, issued: str, output: str, as_of: str, **_) -> None:
+    """Reconciles the issued bill lines with the published output; skipped without an issued
+    export; fails without retries on mismatches (the publish stands: the output is right)."""
+    if not issued.strip():
+        raise AirflowSkipException("no issued export configured (Variable reckon_issued)")
+    target = reconciliation_dir(output, as_of)
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    cmd = [reckon, "--quiet", "reconcile", issued.strip(), output, "--output", target]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    print(proc.stdout)
+    print(proc.stderr)
+    if proc.returncode == 0:
+        print(f"reconciliation: every key matches; {target}/summary.txt")
+        return
+    if proc.returncode == 1:
+        raise AirflowFailException(
+            f"the reconciliation found mismatches between the issued bills and the published "
+            f"output (published and correct; nothing is undone): read {target}/summary.txt"
+        )
+    raise AirflowException(f"reckon reconcile failed with exit code {proc.returncode}")
 
 
 with DAG(
@@ -161,4 +199,14 @@ with DAG(
         ),
         outlets=[OUTPUT_ASSET],
     )
-    wait_for_inputs >> reckon_stage >> reckon_audit >> reckon_publish
+    reckon_reconcile = PythonOperator(
+        task_id="reckon_reconcile",
+        python_callable=reconcile,
+        op_kwargs={
+            "reckon": var("reckon_bin"),
+            "issued": var("reckon_issued"),
+            "output": var("reckon_output"),
+            "as_of": AS_OF,
+        },
+    )
+    wait_for_inputs >> reckon_stage >> reckon_audit >> reckon_publish >> reckon_reconcile
