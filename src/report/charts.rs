@@ -186,15 +186,18 @@ fn f(d: Decimal) -> f64 {
     d.to_f64().unwrap_or(0.0)
 }
 
-/// An axis label: `1.2M`, `35k`, `0.5`.
+/// An axis label: `1.2M`, `35k`, `1.4k`, `0.5`.
 fn short_number(v: f64) -> String {
     let a = v.abs();
     if a >= 1e9 {
         format!("{:.1}G", v / 1e9)
     } else if a >= 1e6 {
         format!("{:.1}M", v / 1e6)
-    } else if a >= 1e3 {
+    } else if a >= 1e4 {
         format!("{:.0}k", v / 1e3)
+    } else if a >= 1e3 {
+        // One decimal, so that the ticks 1,200 and 1,400 do not both read `1k`.
+        format!("{:.1}k", v / 1e3)
     } else if a >= 10.0 || a == 0.0 {
         format!("{v:.0}")
     } else {
@@ -242,6 +245,8 @@ mod tests {
     fn axis_labels_are_short() {
         assert_eq!(short_number(1_400_326.0), "1.4M");
         assert_eq!(short_number(35_200.0), "35k");
+        assert_eq!(short_number(1_400.0), "1.4k");
+        assert_eq!(short_number(-1_200.0), "-1.2k");
         assert_eq!(short_number(0.5), "0.5");
         assert_eq!(short_number(0.0), "0");
     }
