@@ -13,6 +13,8 @@
 //!   `(PARTS_IN_FLIGHT + 1) × part size`.
 //! - A multipart upload that fails (a part, a read of the file, the completion) is aborted, so
 //!   the store keeps no orphaned parts; the object becomes visible only on completion, whole.
+//!   A process killed midway cannot abort: a bucket rule expiring incomplete multipart uploads
+//!   removes those parts.
 
 use crate::error::{Error, Result};
 use bytes::Bytes;
@@ -28,7 +30,8 @@ pub const THRESHOLD_ENV: &str = "RECKON_MULTIPART_THRESHOLD";
 /// Files of this size and more are uploaded in parts.
 pub const DEFAULT_THRESHOLD: u64 = 64 << 20;
 
-/// The smallest part: S3 and GCS refuse parts under 5 MiB but the last.
+/// The smallest part: above the 5 MiB S3 and GCS require of every part but the last, and
+/// large enough that a request's overhead is small beside its body.
 const MIN_PART: u64 = 8 << 20;
 
 /// S3's and GCS's largest number of parts of one upload (Azure takes 50,000 blocks).
@@ -96,6 +99,7 @@ pub async fn download(
     let mut file = std::io::BufWriter::with_capacity(WRITE_BUFFER, file);
     let mut body = got.into_stream();
     let mut written = 0u64;
+    // The boxed stream's own `poll_next`: no stream combinator crate for one loop.
     while let Some(chunk) = std::future::poll_fn(|cx| body.as_mut().poll_next(cx)).await {
         let chunk = chunk.map_err(|e| remote_err(url, e))?;
         file.write_all(&chunk).map_err(|e| Error::io(to, e))?;
