@@ -23,6 +23,8 @@ use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutPayload, UpdateVersi
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+mod transfer;
+
 /// Run prefixes an output URL keeps by default after a publish.
 pub const KEEP_RUNS: usize = 7;
 
@@ -144,18 +146,14 @@ impl Remote {
         }
         for name in &names {
             let key = format!("{}/{name}", rel.trim_matches('/'));
-            let bytes = self
-                .rt
-                .block_on(async {
-                    let got = self.store.get(&self.path(&key)).await?;
-                    got.bytes().await
-                })
-                .map_err(|e| self.err(&key, e))?;
+            let url = format!("{}/{key}", self.url);
             let file = to.join(name);
-            if let Some(parent) = file.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-            }
-            std::fs::write(&file, &bytes).map_err(|e| Error::io(&file, e))?;
+            (self.rt).block_on(transfer::download(
+                &*self.store,
+                &self.path(&key),
+                &file,
+                &url,
+            ))?;
         }
         Ok(names.len())
     }
@@ -198,13 +196,12 @@ impl Remote {
         let mut files = walk(local)?;
         // The manifest last: a run prefix with a manifest holds every file.
         files.sort_by_key(|f| (f == "_manifest.json", f.clone()));
+        let threshold = transfer::threshold()?;
         for rel in &files {
             let key = format!("runs/{name}/{rel}");
-            let path = local.join(rel);
-            let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-            self.rt
-                .block_on(self.store.put(&self.path(&key), PutPayload::from(bytes)))
-                .map_err(|e| self.err(&key, e))?;
+            let (path, url) = (local.join(rel), format!("{}/{key}", self.url));
+            let to = self.path(&key);
+            (self.rt).block_on(transfer::upload(&*self.store, &path, &to, &url, threshold))?;
         }
         let mode = match &before {
             Some((_, version)) => PutMode::Update(version.clone()),

@@ -25,6 +25,7 @@ mod reconcile;
 mod reliability;
 mod reliability_ops;
 mod remote;
+mod remote_azure;
 mod report;
 mod revised_deduction;
 mod revised_elastic;

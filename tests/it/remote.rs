@@ -334,3 +334,73 @@ fn s3_publish_killed_at_any_moment_leaves_latest_on_a_complete_run() {
         before = now;
     }
 }
+
+/// A publish with a multipart threshold below some files' size (set in the child process,
+/// `RECKON_MULTIPART_THRESHOLD`): those files go up as multipart uploads (moto gives them a
+/// multipart ETag, `<md5>-<parts>`), the others in one put; every object holds the bytes the
+/// run wrote (its SHA-256 is the manifest's), and `export focus` streams the run back down
+/// and verifies it against the manifest.
+#[test]
+fn s3_files_at_the_multipart_threshold_upload_as_multipart_and_read_back_verified() {
+    use sha2::{Digest, Sha256};
+    let Some(moto) = moto() else { return };
+    moto.bucket("reckon-parts");
+    let store = moto.store("reckon-parts");
+    let threshold: u64 = 200_000;
+    let input = sample_data();
+    let out = Command::new(env!("CARGO_BIN_EXE_reckon"))
+        .args(["--quiet", "run", "--as-of", "2024-06-20", "--input"])
+        .arg(&input)
+        .args(["--output", "s3://reckon-parts/out"])
+        .envs(moto.env())
+        .env("RECKON_MULTIPART_THRESHOLD", threshold.to_string())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (run, manifest) = published(&store, "out");
+
+    let mut in_parts = Vec::new();
+    for (file, want) in manifest["output_sha256"].as_object().unwrap() {
+        let key = ObjPath::from(format!("out/runs/{run}/{file}"));
+        let bytes = get(&store, key.as_ref()).unwrap();
+        let got = hex::encode(Sha256::digest(&bytes));
+        assert_eq!(
+            &got,
+            want.as_str().unwrap(),
+            "{file}: not the bytes the run wrote"
+        );
+        let e_tag = block(store.head(&key)).unwrap().e_tag.unwrap();
+        let multipart = e_tag.trim_matches('"').ends_with("-1");
+        assert_eq!(
+            multipart,
+            bytes.len() as u64 >= threshold,
+            "{file}: {} bytes, ETag {e_tag}",
+            bytes.len()
+        );
+        if multipart {
+            in_parts.push(file.clone());
+        }
+    }
+    assert!(
+        in_parts.iter().any(|f| f.starts_with("bill_lines/")),
+        "no bill-lines file above {threshold} bytes: {in_parts:?}"
+    );
+
+    let tmp = tempfile::tempdir().unwrap();
+    let focus = tmp.path().join("focus");
+    let (code, err) = moto.reckon(&[
+        "--quiet",
+        "export",
+        "focus",
+        "--input",
+        "s3://reckon-parts/out",
+        "--output",
+        focus.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(focus.join("_manifest.json").is_file());
+}
