@@ -784,6 +784,42 @@ fn unlimited_packages_dataset() -> Dataset {
     ds
 }
 
+/// A row about a package: (usage id, else line id; CommitmentDiscountStatus, else
+/// ChargeCategory; EffectiveCost; CommitmentDiscountQuantity; CommitmentDiscountUnit).
+type PackageRow<'a> = (String, &'a str, Decimal, Decimal, &'a str);
+
+/// The rows of `f` about each package, sorted; asserts on the way that a package's purchase
+/// has EffectiveCost 0.
+fn package_rows(f: &Focus) -> BTreeMap<&str, Vec<PackageRow<'_>>> {
+    let mut rows: BTreeMap<&str, Vec<PackageRow>> = BTreeMap::new();
+    for i in 0..f.n {
+        let Some(id) = f.s("CommitmentDiscountId", i) else {
+            continue;
+        };
+        let key = f.s("x_UsageId", i).or(f.s("x_LineId", i)).unwrap();
+        let category = f.s("ChargeCategory", i).unwrap();
+        let status = f.s("CommitmentDiscountStatus", i).unwrap_or(category);
+        rows.entry(id).or_default().push((
+            key.to_string(),
+            status,
+            f.d("EffectiveCost", i).unwrap(),
+            f.d("CommitmentDiscountQuantity", i).unwrap_or_default(),
+            f.s("CommitmentDiscountUnit", i).unwrap_or(""),
+        ));
+        if category == "Purchase" {
+            assert_eq!(
+                f.d("EffectiveCost", i),
+                Some(Decimal::ZERO),
+                "EffectiveCost: MUST be 0 on the purchase of {id}, which covers future charges"
+            );
+        }
+    }
+    for v in rows.values_mut() {
+        v.sort();
+    }
+    rows
+}
+
 /// EffectiveCost of an unlimited package: its price spread over the hours of its term, each
 /// hour's share to its draws by what they took, the hours without draws (and those a refund
 /// returned) Unused. Checks, on the export of a run as of 2024-06-01: every row clause (the
@@ -813,40 +849,7 @@ fn unlimited_packages_are_amortized_by_the_hour_exactly() {
         "both packages bought and ended inside the window"
     );
 
-    // Per package: (line or usage id, status, EffectiveCost, CommitmentDiscountQuantity, unit).
-    let mut rows: BTreeMap<&str, Vec<(String, &str, Decimal, Decimal, &str)>> = BTreeMap::new();
-    for i in 0..f.n {
-        let Some(id) = f.s("CommitmentDiscountId", i) else {
-            continue;
-        };
-        let key = f
-            .s("x_UsageId", i)
-            .or(f.s("x_LineId", i))
-            .unwrap()
-            .to_string();
-        let status = f
-            .s("CommitmentDiscountStatus", i)
-            .unwrap_or(f.s("ChargeCategory", i).unwrap());
-        let quantity = f.d("CommitmentDiscountQuantity", i).unwrap_or_default();
-        let unit = f.s("CommitmentDiscountUnit", i).unwrap_or("");
-        rows.entry(id).or_default().push((
-            key,
-            status,
-            f.d("EffectiveCost", i).unwrap(),
-            quantity,
-            unit,
-        ));
-        if f.s("ChargeCategory", i) == Some("Purchase") {
-            assert_eq!(
-                f.d("EffectiveCost", i),
-                Some(Decimal::ZERO),
-                "purchase of {id}"
-            );
-        }
-    }
-    for v in rows.values_mut() {
-        v.sort();
-    }
+    let rows = package_rows(&f);
     let dec = |s: &str| d(s).unwrap();
     let row = |k: &str, s, e: &str, q: &str| (k.to_string(), s, dec(e), dec(q), "Hours");
     // 10 CNY over 3 hours: F = 0, 3.33333333, 6.66666667, 10. Hour 07 (3.33333333) by 1 : 2
@@ -863,13 +866,8 @@ fn unlimited_packages_are_amortized_by_the_hour_exactly() {
     );
     // 4.80 CNY over 48 hours, 0.10 an hour: hour 01 to u-4; hours 00 and 02–05 unused, and
     // hours 06–47 lapse at the refund (05:30): one May row of 47 hours, 4.70.
-    let unl_r: Vec<_> = rows["unl-R"]
-        .iter()
-        .filter(|r| r.1 != "Credit")
-        .cloned()
-        .collect();
     assert_eq!(
-        unl_r,
+        rows["unl-R"],
         [
             row("n:unl-R:2024-05", "Unused", "4.7", "47"),
             row("p:unl-R", "Purchase", "0", "48"),
