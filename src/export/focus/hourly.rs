@@ -13,11 +13,11 @@
 //!   draw_seq)` ([`split`]): they sum to the share exactly. Each draw also uses its part of the
 //!   hour (`CommitmentDiscountQuantity`, scale 9, the parts of an hour summing to 1).
 //! - **Unused**: the shares of the hours inside the output's window and before its as-of moment
-//!   that no draw took anything in, one row per month. At a refund the hours from the refund on
-//!   lapse at the refund, as a capacity package's unconsumed cycles do: their shares are one
-//!   `Unused` amount in the refund's hour, so the `Used` and `Unused` rows of a package whose
-//!   term lies in the output add up to its price, exactly; the refund stays its `Credit` row.
-//!   Hours before the window are in no row (their draws are not in the output).
+//!   that no draw took anything in, one row per month. At a refund the hours that start at or
+//!   after it lapse at the refund, as a capacity package's unconsumed cycles do: their shares
+//!   are one `Unused` amount in the refund's hour, so the `Used` and `Unused` rows of a package
+//!   whose term lies in the output add up to its price, exactly; the refund stays its `Credit`
+//!   row. Hours before the window are in no row (their draws are not in the output).
 //!
 //! Invariants: every unlimited package is measured in `Hours` (its purchase: the term's hours;
 //! a draw: its part of its hour; an Unused row: the hours left); a draw outside the hours it
@@ -510,8 +510,8 @@ mod tests {
     }
 
     /// 4.80 CNY over 48 hours (0.10 an hour), refunded at 05:30 on the first day, one draw at
-    /// 01:00: hours 00 and 02–05 (cut at the refund) are unused, hours 06–47 lapse at the refund, one
-    /// May row.
+    /// 01:00: hours 00 and 02–05 (cut at the refund) are unused, hours 06–47 lapse at the
+    /// refund, one May row.
     #[test]
     fn at_a_refund_the_hours_still_to_come_lapse_at_once() {
         let mut p = unlimited("4.80", "2024-05-02 00:00:00", "2024-05-04 00:00:00");

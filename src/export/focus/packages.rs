@@ -119,10 +119,11 @@ impl Package {
     }
 
     /// `CommitmentDiscountQuantity` of its purchase: the capacity of the term, or for an
-    /// unlimited package the hours of its term.
+    /// unlimited package the hours of its term (0 for an empty validity: a purchase's quantity
+    /// is never null).
     pub fn term_quantity(&self) -> Option<Decimal> {
         if hourly::is_hourly(self) {
-            hourly::Term::of(self).map(|t| Decimal::from(t.hours))
+            Some(hourly::Term::of(self).map_or(Decimal::ZERO, |t| Decimal::from(t.hours)))
         } else {
             self.term_capacity()
         }
