@@ -580,15 +580,13 @@ fn schema_failures(df: &DataFrame, dir: &Path) -> Vec<String> {
 /// EffectiveCost, "Charges for a given CommitmentDiscountId": the sum of EffectiveCost of
 /// Usage rows MUST equal the sum of BilledCost of Purchase rows (and of Used plus Unused),
 /// for every package whose whole term is in the dataset (bought inside the window and ended
-/// by the as-of moment), to the cent.
+/// by the as-of moment), unlimited ones included, to the cent.
 fn commitment_failures(f: &Focus, out_dir: &Path) -> (Vec<String>, usize) {
     let status = read_table(out_dir, "package_status");
     let ids = read::strings(&status, "package_id").unwrap();
     let st = read::strings(&status, "status").unwrap();
-    let kind = read::strings(&status, "kind").unwrap();
     let ended: BTreeSet<String> = (0..ids.len())
         .filter(|&i| matches!(st[i].as_deref(), Some("expired" | "exhausted" | "refunded")))
-        .filter(|&i| kind[i].as_deref() != Some("unlimited"))
         .filter_map(|i| ids[i].clone())
         .collect();
     let mut sums: BTreeMap<&str, [Decimal; 4]> = BTreeMap::new();
@@ -712,4 +710,178 @@ fn focus_export_of_sample_data_holds_the_must_clauses_of_focus_1_2() {
         corrections.len(),
         whole_terms
     );
+}
+
+/// Two unlimited eip traffic packages of acct-1, scoped to public traffic: `unl-A`, 10 CNY for
+/// 07:00–10:00 on May 1, and `unl-R`, 4.80 CNY for May 2–3 (48 hours), refunded at 05:30 on
+/// May 2; usage: two rows in hour 07 (1 and 2 GB), one in hour 09 (5 GB), one at 01:00 on
+/// May 2 (7 GB).
+fn unlimited_packages_dataset() -> Dataset {
+    let mut ds = Dataset::valid();
+    let g = |id, start, gb| {
+        (
+            id,
+            "acct-1",
+            "ap-guangzhou",
+            "eip",
+            "public_traffic",
+            start,
+            gb,
+            "GB",
+        )
+    };
+    ds.tables.insert(
+        "usage",
+        usage_cols(&[
+            g("u-1", "2024-05-01 07:00:00", "1"),
+            g("u-2", "2024-05-01 07:00:00", "2"),
+            g("u-3", "2024-05-01 09:00:00", "5"),
+            g("u-4", "2024-05-02 01:00:00", "7"),
+        ]),
+    );
+    total_packages(
+        &mut ds,
+        &[
+            (
+                "unl-A",
+                "acct-1",
+                "1",
+                "2024-05-01 07:00:00",
+                "2024-05-01 10:00:00",
+            ),
+            (
+                "unl-R",
+                "acct-1",
+                "1",
+                "2024-05-02 00:00:00",
+                "2024-05-04 00:00:00",
+            ),
+        ],
+    );
+    let col = |name: &str, v: [Option<&str>; 2]| reckon::output::str_col(name, v.into_iter());
+    let names = [
+        Some("Unlimited traffic, 3 hours"),
+        Some("Unlimited traffic, 2 days"),
+    ];
+    ds.set_col("packages", col("kind", [Some("unlimited"); 2]))
+        .set_col("packages", col("package_name", names))
+        .set_col("packages", col("region", [Some("*"); 2]))
+        .set_col(
+            "packages",
+            reckon::output::dec_col("capacity", 9, [None, None].into_iter()),
+        )
+        .set_col(
+            "packages",
+            reckon::output::dec_col("price_paid", 8, [d("10"), d("4.80")].into_iter()),
+        )
+        .set_col(
+            "packages",
+            reckon::output::ts_col(
+                "refunded_at",
+                [None, Some(t("2024-05-02 05:30:00"))].into_iter(),
+            ),
+        );
+    ds
+}
+
+/// A row about a package: (usage id, else line id; CommitmentDiscountStatus, else
+/// ChargeCategory; EffectiveCost; CommitmentDiscountQuantity; CommitmentDiscountUnit).
+type PackageRow<'a> = (String, &'a str, Decimal, Decimal, &'a str);
+
+/// The rows of `f` about each package, sorted; asserts on the way that a package's purchase
+/// has EffectiveCost 0.
+fn package_rows(f: &Focus) -> BTreeMap<&str, Vec<PackageRow<'_>>> {
+    let mut rows: BTreeMap<&str, Vec<PackageRow>> = BTreeMap::new();
+    for i in 0..f.n {
+        let Some(id) = f.s("CommitmentDiscountId", i) else {
+            continue;
+        };
+        let key = f.s("x_UsageId", i).or(f.s("x_LineId", i)).unwrap();
+        let category = f.s("ChargeCategory", i).unwrap();
+        let status = f.s("CommitmentDiscountStatus", i).unwrap_or(category);
+        rows.entry(id).or_default().push((
+            key.to_string(),
+            status,
+            f.d("EffectiveCost", i).unwrap(),
+            f.d("CommitmentDiscountQuantity", i).unwrap_or_default(),
+            f.s("CommitmentDiscountUnit", i).unwrap_or(""),
+        ));
+        if category == "Purchase" {
+            assert_eq!(
+                f.d("EffectiveCost", i),
+                Some(Decimal::ZERO),
+                "EffectiveCost: MUST be 0 on the purchase of {id}, which covers future charges"
+            );
+        }
+    }
+    for v in rows.values_mut() {
+        v.sort();
+    }
+    rows
+}
+
+/// EffectiveCost of an unlimited package: its price spread over the hours of its term, each
+/// hour's share to its draws by what they took, the hours without draws (and those a refund
+/// returned) Unused. Checks, on the export of a run as of 2024-06-01: every row clause (the
+/// purchase's CommitmentDiscountQuantity is the term's hours, "CommitmentDiscountQuantity:
+/// MUST NOT be null when ChargeCategory is Purchase"); "EffectiveCost: MUST be 0 when
+/// ChargeCategory is Purchase and the purchase covers future charges"; and "Charges for a
+/// given CommitmentDiscountId": Σ Used + Σ Unused EffectiveCost = Σ Purchase BilledCost = the
+/// price, exactly, with the breakdown per draw and per Unused row.
+#[test]
+fn unlimited_packages_are_amortized_by_the_hour_exactly() {
+    let (_input, out) = run_dataset(&unlimited_packages_dataset(), "2024-06-01");
+    let tmp = tempfile::tempdir().unwrap();
+    let focus = tmp.path().join("focus");
+    export(out.path(), &focus, None);
+    let (f, df) = Focus::read(&focus);
+    let mut failures = schema_failures(&df, &focus);
+    failures.extend(row_failures(&f));
+    let (c, checked) = commitment_failures(&f, out.path());
+    failures.extend(c);
+    assert!(
+        failures.is_empty(),
+        "FOCUS 1.2 clauses broken:\n{}",
+        failures.join("\n")
+    );
+    assert_eq!(
+        checked, 2,
+        "both packages bought and ended inside the window"
+    );
+
+    let rows = package_rows(&f);
+    let dec = |s: &str| d(s).unwrap();
+    let row = |k: &str, s, e: &str, q: &str| (k.to_string(), s, dec(e), dec(q), "Hours");
+    // 10 CNY over 3 hours: F = 0, 3.33333333, 6.66666667, 10. Hour 07 (3.33333333) by 1 : 2
+    // GB, hour 08 unused (3.33333334), hour 09 (3.33333333) to u-3.
+    assert_eq!(
+        rows["unl-A"],
+        [
+            row("n:unl-A:2024-05", "Unused", "3.33333334", "1"),
+            row("p:unl-A", "Purchase", "0", "3"),
+            row("u-1", "Used", "1.11111111", "0.333333333"),
+            row("u-2", "Used", "2.22222222", "0.666666667"),
+            row("u-3", "Used", "3.33333333", "1"),
+        ]
+    );
+    // 4.80 CNY over 48 hours, 0.10 an hour: hour 01 to u-4; hours 00 and 02–05 unused, and
+    // hours 06–47 lapse at the refund (05:30): one May row of 47 hours, 4.70.
+    assert_eq!(
+        rows["unl-R"],
+        [
+            row("n:unl-R:2024-05", "Unused", "4.7", "47"),
+            row("p:unl-R", "Purchase", "0", "48"),
+            row("u-4", "Used", "0.1", "1"),
+        ]
+    );
+    for (id, price) in [("unl-A", dec("10")), ("unl-R", dec("4.80"))] {
+        let amortized: Decimal = (rows[id].iter())
+            .filter(|r| matches!(r.1, "Used" | "Unused"))
+            .map(|r| r.2)
+            .sum();
+        assert_eq!(
+            amortized, price,
+            "{id}: Σ Used + Σ Unused EffectiveCost = its price"
+        );
+    }
 }

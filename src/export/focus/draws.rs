@@ -3,10 +3,13 @@
 //!
 //! Invariants: a draw row bills nothing (`BilledCost = 0`: the package was paid by its
 //! `Purchase` row); its `EffectiveCost` is the package's price spread over what it took
-//! ([`super::packages::Package::amortized`]); `ListCost = ContractedCost` = the covered
+//! ([`super::packages::Package::amortized`]), or on an unlimited package its part of its hour's
+//! share, and its `CommitmentDiscountQuantity` its part of the hour ([`super::hourly`]);
+//! `ListCost = ContractedCost` = the covered
 //! quantity at the unit price of its usage's first line ([`UsagePrice`]), in that line's price
 //! unit — what the usage would have cost. `x_LineId` is `d:<usage_id>:<draw_seq>`.
 
+use super::hourly::{Part, HOURS};
 use super::lines::UsagePrice;
 use super::packages::Packages;
 use super::row::{
@@ -114,14 +117,19 @@ pub(super) fn rows(
     for i in 0..dd.height() {
         let d = Drawn::of(&c, i, first_line);
         let usage_id = get(&c.usage_id, i);
+        let seq = c.seq[i].unwrap_or(i as i64);
+        // Draws on unlimited packages only: no key to build for the others.
+        let hourly = (!packages.hourly.draws.is_empty())
+            .then(|| packages.hourly.draws.get(&(usage_id.clone(), seq)))
+            .flatten();
         out.push(FocusRow {
-            line_id: format!("d:{usage_id}:{}", c.seq[i].unwrap_or(i as i64)),
+            line_id: format!("d:{usage_id}:{seq}"),
             usage_id: Some(usage_id),
             account: get(&c.owner, i),
             provider: provider.to_string(),
-            cost: cost(&d, packages),
+            cost: cost(&d, packages, hourly),
             charge: charge(&d),
-            commitment: commitment(&d),
+            commitment: commitment(&d, hourly),
             quantity: quantity(&d),
             sku: sku(&d),
         });
@@ -129,17 +137,19 @@ pub(super) fn rows(
     Ok(())
 }
 
-/// Nothing billed; the effective cost is the package's price for what the draw took; the unit
-/// price is the line's (list and contracted cost follow from it).
-fn cost(d: &Drawn, packages: &Packages) -> Cost {
+/// Nothing billed; the effective cost is the package's price for what the draw took (on an
+/// unlimited package, `hourly`: its part of its hour's share); the unit price is the line's
+/// (list and contracted cost follow from it).
+fn cost(d: &Drawn, packages: &Packages, hourly: Option<&Part>) -> Cost {
     let (c, i) = (d.c, d.i);
     let taken = c.deducted[i].unwrap_or(Decimal::ZERO);
-    let effective = get(&c.pkg, i);
+    let effective = match hourly {
+        Some(part) => part.effective,
+        None => (packages.get(&get(&c.pkg, i))).map_or(Decimal::ZERO, |p| p.amortized(taken)),
+    };
     Cost {
         billed: Decimal::ZERO,
-        effective: packages
-            .get(&effective)
-            .map_or(Decimal::ZERO, |p| p.amortized(taken)),
+        effective,
         unit_price: Some(d.line.map_or(Decimal::ZERO, |l| l.unit_price)),
         list: None,
     }
@@ -163,15 +173,20 @@ fn charge(d: &Drawn) -> Charge {
     }
 }
 
-/// The package drawn on, used: how much of it (in its own unit).
-fn commitment(d: &Drawn) -> Commitment {
+/// The package drawn on, used: how much of it (in its own unit; an unlimited package, `hourly`,
+/// in hours: the draw's part of its hour).
+fn commitment(d: &Drawn, hourly: Option<&Part>) -> Commitment {
     let (c, i) = (d.c, d.i);
+    let (quantity, unit) = match hourly {
+        Some(part) => (Some(part.hours), Some(HOURS.to_string())),
+        None => (c.deducted[i], c.pkg_unit[i].as_deref().map(focus_unit)),
+    };
     Commitment {
         id: c.pkg[i].clone(),
         name: c.pkg_name[i].clone(),
         status: Some("Used"),
-        quantity: c.deducted[i],
-        unit: c.pkg_unit[i].as_deref().map(focus_unit),
+        quantity,
+        unit,
     }
 }
 

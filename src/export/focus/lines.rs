@@ -208,8 +208,9 @@ fn charge(b: &Billed) -> Charge {
 }
 
 /// A package purchase or renewal (`p:` line) is about its package: the instance id, named and
-/// sized from `package_status`; the original purchase carries the capacity of the whole term
-/// (a renewal adds no quantity of its own: the term's capacity counts the renewed cycles).
+/// sized from `package_status`; the original purchase carries the capacity of the whole term,
+/// or an unlimited package's hours (a renewal adds no quantity of its own: the term's
+/// quantity counts the renewed cycles and hours).
 fn commitment(b: &Billed, packages: &Packages) -> Commitment {
     let line_id = get(&b.c.line_id, b.i);
     if !(b.kind == "purchase" && line_id.starts_with("p:")) {
@@ -218,7 +219,7 @@ fn commitment(b: &Billed, packages: &Packages) -> Commitment {
     let id = get(&b.c.instance, b.i);
     let p = packages.get(&id);
     let renewal = line_id.starts_with(&format!("p:{id}:r:"));
-    let quantity = p.and_then(|p| p.term_capacity()).map(|q| {
+    let quantity = p.and_then(|p| p.term_quantity()).map(|q| {
         if renewal {
             Decimal::ZERO
         } else {
@@ -227,7 +228,7 @@ fn commitment(b: &Billed, packages: &Packages) -> Commitment {
     });
     Commitment {
         name: p.map(|p| p.name.clone()),
-        unit: quantity.and(p.map(|p| p.focus_unit())),
+        unit: quantity.and(p.map(|p| p.commitment_unit())),
         quantity,
         id: Some(id),
         status: None,

@@ -8,7 +8,8 @@
 //!   `CommitmentDiscountStatus = Used`, `BilledCost` 0 and `EffectiveCost` its share of the
 //!   package's price, `x_LineId` = `d:<usage_id>:<draw>` (`draws`);
 //! - one `Unused` row per package and month for the capacity its ended cycles left
-//!   ([`packages`]: the amortization), in `unused.parquet`;
+//!   ([`packages`]: the amortization), or for an unlimited package the shares of the hours
+//!   nothing was drawn in ([`hourly`]), in `unused.parquet`;
 //! - with `--previous`, the correction rows of the closed months PREV published
 //!   ([`corrections`]), in `corrections.parquet` of the current billing period.
 //!
@@ -17,8 +18,8 @@
 //! partition and name: the same accounts), rows in the total order `(ChargePeriodStart,
 //! x_LineId)` within each file, plus `DIR/_manifest.json`; published atomically like a run.
 //! Memory holds one such file's rows at a time per thread (and, with `--previous`, the rows of
-//! the months kept as published, until they are compared), plus the packages and one leftover
-//! per package cycle drawn on.
+//! the months kept as published, until they are compared), plus the packages, one leftover
+//! per package cycle drawn on, and one amount per draw on an unlimited package.
 //!
 //! Modules: [`row`] is the FOCUS row by column group, its columns and the shared value mappings
 //! (units, signs, exact products); `lines` and `draws` build the rows of a `bill_lines` file and
@@ -26,6 +27,7 @@
 
 pub mod corrections;
 mod draws;
+pub mod hourly;
 mod lines;
 pub mod packages;
 pub mod row;

@@ -7,13 +7,18 @@
 //! rate ([`unused_rows`]), so the `Used` and `Unused` rows of a package ending inside the output
 //! add up to its price (to the cent: one rounding at scale 8 per row).
 //!
+//! Unlimited packages have no capacity to price a unit of: their price is spread over the hours
+//! of their term instead ([`super::hourly`], loaded here with the rest).
+//!
 //! Invariants: an output without `package_status.price_paid` (written by an older reckon) has
-//! price 0 everywhere, so nothing is amortized; the rate is `None` for unlimited packages (no capacity: their draws keep
-//! `EffectiveCost` 0) and for a capacity of 0; `Unused` rows are written for paid packages only
+//! price 0 everywhere, so nothing is amortized; the rate is `None` for unlimited packages (no
+//! capacity: [`super::hourly`] amortizes them) and for a capacity of 0, whose draws keep
+//! `EffectiveCost` 0; `Unused` rows are written for paid packages only
 //! (free quota has no purchase to spread), one per package and month in which cycles ended,
 //! for the cycles that ended inside the output's window and by its as-of moment; the leftover
 //! of a cycle is the `remaining_after` of its last draw (a full capacity without draws).
 
+use super::hourly::{self, Hourly};
 use super::row::{focus_unit, price_details, Charge, Commitment, Cost, FocusRow, Quantity, Sku};
 use crate::calendar::{natural_slice, periodic_cycle, Cycle, CycleLen, Month, Ts};
 use crate::error::{Error, Result};
@@ -102,6 +107,27 @@ impl Package {
     pub fn focus_unit(&self) -> String {
         focus_unit(&self.unit)
     }
+
+    /// The FOCUS unit the package is measured in (`CommitmentDiscountUnit`): its capacity's,
+    /// or hours of cover for an unlimited package.
+    pub fn commitment_unit(&self) -> String {
+        if hourly::is_hourly(self) {
+            hourly::HOURS.to_string()
+        } else {
+            self.focus_unit()
+        }
+    }
+
+    /// `CommitmentDiscountQuantity` of its purchase: the capacity of the term, or for an
+    /// unlimited package the hours of its term (0 for an empty validity: a purchase's quantity
+    /// is never null).
+    pub fn term_quantity(&self) -> Option<Decimal> {
+        if hourly::is_hourly(self) {
+            Some(hourly::Term::of(self).map_or(Decimal::ZERO, |t| Decimal::from(t.hours)))
+        } else {
+            self.term_capacity()
+        }
+    }
 }
 
 /// The packages of an output by id, and the window the output covers.
@@ -110,6 +136,8 @@ pub struct Packages {
     pub by_id: HashMap<String, Package>,
     /// `(package_id, cycle_start)` → the cycle's leftover after its last draw in the output.
     pub leftovers: HashMap<(String, Ts), Decimal>,
+    /// The amortization of the unlimited packages by the hour.
+    pub hourly: Hourly,
     pub window_start: Ts,
     pub as_of: Ts,
 }
@@ -125,7 +153,7 @@ fn cols(df: &DataFrame, c: &str) -> Result<Vec<Option<String>>> {
 }
 
 /// The columns `names` of a Parquet file, the others left unread.
-fn read_columns(path: &Path, names: &[&str]) -> Result<DataFrame> {
+pub(super) fn read_columns(path: &Path, names: &[&str]) -> Result<DataFrame> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     ParquetReader::new(file)
         .with_columns(Some(names.iter().map(|s| s.to_string()).collect()))
@@ -138,7 +166,7 @@ fn read_columns(path: &Path, names: &[&str]) -> Result<DataFrame> {
 
 /// The packages of the output `dir` (window `[window_start, as_of)`): `package_status`, the
 /// renewals' purchase lines of `bill_lines` (`p:<package>:r:<event>`), and each cycle's
-/// leftover from `deduction_details`.
+/// leftover from `deduction_details`; the unlimited packages amortized by the hour.
 pub fn load(dir: &Path, window_start: Ts, as_of: Ts) -> Result<Packages> {
     let mut by_id = HashMap::new();
     if let Some(ps) = read::table(dir, "package_status")? {
@@ -173,9 +201,11 @@ pub fn load(dir: &Path, window_start: Ts, as_of: Ts) -> Result<Packages> {
             }
         }
     }
+    let hourly = hourly::load(dir, &by_id, window_start, as_of)?;
     Ok(Packages {
         by_id,
         leftovers,
+        hourly,
         window_start,
         as_of,
     })
@@ -276,13 +306,26 @@ fn lapses(p: &Package, pk: &Packages) -> Vec<(Ts, Ts, Decimal)> {
 }
 
 /// The `Unused` rows of every paid package: per package and month, the capacity the cycles
-/// ending in that month left (and at a refund, what was still to come), at the package's rate.
+/// ending in that month left (and at a refund, what was still to come), at the package's rate;
+/// for an unlimited package, the shares of the hours nothing was drawn in ([`hourly`]).
 pub fn unused_rows(pk: &Packages, provider: &str) -> Vec<FocusRow> {
     let mut out = Vec::new();
     let mut ids: Vec<&String> = pk.by_id.keys().collect();
     ids.sort();
     for id in ids {
         let p = &pk.by_id[id];
+        if p.price > Decimal::ZERO && hourly::is_hourly(p) {
+            for l in pk.hourly.lapses.get(id).into_iter().flatten() {
+                let unused = Unused {
+                    start: l.start,
+                    end: l.end,
+                    quantity: l.hours,
+                    effective: l.effective,
+                };
+                out.push(unused_row(p, l.month, unused, provider));
+            }
+            continue;
+        }
         if p.price <= Decimal::ZERO || p.rate().is_none() {
             continue;
         }
@@ -296,15 +339,37 @@ pub fn unused_rows(pk: &Packages, provider: &str) -> Vec<FocusRow> {
             e.2 += q;
         }
         for (m, (start, end, q)) in by_month {
-            out.push(unused_row(p, m, start, end, q, provider));
+            let quantity = money::q9(q);
+            let effective = p.amortized(quantity);
+            let unused = Unused {
+                start,
+                end,
+                quantity,
+                effective,
+            };
+            out.push(unused_row(p, m, unused, provider));
         }
     }
     out
 }
 
+/// What an `Unused` row carries: its period, the quantity left (in the package's
+/// [`Package::commitment_unit`]) and its effective cost.
+struct Unused {
+    start: Ts,
+    end: Ts,
+    quantity: Decimal,
+    effective: Decimal,
+}
+
 /// One `Unused` row of package `p` for month `m`.
-fn unused_row(p: &Package, m: Month, start: Ts, end: Ts, q: Decimal, provider: &str) -> FocusRow {
-    let q = money::q9(q);
+fn unused_row(p: &Package, m: Month, u: Unused, provider: &str) -> FocusRow {
+    let Unused {
+        start,
+        end,
+        quantity: q,
+        effective,
+    } = u;
     let sku_id = format!("{}/{}/package", p.product, p.sub_product);
     let region = p.region.as_deref().unwrap_or("*");
     FocusRow {
@@ -314,7 +379,7 @@ fn unused_row(p: &Package, m: Month, start: Ts, end: Ts, q: Decimal, provider: &
         provider: provider.to_string(),
         cost: Cost {
             billed: Decimal::ZERO,
-            effective: p.amortized(q),
+            effective,
             unit_price: Some(Decimal::ZERO),
             list: None,
         },
@@ -332,14 +397,14 @@ fn unused_row(p: &Package, m: Month, start: Ts, end: Ts, q: Decimal, provider: &
             name: Some(p.name.clone()),
             status: Some("Unused"),
             quantity: Some(q),
-            unit: Some(p.focus_unit()),
+            unit: Some(p.commitment_unit()),
         },
         quantity: Quantity {
             consumed: None,
             consumed_unit: None,
             pricing_category: Some("Committed"),
             pricing: Some(q),
-            pricing_unit: Some(p.focus_unit()),
+            pricing_unit: Some(p.commitment_unit()),
         },
         sku: Sku {
             product: p.product.clone(),
@@ -410,6 +475,7 @@ mod tests {
         let pk = Packages {
             by_id: HashMap::from([("P".to_string(), p.clone())]),
             leftovers: HashMap::from([(("P".to_string(), first), d("6"))]),
+            hourly: Hourly::default(),
             window_start: t("2024-04-01 00:00:00"),
             as_of: t("2024-07-01 00:00:00"),
         };
@@ -475,6 +541,7 @@ mod tests {
         let pk = Packages {
             by_id: HashMap::from([("P".to_string(), p.clone())]),
             leftovers: HashMap::from([(("P".to_string(), first), d("6"))]),
+            hourly: Hourly::default(),
             window_start: t("2024-04-01 00:00:00"),
             as_of: t("2024-07-01 00:00:00"),
         };
