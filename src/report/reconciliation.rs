@@ -25,19 +25,20 @@ use super::page::{Cell, Section, TableView};
 use crate::calendar::{format_local, Ts};
 use crate::error::{Error, Result};
 use crate::output::read;
+use crate::reconcile::Status;
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// The statuses of docs/contract.md, in the order the section lists them (a status the table
-/// holds beyond these is listed after them).
-pub const STATUSES: [&str; 6] = [
-    "match",
-    "within_tolerance",
-    "amount_mismatch",
-    "quantity_mismatch",
-    "missing_in_issued",
-    "missing_in_recomputed",
+/// The statuses in the order the section lists them: agreement first, then the mismatches (a
+/// status the table holds beyond these is listed after them).
+const ORDER: [Status; 6] = [
+    Status::Match,
+    Status::WithinTolerance,
+    Status::AmountMismatch,
+    Status::QuantityMismatch,
+    Status::MissingInIssued,
+    Status::MissingInRecomputed,
 ];
 
 /// The key columns of `reconciliation`, in its sort order but `charge_start`.
@@ -282,8 +283,8 @@ fn status_table(v: &ReconView) -> TableView {
     let extra = v
         .by_status
         .keys()
-        .filter(|s| !STATUSES.contains(&s.as_str()));
-    let mut order: Vec<&str> = STATUSES.to_vec();
+        .filter(|s| !ORDER.iter().any(|o| o.as_str() == s.as_str()));
+    let mut order: Vec<&str> = ORDER.iter().map(|s| s.as_str()).collect();
     order.extend(extra.map(String::as_str));
     let mut all = StatusTally::default();
     let mut rows: Vec<Vec<Cell>> = Vec::new();
@@ -411,6 +412,15 @@ fn top_table(v: &ReconView) -> TableView {
 mod tests {
     use super::*;
     use rust_decimal_macros::dec;
+
+    #[test]
+    fn the_section_lists_every_status_once() {
+        let mut listed = ORDER.to_vec();
+        listed.sort();
+        let mut all = Status::ALL.to_vec();
+        all.sort();
+        assert_eq!(listed, all);
+    }
 
     fn mismatch(owner: &str, start: Ts, issued: Decimal, recomputed: Decimal) -> Mismatch {
         Mismatch {
