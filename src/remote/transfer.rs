@@ -9,8 +9,12 @@
 //! - A file smaller than the multipart threshold ([`THRESHOLD_ENV`], bytes, default
 //!   [`DEFAULT_THRESHOLD`]) is uploaded by one put, so it is in memory once, below the
 //!   threshold. A file at or above it is uploaded in parts of [`part_size`] bytes, with at most
-//!   [`PARTS_IN_FLIGHT`] parts being sent while the next is read: memory stays under
+//!   [`PARTS_IN_FLIGHT`] parts being sent while the next is read (the read runs on tokio's
+//!   blocking pool, so the parts in flight progress meanwhile): memory stays under
 //!   `(PARTS_IN_FLIGHT + 1) × part size`.
+//! - An upload sends exactly the length the file had when it started: a file that is shorter
+//!   or longer by then (changed during the upload) fails, and a multipart upload is aborted
+//!   before its completion, so no object of other bytes than the manifest hashed is published.
 //! - A multipart upload that fails (a part, a read of the file, the completion) is aborted, so
 //!   the store keeps no orphaned parts; the object becomes visible only on completion, whole.
 //!   A process killed midway cannot abort: a bucket rule expiring incomplete multipart uploads
@@ -131,6 +135,7 @@ pub async fn upload(
     if !in_parts(len, threshold) {
         let bytes = std::fs::read(from).map_err(|e| Error::io(from, e))?;
         let sent = bytes.len() as u64;
+        changed(from, sent, len)?;
         store
             .put(to, PutPayload::from(bytes))
             .await
@@ -142,21 +147,46 @@ pub async fn upload(
         .await
         .map_err(|e| remote_err(url, e))?;
     let file = std::fs::File::open(from).map_err(|e| Error::io(from, e))?;
-    upload_parts(upload, file, from, url, part_size(len)).await
+    let parts = Parts {
+        size: part_size(len),
+        total: len,
+    };
+    upload_parts(upload, file, from, url, parts).await
 }
 
-/// Sends `file` (at `path`) through `upload` in parts of `part` bytes, then completes it; on
-/// any failure stops the parts in flight, aborts the upload and gives the failure (with the
-/// abort's, if that fails too).
+/// How a multipart upload cuts its file: parts of `size` bytes, `total` bytes in all.
+#[derive(Debug, Clone, Copy)]
+struct Parts {
+    size: u64,
+    total: u64,
+}
+
+/// The file at `path` gave `read` bytes where it had `len` when the upload started.
+fn changed(path: &Path, read: u64, len: u64) -> Result<()> {
+    if read == len {
+        return Ok(());
+    }
+    Err(Error::io(
+        path,
+        std::io::Error::other(format!(
+            "the file changed during its upload: {read} bytes read, {len} when it started"
+        )),
+    ))
+}
+
+/// Sends `file` (at `path`) through `upload` in parts, then completes it when the file gave
+/// exactly `parts.total` bytes; on any failure stops the parts in flight, aborts the upload and
+/// gives the failure (with the abort's, if that fails too).
 async fn upload_parts(
     mut upload: Box<dyn MultipartUpload>,
-    file: impl Read,
+    file: impl Read + Send + 'static,
     path: &Path,
     url: &str,
-    part: u64,
+    parts: Parts,
 ) -> Result<u64> {
     let mut in_flight = JoinSet::new();
-    let sent = match send_parts(&mut *upload, &mut in_flight, file, path, url, part).await {
+    let sent = send_parts(&mut *upload, &mut in_flight, file, path, url, parts.size).await;
+    let sent = match sent.and_then(|sent| changed(path, sent, parts.total).map(|()| sent)) {
         Ok(sent) => sent,
         Err(e) => {
             in_flight.shutdown().await;
@@ -172,10 +202,10 @@ async fn upload_parts(
 /// Reads `file` part by part into `upload`, waiting for a free slot before each read so that
 /// at most [`PARTS_IN_FLIGHT`] parts are in memory besides the one read; then waits for every
 /// part. Gives the number of bytes sent.
-async fn send_parts(
+async fn send_parts<R: Read + Send + 'static>(
     upload: &mut dyn MultipartUpload,
     in_flight: &mut JoinSet<object_store::Result<()>>,
-    mut file: impl Read,
+    mut file: R,
     path: &Path,
     url: &str,
     part: u64,
@@ -185,21 +215,35 @@ async fn send_parts(
         while in_flight.len() >= PARTS_IN_FLIGHT {
             settle(in_flight.join_next().await, url)?;
         }
-        let mut buf = Vec::with_capacity(part as usize);
-        let read = (&mut file)
-            .take(part)
-            .read_to_end(&mut buf)
+        let (back, buf) = read_part(file, part)
+            .await
             .map_err(|e| Error::io(path, e))?;
-        if read == 0 {
+        file = back;
+        if buf.is_empty() {
             break;
         }
-        sent += read as u64;
+        sent += buf.len() as u64;
         in_flight.spawn(upload.put_part(PutPayload::from(Bytes::from(buf))));
     }
     while let Some(done) = in_flight.join_next().await {
         settle(Some(done), url)?;
     }
     Ok(sent)
+}
+
+/// Reads the next part of at most `part` bytes of `file` on the blocking pool, so that the
+/// parts in flight are sent meanwhile; gives the file back with what it read.
+async fn read_part<R: Read + Send + 'static>(
+    mut file: R,
+    part: u64,
+) -> std::io::Result<(R, Vec<u8>)> {
+    let read = tokio::task::spawn_blocking(move || {
+        let mut buf = Vec::with_capacity(part as usize);
+        (&mut file).take(part).read_to_end(&mut buf)?;
+        Ok((file, buf))
+    });
+    read.await
+        .map_err(|e| std::io::Error::other(format!("the read of a part: {e}")))?
 }
 
 /// The outcome of one part's task.
@@ -289,7 +333,11 @@ mod tests {
         let sent = block(async {
             let upload = store.put_multipart(&key).await.unwrap();
             let reader = std::fs::File::open(&from).unwrap();
-            upload_parts(upload, reader, &from, "mem://k", 1_000).await
+            let parts = Parts {
+                size: 1_000,
+                total: 10_007,
+            };
+            upload_parts(upload, reader, &from, "mem://k", parts).await
         })
         .unwrap();
         assert_eq!(sent, 10_007);
@@ -387,6 +435,15 @@ mod tests {
     /// Sends 2,500 bytes in parts of 1,000 through a recorder failing part `fail_at`, or whose
     /// reader fails after `read_fails_after` bytes.
     fn send(fail_at: Option<usize>, read_fails_after: Option<usize>) -> (Result<u64>, Recorder) {
+        send_as(2_500, fail_at, read_fails_after)
+    }
+
+    /// [`send`] of a file that had `total` bytes when its upload started.
+    fn send_as(
+        total: u64,
+        fail_at: Option<usize>,
+        read_fails_after: Option<usize>,
+    ) -> (Result<u64>, Recorder) {
         let recorder = Recorder {
             fail_at,
             ..Recorder::default()
@@ -400,7 +457,8 @@ mod tests {
         let bytes = pattern(2_500);
         let limit = read_fails_after.unwrap_or(usize::MAX);
         let reader = FailingReader {
-            bytes: &bytes[..],
+            bytes,
+            at: 0,
             left: limit,
         };
         let path = Path::new("out/usage/part-0.parquet");
@@ -409,27 +467,41 @@ mod tests {
             reader,
             path,
             "s3://b/k",
-            1_000,
+            Parts { size: 1_000, total },
         ));
         (sent, probe)
     }
 
     /// A reader that fails once `left` bytes are read.
-    struct FailingReader<'a> {
-        bytes: &'a [u8],
+    struct FailingReader {
+        bytes: Vec<u8>,
+        at: usize,
         left: usize,
     }
 
-    impl Read for FailingReader<'_> {
+    impl Read for FailingReader {
         fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
             if self.left == 0 {
                 return Err(std::io::Error::other("disk gone"));
             }
-            let n = buf.len().min(self.left).min(self.bytes.len());
-            buf[..n].copy_from_slice(&self.bytes[..n]);
-            self.bytes = &self.bytes[n..];
+            let n = buf.len().min(self.left).min(self.bytes.len() - self.at);
+            buf[..n].copy_from_slice(&self.bytes[self.at..self.at + n]);
+            self.at += n;
             self.left -= n;
             Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_file_that_changed_length_during_its_upload_is_aborted_not_completed() {
+        for total in [2_499, 2_501] {
+            let (sent, probe) = send_as(total, None, None);
+            let err = sent.unwrap_err().to_string();
+            assert!(err.contains("changed during its upload"), "{err}");
+            assert!(err.contains("out/usage/part-0.parquet"), "{err}");
+            assert_eq!(*probe.parts.lock().unwrap(), vec![1_000, 1_000, 500]);
+            assert_eq!(probe.completed.load(Ordering::SeqCst), 0, "{total}");
+            assert_eq!(probe.aborted.load(Ordering::SeqCst), 1, "{total}");
         }
     }
 
