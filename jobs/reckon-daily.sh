@@ -21,7 +21,7 @@
 # (a restated closed month, or a threshold): nothing is published, the message names the audit's
 # summary and the command that publishes after a person's review; 1 the reconciliation found
 # mismatches (published); otherwise the code of the `reckon` command that failed (2 bad input or
-# usage, 1 internal or the machine's).
+# usage; internal or the machine's: 1 from `run` and `publish`, 3 from `audit` and `reconcile`).
 #
 # Settings (environment; the paths have no defaults):
 #   RECKON_BIN        the reckon binary                       (default: reckon on PATH)
@@ -44,6 +44,8 @@ bin=${RECKON_BIN:-reckon}
 input=${RECKON_INPUT:?RECKON_INPUT is not set}
 catalog=${RECKON_CATALOG:?RECKON_CATALOG is not set}
 output=${RECKON_OUTPUT:?RECKON_OUTPUT is not set}
+# Without a trailing slash: the runs and reconciliations beside it must not land inside it.
+output=${output%/}
 log=${RECKON_LOG:-$output.log}
 as_of=${RECKON_AS_OF:-$(TZ=Asia/Shanghai date +%F)}
 run_id=${RECKON_RUN_ID:-daily-$as_of}

@@ -47,14 +47,20 @@ if [ ! -x "$venv/bin/airflow" ]; then
     # reach (a registry-only network), pip resolves the dependencies itself.
     url="https://raw.githubusercontent.com/apache/airflow/constraints-$version/constraints-$py.txt"
     constraint=()
-    if curl -fsSL -m 20 -o "$venv/constraints.txt" "$url" 2>/dev/null; then
-        constraint=(--constraint "$venv/constraints.txt")
-    else
+    got=0
+    curl -fsSL -m 20 -o "$venv/constraints.txt" "$url" 2>/dev/null || got=$?
+    case $got in
+    0) constraint=(--constraint "$venv/constraints.txt") ;;
+    5 | 6 | 7 | 28) # no proxy, no host, no connection, timed out: out of reach, not missing
         echo "note: $url is out of reach: installing without Airflow's constraints" >&2
-    fi
+        echo "$url" >"$venv/UNCONSTRAINED" ;;
+    *) echo "FAIL: $url: curl exit $got (no constraints for Python $py?)"; exit 1 ;;
+    esac
     "$venv/bin/pip" install --quiet --disable-pip-version-check "apache-airflow==$version" \
         "${constraint[@]}"
 fi
+[ ! -f "$venv/UNCONSTRAINED" ] ||
+    echo "note: $venv was installed without Airflow's constraints (GitHub out of reach)" >&2
 [ -x "$bin" ] || (cd "$root" && cargo build --quiet)
 "$pyarrow_python" -c 'import pyarrow' || { echo "FAIL: $pyarrow_python has no pyarrow"; exit 1; }
 

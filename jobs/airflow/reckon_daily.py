@@ -39,6 +39,7 @@ Imports: Airflow 3's task SDK and standard provider, or Airflow 2.10's modules.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 
@@ -127,6 +128,14 @@ def reconcile(reckon: str, issued: str, output: str, as_of: str, **_) -> None:
     export; fails without retries on mismatches (the publish stands: the output is right)."""
     if not issued.strip():
         raise AirflowSkipException("no issued export configured (Variable reckon_issued)")
+    published = published_as_of(output)
+    if published != as_of:
+        # A cleared past run: the output holds another day's run, whose reconciliation would
+        # be filed under this day.
+        raise AirflowFailException(
+            f"the published output is as of {published}, not {as_of}: nothing reconciled "
+            f"(reconcile that day's run, or rerun the whole DAG run to publish this day again)"
+        )
     target = reconciliation_dir(output, as_of)
     os.makedirs(os.path.dirname(target), exist_ok=True)
     cmd = [reckon, "--quiet", "reconcile", issued.strip(), output, "--output", target]
@@ -141,7 +150,21 @@ def reconcile(reckon: str, issued: str, output: str, as_of: str, **_) -> None:
             f"the reconciliation found mismatches between the issued bills and the published "
             f"output (published and correct; nothing is undone): read {target}/summary.txt"
         )
+    if proc.returncode == 2:
+        raise AirflowFailException(
+            f"reckon reconcile refused its input (exit 2: the issued export {issued.strip()} or "
+            "the output is invalid); a retry would fail the same way: fix the input, then clear"
+        )
     raise AirflowException(f"reckon reconcile failed with exit code {proc.returncode}")
+
+
+def published_as_of(output: str) -> str | None:
+    """The as-of date of the output published at `output`, from its manifest."""
+    try:
+        with open(os.path.join(output, "_manifest.json"), encoding="utf-8") as f:
+            return json.load(f).get("as_of_date")
+    except FileNotFoundError:
+        return None
 
 
 with DAG(

@@ -30,8 +30,7 @@ use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// The statuses in the order the section lists them: agreement first, then the mismatches (a
-/// status the table holds beyond these is listed after them).
+/// The statuses in the order the section lists them: agreement first, then the mismatches.
 const ORDER: [Status; 6] = [
     Status::Match,
     Status::WithinTolerance,
@@ -106,7 +105,7 @@ impl Mismatch {
 
 /// What a reconciliation directory adds up to.
 pub struct ReconView {
-    pub by_status: BTreeMap<String, StatusTally>,
+    pub by_status: BTreeMap<Status, StatusTally>,
     pub months: BTreeMap<String, MonthTally>,
     /// The mismatched keys with the largest |delta|, at most `top`, ranked.
     pub top: Vec<Mismatch>,
@@ -152,8 +151,10 @@ pub fn read_reconciliation(dir: &Path, top: usize) -> Result<ReconView> {
         months: read_months(dir)?,
         top: Vec::new(),
         mismatched: 0,
+        // The summary's lines after its first, which names the two inputs by the paths they had
+        // on the machine that reconciled: the page names no path but the ones it was given.
         header: std::fs::read_to_string(dir.join("summary.txt"))
-            .map(|t| t.lines().take(3).map(String::from).collect())
+            .map(|t| t.lines().skip(1).take(2).map(String::from).collect())
             .unwrap_or_default(),
     };
     let cols: Vec<&str> = KEY
@@ -176,8 +177,8 @@ pub fn read_reconciliation(dir: &Path, top: usize) -> Result<ReconView> {
         let issued = read::decimals(&df, "issued_amount")?;
         let recomputed = read::decimals(&df, "recomputed_amount")?;
         for i in 0..df.height() {
-            let status = status[i].clone().unwrap_or_default();
-            let t = view.by_status.entry(status.clone()).or_default();
+            let status = status_of(status[i].as_deref(), &file.path, i)?;
+            let t = view.by_status.entry(status).or_default();
             let (iss, rec) = (
                 issued[i].unwrap_or_default(),
                 recomputed[i].unwrap_or_default(),
@@ -187,7 +188,7 @@ pub fn read_reconciliation(dir: &Path, top: usize) -> Result<ReconView> {
                 issued: iss,
                 recomputed: rec,
             });
-            if matches!(status.as_str(), "match" | "within_tolerance") {
+            if !status.is_mismatch() {
                 continue;
             }
             view.mismatched += 1;
@@ -197,7 +198,7 @@ pub fn read_reconciliation(dir: &Path, top: usize) -> Result<ReconView> {
                     .map(|k| k[i].clone().unwrap_or_default())
                     .collect(),
                 charge_start: start[i].unwrap_or_default(),
-                status,
+                status: status.as_str().to_string(),
                 cause: cause[i].clone(),
                 issued: iss,
                 recomputed: rec,
@@ -209,6 +210,21 @@ pub fn read_reconciliation(dir: &Path, top: usize) -> Result<ReconView> {
     }
     keep_top(&mut view.top, top);
     Ok(view)
+}
+
+/// The status of row `row` of `file`: one of [`Status::ALL`], else the file is not a
+/// reconciliation's.
+fn status_of(value: Option<&str>, file: &Path, row: usize) -> Result<Status> {
+    Status::ALL
+        .into_iter()
+        .find(|s| Some(s.as_str()) == value)
+        .ok_or_else(|| Error::NotAnOutput {
+            path: file.to_path_buf(),
+            message: format!(
+                "column status, row {row}: {} is not a reconciliation status",
+                value.map_or("null".to_string(), |v| format!("{v:?}"))
+            ),
+        })
 }
 
 fn keep_top(rows: &mut Vec<Mismatch>, top: usize) {
@@ -280,18 +296,12 @@ pub fn section(v: &ReconView) -> Result<Section> {
 }
 
 fn status_table(v: &ReconView) -> TableView {
-    let extra = v
-        .by_status
-        .keys()
-        .filter(|s| !ORDER.iter().any(|o| o.as_str() == s.as_str()));
-    let mut order: Vec<&str> = ORDER.iter().map(|s| s.as_str()).collect();
-    order.extend(extra.map(String::as_str));
     let mut all = StatusTally::default();
     let mut rows: Vec<Vec<Cell>> = Vec::new();
-    for s in order {
-        let t = v.by_status.get(s).cloned().unwrap_or_default();
+    for s in ORDER {
+        let t = v.by_status.get(&s).cloned().unwrap_or_default();
         all.add(&t);
-        rows.push(status_row(s, s, &t));
+        rows.push(status_row(s.as_str(), s.as_str(), &t));
     }
     rows.push(status_row("all keys", "all", &all));
     TableView {
@@ -412,6 +422,20 @@ fn top_table(v: &ReconView) -> TableView {
 mod tests {
     use super::*;
     use rust_decimal_macros::dec;
+
+    #[test]
+    fn a_status_the_contract_does_not_name_is_refused_with_its_file_and_row() {
+        let file = Path::new("rec/reconciliation/month=2024-04/part-0.parquet");
+        assert_eq!(
+            status_of(Some("within_tolerance"), file, 0).unwrap(),
+            Status::WithinTolerance
+        );
+        for (value, shown) in [(Some("matched"), "\"matched\""), (None, "null")] {
+            let err = status_of(value, file, 7).unwrap_err().to_string();
+            assert!(err.contains("part-0.parquet"), "{err}");
+            assert!(err.contains(&format!("row 7: {shown} is not")), "{err}");
+        }
+    }
 
     #[test]
     fn the_section_lists_every_status_once() {

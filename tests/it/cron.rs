@@ -261,3 +261,23 @@ fn cron_wrapper_reconciles_issued_bills_after_publishing() {
     // The published output is the run's, untouched by the reconciliation beside it.
     assert!(!job.path("out/reconciliation").exists());
 }
+
+/// An output given with a trailing slash (`RECKON_OUTPUT=/data/out/`) keeps the reconciliation
+/// beside the output, as without it: inside, the next publish would swap it away.
+#[test]
+fn cron_wrapper_output_with_a_trailing_slash_reconciles_beside_it() {
+    let job = Job::new();
+    let issued = sample_data().join("issued");
+    let out = format!("{}/", job.path("out").display());
+    let env = [
+        ("RECKON_ISSUED", issued.to_str().unwrap()),
+        ("RECKON_OUTPUT", out.as_str()),
+    ];
+    let (code, _, stderr) = job.run_with(reckon(), Some("2024-07-01"), &sample_data(), &env);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(job.published_as_of(), "2024-07-01");
+    assert!(job
+        .path("out.reconciliation/2024-07-01/summary.txt")
+        .is_file());
+    assert!(!job.path("out/.reconciliation").exists());
+}

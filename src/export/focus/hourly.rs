@@ -185,8 +185,12 @@ pub fn load(
     let mut by_hour = draws_by_hour(dir, by_id)?;
     for id in ids {
         let p = &by_id[id];
-        let Some(term) = Term::of(p) else { continue };
         let hours = by_hour.remove(id).unwrap_or_default();
+        let Some(term) = Term::of(p) else {
+            // An empty term amortizes nothing: its draws are in `Hours` too, at 0.
+            out.draws.extend(nothing(hours));
+            continue;
+        };
         let amortized = amortize(p, &term, hours, window_start, as_of);
         out.draws.extend(amortized.draws);
         if p.price > Decimal::ZERO && !amortized.lapses.is_empty() {
@@ -295,6 +299,15 @@ fn amortize(p: &Package, term: &Term, by_hour: ByHour, window_start: Ts, as_of: 
         add_lapse(&mut out.lapses, refund_lapse(term, r.min(as_of), after));
     }
     out
+}
+
+/// The parts of draws outside any term: nothing of the price, no hour.
+fn nothing(by_hour: ByHour) -> impl Iterator<Item = ((String, i64), Part)> {
+    let zero = Part {
+        effective: Decimal::ZERO,
+        hours: Decimal::ZERO,
+    };
+    (by_hour.into_values().flatten()).map(move |d| ((d.usage_id, d.seq), zero))
 }
 
 /// The hours `lo..hi` of `term` not in `used` (ascending), one stretch per month they start in;
@@ -602,6 +615,32 @@ mod tests {
         assert_eq!(parts(&a), [("u1", d("0"), d("0"))]);
         assert_eq!(a.lapses.iter().map(|l| l.hours).sum::<Decimal>(), d("2"));
         assert_eq!(total(&a), p.price);
+    }
+
+    /// A package whose term is empty (it expires as it takes effect) has no `Term`: its draws
+    /// still get a part, 0 of the price and 0 hours, so they are measured in `Hours` like every
+    /// unlimited package's rather than in the metered unit.
+    #[test]
+    fn draws_on_an_empty_term_carry_nothing_in_hours() {
+        let p = unlimited("2", "2024-05-01 07:00:00", "2024-05-01 07:00:00");
+        assert_eq!(Term::of(&p), None);
+        let mut hours = ByHour::new();
+        for (i, u) in ["u1", "u2"].into_iter().enumerate() {
+            hours.entry(None).or_default().push(Taken {
+                usage_id: u.to_string(),
+                seq: i as i64,
+                taken: d("1"),
+            });
+        }
+        let got: Vec<_> = nothing(hours).collect();
+        let zero = Part {
+            effective: d("0"),
+            hours: d("0"),
+        };
+        assert_eq!(
+            got,
+            [(("u1".to_string(), 0), zero), (("u2".to_string(), 1), zero)]
+        );
     }
 
     proptest! {
