@@ -16,6 +16,10 @@
 //!   an earlier run with more shards (each run has its own prefix). A publish that finds
 //!   `LATEST` changed since it read it (another publisher) fails rather than overwrite it.
 //!   Retention keeps the newest `keep` run prefixes and always the one `LATEST` names.
+//! - a run staged for write-audit-publish (`--stage ID`) is uploaded below `<url>/staged/<ID>/`,
+//!   audited and published from there ([`wap`]).
+
+pub mod wap;
 
 use crate::error::{Error, Result};
 use object_store::path::Path as ObjPath;
@@ -206,8 +210,16 @@ impl Remote {
                 .block_on(self.store.put(&self.path(&key), PutPayload::from(bytes)))
                 .map_err(|e| self.err(&key, e))?;
         }
-        let mode = match &before {
-            Some((_, version)) => PutMode::Update(version.clone()),
+        self.set_latest(name, before.map(|b| b.1))?;
+        tracing::info!(output = %self.url, run = name, files = files.len(), "published");
+        self.retain(name, keep)
+    }
+
+    /// Points `LATEST` at run `name` by a conditional put: created when `before` is `None`,
+    /// replaced only if still at version `before` otherwise (a concurrent publisher fails it).
+    fn set_latest(&self, name: &str, before: Option<UpdateVersion>) -> Result<()> {
+        let mode = match before {
+            Some(version) => PutMode::Update(version),
             None => PutMode::Create,
         };
         let payload = PutPayload::from(format!("{name}\n").into_bytes());
@@ -216,27 +228,24 @@ impl Remote {
                 .put_opts(&self.path("LATEST"), payload, mode.into()),
         );
         match put {
-            Ok(_) => {}
+            Ok(_) => Ok(()),
             Err(
                 e @ (object_store::Error::Precondition { .. }
                 | object_store::Error::AlreadyExists { .. }),
-            ) => {
-                return Err(Error::Remote {
-                    url: format!("{}/LATEST", self.url),
-                    message: format!(
-                        "changed by another publisher during this one ({e}); run `runs/{name}/` \
-                         is uploaded but not published: run again"
-                    ),
-                })
-            }
-            Err(e) => return Err(self.err("LATEST", e)),
+            ) => Err(Error::Remote {
+                url: format!("{}/LATEST", self.url),
+                message: format!(
+                    "changed by another publisher during this one ({e}); run `runs/{name}/` is \
+                     uploaded but not published: run again"
+                ),
+            }),
+            Err(e) => Err(self.err("LATEST", e)),
         }
-        tracing::info!(output = %self.url, run = name, files = files.len(), "published");
-        self.retain(name, keep)
     }
 
     /// Removes the run prefixes beyond the newest `keep` by name (`<as-of>-<run>` sorts by
-    /// as-of date, then by run), never `published`.
+    /// as-of date, then by run), never `published`, and the staged prefixes of the runs removed
+    /// ([`wap`]).
     fn retain(&self, published: &str, keep: usize) -> Result<()> {
         let listed = self
             .rt
@@ -257,8 +266,19 @@ impl Remote {
             }
             tracing::info!(output = %self.url, run = %run, "removed an old run (retention)");
         }
-        Ok(())
+        let mut kept: Vec<String> = runs.into_iter().skip(old).collect();
+        kept.push(published.to_string());
+        wap::retain_staged(self, &kept)
     }
+}
+
+/// A published run's name on object storage: `<as-of>-<unix seconds>-<pid>`, unique per run
+/// and in the order of as-of dates, then of runs.
+pub fn run_name(as_of: &str) -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    format!("{as_of}-{secs}-{}", std::process::id())
 }
 
 /// Every file below `root`, as `/`-separated relative paths.
