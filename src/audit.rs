@@ -29,7 +29,8 @@ use std::path::{Path, PathBuf};
 /// What `reckon audit` checks, and on which run.
 #[derive(Debug, Clone)]
 pub struct AuditConfig {
-    /// The published output (the staged run lives in its side directory).
+    /// The published output (the staged run lives in its side directory), or an object
+    /// storage URL (`remote::wap::audit`).
     pub output: PathBuf,
     pub run_id: RunId,
     /// At most this many `exceptions` rows.
@@ -44,7 +45,7 @@ pub struct AuditConfig {
 #[derive(Debug, Clone)]
 pub struct Verdict {
     pub record: AuditRecord,
-    /// `runs/<run-id>/audit-<n>/`.
+    /// `runs/<run-id>/audit-<n>/` (on object storage: the URL of `staged/<run-id>/audit-<n>/`).
     pub dir: PathBuf,
     /// The text of its `summary.txt`.
     pub summary: String,

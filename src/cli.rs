@@ -24,53 +24,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         }
     }
     match cli.command {
-        Command::Run(mut args) => {
-            let metrics = args.metrics.take();
-            let keep = args.keep_runs;
-            let mut scratch = Scratch::default();
-            scratch.input(&mut args.input, "input", true)?;
-            let remote = scratch.output(&mut args.output, "output")?;
-            let cfg = RunConfig::try_from(args)?;
-            let m = crate::run(&cfg)?;
-            match (&remote, &cfg.stage) {
-                (Some(r), Some(id)) => {
-                    remote::wap::stage(r, id, &staged_locally(&cfg.output, id)?)?;
-                }
-                (Some(r), None) => {
-                    r.publish(
-                        &cfg.output,
-                        &run_name(&m.window.as_of_date.to_string()),
-                        keep,
-                    )?;
-                }
-                (None, _) => {}
-            }
-            if let Some(path) = &metrics {
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs() as i64);
-                crate::metrics::write(path, &cfg.output, &m, now)?;
-            }
-            let exceptions = m.outputs.get("exceptions").map_or(0, |w| w.rows);
-            tracing::info!(
-                as_of = %m.window.as_of_date,
-                window = %format!(
-                    "[{}, {})",
-                    local_date(m.window.start),
-                    local_date(m.window.as_of)
-                ),
-                read = m.usage.read,
-                billed = m.usage.billed,
-                invalid = m.usage.invalid,
-                exceptions,
-                output = %cfg.output.display(),
-                staged_as = cfg.stage.as_ref().map(|id| id.to_string()),
-                exceptions_at = %cfg.output.join("exceptions").display(),
-                ms = m.duration_ms as u64,
-                "run complete"
-            );
-            Ok(Outcome::Done)
-        }
+        Command::Run(args) => run_job(args),
         Command::Bench(args) => {
             let cfg = RunConfig::try_from(args.run)?;
             crate::bench(args.stage.into(), args.like.as_deref(), &cfg)?;
@@ -114,25 +68,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 false => Outcome::AuditFailed,
             })
         }
-        Command::Publish(args) => {
-            let keep = args.keep_runs;
-            let cfg = PublishConfig::try_from(args)?;
-            let published = match remote::is_url(&cfg.output) {
-                true => remote::wap::publish(&cfg, keep)?,
-                false => output::stage::publish(&cfg)?,
-            };
-            match published {
-                Published::Now { as_of_date } => tracing::info!(
-                    run_id = %cfg.run_id, as_of = %as_of_date, output = %cfg.output.display(),
-                    "published"
-                ),
-                Published::Already { as_of_date } => tracing::info!(
-                    run_id = %cfg.run_id, as_of = %as_of_date, output = %cfg.output.display(),
-                    "already published: nothing staged, the output is this run's"
-                ),
-            }
-            Ok(Outcome::Done)
-        }
+        Command::Publish(args) => publish(args),
         Command::Export(ExportCommand::Focus(mut args)) => {
             let mut scratch = Scratch::default();
             scratch.input(&mut args.input, "input", false)?;
@@ -202,6 +138,78 @@ fn paths(command: &Command) -> Vec<(&'static str, &std::path::Path, bool)> {
         }
     }
     v
+}
+
+/// `reckon run`: inputs given as a URL downloaded first; the output published (or staged, with
+/// `--stage`) locally, or to an output URL ([`remote::Remote::publish`], [`remote::wap::stage`]).
+fn run_job(mut args: RunArgs) -> Result<Outcome> {
+    let metrics = args.metrics.take();
+    let keep = args.keep_runs;
+    let mut scratch = Scratch::default();
+    scratch.input(&mut args.input, "input", true)?;
+    let remote = scratch.output(&mut args.output, "output")?;
+    let cfg = RunConfig::try_from(args)?;
+    let m = crate::run(&cfg)?;
+    match (&remote, &cfg.stage) {
+        (Some(r), Some(id)) => {
+            remote::wap::stage(r, id, &staged_locally(&cfg.output, id)?)?;
+        }
+        (Some(r), None) => {
+            r.publish(
+                &cfg.output,
+                &run_name(&m.window.as_of_date.to_string()),
+                keep,
+            )?;
+        }
+        (None, _) => {}
+    }
+    if let Some(path) = &metrics {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        crate::metrics::write(path, &cfg.output, &m, now)?;
+    }
+    let exceptions = m.outputs.get("exceptions").map_or(0, |w| w.rows);
+    tracing::info!(
+        as_of = %m.window.as_of_date,
+        window = %format!(
+            "[{}, {})",
+            local_date(m.window.start),
+            local_date(m.window.as_of)
+        ),
+        read = m.usage.read,
+        billed = m.usage.billed,
+        invalid = m.usage.invalid,
+        exceptions,
+        output = %cfg.output.display(),
+        staged_as = cfg.stage.as_ref().map(|id| id.to_string()),
+        exceptions_at = %cfg.output.join("exceptions").display(),
+        ms = m.duration_ms as u64,
+        "run complete"
+    );
+    Ok(Outcome::Done)
+}
+
+/// `reckon publish`: a local output ([`output::stage::publish`]) or an output URL
+/// ([`remote::wap::publish`]).
+fn publish(args: PublishArgs) -> Result<Outcome> {
+    let keep = args.keep_runs;
+    let cfg = PublishConfig::try_from(args)?;
+    let published = match remote::is_url(&cfg.output) {
+        true => remote::wap::publish(&cfg, keep)?,
+        false => output::stage::publish(&cfg)?,
+    };
+    match published {
+        Published::Now { as_of_date } => tracing::info!(
+            run_id = %cfg.run_id, as_of = %as_of_date, output = %cfg.output.display(),
+            "published"
+        ),
+        Published::Already { as_of_date } => tracing::info!(
+            run_id = %cfg.run_id, as_of = %as_of_date, output = %cfg.output.display(),
+            "already published: nothing staged, the output is this run's"
+        ),
+    }
+    Ok(Outcome::Done)
 }
 
 /// `reckon merge`: the shards (URLs downloaded: their published runs, or with `--stage ID` their

@@ -250,6 +250,7 @@ pub fn latest_audit(run: &Path) -> Result<Option<(AuditRecord, PathBuf)>> {
 /// What `reckon publish` needs: the output, the run, and a person's approval of restatements.
 #[derive(Debug, Clone)]
 pub struct PublishConfig {
+    /// The published output, or an object storage URL (`remote::wap::publish`).
     pub output: PathBuf,
     pub run_id: RunId,
     /// Publish although the audit found restated closed months (and nothing else).

@@ -34,7 +34,6 @@
 use super::Remote;
 use crate::audit::{self, AuditConfig, Shown, Verdict};
 use crate::error::{Error, Result};
-use crate::output::manifest::Manifest;
 use crate::output::stage::{self, AuditRecord, Audited, Gate, PublishConfig, Published, RunId};
 use object_store::{ObjectStoreExt, PutMode, PutPayload};
 use serde::{Deserialize, Serialize};
@@ -59,10 +58,18 @@ struct StageRecord {
     base: Option<String>,
 }
 
-/// An output's `_manifest.json` on the store, and its SHA-256 (`stage::Tree::sha256`).
+/// What a publish needs of an output's `_manifest.json` on the store, and the file's SHA-256
+/// (`stage::Tree::sha256`).
 struct Head {
-    manifest: Manifest,
+    manifest: HeadFields,
     sha256: String,
+}
+
+/// The manifest's fields a publish reads (`output::manifest::Manifest` has them all).
+#[derive(Debug, Deserialize)]
+struct HeadFields {
+    run_id: Option<String>,
+    as_of_date: String,
 }
 
 impl Remote {
@@ -294,8 +301,12 @@ pub fn audit(cfg: &AuditConfig) -> Result<Verdict> {
     let base = match &record.base {
         Some(name) => {
             let dir = scratch.path().join("base");
-            r.download(&format!("runs/{name}"), &dir)?;
-            stage::Tree::read(&dir)?
+            let rel = format!("runs/{name}");
+            if r.head(&rel)?.is_none() {
+                return Err(base_gone(&r, id, name));
+            }
+            r.download(&rel, &dir)?;
+            Some(stage::Tree::read(&dir)?.ok_or_else(|| base_gone(&r, id, name))?)
         }
         None => None,
     };
@@ -394,13 +405,20 @@ fn check_base(
     let Some(name) = &recorded.base else {
         return Ok(None);
     };
-    let head = r
-        .head(&format!("runs/{name}"))?
-        .ok_or_else(|| Error::NotAnOutput {
-            path: PathBuf::from(format!("{}/runs/{name}", r.url)),
-            message: format!("run `{id}`'s base is gone (removed by retention?)"),
-        })?;
+    let head = (r.head(&format!("runs/{name}"))?).ok_or_else(|| base_gone(r, id, name))?;
     Ok(Some(head.sha256))
+}
+
+/// The published run a staged run is compared with has no manifest any more (removed by
+/// retention, or by hand): comparing with nothing would pass a restatement unseen.
+fn base_gone(r: &Remote, id: &RunId, name: &str) -> Error {
+    Error::NotAnOutput {
+        path: PathBuf::from(format!("{}/runs/{name}", r.url)),
+        message: format!(
+            "the output published before run `{id}` is gone (removed by retention?): stage \
+             the run again to audit it against the output published now"
+        ),
+    }
 }
 
 /// Copies the staged output of `id` to `runs/<name>/` inside the store, the manifest last.
@@ -462,4 +480,139 @@ pub(super) fn retain_staged(r: &Remote, kept: &[String]) -> Result<()> {
             "removed a published run's staged prefix (retention)");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use object_store::memory::InMemory;
+    use std::sync::Arc;
+
+    fn remote() -> Remote {
+        Remote {
+            url: "s3://b/out".into(),
+            store: Arc::new(InMemory::new()),
+            prefix: "out".into(),
+            rt: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap(),
+        }
+    }
+
+    fn id(s: &str) -> RunId {
+        RunId::parse(s).unwrap()
+    }
+
+    /// A published run named `name` whose manifest carries `run_id`, named by `LATEST`.
+    fn publish_run(r: &Remote, name: &str, run_id: Option<&str>) {
+        let m = serde_json::json!({"run_id": run_id, "as_of_date": "2024-06-21"});
+        let key = format!("runs/{name}/_manifest.json");
+        r.put_bytes(&key, m.to_string().into_bytes(), PutMode::Overwrite)
+            .unwrap();
+        r.put_bytes(
+            "LATEST",
+            format!("{name}\n").into_bytes(),
+            PutMode::Overwrite,
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn the_base_is_latest_unless_latest_is_the_runs_own_publish() {
+        let r = remote();
+        assert_eq!(r.base_of(&id("r2"), None).unwrap(), None);
+        publish_run(&r, "2024-06-20-1-1", Some("r1"));
+        let base = r.base_of(&id("r2"), Some("2024-06-20-1-1")).unwrap();
+        assert_eq!(base.as_deref(), Some("2024-06-20-1-1"));
+        // r2 published: its base is the one recorded when it was staged, never itself.
+        let record = StageRecord {
+            run_id: "r2".into(),
+            base: Some("2024-06-20-1-1".into()),
+        };
+        let text = serde_json::to_vec(&record).unwrap();
+        r.put_bytes("staged/r2/stage.json", text, PutMode::Overwrite)
+            .unwrap();
+        publish_run(&r, "2024-06-21-2-2", Some("r2"));
+        let base = r.base_of(&id("r2"), Some("2024-06-21-2-2")).unwrap();
+        assert_eq!(base.as_deref(), Some("2024-06-20-1-1"));
+        // Another run's base is r2's publish.
+        let base = r.base_of(&id("r3"), Some("2024-06-21-2-2")).unwrap();
+        assert_eq!(base.as_deref(), Some("2024-06-21-2-2"));
+        // Without its stage record the base of a published run is unknown: an error.
+        r.delete("staged/r2/stage.json").unwrap();
+        let err = r.base_of(&id("r2"), Some("2024-06-21-2-2")).unwrap_err();
+        assert!(matches!(err, Error::NotAnOutput { .. }), "{err}");
+    }
+
+    #[test]
+    fn audit_objects_are_created_once_and_numbered_after_the_highest() {
+        let r = remote();
+        let run = id("r1");
+        assert_eq!(r.next_attempt(&run).unwrap(), 1);
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("summary.txt"), "first").unwrap();
+        let record = AuditRecord {
+            run_id: "r1".into(),
+            attempt: 1,
+            passed: true,
+            failures: vec![],
+            restated: 0,
+            changes: 0,
+            staged: stage::TreeId {
+                run_id: Some("r1".into()),
+                as_of_date: "2024-06-21".into(),
+                manifest_sha256: "x".into(),
+            },
+            base: None,
+        };
+        let json = serde_json::to_string(&record).unwrap();
+        std::fs::write(tmp.path().join("audit.json"), json).unwrap();
+        let upload = || {
+            r.upload_tree(
+                tmp.path(),
+                "staged/r1/audit-1",
+                "audit.json",
+                PutMode::Create,
+            )
+        };
+        assert_eq!(upload().unwrap(), 2);
+        std::fs::write(tmp.path().join("summary.txt"), "second").unwrap();
+        let err = upload().unwrap_err();
+        assert!(matches!(err, Error::Remote { .. }), "{err}");
+        let kept = r.get_opt("staged/r1/audit-1/summary.txt").unwrap();
+        assert_eq!(kept.as_deref(), Some(&b"first"[..]));
+        // An unfinished audit (no verdict) still takes its number.
+        r.put_bytes("staged/r1/audit-4/summary.txt", vec![], PutMode::Create)
+            .unwrap();
+        assert_eq!(r.attempts(&run).unwrap(), vec![1, 4]);
+        assert_eq!(r.next_attempt(&run).unwrap(), 5);
+        // The latest finished audit is the highest with a verdict.
+        let latest = r.latest_audit(&run).unwrap().unwrap();
+        assert_eq!(
+            (latest.record, latest.at),
+            (record, "s3://b/out/staged/r1/audit-1".into())
+        );
+    }
+
+    #[test]
+    fn retention_removes_the_staged_prefixes_of_removed_runs_only() {
+        let r = remote();
+        for (run_id, published) in [("r1", Some("a")), ("r2", Some("b")), ("r3", None)] {
+            let out = format!("staged/{run_id}/output/_manifest.json");
+            r.put_bytes(&out, b"{}".to_vec(), PutMode::Overwrite)
+                .unwrap();
+            if let Some(name) = published {
+                mark_published(&r, &id(run_id), name).unwrap();
+            }
+        }
+        retain_staged(&r, &["b".to_string()]).unwrap();
+        let left = r.list("staged").unwrap();
+        let expected = [
+            "r2/output/_manifest.json",
+            "r2/published",
+            "r3/output/_manifest.json",
+        ];
+        assert_eq!(left, expected);
+    }
 }
