@@ -391,7 +391,8 @@ pub enum Command {
     /// before the run.
     ///
     /// Each audit writes a new `runs/ID/audit-N/` in the output's side directory
-    /// (`.<name>.reckon/`): the `diff` table, `summary.txt` (also printed) and `audit.json`.
+    /// (`.<name>.reckon/`), or `staged/ID/audit-N/` below an object storage output URL: the
+    /// `diff` table, `summary.txt` (also printed) and `audit.json`.
     ///
     /// Exit codes: 0 passed; 1 a check failed (nothing is published); 2 bad input or usage;
     /// 3 internal error.
@@ -399,7 +400,8 @@ pub enum Command {
     Audit(AuditArgs),
     /// Publish a staged run atomically, when its latest audit passed (or failed on restated
     /// closed months alone and `--allow-restatement` approves them). Publishing a run already
-    /// published (nothing staged) does nothing and succeeds.
+    /// published does nothing and succeeds. On an object storage output the staged run is
+    /// copied to a new `runs/` prefix and `LATEST` moved to it.
     Publish(PublishArgs),
     /// Export an output to another format.
     #[command(subcommand)]
@@ -481,8 +483,9 @@ pub struct ReconcileArgs {
 
 #[derive(Debug, Args)]
 pub struct AuditArgs {
-    /// The published output directory (the run is staged beside it).
-    #[arg(long, value_name = "DIR")]
+    /// The published output directory (the run is staged beside it), or its `s3://`, `gs://`
+    /// or `az://` URL (the run is staged below `URL/staged/ID/`).
+    #[arg(long, value_name = "DIR|URL")]
     pub output: PathBuf,
     /// The run id given to `run --stage`.
     #[arg(long, value_name = "ID")]
@@ -589,8 +592,8 @@ impl From<ReportArgs> for crate::report::ReportConfig {
 
 #[derive(Debug, Args)]
 pub struct PublishArgs {
-    /// The published output directory.
-    #[arg(long, value_name = "DIR")]
+    /// The published output directory, or its `s3://`, `gs://` or `az://` URL.
+    #[arg(long, value_name = "DIR|URL")]
     pub output: PathBuf,
     /// The run id given to `run --stage` and `audit`.
     #[arg(long, value_name = "ID")]
