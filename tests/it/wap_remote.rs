@@ -77,6 +77,16 @@ fn s3_staged_runs_and_merged_shards_publish_only_after_their_audit() {
         "2024-06-21",
         &["--shard", "0/2", "--stage", "d2", "--output", &s0],
     );
+    // A shard not staged yet: the merge names the command to run, stages nothing.
+    let merge = [
+        "--quiet", "merge", "--stage", "d2", "--output", &out, &s0, &s1,
+    ];
+    let err = expect(&moto, 2, &merge);
+    assert!(
+        err.contains("has no staged output") && err.contains("shards/1"),
+        "{err}"
+    );
+    assert!(get(&store, "out/staged/d2/stage.json").is_none());
     run(
         "2024-06-21",
         &["--shard", "1/2", "--stage", "d2", "--output", &s1],
@@ -96,9 +106,6 @@ fn s3_staged_runs_and_merged_shards_publish_only_after_their_audit() {
             "a staged shard is not published"
         );
     }
-    let merge = [
-        "--quiet", "merge", "--stage", "d2", "--output", &out, &s0, &s1,
-    ];
     expect(&moto, 0, &merge);
     let staged = json(&store, "out/staged/d2/output/_manifest.json");
     assert_eq!(
