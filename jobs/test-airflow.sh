@@ -242,3 +242,4 @@ af run3-approved dags test reckon_daily "$(logical 2)" -c '{"allow_restatement":
     fail "the approved run"
 [ "$(manifest as_of_date)" = 2024-06-23 ] || fail "the approved run published as of $(manifest as_of_date)"
 echo "ok: approved with allow_restatement: published as of 2024-06-23 ($(grep -o 'airflow [0-9.]*' "$work/dagbag.log"))"
+"$here/test-airflow-k8s.sh" "$major"

@@ -15,7 +15,8 @@
 //! writes only its own new directory `runs/<run-id>/audit-<n>/` (`diff/` table, `summary.txt`,
 //! `audit.json` last), so no audit rewrites an earlier one, and an audit killed midway leaves
 //! no verdict (`publish` looks for the latest `audit.json`). The first run (no base) is compared
-//! with nothing and says so.
+//! with nothing and says so. [`check`] is the checks alone, on two local trees: the audit of a
+//! run staged on object storage (`remote::wap`) downloads both and calls it too.
 
 use crate::diff::{self, Options};
 use crate::error::Result;
@@ -28,7 +29,8 @@ use std::path::{Path, PathBuf};
 /// What `reckon audit` checks, and on which run.
 #[derive(Debug, Clone)]
 pub struct AuditConfig {
-    /// The published output (the staged run lives in its side directory).
+    /// The published output (the staged run lives in its side directory), or an object
+    /// storage URL (`remote::wap::audit`).
     pub output: PathBuf,
     pub run_id: RunId,
     /// At most this many `exceptions` rows.
@@ -43,7 +45,7 @@ pub struct AuditConfig {
 #[derive(Debug, Clone)]
 pub struct Verdict {
     pub record: AuditRecord,
-    /// `runs/<run-id>/audit-<n>/`.
+    /// `runs/<run-id>/audit-<n>/` (on object storage: the URL of `staged/<run-id>/audit-<n>/`).
     pub dir: PathBuf,
     /// The text of its `summary.txt`.
     pub summary: String,
@@ -55,10 +57,36 @@ pub fn run(cfg: &AuditConfig) -> Result<Verdict> {
     let staged = stage::staged(&lock, &cfg.run_id)?;
     let base = stage::base(&lock, &cfg.run_id)?;
     let (attempt, dir) = stage::new_audit_dir(&stage::run_dir(&lock.side, &cfg.run_id))?;
-    let mut failures = conservation(&staged);
-    failures.extend(thresholds(cfg, &staged));
-    let (mut text, restated, changes) = match &base {
-        Some(b) => compare(b, &staged, cfg, &dir, &mut failures)?,
+    let shown = Shown {
+        staged: staged.dir.display().to_string(),
+        base: base.as_ref().map(|b| b.dir.display().to_string()),
+    };
+    check(cfg, &staged, base.as_ref(), (attempt, &dir), &shown)
+}
+
+/// How the report names the two outputs it compares (a directory, or the URL an output was
+/// downloaded from).
+#[derive(Debug, Clone)]
+pub struct Shown {
+    pub staged: String,
+    pub base: Option<String>,
+}
+
+/// The checks of the module doc on `staged` against `base` (`None`: the first run), as attempt
+/// `n` of the run's audits: writes the `diff` table, `summary.txt` and `audit.json` (last)
+/// into the empty directory `dir`. The local and the object storage audit (`remote::wap`) both
+/// call it, so both apply the same checks.
+pub fn check(
+    cfg: &AuditConfig,
+    staged: &Tree,
+    base: Option<&Tree>,
+    (attempt, dir): (u32, &Path),
+    shown: &Shown,
+) -> Result<Verdict> {
+    let mut failures = conservation(staged);
+    failures.extend(thresholds(cfg, staged));
+    let (mut text, restated, changes) = match base {
+        Some(b) => compare(b, staged, cfg, dir, &mut failures)?,
         None => (
             "first run: no published output to compare with\n".to_string(),
             0,
@@ -73,15 +101,15 @@ pub fn run(cfg: &AuditConfig) -> Result<Verdict> {
         restated,
         changes,
         staged: staged.identity(),
-        base: base.as_ref().map(Tree::identity),
+        base: base.map(Tree::identity),
     };
-    text.insert_str(0, &verdict_text(&record, &staged, base.as_ref()));
+    text.insert_str(0, &verdict_text(&record, staged, base, shown));
     let summary = dir.join("summary.txt");
     std::fs::write(&summary, &text).map_err(|e| crate::Error::io(&summary, e))?;
-    stage::write_record(&dir, &record)?;
+    stage::write_record(dir, &record)?;
     Ok(Verdict {
         record,
-        dir,
+        dir: dir.to_path_buf(),
         summary: text,
     })
 }
@@ -173,7 +201,7 @@ fn thresholds(cfg: &AuditConfig, staged: &Tree) -> Vec<Failure> {
 }
 
 /// The report's first lines: the verdict, what was compared, each failure.
-fn verdict_text(r: &AuditRecord, staged: &Tree, base: Option<&Tree>) -> String {
+fn verdict_text(r: &AuditRecord, staged: &Tree, base: Option<&Tree>, shown: &Shown) -> String {
     let mut s = String::new();
     let verdict = if r.passed { "PASSED" } else { "FAILED" };
     let _ = writeln!(
@@ -184,8 +212,7 @@ fn verdict_text(r: &AuditRecord, staged: &Tree, base: Option<&Tree>) -> String {
     let _ = writeln!(
         s,
         "staged: {} (as of {})",
-        staged.dir.display(),
-        staged.manifest.as_of_date
+        shown.staged, staged.manifest.as_of_date
     );
     match base {
         Some(b) => {
@@ -197,7 +224,7 @@ fn verdict_text(r: &AuditRecord, staged: &Tree, base: Option<&Tree>) -> String {
             let _ = writeln!(
                 s,
                 "base: {} (as of {}, run {run})",
-                b.dir.display(),
+                shown.base.as_deref().unwrap_or_default(),
                 b.manifest.as_of_date
             );
         }

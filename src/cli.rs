@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::generate::GenerateConfig;
 use crate::output::stage::{PublishConfig, Published, RunId};
 use crate::pipeline::bench::Stage;
+use crate::remote::run_name;
 use crate::shard::ShardSpec;
 use crate::{diff, export, generate, output, progress, remote, report, Outcome, RunConfig};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -23,54 +24,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         }
     }
     match cli.command {
-        Command::Run(mut args) => {
-            let metrics = args.metrics.take();
-            let keep = args.keep_runs;
-            if remote::is_url(&args.output) && args.stage_as.is_some() {
-                return Err(Error::Argument(
-                    "--stage needs a local --output (a run on object storage is published by \
-                     its LATEST pointer)"
-                        .into(),
-                ));
-            }
-            let mut scratch = Scratch::default();
-            scratch.input(&mut args.input, "input", true)?;
-            let remote = scratch.output(&mut args.output, "output")?;
-            let cfg = RunConfig::try_from(args)?;
-            let m = crate::run(&cfg)?;
-            if let Some(r) = &remote {
-                r.publish(
-                    &cfg.output,
-                    &run_name(&m.window.as_of_date.to_string()),
-                    keep,
-                )?;
-            }
-            if let Some(path) = &metrics {
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs() as i64);
-                crate::metrics::write(path, &cfg.output, &m, now)?;
-            }
-            let exceptions = m.outputs.get("exceptions").map_or(0, |w| w.rows);
-            tracing::info!(
-                as_of = %m.window.as_of_date,
-                window = %format!(
-                    "[{}, {})",
-                    local_date(m.window.start),
-                    local_date(m.window.as_of)
-                ),
-                read = m.usage.read,
-                billed = m.usage.billed,
-                invalid = m.usage.invalid,
-                exceptions,
-                output = %cfg.output.display(),
-                staged_as = cfg.stage.as_ref().map(|id| id.to_string()),
-                exceptions_at = %cfg.output.join("exceptions").display(),
-                ms = m.duration_ms as u64,
-                "run complete"
-            );
-            Ok(Outcome::Done)
-        }
+        Command::Run(args) => run_job(args),
         Command::Bench(args) => {
             let cfg = RunConfig::try_from(args.run)?;
             crate::bench(args.stage.into(), args.like.as_deref(), &cfg)?;
@@ -79,24 +33,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Generate(args) => {
             generate::run(&GenerateConfig::try_from(args)?).map(|()| Outcome::Done)
         }
-        Command::Merge(mut args) => {
-            let mut scratch = Scratch::default();
-            for (k, shard) in args.shards.iter_mut().enumerate() {
-                scratch.input(shard, &format!("shard-{k}"), false)?;
-            }
-            let remote = scratch.output(&mut args.output, "output")?;
-            let m = output::merge::merge(&args.shards, &args.output)?;
-            if let Some(r) = &remote {
-                r.publish(&args.output, &run_name(&m.as_of_date), remote::KEEP_RUNS)?;
-            }
-            tracing::info!(
-                shards = args.shards.len(),
-                read = m.usage.read,
-                output = %args.output.display(),
-                "merge complete"
-            );
-            Ok(Outcome::Done)
-        }
+        Command::Merge(args) => merge(args),
         Command::Diff(mut args) => {
             let mut scratch = Scratch::default();
             if remote::is_url(&args.new) && args.output.is_none() {
@@ -119,7 +56,11 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             })
         }
         Command::Audit(args) => {
-            let v = crate::audit::run(&AuditConfig::try_from(args)?)?;
+            let cfg = AuditConfig::try_from(args)?;
+            let v = match remote::is_url(&cfg.output) {
+                true => remote::wap::audit(&cfg)?,
+                false => crate::audit::run(&cfg)?,
+            };
             print!("{}", v.summary);
             println!("report: {}", v.dir.display());
             Ok(match v.record.passed {
@@ -127,20 +68,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 false => Outcome::AuditFailed,
             })
         }
-        Command::Publish(args) => {
-            let cfg = PublishConfig::try_from(args)?;
-            match output::stage::publish(&cfg)? {
-                Published::Now { as_of_date } => tracing::info!(
-                    run_id = %cfg.run_id, as_of = %as_of_date, output = %cfg.output.display(),
-                    "published"
-                ),
-                Published::Already { as_of_date } => tracing::info!(
-                    run_id = %cfg.run_id, as_of = %as_of_date, output = %cfg.output.display(),
-                    "already published: nothing staged, the output is this run's"
-                ),
-            }
-            Ok(Outcome::Done)
-        }
+        Command::Publish(args) => publish(args),
         Command::Export(ExportCommand::Focus(mut args)) => {
             let mut scratch = Scratch::default();
             scratch.input(&mut args.input, "input", false)?;
@@ -191,8 +119,8 @@ fn paths(command: &Command) -> Vec<(&'static str, &std::path::Path, bool)> {
             v.push(("NEW_OUTPUT", &a.new, true));
             v.extend(a.output.as_deref().map(|p| ("--output", p, false)));
         }
-        Command::Audit(a) => v.push(("--output", &a.output, false)),
-        Command::Publish(a) => v.push(("--output", &a.output, false)),
+        Command::Audit(a) => v.push(("--output", &a.output, true)),
+        Command::Publish(a) => v.push(("--output", &a.output, true)),
         Command::Reconcile(a) => {
             v.push(("ISSUED", &a.issued, false));
             v.push(("RECOMPUTED", &a.recomputed, false));
@@ -211,6 +139,115 @@ fn paths(command: &Command) -> Vec<(&'static str, &std::path::Path, bool)> {
         }
     }
     v
+}
+
+/// `reckon run`: inputs given as a URL downloaded first; the output published (or staged, with
+/// `--stage`) locally, or to an output URL ([`remote::Remote::publish`], [`remote::wap::stage`]).
+fn run_job(mut args: RunArgs) -> Result<Outcome> {
+    let metrics = args.metrics.take();
+    let keep = args.keep_runs;
+    let mut scratch = Scratch::default();
+    scratch.input(&mut args.input, "input", true)?;
+    let remote = scratch.output(&mut args.output, "output")?;
+    let cfg = RunConfig::try_from(args)?;
+    let m = crate::run(&cfg)?;
+    match (&remote, &cfg.stage) {
+        (Some(r), Some(id)) => {
+            remote::wap::stage(r, id, &staged_locally(&cfg.output, id)?)?;
+        }
+        (Some(r), None) => {
+            r.publish(
+                &cfg.output,
+                &run_name(&m.window.as_of_date.to_string()),
+                keep,
+            )?;
+        }
+        (None, _) => {}
+    }
+    if let Some(path) = &metrics {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        crate::metrics::write(path, &cfg.output, &m, now)?;
+    }
+    let exceptions = m.outputs.get("exceptions").map_or(0, |w| w.rows);
+    tracing::info!(
+        as_of = %m.window.as_of_date,
+        window = %format!(
+            "[{}, {})",
+            local_date(m.window.start),
+            local_date(m.window.as_of)
+        ),
+        read = m.usage.read,
+        billed = m.usage.billed,
+        invalid = m.usage.invalid,
+        exceptions,
+        output = %cfg.output.display(),
+        staged_as = cfg.stage.as_ref().map(|id| id.to_string()),
+        exceptions_at = %cfg.output.join("exceptions").display(),
+        ms = m.duration_ms as u64,
+        "run complete"
+    );
+    Ok(Outcome::Done)
+}
+
+/// `reckon publish`: a local output ([`output::stage::publish`]) or an output URL
+/// ([`remote::wap::publish`]).
+fn publish(args: PublishArgs) -> Result<Outcome> {
+    let keep = args.keep_runs;
+    let cfg = PublishConfig::try_from(args)?;
+    let published = match remote::is_url(&cfg.output) {
+        true => remote::wap::publish(&cfg, keep)?,
+        false => output::stage::publish(&cfg)?,
+    };
+    match published {
+        Published::Now { as_of_date } => tracing::info!(
+            run_id = %cfg.run_id, as_of = %as_of_date, output = %cfg.output.display(),
+            "published"
+        ),
+        Published::Already { as_of_date } => tracing::info!(
+            run_id = %cfg.run_id, as_of = %as_of_date, output = %cfg.output.display(),
+            "already published: nothing staged, the output is this run's"
+        ),
+    }
+    Ok(Outcome::Done)
+}
+
+/// `reckon merge`: the shards (URLs downloaded: their published runs, or with `--stage ID` their
+/// runs staged as ID), merged into the output or staged as run ID's; an output URL then gets
+/// the merged run published ([`remote::Remote::publish`]) or staged ([`remote::wap::stage`]).
+fn merge(mut args: MergeArgs) -> Result<Outcome> {
+    let stage = args.stage_as.as_deref().map(RunId::parse).transpose()?;
+    let mut scratch = Scratch::default();
+    for (k, shard) in args.shards.iter_mut().enumerate() {
+        match &stage {
+            Some(id) => scratch.staged_input(shard, &format!("shard-{k}"), id)?,
+            None => scratch.input(shard, &format!("shard-{k}"), false)?,
+        }
+    }
+    let remote = scratch.output(&mut args.output, "output")?;
+    let m = output::merge::merge_to(&args.shards, &args.output, stage.as_ref())?;
+    match (&remote, &stage) {
+        (Some(r), Some(id)) => {
+            remote::wap::stage(r, id, &staged_locally(&args.output, id)?)?;
+        }
+        (Some(r), None) => r.publish(&args.output, &run_name(&m.as_of_date), args.keep_runs)?,
+        (None, _) => {}
+    }
+    tracing::info!(
+        shards = args.shards.len(),
+        read = m.usage.read,
+        output = %args.output.display(),
+        staged_as = stage.as_ref().map(|id| id.to_string()),
+        "merge complete"
+    );
+    Ok(Outcome::Done)
+}
+
+/// Where run `id`'s output is staged beside the local output `out` (`output::stage`).
+fn staged_locally(out: &std::path::Path, id: &RunId) -> Result<PathBuf> {
+    let side = output::publish::side_dir(&output::publish::resolve(out)?)?;
+    Ok(output::stage::staged_dir(&side, id))
 }
 
 /// A directory of object storage URLs given as arguments, materialised locally: inputs
@@ -257,6 +294,20 @@ impl Scratch {
         Ok(())
     }
 
+    /// A shard given as a URL: its run staged as `id` is downloaded into `<scratch>/<name>`
+    /// and `path` points there.
+    fn staged_input(&mut self, path: &mut PathBuf, name: &str, id: &RunId) -> Result<()> {
+        if !remote::is_url(path) {
+            return Ok(());
+        }
+        let url = path.to_string_lossy().to_string();
+        let to = self.root()?.join(name);
+        remote::wap::download_staged(&remote::Remote::open(&url)?, id, &to)?;
+        tracing::info!(shard = %url, run_id = %id, "downloaded the staged run");
+        *path = to;
+        Ok(())
+    }
+
     /// An output given as a URL is written into `<scratch>/<name>` (`path` points there) and
     /// published to the URL by the caller.
     fn output(&mut self, path: &mut PathBuf, name: &str) -> Result<Option<remote::Remote>> {
@@ -267,15 +318,6 @@ impl Scratch {
         *path = self.root()?.join(name);
         Ok(Some(r))
     }
-}
-
-/// A published run's name on object storage: `<as-of>-<unix seconds>-<pid>`, unique per run
-/// and in the order of as-of dates, then of runs.
-fn run_name(as_of: &str) -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    format!("{as_of}-{secs}-{}", std::process::id())
 }
 
 /// Refuses a URL (`s3://bucket/out`, `gs://…`, `az://…`, any `scheme://`) where a local path is
@@ -294,7 +336,8 @@ fn refuse_url(flag: &str, path: &std::path::Path) -> Result<()> {
     }
     Err(Error::Argument(format!(
         "{flag} {text}: object storage URLs are not supported here; `run --input/--output`, \
-         `diff OLD NEW`, `merge` and `export --input/--output` take s3://, gs:// and az:// URLs"
+         `diff OLD NEW`, `merge`, `audit --output`, `publish --output` and `export \
+         --input/--output` take s3://, gs:// and az:// URLs"
     )))
 }
 
@@ -349,7 +392,8 @@ pub enum Command {
     /// before the run.
     ///
     /// Each audit writes a new `runs/ID/audit-N/` in the output's side directory
-    /// (`.<name>.reckon/`): the `diff` table, `summary.txt` (also printed) and `audit.json`.
+    /// (`.<name>.reckon/`), or `staged/ID/audit-N/` below an object storage output URL: the
+    /// `diff` table, `summary.txt` (also printed) and `audit.json`.
     ///
     /// Exit codes: 0 passed; 1 a check failed (nothing is published); 2 bad input or usage;
     /// 3 internal error.
@@ -357,7 +401,8 @@ pub enum Command {
     Audit(AuditArgs),
     /// Publish a staged run atomically, when its latest audit passed (or failed on restated
     /// closed months alone and `--allow-restatement` approves them). Publishing a run already
-    /// published (nothing staged) does nothing and succeeds.
+    /// published does nothing and succeeds. On an object storage output the staged run is
+    /// copied to a new `runs/` prefix and `LATEST` moved to it.
     Publish(PublishArgs),
     /// Export an output to another format.
     #[command(subcommand)]
@@ -439,8 +484,9 @@ pub struct ReconcileArgs {
 
 #[derive(Debug, Args)]
 pub struct AuditArgs {
-    /// The published output directory (the run is staged beside it).
-    #[arg(long, value_name = "DIR")]
+    /// The published output directory (the run is staged beside it), or its `s3://`, `gs://`
+    /// or `az://` URL (the run is staged below `URL/staged/ID/`).
+    #[arg(long, value_name = "DIR|URL")]
     pub output: PathBuf,
     /// The run id given to `run --stage`.
     #[arg(long, value_name = "ID")]
@@ -552,8 +598,8 @@ impl From<ReportArgs> for crate::report::ReportConfig {
 
 #[derive(Debug, Args)]
 pub struct PublishArgs {
-    /// The published output directory.
-    #[arg(long, value_name = "DIR")]
+    /// The published output directory, or its `s3://`, `gs://` or `az://` URL.
+    #[arg(long, value_name = "DIR|URL")]
     pub output: PathBuf,
     /// The run id given to `run --stage` and `audit`.
     #[arg(long, value_name = "ID")]
@@ -562,6 +608,10 @@ pub struct PublishArgs {
     /// failed checks still refuse).
     #[arg(long)]
     pub allow_restatement: bool,
+    /// With an object storage `--output`: run prefixes kept under `runs/` after publishing (the
+    /// published one always); the staged prefixes of the runs removed go too.
+    #[arg(long, value_name = "N", default_value_t = crate::remote::KEEP_RUNS)]
+    pub keep_runs: usize,
 }
 
 impl TryFrom<PublishArgs> for PublishConfig {
@@ -654,6 +704,15 @@ pub struct MergeArgs {
     /// The shard output directories, one per shard, in any order.
     #[arg(required = true, value_name = "SHARD_DIR")]
     pub shards: Vec<PathBuf>,
+    /// Write-audit-publish: stage the merged output as run ID's (beside a local `--output`, or
+    /// below `<URL>/staged/ID/` of an object storage one) instead of publishing it; `reckon
+    /// audit` and `reckon publish` follow. A shard given as a URL is then read from its run
+    /// staged as ID (`run --stage ID --shard K/N --output URL`), not from its `LATEST`.
+    #[arg(long = "stage", value_name = "ID")]
+    pub stage_as: Option<String>,
+    /// With an object storage `--output`, without `--stage`: run prefixes kept under `runs/`.
+    #[arg(long, value_name = "N", default_value_t = crate::remote::KEEP_RUNS)]
+    pub keep_runs: usize,
 }
 
 #[derive(Debug, Args)]
@@ -703,8 +762,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub metrics: Option<PathBuf>,
     /// Write-audit-publish: stage the output as run ID's, beside the published output
-    /// (`.<name>.reckon/runs/ID/output/`), instead of publishing it; `reckon audit` checks it
-    /// and `reckon publish` publishes it. A rerun with the same ID replaces the staged output.
+    /// (`.<name>.reckon/runs/ID/output/`, or `<URL>/staged/ID/output/` for an object storage
+    /// output), instead of publishing it; `reckon audit` checks it and `reckon publish`
+    /// publishes it. A rerun with the same ID replaces the staged output.
     #[arg(long = "stage", value_name = "ID")]
     pub stage_as: Option<String>,
     /// With an object storage `--output` (`s3://`, `gs://`, `az://`): run prefixes kept under
@@ -824,19 +884,6 @@ mod tests {
         Cli::command().debug_assert();
     }
 
-    /// A staged run is audited and published on a local output; on object storage the
-    /// `LATEST` pointer publishes, so `--stage` with a URL output is refused before any I/O.
-    #[test]
-    fn stage_with_an_object_storage_output_is_refused() {
-        let args = "reckon run --output s3://b/out --input s3://b/in --stage r1";
-        let err = run(Cli::try_parse_from(args.split(' ')).unwrap()).unwrap_err();
-        assert!(matches!(err, Error::Argument(_)), "{err}");
-        assert!(
-            err.to_string().contains("--stage needs a local --output"),
-            "{err}"
-        );
-    }
-
     /// `reckon run --output s3://bucket/out` wrote a local directory named `s3:` and logged
     /// "published output=s3://bucket/out": a URL where a command takes no URL is refused.
     #[test]
@@ -848,8 +895,8 @@ mod tests {
             "reckon run --metrics s3://b/m.prom",
             "reckon diff old new --output s3://b/d",
             "reckon export focus --input out --output abfss://c@a/focus",
-            "reckon publish --output s3://b/out --run-id r",
-            "reckon audit --output gs://b/out --run-id r",
+            "reckon publish --output ftp://b/out --run-id r",
+            "reckon audit --output http://b/out --run-id r",
             "reckon merge --output out ftp://host/shard-0",
             "reckon diff old http://host/new --output d",
             "reckon generate --output s3://b/gen",

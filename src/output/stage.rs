@@ -22,7 +22,9 @@
 //! - **Publish follows an audit.** [`publish`] swaps the staged output in only when the run's
 //!   latest audit passed on exactly this staged output against exactly the current base (their
 //!   manifests' SHA-256), or failed on restated closed months alone and a person approved them
-//!   (`allow_restatement`). Everything happens under the output's lock.
+//!   (`allow_restatement`). Everything happens under the output's lock. [`gate`] is that
+//!   decision alone; the publish of a run staged on object storage (`remote::wap`) calls it
+//!   too.
 
 use super::manifest::{self, Manifest};
 use super::publish::{self, Lock};
@@ -248,6 +250,7 @@ pub fn latest_audit(run: &Path) -> Result<Option<(AuditRecord, PathBuf)>> {
 /// What `reckon publish` needs: the output, the run, and a person's approval of restatements.
 #[derive(Debug, Clone)]
 pub struct PublishConfig {
+    /// The published output, or an object storage URL (`remote::wap::publish`).
     pub output: PathBuf,
     pub run_id: RunId,
     /// Publish although the audit found restated closed months (and nothing else).
@@ -290,8 +293,7 @@ pub fn publish(cfg: &PublishConfig) -> Result<Published> {
     })
 }
 
-/// The publish gate: the latest audit covers this staged output and this base, and passed (or
-/// failed on restatements alone, approved).
+/// The publish gate of a local output: [`gate`] with the run's latest audit on disk.
 fn check_gate(
     lock: &Lock,
     id: &RunId,
@@ -299,31 +301,75 @@ fn check_gate(
     base: Option<&Tree>,
     allow_restatement: bool,
 ) -> Result<()> {
+    let audit_cmd = format!("reckon audit --output {} --run-id {id}", lock.out.display());
+    let latest = latest_audit(&run_dir(&lock.side, id))?.map(|(record, dir)| Audited {
+        record,
+        at: dir.display().to_string(),
+        summary: dir.join("summary.txt").display().to_string(),
+    });
+    let base_sha = base.map(|b| b.sha256.as_str());
+    let ask = Gate {
+        id,
+        audit_cmd: &audit_cmd,
+        allow_restatement,
+    };
+    gate(&ask, latest.as_ref(), &staged.sha256, base_sha)
+}
+
+/// A run's latest finished audit and where it is (a directory or a URL).
+#[derive(Debug, Clone)]
+pub struct Audited {
+    pub record: AuditRecord,
+    /// Its directory.
+    pub at: String,
+    /// Its `summary.txt`.
+    pub summary: String,
+}
+
+/// What a publish asks of the gate.
+#[derive(Debug, Clone)]
+pub struct Gate<'a> {
+    pub id: &'a RunId,
+    /// The command that audits the run, for the messages.
+    pub audit_cmd: &'a str,
+    /// A person approved restated closed months.
+    pub allow_restatement: bool,
+}
+
+/// The publish gate, for a local output and one on object storage alike: the latest audit
+/// covers this staged output and this base (their manifests' SHA-256), and passed, or failed on
+/// restatements alone and a person approved them; [`Error::Gate`] otherwise.
+pub fn gate(
+    ask: &Gate,
+    latest: Option<&Audited>,
+    staged_sha256: &str,
+    base_sha256: Option<&str>,
+) -> Result<()> {
     let gate = |message: String| Error::Gate {
-        run_id: id.to_string(),
+        run_id: ask.id.to_string(),
         message,
     };
-    let audit_cmd = format!("reckon audit --output {} --run-id {id}", lock.out.display());
-    let (record, dir) = latest_audit(&run_dir(&lock.side, id))?
-        .ok_or_else(|| gate(format!("it has not been audited: run `{audit_cmd}`")))?;
-    if record.staged.manifest_sha256 != staged.sha256 {
+    let audit_cmd = ask.audit_cmd;
+    let Audited {
+        record,
+        at,
+        summary,
+    } = latest.ok_or_else(|| gate(format!("it has not been audited: run `{audit_cmd}`")))?;
+    if record.staged.manifest_sha256 != staged_sha256 {
         return Err(gate(format!(
-            "its staged output changed after its audit {}: run `{audit_cmd}` again",
-            dir.display()
+            "its staged output changed after its audit {at}: run `{audit_cmd}` again"
         )));
     }
-    if record.base.as_ref().map(|b| &b.manifest_sha256) != base.map(|b| &b.sha256) {
+    if record.base.as_ref().map(|b| b.manifest_sha256.as_str()) != base_sha256 {
         return Err(gate(format!(
-            "the published output changed after its audit {}: run `{audit_cmd}` again",
-            dir.display()
+            "the published output changed after its audit {at}: run `{audit_cmd}` again"
         )));
     }
     if record.passed {
         return Ok(());
     }
-    let summary = dir.join("summary.txt");
-    if record.only_restated() && allow_restatement {
-        tracing::warn!(run_id = %id, restated = record.restated, summary = %summary.display(),
+    if record.only_restated() && ask.allow_restatement {
+        tracing::warn!(run_id = %ask.id, restated = record.restated, summary = %summary,
             "publishing restated closed months: approved (allow_restatement)");
         return Ok(());
     }
@@ -334,9 +380,8 @@ fn check_gate(
         ""
     };
     Err(gate(format!(
-        "its audit failed ({}): read {}{hint}",
-        what.join("; "),
-        summary.display()
+        "its audit failed ({}): read {summary}{hint}",
+        what.join("; ")
     )))
 }
 

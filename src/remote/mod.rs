@@ -16,6 +16,10 @@
 //!   an earlier run with more shards (each run has its own prefix). A publish that finds
 //!   `LATEST` changed since it read it (another publisher) fails rather than overwrite it.
 //!   Retention keeps the newest `keep` run prefixes and always the one `LATEST` names.
+//! - a run staged for write-audit-publish (`--stage ID`) is uploaded below `<url>/staged/<ID>/`,
+//!   audited and published from there ([`wap`]).
+
+pub mod wap;
 
 use crate::error::{Error, Result};
 use object_store::path::Path as ObjPath;
@@ -44,11 +48,15 @@ pub struct Remote {
     store: Arc<dyn ObjectStore>,
     prefix: String,
     rt: tokio::runtime::Runtime,
+    /// Files of this size and more are uploaded in parts ([`transfer::threshold`]).
+    threshold: u64,
 }
 
 impl Remote {
-    /// Opens `url` with the credentials of the environment.
+    /// Opens `url` with the credentials and the multipart threshold of the environment (a bad
+    /// threshold is refused here, before the command does any work).
     pub fn open(url: &str) -> Result<Remote> {
+        let threshold = transfer::threshold()?;
         let err = |message: String| Error::Remote {
             url: url.to_string(),
             message,
@@ -94,6 +102,7 @@ impl Remote {
             store,
             prefix: prefix.trim_matches('/').to_string(),
             rt,
+            threshold,
         })
     }
 
@@ -196,15 +205,31 @@ impl Remote {
         let mut files = walk(local)?;
         // The manifest last: a run prefix with a manifest holds every file.
         files.sort_by_key(|f| (f == "_manifest.json", f.clone()));
-        let threshold = transfer::threshold()?;
         for rel in &files {
-            let key = format!("runs/{name}/{rel}");
-            let (path, url) = (local.join(rel), format!("{}/{key}", self.url));
-            let to = self.path(&key);
-            (self.rt).block_on(transfer::upload(&*self.store, &path, &to, &url, threshold))?;
+            self.upload(&local.join(rel), &format!("runs/{name}/{rel}"))?;
         }
-        let mode = match &before {
-            Some((_, version)) => PutMode::Update(version.clone()),
+        self.set_latest(name, before.map(|b| b.1))?;
+        tracing::info!(output = %self.url, run = name, files = files.len(), "published");
+        self.retain(name, keep)
+    }
+
+    /// Uploads the file `path` to `key`, streamed ([`transfer::upload`]).
+    fn upload(&self, path: &Path, key: &str) -> Result<u64> {
+        let (to, url) = (self.path(key), format!("{}/{key}", self.url));
+        (self.rt).block_on(transfer::upload(
+            &*self.store,
+            path,
+            &to,
+            &url,
+            self.threshold,
+        ))
+    }
+
+    /// Points `LATEST` at run `name` by a conditional put: created when `before` is `None`,
+    /// replaced only if still at version `before` otherwise (a concurrent publisher fails it).
+    fn set_latest(&self, name: &str, before: Option<UpdateVersion>) -> Result<()> {
+        let mode = match before {
+            Some(version) => PutMode::Update(version),
             None => PutMode::Create,
         };
         let payload = PutPayload::from(format!("{name}\n").into_bytes());
@@ -213,27 +238,24 @@ impl Remote {
                 .put_opts(&self.path("LATEST"), payload, mode.into()),
         );
         match put {
-            Ok(_) => {}
+            Ok(_) => Ok(()),
             Err(
                 e @ (object_store::Error::Precondition { .. }
                 | object_store::Error::AlreadyExists { .. }),
-            ) => {
-                return Err(Error::Remote {
-                    url: format!("{}/LATEST", self.url),
-                    message: format!(
-                        "changed by another publisher during this one ({e}); run `runs/{name}/` \
-                         is uploaded but not published: run again"
-                    ),
-                })
-            }
-            Err(e) => return Err(self.err("LATEST", e)),
+            ) => Err(Error::Remote {
+                url: format!("{}/LATEST", self.url),
+                message: format!(
+                    "changed by another publisher during this one ({e}); run `runs/{name}/` is \
+                     uploaded but not published: run again"
+                ),
+            }),
+            Err(e) => Err(self.err("LATEST", e)),
         }
-        tracing::info!(output = %self.url, run = name, files = files.len(), "published");
-        self.retain(name, keep)
     }
 
     /// Removes the run prefixes beyond the newest `keep` by name (`<as-of>-<run>` sorts by
-    /// as-of date, then by run), never `published`.
+    /// as-of date, then by run), never `published`, and the staged prefixes of the runs removed
+    /// ([`wap`]).
     fn retain(&self, published: &str, keep: usize) -> Result<()> {
         let listed = self
             .rt
@@ -254,8 +276,19 @@ impl Remote {
             }
             tracing::info!(output = %self.url, run = %run, "removed an old run (retention)");
         }
-        Ok(())
+        let mut kept: Vec<String> = runs.into_iter().skip(old).collect();
+        kept.push(published.to_string());
+        wap::retain_staged(self, &kept)
     }
+}
+
+/// A published run's name on object storage: `<as-of>-<unix seconds>-<pid>`, unique per run
+/// and in the order of as-of dates, then of runs.
+pub fn run_name(as_of: &str) -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    format!("{as_of}-{secs}-{}", std::process::id())
 }
 
 /// Every file below `root`, as `/`-separated relative paths.

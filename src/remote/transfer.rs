@@ -48,7 +48,8 @@ pub const PARTS_IN_FLIGHT: usize = 4;
 const WRITE_BUFFER: usize = 1 << 20;
 
 /// The multipart threshold the environment sets ([`THRESHOLD_ENV`]), else the default.
-/// A value that is not a whole number of bytes is a usage error, reported before any upload.
+/// A value that is not a whole number of bytes is a usage error, reported when a URL is opened
+/// (`Remote::open`), before the command does any work.
 pub fn threshold() -> Result<u64> {
     threshold_of(std::env::var(THRESHOLD_ENV))
 }

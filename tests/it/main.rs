@@ -35,5 +35,6 @@ mod sample_data;
 mod shards;
 mod threads;
 mod wap;
+mod wap_remote;
 mod window;
 mod worked_examples;

@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A moto server on a free port of 127.0.0.1, killed when dropped.
-struct Moto {
+pub(crate) struct Moto {
     child: Child,
     endpoint: String,
 }
@@ -26,7 +26,7 @@ impl Drop for Moto {
 }
 
 /// Starts moto, or `None` when `RECKON_MOTO_SERVER=skip` (after a loud note).
-fn moto() -> Option<Moto> {
+pub(crate) fn moto() -> Option<Moto> {
     let bin = std::env::var("RECKON_MOTO_SERVER").unwrap_or_else(|_| "moto_server".into());
     if bin == "skip" {
         eprintln!("!!! SKIPPING the object storage test: RECKON_MOTO_SERVER=skip");
@@ -61,7 +61,7 @@ fn moto() -> Option<Moto> {
 }
 
 impl Moto {
-    fn env(&self) -> Vec<(&'static str, String)> {
+    pub(crate) fn env(&self) -> Vec<(&'static str, String)> {
         vec![
             ("AWS_ENDPOINT_URL", self.endpoint.clone()),
             ("AWS_ALLOW_HTTP", "true".into()),
@@ -71,7 +71,7 @@ impl Moto {
         ]
     }
 
-    fn store(&self, bucket: &str) -> AmazonS3 {
+    pub(crate) fn store(&self, bucket: &str) -> AmazonS3 {
         let mut b = AmazonS3Builder::new().with_bucket_name(bucket);
         for (k, v) in self.env() {
             b = b.with_config(k.to_ascii_lowercase().parse().unwrap(), v);
@@ -80,7 +80,7 @@ impl Moto {
     }
 
     /// Creates a bucket (an unsigned `PUT /<bucket>`, which moto accepts).
-    fn bucket(&self, name: &str) {
+    pub(crate) fn bucket(&self, name: &str) {
         use std::io::{Read, Write};
         let addr = self.endpoint.trim_start_matches("http://");
         let mut s = std::net::TcpStream::connect(addr).unwrap();
@@ -92,7 +92,7 @@ impl Moto {
     }
 
     /// `reckon <args>` with the server's credentials; (exit code, stderr).
-    fn reckon(&self, args: &[&str]) -> (i32, String) {
+    pub(crate) fn reckon(&self, args: &[&str]) -> (i32, String) {
         let out = Command::new(env!("CARGO_BIN_EXE_reckon"))
             .args(args)
             .envs(self.env())
@@ -114,7 +114,7 @@ fn block<T>(f: impl std::future::Future<Output = T>) -> T {
 }
 
 /// Every key below `prefix`.
-fn keys(store: &AmazonS3, prefix: &str) -> BTreeSet<String> {
+pub(crate) fn keys(store: &AmazonS3, prefix: &str) -> BTreeSet<String> {
     let mut found = BTreeSet::new();
     let mut pending = vec![ObjPath::from(prefix)];
     while let Some(p) = pending.pop() {
@@ -125,14 +125,14 @@ fn keys(store: &AmazonS3, prefix: &str) -> BTreeSet<String> {
     found
 }
 
-fn get(store: &AmazonS3, key: &str) -> Option<Vec<u8>> {
+pub(crate) fn get(store: &AmazonS3, key: &str) -> Option<Vec<u8>> {
     block(async { store.get(&ObjPath::from(key)).await?.bytes().await })
         .ok()
         .map(|b| b.to_vec())
 }
 
 /// Uploads a local tree below `prefix`.
-fn upload(store: &AmazonS3, dir: &Path, prefix: &str) {
+pub(crate) fn upload(store: &AmazonS3, dir: &Path, prefix: &str) {
     for entry in walk(dir) {
         let rel = entry
             .strip_prefix(dir)
@@ -163,7 +163,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 
 /// The published run: `LATEST` names a run whose objects are exactly its manifest's files and
 /// the manifest. Gives the run's name and its manifest.
-fn published(store: &AmazonS3, out: &str) -> (String, serde_json::Value) {
+pub(crate) fn published(store: &AmazonS3, out: &str) -> (String, serde_json::Value) {
     let latest = get(store, &format!("{out}/LATEST")).expect("LATEST");
     let run = String::from_utf8(latest).unwrap().trim().to_string();
     let prefix = format!("{out}/runs/{run}");
@@ -192,7 +192,7 @@ fn published(store: &AmazonS3, out: &str) -> (String, serde_json::Value) {
     (run, manifest)
 }
 
-fn sample_data() -> PathBuf {
+pub(crate) fn sample_data() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_data")
 }
 
@@ -404,4 +404,27 @@ fn s3_files_at_the_multipart_threshold_upload_as_multipart_and_read_back_verifie
     ]);
     assert_eq!(code, 0, "{err}");
     assert!(focus.join("_manifest.json").is_file());
+}
+
+/// A multipart threshold that is not a number of bytes is a usage error when the output URL is
+/// opened, before the run reads or computes anything (no server is needed to tell).
+#[test]
+fn a_bad_multipart_threshold_is_refused_before_the_run() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_reckon"))
+        .args(["--quiet", "run", "--as-of", "2024-07-01", "--input"])
+        .arg(sample_data())
+        .args(["--output", "s3://reckon-data/out"])
+        .env("RECKON_MULTIPART_THRESHOLD", "64MiB")
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_ALLOW_HTTP", "true")
+        .env("AWS_REGION", "us-east-1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("RECKON_MULTIPART_THRESHOLD=64MiB: not a number of bytes"),
+        "{err}"
+    );
+    assert!(!err.contains("usage rows"), "the run went ahead: {err}");
 }
