@@ -38,7 +38,7 @@ pub use line::{
 };
 pub use prices::PriceBook;
 pub use summary::Tally;
-pub use table::{Cause, ReconRow, Status, SummaryRow, TABLES};
+pub use table::{Cause, ReconRow, Status, SummaryRow, KEY_COLUMNS, TABLES};
 
 use crate::calendar::{parse_date, Month, Window};
 use crate::catalog::Catalog;

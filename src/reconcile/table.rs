@@ -196,18 +196,26 @@ impl Table for SummaryRow {
     }
 }
 
+/// The columns of a key but its hour (`charge_start`), in the table's sort order.
+pub const KEY_COLUMNS: [&str; 7] = [
+    "owner_uin",
+    "charge_kind",
+    "product",
+    "sub_product",
+    "billing_item",
+    "region",
+    "instance_id",
+];
+
+/// The sort order of `reconciliation`: the key columns, then the hour.
+const SORT: [&str; 8] = {
+    let k = KEY_COLUMNS;
+    [k[0], k[1], k[2], k[3], k[4], k[5], k[6], "charge_start"]
+};
+
 const RECONCILIATION: TableDef = TableDef::of::<ReconRow>(
     Some("charge_start"),
-    &[
-        "owner_uin",
-        "charge_kind",
-        "product",
-        "sub_product",
-        "billing_item",
-        "region",
-        "instance_id",
-        "charge_start",
-    ],
+    &SORT,
     &["issued_amount", "recomputed_amount", "delta"],
 );
 const RECONCILIATION_SUMMARY: TableDef = TableDef::of::<SummaryRow>(

@@ -278,16 +278,18 @@ pub fn download_staged(r: &Remote, id: &RunId, to: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The output URL `output` (without a trailing `/`) and its store.
+fn open(output: &Path) -> Result<(String, Remote)> {
+    let url = output.to_string_lossy().trim_end_matches('/').to_string();
+    let r = Remote::open(&url)?;
+    Ok((url, r))
+}
+
 /// `reckon audit` with an output URL: downloads run `cfg.run_id`'s staged output and its base,
 /// runs `audit::check` on them, and uploads the report as the run's next `audit-<n>/`. The
 /// verdict's `dir` is that prefix's URL.
 pub fn audit(cfg: &AuditConfig) -> Result<Verdict> {
-    let url = cfg
-        .output
-        .to_string_lossy()
-        .trim_end_matches('/')
-        .to_string();
-    let r = Remote::open(&url)?;
+    let (url, r) = open(&cfg.output)?;
     let id = &cfg.run_id;
     let record = r.stage_record(id)?.ok_or_else(|| not_staged(&url, id))?;
     let scratch = tempfile::Builder::new()
@@ -340,12 +342,7 @@ fn not_staged(url: &str, id: &RunId) -> Error {
 /// `reckon publish` with an output URL: publishes run `cfg.run_id`'s staged output when the
 /// gate allows it (module doc), then keeps the newest `keep` run prefixes.
 pub fn publish(cfg: &PublishConfig, keep: usize) -> Result<Published> {
-    let url = cfg
-        .output
-        .to_string_lossy()
-        .trim_end_matches('/')
-        .to_string();
-    let r = Remote::open(&url)?;
+    let (url, r) = open(&cfg.output)?;
     let id = &cfg.run_id;
     let latest = r.latest()?;
     let current = match &latest {

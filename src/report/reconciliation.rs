@@ -25,7 +25,7 @@ use super::page::{Cell, Section, TableView};
 use crate::calendar::{format_local, Ts};
 use crate::error::{Error, Result};
 use crate::output::read;
-use crate::reconcile::Status;
+use crate::reconcile::{Status, KEY_COLUMNS};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -41,15 +41,7 @@ const ORDER: [Status; 6] = [
 ];
 
 /// The key columns of `reconciliation`, in its sort order but `charge_start`.
-const KEY: [&str; 7] = [
-    "owner_uin",
-    "charge_kind",
-    "product",
-    "sub_product",
-    "billing_item",
-    "region",
-    "instance_id",
-];
+const KEY: [&str; 7] = KEY_COLUMNS;
 
 /// Keys and amounts of one status.
 #[derive(Debug, Clone, Default, PartialEq)]

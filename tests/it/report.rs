@@ -363,15 +363,7 @@ fn expected_reconciliation(rec: &Path, exp: &mut BTreeMap<String, Decimal>) {
 }
 
 fn expected_top_keys(keys: &DataFrame, exp: &mut BTreeMap<String, Decimal>) {
-    let names = [
-        "owner_uin",
-        "charge_kind",
-        "product",
-        "sub_product",
-        "billing_item",
-        "region",
-        "instance_id",
-    ];
+    let names = reckon::reconcile::KEY_COLUMNS;
     let text: Vec<Vec<Option<String>>> =
         names.iter().map(|c| read::text(keys, c).unwrap()).collect();
     let start = read::instants(keys, "charge_start").unwrap();
