@@ -210,7 +210,18 @@ impl Remote {
         }
         self.set_latest(name, before.map(|b| b.1))?;
         tracing::info!(output = %self.url, run = name, files = files.len(), "published");
-        self.retain(name, keep)
+        self.retain_after_publish(name, keep);
+        Ok(())
+    }
+
+    /// Retention once `LATEST` names `published`: the publish has happened, so a failure here
+    /// (a role that may not delete, a listing error) is a warning, not the publish's failure;
+    /// the next publish retries it.
+    fn retain_after_publish(&self, published: &str, keep: usize) {
+        if let Err(e) = self.retain(published, keep) {
+            tracing::warn!(output = %self.url, run = published, error = %e,
+                "published; removing old runs failed (the next publish retries)");
+        }
     }
 
     /// Uploads the file `path` to `key`, streamed ([`transfer::upload`]).
@@ -257,6 +268,8 @@ impl Remote {
     /// as-of date, then by run), never `published`, and the staged prefixes of the runs removed
     /// ([`wap`]).
     fn retain(&self, published: &str, keep: usize) -> Result<()> {
+        // The run LATEST names now: another publisher may have moved it since `published`.
+        let latest = self.latest()?.map(|(name, _)| name);
         let listed = self
             .rt
             .block_on(self.store.list_with_delimiter(Some(&self.path("runs"))))
@@ -266,7 +279,8 @@ impl Remote {
             .collect();
         runs.sort();
         let old = runs.len().saturating_sub(keep.max(1));
-        for run in runs.iter().take(old).filter(|r| r.as_str() != published) {
+        let protected = |r: &str| r == published || latest.as_deref() == Some(r);
+        for run in runs.iter().take(old).filter(|r| !protected(r)) {
             let rel = format!("runs/{run}");
             for name in self.list(&rel)? {
                 let key = format!("{rel}/{name}");
@@ -278,17 +292,20 @@ impl Remote {
         }
         let mut kept: Vec<String> = runs.into_iter().skip(old).collect();
         kept.push(published.to_string());
+        kept.extend(latest);
         wap::retain_staged(self, &kept)
     }
 }
 
-/// A published run's name on object storage: `<as-of>-<unix seconds>-<pid>`, unique per run
-/// and in the order of as-of dates, then of runs.
+/// A published run's name on object storage: `<as-of>-<unix seconds>-<pid>-<random>`, in the
+/// order of as-of dates, then of runs; the random part keeps two publishers apart that start in
+/// the same second with the same pid (each container has its own pid namespace).
 pub fn run_name(as_of: &str) -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    format!("{as_of}-{secs}-{}", std::process::id())
+    let tag: u32 = rand::random();
+    format!("{as_of}-{secs}-{}-{tag:08x}", std::process::id())
 }
 
 /// Every file below `root`, as `/`-separated relative paths.

@@ -28,10 +28,15 @@
 //!   exactly this staged output and this base and passed (or failed on restatements alone,
 //!   approved), and only while `LATEST` still names the base or this run's own earlier publish.
 //!   A publish whose staged output already is the published run does nothing (a retry).
+//! - **What is published is what was audited.** The copy takes the files the audited manifest
+//!   lists, then checks that the staged manifest still is the audited bytes and writes those:
+//!   a stage rewritten during the copy (staging deletes its manifest first) fails the publish
+//!   before `LATEST` moves. Objects above a server-side copy's limit are streamed.
 //! - **Retention** removes the staged prefix of a run whose published run prefix is removed;
-//!   runs staged but never published stay.
+//!   runs staged but never published stay, and staging a run again forgets its earlier
+//!   publish. Once `LATEST` has moved, a failure of retention is a warning, not the publish's.
 
-use super::Remote;
+use super::{transfer, Remote};
 use crate::audit::{self, AuditConfig, Shown, Verdict};
 use crate::error::{Error, Result};
 use crate::output::stage::{self, AuditRecord, Audited, Gate, PublishConfig, Published, RunId};
@@ -70,6 +75,9 @@ struct Head {
 struct HeadFields {
     run_id: Option<String>,
     as_of_date: String,
+    /// The output's files (empty in manifests older than it: then the listing is used).
+    #[serde(default)]
+    output_sha256: std::collections::BTreeMap<String, String>,
 }
 
 impl Remote {
@@ -249,8 +257,11 @@ pub fn stage(r: &Remote, id: &RunId, local: &Path) -> Result<Option<String>> {
     };
     let text = serde_json::to_vec_pretty(&record).map_err(|e| Error::Internal(e.to_string()))?;
     let out = output_prefix(id);
-    // The manifest first: while the rest is replaced, the prefix reads as incomplete.
+    // The manifest first: while the rest is replaced, the prefix reads as incomplete (and a
+    // publish copying it meanwhile fails its last check). The `published` record goes too: it
+    // names an earlier stage's publish, and retention would take this stage for it.
     r.delete(&format!("{out}/_manifest.json"))?;
+    r.delete(&format!("{}/published", run_prefix(id)))?;
     r.delete_below(&out)?;
     r.put_bytes(
         &format!("{}/stage.json", run_prefix(id)),
@@ -358,6 +369,7 @@ pub fn publish(cfg: &PublishConfig, keep: usize) -> Result<Published> {
         };
         if retry && own(cur) {
             mark_published(&r, id, name)?;
+            r.retain_after_publish(name, keep.max(1));
             return Ok(Published::Already {
                 as_of_date: cur.manifest.as_of_date.clone(),
             });
@@ -376,11 +388,14 @@ pub fn publish(cfg: &PublishConfig, keep: usize) -> Result<Published> {
     stage::gate(&ask, latest_audit.as_ref(), &staged.sha256, base.as_deref())?;
     let as_of = staged.manifest.as_of_date.clone();
     let name = super::run_name(&as_of);
-    copy_run(&r, id, &name)?;
+    copy_run(&r, id, &name, &staged)?;
     r.set_latest(&name, latest.map(|l| l.1))?;
-    mark_published(&r, id, &name)?;
     tracing::info!(output = %url, run_id = %id, run = %name, "published the staged run");
-    r.retain(&name, keep.max(1))?;
+    if let Err(e) = mark_published(&r, id, &name) {
+        tracing::warn!(output = %url, run_id = %id, error = %e,
+            "published; recording it for retention failed (a publish retry records it)");
+    }
+    r.retain_after_publish(&name, keep.max(1));
     Ok(Published::Now { as_of_date: as_of })
 }
 
@@ -423,17 +438,62 @@ fn base_gone(r: &Remote, id: &RunId, name: &str) -> Error {
     }
 }
 
-/// Copies the staged output of `id` to `runs/<name>/` inside the store, the manifest last.
-fn copy_run(r: &Remote, id: &RunId, name: &str) -> Result<()> {
+/// The largest object one server-side copy takes (S3's CopyObject: 5 GiB); larger ones are
+/// streamed through a scratch file and uploaded in parts.
+const COPY_MAX: u64 = 5 << 30;
+
+/// Copies the staged output of `id` that the gate passed (`audited`: its manifest) to
+/// `runs/<name>/`: the files that manifest lists, then the manifest's own audited bytes, after
+/// checking that the staged manifest is still those bytes. A stage rewritten meanwhile (a
+/// retried task, a second publisher) deletes or changes it, so the copy fails before `LATEST`
+/// moves rather than publish files of two stages.
+fn copy_run(r: &Remote, id: &RunId, name: &str, audited: &Head) -> Result<()> {
     let from = output_prefix(id);
-    let mut files = r.list(&from)?;
-    files.sort_by_key(|f| (f == "_manifest.json", f.clone()));
-    for f in &files {
-        let (src, dst) = (format!("{from}/{f}"), format!("runs/{name}/{f}"));
-        r.rt.block_on(r.store.copy(&r.path(&src), &r.path(&dst)))
-            .map_err(|e| r.err(&dst, e))?;
+    let mut files: Vec<String> = audited.manifest.output_sha256.keys().cloned().collect();
+    if files.is_empty() {
+        files = r.list(&from)?;
+        files.retain(|f| f != "_manifest.json");
     }
-    Ok(())
+    for f in &files {
+        copy_object(r, &format!("{from}/{f}"), &format!("runs/{name}/{f}"))?;
+    }
+    let manifest = format!("{from}/_manifest.json");
+    let bytes = r.get_opt(&manifest)?.unwrap_or_default();
+    if hex::encode(Sha256::digest(&bytes)) != audited.sha256 {
+        return Err(Error::Gate {
+            run_id: id.to_string(),
+            message: format!(
+                "the staged output changed while it was being published (staged again?):                  nothing published; run the audit of the new stage, then publish it                  (`{}/runs/{name}/` holds a partial copy, removed by retention)",
+                r.url
+            ),
+        });
+    }
+    r.put_bytes(
+        &format!("runs/{name}/_manifest.json"),
+        bytes,
+        PutMode::Overwrite,
+    )
+}
+
+/// Copies object `src` to `dst` inside the store: a server-side copy up to [`COPY_MAX`],
+/// a download and a streamed upload above it.
+fn copy_object(r: &Remote, src: &str, dst: &str) -> Result<()> {
+    let from = r.path(src);
+    let size = (r.rt.block_on(r.store.head(&from)))
+        .map_err(|e| r.err(src, e))?
+        .size;
+    if size <= COPY_MAX {
+        return (r.rt.block_on(r.store.copy(&from, &r.path(dst)))).map_err(|e| r.err(dst, e));
+    }
+    let scratch = tempfile::Builder::new()
+        .prefix("reckon-copy-")
+        .tempdir()
+        .map_err(|e| Error::io(std::env::temp_dir(), e))?;
+    let file = scratch.path().join("object");
+    let url = format!("{}/{src}", r.url);
+    (r.rt
+        .block_on(transfer::download(&*r.store, &from, &file, &url)))?;
+    r.upload(&file, dst).map(|_| ())
 }
 
 /// Records which `runs/` prefix run `id` was published as (for retention).
@@ -596,6 +656,90 @@ mod tests {
             (latest.record, latest.at),
             (record, "s3://b/out/staged/r1/audit-1".into())
         );
+    }
+
+    /// A local output of one data file and a manifest listing it, as run `run_id`'s.
+    fn local_output(dir: &Path, run_id: &str, data: &[u8]) {
+        std::fs::create_dir_all(dir.join("bills")).unwrap();
+        std::fs::write(dir.join("bills/part-0.parquet"), data).unwrap();
+        let m = serde_json::json!({
+            "run_id": run_id,
+            "as_of_date": "2024-06-21",
+            "output_sha256": {"bills/part-0.parquet": hex::encode(Sha256::digest(data))},
+        });
+        std::fs::write(dir.join("_manifest.json"), m.to_string()).unwrap();
+    }
+
+    #[test]
+    fn publish_copies_the_audited_files_and_manifest_bytes() {
+        let (r, dir) = (remote(), tempfile::tempdir().unwrap());
+        local_output(dir.path(), "r1", b"audited");
+        stage(&r, &id("r1"), dir.path()).unwrap();
+        r.put_bytes(
+            "staged/r1/output/stray.parquet",
+            b"x".to_vec(),
+            PutMode::Overwrite,
+        )
+        .unwrap();
+        let audited = r.head(&output_prefix(&id("r1"))).unwrap().unwrap();
+        copy_run(&r, &id("r1"), "2024-06-21-1", &audited).unwrap();
+        let copied = r.list("runs/2024-06-21-1").unwrap();
+        assert_eq!(copied, ["_manifest.json", "bills/part-0.parquet"]);
+        let head = r.head("runs/2024-06-21-1").unwrap().unwrap();
+        assert_eq!(head.sha256, audited.sha256);
+    }
+
+    /// A stage rewritten after the gate read it (a retried task staging again) fails the copy
+    /// before `LATEST` moves, and the new stage's manifest is not published.
+    #[test]
+    fn publish_of_a_stage_rewritten_during_the_copy_fails_without_a_manifest() {
+        let (r, dir) = (remote(), tempfile::tempdir().unwrap());
+        local_output(dir.path(), "r1", b"audited");
+        stage(&r, &id("r1"), dir.path()).unwrap();
+        let audited = r.head(&output_prefix(&id("r1"))).unwrap().unwrap();
+        local_output(dir.path(), "r1", b"staged again");
+        stage(&r, &id("r1"), dir.path()).unwrap();
+        let err = copy_run(&r, &id("r1"), "2024-06-21-1", &audited).unwrap_err();
+        assert!(matches!(err, Error::Gate { .. }), "{err}");
+        assert!(err
+            .to_string()
+            .contains("changed while it was being published"));
+        assert_eq!(r.head("runs/2024-06-21-1").unwrap().map(|h| h.sha256), None);
+    }
+
+    /// The output a run was staged against removed since (by retention, or by hand): comparing
+    /// with nothing would pass a restatement as a first run's output.
+    #[test]
+    fn a_vanished_base_is_refused_not_taken_for_a_first_run() {
+        let (r, dir) = (remote(), tempfile::tempdir().unwrap());
+        publish_run(&r, "2024-06-20-1", Some("r0"));
+        local_output(dir.path(), "r1", b"x");
+        let base = stage(&r, &id("r1"), dir.path()).unwrap();
+        assert_eq!(base.as_deref(), Some("2024-06-20-1"));
+        let record = r.stage_record(&id("r1")).unwrap().unwrap();
+        let sha = check_base(&r, &id("r1"), &record, Some("2024-06-20-1")).unwrap();
+        assert!(sha.is_some());
+        r.delete_below("runs/2024-06-20-1").unwrap();
+        let err = check_base(&r, &id("r1"), &record, Some("2024-06-20-1")).unwrap_err();
+        assert!(err.to_string().contains("is gone"), "{err}");
+    }
+
+    #[test]
+    fn staging_again_forgets_the_earlier_publish_so_retention_keeps_the_stage() {
+        let (r, dir) = (remote(), tempfile::tempdir().unwrap());
+        local_output(dir.path(), "r1", b"first");
+        stage(&r, &id("r1"), dir.path()).unwrap();
+        mark_published(&r, &id("r1"), "a").unwrap();
+        local_output(dir.path(), "r1", b"second");
+        stage(&r, &id("r1"), dir.path()).unwrap();
+        retain_staged(&r, &["b".to_string()]).unwrap();
+        let left = r.list("staged/r1").unwrap();
+        let expected = [
+            "output/_manifest.json",
+            "output/bills/part-0.parquet",
+            "stage.json",
+        ];
+        assert_eq!(left, expected);
     }
 
     #[test]
