@@ -281,13 +281,7 @@ impl Remote {
         let old = runs.len().saturating_sub(keep.max(1));
         let protected = |r: &str| r == published || latest.as_deref() == Some(r);
         for run in runs.iter().take(old).filter(|r| !protected(r)) {
-            let rel = format!("runs/{run}");
-            for name in self.list(&rel)? {
-                let key = format!("{rel}/{name}");
-                self.rt
-                    .block_on(self.store.delete(&self.path(&key)))
-                    .map_err(|e| self.err(&key, e))?;
-            }
+            self.delete_below(&format!("runs/{run}"))?;
             tracing::info!(output = %self.url, run = %run, "removed an old run (retention)");
         }
         let mut kept: Vec<String> = runs.into_iter().skip(old).collect();

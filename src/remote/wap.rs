@@ -124,7 +124,7 @@ impl Remote {
     }
 
     /// Removes every object below `rel`; gives their number.
-    fn delete_below(&self, rel: &str) -> Result<usize> {
+    pub(super) fn delete_below(&self, rel: &str) -> Result<usize> {
         let names = self.list(rel)?;
         for name in &names {
             self.delete(&format!("{}/{name}", rel.trim_matches('/')))?;

@@ -61,57 +61,12 @@ fn s3_staged_runs_and_merged_shards_publish_only_after_their_audit() {
     moto.bucket(BUCKET);
     let store = moto.store(BUCKET);
     upload(&store, &sample_data(), "in");
-    let (input, out) = (url("in"), url("out"));
-    let run = |as_of: &str, extra: &[&str]| {
-        let mut args = vec!["--quiet", "run", "--as-of", as_of, "--input", &input];
-        args.extend(extra);
-        expect(&moto, 0, &args);
-    };
-    run("2024-06-20", &["--output", &out]);
+    let out = url("out");
+    run(&moto, "2024-06-20", &["--output", &out]);
     let before = latest(&store, "out").unwrap();
-    run("2024-06-21", &["--output", &url("single")]);
+    run(&moto, "2024-06-21", &["--output", &url("single")]);
     let (_, single) = published(&store, "single");
-
-    let (s0, s1) = (url("shards/0"), url("shards/1"));
-    run(
-        "2024-06-21",
-        &["--shard", "0/2", "--stage", "d2", "--output", &s0],
-    );
-    // A shard not staged yet: the merge names the command to run, stages nothing.
-    let merge = [
-        "--quiet", "merge", "--stage", "d2", "--output", &out, &s0, &s1,
-    ];
-    let err = expect(&moto, 2, &merge);
-    assert!(
-        err.contains("has no staged output") && err.contains("shards/1"),
-        "{err}"
-    );
-    assert!(get(&store, "out/staged/d2/stage.json").is_none());
-    run(
-        "2024-06-21",
-        &["--shard", "1/2", "--stage", "d2", "--output", &s1],
-    );
-    for k in ["0", "1"] {
-        let m = json(
-            &store,
-            &format!("shards/{k}/staged/d2/output/_manifest.json"),
-        );
-        assert_eq!(
-            (m["run_id"].as_str(), m["shard"].as_str()),
-            (Some("d2"), Some(&*format!("{k}/2")))
-        );
-        assert_eq!(
-            latest(&store, &format!("shards/{k}")),
-            None,
-            "a staged shard is not published"
-        );
-    }
-    expect(&moto, 0, &merge);
-    let staged = json(&store, "out/staged/d2/output/_manifest.json");
-    assert_eq!(
-        (staged["run_id"].as_str(), staged["shard"].as_str()),
-        (Some("d2"), Some("0/1"))
-    );
+    stage_two_shards_and_merge(&moto, &store, &out);
     let stage_record = json(&store, "out/staged/d2/stage.json");
     assert_eq!(stage_record["base"].as_str(), Some(before.as_str()));
     assert_eq!(latest(&store, "out").as_ref(), Some(&before));
@@ -161,6 +116,60 @@ fn s3_staged_runs_and_merged_shards_publish_only_after_their_audit() {
     );
 }
 
+/// `reckon run --input <the bucket's input> <args>`, which must succeed.
+fn run(moto: &Moto, as_of: &str, extra: &[&str]) {
+    let input = url("in");
+    let mut args = vec!["--quiet", "run", "--as-of", as_of, "--input", &input];
+    args.extend(extra);
+    expect(moto, 0, &args);
+}
+
+/// Stages run `d2`'s two shards to their own URLs (a merge before the second is refused,
+/// staging nothing) and their merge below `out`; no shard is published.
+fn stage_two_shards_and_merge(moto: &Moto, store: &AmazonS3, out: &str) {
+    let (s0, s1) = (url("shards/0"), url("shards/1"));
+    let shard = |k: &str, url: &str| {
+        let part = format!("{k}/2");
+        run(
+            moto,
+            "2024-06-21",
+            &["--shard", &part, "--stage", "d2", "--output", url],
+        );
+    };
+    shard("0", &s0);
+    let merge = [
+        "--quiet", "merge", "--stage", "d2", "--output", out, &s0, &s1,
+    ];
+    let err = expect(moto, 2, &merge);
+    assert!(
+        err.contains("has no staged output") && err.contains("shards/1"),
+        "{err}"
+    );
+    assert!(get(store, "out/staged/d2/stage.json").is_none());
+    shard("1", &s1);
+    for k in ["0", "1"] {
+        let m = json(
+            store,
+            &format!("shards/{k}/staged/d2/output/_manifest.json"),
+        );
+        assert_eq!(
+            (m["run_id"].as_str(), m["shard"].as_str()),
+            (Some("d2"), Some(&*format!("{k}/2")))
+        );
+        assert_eq!(
+            latest(store, &format!("shards/{k}")),
+            None,
+            "a staged shard is not published"
+        );
+    }
+    expect(moto, 0, &merge);
+    let staged = json(store, "out/staged/d2/output/_manifest.json");
+    assert_eq!(
+        (staged["run_id"].as_str(), staged["shard"].as_str()),
+        (Some("d2"), Some("0/1"))
+    );
+}
+
 /// On one output URL: a planted restatement fails the audit and blocks the publish; an audit
 /// rerun writes `audit-2` and leaves `audit-1` byte for byte; the approval publishes; a
 /// publish retry changes nothing; a rerun of the stage after the publish records, and audits
@@ -174,36 +183,14 @@ fn s3_restatement_blocks_until_approved_and_reruns_audit_against_the_base() {
     let tmp = tempfile::tempdir().unwrap();
     let catalog = tmp.path().join("catalog.toml");
     std::fs::copy(sample_data().join("catalog.toml"), &catalog).unwrap();
-    let out = url("restated");
-    let (input, cat) = (sample_data(), catalog.to_str().unwrap().to_string());
-    let stage = |id: &str, as_of: &str| {
-        let input = input.to_str().unwrap();
-        let args = [
-            "--quiet",
-            "run",
-            "--as-of",
-            as_of,
-            "--input",
-            input,
-            "--catalog",
-            &cat,
-        ];
-        let mut args = args.to_vec();
-        args.extend(["--stage", id, "--output", &out]);
-        expect(&moto, 0, &args);
+    let w = Steps {
+        moto: &moto,
+        out: url("restated"),
+        catalog: catalog.to_str().unwrap().to_string(),
     };
-    let audit = |id: &str, code| {
-        expect(
-            &moto,
-            code,
-            &["--quiet", "audit", "--output", &out, "--run-id", id],
-        )
-    };
-    let publish = |id: &str, code, extra: &[&str]| {
-        let mut args = vec!["--quiet", "publish", "--output", &out, "--run-id", id];
-        args.extend(extra);
-        expect(&moto, code, &args)
-    };
+    let stage = |id: &str, as_of: &str| w.stage(id, as_of);
+    let audit = |id: &str, code| w.audit(id, code);
+    let publish = |id: &str, code, extra: &[&str]| w.publish(id, code, extra);
 
     stage("r1", "2024-06-20");
     audit("r1", 0);
@@ -281,20 +268,61 @@ fn s3_restatement_blocks_until_approved_and_reruns_audit_against_the_base() {
     stage("r3", "2024-06-22");
     audit("r3", 0);
     publish("r3", 0, &["--keep-runs", "1"]);
-    let (third, m) = published(&store, "restated");
+    assert_kept_only_r3(&store);
+}
+
+/// The write-audit-publish commands on one output URL, with sample_data and a catalog.
+struct Steps<'a> {
+    moto: &'a Moto,
+    out: String,
+    catalog: String,
+}
+
+impl Steps<'_> {
+    fn stage(&self, id: &str, as_of: &str) {
+        let input = sample_data();
+        let args = [
+            "--quiet",
+            "run",
+            "--as-of",
+            as_of,
+            "--input",
+            input.to_str().unwrap(),
+            "--catalog",
+            &self.catalog,
+            "--stage",
+            id,
+            "--output",
+            &self.out,
+        ];
+        expect(self.moto, 0, &args);
+    }
+
+    fn audit(&self, id: &str, code: i32) -> String {
+        let args = ["--quiet", "audit", "--output", &self.out, "--run-id", id];
+        expect(self.moto, code, &args)
+    }
+
+    fn publish(&self, id: &str, code: i32, extra: &[&str]) -> String {
+        let mut args = vec!["--quiet", "publish", "--output", &self.out, "--run-id", id];
+        args.extend(extra);
+        expect(self.moto, code, &args)
+    }
+}
+
+/// After `publish r3 --keep-runs 1`: one run prefix, r3's, and r3's staged prefix alone.
+fn assert_kept_only_r3(store: &AmazonS3) {
+    let (third, m) = published(store, "restated");
     assert_eq!(m["run_id"], "r3");
-    let runs: Vec<String> = (keys(&store, "restated/runs").iter())
-        .map(|k| k.split('/').nth(2).unwrap().to_string())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    assert_eq!(runs, vec![third]);
-    let staged: Vec<String> = (keys(&store, "restated/staged").iter())
-        .map(|k| k.split('/').nth(2).unwrap().to_string())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    assert_eq!(staged, vec!["r3".to_string()]);
+    let names = |prefix: &str| -> Vec<String> {
+        (keys(store, prefix).iter())
+            .map(|k| k.split('/').nth(2).unwrap().to_string())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    };
+    assert_eq!(names("restated/runs"), vec![third]);
+    assert_eq!(names("restated/staged"), vec!["r3".to_string()]);
 }
 
 /// Raises a price of closed months in `catalog`: the next run restates them.
