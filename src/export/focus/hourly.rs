@@ -688,6 +688,49 @@ mod tests {
             }
         }
 
+        /// With the output's window starting at any hour of the term and a refund at any
+        /// moment (or none), the Used and Unused amounts are the shares of the term's hours
+        /// from the window's first on, exactly (the hours before the window are in an earlier
+        /// output); a refund before the window leaves nothing in this one. None is negative.
+        #[test]
+        fn used_and_unused_are_the_shares_from_the_window_on_whatever_the_refund(
+            cents in 0i64..10_000_000_000_000,
+            hours in 1i64..300,
+            window in 0i64..300,
+            refund in proptest::option::of((0i64..300, 0i64..60)),
+            draws in proptest::collection::vec((0i64..300, 1i64..1_000_000), 0..40),
+        ) {
+            let price = Decimal::new(cents, 8);
+            let mut p = unlimited("0", "2024-05-01 07:00:00", "2024-05-01 08:00:00");
+            p.price = price;
+            p.expires_at = p.effective_at + hours * HOUR;
+            if let Some((h, minutes)) = refund {
+                p.status = "refunded".into();
+                p.invalid_at = Some(p.effective_at + (h % hours) * HOUR + minutes * 60);
+            }
+            let term = Term::of(&p).unwrap();
+            let lo = window % hours;
+            let window_start = p.effective_at + lo * HOUR;
+            let mut by_hour = ByHour::new();
+            for (i, (k, taken)) in draws.iter().enumerate() {
+                by_hour.entry(Some(k % hours)).or_default().push(Taken {
+                    usage_id: format!("u{i:03}"),
+                    seq: 0,
+                    taken: Decimal::new(*taken, 3),
+                });
+            }
+            let a = amortize(&p, &term, by_hour, window_start, p.expires_at + HOUR);
+            prop_assert!(a.draws.iter().all(|(_, x)| x.effective >= Decimal::ZERO));
+            prop_assert!(a.lapses.iter().all(|l| l.effective >= Decimal::ZERO));
+            let refunded_before = p.status == "refunded" && p.invalid_at <= Some(window_start);
+            let expected = if refunded_before {
+                Decimal::ZERO
+            } else {
+                (lo..hours).map(|k| term.share(k)).sum()
+            };
+            prop_assert_eq!(total(&a), expected);
+        }
+
         /// `split` gives non-negative parts that sum to the total exactly.
         #[test]
         fn a_split_sums_to_its_total(
