@@ -46,6 +46,14 @@ catalog=${RECKON_CATALOG:?RECKON_CATALOG is not set}
 output=${RECKON_OUTPUT:?RECKON_OUTPUT is not set}
 # Without a trailing slash: the runs and reconciliations beside it must not land inside it.
 output=${output%/}
+case $output in
+*://*)
+    # The log, the staged runs and the reconciliation live beside a local output.
+    echo "reckon-daily: RECKON_OUTPUT=$output: a URL; this wrapper needs a local output (for object" \
+        "storage, run the write-audit-publish commands on the URL, README: Operations)" >&2
+    exit 2
+    ;;
+esac
 log=${RECKON_LOG:-$output.log}
 as_of=${RECKON_AS_OF:-$(TZ=Asia/Shanghai date +%F)}
 run_id=${RECKON_RUN_ID:-daily-$as_of}

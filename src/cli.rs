@@ -61,8 +61,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 true => remote::wap::audit(&cfg)?,
                 false => crate::audit::run(&cfg)?,
             };
-            print!("{}", v.summary);
-            println!("report: {}", v.dir.display());
+            progress::print_out(&format!("{}report: {}\n", v.summary, v.dir.display()));
             Ok(match v.record.passed {
                 true => Outcome::Done,
                 false => Outcome::AuditFailed,
@@ -315,6 +314,7 @@ impl Scratch {
             return Ok(None);
         }
         let r = remote::Remote::open(&path.to_string_lossy())?;
+        r.check_reachable()?;
         *path = self.root()?.join(name);
         Ok(Some(r))
     }

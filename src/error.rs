@@ -166,6 +166,11 @@ pub enum Error {
     #[error("{url}: {message}")]
     Remote { url: String, message: String },
 
+    /// An object storage location that does not exist (no such bucket, object or prefix): the
+    /// URL given is wrong, which a retry does not mend: exit code 2.
+    #[error("{url}: {message}")]
+    RemoteMissing { url: String, message: String },
+
     #[error("polars: {0}")]
     Polars(#[from] polars::error::PolarsError),
 
@@ -255,6 +260,7 @@ impl Error {
             | Error::Incomparable(_)
             | Error::OutlierUsage { .. }
             | Error::EmptyWindow { .. }
+            | Error::RemoteMissing { .. }
             | Error::NoUsage => ErrorKind::Input,
             Error::Remote { .. } => ErrorKind::Machine,
             Error::Output { .. } | Error::Polars(_) | Error::Internal(_) => ErrorKind::Internal,

@@ -179,6 +179,17 @@ impl Drop for Stage {
     }
 }
 
+/// Prints a command's text result on stdout. A reader that closed the pipe early (`| head`)
+/// has what it wanted: that is not an error, and never a panic as `print!` makes it.
+pub fn print_out(text: &str) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            tracing::warn!(error = %e, "writing the result to stdout failed");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -103,8 +103,7 @@ pub fn run(cfg: &DiffConfig) -> Result<bool> {
     let written = write_report(dir, &report)?;
     let summary_path = dir.join("summary.txt");
     std::fs::write(&summary_path, &text).map_err(|e| Error::io(&summary_path, e))?;
-    print!("{text}");
-    println!("written: {}", written.display());
+    crate::progress::print_out(&format!("{text}written: {}\n", written.display()));
     Ok(if cfg.closed_only {
         report.restatements().next().is_some()
     } else {

@@ -172,7 +172,7 @@ pub fn run(cfg: &ReconcileConfig) -> Result<Report> {
     let m = manifest_of(cfg, &issued, &window, &tally, n, outputs, catalog_sha256)?;
     write_manifest(p.dir(), &m)?;
     p.commit()?;
-    print!("{text}");
+    crate::progress::print_out(&text);
     Ok(Report {
         tally,
         window,

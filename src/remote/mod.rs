@@ -32,6 +32,9 @@ mod transfer;
 /// Run prefixes an output URL keeps by default after a publish.
 pub const KEEP_RUNS: usize = 7;
 
+/// The error codes S3 and Azure give for a bucket or container that does not exist.
+const NO_BUCKET: [&str; 2] = ["NoSuchBucket", "ContainerNotFound"];
+
 /// The URL schemes reckon reads and writes.
 pub const SCHEMES: [&str; 3] = ["s3", "gs", "az"];
 
@@ -115,10 +118,29 @@ impl Remote {
         }
     }
 
+    /// Lists the URL's prefix once, so that a bucket that does not exist, or credentials that
+    /// may not read it, stop a command before its work rather than at the upload after it.
+    pub fn check_reachable(&self) -> Result<()> {
+        let listed = self
+            .rt
+            .block_on(self.store.list_with_delimiter(Some(&self.path(""))));
+        listed.map(|_| ()).map_err(|e| self.err("", e))
+    }
+
+    /// A failed request on `rel`: a location that does not exist is the given URL's fault
+    /// ([`Error::RemoteMissing`]), anything else the store's or the network's.
     fn err(&self, rel: &str, e: object_store::Error) -> Error {
-        Error::Remote {
-            url: format!("{}/{}", self.url, rel.trim_matches('/')),
-            message: e.to_string(),
+        let url = format!("{}/{}", self.url, rel.trim_matches('/'));
+        let text = e.to_string();
+        // A listing of a missing bucket comes back as a generic error with the service's code.
+        let no_bucket = NO_BUCKET.iter().any(|code| text.contains(code));
+        match e {
+            _ if no_bucket => Error::RemoteMissing {
+                url,
+                message: "the bucket (or container) does not exist".into(),
+            },
+            object_store::Error::NotFound { .. } => Error::RemoteMissing { url, message: text },
+            _ => Error::Remote { url, message: text },
         }
     }
 
@@ -148,9 +170,9 @@ impl Remote {
     pub fn download(&self, rel: &str, to: &Path) -> Result<usize> {
         let names = self.list(rel)?;
         if names.is_empty() {
-            return Err(Error::Remote {
+            return Err(Error::RemoteMissing {
                 url: format!("{}/{rel}", self.url),
-                message: "no objects under this prefix".into(),
+                message: "no objects under this prefix (a wrong bucket or prefix?)".into(),
             });
         }
         for name in &names {

@@ -56,10 +56,12 @@ pub fn threshold() -> Result<u64> {
 
 fn threshold_of(var: std::result::Result<String, std::env::VarError>) -> Result<u64> {
     match var {
+        // Empty is how shell configurations often unset a variable.
         Err(std::env::VarError::NotPresent) => Ok(DEFAULT_THRESHOLD),
-        Ok(text) => text.trim().parse::<u64>().map_err(|e| {
+        Ok(text) if text.trim().is_empty() => Ok(DEFAULT_THRESHOLD),
+        Ok(text) => text.trim().parse::<u64>().map_err(|_| {
             Error::Argument(format!(
-                "{THRESHOLD_ENV}={text}: not a number of bytes ({e})"
+                "{THRESHOLD_ENV}={text}: not a whole number of bytes (64 MiB is 67108864)"
             ))
         }),
         Err(e) => Err(Error::Argument(format!("{THRESHOLD_ENV}: {e}"))),
@@ -294,7 +296,12 @@ mod tests {
         use std::env::VarError;
         assert_eq!(threshold_of(Err(VarError::NotPresent)).unwrap(), 64 << 20);
         assert_eq!(threshold_of(Ok(" 5242880 ".into())).unwrap(), 5 << 20);
-        for bad in ["5MiB", "-1", "", "1.5"] {
+        assert_eq!(
+            threshold_of(Ok(" ".into())).unwrap(),
+            64 << 20,
+            "empty is unset"
+        );
+        for bad in ["5MiB", "-1", "1.5"] {
             let err = threshold_of(Ok(bad.into())).unwrap_err();
             assert!(
                 matches!(&err, Error::Argument(m) if m.contains(THRESHOLD_ENV)),

@@ -293,6 +293,7 @@ pub fn download_staged(r: &Remote, id: &RunId, to: &Path) -> Result<()> {
 fn open(output: &Path) -> Result<(String, Remote)> {
     let url = output.to_string_lossy().trim_end_matches('/').to_string();
     let r = Remote::open(&url)?;
+    r.check_reachable()?;
     Ok((url, r))
 }
 

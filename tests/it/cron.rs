@@ -281,3 +281,18 @@ fn cron_wrapper_output_with_a_trailing_slash_reconciles_beside_it() {
         .is_file());
     assert!(!job.path("out/.reconciliation").exists());
 }
+
+/// An object storage URL as `RECKON_OUTPUT`: the wrapper keeps its log, staged runs and
+/// reconciliation beside a local output, so it refuses the URL (exit 2) before any work rather
+/// than write a local directory named `s3:`.
+#[test]
+fn cron_wrapper_refuses_an_object_storage_output_before_any_work() {
+    let job = Job::new();
+    let env = [("RECKON_OUTPUT", "s3://billing/out")];
+    let cwd = std::env::current_dir().unwrap();
+    let (code, _, stderr) = job.run_with(reckon(), Some("2024-07-01"), &sample_data(), &env);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("needs a local output"), "{stderr}");
+    assert!(!cwd.join("s3:").exists());
+    assert!(!job.path("log/reckon.log").exists(), "it did work");
+}

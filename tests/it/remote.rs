@@ -423,8 +423,52 @@ fn a_bad_multipart_threshold_is_refused_before_the_run() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
-        err.contains("RECKON_MULTIPART_THRESHOLD=64MiB: not a number of bytes"),
+        err.contains("RECKON_MULTIPART_THRESHOLD=64MiB: not a whole number of bytes"),
         "{err}"
     );
     assert!(!err.contains("usage rows"), "the run went ahead: {err}");
+}
+
+/// A URL that names nothing is the caller's mistake, not the store's: a bucket that does not
+/// exist (as output or input) and an input prefix with no objects stop the command with exit 2
+/// before any work, saying which.
+#[test]
+fn a_missing_bucket_or_prefix_is_exit_2_before_any_work() {
+    let Some(moto) = moto() else { return };
+    moto.bucket("reckon-there");
+    let sample = sample_data();
+    let local_input = sample.to_str().unwrap();
+    let cases = [
+        (
+            local_input,
+            "s3://reckon-nosuch/out",
+            "the bucket (or container) does not exist",
+        ),
+        (
+            "s3://reckon-nosuch/in",
+            "/tmp/never",
+            "the bucket (or container) does not exist",
+        ),
+        (
+            "s3://reckon-there/nothing",
+            "/tmp/never",
+            "no objects under this prefix",
+        ),
+    ];
+    for (input, output, says) in cases {
+        let args = ["--quiet", "run", "--as-of", "2024-06-21", "--input", input];
+        let (code, err) = moto.reckon(&[&args[..], &["--output", output]].concat());
+        assert_eq!(code, 2, "{input} → {output}: {err}");
+        assert!(err.contains(says), "{input} → {output}: {err}");
+        assert!(!err.contains("usage rows"), "the run went ahead: {err}");
+    }
+    let (code, err) = moto.reckon(&[
+        "audit",
+        "--output",
+        "s3://reckon-nosuch/out",
+        "--run-id",
+        "x",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("does not exist"), "{err}");
 }
