@@ -97,6 +97,11 @@ pub struct ReconcileManifest {
     pub recomputed_path: String,
     /// SHA-256 of the recomputed output's `_manifest.json` (which hashes its inputs).
     pub recomputed_manifest_sha256: String,
+    /// SHA-256 of each `bill_lines` file the reconciliation read, by its path in the output: a
+    /// rerun that gives the same bill lines (its manifest differs in timings) is still the
+    /// output this reconciliation describes.
+    #[serde(default)]
+    pub recomputed_bill_lines_sha256: BTreeMap<String, String>,
     pub catalog_sha256: Option<String>,
     pub as_of_date: String,
     pub window_start: String,
@@ -287,6 +292,14 @@ fn write_summary(
     ]))
 }
 
+/// The SHA-256 of the `bill_lines` files an output's manifest lists, by path.
+pub fn bill_lines_hashes(m: &crate::output::manifest::Manifest) -> BTreeMap<String, String> {
+    (m.output_sha256.iter())
+        .filter(|(path, _)| path.starts_with("bill_lines/"))
+        .map(|(p, h)| (p.clone(), h.clone()))
+        .collect()
+}
+
 fn manifest_of(
     cfg: &ReconcileConfig,
     issued: &Source,
@@ -315,6 +328,7 @@ fn manifest_of(
         })
         .collect::<Result<Vec<_>>>()?;
     let (_, rec_hash) = hash_file(&cfg.recomputed.join("_manifest.json"))?;
+    let bill_lines = bill_lines_hashes(&crate::output::manifest::read(&cfg.recomputed)?);
     let totals = [
         ("issued", t.issued_total),
         ("recomputed", t.recomputed_total),
@@ -330,6 +344,7 @@ fn manifest_of(
         issued: files,
         recomputed_path: cfg.recomputed.display().to_string(),
         recomputed_manifest_sha256: rec_hash,
+        recomputed_bill_lines_sha256: bill_lines,
         catalog_sha256,
         as_of_date: w.as_of_date.to_string(),
         window_start: crate::calendar::format_local(w.start),

@@ -9,9 +9,10 @@
 //! from the printed summary; `reconciliation` is read a file at a time, its key, status, cause
 //! and amount columns only, so memory holds the tallies and the `top` largest mismatches.
 //!
-//! Invariant: the reconciliation is of the report's very output (its manifest's
-//! `recomputed_manifest_sha256` is the SHA-256 of the output's `_manifest.json`); any other is
-//! refused before a table is read.
+//! Invariant: the reconciliation is of the report's very bill lines (its manifest's
+//! `recomputed_manifest_sha256` is the SHA-256 of the output's `_manifest.json`, or, for a
+//! rerun whose manifest differs in timings only, its `recomputed_bill_lines_sha256` are the
+//! output's `bill_lines` files); any other is refused before a table is read.
 //!
 //! Figure keys: `reconciliation|status|STATUS|MEASURE` (`keys`, `issued_amount`,
 //! `recomputed_amount`, `delta`; STATUS `all` for every key),
@@ -24,7 +25,7 @@ use super::charts::{self, Series};
 use super::page::{Cell, Section, TableView};
 use crate::calendar::{format_local, Ts};
 use crate::error::{Error, Result};
-use crate::output::read;
+use crate::output::{manifest, read};
 use crate::reconcile::{Status, KEY_COLUMNS};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
@@ -127,13 +128,20 @@ pub fn check(dir: &Path, out: &Path) -> Result<()> {
         }
     }
     let (_, sha) = crate::input::hash_file(&out.join("_manifest.json"))?;
-    match m["recomputed_manifest_sha256"].as_str() {
-        Some(s) if s == sha => Ok(()),
-        other => Err(refuse(format!(
-            "it reconciled another output (recomputed manifest SHA-256 {}, this output's {sha})",
-            other.unwrap_or("absent")
-        ))),
+    if m["recomputed_manifest_sha256"].as_str() == Some(sha.as_str()) {
+        return Ok(());
     }
+    // A rerun of the same output: other timings in its manifest, the same bill lines.
+    let lines = crate::reconcile::bill_lines_hashes(&manifest::read(out)?);
+    let recorded: BTreeMap<String, String> =
+        serde_json::from_value(m["recomputed_bill_lines_sha256"].clone()).unwrap_or_default();
+    if !lines.is_empty() && recorded == lines {
+        return Ok(());
+    }
+    Err(refuse(format!(
+        "it reconciled other bill lines (recomputed manifest SHA-256 {}, this output's {sha})",
+        m["recomputed_manifest_sha256"].as_str().unwrap_or("absent")
+    )))
 }
 
 /// Reads a reconciliation directory; `top` mismatches are kept.

@@ -545,7 +545,7 @@ fn report_paths_are_checked_before_any_work() {
         // The reconciliation of the new output, given with the old one.
         (
             vec![p(&f.old), p(&page), p(&f.diff), p(&f.rec)],
-            "it reconciled another output",
+            "it reconciled other bill lines",
         ),
     ];
     for (args, why) in cases {
@@ -615,5 +615,47 @@ fn the_report_renders_in_headless_chromium_without_console_errors() {
         png.starts_with(b"\x89PNG") && png.len() > 10_000,
         "{} bytes",
         png.len()
+    );
+}
+
+/// The defect: the reconciliation was tied to the byte of its output's manifest, so after the
+/// README's rerun of the same as-of (identical tables, other timings in the manifest) the report
+/// refused it as "another output". The rerun's bill lines are the reconciled ones: accepted.
+#[test]
+fn a_reconciliation_reports_with_a_byte_identical_rerun_of_its_output() {
+    let f = fixture();
+    let tmp = tempfile::tempdir().unwrap();
+    let p = |x: &Path| x.to_str().unwrap().to_string();
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_data");
+    let rerun = tmp.path().join("out");
+    let args = [
+        "run",
+        "--as-of",
+        "2024-07-01",
+        "--input",
+        &p(&sample),
+        "--output",
+        &p(&rerun),
+    ];
+    let (code, err) = run_binary(&args);
+    assert_eq!(code, 0, "{err}");
+    let read = |d: &Path| std::fs::read(d.join("_manifest.json")).unwrap();
+    assert_ne!(read(&rerun), read(&f.out), "the manifests differ (timings)");
+    let page = tmp.path().join("r.html");
+    let args = [
+        "report",
+        "--input",
+        &p(&rerun),
+        "--reconciliation",
+        &p(&f.rec),
+        "--output",
+        &p(&page),
+    ];
+    let (code, err) = run_binary(&args);
+    assert_eq!(code, 0, "{err}");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        html.contains("id=\"reconciliation\""),
+        "no reconciliation section"
     );
 }
