@@ -113,8 +113,10 @@ case "$code" in
         approve=(--allow-restatement)
     else
         say "AUDIT FAILED: not published; read $report/summary.txt"
+        # The whole wrapper again, so that the reconciliation follows the publish too.
         mail_and_exit 1 "the audit failed (a closed month was restated, or a threshold): \
-nothing published; read $report/summary.txt; once reviewed, publish with: \
+nothing published; read $report/summary.txt; once reviewed, publish (and reconcile) by running \
+this job again with RECKON_AS_OF=$as_of RECKON_ALLOW_RESTATEMENT=1, or publish alone with: \
 $bin publish --output $output --run-id $run_id --allow-restatement"
     fi
     ;;

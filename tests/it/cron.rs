@@ -175,7 +175,8 @@ fn cron_wrapper_mails_a_restated_closed_month_and_does_not_publish_it() {
     assert!(
         stderr.contains("the audit failed")
             && stderr.contains("audit-1/summary.txt")
-            && stderr.contains("--allow-restatement"),
+            && stderr.contains("--allow-restatement")
+            && stderr.contains("RECKON_AS_OF=2024-06-21 RECKON_ALLOW_RESTATEMENT=1"),
         "{stderr}"
     );
     assert!(job.audit("2024-06-21", 1).is_file());
