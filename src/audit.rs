@@ -86,7 +86,7 @@ pub fn check(
     let mut failures = conservation(staged);
     failures.extend(thresholds(cfg, staged));
     let (mut text, restated, changes) = match base {
-        Some(b) => compare(b, staged, cfg, dir, &mut failures)?,
+        Some(b) => compare((b, staged), cfg, dir, shown, &mut failures)?,
         None => (
             "first run: no published output to compare with\n".to_string(),
             0,
@@ -117,10 +117,10 @@ pub fn check(
 /// The diff against the base: its table and summary, and a `restatement` failure for changes
 /// to months the base had closed. Gives the summary, the restated and all changes.
 fn compare(
-    base: &Tree,
-    staged: &Tree,
+    (base, staged): (&Tree, &Tree),
     cfg: &AuditConfig,
     dir: &Path,
+    shown: &Shown,
     failures: &mut Vec<Failure>,
 ) -> Result<(String, u64, u64)> {
     let opts = Options {
@@ -134,12 +134,15 @@ fn compare(
         failures.push(Failure {
             check: "restatement".into(),
             message: format!(
-                "{restated} changes to months closed in the published output (as of {})",
+                "{restated} rows (bills and bill lines) changed in months closed in the \
+                 published output (as of {})",
                 base.manifest.as_of_date
             ),
         });
     }
-    let text = diff::summary(&base.dir, &staged.dir, &report);
+    // The trees as the person knows them (an object storage audit reads scratch copies).
+    let base_shown = shown.base.as_deref().map_or(base.dir.as_path(), Path::new);
+    let text = diff::summary(base_shown, Path::new(&shown.staged), &report);
     Ok((text, restated, report.rows.len() as u64))
 }
 

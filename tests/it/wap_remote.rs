@@ -94,6 +94,11 @@ fn s3_staged_runs_and_merged_shards_publish_only_after_their_audit() {
         summary.contains(&format!("base: {out}/runs/{before} (as of 2024-06-20")),
         "{summary}"
     );
+    // The diff's header names the URLs too, not the scratch copies the audit compared.
+    assert!(
+        summary.contains(&format!("{out}/staged/d2/output")) && !summary.contains("reckon-audit-"),
+        "{summary}"
+    );
     assert_eq!(
         latest(&store, "out").as_ref(),
         Some(&before),
