@@ -8,6 +8,7 @@
 //! `AZURE_STORAGE_USE_EMULATOR=true`, `AZURITE_BLOB_STORAGE_URL`, and the emulator's
 //! well-known account `AZURE_STORAGE_ACCOUNT_NAME` / `AZURE_STORAGE_ACCOUNT_KEY`.
 
+use crate::remote::block;
 use object_store::azure::{MicrosoftAzure, MicrosoftAzureBuilder};
 use object_store::path::Path as ObjPath;
 use object_store::{ObjectStore, ObjectStoreExt};
@@ -166,14 +167,6 @@ impl Azurite {
             String::from_utf8_lossy(&out.stderr).to_string(),
         )
     }
-}
-
-fn block<T>(f: impl std::future::Future<Output = T>) -> T {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
 }
 
 fn get(store: &MicrosoftAzure, key: &str) -> Vec<u8> {

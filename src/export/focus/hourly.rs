@@ -433,6 +433,12 @@ mod tests {
         out
     }
 
+    /// [`amortize`] of `draws` in an output whose window is April and May 2024.
+    fn amortize_april_and_may(p: &Package, term: &Term, draws: &[(&str, &str, &str)]) -> Amortized {
+        let hours = by_hour(term, draws);
+        amortize(p, term, hours, t("2024-04-01"), t("2024-06-01"))
+    }
+
     fn parts(a: &Amortized) -> Vec<(&str, Decimal, Decimal)> {
         let mut v: Vec<_> = (a.draws.iter())
             .map(|((u, _), p)| (u.as_str(), p.effective, p.hours))
@@ -494,13 +500,7 @@ mod tests {
             ("u2", "2024-05-01 07:00:00", "2"),
             ("u3", "2024-05-01 09:00:00", "5"),
         ];
-        let a = amortize(
-            &p,
-            &term,
-            by_hour(&term, &draws),
-            t("2024-04-01"),
-            t("2024-06-01"),
-        );
+        let a = amortize_april_and_may(&p, &term, &draws);
         assert_eq!(
             parts(&a),
             [
@@ -532,13 +532,7 @@ mod tests {
         p.invalid_at = Some(t("2024-05-02 05:30:00"));
         let term = Term::of(&p).unwrap();
         let draws = [("u1", "2024-05-02 01:00:00", "7")];
-        let a = amortize(
-            &p,
-            &term,
-            by_hour(&term, &draws),
-            t("2024-04-01"),
-            t("2024-06-01"),
-        );
+        let a = amortize_april_and_may(&p, &term, &draws);
         assert_eq!(parts(&a), [("u1", d("0.1"), d("1"))]);
         assert_eq!(
             a.lapses,
@@ -605,13 +599,7 @@ mod tests {
         let p = unlimited("2", "2024-05-01 07:00:00", "2024-05-01 09:00:00");
         let term = Term::of(&p).unwrap();
         let draws = [("u1", "2024-05-01 09:00:00", "3")];
-        let a = amortize(
-            &p,
-            &term,
-            by_hour(&term, &draws),
-            t("2024-04-01"),
-            t("2024-06-01"),
-        );
+        let a = amortize_april_and_may(&p, &term, &draws);
         assert_eq!(parts(&a), [("u1", d("0"), d("0"))]);
         assert_eq!(a.lapses.iter().map(|l| l.hours).sum::<Decimal>(), d("2"));
         assert_eq!(total(&a), p.price);
