@@ -1,5 +1,6 @@
-//! Both sides' lines split into buckets of accounts, so that a reconciliation holds one bucket of
-//! each side at a time, whatever the inputs' size (the approach of `diff`'s buckets).
+//! Both sides' lines split into buckets of accounts, so that a reconciliation holds two buckets
+//! of each side at a time (the one compared and the next, read meanwhile), whatever the inputs'
+//! size (the approach of `diff`'s buckets). The two sides are split at once.
 //!
 //! Buckets are ranges of `owner_uin` in bytewise order, cut so that each holds about
 //! `bucket_rows` lines of both sides together (an account is never split): a key lies in one
@@ -80,7 +81,7 @@ pub fn for_each(
     sides: [&Source; 2],
     n: usize,
     spill_in: &Path,
-    mut each: impl FnMut(usize, Vec<Line>, Vec<Line>) -> Result<()>,
+    mut each: impl FnMut(usize, Vec<Line>, Vec<Line>) -> Result<()> + Send,
 ) -> Result<usize> {
     if n <= 1 {
         let issued = all_lines(sides[0])?;
@@ -95,18 +96,48 @@ pub fn for_each(
         .tempdir_in(spill_in)
         .map_err(|e| Error::io(spill_in, e))?;
     let mut ids = IdIndex::create(tmp.path(), n.min(ID_BUCKETS))?;
-    let issued = split(sides[0], "issued", &bounds, tmp.path(), Some(&mut ids))?;
+    // The two sides are split at once: each reads and spills its own files.
+    let (issued, recomputed) = rayon::join(
+        || split(sides[0], "issued", &bounds, tmp.path(), Some(&mut ids)),
+        || split(sides[1], "recomputed", &bounds, tmp.path(), None),
+    );
+    let issued = issued?;
     ids.check(sides[0])?;
-    let recomputed = split(sides[1], "recomputed", &bounds, tmp.path(), None)?;
-    for b in 0..n {
-        let (iss, rec) = rayon::join(
-            || read_spilled(sides[0], &issued[b]),
-            || read_spilled(sides[1], &recomputed[b]),
-        );
-        each(b, iss?, rec?)?;
-    }
+    let spilled = [issued, recomputed?];
+    each_spilled(sides, &spilled, &mut each)?;
     drop(tmp);
     Ok(n)
+}
+
+/// Hands bucket after bucket of the spilled files to `each`, reading the next bucket while
+/// `each` works on one: memory holds two buckets of each side at the most.
+fn each_spilled(
+    sides: [&Source; 2],
+    spilled: &[Vec<Vec<PathBuf>>; 2],
+    each: &mut (impl FnMut(usize, Vec<Line>, Vec<Line>) -> Result<()> + Send),
+) -> Result<()> {
+    let read = |b: usize| {
+        let (iss, rec) = rayon::join(
+            || read_spilled(sides[0], &spilled[0][b]),
+            || read_spilled(sides[1], &spilled[1][b]),
+        );
+        Ok::<_, Error>((iss?, rec?))
+    };
+    let n = spilled[0].len();
+    let mut next = read(0)?;
+    for b in 0..n {
+        let (iss, rec) = next;
+        let (done, following) = rayon::join(
+            || each(b, iss, rec),
+            || (b + 1 < n).then(|| read(b + 1)).transpose(),
+        );
+        done?;
+        match following? {
+            Some(lines) => next = lines,
+            None => break,
+        }
+    }
+    Ok(())
 }
 
 /// Every line of a side, file by file.

@@ -19,6 +19,7 @@ use super::table::{ReconRow, Status};
 use crate::error::{Error, Result};
 use crate::money::{convert, q9, Unit};
 use crate::name::Name;
+use rayon::slice::ParallelSliceMut;
 use rust_decimal::Decimal;
 
 /// What the comparison needs besides the lines.
@@ -48,8 +49,10 @@ pub fn reconcile(
     s: &Settings,
 ) -> Result<Vec<ReconRow>> {
     let order = |a: &Line, b: &Line| (&a.key, &a.id).cmp(&(&b.key, &b.id));
-    issued.sort_by(order);
-    recomputed.sort_by(order);
+    rayon::join(
+        || issued.par_sort_by(order),
+        || recomputed.par_sort_by(order),
+    );
     let (mut i, mut r) = (0, 0);
     let mut rows = Vec::new();
     while i < issued.len() || r < recomputed.len() {

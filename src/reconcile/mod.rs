@@ -17,8 +17,8 @@
 //!   exactly one row's id list; issued lines outside it are counted (`outside_window`); so the
 //!   totals of the summary equal those of the lines compared, to the last decimal (checked
 //!   before publishing: an inequality is an internal error);
-//! - memory holds one bucket of each side (about [`BUCKET_ROWS`] lines together) and the
-//!   summary rows, whatever the inputs' size;
+//! - memory holds two buckets of each side (about [`BUCKET_ROWS`] lines together each: the one
+//!   compared and the next, read meanwhile) and the summary rows, whatever the inputs' size;
 //! - determinism: rows in key order, no wall clock in any file; the same inputs give the same
 //!   tables whatever the number of buckets (but for how rows are cut into files).
 
