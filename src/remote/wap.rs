@@ -81,19 +81,6 @@ struct HeadFields {
 }
 
 impl Remote {
-    /// The bytes of object `rel`, `None` when there is none.
-    fn get_opt(&self, rel: &str) -> Result<Option<Vec<u8>>> {
-        let got = self.rt.block_on(async {
-            let got = self.store.get(&self.path(rel)).await?;
-            got.bytes().await
-        });
-        match got {
-            Ok(b) => Ok(Some(b.to_vec())),
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(self.err(rel, e)),
-        }
-    }
-
     /// Writes object `rel`; with `PutMode::Create`, fails on an existing object.
     fn put_bytes(&self, rel: &str, bytes: Vec<u8>, mode: PutMode) -> Result<()> {
         let path = self.path(rel);
@@ -113,23 +100,6 @@ impl Remote {
             }),
             Err(e) => Err(self.err(rel, e)),
         }
-    }
-
-    /// Removes object `rel` (nothing when there is none).
-    fn delete(&self, rel: &str) -> Result<()> {
-        match self.rt.block_on(self.store.delete(&self.path(rel))) {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(self.err(rel, e)),
-        }
-    }
-
-    /// Removes every object below `rel`; gives their number.
-    pub(super) fn delete_below(&self, rel: &str) -> Result<usize> {
-        let names = self.list(rel)?;
-        for name in &names {
-            self.delete(&format!("{}/{name}", rel.trim_matches('/')))?;
-        }
-        Ok(names.len())
     }
 
     /// Uploads every file below `local` under `rel`, the file named `last` after the others

@@ -71,6 +71,17 @@ pub struct MonthTally {
     pub undercharged: Decimal,
 }
 
+impl MonthTally {
+    fn add(&mut self, other: &MonthTally) {
+        self.keys += other.keys;
+        self.keys_mismatched += other.keys_mismatched;
+        self.issued += other.issued;
+        self.recomputed += other.recomputed;
+        self.overcharged += other.overcharged;
+        self.undercharged += other.undercharged;
+    }
+}
+
 /// A mismatched key of `reconciliation`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mismatch {
@@ -248,15 +259,16 @@ fn read_months(dir: &Path) -> Result<BTreeMap<String, MonthTally>> {
     let (over, under) = (d("overcharged")?, d("undercharged")?);
     let n = |v: Option<i64>| u64::try_from(v.unwrap_or_default()).unwrap_or_default();
     for i in 0..df.height() {
-        let m = months
-            .entry(month[i].clone().unwrap_or_default())
-            .or_default();
-        m.keys += n(keys[i]);
-        m.keys_mismatched += n(mismatched[i]);
-        m.issued += issued[i].unwrap_or_default();
-        m.recomputed += recomputed[i].unwrap_or_default();
-        m.overcharged += over[i].unwrap_or_default();
-        m.undercharged += under[i].unwrap_or_default();
+        let row = MonthTally {
+            keys: n(keys[i]),
+            keys_mismatched: n(mismatched[i]),
+            issued: issued[i].unwrap_or_default(),
+            recomputed: recomputed[i].unwrap_or_default(),
+            overcharged: over[i].unwrap_or_default(),
+            undercharged: under[i].unwrap_or_default(),
+        };
+        let month = month[i].clone().unwrap_or_default();
+        months.entry(month).or_default().add(&row);
     }
     Ok(months)
 }
@@ -334,12 +346,7 @@ fn month_table(v: &ReconView) -> TableView {
     let mut all = MonthTally::default();
     let mut rows: Vec<Vec<Cell>> = Vec::new();
     for (m, t) in &v.months {
-        all.keys += t.keys;
-        all.keys_mismatched += t.keys_mismatched;
-        all.issued += t.issued;
-        all.recomputed += t.recomputed;
-        all.overcharged += t.overcharged;
-        all.undercharged += t.undercharged;
+        all.add(t);
         rows.push(month_row(m, m, t));
     }
     rows.push(month_row("all months", "all", &all));
